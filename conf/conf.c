@@ -1,0 +1,496 @@
+/*
+ * conf/conf.c: load the JSON configuration with jansson and validate it
+ * against a declared table of keys.  Every key the file may hold is in the
+ * table; anything else is an error, so a typo never silently becomes a default.
+ *
+ * The file may carry whole-line comments starting with '#' or '//': they are
+ * blanked before parsing, keeping line numbers, so the shipped examples can
+ * explain themselves.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+
+enum conf_type { CT_OBJECT, CT_STRING, CT_BOOL, CT_INT, CT_LISTEN };
+
+struct conf_key;
+typedef int (*conf_check_fn)(struct conf *, json_t *, char *, size_t);
+
+struct conf_key {
+	const char		*name;
+	enum conf_type		 type;
+	size_t			 off;		/* leaves: field in struct conf */
+	const struct conf_key	*sub;		/* objects: their keys */
+	long			 min, max;	/* integers */
+	conf_check_fn		 check;		/* extra validation */
+	const char		*choices;	/* strings: "a|b|c" */
+};
+
+#define F(field)	offsetof(struct conf, field)
+
+struct errbuf {
+	char	*buf;
+	size_t	 len, used;
+	int	 count;
+};
+
+static void
+errf(struct errbuf *e, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	e->count++;
+	if (e->used + 1 >= e->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(e->buf + e->used, e->len - e->used, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	e->used += (size_t)n;
+	if (e->used + 1 < e->len) {
+		e->buf[e->used++] = '\n';
+		e->buf[e->used] = '\0';
+	} else
+		e->used = e->len - 1;
+}
+
+static int
+check_url(struct conf *c, json_t *v, char *msg, size_t len)
+{
+	const char	*s = json_string_value(v), *host;
+	size_t		 n;
+
+	(void)c;
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else {
+		snprintf(msg, len, "must start with http:// or https://");
+		return -1;
+	}
+	n = strcspn(host, "/?#");
+	if (n == 0) {
+		snprintf(msg, len, "has no host");
+		return -1;
+	}
+	if (host[n] == '?' || host[n] == '#' ||
+	    (host[n] == '/' && host[n + 1] != '\0')) {
+		snprintf(msg, len,
+		    "must be scheme://host[:port] with no path or query");
+		return -1;
+	}
+	if (strchr(host, '@') != NULL) {
+		snprintf(msg, len,
+		    "must not carry credentials: clients authenticate "
+		    "themselves");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_readable(struct conf *c, json_t *v, char *msg, size_t len)
+{
+	struct stat	 st;
+	const char	*s = json_string_value(v);
+
+	(void)c;
+	if (stat(s, &st) == -1) {
+		snprintf(msg, len, "%s: %s", s, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, len, "%s: not a regular file", s);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct conf_key tls_keys[] = {
+	{ "certificate", CT_STRING, F(tls_cert), NULL, 0, 0, check_readable, NULL },
+	{ "key", CT_STRING, F(tls_key), NULL, 0, 0, check_readable, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct conf_key upstream_keys[] = {
+	{ "url", CT_STRING, F(up_url), NULL, 0, 0, check_url, NULL },
+	{ "ca", CT_STRING, F(up_ca), NULL, 0, 0, check_readable, NULL },
+	{ "insecure", CT_BOOL, F(up_insecure), NULL, 0, 0, NULL, NULL },
+	{ "connect_timeout", CT_INT, F(up_connect_timeout), NULL, 1, 600, NULL, NULL },
+	{ "response_timeout", CT_INT, F(up_response_timeout), NULL, 1, 3600, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct conf_key log_keys[] = {
+	{ "level", CT_STRING, F(log_level), NULL, 0, 0, NULL, "debug|info|warn|error" },
+	{ "access", CT_BOOL, F(log_access), NULL, 0, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct conf_key limits_keys[] = {
+	{ "max_connections", CT_INT, F(max_connections), NULL, 1, 100000, NULL, NULL },
+	{ "idle_timeout", CT_INT, F(idle_timeout), NULL, 1, 3600, NULL, NULL },
+	{ "header_timeout", CT_INT, F(header_timeout), NULL, 1, 600, NULL, NULL },
+	{ "drain_timeout", CT_INT, F(drain_timeout), NULL, 0, 3600, NULL, NULL },
+	{ "buffer_bytes", CT_INT, F(buffer_bytes), NULL, 16384, 64 * 1024 * 1024, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct conf_key top_keys[] = {
+	{ "listen", CT_LISTEN, 0, NULL, 0, 0, NULL, NULL },
+	{ "tls", CT_OBJECT, 0, tls_keys, 0, 0, NULL, NULL },
+	{ "upstream", CT_OBJECT, 0, upstream_keys, 0, 0, NULL, NULL },
+	{ "log", CT_OBJECT, 0, log_keys, 0, 0, NULL, NULL },
+	{ "limits", CT_OBJECT, 0, limits_keys, 0, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const char *const type_names[] = {
+	[CT_OBJECT] = "an object", [CT_STRING] = "a string",
+	[CT_BOOL] = "true or false", [CT_INT] = "an integer",
+	[CT_LISTEN] = "an array of \"host:port\" strings",
+};
+
+static int
+choice_index(const char *choices, const char *s)
+{
+	const char	*p = choices;
+	size_t		 n, slen = strlen(s);
+	int		 i = 0;
+
+	for (;;) {
+		n = strcspn(p, "|");
+		if (n == slen && strncmp(p, s, n) == 0)
+			return i;
+		if (p[n] == '\0')
+			return -1;
+		p += n + 1;
+		i++;
+	}
+}
+
+/* "host:port", "[v6]:port" or ":port" */
+static int
+parse_listen(struct conf *c, const char *s, char *msg, size_t len)
+{
+	const char	*colon, *host = s, *port;
+	size_t		 hlen;
+	char		*end;
+	long		 p;
+
+	if (c->nlisten == CONF_LISTEN_MAX) {
+		snprintf(msg, len, "more than %d addresses", CONF_LISTEN_MAX);
+		return -1;
+	}
+	if (s[0] == '[') {
+		colon = strstr(s, "]:");
+		if (colon == NULL)
+			goto bad;
+		host = s + 1;
+		hlen = (size_t)(colon - host);
+		port = colon + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
+			goto bad;
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
+		snprintf(msg, len, "\"%s\": port must be 1-65535", s);
+		return -1;
+	}
+	c->listen[c->nlisten].host = strndup(host, hlen);
+	c->listen[c->nlisten].port = strdup(port);
+	c->nlisten++;
+	return 0;
+bad:
+	snprintf(msg, len, "\"%s\": expected \"host:port\" or \"[v6]:port\"", s);
+	return -1;
+}
+
+static void
+walk(struct conf *c, const struct conf_key *keys, json_t *obj,
+    const char *prefix, struct errbuf *e)
+{
+	const struct conf_key	*k;
+	const char		*name;
+	json_t			*v, *item;
+	char			 path[256], msg[512];
+	size_t			 i;
+	json_int_t		 n;
+	int			 idx;
+
+	json_object_foreach(obj, name, v) {
+		snprintf(path, sizeof(path), "%s%s%s", prefix,
+		    *prefix ? "." : "", name);
+		for (k = keys; k->name != NULL; k++)
+			if (strcmp(k->name, name) == 0)
+				break;
+		if (k->name == NULL) {
+			errf(e, "%s: unknown key", path);
+			continue;
+		}
+		switch (k->type) {
+		case CT_OBJECT:
+			if (!json_is_object(v))
+				goto type;
+			walk(c, k->sub, v, path, e);
+			continue;
+		case CT_STRING:
+			if (!json_is_string(v))
+				goto type;
+			if (json_string_length(v) == 0 ||
+			    strlen(json_string_value(v)) !=
+			    json_string_length(v)) {
+				errf(e, "%s: must be a non-empty string "
+				    "without NUL", path);
+				continue;
+			}
+			if (k->choices != NULL) {
+				idx = choice_index(k->choices,
+				    json_string_value(v));
+				if (idx < 0) {
+					errf(e, "%s: \"%s\" is not one of %s",
+					    path, json_string_value(v),
+					    k->choices);
+					continue;
+				}
+				*(int *)((char *)c + k->off) = idx;
+			} else {
+				char **dst = (char **)((char *)c + k->off);
+				free(*dst);
+				*dst = strdup(json_string_value(v));
+			}
+			break;
+		case CT_BOOL:
+			if (!json_is_boolean(v))
+				goto type;
+			*(int *)((char *)c + k->off) = json_is_true(v);
+			break;
+		case CT_INT:
+			if (!json_is_integer(v))
+				goto type;
+			n = json_integer_value(v);
+			if (n < k->min || n > k->max) {
+				errf(e, "%s: %lld is out of range %ld-%ld",
+				    path, (long long)n, k->min, k->max);
+				continue;
+			}
+			*(long *)((char *)c + k->off) = (long)n;
+			break;
+		case CT_LISTEN:
+			if (!json_is_array(v) || json_array_size(v) == 0)
+				goto type;
+			json_array_foreach(v, i, item) {
+				if (!json_is_string(item)) {
+					errf(e, "%s[%zu]: must be a string",
+					    path, i);
+					continue;
+				}
+				if (parse_listen(c, json_string_value(item),
+				    msg, sizeof(msg)) == -1)
+					errf(e, "%s[%zu]: %s", path, i, msg);
+			}
+			continue;
+		}
+		if (k->check != NULL && k->check(c, v, msg, sizeof(msg)) == -1)
+			errf(e, "%s: %s", path, msg);
+		continue;
+type:
+		errf(e, "%s: must be %s", path, type_names[k->type]);
+	}
+}
+
+static void
+set_defaults(struct conf *c)
+{
+	c->refcnt = 1;
+	c->up_connect_timeout = 10;
+	c->up_response_timeout = 300;
+	c->log_level = CONF_LOG_INFO;
+	c->log_access = 1;
+	c->max_connections = 1024;
+	c->idle_timeout = 60;
+	c->header_timeout = 30;
+	c->drain_timeout = 30;
+	c->buffer_bytes = 256 * 1024;
+}
+
+/* Blank whole-line '#' and '//' comments, keeping the newlines. */
+static void
+strip_comments(char *s, size_t len)
+{
+	size_t	i = 0, j;
+
+	while (i < len) {
+		j = i;
+		while (j < len && (s[j] == ' ' || s[j] == '\t'))
+			j++;
+		if (j < len && (s[j] == '#' ||
+		    (s[j] == '/' && j + 1 < len && s[j + 1] == '/')))
+			while (j < len && s[j] != '\n')
+				s[j++] = ' ';
+		while (j < len && s[j] != '\n')
+			j++;
+		i = j + 1;
+	}
+}
+
+struct conf *
+conf_load_buffer(const char *buf, size_t len, const char *name, char *err,
+    size_t errlen)
+{
+	struct errbuf	 e = { err, errlen, 0, 0 };
+	struct conf	*c;
+	json_error_t	 jerr;
+	json_t		*root;
+	char		*copy;
+	int		 has_listen;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > CONF_FILE_MAX) {
+		errf(&e, "%s: larger than %d bytes", name, CONF_FILE_MAX);
+		return NULL;
+	}
+	copy = malloc(len + 1);
+	if (copy == NULL) {
+		errf(&e, "%s: out of memory", name);
+		return NULL;
+	}
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	strip_comments(copy, len);
+	root = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(copy);
+	if (root == NULL) {
+		errf(&e, "%s: line %d, column %d: %s", name, jerr.line,
+		    jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		errf(&e, "%s: the top level must be an object", name);
+		json_decref(root);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		json_decref(root);
+		errf(&e, "%s: out of memory", name);
+		return NULL;
+	}
+	set_defaults(c);
+	c->path = strdup(name);
+	walk(c, top_keys, root, "", &e);
+	has_listen = json_object_get(root, "listen") != NULL;
+	json_decref(root);
+
+	/* cross-key rules; a key given with a bad value was reported already */
+	if (!has_listen)
+		errf(&e, "listen: required");
+	if (c->up_url == NULL)
+		errf(&e, "upstream.url: required");
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		errf(&e, "tls: certificate and key go together");
+	if (c->up_url != NULL) {
+		size_t n = strlen(c->up_url);
+		if (n > 0 && c->up_url[n - 1] == '/')
+			c->up_url[n - 1] = '\0';
+		if ((c->up_ca != NULL || c->up_insecure) &&
+		    strncmp(c->up_url, "https://", 8) != 0)
+			errf(&e, "upstream: ca and insecure apply to an "
+			    "https:// url only");
+	}
+	if (e.count > 0) {
+		conf_unref(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct errbuf	 e = { err, errlen, 0, 0 };
+	struct conf	*c;
+	struct stat	 st;
+	FILE		*fp;
+	char		*buf;
+	size_t		 n;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		errf(&e, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		errf(&e, "%s: not a regular file", path);
+		fclose(fp);
+		return NULL;
+	}
+	if (st.st_size > CONF_FILE_MAX) {
+		errf(&e, "%s: larger than %d bytes", path, CONF_FILE_MAX);
+		fclose(fp);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		fclose(fp);
+		errf(&e, "%s: out of memory", path);
+		return NULL;
+	}
+	n = fread(buf, 1, (size_t)st.st_size, fp);
+	fclose(fp);
+	c = conf_load_buffer(buf, n, path, err, errlen);
+	free(buf);
+	return c;
+}
+
+struct conf *
+conf_ref(struct conf *c)
+{
+	c->refcnt++;
+	return c;
+}
+
+void
+conf_unref(struct conf *c)
+{
+	int	i;
+
+	if (c == NULL || --c->refcnt > 0)
+		return;
+	for (i = 0; i < c->nlisten; i++) {
+		free(c->listen[i].host);
+		free(c->listen[i].port);
+	}
+	free(c->path);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->up_url);
+	free(c->up_ca);
+	free(c);
+}
+
+const char *
+conf_log_level_name(enum conf_log_level l)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+
+	return (unsigned)l < 4 ? names[l] : "?";
+}

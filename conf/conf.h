@@ -1,0 +1,61 @@
+/*
+ * conf/conf.h: the configuration file, declared once and validated
+ * completely at load.  Nothing here touches a socket.
+ */
+#ifndef SIGNET_CONF_H
+#define SIGNET_CONF_H
+
+#include <stddef.h>
+
+#define CONF_LISTEN_MAX		16
+#define CONF_FILE_MAX		(1024 * 1024)	/* a config file bigger is an error */
+#define CONF_ERR_MAX		4096		/* all messages of one load */
+
+enum conf_log_level { CONF_LOG_DEBUG, CONF_LOG_INFO, CONF_LOG_WARN,
+	CONF_LOG_ERROR };
+
+struct conf_listen {
+	char	*host;		/* numeric or name; "" for any */
+	char	*port;
+};
+
+struct conf {
+	int			 refcnt;
+	char			*path;
+
+	struct conf_listen	 listen[CONF_LISTEN_MAX];
+	int			 nlisten;
+
+	char			*tls_cert;	/* both NULL: plain HTTP */
+	char			*tls_key;
+
+	char			*up_url;	/* scheme://host[:port], no slash */
+	char			*up_ca;
+	int			 up_insecure;
+	long			 up_connect_timeout;	/* seconds */
+	long			 up_response_timeout;	/* seconds to headers */
+
+	enum conf_log_level	 log_level;
+	int			 log_access;
+
+	long			 max_connections;
+	long			 idle_timeout;		/* seconds */
+	long			 header_timeout;	/* seconds */
+	long			 drain_timeout;		/* seconds */
+	long			 buffer_bytes;		/* backpressure HIGH */
+};
+
+/*
+ * Load and validate path.  Returns a configuration with one reference, or
+ * NULL with every problem found written to err, one per line, each naming
+ * the key path (and the line, where the JSON parser gives one).
+ */
+struct conf	*conf_load(const char *path, char *err, size_t errlen);
+/* Same, from a buffer; name is used in messages. */
+struct conf	*conf_load_buffer(const char *buf, size_t len, const char *name,
+		    char *err, size_t errlen);
+struct conf	*conf_ref(struct conf *);
+void		 conf_unref(struct conf *);
+const char	*conf_log_level_name(enum conf_log_level);
+
+#endif /* SIGNET_CONF_H */

@@ -1,0 +1,175 @@
+/*
+ * proxy/proxy.h: the network side of signet.  Sections follow the files
+ * that implement them.  Anything not declared here is static to its file.
+ */
+#ifndef SIGNET_PROXY_H
+#define SIGNET_PROXY_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "conf/conf.h"
+#include "core/core.h"
+#include "http.h"
+
+struct px_relay;
+struct px_tls;
+
+/* log.c: one JSON object per line on stderr */
+
+void	px_log_set_level(enum conf_log_level);
+int	px_log_enabled(enum conf_log_level);
+/* Log a JSON object's fields after "ts" and "level"; takes the reference. */
+void	px_log_fields(enum conf_log_level, json_t *fields);
+void	px_log(enum conf_log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+#define px_debug(...)	px_log(CONF_LOG_DEBUG, __VA_ARGS__)
+#define px_info(...)	px_log(CONF_LOG_INFO, __VA_ARGS__)
+#define px_warn(...)	px_log(CONF_LOG_WARN, __VA_ARGS__)
+#define px_error(...)	px_log(CONF_LOG_ERROR, __VA_ARGS__)
+
+/* upstream.c: libcurl multi driven by the libevent loop */
+
+struct px_upstream;
+typedef void (*px_upstream_done_fn)(CURLcode, void *arg);
+
+/* Transfer bookkeeping; embed it in the owner of the easy handle. */
+struct px_xfer {
+	CURL			*easy;
+	px_upstream_done_fn	 done;
+	void			*arg;
+	int			 active;	/* added to the multi handle */
+};
+
+struct px_upstream *px_upstream_new(struct event_base *);
+void	px_upstream_free(struct px_upstream *);
+/*
+ * Start x->easy.  When it finishes, the handle is removed from the multi
+ * handle and x->done(result, x->arg) runs from the event loop; the owner may
+ * then clean the easy handle up.  Returns -1 if curl refused the handle.
+ */
+int	px_upstream_start(struct px_upstream *, struct px_xfer *x);
+/* Remove an unfinished transfer; done is not called.  Never call this from
+ * inside a curl callback. */
+void	px_upstream_cancel(struct px_upstream *, struct px_xfer *x);
+
+/* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
+
+/* Load certificate chain and key; NULL with a message in err on failure. */
+struct px_tls *px_tls_new(const char *cert, const char *key, char *err,
+	    size_t errlen);
+struct px_tls *px_tls_ref(struct px_tls *);
+void	px_tls_unref(struct px_tls *);
+/* Wrap a socket bufferevent; the result owns it (and a px_tls reference). */
+struct bufferevent *px_tls_wrap(struct px_tls *, struct bufferevent *under);
+
+/* server.c: listeners, connections, signals */
+
+enum px_conn_state {
+	PX_C_HEAD,	/* waiting for (the rest of) a request head */
+	PX_C_ACTIVE,	/* request in progress: body and/or response */
+	PX_C_FLUSH,	/* response complete, output draining */
+	PX_C_CLOSING	/* closed; freed at the next loop turn */
+};
+
+struct px_server;
+
+struct px_conn {
+	TAILQ_ENTRY(px_conn)	 c_entry;
+	struct px_server	*c_srv;
+	struct conf		*c_conf;	/* reference for this request */
+	uint64_t		 c_id;
+	struct bufferevent	*c_bev;
+	char			 c_peer[64];
+	int			 c_tls;
+	enum px_conn_state	 c_state;
+	struct event		*c_ev_close;	/* deferred free */
+	struct event		*c_ev_timer;	/* head / idle timeout */
+	const char		*c_close_reason;
+
+	/* the request */
+	struct px_http_req	 c_req;
+	struct core_route	 c_route;
+	struct timeval		 c_start;
+	int			 c_keepalive;
+	int			 c_body_done;	/* request body fully read */
+	int64_t			 c_body_left;	/* Content-Length framing */
+	struct px_chunked	 c_ck;		/* chunked framing */
+	struct evbuffer		*c_body;	/* client bytes not yet sent up */
+	int			 c_read_paused;	/* backpressure on the client */
+	uint64_t		 c_bytes_in;	/* request body bytes */
+
+	/* the response */
+	int			 c_resp_started;
+	int			 c_resp_done;
+	int			 c_resp_chunked;
+	int			 c_resp_status;
+	int			 c_up_status;	/* 0: no upstream answer */
+	uint64_t		 c_bytes_out;	/* response body bytes */
+	const char		*c_error;	/* why it failed, for the log */
+	int			 c_logged;	/* access line written */
+
+	struct px_relay		*c_relay;
+};
+
+struct px_server *px_server_new(struct event_base *, struct conf *,
+	    char *err, size_t errlen);
+void	px_server_free(struct px_server *);
+struct px_upstream *px_server_upstream(struct px_server *);
+/* Reload the configuration from its file; on error keep the old one. */
+void	px_server_reload(struct px_server *);
+
+/*
+ * The connection side of a request, for relay.c.  Each call is safe from
+ * inside a curl callback: closing is deferred to the next loop turn.
+ */
+void	px_conn_close(struct px_conn *, const char *reason);
+/* An OCI error response; closes the connection if the response already began. */
+void	px_conn_error(struct px_conn *, int status, const char *code,
+	    const char *msg);
+/*
+ * Send the status line and headers.  hdrs holds "Name: value\r\n" lines
+ * (no framing headers); content_length < 0 means unknown.
+ */
+void	px_conn_resp_head(struct px_conn *, int status, struct evbuffer *hdrs,
+	    int64_t content_length);
+/* 1 when the client's pending output is over the high mark: pause. */
+int	px_conn_output_full(struct px_conn *);
+void	px_conn_resp_body(struct px_conn *, const void *, size_t);
+void	px_conn_resp_end(struct px_conn *);
+/* The relay took bytes from c_body: resume reading the client if paused. */
+void	px_conn_body_drained(struct px_conn *);
+/* The scheme and authority the client used, e.g. "https://proxy:5000". */
+void	px_conn_origin(struct px_conn *, char *buf, size_t len);
+
+/* relay.c: one request forwarded upstream with libcurl */
+
+/* Start forwarding c's request; errors are answered to the client. */
+void	px_relay_start(struct px_conn *);
+/* More request body is in c_body, or it ended. */
+void	px_relay_body_ready(struct px_conn *);
+/* The client's output drained below the low mark. */
+void	px_relay_output_drained(struct px_conn *);
+/* Stop and free the relay of c, if any. */
+void	px_relay_free(struct px_conn *);
+/* Probe the upstream's /v2/ for /readyz. */
+void	px_relay_probe(struct px_conn *);
+
+/*
+ * Rewrite a Location or Link value that points at the upstream origin so it
+ * points at the client origin.  Returns a malloc'ed string, or NULL when the
+ * value is left as it is.
+ */
+char	*px_rewrite_url(const char *value, const char *upstream,
+	    const char *client_origin, int is_link);
+
+#endif /* SIGNET_PROXY_H */

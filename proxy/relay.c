@@ -1,0 +1,489 @@
+/*
+ * proxy/relay.c: forward one client request to the upstream with libcurl
+ * and stream the answer back.
+ *
+ * Bodies are never buffered whole.  Upload: the read callback takes what the
+ * client side has put in c_body and pauses (CURL_READFUNC_PAUSE) when it is
+ * empty; new client bytes unpause it.  Download: the write callback refuses
+ * (CURL_WRITEFUNC_PAUSE) while the client's output is over the high mark;
+ * the client's drain unpauses it.  Memory per request is thus O(buffer_bytes).
+ *
+ * The client's headers go up unchanged but for hop-by-hop ones; the client's
+ * Authorization is forwarded and nothing is added to it, and the upstream's
+ * WWW-Authenticate comes back unchanged, so token auth happens between the
+ * client and the upstream's realm.  Location and Link values that name the
+ * upstream are rewritten to name the proxy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy.h"
+
+enum relay_kind { RELAY_FORWARD, RELAY_PROBE };
+
+struct px_relay {
+	struct px_xfer		 r_xfer;
+	struct px_conn		*r_conn;
+	enum relay_kind		 r_kind;
+	struct curl_slist	*r_hdrs;
+	char			*r_url;
+	struct evbuffer		*r_resp_hdrs;	/* filtered upstream headers */
+	int64_t			 r_content_length;
+	int			 r_status;	/* current status line */
+	int			 r_head_sent;
+	int			 r_pause;	/* CURLPAUSE_RECV / _SEND bits */
+	int			 r_sent_all;	/* request body all handed over */
+	struct event		*r_timer;	/* response-header timeout */
+	char			 r_origin[300];	/* the client's view of us */
+	char			 r_errbuf[CURL_ERROR_SIZE];
+};
+
+static struct px_upstream *
+upstream_of(struct px_conn *c)
+{
+	return px_server_upstream(c->c_srv);
+}
+
+static void
+set_pause(struct px_relay *r, int bits)
+{
+	if (r->r_pause == bits)
+		return;
+	r->r_pause = bits;
+	curl_easy_pause(r->r_xfer.easy, bits);
+}
+
+static void
+on_response_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_relay	*r = arg;
+	struct px_conn	*c = r->r_conn;
+
+	(void)fd;
+	(void)what;
+	px_upstream_cancel(upstream_of(c), &r->r_xfer);
+	px_conn_error(c, 504, "UNAVAILABLE",
+	    "upstream did not answer in time");
+}
+
+static void
+arm_response_timer(struct px_relay *r)
+{
+	struct timeval	tv = { r->r_conn->c_conf->up_response_timeout, 0 };
+
+	if (r->r_timer != NULL && !r->r_head_sent)
+		evtimer_add(r->r_timer, &tv);
+}
+
+char *
+px_rewrite_url(const char *value, const char *upstream,
+    const char *client_origin, int is_link)
+{
+	const char	*url = value, *rest;
+	size_t		 ulen = strlen(upstream), prefix = 0;
+	char		*out;
+
+	if (is_link) {
+		/* <url>; rel="next": only the URL between the brackets */
+		while (*url == ' ')
+			url++;
+		if (*url != '<')
+			return NULL;
+		url++;
+	}
+	prefix = (size_t)(url - value);
+	if (strncasecmp(url, upstream, ulen) != 0)
+		return NULL;
+	rest = url + ulen;
+	if (*rest != '/' && *rest != '\0' && *rest != '>' && *rest != '?')
+		return NULL;	/* e.g. http://host:50000 vs http://host:5000 */
+	if (*client_origin == '\0')
+		client_origin = "";	/* no Host: make it a relative URL */
+	out = malloc(prefix + strlen(client_origin) + strlen(rest) + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, value, prefix);
+	strcpy(out + prefix, client_origin);
+	strcat(out, rest);
+	return out;
+}
+
+/* CURLOPT_HEADERFUNCTION: one header line at a time, status line first. */
+static size_t
+on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_relay	*r = arg;
+	struct px_conn	*c = r->r_conn;
+	size_t		 len = size * n, nlen;
+	char		 line[16384], *v, *nv;
+	int		 is_link;
+
+	if (c->c_state == PX_C_CLOSING)
+		return 0;
+	if (len >= sizeof(line)) {
+		c->c_error = "upstream header line too long";
+		return 0;	/* aborts the transfer */
+	}
+	memcpy(line, buf, len);
+	line[len] = '\0';
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+		line[--len] = '\0';
+
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		/* a new response (after 1xx): start over */
+		v = strchr(line, ' ');
+		r->r_status = v != NULL ? atoi(v + 1) : 0;
+		evbuffer_drain(r->r_resp_hdrs,
+		    evbuffer_get_length(r->r_resp_hdrs));
+		r->r_content_length = -1;
+		return size * n;
+	}
+	if (len == 0) {
+		/* end of a header block */
+		if (r->r_status < 200)
+			return size * n;
+		if (r->r_timer != NULL)
+			evtimer_del(r->r_timer);
+		c->c_up_status = r->r_status;
+		r->r_head_sent = 1;
+		if (r->r_kind == RELAY_PROBE)
+			return size * n;
+		px_conn_resp_head(c, r->r_status, r->r_resp_hdrs,
+		    r->r_content_length);
+		return size * n;
+	}
+	v = strchr(line, ':');
+	if (v == NULL)
+		return size * n;
+	nlen = (size_t)(v - line);
+	v++;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
+		r->r_content_length = strtoll(v, NULL, 10);
+		return size * n;
+	}
+	if (px_http_hop_by_hop(line, nlen))
+		return size * n;
+	is_link = nlen == 4 && strncasecmp(line, "link", 4) == 0;
+	if (is_link || (nlen == 8 && strncasecmp(line, "location", 8) == 0)) {
+		nv = px_rewrite_url(v, c->c_conf->up_url, r->r_origin,
+		    is_link);
+		if (nv != NULL) {
+			evbuffer_add_printf(r->r_resp_hdrs, "%.*s: %s\r\n",
+			    (int)nlen, line, nv);
+			free(nv);
+			return size * n;
+		}
+	}
+	evbuffer_add_printf(r->r_resp_hdrs, "%s\r\n", line);
+	return size * n;
+}
+
+/* CURLOPT_WRITEFUNCTION: the response body, towards the client. */
+static size_t
+on_write(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_relay	*r = arg;
+	struct px_conn	*c = r->r_conn;
+
+	if (c->c_state == PX_C_CLOSING)
+		return 0;
+	if (r->r_kind == RELAY_PROBE)
+		return size * n;	/* the probe only wants the status */
+	if (px_conn_output_full(c)) {
+		r->r_pause |= CURLPAUSE_RECV;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	px_conn_resp_body(c, buf, size * n);
+	return size * n;
+}
+
+/* CURLOPT_READFUNCTION: the request body, from the client. */
+static size_t
+on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_relay	*r = arg;
+	struct px_conn	*c = r->r_conn;
+	int		 got;
+
+	if (c->c_state == PX_C_CLOSING)
+		return CURL_READFUNC_ABORT;
+	if (evbuffer_get_length(c->c_body) == 0) {
+		if (c->c_body_done) {
+			r->r_sent_all = 1;
+			arm_response_timer(r);
+			return 0;
+		}
+		r->r_pause |= CURLPAUSE_SEND;
+		return CURL_READFUNC_PAUSE;
+	}
+	got = evbuffer_remove(c->c_body, buf, size * n);
+	if (got < 0)
+		return CURL_READFUNC_ABORT;
+	px_conn_body_drained(c);
+	return (size_t)got;
+}
+
+static void
+on_done(CURLcode rc, void *arg)
+{
+	struct px_relay	*r = arg;
+	struct px_conn	*c = r->r_conn;
+	char		 msg[CURL_ERROR_SIZE + 64];
+
+	if (r->r_timer != NULL)
+		evtimer_del(r->r_timer);
+	if (c->c_state == PX_C_CLOSING)
+		return;
+	if (r->r_kind == RELAY_PROBE) {
+		if (rc == CURLE_OK && r->r_status > 0 && r->r_status < 500) {
+			static const char ok[] = "ready\n";
+			struct evbuffer *h = evbuffer_new();
+			if (h != NULL)
+				evbuffer_add_printf(h,
+				    "Content-Type: text/plain\r\n");
+			px_conn_resp_head(c, 200, h, sizeof(ok) - 1);
+			if (h != NULL)
+				evbuffer_free(h);
+			if (strcmp(c->c_req.method, "HEAD") != 0)
+				px_conn_resp_body(c, ok, sizeof(ok) - 1);
+			px_conn_resp_end(c);
+		} else {
+			snprintf(msg, sizeof(msg), "upstream not ready: %s",
+			    rc != CURLE_OK ? (r->r_errbuf[0] ? r->r_errbuf :
+			    curl_easy_strerror(rc)) : "server error");
+			c->c_error = "upstream not ready";
+			px_conn_error(c, 503, "UNAVAILABLE", msg);
+		}
+		return;
+	}
+	if (rc == CURLE_OK && r->r_head_sent) {
+		px_conn_resp_end(c);
+		return;
+	}
+	if (r->r_head_sent) {
+		/* mid-body: close rather than pass a truncated body as whole */
+		c->c_error = "upstream failed during the response body";
+		px_warn("conn %llu: upstream failed mid-body: %s",
+		    (unsigned long long)c->c_id,
+		    r->r_errbuf[0] ? r->r_errbuf : curl_easy_strerror(rc));
+		px_conn_close(c, "upstream failed during the response body");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "upstream unreachable: %s",
+	    r->r_errbuf[0] ? r->r_errbuf : curl_easy_strerror(rc));
+	px_warn("conn %llu: %s", (unsigned long long)c->c_id, msg);
+	c->c_error = "upstream unreachable";
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		px_conn_error(c, 504, "UNAVAILABLE", msg);
+	else
+		px_conn_error(c, 502, "UNAVAILABLE", msg);
+}
+
+static struct px_relay *
+relay_new(struct px_conn *c, enum relay_kind kind)
+{
+	struct px_relay	*r;
+	CURL		*e;
+	struct conf	*cf = c->c_conf;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->r_conn = c;
+	r->r_kind = kind;
+	r->r_content_length = -1;
+	r->r_resp_hdrs = evbuffer_new();
+	r->r_xfer.easy = e = curl_easy_init();
+	r->r_xfer.done = on_done;
+	r->r_xfer.arg = r;
+	r->r_timer = evtimer_new(bufferevent_get_base(c->c_bev),
+	    on_response_timeout, r);
+	c->c_relay = r;
+	if (r->r_resp_hdrs == NULL || e == NULL || r->r_timer == NULL)
+		return NULL;
+	px_conn_origin(c, r->r_origin, sizeof(r->r_origin));
+
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->r_errbuf);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cf->up_connect_timeout);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* bytes pass through as they are: no content decoding */
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+	if (cf->up_ca != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cf->up_ca);
+	if (cf->up_insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	return r;
+}
+
+/* The client's headers, minus hop-by-hop ones and those Connection names. */
+static int
+build_headers(struct px_relay *r, struct px_conn *c)
+{
+	const struct px_http_req *q = &c->c_req;
+	const char	*conn = px_http_req_header(q, "connection");
+	struct curl_slist *l = NULL, *t;
+	char		 buf[PX_HTTP_HEAD_MAX];
+	int		 i, have_accept = 0;
+	size_t		 nlen;
+
+	for (i = 0; i < q->nhdr; i++) {
+		nlen = strlen(q->hdr[i].name);
+		if (px_http_hop_by_hop(q->hdr[i].name, nlen))
+			continue;
+		if (conn != NULL && px_http_list_has(conn, q->hdr[i].name))
+			continue;	/* declared hop-by-hop by the client */
+		if (strcasecmp(q->hdr[i].name, "accept") == 0)
+			have_accept = 1;
+		if (q->hdr[i].value[0] == '\0')
+			snprintf(buf, sizeof(buf), "%s;", q->hdr[i].name);
+		else
+			snprintf(buf, sizeof(buf), "%s: %s", q->hdr[i].name,
+			    q->hdr[i].value);
+		if ((t = curl_slist_append(l, buf)) == NULL)
+			goto fail;
+		l = t;
+	}
+	/* curl adds these unless told not to; the client did not send them */
+	if (!have_accept && (t = curl_slist_append(l, "Accept:")) != NULL)
+		l = t;
+	if ((t = curl_slist_append(l, "Expect:")) != NULL)
+		l = t;
+	r->r_hdrs = l;
+	return 0;
+fail:
+	curl_slist_free_all(l);
+	return -1;
+}
+
+void
+px_relay_start(struct px_conn *c)
+{
+	struct px_relay	*r;
+	const char	*m = c->c_req.method;
+	CURL		*e;
+	size_t		 ulen;
+	int		 has_body;
+
+	r = relay_new(c, RELAY_FORWARD);
+	if (r == NULL || build_headers(r, c) == -1) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	e = r->r_xfer.easy;
+	ulen = strlen(c->c_conf->up_url) + strlen(c->c_req.target) + 1;
+	r->r_url = malloc(ulen);
+	if (r->r_url == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	snprintf(r->r_url, ulen, "%s%s", c->c_conf->up_url, c->c_req.target);
+	curl_easy_setopt(e, CURLOPT_URL, r->r_url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->r_hdrs);
+
+	has_body = c->c_req.chunked || c->c_req.content_length >= 0 ||
+	    strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 ||
+	    strcmp(m, "PATCH") == 0;
+	if (strcmp(m, "HEAD") == 0 && !has_body) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (has_body) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(e, CURLOPT_READDATA, r);
+		/* -1 makes curl send the body chunked, as the client did */
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)(c->c_req.chunked ? -1 :
+		    c->c_req.content_length < 0 ? 0 :
+		    c->c_req.content_length));
+	} else if (strcmp(m, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+	if (!has_body || (c->c_body_done && !c->c_req.chunked &&
+	    c->c_req.content_length <= 0)) {
+		r->r_sent_all = 1;
+		arm_response_timer(r);
+	}
+	if (px_upstream_start(upstream_of(c), &r->r_xfer) == -1)
+		px_conn_error(c, 500, "UNKNOWN", "cannot start upstream request");
+}
+
+void
+px_relay_probe(struct px_conn *c)
+{
+	struct px_relay	*r;
+	size_t		 ulen;
+
+	r = relay_new(c, RELAY_PROBE);
+	if (r == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	ulen = strlen(c->c_conf->up_url) + sizeof("/v2/");
+	r->r_url = malloc(ulen);
+	if (r->r_url == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	snprintf(r->r_url, ulen, "%s/v2/", c->c_conf->up_url);
+	curl_easy_setopt(r->r_xfer.easy, CURLOPT_URL, r->r_url);
+	curl_easy_setopt(r->r_xfer.easy, CURLOPT_TIMEOUT,
+	    c->c_conf->up_connect_timeout);
+	if (px_upstream_start(upstream_of(c), &r->r_xfer) == -1)
+		px_conn_error(c, 500, "UNKNOWN", "cannot start upstream request");
+}
+
+void
+px_relay_body_ready(struct px_conn *c)
+{
+	struct px_relay	*r = c->c_relay;
+
+	if (r == NULL || !r->r_xfer.active)
+		return;
+	if (r->r_pause & CURLPAUSE_SEND)
+		set_pause(r, r->r_pause & ~CURLPAUSE_SEND);
+}
+
+void
+px_relay_output_drained(struct px_conn *c)
+{
+	struct px_relay	*r = c->c_relay;
+
+	if (r == NULL || !r->r_xfer.active)
+		return;
+	if (r->r_pause & CURLPAUSE_RECV)
+		set_pause(r, r->r_pause & ~CURLPAUSE_RECV);
+}
+
+void
+px_relay_free(struct px_conn *c)
+{
+	struct px_relay	*r = c->c_relay;
+
+	if (r == NULL)
+		return;
+	c->c_relay = NULL;
+	if (r->r_xfer.easy != NULL) {
+		px_upstream_cancel(upstream_of(c), &r->r_xfer);
+		curl_easy_cleanup(r->r_xfer.easy);
+	}
+	if (r->r_timer != NULL)
+		event_free(r->r_timer);
+	if (r->r_resp_hdrs != NULL)
+		evbuffer_free(r->r_resp_hdrs);
+	curl_slist_free_all(r->r_hdrs);
+	free(r->r_url);
+	free(r);
+}

@@ -1,0 +1,917 @@
+/*
+ * proxy/server.c: listeners, client connections and signals.
+ *
+ * One struct px_conn per client connection.  px_conn_close() is the only way
+ * out: it marks the connection and frees it from a zero-timeout event, so no
+ * callback chain (libevent's or curl's) ever runs on freed memory.
+ *
+ * Requests are handled one at a time per connection (pipelined requests wait
+ * in the input buffer).  Bodies stream: client bytes go to c_body, the relay
+ * hands them to curl, and reading stops while c_body is over the high mark.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "proxy.h"
+
+/* Output drained to LOW resumes the upstream; LOW = HIGH / 4. */
+#define OUT_HIGH(c)	((size_t)(c)->c_conf->buffer_bytes)
+#define OUT_LOW(c)	(OUT_HIGH(c) / 4)
+
+struct px_server {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct px_upstream	*up;
+	struct px_tls		*tls;
+	struct evconnlistener	*lst[CONF_LISTEN_MAX];
+	int			 nlst;
+	TAILQ_HEAD(, px_conn)	 conns;
+	int			 nconns;
+	int			 draining;
+	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
+	uint64_t		 next_id;
+};
+
+static void	conn_read(struct bufferevent *, void *);
+static void	conn_write(struct bufferevent *, void *);
+static void	conn_event(struct bufferevent *, short, void *);
+static void	conn_next_request(struct px_conn *);
+static void	log_access(struct px_conn *);
+static void	server_maybe_exit(struct px_server *);
+
+static const char *const state_names[] = {
+	[PX_C_HEAD] = "head", [PX_C_ACTIVE] = "active",
+	[PX_C_FLUSH] = "flush", [PX_C_CLOSING] = "closing",
+};
+
+static const char *
+status_text(int st)
+{
+	switch (st) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Status";
+	}
+}
+
+/* Connection lifecycle */
+
+static void
+conn_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+	struct px_server *srv = c->c_srv;
+
+	(void)fd;
+	(void)what;
+	if (c->c_resp_status == 0)
+		c->c_resp_status = 499;	/* nothing was answered */
+	log_access(c);
+	px_relay_free(c);
+	if (c->c_bev != NULL)
+		bufferevent_free(c->c_bev);
+	if (c->c_ev_timer != NULL)
+		event_free(c->c_ev_timer);
+	event_free(c->c_ev_close);
+	if (c->c_body != NULL)
+		evbuffer_free(c->c_body);
+	px_http_req_reset(&c->c_req);
+	conf_unref(c->c_conf);
+	TAILQ_REMOVE(&srv->conns, c, c_entry);
+	srv->nconns--;
+	free(c);
+	server_maybe_exit(srv);
+}
+
+void
+px_conn_close(struct px_conn *c, const char *reason)
+{
+	if (c->c_state == PX_C_CLOSING)
+		return;
+	px_debug("conn %llu: close in state %s: %s",
+	    (unsigned long long)c->c_id, state_names[c->c_state], reason);
+	c->c_state = PX_C_CLOSING;
+	c->c_close_reason = reason;
+	if (c->c_bev != NULL)
+		bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	event_active(c->c_ev_close, EV_TIMEOUT, 0);
+}
+
+static void
+conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->c_state != PX_C_HEAD)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0) {
+		px_conn_close(c, "idle timeout");
+		return;
+	}
+	c->c_keepalive = 0;
+	px_conn_error(c, 408, "UNAVAILABLE", "request header timeout");
+}
+
+static void
+arm_head_timer(struct px_conn *c)
+{
+	struct timeval	tv = { c->c_srv->conf->header_timeout, 0 };
+
+	if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0)
+		tv.tv_sec = c->c_srv->conf->idle_timeout;
+	evtimer_add(c->c_ev_timer, &tv);
+}
+
+/* The access log line, written when a request ends. */
+static void
+log_access(struct px_conn *c)
+{
+	struct timeval	 now, d;
+	json_t		*o;
+
+	if (!c->c_conf->log_access || c->c_req.head == NULL || c->c_logged)
+		return;
+	c->c_logged = 1;
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->c_start, &d);
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s%, s:s, s:s, s:s, s:i, s:I, "
+	    "s:I, s:f}",
+	    "msg", "access", "conn", (json_int_t)c->c_id, "peer", c->c_peer,
+	    "method", c->c_req.method, "path", c->c_req.target,
+	    c->c_req.pathlen,
+	    "endpoint", core_route_name(c->c_route.kind),
+	    "repository", c->c_route.name, "reference", c->c_route.ref,
+	    "status", c->c_resp_status,
+	    "bytes_in", (json_int_t)c->c_bytes_in,
+	    "bytes_out", (json_int_t)c->c_bytes_out,
+	    "duration_ms", d.tv_sec * 1000.0 + d.tv_usec / 1000.0);
+	if (o == NULL)
+		return;
+	if (c->c_up_status > 0)
+		json_object_set_new(o, "upstream_status",
+		    json_integer(c->c_up_status));
+	else
+		json_object_set_new(o, "upstream_status", json_null());
+	if (c->c_error != NULL)
+		json_object_set_new(o, "error", json_string(c->c_error));
+	px_log_fields(CONF_LOG_INFO, o);
+}
+
+/* Response writing, called by relay.c and for local answers */
+
+void
+px_conn_origin(struct px_conn *c, char *buf, size_t len)
+{
+	const char	*host = px_http_req_header(&c->c_req, "host");
+
+	if (host == NULL)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%s://%s", c->c_tls ? "https" : "http", host);
+}
+
+void
+px_conn_resp_head(struct px_conn *c, int status, struct evbuffer *hdrs,
+    int64_t content_length)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	int		 nobody;
+
+	if (c->c_state == PX_C_CLOSING || c->c_resp_started)
+		return;
+	c->c_resp_started = 1;
+	c->c_resp_status = status;
+	/* An unread request body leaves the connection unusable. */
+	if (!c->c_body_done || c->c_srv->draining)
+		c->c_keepalive = 0;
+	nobody = strcmp(c->c_req.method, "HEAD") == 0 || status == 204 ||
+	    status == 304 || (status >= 100 && status < 200);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+	    status_text(status));
+	if (hdrs != NULL)
+		evbuffer_add_buffer(out, hdrs);
+	if (content_length >= 0) {
+		if (status != 204 && status != 304)
+			evbuffer_add_printf(out, "Content-Length: %lld\r\n",
+			    (long long)content_length);
+	} else if (!nobody) {
+		if (c->c_req.minor >= 1) {
+			evbuffer_add_printf(out,
+			    "Transfer-Encoding: chunked\r\n");
+			c->c_resp_chunked = 1;
+		} else
+			c->c_keepalive = 0;	/* close delimits it */
+	}
+	if (!c->c_keepalive)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	else if (c->c_req.minor == 0)
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+	evbuffer_add(out, "\r\n", 2);
+}
+
+int
+px_conn_output_full(struct px_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->c_bev)) >=
+	    OUT_HIGH(c);
+}
+
+void
+px_conn_resp_body(struct px_conn *c, const void *data, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+
+	if (c->c_state == PX_C_CLOSING || len == 0)
+		return;
+	if (c->c_resp_chunked)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, data, len);
+	if (c->c_resp_chunked)
+		evbuffer_add(out, "\r\n", 2);
+	c->c_bytes_out += len;
+}
+
+void
+px_conn_resp_end(struct px_conn *c)
+{
+	struct evbuffer	*out;
+
+	if (c->c_state == PX_C_CLOSING || c->c_resp_done)
+		return;
+	out = bufferevent_get_output(c->c_bev);
+	if (c->c_resp_chunked)
+		evbuffer_add(out, "0\r\n\r\n", 5);
+	c->c_resp_done = 1;
+	c->c_state = PX_C_FLUSH;
+	/* Fire the write callback only once everything is out. */
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->c_bev, EV_WRITE);
+	if (evbuffer_get_length(out) == 0)
+		conn_write(c->c_bev, c);
+}
+
+void
+px_conn_error(struct px_conn *c, int status, const char *code,
+    const char *msg)
+{
+	struct evbuffer	*hdrs;
+	json_t		*o;
+	char		*body;
+
+	if (c->c_state == PX_C_CLOSING)
+		return;
+	if (c->c_error == NULL)
+		c->c_error = msg;
+	if (c->c_resp_started) {
+		/* Never let a truncated body look complete. */
+		px_conn_close(c, msg);
+		return;
+	}
+	o = json_pack("{s:[{s:s, s:s, s:{}}]}", "errors", "code", code,
+	    "message", msg, "detail");
+	body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	hdrs = evbuffer_new();
+	if (body == NULL || hdrs == NULL) {
+		free(body);
+		if (hdrs != NULL)
+			evbuffer_free(hdrs);
+		px_conn_close(c, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(hdrs, "Content-Type: application/json\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n");
+	px_conn_resp_head(c, status, hdrs, (int64_t)strlen(body));
+	evbuffer_free(hdrs);
+	if (strcmp(c->c_req.method, "HEAD") != 0)
+		px_conn_resp_body(c, body, strlen(body));
+	free(body);
+	px_conn_resp_end(c);
+}
+
+/* A short plain-text answer for signet's own endpoints. */
+static void
+conn_reply_text(struct px_conn *c, int status, const char *text)
+{
+	struct evbuffer	*hdrs = evbuffer_new();
+
+	if (hdrs == NULL) {
+		px_conn_close(c, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(hdrs, "Content-Type: text/plain\r\n");
+	px_conn_resp_head(c, status, hdrs, (int64_t)strlen(text));
+	evbuffer_free(hdrs);
+	if (strcmp(c->c_req.method, "HEAD") != 0)
+		px_conn_resp_body(c, text, strlen(text));
+	px_conn_resp_end(c);
+}
+
+void
+px_conn_body_drained(struct px_conn *c)
+{
+	if (c->c_read_paused && !c->c_body_done &&
+	    evbuffer_get_length(c->c_body) <= OUT_LOW(c)) {
+		c->c_read_paused = 0;
+		bufferevent_enable(c->c_bev, EV_READ);
+	}
+}
+
+/* Request reading */
+
+/* Move request-body bytes from the socket to c_body, as framing allows. */
+static int
+read_body(struct px_conn *c, struct evbuffer *in)
+{
+	size_t	 n, used, off, dlen;
+	char	*p;
+
+	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
+			/* backpressure: the upstream is slower than us */
+			c->c_read_paused = 1;
+			bufferevent_disable(c->c_bev, EV_READ);
+			break;
+		}
+		if (!c->c_req.chunked) {
+			n = evbuffer_get_length(in);
+			if ((uint64_t)n > (uint64_t)c->c_body_left)
+				n = (size_t)c->c_body_left;
+			evbuffer_remove_buffer(in, c->c_body, n);
+			c->c_body_left -= (int64_t)n;
+			c->c_bytes_in += n;
+			if (c->c_body_left == 0)
+				c->c_body_done = 1;
+			continue;
+		}
+		n = evbuffer_get_contiguous_space(in);
+		p = (char *)evbuffer_pullup(in, (ssize_t)n);
+		used = px_chunked_feed(&c->c_ck, p, n, &off, &dlen);
+		if (c->c_ck.state == PX_CK_ERROR) {
+			c->c_keepalive = 0;
+			px_conn_error(c, 400, "BLOB_UPLOAD_INVALID",
+			    c->c_ck.errstr);
+			return -1;
+		}
+		if (dlen > 0) {
+			evbuffer_drain(in, off);
+			evbuffer_remove_buffer(in, c->c_body, dlen);
+			c->c_bytes_in += dlen;
+		} else
+			evbuffer_drain(in, used);
+		if (c->c_ck.state == PX_CK_DONE)
+			c->c_body_done = 1;
+	}
+	return 0;
+}
+
+static int
+method_allowed(const char *m)
+{
+	static const char *const ok[] = { "GET", "HEAD", "PUT", "POST",
+	    "PATCH", "DELETE" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+		if (strcmp(m, ok[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A complete head is in the input: parse it and start the request. */
+static void
+start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
+{
+	const char	*errstr, *code;
+	int		 status;
+
+	evtimer_del(c->c_ev_timer);
+	gettimeofday(&c->c_start, NULL);
+	conf_unref(c->c_conf);
+	c->c_conf = conf_ref(c->c_srv->conf);
+	c->c_state = PX_C_ACTIVE;
+
+	if (px_http_parse_head((const char *)evbuffer_pullup(in,
+	    (ssize_t)headlen), headlen, &c->c_req, &status, &errstr) == -1) {
+		evbuffer_drain(in, headlen);
+		c->c_keepalive = 0;
+		c->c_body_done = 1;
+		px_conn_error(c, status, status == 431 ? "SIZE_INVALID" :
+		    "UNSUPPORTED", errstr);
+		return;
+	}
+	evbuffer_drain(in, headlen);
+	c->c_keepalive = c->c_req.keepalive;
+	c->c_body_left = c->c_req.content_length > 0 ?
+	    c->c_req.content_length : 0;
+	c->c_body_done = !c->c_req.chunked && c->c_body_left == 0;
+
+	if (core_route_parse(c->c_req.target, c->c_req.pathlen, &c->c_route,
+	    &code, &errstr) == -1) {
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		if (strcmp(code, "NOT_FOUND") == 0)
+			px_conn_error(c, 404, "UNSUPPORTED", errstr);
+		else
+			px_conn_error(c, 400, code, errstr);
+		return;
+	}
+	if (!method_allowed(c->c_req.method)) {
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		px_conn_error(c, 405, "UNSUPPORTED", "method not allowed");
+		return;
+	}
+	switch (c->c_route.kind) {
+	case CORE_R_HEALTHZ:
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		conn_reply_text(c, 200, "ok\n");
+		return;
+	case CORE_R_READYZ:
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		px_relay_probe(c);
+		return;
+	default:
+		break;
+	}
+	if (c->c_req.expect_continue && !c->c_body_done)
+		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
+	px_relay_start(c);
+	if (c->c_state != PX_C_ACTIVE)
+		return;
+	if (!c->c_body_done && read_body(c, in) == -1)
+		return;
+	px_relay_body_ready(c);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct px_conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 p;
+	size_t			 avail;
+
+	switch (c->c_state) {
+	case PX_C_HEAD:
+		avail = evbuffer_get_length(in);
+		p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+		if (p.pos < 0) {
+			if (avail > PX_HTTP_HEAD_MAX) {
+				c->c_state = PX_C_ACTIVE;
+				c->c_keepalive = 0;
+				c->c_body_done = 1;
+				gettimeofday(&c->c_start, NULL);
+				px_conn_error(c, 431, "SIZE_INVALID",
+				    "request header too large");
+			} else
+				arm_head_timer(c);
+			return;
+		}
+		start_request(c, in, (size_t)p.pos + 4);
+		return;
+	case PX_C_ACTIVE:
+		if (c->c_body_done)
+			break;
+		if (read_body(c, in) == -1)
+			return;
+		px_relay_body_ready(c);
+		return;
+	default:
+		break;
+	}
+	/* A pipelined request waits; bound what we hold for it. */
+	if (evbuffer_get_length(in) > PX_HTTP_HEAD_MAX)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	if (c->c_state == PX_C_ACTIVE) {
+		px_relay_output_drained(c);
+		return;
+	}
+	if (c->c_state != PX_C_FLUSH ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	/* The response is out. */
+	log_access(c);
+	if (!c->c_keepalive || !c->c_body_done) {
+		px_conn_close(c, "response complete");
+		return;
+	}
+	conn_next_request(c);
+}
+
+/* Reset per-request state for the next request on a kept-alive connection. */
+static void
+conn_next_request(struct px_conn *c)
+{
+	px_relay_free(c);
+	px_http_req_reset(&c->c_req);
+	memset(&c->c_route, 0, sizeof(c->c_route));
+	memset(&c->c_ck, 0, sizeof(c->c_ck));
+	evbuffer_drain(c->c_body, evbuffer_get_length(c->c_body));
+	c->c_state = PX_C_HEAD;
+	c->c_body_done = 0;
+	c->c_body_left = 0;
+	c->c_read_paused = 0;
+	c->c_bytes_in = c->c_bytes_out = 0;
+	c->c_resp_started = c->c_resp_done = c->c_resp_chunked = 0;
+	c->c_resp_status = c->c_up_status = 0;
+	c->c_error = NULL;
+	c->c_logged = 0;
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, OUT_LOW(c), 0);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	if (c->c_srv->draining) {
+		px_conn_close(c, "shutting down");
+		return;
+	}
+	arm_head_timer(c);
+	if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
+		conn_read(c->c_bev, c);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		c->c_error = "client timeout";
+		px_conn_close(c, "client read or write timeout");
+	} else if (what & BEV_EVENT_ERROR) {
+		c->c_error = "client connection error";
+		px_conn_close(c, "client connection error");
+	} else if (what & BEV_EVENT_EOF) {
+		if (c->c_state == PX_C_ACTIVE)
+			c->c_error = "client closed the connection";
+		px_conn_close(c, "client closed the connection");
+	}
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct px_server	*srv = arg;
+	struct bufferevent	*bev;
+	struct px_conn		*c;
+	struct timeval		 tv;
+	char			 host[INET6_ADDRSTRLEN];
+	int			 one = 1;
+
+	(void)l;
+	(void)salen;
+	if (srv->draining || srv->nconns >= srv->conf->max_connections) {
+		px_warn("refusing connection: %s",
+		    srv->draining ? "shutting down" : "max_connections reached");
+		evutil_closesocket(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->c_srv = srv;
+	c->c_id = ++srv->next_id;
+	c->c_conf = conf_ref(srv->conf);
+	c->c_req.content_length = -1;
+	host[0] = '\0';
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
+		    sizeof(host));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+		    host, sizeof(host));
+	snprintf(c->c_peer, sizeof(c->c_peer), "%s:%u", host,
+	    sa->sa_family == AF_INET ?
+	    ntohs(((struct sockaddr_in *)sa)->sin_port) :
+	    ntohs(((struct sockaddr_in6 *)sa)->sin6_port));
+	TAILQ_INSERT_TAIL(&srv->conns, c, c_entry);
+	srv->nconns++;
+
+	c->c_ev_close = event_new(srv->base, -1, 0, conn_free, c);
+	c->c_ev_timer = evtimer_new(srv->base, conn_timer, c);
+	c->c_body = evbuffer_new();
+	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (bev != NULL && srv->tls != NULL) {
+		c->c_tls = 1;
+		bev = px_tls_wrap(srv->tls, bev);
+	} else if (bev == NULL)
+		evutil_closesocket(fd);
+	c->c_bev = bev;
+	if (c->c_ev_close == NULL || c->c_ev_timer == NULL || c->c_body ==
+	    NULL || bev == NULL) {
+		px_error("conn %llu: out of memory", (unsigned long long)c->c_id);
+		if (c->c_ev_close == NULL) {
+			/* cannot defer: free what exists right here */
+			if (bev != NULL)
+				bufferevent_free(bev);
+			if (c->c_ev_timer != NULL)
+				event_free(c->c_ev_timer);
+			if (c->c_body != NULL)
+				evbuffer_free(c->c_body);
+			conf_unref(c->c_conf);
+			TAILQ_REMOVE(&srv->conns, c, c_entry);
+			srv->nconns--;
+			free(c);
+			return;
+		}
+		px_conn_close(c, "out of memory");
+		return;
+	}
+	bufferevent_setcb(bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW(c), 0);
+	/* Stalled peers: no progress for idle_timeout closes the connection. */
+	tv.tv_sec = srv->conf->idle_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	c->c_state = PX_C_HEAD;
+	arm_head_timer(c);
+	px_debug("conn %llu: accepted from %s%s", (unsigned long long)c->c_id,
+	    c->c_peer, c->c_tls ? " (TLS)" : "");
+}
+
+/* Signals, reload, drain */
+
+static void
+server_maybe_exit(struct px_server *srv)
+{
+	if (srv->draining && srv->nconns == 0) {
+		px_info("drained, exiting");
+		event_base_loopexit(srv->base, NULL);
+	}
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	px_warn("drain timeout: closing %d connections", srv->nconns);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct px_server	*srv = arg;
+	struct px_conn		*c, *tmp;
+	struct timeval		 tv = { srv->conf->drain_timeout, 0 };
+	int			 i;
+
+	(void)what;
+	if (srv->draining)
+		return;
+	px_info("signal %d: draining %d connections", (int)sig, srv->nconns);
+	srv->draining = 1;
+	for (i = 0; i < srv->nlst; i++) {
+		evconnlistener_free(srv->lst[i]);
+		srv->lst[i] = NULL;
+	}
+	srv->nlst = 0;
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, c_entry);
+		if (c->c_state == PX_C_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0)
+			px_conn_close(c, "shutting down");
+		else
+			c->c_keepalive = 0;
+	}
+	evtimer_add(srv->ev_drain, &tv);
+	server_maybe_exit(srv);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	px_server_reload(arg);
+}
+
+static int
+same_listen(const struct conf *a, const struct conf *b)
+{
+	int	i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
+		    strcmp(a->listen[i].port, b->listen[i].port) != 0)
+			return 0;
+	return 1;
+}
+
+void
+px_server_reload(struct px_server *srv)
+{
+	struct px_tls	*tls = NULL;
+	struct conf	*nc;
+	char		 err[CONF_ERR_MAX];
+
+	nc = conf_load(srv->conf->path, err, sizeof(err));
+	if (nc == NULL) {
+		px_error("reload failed, keeping the running configuration: %s",
+		    err);
+		return;
+	}
+	if ((nc->tls_cert == NULL) != (srv->tls == NULL)) {
+		px_error("reload failed: switching TLS on or off needs a restart");
+		conf_unref(nc);
+		return;
+	}
+	if (nc->tls_cert != NULL) {
+		tls = px_tls_new(nc->tls_cert, nc->tls_key, err, sizeof(err));
+		if (tls == NULL) {
+			px_error("reload failed, keeping the running "
+			    "configuration: %s", err);
+			conf_unref(nc);
+			return;
+		}
+		px_tls_unref(srv->tls);
+		srv->tls = tls;
+	}
+	if (!same_listen(srv->conf, nc))
+		px_warn("reload: listen addresses change only on restart");
+	conf_unref(srv->conf);
+	srv->conf = nc;
+	px_log_set_level(nc->log_level);
+	px_info("configuration reloaded from %s", nc->path);
+}
+
+static int
+server_listen(struct px_server *srv, const struct conf_listen *l, char *err,
+    size_t errlen)
+{
+	struct evutil_addrinfo	 hints, *res = NULL, *ai;
+	struct evconnlistener	*lst;
+	int			 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+	rc = evutil_getaddrinfo(*l->host ? l->host : NULL, l->port, &hints,
+	    &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen %s:%s: %s", l->host, l->port,
+		    evutil_gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		lst = evconnlistener_new_bind(srv->base, on_accept, srv,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 511, ai->ai_addr,
+		    (int)ai->ai_addrlen);
+		if (lst == NULL) {
+			snprintf(err, errlen, "listen %s:%s: %s", l->host,
+			    l->port, strerror(errno));
+			evutil_freeaddrinfo(res);
+			return -1;
+		}
+		if (srv->nlst == CONF_LISTEN_MAX) {
+			evconnlistener_free(lst);
+			break;
+		}
+		srv->lst[srv->nlst++] = lst;
+		break;	/* the first address is the one asked for */
+	}
+	evutil_freeaddrinfo(res);
+	return 0;
+}
+
+struct px_server *
+px_server_new(struct event_base *base, struct conf *conf, char *err,
+    size_t errlen)
+{
+	struct px_server	*srv;
+	int			 i;
+
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	TAILQ_INIT(&srv->conns);
+	srv->base = base;
+	srv->conf = conf_ref(conf);
+	srv->up = px_upstream_new(base);
+	if (srv->up == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		goto fail;
+	}
+	if (conf->tls_cert != NULL) {
+		srv->tls = px_tls_new(conf->tls_cert, conf->tls_key, err,
+		    errlen);
+		if (srv->tls == NULL)
+			goto fail;
+	}
+	for (i = 0; i < conf->nlisten; i++)
+		if (server_listen(srv, &conf->listen[i], err, errlen) == -1)
+			goto fail;
+	srv->ev_term = evsignal_new(base, SIGTERM, on_term, srv);
+	srv->ev_int = evsignal_new(base, SIGINT, on_term, srv);
+	srv->ev_hup = evsignal_new(base, SIGHUP, on_hup, srv);
+	srv->ev_drain = evtimer_new(base, on_drain_timeout, srv);
+	if (srv->ev_term == NULL || srv->ev_int == NULL || srv->ev_hup == NULL ||
+	    srv->ev_drain == NULL) {
+		snprintf(err, errlen, "cannot set up signal handling");
+		goto fail;
+	}
+	evsignal_add(srv->ev_term, NULL);
+	evsignal_add(srv->ev_int, NULL);
+	evsignal_add(srv->ev_hup, NULL);
+	return srv;
+fail:
+	px_server_free(srv);
+	return NULL;
+}
+
+void
+px_server_free(struct px_server *srv)
+{
+	struct px_conn	*c;
+	int		 i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->nlst; i++)
+		evconnlistener_free(srv->lst[i]);
+	/* Connections left after a drain timeout are freed right here. */
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+		srv->draining = 0;	/* no loop exit from inside the free */
+		conn_free(-1, 0, c);
+	}
+	if (srv->ev_term != NULL)
+		event_free(srv->ev_term);
+	if (srv->ev_int != NULL)
+		event_free(srv->ev_int);
+	if (srv->ev_hup != NULL)
+		event_free(srv->ev_hup);
+	if (srv->ev_drain != NULL)
+		event_free(srv->ev_drain);
+	px_upstream_free(srv->up);
+	px_tls_unref(srv->tls);
+	conf_unref(srv->conf);
+	free(srv);
+}
+
+struct px_upstream *
+px_server_upstream(struct px_server *srv)
+{
+	return srv->up;
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Test helpers for signet's integration tests (standard library only).
+
+  helpers.py free-port
+  helpers.py mkimage DIR [--layers N] [--size BYTES] [--arch A,B,...] [--seed S]
+      Write an OCI image layout with random (incompressible) layers.  With
+      several architectures the layout's index holds one OCI index naming a
+      manifest per platform.
+  helpers.py digest FILE            sha256 of a file, as "sha256:<hex>"
+  helpers.py raw HOST PORT FILE     send FILE's bytes, print the raw response
+  helpers.py rss PID                peak resident memory (VmHWM) in KiB
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import socket
+import sys
+import tarfile
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def put_blob(layout, data):
+    d = hashlib.sha256(data).hexdigest()
+    path = os.path.join(layout, "blobs", "sha256", d)
+    with open(path, "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+
+
+def make_layer(rng, size, name):
+    payload = rng.randbytes(size)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        info.mtime = 0
+        tar.addfile(info, io.BytesIO(payload))
+    tar_bytes = raw.getvalue()
+    gz = gzip.compress(tar_bytes, compresslevel=1, mtime=0)
+    return gz, "sha256:" + hashlib.sha256(tar_bytes).hexdigest()
+
+
+def mkimage(layout, layers, size, arches, seed):
+    rng = random.Random(seed)
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    manifests = []
+    for arch in arches:
+        descs, diff_ids = [], []
+        for i in range(layers):
+            gz, diff_id = make_layer(rng, size, "%s-layer-%d.bin" % (arch, i))
+            d = put_blob(layout, gz)
+            d["mediaType"] = OCI_LAYER
+            descs.append(d)
+            diff_ids.append(diff_id)
+        config = json.dumps({
+            "architecture": arch, "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "config": {"Cmd": ["/bin/true"]},
+        }, separators=(",", ":")).encode()
+        cd = put_blob(layout, config)
+        cd["mediaType"] = OCI_CONFIG
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": cd, "layers": descs,
+        }, separators=(",", ":")).encode()
+        md = put_blob(layout, manifest)
+        md["mediaType"] = OCI_MANIFEST
+        md["platform"] = {"architecture": arch, "os": "linux"}
+        manifests.append(md)
+    if len(manifests) == 1:
+        top = dict(manifests[0])
+        del top["platform"]
+    else:
+        index = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": manifests,
+        }, separators=(",", ":")).encode()
+        top = put_blob(layout, index)
+        top["mediaType"] = OCI_INDEX
+    top["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [top]}, f)
+    print(top["digest"])
+
+
+def raw(host, port, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    sys.stdout.buffer.write(out)
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "free-port":
+        print(free_port())
+    elif cmd == "mkimage":
+        layout = argv[2]
+        opts = {"--layers": "2", "--size": "4096", "--arch": "amd64",
+                "--seed": "1"}
+        rest = argv[3:]
+        for i in range(0, len(rest), 2):
+            opts[rest[i]] = rest[i + 1]
+        mkimage(layout, int(opts["--layers"]), int(opts["--size"]),
+                opts["--arch"].split(","), opts["--seed"])
+    elif cmd == "digest":
+        with open(argv[2], "rb") as f:
+            print("sha256:" + hashlib.sha256(f.read()).hexdigest())
+    elif cmd == "raw":
+        raw(argv[2], argv[3], argv[4])
+    elif cmd == "rss":
+        with open("/proc/%s/status" % argv[2]) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    print(line.split()[1])
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,121 @@
+/* Unit tests: configuration validation names every bad key. */
+#include <stdlib.h>
+
+#include "conf/conf.h"
+#include "unit.h"
+
+static struct conf *
+load(const char *json, char *err)
+{
+	return conf_load_buffer(json, strlen(json), "test.json", err,
+	    CONF_ERR_MAX);
+}
+
+static void
+test_good(void)
+{
+	char		 err[CONF_ERR_MAX];
+	struct conf	*c;
+
+	c = load("{\"listen\": [\"127.0.0.1:5000\", \"[::1]:5001\", \":5002\"],"
+	    " \"upstream\": {\"url\": \"http://127.0.0.1:5001/\"},"
+	    " \"log\": {\"level\": \"debug\", \"access\": false},"
+	    " \"limits\": {\"buffer_bytes\": 65536}}", err);
+	CHECK(c != NULL, "good config rejected: %s", err);
+	if (c == NULL)
+		return;
+	CHECK(c->nlisten == 3, "nlisten %d", c->nlisten);
+	CHECK(strcmp(c->listen[0].host, "127.0.0.1") == 0 &&
+	    strcmp(c->listen[0].port, "5000") == 0, "listen 0");
+	CHECK(strcmp(c->listen[1].host, "::1") == 0, "listen v6 %s",
+	    c->listen[1].host);
+	CHECK(strcmp(c->listen[2].host, "") == 0, "listen any");
+	CHECK(strcmp(c->up_url, "http://127.0.0.1:5001") == 0,
+	    "trailing slash kept: %s", c->up_url);
+	CHECK(c->log_level == CONF_LOG_DEBUG, "level");
+	CHECK(c->log_access == 0, "access");
+	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
+	CHECK(c->idle_timeout == 60, "default idle_timeout");
+	conf_unref(c);
+
+	/* comments are whole lines starting with # or // */
+	c = load("# a comment\n{\n  // another\n  \"listen\": [\"127.0.0.1:1\"],"
+	    "\n  \"upstream\": {\"url\": \"https://r.example:443\"}\n}\n", err);
+	CHECK(c != NULL, "commented config rejected: %s", err);
+	conf_unref(c);
+}
+
+static void
+test_bad(void)
+{
+	static const struct { const char *json, *want; } t[] = {
+		{ "{", "line 1" },
+		{ "[]", "top level must be an object" },
+		{ "{\"upstream\": {\"url\": \"http://a\"}}", "listen: required" },
+		{ "{\"listen\": [\"127.0.0.1:1\"]}", "upstream.url: required" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"listne\": 1}", "listne: unknown key" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
+		    " \"insecur\": true}}", "upstream.insecur: unknown key" },
+		{ "{\"listen\": \"127.0.0.1:1\", \"upstream\": {\"url\": \"http://a\"}}",
+		    "listen: must be an array" },
+		{ "{\"listen\": [\"127.0.0.1\"], \"upstream\": {\"url\": \"http://a\"}}",
+		    "listen[0]: \"127.0.0.1\": expected" },
+		{ "{\"listen\": [\"127.0.0.1:70000\"], \"upstream\": {\"url\": \"http://a\"}}",
+		    "listen[0]: \"127.0.0.1:70000\": port must be 1-65535" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"ftp://a\"}}",
+		    "upstream.url: must start with http:// or https://" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a/v2\"}}",
+		    "upstream.url: must be scheme://host[:port]" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://u:p@a\"}}",
+		    "upstream.url: must not carry credentials" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
+		    " \"insecure\": \"yes\"}}", "upstream.insecure: must be true or false" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
+		    " \"insecure\": true}}", "ca and insecure apply to an https:// url" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"https://a\","
+		    " \"ca\": \"/nonexistent/ca.pem\"}}", "upstream.ca: /nonexistent/ca.pem: No such file" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"log\": {\"level\": \"loud\"}}", "log.level: \"loud\" is not one of debug|info|warn|error" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"limits\": {\"buffer_bytes\": 10}}", "limits.buffer_bytes: 10 is out of range" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"tls\": {\"certificate\": \"/etc/hostname\"}}", "tls: certificate and key go together" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"listen\": [\"127.0.0.1:2\"],"
+		    " \"upstream\": {\"url\": \"http://a\"}}", "duplicate object key" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"\"}}",
+		    "upstream.url: must be a non-empty string" },
+	};
+	char		 err[CONF_ERR_MAX];
+	struct conf	*c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		c = load(t[i].json, err);
+		CHECK(c == NULL, "case %zu accepted", i);
+		CHECK(strstr(err, t[i].want) != NULL,
+		    "case %zu: error \"%s\" lacks \"%s\"", i, err, t[i].want);
+		conf_unref(c);
+	}
+
+	/* every error is reported, not just the first */
+	c = load("{\"listen\": [\"x\"], \"upstream\": {\"url\": \"gopher://a\","
+	    " \"bogus\": 1}, \"extra\": {}}", err);
+	CHECK(c == NULL, "multi-error accepted");
+	CHECK(strstr(err, "listen[0]") && strstr(err, "upstream.url") &&
+	    strstr(err, "upstream.bogus") && strstr(err, "extra: unknown key"),
+	    "not all errors: %s", err);
+
+	/* a parse error names the line */
+	c = load("{\n\"listen\": [\"127.0.0.1:1\"],\n\"upstream\": {\"url\": }\n}",
+	    err);
+	CHECK(c == NULL && strstr(err, "line 3") != NULL, "line: %s", err);
+}
+
+int
+main(void)
+{
+	test_good();
+	test_bad();
+	return unit_done();
+}

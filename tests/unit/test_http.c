@@ -1,0 +1,227 @@
+/* Unit tests: the HTTP/1.1 request-head parser and the chunked decoder. */
+#include <stdlib.h>
+
+#include "proxy/http.h"
+#include "unit.h"
+
+static void
+test_heads(void)
+{
+	static const struct {
+		const char *head;
+		int status;		/* 0: accepted */
+		int64_t cl;
+		int chunked, keepalive, expect;
+	} t[] = {
+		{ "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n", 0, -1, 0, 1, 0 },
+		{ "GET /v2/ HTTP/1.0\r\n\r\n", 0, -1, 0, 0, 0 },
+		{ "GET /v2/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, -1, 0, 1, 0 },
+		{ "GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0, -1, 0, 0, 0 },
+		{ "GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n", 0, -1, 0, 0, 0 },
+		{ "PUT /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: 42\r\n\r\n", 0, 42, 0, 1, 0 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 42\r\nContent-Length: 42\r\n\r\n", 0, 42, 0, 1, 0 },
+		{ "PATCH /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 0, -1, 1, 1, 0 },
+		{ "PATCH /x HTTP/1.1\r\nHost: x\r\ntransfer-encoding: CHUNKED\r\n\r\n", 0, -1, 1, 1, 0 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", 0, 1, 0, 1, 1 },
+		{ "GET /x HTTP/1.1\r\nHost:   padded value  \r\n\r\n", 0, -1, 0, 1, 0 },
+		{ "GET /x HTTP/1.1\r\nHost: x\r\nX-Empty:\r\n\r\n", 0, -1, 0, 1, 0 },
+		/* rejected */
+		{ "GET /x HTTP/1.1\r\n\r\n", 400 },			/* no Host */
+		{ "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
+		{ "GET /x HTTP/2.0\r\nHost: x\r\n\r\n", 505 },
+		{ "GET /x HTTP/1.1 \r\nHost: x\r\n\r\n", 400 },
+		{ "GET  /x HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+		{ "GET http://evil/x HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+		{ "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+		{ "GET /x\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+		{ "G(T /x HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+		{ "AVERYLONGMETHODNAMEXX /x HTTP/1.1\r\nHost: x\r\n\r\n", 501 },
+		{ "GET /x HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
+		{ "GET /x HTTP/1.1\r\nHost : x\r\n\r\n", 400 },
+		{ "GET /x HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n", 400 },
+		{ "GET /x HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400 },
+		{ "GET /x HTTP/1.1\nHost: x\r\n\r\n", 400 },		/* bare LF */
+		{ "GET /x HTTP/1.1\r\nHost: x\rY\r\n\r\n", 400 },	/* bare CR */
+		{ "GET /x HTTP/1.1\r\nHost: x\x7f\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501 },
+		{ "PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", 417 },
+		{ "\r\n\r\n", 400 },
+	};
+	struct px_http_req	 req = { 0 };
+	const char		*err;
+	size_t			 i;
+	int			 st, rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		st = 0;
+		err = NULL;
+		rc = px_http_parse_head(t[i].head, strlen(t[i].head), &req, &st,
+		    &err);
+		if (t[i].status == 0) {
+			CHECK(rc == 0, "case %zu: %s", i, err);
+			if (rc != 0)
+				continue;
+			CHECK(req.content_length == t[i].cl, "case %zu: cl %lld",
+			    i, (long long)req.content_length);
+			CHECK(req.chunked == t[i].chunked, "case %zu chunked", i);
+			CHECK(req.keepalive == t[i].keepalive,
+			    "case %zu keepalive", i);
+			CHECK(req.expect_continue == t[i].expect,
+			    "case %zu expect", i);
+		} else {
+			CHECK(rc == -1 && st == t[i].status,
+			    "case %zu: rc %d status %d, want %d", i, rc, st,
+			    t[i].status);
+			CHECK(rc == 0 || err != NULL, "case %zu: no message", i);
+		}
+	}
+
+	/* fields are kept and trimmed; the path stops at the query */
+	{
+		static const char h[] = "GET /v2/_catalog?n=2&last=a HTTP/1.1\r\n"
+		    "Host: h:5000\r\nAuthorization: Bearer tok  \r\n\r\n";
+		rc = px_http_parse_head(h, sizeof(h) - 1, &req, &st, &err);
+	}
+	CHECK(rc == 0, "catalog: %s", err);
+	CHECK(strcmp(req.method, "GET") == 0, "method");
+	CHECK(req.pathlen == strlen("/v2/_catalog"), "pathlen %zu", req.pathlen);
+	CHECK(strcmp(req.target, "/v2/_catalog?n=2&last=a") == 0, "target");
+	CHECK(px_http_req_header(&req, "AUTHORIZATION") != NULL &&
+	    strcmp(px_http_req_header(&req, "authorization"), "Bearer tok")
+	    == 0, "authorization trimmed");
+	CHECK(px_http_req_header(&req, "x-none") == NULL, "absent header");
+
+	/* limits */
+	{
+		size_t	 n = PX_HTTP_HEAD_MAX + 10, off;
+		char	*big = malloc(n + 1);
+		int	 k;
+
+		memcpy(big, "GET / HTTP/1.1\r\nHost: x\r\n", 25);
+		memset(big + 25, 'a', n - 25);
+		memcpy(big + n - 4, "\r\n\r\n", 4);
+		rc = px_http_parse_head(big, n, &req, &st, &err);
+		CHECK(rc == -1 && st == 431, "oversized head: %d", st);
+
+		off = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: x\r\n");
+		for (k = 0; k < PX_HTTP_HEADERS_MAX; k++)
+			off += (size_t)sprintf(big + off, "X-%d: y\r\n", k);
+		off += (size_t)sprintf(big + off, "\r\n");
+		rc = px_http_parse_head(big, off, &req, &st, &err);
+		CHECK(rc == -1 && st == 431, "too many headers: %d", st);
+
+		off = (size_t)sprintf(big, "GET /");
+		memset(big + off, 'a', 9000);
+		off += 9000;
+		off += (size_t)sprintf(big + off, " HTTP/1.1\r\nHost: x\r\n\r\n");
+		rc = px_http_parse_head(big, off, &req, &st, &err);
+		CHECK(rc == -1 && st == 414, "long target: %d", st);
+		free(big);
+	}
+	px_http_req_reset(&req);
+
+	CHECK(px_http_hop_by_hop("Connection", 10), "connection");
+	CHECK(px_http_hop_by_hop("TRANSFER-ENCODING", 17), "te");
+	CHECK(!px_http_hop_by_hop("Authorization", 13), "authorization");
+	CHECK(!px_http_hop_by_hop("Docker-Content-Digest", 21), "dcd");
+	CHECK(px_http_list_has("a, keep-alive ,b", "Keep-Alive"), "list");
+	CHECK(!px_http_list_has("keep-alived", "keep-alive"), "list prefix");
+}
+
+/* Decode a whole body fed in pieces of step bytes. */
+static int
+decode(const char *in, size_t len, size_t step, char *out, size_t *outlen,
+    const char **err)
+{
+	struct px_chunked	 c = { 0 };
+	size_t			 pos = 0, piece, used, off, dlen;
+
+	*outlen = 0;
+	while (pos < len && c.state != PX_CK_DONE && c.state != PX_CK_ERROR) {
+		piece = len - pos < step ? len - pos : step;
+		used = px_chunked_feed(&c, in + pos, piece, &off, &dlen);
+		if (dlen > 0) {
+			memcpy(out + *outlen, in + pos + off, dlen);
+			*outlen += dlen;
+		}
+		pos += used;
+		if (used == 0)
+			break;
+	}
+	*err = c.errstr;
+	if (c.state == PX_CK_ERROR)
+		return -1;
+	return c.state == PX_CK_DONE ? (int)(len - pos) : -2;
+}
+
+static void
+test_chunked(void)
+{
+	static const struct {
+		const char *in;
+		const char *body;	/* NULL: must fail */
+		int rest;		/* bytes left after the body */
+	} t[] = {
+		{ "5\r\nhello\r\n0\r\n\r\n", "hello", 0 },
+		{ "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET", "hello world", 3 },
+		{ "A\r\n0123456789\r\n0\r\n\r\n", "0123456789", 0 },
+		{ "a;name=value\r\n0123456789\r\n0\r\n\r\n", "0123456789", 0 },
+		{ "3 ;ext\r\nabc\r\n0\r\n\r\n", "abc", 0 },
+		{ "3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n", "abc", 0 },
+		{ "0\r\n\r\n", "", 0 },
+		{ "x\r\n", NULL, 0 },
+		{ "\r\n", NULL, 0 },
+		{ "3\r\nabcX\r\n", NULL, 0 },
+		{ "3\nabc\r\n", NULL, 0 },
+		{ "3 4\r\nabc\r\n", NULL, 0 },
+		{ "-3\r\nabc\r\n", NULL, 0 },
+		{ "1000000000000000\r\n", NULL, 0 },
+		{ "3\r\nabc\r\n0\r\nbad\ntrailer\r\n\r\n", NULL, 0 },
+	};
+	char		 out[256];
+	const char	*err;
+	size_t		 i, step, outlen;
+	int		 rest;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		for (step = 1; step <= strlen(t[i].in); step++) {
+			rest = decode(t[i].in, strlen(t[i].in), step, out,
+			    &outlen, &err);
+			if (t[i].body == NULL) {
+				CHECK(rest == -1 && err != NULL,
+				    "case %zu step %zu accepted", i, step);
+				continue;
+			}
+			CHECK(rest == t[i].rest, "case %zu step %zu: rest %d (%s)",
+			    i, step, rest, err ? err : "");
+			CHECK(outlen == strlen(t[i].body) &&
+			    memcmp(out, t[i].body, outlen) == 0,
+			    "case %zu step %zu: body", i, step);
+		}
+	}
+	/* a chunk line longer than the limit */
+	{
+		char	line[PX_HTTP_CHUNK_LINE_MAX + 20];
+
+		memset(line, ';', sizeof(line));
+		line[0] = '1';
+		rest = decode(line, sizeof(line), sizeof(line), out, &outlen,
+		    &err);
+		CHECK(rest == -1, "long chunk line accepted");
+	}
+}
+
+int
+main(void)
+{
+	test_heads();
+	test_chunked();
+	return unit_done();
+}
