@@ -407,6 +407,13 @@ read_body(struct px_conn *c, struct evbuffer *in)
 	return 0;
 }
 
+/* A request starts with a method, so with a token character. */
+static int
+http_start_byte(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
 static int
 method_allowed(const char *m)
 {
@@ -496,6 +503,20 @@ conn_read(struct bufferevent *bev, void *arg)
 	switch (c->c_state) {
 	case PX_C_HEAD:
 		avail = evbuffer_get_length(in);
+		if (avail > 0 && !http_start_byte(*evbuffer_pullup(in, 1))) {
+			/*
+			 * Not HTTP, typically a TLS ClientHello on the plain
+			 * port (skopeo tries https first): answer now instead
+			 * of waiting for a blank line that never comes.
+			 */
+			c->c_state = PX_C_ACTIVE;
+			c->c_keepalive = 0;
+			c->c_body_done = 1;
+			gettimeofday(&c->c_start, NULL);
+			px_conn_error(c, 400, "UNSUPPORTED",
+			    "not an HTTP/1.1 request");
+			return;
+		}
 		p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 		if (p.pos < 0) {
 			if (avail > PX_HTTP_HEAD_MAX) {

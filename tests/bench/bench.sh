@@ -1,0 +1,679 @@
+#!/bin/bash
+# tests/bench/bench.sh: signet against nginx and against the bare registry.
+#
+# One run starts a docker-registry (CNCF distribution), nginx as a plain
+# reverse proxy in front of it, and signet in front of it, all on free
+# loopback ports in a private temporary directory, and measures for each of
+# the three targets (direct, nginx, signet):
+#
+#   blob push   monolithic: POST .../blobs/uploads/, then PUT <Location>&digest=
+#               with a BENCH_BLOB_MIB random blob as the body (curl -T)
+#   blob pull   GET .../blobs/<digest> to /dev/null, byte count checked
+#   HEAD        BENCH_HEADS manifest HEADs from BENCH_CONCURRENCY keep-alive
+#               clients (python3 threads), per-request latency p50/p99
+#
+# and, for the two proxies, CPU seconds (utime+stime from /proc/PID/stat,
+# delta over that target's work) and peak RSS (VmHWM).  Then it prints the
+# signet/nginx ratios against the targets in tests/bench/README.
+#
+# Environment:
+#   BENCH_BLOB_MIB=1024       blob size in MiB
+#   BENCH_HEADS=2000          manifest HEADs per target
+#   BENCH_CONCURRENCY=16      concurrent HEAD clients
+#   BENCH_ROUNDS=3            blob push+pull rounds per target (median kept)
+#   BENCH_NGINX_BUFFERING=on  nginx proxy_buffering (on is nginx's default)
+#   BENCH_NGINX_WORKERS=1     nginx worker_processes (signet is one process)
+#   BENCH_KEEP=1              keep the temporary directory and logs
+#   SIGNET=PATH               the signet binary (default: the build tree's
+#                             signet next to the sources, or signet on PATH)
+#
+# Exit status: 0 when every transfer succeeded and was verified (whether or
+# not the targets were met), 1 when a transfer failed, 2 on a setup problem.
+# The script installs nothing; it says what is missing.
+set -eu
+
+BLOB_MIB=${BENCH_BLOB_MIB:-1024}
+HEADS=${BENCH_HEADS:-2000}
+CONC=${BENCH_CONCURRENCY:-16}
+ROUNDS=${BENCH_ROUNDS:-3}
+NGX_BUFFERING=${BENCH_NGINX_BUFFERING:-on}
+NGX_WORKERS=${BENCH_NGINX_WORKERS:-1}
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+for v in BLOB_MIB HEADS CONC ROUNDS NGX_WORKERS; do
+	eval "val=\$$v"
+	case $val in
+	'' | *[!0-9]*) die "$v must be a positive integer, not '$val'" ;;
+	esac
+	[ "$val" -gt 0 ] || die "$v must be a positive integer"
+done
+case $NGX_BUFFERING in
+on | off) ;;
+*) die "BENCH_NGINX_BUFFERING must be on or off" ;;
+esac
+
+# --- prerequisites: check, never install ------------------------------------
+
+missing=""
+for c in docker-registry nginx curl python3 sha256sum awk ps timeout; do
+	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+done
+if [ -n "$missing" ]; then
+	echo "bench: missing:$missing" >&2
+	echo "bench: on Debian: apt-get install docker-registry nginx curl" \
+	    "python3 coreutils procps gawk" >&2
+	exit 2
+fi
+if [ -z "${SIGNET:-}" ]; then
+	if [ -x "$srcdir/signet" ]; then
+		SIGNET=$srcdir/signet
+	elif command -v signet >/dev/null 2>&1; then
+		SIGNET=$(command -v signet)
+	else
+		die "no signet binary: build it (e.g. mkdir b && cd b &&" \
+		    "$srcdir/configure && make signet) and set SIGNET=b/signet"
+	fi
+fi
+[ -x "$SIGNET" ] || die "SIGNET=$SIGNET is not executable"
+
+# --- temporary directory, processes, cleanup --------------------------------
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/signet-bench.XXXXXX")
+PIDS=""
+failures=0
+
+cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$rc" -ne 0 ] || [ -n "${BENCH_KEEP:-}" ]; then
+		for f in "$T"/*.log "$T"/nginx/error.log; do
+			[ -s "$f" ] || continue
+			echo "# ---- $f (last 20 lines)"
+			tail -n 20 "$f" | sed 's/^/# /'
+		done
+	fi
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# three distinct free loopback ports, held open together while chosen
+read -r REG_PORT NGX_PORT SIG_PORT <<EOF
+$(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])
+')
+EOF
+
+# wait_ready NAME PID URL: until URL answers 200, 15 s at most
+wait_ready() {
+	i=0
+	while [ $i -lt 150 ]; do
+		kill -0 "$2" 2>/dev/null || die "$1 exited at startup (see above)"
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$3" ||
+		    true)
+		[ "$code" = 200 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	die "$1 did not answer 200 on $3 within 15 s"
+}
+
+# proc_cpu PID...: utime+stime of the processes, in seconds
+proc_cpu() {
+	hz=$(getconf CLK_TCK)
+	for p in "$@"; do
+		# fields after "(comm)": state is 3rd overall; utime 14, stime 15
+		sed 's/^.*) //' "/proc/$p/stat"
+	done | awk -v hz="$hz" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
+}
+
+# proc_hwm_kib PID...: sum of VmHWM
+proc_hwm_kib() {
+	for p in "$@"; do
+		awk '/^VmHWM:/ { print $2 }' "/proc/$p/status"
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+# --- versions -----------------------------------------------------------------
+
+libver() {
+	# libver BINARY LIBNAME: the Debian package version of a linked library
+	f=$(ldd "$1" 2>/dev/null | awk -v l="$2" '$1 ~ "^"l { print $3 }')
+	[ -n "$f" ] || return 0
+	f=$(readlink -f "$f")
+	if command -v dpkg-query >/dev/null 2>&1 &&
+	    pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
+	    [ -n "$pkg" ]; then
+		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
+	else
+		echo "$(basename "$f")"
+	fi
+}
+
+echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
+    "${HEADS} manifest HEADs x ${CONC} clients, per target"
+echo "versions:"
+echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
+    "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent))"
+echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1)"
+echo "  nginx:           $(nginx -v 2>&1 | head -n1)"
+echo "  curl:            $(curl --version | head -n1 | cut -d' ' -f1-3)"
+echo "  python3:         $(python3 --version 2>&1)"
+echo "  system:          $(uname -sr), $(nproc) CPUs," \
+    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "nginx setup: plain reverse proxy, proxy_buffering ${NGX_BUFFERING}" \
+    "(nginx default: on), proxy_request_buffering off," \
+    "client_max_body_size 0, proxy_http_version 1.1, upstream keepalive 32," \
+    "${NGX_WORKERS} worker(s), access_log off"
+echo "signet setup: defaults (buffer_bytes 256 KiB), log level warn," \
+    "access log off"
+echo
+
+# --- the registry ----------------------------------------------------------------
+
+REG_ROOT=$T/registry
+mkdir -p "$REG_ROOT"
+cat >"$T/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG_ROOT
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REG_PORT
+EOF
+docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+REG_PID=$!
+PIDS="$PIDS $REG_PID"
+
+# --- nginx -----------------------------------------------------------------------
+
+mkdir -p "$T/nginx"
+ngx_user=""
+if [ "$(id -u)" = 0 ]; then
+	# workers must reach the private temporary directory
+	ngx_user="user $(id -un) $(id -gn);"
+fi
+cat >"$T/nginx/nginx.conf" <<EOF
+$ngx_user
+daemon off;
+master_process on;
+worker_processes $NGX_WORKERS;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events {
+	worker_connections 1024;
+}
+http {
+	access_log off;
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	upstream registry {
+		server 127.0.0.1:$REG_PORT;
+		keepalive 32;
+	}
+	server {
+		listen 127.0.0.1:$NGX_PORT;
+		client_max_body_size 0;
+		location / {
+			proxy_pass http://registry;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$http_host;
+			proxy_request_buffering off;
+			proxy_buffering $NGX_BUFFERING;
+			proxy_read_timeout 600s;
+			proxy_send_timeout 600s;
+		}
+	}
+}
+EOF
+nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
+    >"$T/nginx.log" 2>&1 &
+NGX_PID=$!
+PIDS="$PIDS $NGX_PID"
+
+# --- signet ------------------------------------------------------------------------
+
+cat >"$T/signet.json" <<EOF
+{
+  "listen": ["127.0.0.1:$SIG_PORT"],
+  "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
+  "log": {"level": "warn", "access": false}
+}
+EOF
+"$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
+SIG_PID=$!
+PIDS="$PIDS $SIG_PID"
+
+wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
+wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
+wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
+NGX_WORKER_PIDS=$(ps -o pid= --ppid "$NGX_PID" | tr -d ' ' | tr '\n' ' ')
+[ -n "$NGX_WORKER_PIDS" ] || die "no nginx worker processes"
+
+# --- test data ------------------------------------------------------------------------
+
+BLOB=$T/blob
+echo "# generating a ${BLOB_MIB} MiB random blob"
+head -c "$((BLOB_MIB * 1048576))" /dev/urandom >"$BLOB"
+BLOB_BYTES=$(stat -c %s "$BLOB")
+DIG=$(sha256sum "$BLOB" | cut -d' ' -f1)
+echo "# blob sha256:$DIG, $BLOB_BYTES bytes"
+
+# push_small BASE REPO FILE: monolithic upload of a small file
+push_small() {
+	d=$(sha256sum "$3" | cut -d' ' -f1)
+	loc=$(curl -sS -f -X POST -D - -o /dev/null "$1/v2/$2/blobs/uploads/" |
+	    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+	case $loc in /*) loc=$1$loc ;; esac
+	case $loc in *\?*) loc="$loc&digest=sha256:$d" ;; *) loc="$loc?digest=sha256:$d" ;; esac
+	curl -sS -f -o /dev/null -T "$3" -H 'Expect:' \
+	    -H 'Content-Type: application/octet-stream' "$loc"
+	echo "sha256:$d"
+}
+
+# One small schema 2 manifest for the HEADs, pushed straight to the registry.
+REG=http://127.0.0.1:$REG_PORT
+MREPO=bench/manifest
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' \
+    >"$T/config.json"
+head -c 1024 /dev/urandom >"$T/layer.bin"
+cfg=$(push_small "$REG" "$MREPO" "$T/config.json")
+lay=$(push_small "$REG" "$MREPO" "$T/layer.bin")
+MT=application/vnd.docker.distribution.manifest.v2+json
+printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%d,"digest":"%s"}]}' \
+    "$MT" "$(stat -c %s "$T/config.json")" "$cfg" \
+    "$(stat -c %s "$T/layer.bin")" "$lay" >"$T/manifest.json"
+MDIG=sha256:$(sha256sum "$T/manifest.json" | cut -d' ' -f1)
+curl -sS -f -o /dev/null -X PUT -H "Content-Type: $MT" \
+    --data-binary "@$T/manifest.json" "$REG/v2/$MREPO/manifests/v1"
+
+cat >"$T/heads.py" <<'EOF'
+# heads.py HOST PORT PATH ACCEPT DIGEST N CONC: N HEADs from CONC threads,
+# each on its own keep-alive connection; prints
+# "n errors p50_ms p90_ms p99_ms max_ms seconds req_per_s".
+import http.client
+import math
+import sys
+import threading
+import time
+
+host, port, path, accept, digest = sys.argv[1:6]
+n, conc = int(sys.argv[6]), int(sys.argv[7])
+hdrs = {"Accept": accept}
+lock = threading.Lock()
+state = {"left": 0, "errors": 0}
+lat = []
+first_error = []
+
+
+def take():
+    with lock:
+        if state["left"] == 0:
+            return False
+        state["left"] -= 1
+        return True
+
+
+def worker(record):
+    conn = None
+    while take():
+        t0 = time.perf_counter()
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            conn.request("HEAD", path, headers=hdrs)
+            r = conn.getresponse()
+            r.read()
+            ok = (r.status == 200 and
+                  r.getheader("Docker-Content-Digest") == digest)
+            if not ok and not first_error:
+                first_error.append("status %d, digest %s" % (
+                    r.status, r.getheader("Docker-Content-Digest")))
+            if r.will_close:
+                conn.close()
+                conn = None
+        except Exception as e:
+            ok = False
+            if not first_error:
+                first_error.append(repr(e))
+            if conn is not None:
+                conn.close()
+            conn = None
+        dt = time.perf_counter() - t0
+        with lock:
+            if ok:
+                if record:
+                    lat.append(dt)
+            else:
+                state["errors"] += 1
+    if conn is not None:
+        conn.close()
+
+
+def run(count, record):
+    state["left"] = count
+    ts = [threading.Thread(target=worker, args=(record,))
+          for _ in range(conc)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
+run(conc * 4, False)          # warm-up: latencies not kept, errors counted
+elapsed = run(n, True)
+lat.sort()
+
+
+def pct(p):
+    if not lat:
+        return float("nan")
+    return lat[max(0, math.ceil(p / 100.0 * len(lat)) - 1)] * 1000
+
+
+print("%d %d %.3f %.3f %.3f %.3f %.3f %.1f" % (
+    len(lat), state["errors"], pct(50), pct(90), pct(99),
+    lat[-1] * 1000 if lat else float("nan"), elapsed, len(lat) / elapsed))
+if first_error:
+    print("first error: " + first_error[0], file=sys.stderr)
+EOF
+
+# --- measurements -------------------------------------------------------------------
+
+TARGETS="direct nginx signet"
+port_of() {
+	case $1 in
+	direct) echo "$REG_PORT" ;;
+	nginx) echo "$NGX_PORT" ;;
+	signet) echo "$SIG_PORT" ;;
+	esac
+}
+pids_of() {
+	case $1 in
+	direct) echo "$REG_PID" ;;
+	nginx) echo "$NGX_PID $NGX_WORKER_PIDS" ;;
+	signet) echo "$SIG_PID" ;;
+	esac
+}
+# the proxies' CPU, accumulated per target and phase: CPU_<target>_<phase>
+for t in nginx signet; do
+	for ph in push pull head; do
+		eval "CPU_${t}_${ph}=0"
+	done
+done
+cpu_now() {
+	# shellcheck disable=SC2046
+	proc_cpu $(pids_of "$1")
+}
+cpu_add() {
+	# cpu_add TARGET PHASE BEFORE: adds (now - BEFORE)
+	[ "$1" = direct ] && return 0
+	now=$(cpu_now "$1")
+	eval "CPU_$1_$2=\$(calc \"\$CPU_$1_$2 + $now - $3\" 3)"
+}
+alive() {
+	for p in $REG_PID $NGX_PID $SIG_PID; do
+		kill -0 "$p" 2>/dev/null && continue
+		echo "bench: process $p died; see the logs below" >&2
+		exit 1
+	done
+}
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+# The stall guard: abort a transfer that moves less than 1 MiB/s for 30 s.
+CURL_GUARD="--speed-limit 1048576 --speed-time 30 --max-time $((BLOB_MIB * 2 + 120))"
+BLOBDIR=$REG_ROOT/docker/registry/v2/blobs/sha256/$(printf %.2s "$DIG")/$DIG
+
+# push TARGET ROUND: prints MiB/s or FAIL
+push() {
+	base=http://127.0.0.1:$(port_of "$1")
+	repo=bench/$1-$2
+	# a fresh commit every time: the registry must not find the blob there
+	rm -rf "$BLOBDIR"
+	sync
+	before=$(cpu_now "$1")
+	t0=$(date +%s.%N)
+	loc=$(curl -sS -X POST -D - -o /dev/null --max-time 30 \
+	    "$base/v2/$repo/blobs/uploads/" 2>"$T/curl.err" | tr -d '\r' |
+	    awk 'tolower($1) == "location:" { print $2 }') || true
+	if [ -z "$loc" ]; then
+		cpu_add "$1" push "$before"
+		fail "$1 round $2: POST blobs/uploads/ gave no Location: $(cat "$T/curl.err")"
+		echo FAIL >"$T/result"
+		return 0
+	fi
+	case $loc in /*) loc=$base$loc ;; esac
+	case $loc in *\?*) loc="$loc&digest=sha256:$DIG" ;; *) loc="$loc?digest=sha256:$DIG" ;; esac
+	# shellcheck disable=SC2086
+	out=$(curl -sS -o "$T/put.body" -T "$BLOB" -H 'Expect:' \
+	    -H 'Content-Type: application/octet-stream' $CURL_GUARD \
+	    -w '%{http_code} %{size_upload}' "$loc" 2>"$T/curl.err") || true
+	t1=$(date +%s.%N)
+	cpu_add "$1" push "$before"
+	set -- "$1" "$2" $out
+	if [ "${3:-}" != 201 ] || [ "${4:-}" != "$BLOB_BYTES" ]; then
+		fail "$1 round $2: PUT: status ${3:-none}, ${4:-0} of $BLOB_BYTES bytes sent: $(cat "$T/curl.err") $(head -c 300 "$T/put.body")"
+		echo FAIL >"$T/result"
+		return 0
+	fi
+	# the registry checked the digest; check it kept the whole blob
+	len=$(curl -sS -I --max-time 30 "$REG/v2/$repo/blobs/sha256:$DIG" |
+	    tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
+	if [ "$len" != "$BLOB_BYTES" ]; then
+		fail "$1 round $2: the registry holds ${len:-no} bytes after the push"
+		echo FAIL >"$T/result"
+		return 0
+	fi
+	calc "$BLOB_BYTES / 1048576 / ($t1 - $t0)" 1 >"$T/result"
+	sync	# write-back stays out of the next measurement
+}
+
+# pull TARGET ROUND: prints MiB/s or FAIL
+pull() {
+	base=http://127.0.0.1:$(port_of "$1")
+	repo=bench/$1-$2
+	before=$(cpu_now "$1")
+	# shellcheck disable=SC2086
+	out=$(curl -sS -o /dev/null $CURL_GUARD \
+	    -w '%{http_code} %{size_download} %{time_total}' \
+	    "$base/v2/$repo/blobs/sha256:$DIG" 2>"$T/curl.err") || true
+	cpu_add "$1" pull "$before"
+	set -- "$1" "$2" $out
+	if [ "${3:-}" != 200 ] || [ "${4:-}" != "$BLOB_BYTES" ]; then
+		fail "$1 round $2: GET blob: status ${3:-none}, ${4:-0} of $BLOB_BYTES bytes: $(cat "$T/curl.err")"
+		echo FAIL >"$T/result"
+		return 0
+	fi
+	calc "$BLOB_BYTES / 1048576 / $5" 1 >"$T/result"
+}
+
+median() {
+	# median of the numbers given; FAIL if any is FAIL
+	case " $* " in *" FAIL "*) echo FAIL; return 0 ;; esac
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+	    END { if (NR % 2) print v[(NR + 1) / 2];
+	          else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+SECONDS=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	for t in $TARGETS; do
+		push "$t" "$r"
+		alive
+		v=$(cat "$T/result")
+		eval "PUSH_$t=\"\${PUSH_$t:-} $v\""
+		pull "$t" "$r"
+		alive
+		w=$(cat "$T/result")
+		eval "PULL_$t=\"\${PULL_$t:-} $w\""
+		echo "# round $r $t: push $v MiB/s, pull $w MiB/s"
+	done
+	r=$((r + 1))
+done
+
+ACCEPT="$MT, application/vnd.oci.image.manifest.v1+json"
+for t in $TARGETS; do
+	before=$(cpu_now "$t")
+	out=$(timeout 600 python3 "$T/heads.py" 127.0.0.1 "$(port_of "$t")" \
+	    "/v2/$MREPO/manifests/v1" "$ACCEPT" "$MDIG" "$HEADS" "$CONC" \
+	    2>"$T/heads.err") || out=""
+	cpu_add "$t" head "$before"
+	alive
+	# n errors p50 p90 p99 max seconds rps
+	set -- $out
+	if [ $# -ne 8 ] || [ "$2" != 0 ] || [ "$1" != "$HEADS" ]; then
+		fail "$t: manifest HEADs: ${1:-0} ok, ${2:-?} errors: $(cat "$T/heads.err")"
+		eval "HEAD_$t='FAIL FAIL FAIL FAIL'"
+	else
+		eval "HEAD_$t='$3 $5 $8 $7'"
+		echo "# $t: $HEADS HEADs in $7 s, p50 $3 ms, p90 $4 ms," \
+		    "p99 $5 ms, max $6 ms"
+	fi
+done
+echo "# measurements took ${SECONDS} s"
+
+# --- report ---------------------------------------------------------------------------
+
+for t in nginx signet; do
+	eval "CPU_${t}_total=\$(calc \"\$CPU_${t}_push + \$CPU_${t}_pull + \$CPU_${t}_head\" 2)"
+done
+# shellcheck disable=SC2086
+RSS_signet=$(calc "$(proc_hwm_kib $SIG_PID) / 1024" 1)
+# shellcheck disable=SC2086
+RSS_nginx=$(calc "$(proc_hwm_kib $NGX_WORKER_PIDS) / 1024" 1)
+RSS_nginx_master=$(calc "$(proc_hwm_kib "$NGX_PID") / 1024" 1)
+RSS_direct=$(calc "$(proc_hwm_kib "$REG_PID") / 1024" 1)
+
+echo
+echo "results (blob throughput: median of $ROUNDS round(s) of ${BLOB_MIB} MiB;" \
+    "HEADs: $HEADS from $CONC keep-alive clients)"
+printf '%-7s %10s %10s %9s %9s %8s %19s %9s\n' target "push MiB/s" \
+    "pull MiB/s" "HEAD p50" "HEAD p99" "HEAD/s" "CPU s push/pull/HEAD" \
+    "peak RSS"
+for t in $TARGETS; do
+	eval "pu=\$(median \$PUSH_$t); pl=\$(median \$PULL_$t)"
+	eval "set -- \$HEAD_$t"
+	eval "MPUSH_$t=$pu; MPULL_$t=$pl; P50_$t=$1; P99_$t=$2"
+	if [ "$t" = direct ]; then
+		cpu="(registry)"
+		rss="${RSS_direct} MiB*"
+	else
+		eval "cpu=\"\$CPU_${t}_push/\$CPU_${t}_pull/\$CPU_${t}_head\""
+		eval "rss=\"\$RSS_$t MiB\""
+	fi
+	printf '%-7s %10s %10s %7s ms %6s ms %8s %19s %9s\n' "$t" "$pu" "$pl" \
+	    "$1" "$2" "$3" "$cpu" "$rss"
+done
+for t in $TARGETS; do
+	eval "echo \"  $t rounds: push \$PUSH_$t; pull \$PULL_$t (MiB/s)\""
+done
+echo "  * the registry's own VmHWM, for scale; nginx RSS is its worker(s)'" \
+    "VmHWM (master: ${RSS_nginx_master} MiB)"
+echo "  CPU total: nginx ${CPU_nginx_total} s, signet ${CPU_signet_total} s"
+
+# verdict NAME VALUE OP LIMIT: PASS/MISS for a ratio
+verdict() {
+	case $2 in FAIL | n/a) echo "-"; return 0 ;; esac
+	if awk "BEGIN { exit !($2 $3 $4) }"; then echo PASS; else echo MISS; fi
+}
+ratio() {
+	# ratio A B: A/B, or FAIL/n/a
+	case "$1 $2" in *FAIL*) echo FAIL; return 0 ;; esac
+	if awk "BEGIN { exit !($2 > 0) }"; then calc "$1 / $2" 2; else echo n/a; fi
+}
+rpush=$(ratio "$MPUSH_signet" "$MPUSH_nginx")
+rpull=$(ratio "$MPULL_signet" "$MPULL_nginx")
+case "$P50_direct $P50_nginx $P50_signet" in
+*FAIL*) add_s=FAIL add_n=FAIL rlat=FAIL ;;
+*)
+	add_s=$(calc "$P50_signet - $P50_direct" 3)
+	add_n=$(calc "$P50_nginx - $P50_direct" 3)
+	rlat=$(ratio "$add_s" "$add_n")
+	;;
+esac
+case "$P99_direct $P99_nginx $P99_signet" in
+*FAIL*) add99_s=FAIL add99_n=FAIL ;;
+*)
+	add99_s=$(calc "$P99_signet - $P99_direct" 3)
+	add99_n=$(calc "$P99_nginx - $P99_direct" 3)
+	;;
+esac
+rrss=$(ratio "$RSS_signet" "$RSS_nginx")
+rcpu=$(ratio "$CPU_signet_total" "$CPU_nginx_total")
+
+echo
+echo "signet / nginx"
+printf '  %-28s %6s   target >= 0.90   %s\n' "push throughput" "$rpush" \
+    "$(verdict push "$rpush" '>=' 0.9)"
+printf '  %-28s %6s   target >= 0.90   %s\n' "pull throughput" "$rpull" \
+    "$(verdict pull "$rpull" '>=' 0.9)"
+printf '  %-28s %6s   target <= 1.50   %s   (p50 added: signet %s ms, nginx %s ms; p99 added: signet %s ms, nginx %s ms)\n' \
+    "added HEAD latency (p50)" "$rlat" "$(verdict lat "$rlat" '<=' 1.5)" \
+    "$add_s" "$add_n" "$add99_s" "$add99_n"
+printf '  %-28s %6s   signet %s MiB, target < 64 MiB   %s\n' "peak RSS" \
+    "$rrss" "$RSS_signet" "$(verdict rss "$RSS_signet" '<' 64)"
+printf '  %-28s %6s   (signet %s s, nginx %s s)\n' "CPU seconds" "$rcpu" \
+    "$CPU_signet_total" "$CPU_nginx_total"
+if [ "$rlat" = n/a ]; then
+	echo "  (nginx added no measurable p50 latency over direct: the latency" \
+	    "ratio is undefined)"
+fi
+if [ -s "$T/signet.log" ]; then
+	echo
+	echo "signet logged (warn and above):"
+	head -n 20 "$T/signet.log" | sed 's/^/  /'
+fi
+
+if [ "$failures" -ne 0 ]; then
+	echo
+	echo "$failures measurement(s) failed"
+	exit 1
+fi
+exit 0

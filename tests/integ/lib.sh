@@ -1,0 +1,187 @@
+# tests/integ/lib.sh: shared setup for the integration tests, sourced by each.
+# Starts a real docker-registry (CNCF distribution) and signet on free
+# loopback ports in a private temporary directory, and cleans up on exit.
+#
+# Environment: top_srcdir, top_builddir, SIGNET (set by make check);
+# SIGNET_VALGRIND=1 runs signet under valgrind (errors fail the test);
+# CI=true or SIGNET_REQUIRE_ALL=1 turns a missing tool into a failure
+# instead of a skip.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${SIGNET:=$top_builddir/signet}"
+HELPERS="python3 $top_srcdir/tests/integ/helpers.py"
+T=$(mktemp -d "${TMPDIR:-/tmp}/signet-test.XXXXXX")
+PIDS=""
+passed=0
+failed=0
+TEST_NAME=$(basename "$0" .sh)
+
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "$failed" -ne 0 ] || [ -n "${KEEP_TMP:-}" ]; then
+		echo "# logs kept in $T"
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "# ---- $f (last 30 lines)"
+			tail -n 30 "$f" | sed 's/^/# /'
+		done
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds
+check() {
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# expect_eq DESCRIPTION GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got '$2', want '$3'"; fi
+}
+
+# expect_match DESCRIPTION TEXT REGEX (grep -E)
+expect_match() {
+	if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"
+	else not_ok "$1: '$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi
+}
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && exit 0
+	exit 1
+}
+
+require() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 && continue
+		if [ "${CI:-}" = true ] || [ -n "${SIGNET_REQUIRE_ALL:-}" ]; then
+			echo "FAIL: $c is not installed (scripts/deps.sh installs it)"
+			exit 99
+		fi
+		echo "SKIP: $c is not installed (scripts/deps.sh installs it)"
+		exit 77
+	done
+}
+
+free_port() { $HELPERS free-port; }
+
+# wait_http URL [CURL OPTIONS]: until it answers at all, 15 s at most
+wait_http() {
+	url=$1
+	shift
+	i=0
+	while [ $i -lt 150 ]; do
+		if curl -s -o /dev/null "$@" "$url"; then return 0; fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "timeout waiting for $url"
+	return 1
+}
+
+# start_registry NAME [EXTRA YAML LINES]: sets REG_<NAME> to host:port
+start_registry() {
+	name=$1
+	extra=${2:-}
+	port=$(free_port)
+	mkdir -p "$T/$name-data"
+	cat >"$T/$name.yml" <<EOC
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $T/$name-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$extra
+EOC
+	docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "REG_${name}=127.0.0.1:$port"
+	eval "REGPID_${name}=$!"
+	case "$extra" in
+	*tls:*) wait_http "https://127.0.0.1:$port/v2/" -k ;;
+	*) wait_http "http://127.0.0.1:$port/v2/" ;;
+	esac
+}
+
+# start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID
+start_signet() {
+	up=$1
+	extra=${2:-}
+	SIGNET_PORT=$(free_port)
+	PROXY=127.0.0.1:$SIGNET_PORT
+	cat >"$T/signet.json" <<EOC
+{
+  "listen": ["$PROXY"],
+  "upstream": {"url": "$up"${UPSTREAM_EXTRA:-}},
+  "log": {"level": "${SIGNET_LOG_LEVEL:-info}"}${extra:+,
+  $extra}
+}
+EOC
+	run_signet
+	wait_http "${PROXY_SCHEME:-http}://$PROXY/healthz" -k
+}
+
+# run_signet: start $SIGNET on $T/signet.json, logging to $T/signet.log
+run_signet() {
+	if [ -n "${SIGNET_VALGRIND:-}" ]; then
+		valgrind -q --error-exitcode=3 --leak-check=full \
+		    --errors-for-leak-kinds=definite "$SIGNET" serve \
+		    -c "$T/signet.json" >>"$T/signet.log" 2>&1 &
+	else
+		"$SIGNET" serve -c "$T/signet.json" >>"$T/signet.log" 2>&1 &
+	fi
+	SIGNET_PID=$!
+	PIDS="$PIDS $SIGNET_PID"
+}
+
+# stop_signet: SIGTERM, wait, and check a clean exit and a clean log
+stop_signet() {
+	kill -TERM "$SIGNET_PID" 2>/dev/null
+	wait "$SIGNET_PID"
+	rc=$?
+	expect_eq "signet exits 0 after SIGTERM" "$rc" 0
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:|Invalid (read|write)|definitely lost' \
+	    "$T/signet.log"; then
+		not_ok "sanitizer or valgrind report in signet.log"
+		grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:|Invalid|definitely' \
+		    "$T/signet.log" | head -60 | sed 's/^/# /'
+	else
+		ok "no memory errors or leaks reported"
+	fi
+}
+
+# http_status METHOD URL [CURL OPTIONS]: prints the status code
+http_status() {
+	m=$1
+	u=$2
+	shift 2
+	if [ "$m" = HEAD ]; then
+		curl -s -o /dev/null -w '%{http_code}' -I "$@" "$u"
+	else
+		curl -s -o /dev/null -w '%{http_code}' -X "$m" "$@" "$u"
+	fi
+}
+
+# mkimage DIR [OPTIONS]: an OCI layout; prints the top digest
+mkimage() { $HELPERS mkimage "$@"; }
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
