@@ -9,6 +9,10 @@
   helpers.py digest FILE            sha256 of a file, as "sha256:<hex>"
   helpers.py raw HOST PORT FILE     send FILE's bytes, print the raw response
   helpers.py rss PID                peak resident memory (VmHWM) in KiB
+  helpers.py fault-upstream PORT MODE
+      A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
+      hang (accept, never answer), drop-body (promise 1000000 bytes, send
+      100000, close), drop-chunked (the same with a chunked body).
 """
 import gzip
 import hashlib
@@ -120,6 +124,43 @@ def raw(host, port, path):
     sys.stdout.buffer.write(out)
 
 
+def fault_upstream(port, mode):
+    import threading
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    held = []
+
+    def serve(c):
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+        if mode == "hang":
+            held.append(c)
+            return
+        if buf.startswith(b"GET /v2/ "):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            c.close()
+            return
+        if mode == "drop-body":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n"
+                      b"Content-Type: application/octet-stream\r\n\r\n")
+            c.sendall(b"x" * 100000)
+        elif mode == "drop-chunked":
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                      b"Content-Type: application/octet-stream\r\n\r\n")
+            c.sendall(b"186a0\r\n" + b"x" * 100000 + b"\r\n")
+        c.close()
+
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "free-port":
@@ -138,6 +179,8 @@ def main(argv):
             print("sha256:" + hashlib.sha256(f.read()).hexdigest())
     elif cmd == "raw":
         raw(argv[2], argv[3], argv[4])
+    elif cmd == "fault-upstream":
+        fault_upstream(int(argv[2]), argv[3])
     elif cmd == "rss":
         with open("/proc/%s/status" % argv[2]) as f:
             for line in f:

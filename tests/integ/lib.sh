@@ -91,6 +91,18 @@ wait_http() {
 	return 1
 }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT
+wait_port() {
+	i=0
+	while [ $i -lt 150 ]; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "timeout waiting for port $1"
+	return 1
+}
+
 # start_registry NAME [EXTRA YAML LINES]: sets REG_<NAME> to host:port
 start_registry() {
 	name=$1

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Faults: an upstream that is down, that hangs, that drops mid-body; a
+# client that disconnects mid-upload or stalls in its headers.  Each gets
+# a clear answer and nothing crashes or leaks.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3
+
+D=sha256:0000000000000000000000000000000000000000000000000000000000000000
+
+# 1. upstream unreachable: 502 with an OCI body; /readyz 503; /healthz 200
+dead=$(free_port)
+start_signet "http://127.0.0.1:$dead" '"limits": {"header_timeout": 1}'
+P="http://$PROXY"
+b=$(curl -s -w ' %{http_code}' "$P/v2/" | tr -d '\n')
+expect_match "upstream down: 502 UNAVAILABLE" "$b" '^\{"errors":\[\{"code":"UNAVAILABLE","message":"upstream unreachable: .* 502$'
+expect_eq "upstream down: /readyz 503" "$(http_status GET "$P/readyz")" 503
+expect_eq "upstream down: /healthz 200" "$(http_status GET "$P/healthz")" 200
+
+# 2. a client stalling in its headers gets 408 after header_timeout
+printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\n' >"$T/partial"
+r=$($HELPERS raw 127.0.0.1 "$SIGNET_PORT" "$T/partial")
+expect_match "stalled head: 408" "$r" '^HTTP/1.1 408'
+stop_signet
+
+# 3. upstream hangs: 504 after response_timeout
+hang=$(free_port)
+$HELPERS fault-upstream "$hang" hang &
+PIDS="$PIDS $!"
+wait_port "$hang"
+UPSTREAM_EXTRA=', "response_timeout": 1' start_signet "http://127.0.0.1:$hang"
+start=$(date +%s)
+b=$(curl -s --max-time 20 -w ' %{http_code}' "http://$PROXY/v2/x/manifests/y" | tr -d '\n')
+took=$(( $(date +%s) - start ))
+expect_match "upstream hangs: 504 UNAVAILABLE" "$b" '"code":"UNAVAILABLE".* 504$'
+check "504 came from the response timeout, not the client's ($took s)" test "$took" -lt 10
+stop_signet
+
+# 4. upstream drops mid-body: the client sees a truncated transfer, never
+#    a short body passed off as complete
+for mode in drop-body drop-chunked; do
+	fp=$(free_port)
+	$HELPERS fault-upstream "$fp" "$mode" &
+	PIDS="$PIDS $!"
+	wait_http "http://127.0.0.1:$fp/v2/"
+	start_signet "http://127.0.0.1:$fp"
+	curl -s -o "$T/partial.out" "http://$PROXY/v2/x/blobs/$D"
+	rc=$?
+	expect_eq "$mode: curl reports a partial transfer (exit 18)" "$rc" 18
+	got=0
+	[ -f "$T/partial.out" ] && got=$(stat -c %s "$T/partial.out")
+	check "$mode: client got at most the bytes sent ($got)" test "$got" -le 100000
+	rm -f "$T/partial.out"
+	check "$mode: logged as an upstream failure" \
+	    grep -q 'upstream failed mid-body' "$T/signet.log"
+	expect_eq "$mode: signet still serves" "$(http_status GET "http://$PROXY/healthz")" 200
+	stop_signet
+	: >"$T/signet.log"
+done
+
+# 5. a client that disconnects mid-upload: the upstream transfer is aborted
+start_registry up
+start_signet "http://$REG_up"
+python3 - "$PROXY" >"$T/abort.out" 2>&1 <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].split(":")
+s = socket.create_connection((host, int(port)))
+s.sendall(b"POST /v2/fault/abort/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+resp = s.recv(65536).decode()
+loc = [l.split(": ", 1)[1] for l in resp.split("\r\n") if l.lower().startswith("location:")][0]
+path = loc[loc.index("/v2/"):]
+s.sendall(("PATCH %s HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
+           "Content-Type: application/octet-stream\r\n\r\n" % path).encode())
+s.sendall(b"y" * 5000000)
+time.sleep(0.5)
+s.close()
+print("closed mid-upload")
+PY
+check "client closed mid-upload" grep -q 'closed mid-upload' "$T/abort.out"
+sleep 0.5
+line=$(grep '"method":"PATCH"' "$T/signet.log" | tail -1)
+expect_match "aborted upload logged with the reason" "$line" '"status":499.*"error":"client closed the connection"'
+expect_eq "signet serves after the abort" "$(http_status GET "http://$PROXY/v2/")" 200
+
+# many aborted downloads in a row leave nothing behind (checked at exit)
+head -c 20000000 /dev/urandom >"$T/big"
+dig=sha256:$(sha256_of "$T/big")
+loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/fault/big/blobs/uploads/" |
+    sed -n 's/^Location: *//Ip' | tr -d '\r')
+case $loc in /*) loc="http://$PROXY$loc" ;; esac
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$T/big" "$loc&digest=$dig"
+for i in 1 2 3 4 5; do
+	curl -s --max-time 0.3 --limit-rate 1M -o /dev/null "http://$PROXY/v2/fault/big/blobs/$dig"
+done
+expect_eq "signet serves after aborted downloads" \
+    "$(curl -s "http://$PROXY/v2/fault/big/blobs/$dig" | sha256sum | cut -d' ' -f1)" "${dig#sha256:}"
+stop_signet
+finish
