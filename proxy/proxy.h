@@ -94,6 +94,7 @@ struct px_conn {
 	enum px_conn_state	 c_state;
 	struct event		*c_ev_close;	/* deferred free */
 	struct event		*c_ev_timer;	/* head / idle timeout */
+	int			 c_head_timer_idle;	/* timer is the idle one */
 	const char		*c_close_reason;
 
 	/* the request */

@@ -27,6 +27,8 @@
 /* Output drained to LOW resumes the upstream; LOW = HIGH / 4. */
 #define OUT_HIGH(c)	((size_t)(c)->c_conf->buffer_bytes)
 #define OUT_LOW(c)	(OUT_HIGH(c) / 4)
+/* How long a closing TLS connection may take to send its last records. */
+#define LINGER_SECONDS	5
 
 struct px_server {
 	struct event_base	*base;
@@ -122,17 +124,58 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	server_maybe_exit(srv);
 }
 
+static void
+conn_linger_write(struct bufferevent *under, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(under)) == 0)
+		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+}
+
+static void
+conn_linger_event(struct bufferevent *under, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	(void)under;
+	(void)what;
+	event_active(c->c_ev_close, EV_TIMEOUT, 0);
+}
+
 void
 px_conn_close(struct px_conn *c, const char *reason)
 {
+	static const struct timeval linger = { LINGER_SECONDS, 0 };
+	struct bufferevent *under;
+
 	if (c->c_state == PX_C_CLOSING)
 		return;
 	px_debug("conn %llu: close in state %s: %s",
 	    (unsigned long long)c->c_id, state_names[c->c_state], reason);
 	c->c_state = PX_C_CLOSING;
 	c->c_close_reason = reason;
-	if (c->c_bev != NULL)
-		bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	if (c->c_bev == NULL) {
+		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+		return;
+	}
+	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	under = bufferevent_get_underlying(c->c_bev);
+	if (under != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) > 0) {
+		/*
+		 * TLS: the last records are still in the socket's buffer.
+		 * The filter is done with, so take over the socket's
+		 * callbacks and free once they are out (or LINGER passed).
+		 */
+		bufferevent_setcb(under, NULL, conn_linger_write,
+		    conn_linger_event, c);
+		bufferevent_setwatermark(under, EV_WRITE, 0, 0);
+		bufferevent_set_timeouts(under, NULL, &linger);
+		bufferevent_disable(under, EV_READ);
+		bufferevent_enable(under, EV_WRITE);
+		return;
+	}
 	event_active(c->c_ev_close, EV_TIMEOUT, 0);
 }
 
@@ -153,13 +196,20 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 	px_conn_error(c, 408, "UNAVAILABLE", "request header timeout");
 }
 
+/*
+ * The head timer: idle_timeout while a kept-alive connection waits for its
+ * next request, header_timeout from accept or from the first byte of a
+ * request until its head is complete (armed once: a client trickling bytes
+ * does not extend it).
+ */
 static void
-arm_head_timer(struct px_conn *c)
+arm_head_timer(struct px_conn *c, int idle)
 {
 	struct timeval	tv = { c->c_srv->conf->header_timeout, 0 };
 
-	if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0)
+	if (idle)
 		tv.tv_sec = c->c_srv->conf->idle_timeout;
+	c->c_head_timer_idle = idle;
 	evtimer_add(c->c_ev_timer, &tv);
 }
 
@@ -526,8 +576,8 @@ conn_read(struct bufferevent *bev, void *arg)
 				gettimeofday(&c->c_start, NULL);
 				px_conn_error(c, 431, "SIZE_INVALID",
 				    "request header too large");
-			} else
-				arm_head_timer(c);
+			} else if (c->c_head_timer_idle)
+				arm_head_timer(c, 0);
 			return;
 		}
 		start_request(c, in, (size_t)p.pos + 4);
@@ -592,7 +642,7 @@ conn_next_request(struct px_conn *c)
 		px_conn_close(c, "shutting down");
 		return;
 	}
-	arm_head_timer(c);
+	arm_head_timer(c, 1);
 	if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
 		conn_read(c->c_bev, c);
 }
@@ -698,7 +748,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	c->c_state = PX_C_HEAD;
-	arm_head_timer(c);
+	arm_head_timer(c, 0);
 	px_debug("conn %llu: accepted from %s%s", (unsigned long long)c->c_id,
 	    c->c_peer, c->c_tls ? " (TLS)" : "");
 }

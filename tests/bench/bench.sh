@@ -1,4 +1,6 @@
 #!/bin/bash
+# Variables are set through eval (per-target names), functions run from traps:
+# shellcheck disable=SC2154,SC2317
 # tests/bench/bench.sh: signet against nginx and against the bare registry.
 #
 # One run starts a docker-registry (CNCF distribution), nginx as a plain
@@ -20,7 +22,9 @@
 #   BENCH_BLOB_MIB=1024       blob size in MiB
 #   BENCH_HEADS=2000          manifest HEADs per target
 #   BENCH_CONCURRENCY=16      concurrent HEAD clients
-#   BENCH_ROUNDS=3            blob push+pull rounds per target (median kept)
+#   BENCH_ROUNDS=3            rounds; each round runs the push, the pull and
+#                             the HEADs against direct, nginx, signet in turn,
+#                             and the medians over the rounds are reported
 #   BENCH_NGINX_BUFFERING=on  nginx proxy_buffering (on is nginx's default)
 #   BENCH_NGINX_WORKERS=1     nginx worker_processes (signet is one process)
 #   BENCH_KEEP=1              keep the temporary directory and logs
@@ -97,7 +101,7 @@ cleanup() {
 	done
 	for p in $PIDS; do
 		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
@@ -177,7 +181,7 @@ libver() {
 	    [ -n "$pkg" ]; then
 		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
 	else
-		echo "$(basename "$f")"
+		basename "$f"
 	fi
 }
 
@@ -186,8 +190,9 @@ echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
 echo "versions:"
 echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
     "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent))"
-echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1)"
-echo "  nginx:           $(nginx -v 2>&1 | head -n1)"
+echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1 |
+    sed 's/^docker-registry //')"
+echo "  nginx:           $(nginx -v 2>&1 | head -n1 | sed 's/^nginx version: //')"
 echo "  curl:            $(curl --version | head -n1 | cut -d' ' -f1-3)"
 echo "  python3:         $(python3 --version 2>&1)"
 echo "  system:          $(uname -sr), $(nproc) CPUs," \
@@ -217,6 +222,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$REG_PORT
+  secret: signet-bench-$$
 EOF
 docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
 REG_PID=$!
@@ -496,6 +502,7 @@ push() {
 	    -w '%{http_code} %{size_upload}' "$loc" 2>"$T/curl.err") || true
 	t1=$(date +%s.%N)
 	cpu_add "$1" push "$before"
+	# shellcheck disable=SC2086
 	set -- "$1" "$2" $out
 	if [ "${3:-}" != 201 ] || [ "${4:-}" != "$BLOB_BYTES" ]; then
 		fail "$1 round $2: PUT: status ${3:-none}, ${4:-0} of $BLOB_BYTES bytes sent: $(cat "$T/curl.err") $(head -c 300 "$T/put.body")"
@@ -524,6 +531,7 @@ pull() {
 	    -w '%{http_code} %{size_download} %{time_total}' \
 	    "$base/v2/$repo/blobs/sha256:$DIG" 2>"$T/curl.err") || true
 	cpu_add "$1" pull "$before"
+	# shellcheck disable=SC2086
 	set -- "$1" "$2" $out
 	if [ "${3:-}" != 200 ] || [ "${4:-}" != "$BLOB_BYTES" ]; then
 		fail "$1 round $2: GET blob: status ${3:-none}, ${4:-0} of $BLOB_BYTES bytes: $(cat "$T/curl.err")"
@@ -534,12 +542,41 @@ pull() {
 }
 
 median() {
-	# median of the numbers given; FAIL if any is FAIL
+	# median DECIMALS NUMBER...: FAIL if any is FAIL
+	d=$1
+	shift
 	case " $* " in *" FAIL "*) echo FAIL; return 0 ;; esac
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-	    END { if (NR % 2) print v[(NR + 1) / 2];
-	          else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s\n' "$@" | sort -n | awk -v d="$d" '{ v[NR] = $1 }
+	    END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+	          printf "%." d "f\n", m }'
 }
+
+ACCEPT="$MT, application/vnd.oci.image.manifest.v1+json"
+# heads TARGET ROUND: BENCH_HEADS manifest HEADs; appends to P50_, P99_, RPS_
+heads() {
+	before=$(cpu_now "$1")
+	out=$(timeout 600 python3 "$T/heads.py" 127.0.0.1 "$(port_of "$1")" \
+	    "/v2/$MREPO/manifests/v1" "$ACCEPT" "$MDIG" "$HEADS" "$CONC" \
+	    2>"$T/heads.err") || out=""
+	cpu_add "$1" head "$before"
+	# n errors p50 p90 p99 max seconds rps
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" $out
+	if [ $# -ne 10 ] || [ "$4" != 0 ] || [ "$3" != "$HEADS" ]; then
+		fail "$1 round $2: manifest HEADs: ${3:-0} ok, ${4:-?} errors: $(cat "$T/heads.err")"
+		eval "P50_$1=\"\${P50_$1:-} FAIL\"; P99_$1=\"\${P99_$1:-} FAIL\"; RPS_$1=\"\${RPS_$1:-} FAIL\""
+		echo "FAIL" >"$T/result"
+		return 0
+	fi
+	eval "P50_$1=\"\${P50_$1:-} $5\"; P99_$1=\"\${P99_$1:-} $7\"; RPS_$1=\"\${RPS_$1:-} ${10}\""
+	echo "p50 $5 ms, p90 $6 ms, p99 $7 ms, max $8 ms, ${10}/s" >"$T/result"
+}
+
+# Warm-up, untimed: one push and pull straight to the registry, so the first
+# measured round does not pay for cold caches and fresh directories.
+push direct 0 >/dev/null
+pull direct 0 >/dev/null
+rm -rf "$BLOBDIR"
 
 SECONDS=0
 r=1
@@ -553,29 +590,12 @@ while [ "$r" -le "$ROUNDS" ]; do
 		alive
 		w=$(cat "$T/result")
 		eval "PULL_$t=\"\${PULL_$t:-} $w\""
-		echo "# round $r $t: push $v MiB/s, pull $w MiB/s"
+		heads "$t" "$r"
+		alive
+		echo "# round $r $t: push $v MiB/s, pull $w MiB/s;" \
+		    "$HEADS HEADs: $(cat "$T/result")"
 	done
 	r=$((r + 1))
-done
-
-ACCEPT="$MT, application/vnd.oci.image.manifest.v1+json"
-for t in $TARGETS; do
-	before=$(cpu_now "$t")
-	out=$(timeout 600 python3 "$T/heads.py" 127.0.0.1 "$(port_of "$t")" \
-	    "/v2/$MREPO/manifests/v1" "$ACCEPT" "$MDIG" "$HEADS" "$CONC" \
-	    2>"$T/heads.err") || out=""
-	cpu_add "$t" head "$before"
-	alive
-	# n errors p50 p90 p99 max seconds rps
-	set -- $out
-	if [ $# -ne 8 ] || [ "$2" != 0 ] || [ "$1" != "$HEADS" ]; then
-		fail "$t: manifest HEADs: ${1:-0} ok, ${2:-?} errors: $(cat "$T/heads.err")"
-		eval "HEAD_$t='FAIL FAIL FAIL FAIL'"
-	else
-		eval "HEAD_$t='$3 $5 $8 $7'"
-		echo "# $t: $HEADS HEADs in $7 s, p50 $3 ms, p90 $4 ms," \
-		    "p99 $5 ms, max $6 ms"
-	fi
 done
 echo "# measurements took ${SECONDS} s"
 
@@ -584,39 +604,46 @@ echo "# measurements took ${SECONDS} s"
 for t in nginx signet; do
 	eval "CPU_${t}_total=\$(calc \"\$CPU_${t}_push + \$CPU_${t}_pull + \$CPU_${t}_head\" 2)"
 done
-# shellcheck disable=SC2086
-RSS_signet=$(calc "$(proc_hwm_kib $SIG_PID) / 1024" 1)
+RSS_signet=$(calc "$(proc_hwm_kib "$SIG_PID") / 1024" 1)
 # shellcheck disable=SC2086
 RSS_nginx=$(calc "$(proc_hwm_kib $NGX_WORKER_PIDS) / 1024" 1)
 RSS_nginx_master=$(calc "$(proc_hwm_kib "$NGX_PID") / 1024" 1)
 RSS_direct=$(calc "$(proc_hwm_kib "$REG_PID") / 1024" 1)
 
 echo
-echo "results (blob throughput: median of $ROUNDS round(s) of ${BLOB_MIB} MiB;" \
-    "HEADs: $HEADS from $CONC keep-alive clients)"
-printf '%-7s %10s %10s %9s %9s %8s %19s %9s\n' target "push MiB/s" \
+echo "results: medians of $ROUNDS round(s); a round is one ${BLOB_MIB} MiB push," \
+    "one ${BLOB_MIB} MiB pull and $HEADS manifest HEADs from $CONC" \
+    "keep-alive clients"
+printf '%-7s %10s %10s %10s %10s %8s  %-22s %s\n' target "push MiB/s" \
     "pull MiB/s" "HEAD p50" "HEAD p99" "HEAD/s" "CPU s push/pull/HEAD" \
     "peak RSS"
 for t in $TARGETS; do
-	eval "pu=\$(median \$PUSH_$t); pl=\$(median \$PULL_$t)"
-	eval "set -- \$HEAD_$t"
-	eval "MPUSH_$t=$pu; MPULL_$t=$pl; P50_$t=$1; P99_$t=$2"
+	eval "pu=\$(median 1 \$PUSH_$t); pl=\$(median 1 \$PULL_$t)"
+	eval "p50=\$(median 3 \$P50_$t); p99=\$(median 3 \$P99_$t)"
+	eval "rps=\$(median 0 \$RPS_$t)"
+	eval "MPUSH_$t=$pu; MPULL_$t=$pl; MP50_$t=$p50; MP99_$t=$p99"
 	if [ "$t" = direct ]; then
-		cpu="(registry)"
-		rss="${RSS_direct} MiB*"
+		cpu="-"
+		rss="(registry: ${RSS_direct} MiB)"
 	else
 		eval "cpu=\"\$CPU_${t}_push/\$CPU_${t}_pull/\$CPU_${t}_head\""
 		eval "rss=\"\$RSS_$t MiB\""
 	fi
-	printf '%-7s %10s %10s %7s ms %6s ms %8s %19s %9s\n' "$t" "$pu" "$pl" \
-	    "$1" "$2" "$3" "$cpu" "$rss"
+	printf '%-7s %10s %10s %7s ms %7s ms %8s  %-22s %s\n' "$t" "$pu" "$pl" \
+	    "$p50" "$p99" "$rps" "$cpu" "$rss"
 done
+echo "per round (MiB/s push | MiB/s pull | HEAD p50 ms | HEAD p99 ms):"
 for t in $TARGETS; do
-	eval "echo \"  $t rounds: push \$PUSH_$t; pull \$PULL_$t (MiB/s)\""
+	eval "echo \"  $t:\$PUSH_$t |\$PULL_$t |\$P50_$t |\$P99_$t\""
 done
-echo "  * the registry's own VmHWM, for scale; nginx RSS is its worker(s)'" \
-    "VmHWM (master: ${RSS_nginx_master} MiB)"
-echo "  CPU total: nginx ${CPU_nginx_total} s, signet ${CPU_signet_total} s"
+echo "CPU: utime+stime over all rounds (nginx: master and worker(s)); total" \
+    "nginx ${CPU_nginx_total} s, signet ${CPU_signet_total} s"
+for t in nginx signet; do
+	eval "echo \"  $t: \$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 2) s per GiB pushed," \
+	    "\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 2) s per GiB pulled," \
+	    "\$(calc \"\$CPU_${t}_head * 1000000 / ($ROUNDS * ($HEADS + $CONC * 4))\" 0) us per HEAD\""
+done
+echo "peak RSS: VmHWM; nginx: its worker(s) (master: ${RSS_nginx_master} MiB)"
 
 # verdict NAME VALUE OP LIMIT: PASS/MISS for a ratio
 verdict() {
@@ -630,19 +657,19 @@ ratio() {
 }
 rpush=$(ratio "$MPUSH_signet" "$MPUSH_nginx")
 rpull=$(ratio "$MPULL_signet" "$MPULL_nginx")
-case "$P50_direct $P50_nginx $P50_signet" in
+case "$MP50_direct $MP50_nginx $MP50_signet" in
 *FAIL*) add_s=FAIL add_n=FAIL rlat=FAIL ;;
 *)
-	add_s=$(calc "$P50_signet - $P50_direct" 3)
-	add_n=$(calc "$P50_nginx - $P50_direct" 3)
+	add_s=$(calc "$MP50_signet - $MP50_direct" 3)
+	add_n=$(calc "$MP50_nginx - $MP50_direct" 3)
 	rlat=$(ratio "$add_s" "$add_n")
 	;;
 esac
-case "$P99_direct $P99_nginx $P99_signet" in
+case "$MP99_direct $MP99_nginx $MP99_signet" in
 *FAIL*) add99_s=FAIL add99_n=FAIL ;;
 *)
-	add99_s=$(calc "$P99_signet - $P99_direct" 3)
-	add99_n=$(calc "$P99_nginx - $P99_direct" 3)
+	add99_s=$(calc "$MP99_signet - $MP99_direct" 3)
+	add99_n=$(calc "$MP99_nginx - $MP99_direct" 3)
 	;;
 esac
 rrss=$(ratio "$RSS_signet" "$RSS_nginx")
@@ -657,19 +684,22 @@ printf '  %-28s %6s   target >= 0.90   %s\n' "pull throughput" "$rpull" \
 printf '  %-28s %6s   target <= 1.50   %s   (p50 added: signet %s ms, nginx %s ms; p99 added: signet %s ms, nginx %s ms)\n' \
     "added HEAD latency (p50)" "$rlat" "$(verdict lat "$rlat" '<=' 1.5)" \
     "$add_s" "$add_n" "$add99_s" "$add99_n"
-printf '  %-28s %6s   signet %s MiB, target < 64 MiB   %s\n' "peak RSS" \
-    "$rrss" "$RSS_signet" "$(verdict rss "$RSS_signet" '<' 64)"
+printf '  %-28s %6s   signet %s MiB < 64 MiB: %s   (nginx worker %s MiB)\n' \
+    "peak RSS" "$rrss" "$RSS_signet" "$(verdict rss "$RSS_signet" '<' 64)" \
+    "$RSS_nginx"
 printf '  %-28s %6s   (signet %s s, nginx %s s)\n' "CPU seconds" "$rcpu" \
     "$CPU_signet_total" "$CPU_nginx_total"
 if [ "$rlat" = n/a ]; then
 	echo "  (nginx added no measurable p50 latency over direct: the latency" \
 	    "ratio is undefined)"
 fi
-if [ -s "$T/signet.log" ]; then
+# what the servers complained about (warn and above), for a look
+for f in signet.log nginx/error.log registry.log; do
+	[ -s "$T/$f" ] || continue
 	echo
-	echo "signet logged (warn and above):"
-	head -n 20 "$T/signet.log" | sed 's/^/  /'
-fi
+	echo "$f: $(wc -l <"$T/$f") line(s), the first ones:"
+	head -n 10 "$T/$f" | cut -c1-300 | sed 's/^/  /'
+done
 
 if [ "$failures" -ne 0 ]; then
 	echo

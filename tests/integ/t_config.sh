@@ -1,0 +1,59 @@
+#!/bin/bash
+# signet check-config and serve validate the whole file and name what is wrong.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require python3
+
+out=$("$SIGNET" check-config -c "$top_srcdir/conf/quickstart.json" 2>&1)
+expect_eq "shipped quickstart.json is valid" "$out" "configuration OK"
+
+# the TLS example, with its paths pointed at files that exist
+touch "$T/cert.pem" "$T/key.pem" "$T/ca.pem"
+sed -e "s|/etc/signet/tls/cert.pem|$T/cert.pem|" -e "s|/etc/signet/tls/key.pem|$T/key.pem|" \
+    -e "s|/etc/signet/upstream-ca.pem|$T/ca.pem|" "$top_srcdir/conf/tls-front.json" >"$T/tls.json"
+out=$("$SIGNET" check-config -c "$T/tls.json" 2>&1)
+expect_eq "shipped tls-front.json is valid" "$out" "configuration OK"
+out=$("$SIGNET" check-config -c "$top_srcdir/conf/tls-front.json" 2>&1)
+expect_match "missing certificate file is named" "$out" \
+    'tls.certificate: /etc/signet/tls/cert.pem: No such file or directory'
+
+cat >"$T/bad.json" <<'EOC'
+{
+  "listen": ["127.0.0.1:5000"],
+  "upstream": {"url": "http://127.0.0.1:5001", "timeout": 3},
+  "log": {"level": "verbose"},
+  "limits": {"idle_timeout": "60"}
+}
+EOC
+out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
+rc=$?
+expect_eq "check-config fails on a bad file" "$rc" 1
+expect_match "unknown key named with its path" "$out" 'upstream.timeout: unknown key'
+expect_match "bad value named" "$out" 'log.level: "verbose" is not one of debug\|info\|warn\|error'
+expect_match "wrong type named" "$out" 'limits.idle_timeout: must be an integer'
+
+printf '{\n  "listen": ["127.0.0.1:5000"],\n  "upstream": {"url": "http://x"},,\n}\n' >"$T/syntax.json"
+out=$("$SIGNET" check-config -c "$T/syntax.json" 2>&1)
+expect_match "syntax error names the line" "$out" 'syntax.json: line 3'
+
+out=$("$SIGNET" serve -c "$T/bad.json" 2>&1)
+rc=$?
+expect_eq "serve refuses a bad file" "$rc" 1
+expect_match "serve prints the errors" "$out" 'upstream.timeout: unknown key'
+
+out=$("$SIGNET" check-config -c "$T/nonexistent.json" 2>&1)
+expect_match "missing file" "$out" 'nonexistent.json: No such file or directory'
+out=$("$SIGNET" frobnicate 2>&1)
+expect_eq "unknown command exits 2" "$?" 2
+expect_match "unknown command is named" "$out" 'unknown command: frobnicate'
+
+# a port already in use is a clear start-up error
+port=$(free_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" &
+PIDS="$PIDS $!"
+wait_port "$port"
+printf '{"listen": ["127.0.0.1:%s"], "upstream": {"url": "http://127.0.0.1:1"}}' "$port" >"$T/busy.json"
+out=$(timeout 10 "$SIGNET" serve -c "$T/busy.json" 2>&1)
+rc=$?
+expect_eq "busy port: exit 1" "$rc" 1
+expect_match "busy port is named" "$out" "listen 127.0.0.1:$port: Address already in use"
+finish
