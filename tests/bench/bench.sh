@@ -156,7 +156,7 @@ proc_cpu() {
 	hz=$(getconf CLK_TCK)
 	for p in "$@"; do
 		# fields after "(comm)": state is 3rd overall; utime 14, stime 15
-		sed 's/^.*) //' "/proc/$p/stat"
+		sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
 	done | awk -v hz="$hz" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
 }
 
@@ -461,9 +461,18 @@ cpu_add() {
 	eval "CPU_$1_$2=\$(calc \"\$CPU_$1_$2 + $now - $3\" 3)"
 }
 alive() {
-	for p in $REG_PID $NGX_PID $SIG_PID; do
-		kill -0 "$p" 2>/dev/null && continue
-		echo "bench: process $p died; see the logs below" >&2
+	for p in "docker-registry $REG_PID" "nginx $NGX_PID" "signet $SIG_PID"; do
+		# shellcheck disable=SC2086
+		set -- $p
+		kill -0 "$2" 2>/dev/null && continue
+		st=0
+		wait "$2" || st=$?
+		if [ "$st" -gt 128 ]; then
+			st="killed by signal $((st - 128)) ($(kill -l "$((st - 128))"))"
+		else
+			st="exit status $st"
+		fi
+		echo "bench: $1 (pid $2) is gone, $st; its log is below" >&2
 		exit 1
 	done
 }

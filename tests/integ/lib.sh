@@ -12,7 +12,9 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${SIGNET:=$top_builddir/signet}"
 HELPERS="python3 $top_srcdir/tests/integ/helpers.py"
-T=$(mktemp -d "${TMPDIR:-/tmp}/signet-test.XXXXXX")
+# lower-case and digits only: podman derives image names from paths
+T=${TMPDIR:-/tmp}/signet-test.$$.$(date +%s%N)
+mkdir -m 700 "$T" || exit 99
 PIDS=""
 passed=0
 failed=0
