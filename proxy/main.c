@@ -59,7 +59,8 @@ cmd_check_config(int argc, char **argv)
 
 	if (path == NULL)
 		return 2;
-	if ((c = load(path)) == NULL)
+	c = load(path);
+	if (c == NULL)
 		return 1;
 	conf_unref(c);
 	printf("configuration OK\n");
@@ -78,7 +79,8 @@ cmd_serve(int argc, char **argv)
 
 	if (path == NULL)
 		return 2;
-	if ((c = load(path)) == NULL)
+	c = load(path);
+	if (c == NULL)
 		return 1;
 	px_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);

@@ -353,16 +353,22 @@ build_headers(struct px_relay *r, struct px_conn *c)
 		else
 			snprintf(buf, sizeof(buf), "%s: %s", q->hdr[i].name,
 			    q->hdr[i].value);
-		if ((t = curl_slist_append(l, buf)) == NULL)
+		t = curl_slist_append(l, buf);
+		if (t == NULL)
 			goto fail;
 		l = t;
 	}
 	/* curl adds these unless told not to; the client did not send them */
-	if (!have_accept && (t = curl_slist_append(l, "Accept:")) != NULL)
+	if (!have_accept) {
+		t = curl_slist_append(l, "Accept:");
+		if (t == NULL)
+			goto fail;
 		l = t;
-	if ((t = curl_slist_append(l, "Expect:")) != NULL)
-		l = t;
-	r->r_hdrs = l;
+	}
+	t = curl_slist_append(l, "Expect:");
+	if (t == NULL)
+		goto fail;
+	r->r_hdrs = t;
 	return 0;
 fail:
 	curl_slist_free_all(l);

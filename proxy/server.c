@@ -143,11 +143,16 @@ conn_linger_event(struct bufferevent *under, short what, void *arg)
 	event_active(c->c_ev_close, EV_TIMEOUT, 0);
 }
 
-void
-px_conn_close(struct px_conn *c, const char *reason)
+/*
+ * Close c.  What is still queued for the client (the end of a response, the
+ * part of a body that arrived before the upstream failed) is sent first, for
+ * LINGER_SECONDS at most, unless the client is gone (abort set).
+ */
+static void
+conn_close(struct px_conn *c, const char *reason, int abort)
 {
 	static const struct timeval linger = { LINGER_SECONDS, 0 };
-	struct bufferevent *under;
+	struct bufferevent *sock;
 
 	if (c->c_state == PX_C_CLOSING)
 		return;
@@ -155,28 +160,36 @@ px_conn_close(struct px_conn *c, const char *reason)
 	    (unsigned long long)c->c_id, state_names[c->c_state], reason);
 	c->c_state = PX_C_CLOSING;
 	c->c_close_reason = reason;
-	if (c->c_bev == NULL) {
+	if (c->c_bev == NULL || abort) {
+		if (c->c_bev != NULL)
+			bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
 		event_active(c->c_ev_close, EV_TIMEOUT, 0);
 		return;
 	}
-	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
-	under = bufferevent_get_underlying(c->c_bev);
-	if (under != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(under)) > 0) {
-		/*
-		 * TLS: the last records are still in the socket's buffer.
-		 * The filter is done with, so take over the socket's
-		 * callbacks and free once they are out (or LINGER passed).
-		 */
-		bufferevent_setcb(under, NULL, conn_linger_write,
-		    conn_linger_event, c);
-		bufferevent_setwatermark(under, EV_WRITE, 0, 0);
-		bufferevent_set_timeouts(under, NULL, &linger);
-		bufferevent_disable(under, EV_READ);
-		bufferevent_enable(under, EV_WRITE);
+	/* TLS: encrypt what the filter still holds, then work on the socket */
+	sock = bufferevent_get_underlying(c->c_bev);
+	if (sock != NULL)
+		bufferevent_flush(c->c_bev, EV_WRITE, BEV_FLUSH);
+	else
+		sock = c->c_bev;
+	bufferevent_disable(c->c_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(sock)) == 0) {
+		bufferevent_disable(c->c_bev, EV_WRITE);
+		event_active(c->c_ev_close, EV_TIMEOUT, 0);
 		return;
 	}
-	event_active(c->c_ev_close, EV_TIMEOUT, 0);
+	/* nothing but the socket is needed now: take over its callbacks */
+	bufferevent_setcb(sock, NULL, conn_linger_write, conn_linger_event, c);
+	bufferevent_setwatermark(sock, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(sock, NULL, &linger);
+	bufferevent_disable(sock, EV_READ);
+	bufferevent_enable(sock, EV_WRITE);
+}
+
+void
+px_conn_close(struct px_conn *c, const char *reason)
+{
+	conn_close(c, reason, 0);
 }
 
 static void
@@ -655,14 +668,14 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT) {
 		c->c_error = "client timeout";
-		px_conn_close(c, "client read or write timeout");
+		conn_close(c, "client read or write timeout", 1);
 	} else if (what & BEV_EVENT_ERROR) {
 		c->c_error = "client connection error";
-		px_conn_close(c, "client connection error");
+		conn_close(c, "client connection error", 1);
 	} else if (what & BEV_EVENT_EOF) {
 		if (c->c_state == PX_C_ACTIVE)
 			c->c_error = "client closed the connection";
-		px_conn_close(c, "client closed the connection");
+		conn_close(c, "client closed the connection", 1);
 	}
 }
 

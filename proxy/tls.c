@@ -84,15 +84,18 @@ px_tls_new(const char *cert, const char *key, char *err, size_t errlen)
 		tls_err(err, errlen, "seeding the", "random generator", rc);
 		goto fail;
 	}
-	if ((rc = mbedtls_x509_crt_parse_file(&t->crt, cert)) != 0) {
+	rc = mbedtls_x509_crt_parse_file(&t->crt, cert);
+	if (rc != 0) {
 		tls_err(err, errlen, "tls.certificate", cert, rc);
 		goto fail;
 	}
-	if ((rc = mbedtls_pk_parse_keyfile(&t->pk, key, NULL)) != 0) {
+	rc = mbedtls_pk_parse_keyfile(&t->pk, key, NULL);
+	if (rc != 0) {
 		tls_err(err, errlen, "tls.key", key, rc);
 		goto fail;
 	}
-	if ((rc = mbedtls_pk_check_pair(&t->crt.pk, &t->pk)) != 0) {
+	rc = mbedtls_pk_check_pair(&t->crt.pk, &t->pk);
+	if (rc != 0) {
 		tls_err(err, errlen, "tls.key does not match the certificate",
 		    key, rc);
 		goto fail;
@@ -107,7 +110,8 @@ px_tls_new(const char *cert, const char *key, char *err, size_t errlen)
 	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);	/* TLS 1.2 and up */
 	mbedtls_ssl_conf_alpn_protocols(&t->conf, alpn);
-	if ((rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->crt, &t->pk)) != 0) {
+	rc = mbedtls_ssl_conf_own_cert(&t->conf, &t->crt, &t->pk);
+	if (rc != 0) {
 		tls_err(err, errlen, "tls.certificate", cert, rc);
 		goto fail;
 	}

@@ -14,7 +14,8 @@ main(int argc, char **argv)
 	int		 i;
 
 	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL) {
+		fp = fopen(argv[i], "rb");
+		if (fp == NULL) {
 			perror(argv[i]);
 			return 1;
 		}

@@ -6,6 +6,9 @@ require python3
 out=$("$SIGNET" check-config -c "$top_srcdir/conf/quickstart.json" 2>&1)
 expect_eq "shipped quickstart.json is valid" "$out" "configuration OK"
 
+out=$("$SIGNET" check-config -c "$top_srcdir/docker/signet.json" 2>&1)
+expect_eq "docker/signet.json is valid" "$out" "configuration OK"
+
 # the TLS example, with its paths pointed at files that exist
 touch "$T/cert.pem" "$T/key.pem" "$T/ca.pem"
 sed -e "s|/etc/signet/tls/cert.pem|$T/cert.pem|" -e "s|/etc/signet/tls/key.pem|$T/key.pem|" \

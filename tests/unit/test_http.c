@@ -49,7 +49,8 @@ test_heads(void)
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
-		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n", 501 },
 		{ "PUT /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", 417 },
 		{ "\r\n\r\n", 400 },

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install what signet needs to build and test, from Debian 12's archive.
+# Only missing packages are installed; nothing is downloaded from elsewhere.
+set -eu
+BUILD="build-essential autoconf automake pkg-config libevent-dev
+libcurl4-openssl-dev libmbedtls-dev libjansson-dev"
+RUN="docker-registry curl ca-certificates"
+TEST="skopeo podman uidmap python3 openssl nginx valgrind"
+case "${1:-all}" in
+build) want="$BUILD" ;;
+run) want="$BUILD $RUN" ;;
+*) want="$BUILD $RUN $TEST" ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
