@@ -110,24 +110,44 @@ px_rewrite_url(const char *value, const char *upstream,
 	return out;
 }
 
+static void	header_line(struct px_relay *, struct px_conn *, char *, size_t);
+
 /* CURLOPT_HEADERFUNCTION: one header line at a time, status line first. */
 static size_t
 on_header(char *buf, size_t size, size_t n, void *arg)
 {
 	struct px_relay	*r = arg;
 	struct px_conn	*c = r->r_conn;
-	size_t		 len = size * n, nlen;
-	char		 line[16384], *v, *nv;
-	int		 is_link;
+	size_t		 len = size * n;
+	char		 stackbuf[4096], *line = stackbuf;
 
 	if (c->c_state == PX_C_CLOSING)
 		return 0;
-	if (len >= sizeof(line)) {
-		c->c_error = "upstream header line too long";
-		return 0;	/* aborts the transfer */
+	/* some registries send upload headers over 16 KiB (GAR): no cap here,
+	 * curl's own limit on a response header applies */
+	if (len >= sizeof(stackbuf)) {
+		line = malloc(len + 1);
+		if (line == NULL) {
+			c->c_error = "out of memory";
+			return 0;	/* aborts the transfer */
+		}
 	}
 	memcpy(line, buf, len);
 	line[len] = '\0';
+	header_line(r, c, line, len);
+	if (line != stackbuf)
+		free(line);
+	return size * n;
+}
+
+/* One header line, NUL-terminated and writable. */
+static void
+header_line(struct px_relay *r, struct px_conn *c, char *line, size_t len)
+{
+	size_t		 nlen;
+	char		*v, *nv;
+	int		 is_link;
+
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		line[--len] = '\0';
 
@@ -138,35 +158,35 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 		evbuffer_drain(r->r_resp_hdrs,
 		    evbuffer_get_length(r->r_resp_hdrs));
 		r->r_content_length = -1;
-		return size * n;
+		return;
 	}
 	if (len == 0) {
 		/* end of a header block */
 		if (r->r_status < 200)
-			return size * n;
+			return;
 		if (r->r_timer != NULL)
 			evtimer_del(r->r_timer);
 		c->c_up_status = r->r_status;
 		r->r_head_sent = 1;
 		if (r->r_kind == RELAY_PROBE)
-			return size * n;
+			return;
 		px_conn_resp_head(c, r->r_status, r->r_resp_hdrs,
 		    r->r_content_length);
-		return size * n;
+		return;
 	}
 	v = strchr(line, ':');
-	if (v == NULL)
-		return size * n;
+	if (v == NULL || strpbrk(line, "\r\n") != NULL)
+		return;	/* malformed, or an attempt at splitting the response */
 	nlen = (size_t)(v - line);
 	v++;
 	while (*v == ' ' || *v == '\t')
 		v++;
 	if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
 		r->r_content_length = strtoll(v, NULL, 10);
-		return size * n;
+		return;
 	}
 	if (px_http_hop_by_hop(line, nlen))
-		return size * n;
+		return;
 	is_link = nlen == 4 && strncasecmp(line, "link", 4) == 0;
 	if (is_link || (nlen == 8 && strncasecmp(line, "location", 8) == 0)) {
 		nv = px_rewrite_url(v, c->c_conf->up_url, r->r_origin,
@@ -175,11 +195,10 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 			evbuffer_add_printf(r->r_resp_hdrs, "%.*s: %s\r\n",
 			    (int)nlen, line, nv);
 			free(nv);
-			return size * n;
+			return;
 		}
 	}
 	evbuffer_add_printf(r->r_resp_hdrs, "%s\r\n", line);
-	return size * n;
 }
 
 /* CURLOPT_WRITEFUNCTION: the response body, towards the client. */
