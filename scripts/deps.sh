@@ -5,7 +5,7 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
 libcurl4-openssl-dev libmbedtls-dev libjansson-dev"
 RUN="docker-registry curl ca-certificates"
-TEST="skopeo podman uidmap python3 openssl nginx valgrind"
+TEST="skopeo podman uidmap python3 openssl nginx valgrind apache2-utils"
 case "${1:-all}" in
 build) want="$BUILD" ;;
 run) want="$BUILD $RUN" ;;
