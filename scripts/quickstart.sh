@@ -10,7 +10,9 @@ cd "$top"
 if [ ! -x build/plain/signet ]; then
 	autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 	mkdir -p build/plain
-	(cd build/plain && "$top/configure" -q && make -s -j"$(nproc)" signet)
+	(cd build/plain && "$top/configure" -q 2>configure.err) ||
+	    { cat build/plain/configure.err; exit 1; }
+	make -s -C build/plain -j"$(nproc)" signet
 fi
 mkdir -p "$state/registry"
 cat >"$state/registry.yml" <<EOC
