@@ -98,7 +98,7 @@ parse_content_length(const char *v, int64_t *out)
 	for (; *v != '\0'; v++) {
 		if (*v < '0' || *v > '9')
 			return -1;
-		if (n > (INT64_MAX - 9) / 10)
+		if (n > (INT64_MAX - (*v - '0')) / 10)
 			return -1;
 		n = n * 10 + (*v - '0');
 	}
@@ -291,8 +291,7 @@ px_http_parse_head(const char *buf, size_t len, struct px_http_req *req,
 		} else if (parse_header_line(p, req, status, errstr) == -1)
 			return -1;
 	}
-	if (first)
-		return fail(status, errstr, 400, "empty request");
+	/* len >= 4 and ends in CRLFCRLF: the request line was seen */
 	return check_framing(req, status, errstr);
 }
 
@@ -358,6 +357,9 @@ px_chunked_feed(struct px_chunked *c, const char *in, size_t len,
 				if (c->digits == 0)
 					return ck_error(c,
 					    "missing chunk size", i);
+				if (c->in_ext == 2)	/* blanks, no ';' */
+					return ck_error(c,
+					    "invalid chunk size", i);
 				c->remaining = c->size;
 				c->state = c->size == 0 ? PX_CK_TRAILER :
 				    PX_CK_DATA;

@@ -37,7 +37,7 @@ struct px_http_req {
 /*
  * Parse a complete request head: buf[0..len) ends with the blank line.
  * On success returns 0 and req owns a copy (free with px_http_req_reset).
- * On failure returns -1, sets *status (400, 405, 414, 431, 501, 505) and
+ * On failure returns -1, sets *status (400, 414, 417, 431, 500, 501, 505) and
  * *errstr to a static message for the client.
  */
 int	 px_http_parse_head(const char *buf, size_t len, struct px_http_req *req,

@@ -41,6 +41,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	px_http_req_reset(&req);
 
+	/* the chunked decoder gets what follows the head, or all of it */
+	if (end != NULL)
+		pos = headlen;
 	while (pos < size && ck.state != PX_CK_DONE && ck.state != PX_CK_ERROR) {
 		used = px_chunked_feed(&ck, (const char *)data + pos,
 		    size - pos, &off, &dlen);

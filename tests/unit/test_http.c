@@ -46,6 +46,7 @@ test_heads(void)
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400 },
+		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 		{ "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
@@ -182,6 +183,7 @@ test_chunked(void)
 		{ "3\r\nabcX\r\n", NULL, 0 },
 		{ "3\nabc\r\n", NULL, 0 },
 		{ "3 4\r\nabc\r\n", NULL, 0 },
+		{ "3 \r\nabc\r\n0\r\n\r\n", NULL, 0 },	/* blanks need a ';' */
 		{ "-3\r\nabc\r\n", NULL, 0 },
 		{ "1000000000000000\r\n", NULL, 0 },
 		{ "3\r\nabc\r\n0\r\nbad\ntrailer\r\n\r\n", NULL, 0 },
