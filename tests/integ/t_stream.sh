@@ -53,10 +53,11 @@ rss_ok "after the pull"
 
 # a slow reader: 256 MiB at 64 MiB/s; signet must pause the upstream
 # rather than buffer what the client has not read
-python3 - "$PROXY" "$dig" >"$T/slow.out" <<'PY'
+slow_mib=$(( MIB < 256 ? MIB : 256 ))
+python3 - "$PROXY" "$dig" "$slow_mib" >"$T/slow.out" <<'PY'
 import hashlib, socket, sys, time
 host, port = sys.argv[1].split(":")
-want = 256 * 1024 * 1024
+want = int(sys.argv[3]) * 1024 * 1024
 s = socket.create_connection((host, int(port)))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.sendall(("GET /v2/big/blob/blobs/%s HTTP/1.1\r\nHost: %s\r\n"
@@ -78,7 +79,8 @@ while True:
         time.sleep(ahead)
 print(head.split(b"\r\n")[0].decode(), n)
 PY
-expect_eq "slow reader got 256 MiB (206)" "$(cat "$T/slow.out")" "HTTP/1.1 206 Partial Content $((256 * 1024 * 1024))"
+expect_eq "slow reader got $slow_mib MiB (206)" "$(cat "$T/slow.out")" \
+    "HTTP/1.1 206 Partial Content $((slow_mib * 1024 * 1024))"
 rss_ok "after the slow reader"
 stop_signet
 finish
