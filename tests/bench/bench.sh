@@ -23,8 +23,9 @@
 #   BENCH_HEADS=2000          manifest HEADs per target
 #   BENCH_CONCURRENCY=16      concurrent HEAD clients
 #   BENCH_ROUNDS=3            rounds; each round runs the push, the pull and
-#                             the HEADs against direct, nginx, signet in turn,
-#                             and the medians over the rounds are reported
+#                             the HEADs against direct, nginx, signet in turn
+#                             (the order rotates from round to round), and the
+#                             medians over the rounds are reported
 #   BENCH_NGINX_BUFFERING=on  nginx proxy_buffering (on is nginx's default)
 #   BENCH_NGINX_WORKERS=1     nginx worker_processes (signet is one process)
 #   BENCH_KEEP=1              keep the temporary directory and logs
@@ -548,6 +549,7 @@ pull() {
 		return 0
 	fi
 	calc "$BLOB_BYTES / 1048576 / $5" 1 >"$T/result"
+	sync	# e.g. nginx's temporary file
 }
 
 median() {
@@ -590,7 +592,13 @@ rm -rf "$BLOBDIR"
 SECONDS=0
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-	for t in $TARGETS; do
+	# rotate the order, so no target always follows the same one
+	case $((r % 3)) in
+	1) order="direct nginx signet" ;;
+	2) order="nginx signet direct" ;;
+	0) order="signet direct nginx" ;;
+	esac
+	for t in $order; do
 		push "$t" "$r"
 		alive
 		v=$(cat "$T/result")
