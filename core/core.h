@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Limits from the OCI distribution spec, checked as names arrive. */
 #define CORE_NAME_MAX		255	/* repository name, whole path */
 #define CORE_TAG_MAX		128
@@ -69,7 +71,123 @@ const char *core_route_name(enum core_route_kind);
 #define CORE_MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
 #define CORE_MT_DOCKER_MANIFEST	"application/vnd.docker.distribution.manifest.v2+json"
 #define CORE_MT_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define CORE_MT_OCI_CONFIG	"application/vnd.oci.image.config.v1+json"
+#define CORE_MT_DOCKER_CONFIG	"application/vnd.docker.container.image.v1+json"
+#define CORE_MT_SIMPLESIGNING	"application/vnd.dev.cosign.simplesigning.v1+json"
+#define CORE_MT_DSSE		"application/vnd.dsse.envelope.v1+json"
 /* 1 when the media type (parameters ignored) names an image manifest or index. */
 int	core_mediatype_is_manifest(const char *mt);
+
+/* keys.c: signing keys (cosign encrypted, plain PEM) */
+
+struct core_key;
+
+/*
+ * Load a private key: cosign's encrypted PEM (password required, may be
+ * empty) or a plain PEM key (PKCS#8, SEC1 EC, PKCS#1 RSA).  NULL with a
+ * message in err on failure.  The password is not kept.
+ */
+struct core_key	*core_key_load_private(const char *path, const char *password,
+		    char *err, size_t errlen);
+/* A PEM public key (SubjectPublicKeyInfo: ECDSA P-256/P-384, RSA). */
+struct core_key	*core_key_load_public(const char *path, char *err,
+		    size_t errlen);
+struct core_key	*core_key_load_public_pem(const char *pem, size_t len,
+		    const char *name, char *err, size_t errlen);
+void		 core_key_free(struct core_key *);
+/* sha256 hex of the public key's DER; lives as long as the key */
+const char	*core_key_fingerprint(const struct core_key *);
+int		 core_key_can_sign(const struct core_key *);
+/* SHA-256 then ECDSA (ASN.1 DER) or RSA PKCS#1 v1.5; sig holds
+ * CORE_SIG_MAX bytes */
+#define CORE_SIG_MAX	1024
+int		 core_key_sign(struct core_key *, const void *msg, size_t len,
+		    unsigned char *sig, size_t *siglen, char *err, size_t errlen);
+/* 0 when sig is a valid signature of msg under the key */
+int		 core_key_verify(struct core_key *, const void *msg, size_t len,
+		    const unsigned char *sig, size_t siglen);
+/* Decrypt / encrypt cosign's key envelope; *der and *pem are malloc'ed,
+ * and the caller wipes *der after use. */
+int		 core_cosign_decrypt(const char *pem, const char *password,
+		    unsigned char **der, size_t *derlen, char *err, size_t errlen);
+int		 core_cosign_encrypt(const unsigned char *der, size_t derlen,
+		    const char *password, char **pem, char *err, size_t errlen);
+/* Write PREFIX.key (encrypted, N=32768, mode 0600) and PREFIX.pub. */
+int		 core_keygen(const char *prefix, const char *password,
+		    char *err, size_t errlen);
+
+/* sigfmt.c: cosign's payload and signature manifest, byte for byte */
+
+#define CORE_SIG_TYPE		"cosign container image signature"
+#define CORE_ANN_SIGNATURE	"dev.cosignproject.cosign/signature"
+#define CORE_ANN_BUNDLE		"dev.sigstore.cosign/bundle"
+#define CORE_ANN_CERTIFICATE	"dev.sigstore.cosign/certificate"
+#define CORE_ANN_CHAIN		"dev.sigstore.cosign/chain"
+#define CORE_SIGMAN_MAX		(4 * 1024 * 1024)	/* as distribution */
+#define CORE_SIG_LAYERS_MAX	1000			/* as cosign */
+
+/*
+ * The simple-signing payload: compact JSON, critical{identity,image,type}
+ * then optional (sorted keys, or null when NULL or empty).  malloc'ed.
+ */
+char	*core_sig_payload(const char *docker_ref, const char *digest,
+	    const json_t *optional, size_t *len);
+/* 1 for cosign's own tags: sha256-<hex>.sig, .att, .sbom */
+int	 core_cosign_tag(const char *tag);
+/* sha256:<hex> -> sha256-<hex>.sig */
+void	 core_sig_tag(const char *digest, char out[CORE_TAG_MAX + 1]);
+
+struct core_manifest_info {
+	char	media_type[128];
+	int	is_index;
+	int	is_cosign;	/* layers carry cosign media types */
+};
+int	 core_manifest_inspect(const char *bytes, size_t len,
+	    struct core_manifest_info *, const char **errstr);
+
+/* A signature manifest being read or extended. */
+struct core_sigman {
+	json_t	*sm_manifest;
+};
+struct core_sig_layer {		/* pointers live as long as the sigman */
+	const char	*media_type;
+	const char	*digest;
+	json_int_t	 size;
+	const char	*signature;	/* base64 DER, or NULL */
+	const char	*bundle;
+	const char	*certificate;
+	const char	*chain;
+};
+void	 core_sigman_init(struct core_sigman *);
+void	 core_sigman_free(struct core_sigman *);
+/* Parse existing bytes, or start an empty list when bytes is NULL. */
+int	 core_sigman_open(struct core_sigman *, const char *bytes, size_t len,
+	    int docker_types, const char **errstr);
+size_t	 core_sigman_count(const struct core_sigman *);
+int	 core_sigman_layer(const struct core_sigman *, size_t i,
+	    struct core_sig_layer *);
+/*
+ * Index of a simple-signing layer with this payload digest whose signature
+ * verifies over payload under key (any such layer when key is NULL), or -1.
+ */
+int	 core_sigman_find(const struct core_sigman *, const char *payload_digest,
+	    const char *payload, size_t plen, struct core_key *key);
+/* Append a layer; annotations is a flat object of strings (copied). */
+int	 core_sigman_append(struct core_sigman *, const char *payload_digest,
+	    size_t payload_size, const json_t *annotations);
+/* The config (rebuilt from the layers) and the manifest; malloc'ed. */
+int	 core_sigman_serialize(struct core_sigman *, char **config,
+	    size_t *clen, char **manifest, size_t *mlen);
+const char *core_sigman_media_type(const struct core_sigman *);
+/* Switch a new list to Docker schema-2 media types. */
+int	 core_sigman_set_docker(struct core_sigman *);
+/* 0 when sig_b64 is a valid signature of payload under key */
+int	 core_sig_b64_verify(struct core_key *, const char *payload,
+	    size_t plen, const char *sig_b64);
+
+/* glob.c */
+/* 1 when name matches the glob: '*' any run (also across '/'), '?' one
+ * character, '[...]' a set, as fnmatch(3) without flags. */
+int	 core_glob_match(const char *pattern, const char *name);
 
 #endif /* SIGNET_CORE_H */

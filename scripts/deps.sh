@@ -3,7 +3,7 @@
 # Only missing packages are installed; nothing is downloaded from elsewhere.
 set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
-libcurl4-openssl-dev libmbedtls-dev libjansson-dev"
+libcurl4-openssl-dev libmbedtls-dev libjansson-dev libsodium-dev"
 RUN="docker-registry curl ca-certificates"
 TEST="skopeo podman uidmap python3 openssl nginx valgrind apache2-utils"
 case "${1:-all}" in

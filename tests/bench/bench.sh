@@ -191,6 +191,10 @@ echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
 echo "versions:"
 echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
     "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent))"
+if command -v git >/dev/null 2>&1 &&
+    rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null); then
+	echo "  source tree:     $srcdir at $rev"
+fi
 echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1 |
     sed 's/^docker-registry //')"
 echo "  nginx:           $(nginx -v 2>&1 | head -n1 | sed 's/^nginx version: //')"

@@ -1,0 +1,373 @@
+/*
+ * Unit tests: keys and cosign formats against tests/vectors (the worked
+ * example and real cosign signatures).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <mbedtls/base64.h>
+
+#include "core/core.h"
+#include "unit.h"
+
+static char vdir[4096];
+
+static char *
+slurp(const char *rel, size_t *len)
+{
+	char	 path[8192];
+	FILE	*fp;
+	char	*buf;
+	long	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", vdir, rel);
+	fp = fopen(path, "rb");
+	if (fp == NULL) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(99);
+	}
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
+		exit(99);
+	buf[n] = '\0';
+	fclose(fp);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+static char *
+path_of(const char *rel)
+{
+	static char	path[8192];
+
+	snprintf(path, sizeof(path), "%s/%s", vdir, rel);
+	return path;
+}
+
+static void
+chomp(char *s, size_t *len)
+{
+	while (*len > 0 && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+		s[--*len] = '\0';
+}
+
+static void
+test_cosign_key(void)
+{
+	struct core_key	*k, *plain, *pub;
+	char		 err[512];
+
+	k = core_key_load_private(path_of("worked-example/cosign.key"), "test",
+	    err, sizeof(err));
+	CHECK(k != NULL, "cosign.key with password test: %s", err);
+	plain = core_key_load_private(path_of("worked-example/signer-priv.pem"),
+	    NULL, err, sizeof(err));
+	CHECK(plain != NULL, "signer-priv.pem: %s", err);
+	pub = core_key_load_public(path_of("worked-example/cosign.pub"), err,
+	    sizeof(err));
+	CHECK(pub != NULL, "cosign.pub: %s", err);
+	if (k == NULL || plain == NULL || pub == NULL)
+		return;
+	CHECK(strcmp(core_key_fingerprint(k), core_key_fingerprint(plain)) == 0,
+	    "decrypted key is signer-priv.pem");
+	CHECK(strcmp(core_key_fingerprint(k), core_key_fingerprint(pub)) == 0,
+	    "decrypted key matches cosign.pub");
+	CHECK(core_key_can_sign(k) && !core_key_can_sign(pub), "can sign");
+	core_key_free(k);
+	core_key_free(plain);
+	core_key_free(pub);
+
+	k = core_key_load_private(path_of("worked-example/cosign.key"), "nope",
+	    err, sizeof(err));
+	CHECK(k == NULL && strstr(err, "wrong password") != NULL,
+	    "wrong password: %s", err);
+	k = core_key_load_private(path_of("worked-example/cosign.key"), NULL,
+	    err, sizeof(err));
+	CHECK(k == NULL && strstr(err, "no password") != NULL,
+	    "no password: %s", err);
+	k = core_key_load_private(path_of("worked-example/payload.json"), "",
+	    err, sizeof(err));
+	CHECK(k == NULL && strstr(err, "not a private key") != NULL,
+	    "not a key: %s", err);
+	k = core_key_load_private(path_of("nonexistent.key"), "", err,
+	    sizeof(err));
+	CHECK(k == NULL && strstr(err, "No such file") != NULL, "missing: %s",
+	    err);
+}
+
+static void
+test_plain_keys(void)
+{
+	static const char *const names[] = { "keys/ec-sec1", "keys/rsa-pkcs1",
+	    "keys/ec384-pkcs8" };
+	struct core_key	*k, *pub;
+	unsigned char	 sig[CORE_SIG_MAX];
+	size_t		 i, slen;
+	char		 err[512], path[256];
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s.pem", names[i]);
+		k = core_key_load_private(path_of(path), NULL, err, sizeof(err));
+		CHECK(k != NULL, "%s: %s", path, err);
+		snprintf(path, sizeof(path), "%s.pub", names[i]);
+		pub = core_key_load_public(path_of(path), err, sizeof(err));
+		CHECK(pub != NULL, "%s: %s", path, err);
+		if (k == NULL || pub == NULL)
+			continue;
+		CHECK(core_key_sign(k, "hello", 5, sig, &slen, err,
+		    sizeof(err)) == 0, "%s sign: %s", names[i], err);
+		CHECK(core_key_verify(pub, "hello", 5, sig, slen) == 0,
+		    "%s verifies", names[i]);
+		CHECK(core_key_verify(pub, "hellO", 5, sig, slen) == -1,
+		    "%s rejects other message", names[i]);
+		core_key_free(k);
+		core_key_free(pub);
+	}
+}
+
+static void
+test_payload_and_manifest(void)
+{
+	struct core_sigman	 sm;
+	struct core_key		*pub, *other;
+	const char		*errstr = NULL;
+	unsigned char		*der;
+	char			*want, *got, *cfg, *man, *wcfg, *wman, *bundle;
+	char			 b64[256], hex[65], pd[72], err[256];
+	size_t			 wlen, glen, dlen, blen, clen, mlen, wclen, wmlen;
+	json_t			*ann;
+
+	want = slurp("worked-example/payload.json", &wlen);
+	chomp(want, &wlen);
+	got = core_sig_payload("registry.example.com:5000/team/app",
+	    "sha256:0efaee570bdb0e7c26a1c444056f68dae190170e60c5000f9119f53418555408",
+	    NULL, &glen);
+	CHECK(got != NULL && glen == wlen && memcmp(got, want, wlen) == 0,
+	    "payload bytes:\n%s\n%s", got, want);
+
+	der = (unsigned char *)slurp("worked-example/signature.der", &dlen);
+	pub = core_key_load_public(path_of("worked-example/cosign.pub"), err,
+	    sizeof(err));
+	CHECK(pub != NULL && core_key_verify(pub, want, wlen, der, dlen) == 0,
+	    "worked-example signature verifies");
+	want[10] ^= 1;
+	CHECK(pub != NULL && core_key_verify(pub, want, wlen, der, dlen) == -1,
+	    "a changed payload byte fails");
+	want[10] ^= 1;
+	mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen, der,
+	    dlen);
+
+	/* the signature manifest and config, byte for byte */
+	bundle = slurp("worked-example/bundle-annotation.json", &blen);
+	chomp(bundle, &blen);
+	core_sha256_hex(want, wlen, hex);
+	snprintf(pd, sizeof(pd), "sha256:%s", hex);
+	core_sigman_init(&sm);
+	CHECK(core_sigman_open(&sm, NULL, 0, 0, &errstr) == 0, "open new");
+	ann = json_pack("{s:s, s:s}", CORE_ANN_BUNDLE, bundle,
+	    CORE_ANN_SIGNATURE, b64);	/* unsorted on purpose */
+	CHECK(core_sigman_append(&sm, pd, wlen, ann) == 0, "append");
+	CHECK(core_sigman_serialize(&sm, &cfg, &clen, &man, &mlen) == 0,
+	    "serialize");
+	wcfg = slurp("worked-example/sig-config.json", &wclen);
+	chomp(wcfg, &wclen);
+	wman = slurp("worked-example/sig-manifest.json", &wmlen);
+	chomp(wman, &wmlen);
+	CHECK(clen == wclen && memcmp(cfg, wcfg, clen) == 0,
+	    "config bytes:\n%s\n%s", cfg, wcfg);
+	CHECK(mlen == wmlen && memcmp(man, wman, mlen) == 0,
+	    "manifest bytes:\n%s\n%s", man, wman);
+
+	/* dedupe: found under the signer's key, not under another */
+	CHECK(core_sigman_find(&sm, pd, want, wlen, pub) == 0, "find own");
+	other = core_key_load_public(path_of("cosign/trust/cosign.pub"), err,
+	    sizeof(err));
+	CHECK(other != NULL && core_sigman_find(&sm, pd, want, wlen, other) ==
+	    -1, "not found under another key");
+	core_sigman_free(&sm);
+
+	/* reopen what we wrote and append a second layer */
+	CHECK(core_sigman_open(&sm, man, mlen, 0, &errstr) == 0, "reopen: %s",
+	    errstr);
+	CHECK(core_sigman_count(&sm) == 1, "one layer");
+	json_object_del(ann, CORE_ANN_BUNDLE);
+	CHECK(core_sigman_append(&sm, pd, wlen, ann) == 0, "append 2");
+	free(cfg);
+	free(man);
+	CHECK(core_sigman_serialize(&sm, &cfg, &clen, &man, &mlen) == 0,
+	    "serialize 2");
+	CHECK(strstr(cfg, "\"diff_ids\":[\"" ) != NULL &&
+	    strstr(cfg, "{\"created\":\"0001-01-01T00:00:00Z\"},{\"created\"") !=
+	    NULL, "two history entries: %s", cfg);
+	CHECK(strncmp(man, wman, 200) == 0 || strstr(man, "\"layers\":[{") !=
+	    NULL, "layers kept");
+	core_sigman_free(&sm);
+
+	/* malformed lists are refused with a reason */
+	CHECK(core_sigman_open(&sm, "[]", 2, 0, &errstr) == -1 && errstr,
+	    "array refused");
+	{
+		static const char wrongmt[] = "{\"mediaType\":\"text/plain\","
+		    "\"config\":{},\"layers\":[]}";
+		static const char badlayer[] = "{\"mediaType\":\""
+		    CORE_MT_OCI_MANIFEST "\",\"config\":{},\"layers\":"
+		    "[{\"digest\":1}]}";
+		static const char good[] = "{\"mediaType\":\""
+		    CORE_MT_OCI_MANIFEST "\",\"config\":{},\"layers\":[]}";
+
+		CHECK(core_sigman_open(&sm, wrongmt, sizeof(wrongmt) - 1, 0,
+		    &errstr) == -1 && strstr(errstr, "not an image manifest"),
+		    "wrong media type refused");
+		CHECK(core_sigman_open(&sm, badlayer, sizeof(badlayer) - 1, 0,
+		    &errstr) == -1 && strstr(errstr, "malformed layer"),
+		    "malformed layer refused");
+		CHECK(core_sigman_open(&sm, good, sizeof(good) - 1, 0,
+		    &errstr) == 0, "an empty list is fine");
+		core_sigman_free(&sm);
+	}
+
+	/* Docker media types for a new list */
+	CHECK(core_sigman_open(&sm, NULL, 0, 1, &errstr) == 0, "docker open");
+	CHECK(strcmp(core_sigman_media_type(&sm), CORE_MT_DOCKER_MANIFEST) == 0,
+	    "docker media type");
+	core_sigman_free(&sm);
+
+	json_decref(ann);
+	free(want);
+	free(got);
+	free(der);
+	free(bundle);
+	free(cfg);
+	free(man);
+	free(wcfg);
+	free(wman);
+	core_key_free(pub);
+	core_key_free(other);
+}
+
+/* The real cosign signatures and their expected outcomes. */
+static void
+test_real_vectors(void)
+{
+	static const struct { const char *c, *key; int ok; } t[] = {
+		{ "valid", "cosign.pub", 1 },
+		{ "valid", "cosign2.pub", 0 },
+		{ "valid-2", "cosign.pub", 1 },
+		{ "unknown-key", "cosign.pub", 0 },
+		{ "key-rekor-valid", "cosign2.pub", 1 },
+	};
+	struct core_key	*k;
+	char		 path[256], err[256], *payload, *sig, *man, hex[65];
+	size_t		 i, plen, slen, mlen;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		snprintf(path, sizeof(path), "cosign/trust/%s", t[i].key);
+		k = core_key_load_public(path_of(path), err, sizeof(err));
+		CHECK(k != NULL, "%s: %s", path, err);
+		snprintf(path, sizeof(path), "cosign/%s/payload.json", t[i].c);
+		payload = slurp(path, &plen);
+		snprintf(path, sizeof(path), "cosign/%s/signature.b64", t[i].c);
+		sig = slurp(path, &slen);
+		chomp(sig, &slen);
+		CHECK((core_sig_b64_verify(k, payload, plen, sig) == 0) ==
+		    t[i].ok, "%s with %s", t[i].c, t[i].key);
+		snprintf(path, sizeof(path), "cosign/%s/manifest.json", t[i].c);
+		man = slurp(path, &mlen);
+		core_sha256_hex(man, mlen, hex);
+		CHECK(strstr(payload, hex) != NULL, "%s: manifest digest in the "
+		    "payload", t[i].c);
+		free(payload);
+		free(sig);
+		free(man);
+		core_key_free(k);
+	}
+}
+
+static void
+test_keygen(void)
+{
+	struct core_key	*k, *pub;
+	unsigned char	 sig[CORE_SIG_MAX];
+	size_t		 slen;
+	char		 dir[] = "/tmp/signet-keygen.XXXXXX", prefix[64], p[80];
+	char		 err[512];
+
+	if (mkdtemp(dir) == NULL)
+		exit(99);
+	snprintf(prefix, sizeof(prefix), "%s/t", dir);
+	CHECK(core_keygen(prefix, "pw", err, sizeof(err)) == 0, "keygen: %s",
+	    err);
+	CHECK(core_keygen(prefix, "pw", err, sizeof(err)) == -1 &&
+	    strstr(err, "not overwriting") != NULL, "no overwrite: %s", err);
+	snprintf(p, sizeof(p), "%s.key", prefix);
+	k = core_key_load_private(p, "pw", err, sizeof(err));
+	CHECK(k != NULL, "load generated key: %s", err);
+	snprintf(p, sizeof(p), "%s.pub", prefix);
+	pub = core_key_load_public(p, err, sizeof(err));
+	CHECK(pub != NULL, "load generated pub: %s", err);
+	if (k != NULL && pub != NULL) {
+		CHECK(core_key_sign(k, "x", 1, sig, &slen, err, sizeof(err)) == 0,
+		    "sign");
+		CHECK(core_key_verify(pub, "x", 1, sig, slen) == 0, "verify");
+		CHECK(strcmp(core_key_fingerprint(k), core_key_fingerprint(pub))
+		    == 0, "pair");
+	}
+	core_key_free(k);
+	core_key_free(pub);
+	snprintf(p, sizeof(p), "%s.key", prefix);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.pub", prefix);
+	unlink(p);
+	rmdir(dir);
+}
+
+static void
+test_tags_globs(void)
+{
+	static const struct { const char *t; int ok; } tags[] = {
+		{ "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig", 1 },
+		{ "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.att", 1 },
+		{ "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sbom", 1 },
+		{ "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0 },
+		{ "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF.sig", 0 },
+		{ "latest", 0 }, { "sha256-.sig", 0 },
+	};
+	static const struct { const char *p, *n; int ok; } globs[] = {
+		{ "*", "a", 1 }, { "*", "a/b/c", 1 }, { "team/*", "team/app", 1 },
+		{ "team/*", "team/a/b", 1 }, { "team/*", "teams/app", 0 },
+		{ "team/app", "team/app", 1 }, { "team/ap?", "team/app", 1 },
+		{ "*/base", "lib/base", 1 }, { "lib/[ab]*", "lib/cc", 0 },
+	};
+	char	tag[CORE_TAG_MAX + 1];
+	size_t	i;
+
+	for (i = 0; i < sizeof(tags) / sizeof(*tags); i++)
+		CHECK(core_cosign_tag(tags[i].t) == tags[i].ok, "tag %s",
+		    tags[i].t);
+	for (i = 0; i < sizeof(globs) / sizeof(*globs); i++)
+		CHECK(core_glob_match(globs[i].p, globs[i].n) == globs[i].ok,
+		    "glob %s ~ %s", globs[i].p, globs[i].n);
+	core_sig_tag("sha256:0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef", tag);
+	CHECK(core_cosign_tag(tag), "sig tag %s", tag);
+}
+
+int
+main(void)
+{
+	const char	*top = getenv("top_srcdir");
+
+	snprintf(vdir, sizeof(vdir), "%s/tests/vectors", top ? top : ".");
+	test_cosign_key();
+	test_plain_keys();
+	test_payload_and_manifest();
+	test_real_vectors();
+	test_keygen();
+	test_tags_globs();
+	return unit_done();
+}
