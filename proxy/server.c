@@ -27,6 +27,8 @@
 /* Output drained to LOW resumes the upstream; LOW = HIGH / 4. */
 #define OUT_HIGH(c)	((size_t)(c)->c_conf->buffer_bytes)
 #define OUT_LOW(c)	(OUT_HIGH(c) / 4)
+/* Bytes per read(2)/write(2) on client sockets. */
+#define IO_CHUNK	(64 * 1024)
 /* How long a closing TLS connection may take to send its last records. */
 #define LINGER_SECONDS	5
 
@@ -727,6 +729,11 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_body = evbuffer_new();
 	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
+	if (bev != NULL) {
+		/* libevent 2.1 reads 4 KiB at a time by default */
+		bufferevent_set_max_single_read(bev, IO_CHUNK);
+		bufferevent_set_max_single_write(bev, IO_CHUNK);
+	}
 	if (bev != NULL && srv->tls != NULL) {
 		c->c_tls = 1;
 		bev = px_tls_wrap(srv->tls, bev);

@@ -8,6 +8,8 @@
 
 #include "proxy.h"
 
+#define UP_MAXCONNECTS	256	/* idle upstream connections kept */
+
 struct px_upstream {
 	struct event_base	*base;
 	CURLM			*multi;
@@ -107,16 +109,20 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 		us = calloc(1, sizeof(*us));
 		if (us == NULL)
 			return -1;
+		us->ev = event_new(up->base, s, kind, on_socket_event, up);
+		if (us->ev == NULL) {
+			free(us);
+			return -1;
+		}
 		curl_multi_assign(up->multi, s, us);
 	} else {
 		if (us->what == what)
 			return 0;
-		event_free(us->ev);
+		/* same event, new interest: no allocation */
+		event_del(us->ev);
+		event_assign(us->ev, up->base, s, kind, on_socket_event, up);
 	}
 	us->what = what;
-	us->ev = event_new(up->base, s, kind, on_socket_event, up);
-	if (us->ev == NULL)
-		return -1;
 	event_add(us->ev, NULL);
 	return 0;
 }
@@ -140,6 +146,12 @@ px_upstream_new(struct event_base *base)
 	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	/*
+	 * Keep upstream connections for reuse: the default cache follows the
+	 * number of easy handles, and ours live one request each, so it would
+	 * keep closing and reopening connections under load.
+	 */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)UP_MAXCONNECTS);
 	return up;
 }
 
