@@ -17,8 +17,10 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "core/core.h"
 
-enum conf_type { CT_OBJECT, CT_STRING, CT_BOOL, CT_INT, CT_LISTEN };
+enum conf_type { CT_OBJECT, CT_STRING, CT_BOOL, CT_INT, CT_LISTEN,
+	CT_STRMAP, CT_POLICIES };
 
 struct conf_key;
 typedef int (*conf_check_fn)(struct conf *, json_t *, char *, size_t);
@@ -116,6 +118,123 @@ check_readable(struct conf *c, json_t *v, char *msg, size_t len)
 	return 0;
 }
 
+static int
+choice_index(const char *choices, const char *s)
+{
+	const char	*p = choices;
+	size_t		 n, slen = strlen(s);
+	int		 i = 0;
+
+	for (;;) {
+		n = strcspn(p, "|");
+		if (n == slen && strncmp(p, s, n) == 0)
+			return i;
+		if (p[n] == '\0')
+			return -1;
+		p += n + 1;
+		i++;
+	}
+}
+
+static int
+check_repo(struct conf *c, json_t *v, char *msg, size_t len)
+{
+	const char	*s = json_string_value(v);
+
+	(void)c;
+	if (!core_name_valid(s, strlen(s))) {
+		snprintf(msg, len, "\"%s\" is not a valid repository name", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* An object whose values are all strings; returns a new reference. */
+static json_t *
+strmap(json_t *v, const char *path, struct errbuf *e)
+{
+	const char	*k;
+	json_t		*x;
+
+	if (!json_is_object(v)) {
+		errf(e, "%s: must be an object of strings", path);
+		return NULL;
+	}
+	json_object_foreach(v, k, x) {
+		if (!json_is_string(x)) {
+			errf(e, "%s.%s: must be a string", path, k);
+			return NULL;
+		}
+	}
+	return json_incref(v);
+}
+
+static void
+parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
+{
+	struct conf_policy	*p;
+	const char		*k, *str;
+	json_t			*item, *x;
+	char			 ipath[300];
+	size_t			 i;
+	int			 idx;
+
+	if (!json_is_array(v)) {
+		errf(e, "%s: must be an array of objects", path);
+		return;
+	}
+	if (json_array_size(v) > CONF_POLICIES_MAX) {
+		errf(e, "%s: more than %d rules", path, CONF_POLICIES_MAX);
+		return;
+	}
+	c->policies = calloc(json_array_size(v) + 1, sizeof(*c->policies));
+	if (c->policies == NULL) {
+		errf(e, "%s: out of memory", path);
+		return;
+	}
+	json_array_foreach(v, i, item) {
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (!json_is_object(item)) {
+			errf(e, "%s: must be an object", ipath);
+			continue;
+		}
+		p = &c->policies[c->npolicies++];
+		json_object_foreach(item, k, x) {
+			str = json_string_value(x);
+			if (strcmp(k, "match") == 0 && str != NULL && *str) {
+				p->match = strdup(str);
+			} else if (strcmp(k, "sign") == 0 && str != NULL) {
+				idx = choice_index("off|best-effort|required",
+				    str);
+				if (idx < 0)
+					errf(e, "%s.sign: \"%s\" is not one of "
+					    "off|best-effort|required", ipath,
+					    str);
+				else
+					p->sign = (enum conf_sign)idx;
+			} else if (strcmp(k, "reference_registry") == 0 &&
+			    str != NULL && *str && !strchr(str, '/')) {
+				p->reference_registry = strdup(str);
+			} else if (strcmp(k, "annotations") == 0) {
+				char apath[320];
+
+				snprintf(apath, sizeof(apath), "%s.annotations",
+				    ipath);
+				p->annotations = strmap(x, apath, e);
+			} else if (strcmp(k, "match") == 0 ||
+			    strcmp(k, "sign") == 0 ||
+			    strcmp(k, "reference_registry") == 0) {
+				errf(e, "%s.%s: must be a non-empty string%s",
+				    ipath, k, strcmp(k, "reference_registry")
+				    == 0 ? " naming a host[:port]" : "");
+			} else
+				errf(e, "%s.%s: unknown key", ipath, k);
+		}
+		if (p->match == NULL)
+			errf(e, "%s.match: required", ipath);
+	}
+}
+
 static const struct conf_key tls_keys[] = {
 	{ "certificate", CT_STRING, F(tls_cert), NULL, 0, 0, check_readable, NULL },
 	{ "key", CT_STRING, F(tls_key), NULL, 0, 0, check_readable, NULL },
@@ -128,6 +247,14 @@ static const struct conf_key upstream_keys[] = {
 	{ "insecure", CT_BOOL, F(up_insecure), NULL, 0, 0, NULL, NULL },
 	{ "connect_timeout", CT_INT, F(up_connect_timeout), NULL, 1, 600, NULL, NULL },
 	{ "response_timeout", CT_INT, F(up_response_timeout), NULL, 1, 3600, NULL, NULL },
+	{ "media_types", CT_STRING, F(up_media_types), NULL, 0, 0, NULL, "oci|docker|auto" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct conf_key signing_keys[] = {
+	{ "key", CT_STRING, F(sign_key_path), NULL, 0, 0, check_readable, NULL },
+	{ "password_env", CT_STRING, F(sign_password_env), NULL, 0, 0, NULL, NULL },
+	{ "annotations", CT_STRMAP, F(sign_annotations), NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -152,6 +279,9 @@ static const struct conf_key top_keys[] = {
 	{ "upstream", CT_OBJECT, 0, upstream_keys, 0, 0, NULL, NULL },
 	{ "log", CT_OBJECT, 0, log_keys, 0, 0, NULL, NULL },
 	{ "limits", CT_OBJECT, 0, limits_keys, 0, 0, NULL, NULL },
+	{ "signing", CT_OBJECT, 0, signing_keys, 0, 0, NULL, NULL },
+	{ "signature_repository", CT_STRING, F(sig_repo), NULL, 0, 0, check_repo, NULL },
+	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -159,25 +289,9 @@ static const char *const type_names[] = {
 	[CT_OBJECT] = "an object", [CT_STRING] = "a string",
 	[CT_BOOL] = "true or false", [CT_INT] = "an integer",
 	[CT_LISTEN] = "an array of \"host:port\" strings",
+	[CT_STRMAP] = "an object of strings",
+	[CT_POLICIES] = "an array of objects",
 };
-
-static int
-choice_index(const char *choices, const char *s)
-{
-	const char	*p = choices;
-	size_t		 n, slen = strlen(s);
-	int		 i = 0;
-
-	for (;;) {
-		n = strcspn(p, "|");
-		if (n == slen && strncmp(p, s, n) == 0)
-			return i;
-		if (p[n] == '\0')
-			return -1;
-		p += n + 1;
-		i++;
-	}
-}
 
 /* "host:port", "[v6]:port" or ":port" */
 static int
@@ -291,6 +405,15 @@ walk(struct conf *c, const struct conf_key *keys, json_t *obj,
 			}
 			*(long *)((char *)c + k->off) = (long)n;
 			break;
+		case CT_STRMAP: {
+			json_t **dst = (json_t **)((char *)c + k->off);
+			json_decref(*dst);
+			*dst = strmap(v, path, e);
+			continue;
+		}
+		case CT_POLICIES:
+			parse_policies(c, v, path, e);
+			continue;
 		case CT_LISTEN:
 			if (!json_is_array(v) || json_array_size(v) == 0)
 				goto type;
@@ -347,6 +470,60 @@ strip_comments(char *s, size_t len)
 			j++;
 		i = j + 1;
 	}
+}
+
+/* host[:port] of the upstream URL, as docker-reference names it */
+static void
+set_hostport(struct conf *c)
+{
+	const char	*h = strstr(c->up_url, "://");
+
+	h = h != NULL ? h + 3 : c->up_url;
+	c->up_hostport = strndup(h, strcspn(h, "/"));
+}
+
+/*
+ * Signing needs a key that loads; the cosign environment variables apply
+ * as in cosign: COSIGN_DOCKER_MEDIA_TYPES=1 forces Docker media types and
+ * COSIGN_REPOSITORY names the signature repository unless the file does.
+ */
+static void
+finish_signing(struct conf *c, struct errbuf *e)
+{
+	const char	*env, *pw;
+	char		 msg[512];
+	int		 i, signs = 0;
+
+	for (i = 0; i < c->npolicies; i++)
+		if (c->policies[i].sign != CONF_SIGN_OFF)
+			signs = 1;
+	env = getenv("COSIGN_DOCKER_MEDIA_TYPES");
+	if (env != NULL && strcmp(env, "1") == 0)
+		c->up_media_types = CONF_MT_DOCKER;
+	env = getenv("COSIGN_REPOSITORY");
+	if (c->sig_repo == NULL && env != NULL && *env != '\0') {
+		if (!core_name_valid(env, strlen(env)))
+			errf(e, "COSIGN_REPOSITORY: \"%s\" is not a valid "
+			    "repository name", env);
+		else
+			c->sig_repo = strdup(env);
+	}
+	if (c->sign_password_env == NULL)
+		c->sign_password_env = strdup("COSIGN_PASSWORD");
+	if (c->sign_key_path == NULL) {
+		if (signs)
+			errf(e, "signing.key: required by a policy that signs");
+		return;
+	}
+	if (e->count > 0)
+		return;
+	pw = getenv(c->sign_password_env);
+	c->sign_key = core_key_load_private(c->sign_key_path, pw, msg,
+	    sizeof(msg));
+	if (c->sign_key == NULL)
+		errf(e, "signing.key: %s%s", msg, pw == NULL &&
+		    strstr(msg, "no password") ? " (set the environment "
+		    "variable named by signing.password_env)" : "");
 }
 
 struct conf *
@@ -409,11 +586,13 @@ conf_load_buffer(const char *buf, size_t len, const char *name, char *err,
 		size_t n = strlen(c->up_url);
 		if (n > 0 && c->up_url[n - 1] == '/')
 			c->up_url[n - 1] = '\0';
+		set_hostport(c);
 		if ((c->up_ca != NULL || c->up_insecure) &&
 		    strncmp(c->up_url, "https://", 8) != 0)
 			errf(&e, "upstream: ca and insecure apply to an "
 			    "https:// url only");
 	}
+	finish_signing(c, &e);
 	if (e.count > 0) {
 		conf_unref(c);
 		return NULL;
@@ -484,7 +663,38 @@ conf_unref(struct conf *c)
 	free(c->tls_key);
 	free(c->up_url);
 	free(c->up_ca);
+	free(c->up_hostport);
+	free(c->sign_key_path);
+	free(c->sign_password_env);
+	json_decref(c->sign_annotations);
+	core_key_free(c->sign_key);
+	free(c->sig_repo);
+	for (i = 0; i < c->npolicies; i++) {
+		free(c->policies[i].match);
+		free(c->policies[i].reference_registry);
+		json_decref(c->policies[i].annotations);
+	}
+	free(c->policies);
 	free(c);
+}
+
+const struct conf_policy *
+conf_policy_for(const struct conf *c, const char *repo)
+{
+	int	i;
+
+	for (i = 0; i < c->npolicies; i++)
+		if (core_glob_match(c->policies[i].match, repo))
+			return &c->policies[i];
+	return NULL;
+}
+
+const char *
+conf_sign_name(enum conf_sign s)
+{
+	static const char *const names[] = { "off", "best-effort", "required" };
+
+	return (unsigned)s < 3 ? names[s] : "?";
 }
 
 const char *

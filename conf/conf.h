@@ -7,12 +7,29 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
+struct core_key;
+
 #define CONF_LISTEN_MAX		16
 #define CONF_FILE_MAX		(1024 * 1024)	/* a config file bigger is an error */
 #define CONF_ERR_MAX		4096		/* all messages of one load */
 
 enum conf_log_level { CONF_LOG_DEBUG, CONF_LOG_INFO, CONF_LOG_WARN,
 	CONF_LOG_ERROR };
+
+enum conf_media_types { CONF_MT_OCI, CONF_MT_DOCKER, CONF_MT_AUTO };
+enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
+
+/* One entry of "policies": the first whose glob matches a repository wins. */
+struct conf_policy {
+	char		*match;
+	enum conf_sign	 sign;
+	char		*reference_registry;	/* docker-reference host, or NULL */
+	json_t		*annotations;		/* "optional" in payloads, or NULL */
+};
+
+#define CONF_POLICIES_MAX	256
 
 struct conf_listen {
 	char	*host;		/* numeric or name; "" for any */
@@ -34,6 +51,17 @@ struct conf {
 	int			 up_insecure;
 	long			 up_connect_timeout;	/* seconds */
 	long			 up_response_timeout;	/* seconds to headers */
+	enum conf_media_types	 up_media_types;	/* for signature manifests */
+	char			*up_hostport;	/* host[:port] of up_url */
+
+	/* signing */
+	char			*sign_key_path;
+	char			*sign_password_env;	/* default COSIGN_PASSWORD */
+	json_t			*sign_annotations;	/* for every payload */
+	struct core_key		*sign_key;	/* loaded and checked at load */
+	char			*sig_repo;	/* NULL: the image's own */
+	struct conf_policy	*policies;
+	int			 npolicies;
 
 	enum conf_log_level	 log_level;
 	int			 log_access;
@@ -57,5 +85,8 @@ struct conf	*conf_load_buffer(const char *buf, size_t len, const char *name,
 struct conf	*conf_ref(struct conf *);
 void		 conf_unref(struct conf *);
 const char	*conf_log_level_name(enum conf_log_level);
+/* The policy for a repository, or NULL when no rule matches. */
+const struct conf_policy *conf_policy_for(const struct conf *, const char *repo);
+const char	*conf_sign_name(enum conf_sign);
 
 #endif /* SIGNET_CONF_H */

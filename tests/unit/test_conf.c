@@ -112,10 +112,106 @@ test_bad(void)
 	CHECK(c == NULL && strstr(err, "line 3") != NULL, "line: %s", err);
 }
 
+static void
+test_signing(void)
+{
+	const struct conf_policy *p;
+	char		 err[CONF_ERR_MAX], json[2048];
+	const char	*top = getenv("top_srcdir");
+	struct conf	*c;
+
+	if (top == NULL)
+		top = ".";
+	setenv("SIGNET_TEST_PW", "test", 1);
+	snprintf(json, sizeof(json),
+	    "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://reg.example:5000\", \"media_types\": \"auto\"},"
+	    " \"signing\": {\"key\": \"%s/tests/vectors/worked-example/cosign.key\","
+	    " \"password_env\": \"SIGNET_TEST_PW\", \"annotations\": {\"b\": \"2\"}},"
+	    " \"policies\": [{\"match\": \"team/*\", \"sign\": \"required\","
+	    " \"reference_registry\": \"signet.example:443\"},"
+	    " {\"match\": \"lab/*\", \"sign\": \"best-effort\", \"annotations\": {\"a\": \"1\"}},"
+	    " {\"match\": \"*\", \"sign\": \"off\"}]}", top);
+	c = load(json, err);
+	CHECK(c != NULL, "signing config: %s", err);
+	if (c != NULL) {
+		CHECK(c->sign_key != NULL, "key loaded");
+		CHECK(c->up_media_types == CONF_MT_AUTO, "media_types");
+		CHECK(strcmp(c->up_hostport, "reg.example:5000") == 0, "hostport");
+		p = conf_policy_for(c, "team/app");
+		CHECK(p != NULL && p->sign == CONF_SIGN_REQUIRED &&
+		    strcmp(p->reference_registry, "signet.example:443") == 0,
+		    "team rule");
+		p = conf_policy_for(c, "lab/x/y");
+		CHECK(p != NULL && p->sign == CONF_SIGN_BEST_EFFORT &&
+		    p->annotations != NULL, "lab rule");
+		p = conf_policy_for(c, "other");
+		CHECK(p != NULL && p->sign == CONF_SIGN_OFF, "catch-all");
+		CHECK(c->sig_repo == NULL, "no signature repository");
+		conf_unref(c);
+	}
+
+	/* the wrong password, named */
+	setenv("SIGNET_TEST_PW", "wrong", 1);
+	c = load(json, err);
+	CHECK(c == NULL && strstr(err, "signing.key:") &&
+	    strstr(err, "wrong password"), "wrong password: %s", err);
+	unsetenv("SIGNET_TEST_PW");
+	c = load(json, err);
+	CHECK(c == NULL && strstr(err, "no password") &&
+	    strstr(err, "signing.password_env"), "no password: %s", err);
+
+	/* cosign's environment variables */
+	setenv("SIGNET_TEST_PW", "test", 1);
+	setenv("COSIGN_REPOSITORY", "sigs/store", 1);
+	setenv("COSIGN_DOCKER_MEDIA_TYPES", "1", 1);
+	c = load(json, err);
+	CHECK(c != NULL && c->sig_repo != NULL &&
+	    strcmp(c->sig_repo, "sigs/store") == 0 &&
+	    c->up_media_types == CONF_MT_DOCKER, "cosign env: %s", err);
+	conf_unref(c);
+	setenv("COSIGN_REPOSITORY", "Bad Name", 1);
+	c = load(json, err);
+	CHECK(c == NULL && strstr(err, "COSIGN_REPOSITORY"), "bad env: %s", err);
+	unsetenv("COSIGN_REPOSITORY");
+	unsetenv("COSIGN_DOCKER_MEDIA_TYPES");
+
+	{
+		static const struct { const char *json, *want; } t[] = {
+			{ "\"policies\": [{\"match\": \"*\", \"sign\": \"yes\"}]",
+			    "policies[0].sign: \"yes\" is not one of off|best-effort|required" },
+			{ "\"policies\": [{\"sign\": \"off\"}]", "policies[0].match: required" },
+			{ "\"policies\": [{\"match\": \"*\", \"verfy\": \"x\"}]",
+			    "policies[0].verfy: unknown key" },
+			{ "\"policies\": [{\"match\": \"*\", \"sign\": \"required\"}]",
+			    "signing.key: required by a policy that signs" },
+			{ "\"policies\": {}", "policies: must be an array of objects" },
+			{ "\"policies\": [{\"match\": \"*\", \"annotations\": {\"a\": 1}}]",
+			    "policies[0].annotations.a: must be a string" },
+			{ "\"policies\": [{\"match\": \"*\", \"reference_registry\": \"a/b\"}]",
+			    "policies[0].reference_registry: must be a non-empty string naming a host" },
+			{ "\"signature_repository\": \"UP\"", "signature_repository: \"UP\" is not a valid" },
+			{ "\"upstream2\": 1", "upstream2: unknown key" },
+		};
+		size_t	i;
+
+		for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+			snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"],"
+			    " \"upstream\": {\"url\": \"http://a\"}, %s}", t[i].json);
+			c = load(json, err);
+			CHECK(c == NULL && strstr(err, t[i].want) != NULL,
+			    "signing case %zu: \"%s\" lacks \"%s\"", i, err,
+			    t[i].want);
+			conf_unref(c);
+		}
+	}
+}
+
 int
 main(void)
 {
 	test_good();
 	test_bad();
+	test_signing();
 	return unit_done();
 }
