@@ -46,6 +46,7 @@ enum core_route_kind {
 	CORE_R_REFERRERS,	/* /v2/<name>/referrers/<digest> */
 	CORE_R_HEALTHZ,		/* /healthz, signet's own */
 	CORE_R_READYZ,		/* /readyz, signet's own */
+	CORE_R_METRICS,		/* /metrics, signet's own */
 	CORE_R_UNKNOWN
 };
 

@@ -21,6 +21,7 @@ static const char *const route_names[] = {
 	[CORE_R_REFERRERS] = "referrers",
 	[CORE_R_HEALTHZ] = "healthz",
 	[CORE_R_READYZ] = "readyz",
+	[CORE_R_METRICS] = "metrics",
 	[CORE_R_UNKNOWN] = "unknown",
 };
 
@@ -82,6 +83,10 @@ core_route_parse(const char *path, size_t len, struct core_route *r,
 	}
 	if (eq(path, len, "/readyz")) {
 		r->kind = CORE_R_READYZ;
+		return 0;
+	}
+	if (eq(path, len, "/metrics")) {
+		r->kind = CORE_R_METRICS;
 		return 0;
 	}
 	if (eq(path, len, "/v2/") || eq(path, len, "/v2")) {

@@ -16,6 +16,10 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: signet serve -c FILE         run the proxy\n"
 	    "       signet check-config -c FILE  validate a configuration\n"
+	    "       signet keygen [--output-key-prefix P]\n"
+	    "                                    write P.key (cosign's encrypted\n"
+	    "                                    format) and P.pub; password from\n"
+	    "                                    COSIGN_PASSWORD or a prompt\n"
 	    "       signet version\n");
 }
 
@@ -114,6 +118,67 @@ cmd_serve(int argc, char **argv)
 	return 0;
 }
 
+/* The password for a new key: COSIGN_PASSWORD, or asked twice on a tty. */
+static char *
+new_password(void)
+{
+	const char	*env = getenv("COSIGN_PASSWORD");
+	char		*a, *b;
+
+	if (env != NULL)
+		return strdup(env);
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "signet: set COSIGN_PASSWORD (it may be empty) "
+		    "or run on a terminal\n");
+		return NULL;
+	}
+	a = getpass("Enter password for private key: ");
+	a = a != NULL ? strdup(a) : NULL;
+	b = getpass("Enter password for private key again: ");
+	if (a == NULL || b == NULL || strcmp(a, b) != 0) {
+		fprintf(stderr, "signet: passwords do not match\n");
+		if (a != NULL)
+			mbedtls_platform_zeroize(a, strlen(a));
+		free(a);
+		return NULL;
+	}
+	mbedtls_platform_zeroize(b, strlen(b));
+	return a;
+}
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	const char	*prefix = "cosign";
+	char		 err[512], *pw;
+	int		 i, rc;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--output-key-prefix") == 0 && i + 1 < argc)
+			prefix = argv[++i];
+		else if (strncmp(argv[i], "--output-key-prefix=", 20) == 0)
+			prefix = argv[i] + 20;
+		else {
+			fprintf(stderr, "signet: keygen: unexpected argument: "
+			    "%s\n", argv[i]);
+			return 2;
+		}
+	}
+	pw = new_password();
+	if (pw == NULL)
+		return 1;
+	rc = core_keygen(prefix, pw, err, sizeof(err));
+	mbedtls_platform_zeroize(pw, strlen(pw));
+	free(pw);
+	if (rc == -1) {
+		fprintf(stderr, "signet: keygen: %s\n", err);
+		return 1;
+	}
+	printf("Private key written to %s.key\nPublic key written to %s.pub\n",
+	    prefix, prefix);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -125,6 +190,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc, argv);
 	if (strcmp(argv[1], "check-config") == 0)
 		return cmd_check_config(argc, argv);
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);

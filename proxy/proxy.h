@@ -17,11 +17,14 @@
 #include <event2/buffer.h>
 #include <event2/listener.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "conf/conf.h"
 #include "core/core.h"
 #include "http.h"
 
 struct px_relay;
+struct px_sign;
 struct px_tls;
 
 /* log.c: one JSON object per line on stderr */
@@ -61,6 +64,37 @@ int	px_upstream_start(struct px_upstream *, struct px_xfer *x);
 /* Remove an unfinished transfer; done is not called.  Never call this from
  * inside a curl callback. */
 void	px_upstream_cancel(struct px_upstream *, struct px_xfer *x);
+
+/* fetch.c: small buffered exchanges with the upstream, for signet's own
+ * requests */
+
+struct px_fetch;
+struct px_conn;
+typedef void (*px_fetch_fn)(struct px_fetch *, void *arg);
+
+/*
+ * A request to target (a path, or an absolute URL on the upstream's own
+ * origin) with the given Authorization (or NULL), body (copied) and
+ * headers.  origin is the client's view of signet, for rewriting Location
+ * in a response relayed with px_fetch_reply.  NULL on failure, including a
+ * target on another origin.
+ */
+struct px_fetch *px_fetch_new(const struct conf *, const char *method,
+	    const char *target, const char *authorization,
+	    const char *content_type, const char *accept, const void *body,
+	    size_t len, const char *origin);
+/* cb runs once, from the loop; free the fetch there or later. */
+int	px_fetch_start(struct px_upstream *, struct px_fetch *, px_fetch_fn cb,
+	    void *arg);
+void	px_fetch_free(struct px_fetch *);
+/* HTTP status, or 0 when no answer came (px_fetch_error says why) */
+int	px_fetch_status(const struct px_fetch *);
+const char *px_fetch_error(const struct px_fetch *);
+const char *px_fetch_body(struct px_fetch *, size_t *len);
+const char *px_fetch_location(const struct px_fetch *);
+const char *px_fetch_digest(const struct px_fetch *);
+/* Send this response (status, filtered headers, body) to the client. */
+void	px_fetch_reply(struct px_fetch *, struct px_conn *);
 
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 
@@ -120,6 +154,7 @@ struct px_conn {
 	int			 c_logged;	/* access line written */
 
 	struct px_relay		*c_relay;
+	struct px_sign		*c_sign;	/* a manifest PUT being signed */
 };
 
 struct px_server *px_server_new(struct event_base *, struct conf *,
@@ -164,6 +199,34 @@ void	px_relay_output_drained(struct px_conn *);
 void	px_relay_free(struct px_conn *);
 /* Probe the upstream's /v2/ for /readyz. */
 void	px_relay_probe(struct px_conn *);
+
+/* sign.c: in-line signing of pushed manifests */
+
+struct px_sign_stats {
+	uint64_t	signed_;	/* signatures written */
+	uint64_t	present;	/* already there under our key */
+	uint64_t	failed;
+	uint64_t	repaired;	/* re-appended after a concurrent writer */
+	uint64_t	lost;		/* could not be repaired */
+};
+
+/* 1 when c's request is a manifest PUT that a policy wants signed. */
+int	px_sign_wanted(struct px_conn *);
+/* Take the request over; -1 when out of memory. */
+int	px_sign_start(struct px_conn *);
+/* More of the manifest arrived, or all of it (c_body_done). */
+void	px_sign_body_ready(struct px_conn *);
+void	px_sign_free(struct px_conn *);
+const struct px_sign_stats *px_sign_stats(void);
+
+/*
+ * One upstream response header line (no CRLF) towards the client: framing
+ * headers dropped (Content-Length goes to *clen), Location and Link
+ * rewritten, the rest appended to out as "Name: value\r\n".  -1 for a
+ * malformed line, which is dropped.
+ */
+int	px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
+	    const char *upstream, const char *origin);
 
 /*
  * Rewrite a Location or Link value that points at the upstream origin so it

@@ -144,9 +144,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 static void
 header_line(struct px_relay *r, struct px_conn *c, char *line, size_t len)
 {
-	size_t		 nlen;
-	char		*v, *nv;
-	int		 is_link;
+	char		*v;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		line[--len] = '\0';
@@ -174,31 +172,44 @@ header_line(struct px_relay *r, struct px_conn *c, char *line, size_t len)
 		    r->r_content_length);
 		return;
 	}
+	px_header_filter(line, r->r_resp_hdrs, &r->r_content_length,
+	    c->c_conf->up_url, r->r_origin);
+}
+
+int
+px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
+    const char *upstream, const char *origin)
+{
+	const char	*v;
+	char		*nv;
+	size_t		 nlen;
+	int		 is_link;
+
 	v = strchr(line, ':');
 	if (v == NULL || strpbrk(line, "\r\n") != NULL)
-		return;	/* malformed, or an attempt at splitting the response */
+		return -1;	/* malformed, or an attempt at splitting */
 	nlen = (size_t)(v - line);
 	v++;
 	while (*v == ' ' || *v == '\t')
 		v++;
 	if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
-		r->r_content_length = strtoll(v, NULL, 10);
-		return;
+		*clen = strtoll(v, NULL, 10);
+		return 0;
 	}
 	if (px_http_hop_by_hop(line, nlen))
-		return;
+		return 0;
 	is_link = nlen == 4 && strncasecmp(line, "link", 4) == 0;
 	if (is_link || (nlen == 8 && strncasecmp(line, "location", 8) == 0)) {
-		nv = px_rewrite_url(v, c->c_conf->up_url, r->r_origin,
-		    is_link);
+		nv = px_rewrite_url(v, upstream, origin, is_link);
 		if (nv != NULL) {
-			evbuffer_add_printf(r->r_resp_hdrs, "%.*s: %s\r\n",
-			    (int)nlen, line, nv);
+			evbuffer_add_printf(out, "%.*s: %s\r\n", (int)nlen,
+			    line, nv);
 			free(nv);
-			return;
+			return 0;
 		}
 	}
-	evbuffer_add_printf(r->r_resp_hdrs, "%s\r\n", line);
+	evbuffer_add_printf(out, "%s\r\n", line);
+	return 0;
 }
 
 /* CURLOPT_WRITEFUNCTION: the response body, towards the client. */

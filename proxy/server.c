@@ -111,6 +111,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 		c->c_resp_status = 499;	/* nothing was answered */
 	log_access(c);
 	px_relay_free(c);
+	px_sign_free(c);
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -414,6 +415,36 @@ conn_reply_text(struct px_conn *c, int status, const char *text)
 	px_conn_resp_end(c);
 }
 
+/* Counters in the Prometheus text format. */
+static void
+conn_metrics(struct px_conn *c)
+{
+	const struct px_sign_stats *st = px_sign_stats();
+	char	buf[2048];
+
+	snprintf(buf, sizeof(buf),
+	    "# HELP signet_signatures_total Signatures handled on push, by outcome.\n"
+	    "# TYPE signet_signatures_total counter\n"
+	    "signet_signatures_total{outcome=\"signed\"} %llu\n"
+	    "signet_signatures_total{outcome=\"present\"} %llu\n"
+	    "signet_signatures_total{outcome=\"failed\"} %llu\n"
+	    "# HELP signet_signature_repairs_total Signatures re-appended after "
+	    "a concurrent writer dropped them.\n"
+	    "# TYPE signet_signature_repairs_total counter\n"
+	    "signet_signature_repairs_total %llu\n"
+	    "# HELP signet_signature_losses_total Signatures a concurrent writer "
+	    "removed for good.\n"
+	    "# TYPE signet_signature_losses_total counter\n"
+	    "signet_signature_losses_total %llu\n"
+	    "# HELP signet_connections Client connections open.\n"
+	    "# TYPE signet_connections gauge\n"
+	    "signet_connections %d\n",
+	    (unsigned long long)st->signed_, (unsigned long long)st->present,
+	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
+	    (unsigned long long)st->lost, c->c_srv->nconns);
+	conn_reply_text(c, 200, buf);
+}
+
 void
 px_conn_body_drained(struct px_conn *c)
 {
@@ -434,7 +465,15 @@ read_body(struct px_conn *c, struct evbuffer *in)
 	char	*p;
 
 	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
-		if (evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
+		if (c->c_sign != NULL &&
+		    evbuffer_get_length(c->c_body) > CORE_SIGMAN_MAX) {
+			c->c_keepalive = 0;
+			px_conn_error(c, 413, "SIZE_INVALID",
+			    "manifest larger than 4 MiB");
+			return -1;
+		}
+		if (c->c_sign == NULL &&
+		    evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
 			/* backpressure: the upstream is slower than us */
 			c->c_read_paused = 1;
 			bufferevent_disable(c->c_bev, EV_READ);
@@ -543,12 +582,35 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 		c->c_keepalive = c->c_keepalive && c->c_body_done;
 		px_relay_probe(c);
 		return;
+	case CORE_R_METRICS:
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		conn_metrics(c);
+		return;
 	default:
 		break;
+	}
+	if (px_sign_wanted(c)) {
+		/* the manifest is buffered whole: it is signed as bytes */
+		if (c->c_req.content_length > CORE_SIGMAN_MAX) {
+			c->c_keepalive = 0;
+			px_conn_error(c, 413, "SIZE_INVALID",
+			    "manifest larger than 4 MiB");
+			return;
+		}
+		if (px_sign_start(c) == -1) {
+			px_conn_error(c, 500, "UNKNOWN", "out of memory");
+			return;
+		}
 	}
 	if (c->c_req.expect_continue && !c->c_body_done)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
+	if (c->c_sign != NULL) {
+		if (!c->c_body_done && read_body(c, in) == -1)
+			return;
+		px_sign_body_ready(c);
+		return;
+	}
 	px_relay_start(c);
 	if (c->c_state != PX_C_ACTIVE)
 		return;
@@ -602,7 +664,10 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 		if (read_body(c, in) == -1)
 			return;
-		px_relay_body_ready(c);
+		if (c->c_sign != NULL)
+			px_sign_body_ready(c);
+		else
+			px_relay_body_ready(c);
 		return;
 	default:
 		break;
@@ -638,6 +703,7 @@ static void
 conn_next_request(struct px_conn *c)
 {
 	px_relay_free(c);
+	px_sign_free(c);
 	px_http_req_reset(&c->c_req);
 	memset(&c->c_route, 0, sizeof(c->c_route));
 	memset(&c->c_ck, 0, sizeof(c->c_ck));

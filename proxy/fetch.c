@@ -1,0 +1,296 @@
+/*
+ * proxy/fetch.c: one small, fully buffered exchange with the upstream, for
+ * signet's own requests (signature lists, payload and config blobs, the
+ * manifest PUTs of a signed push).  Bodies are at most FETCH_BODY_MAX
+ * bytes each way; blobs of images never pass through here.
+ *
+ * The client's Authorization is attached by the caller, never anything of
+ * signet's own, and only to URLs on the upstream's origin: a Location that
+ * points elsewhere is refused rather than followed with the credentials.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy.h"
+
+#define FETCH_BODY_MAX	(CORE_SIGMAN_MAX + 64 * 1024)
+
+struct px_fetch {
+	struct px_xfer		 f_xfer;
+	struct px_upstream	*f_up;
+	struct curl_slist	*f_hdrs;
+	char			*f_url;
+	char			*f_body;	/* request body (copy) */
+	size_t			 f_body_len;
+	struct evbuffer		*f_resp;	/* response body */
+	struct evbuffer		*f_resp_hdrs;	/* filtered, for a client */
+	int64_t			 f_clen;
+	char			*f_location;	/* raw Location */
+	char			 f_digest[CORE_DIGEST_MAX + 1];
+	char			 f_ctype[128];
+	char			 f_up_url[256];
+	char			 f_origin[300];
+	int			 f_status;
+	int			 f_too_big;
+	CURLcode		 f_rc;
+	char			 f_err[CURL_ERROR_SIZE];
+	px_fetch_fn		 f_cb;
+	void			*f_arg;
+};
+
+static void
+set_string(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_fetch	*f = arg;
+	size_t		 len = size * n;
+	char		*line, *v;
+
+	line = malloc(len + 1);
+	if (line == NULL)
+		return 0;
+	memcpy(line, buf, len);
+	line[len] = '\0';
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+		line[--len] = '\0';
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		v = strchr(line, ' ');
+		f->f_status = v != NULL ? atoi(v + 1) : 0;
+		evbuffer_drain(f->f_resp_hdrs,
+		    evbuffer_get_length(f->f_resp_hdrs));
+		f->f_clen = -1;
+		f->f_digest[0] = f->f_ctype[0] = '\0';
+	} else if (len > 0 && strchr(line, ':') != NULL) {
+		px_header_filter(line, f->f_resp_hdrs, &f->f_clen, f->f_up_url,
+		    f->f_origin);
+		v = strchr(line, ':');
+		*v++ = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (strcasecmp(line, "location") == 0)
+			set_string(&f->f_location, v);
+		else if (strcasecmp(line, "docker-content-digest") == 0)
+			snprintf(f->f_digest, sizeof(f->f_digest), "%s", v);
+		else if (strcasecmp(line, "content-type") == 0)
+			snprintf(f->f_ctype, sizeof(f->f_ctype), "%s", v);
+	}
+	free(line);
+	return size * n;
+}
+
+static size_t
+on_write(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_fetch	*f = arg;
+
+	if (evbuffer_get_length(f->f_resp) + size * n > FETCH_BODY_MAX) {
+		f->f_too_big = 1;
+		return 0;
+	}
+	evbuffer_add(f->f_resp, buf, size * n);
+	return size * n;
+}
+
+static void
+on_done(CURLcode rc, void *arg)
+{
+	struct px_fetch	*f = arg;
+
+	f->f_rc = rc;
+	if (f->f_too_big)
+		snprintf(f->f_err, sizeof(f->f_err), "response body larger "
+		    "than %d bytes", FETCH_BODY_MAX);
+	f->f_cb(f, f->f_arg);
+}
+
+/* An absolute URL on the upstream's origin, or a path appended to it. */
+static char *
+make_url(const char *up_url, const char *target)
+{
+	size_t	 ulen = strlen(up_url);
+	char	*url;
+
+	if (strncmp(target, "http://", 7) == 0 ||
+	    strncmp(target, "https://", 8) == 0) {
+		if (strncasecmp(target, up_url, ulen) != 0 ||
+		    (target[ulen] != '/' && target[ulen] != '\0'))
+			return NULL;	/* never send credentials elsewhere */
+		return strdup(target);
+	}
+	if (target[0] != '/')
+		return NULL;
+	url = malloc(ulen + strlen(target) + 1);
+	if (url != NULL) {
+		memcpy(url, up_url, ulen);
+		strcpy(url + ulen, target);
+	}
+	return url;
+}
+
+struct px_fetch *
+px_fetch_new(const struct conf *cf, const char *method, const char *target,
+    const char *authorization, const char *content_type, const char *accept,
+    const void *body, size_t len, const char *origin)
+{
+	struct px_fetch		*f;
+	struct curl_slist	*t;
+	CURL			*e;
+	char			 h[PX_HTTP_HEAD_MAX];
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->f_clen = -1;
+	f->f_resp = evbuffer_new();
+	f->f_resp_hdrs = evbuffer_new();
+	f->f_url = make_url(cf->up_url, target);
+	f->f_xfer.easy = e = curl_easy_init();
+	f->f_xfer.done = on_done;
+	f->f_xfer.arg = f;
+	snprintf(f->f_up_url, sizeof(f->f_up_url), "%s", cf->up_url);
+	snprintf(f->f_origin, sizeof(f->f_origin), "%s", origin ? origin : "");
+	if (f->f_resp == NULL || f->f_resp_hdrs == NULL || f->f_url == NULL ||
+	    e == NULL) {
+		px_fetch_free(f);
+		return NULL;
+	}
+	t = curl_slist_append(NULL, "Expect:");
+	if (t != NULL && authorization != NULL) {
+		snprintf(h, sizeof(h), "Authorization: %s", authorization);
+		t = curl_slist_append(t, h);
+	}
+	if (t != NULL) {
+		snprintf(h, sizeof(h), "Accept: %s", accept ? accept : "*/*");
+		t = curl_slist_append(t, h);
+	}
+	if (t != NULL && content_type != NULL) {
+		snprintf(h, sizeof(h), "Content-Type: %s", content_type);
+		t = curl_slist_append(t, h);
+	}
+	mbedtls_platform_zeroize(h, sizeof(h));
+	f->f_hdrs = t;
+	if (t == NULL) {
+		px_fetch_free(f);
+		return NULL;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, f->f_url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->f_hdrs);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->f_err);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cf->up_connect_timeout);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, cf->up_response_timeout);
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cf->up_ca != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cf->up_ca);
+	if (cf->up_insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "GET") != 0) {
+		f->f_body = malloc(len + 1);
+		if (f->f_body == NULL) {
+			px_fetch_free(f);
+			return NULL;
+		}
+		if (len > 0)
+			memcpy(f->f_body, body, len);
+		f->f_body_len = len;
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->f_body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	return f;
+}
+
+int
+px_fetch_start(struct px_upstream *up, struct px_fetch *f, px_fetch_fn cb,
+    void *arg)
+{
+	f->f_up = up;
+	f->f_cb = cb;
+	f->f_arg = arg;
+	return px_upstream_start(up, &f->f_xfer);
+}
+
+void
+px_fetch_free(struct px_fetch *f)
+{
+	if (f == NULL)
+		return;
+	if (f->f_xfer.easy != NULL) {
+		if (f->f_up != NULL)
+			px_upstream_cancel(f->f_up, &f->f_xfer);
+		curl_easy_cleanup(f->f_xfer.easy);
+	}
+	curl_slist_free_all(f->f_hdrs);	/* held the Authorization */
+	if (f->f_resp != NULL)
+		evbuffer_free(f->f_resp);
+	if (f->f_resp_hdrs != NULL)
+		evbuffer_free(f->f_resp_hdrs);
+	free(f->f_url);
+	free(f->f_body);
+	free(f->f_location);
+	free(f);
+}
+
+int
+px_fetch_status(const struct px_fetch *f)
+{
+	return f->f_rc == CURLE_OK ? f->f_status : 0;
+}
+
+const char *
+px_fetch_error(const struct px_fetch *f)
+{
+	if (f->f_err[0] != '\0')
+		return f->f_err;
+	return curl_easy_strerror(f->f_rc);
+}
+
+const char *
+px_fetch_body(struct px_fetch *f, size_t *len)
+{
+	*len = evbuffer_get_length(f->f_resp);
+	return (const char *)evbuffer_pullup(f->f_resp, -1);
+}
+
+const char *
+px_fetch_location(const struct px_fetch *f)
+{
+	return f->f_location;
+}
+
+const char *
+px_fetch_digest(const struct px_fetch *f)
+{
+	return f->f_digest;
+}
+
+void
+px_fetch_reply(struct px_fetch *f, struct px_conn *c)
+{
+	size_t		 len = evbuffer_get_length(f->f_resp);
+	const char	*body = (const char *)evbuffer_pullup(f->f_resp, -1);
+
+	c->c_up_status = f->f_status;
+	px_conn_resp_head(c, f->f_status, f->f_resp_hdrs, (int64_t)len);
+	if (strcmp(c->c_req.method, "HEAD") != 0)
+		px_conn_resp_body(c, body, len);
+	px_conn_resp_end(c);
+}

@@ -1,0 +1,863 @@
+/*
+ * proxy/sign.c: sign a manifest pushed through signet, in line, as cosign
+ * would, before the client's tag exists.
+ *
+ * For a push by tag the order is: the manifest by digest; the signature
+ * (payload blob, config blob, then the signature list re-PUT with the new
+ * layer appended); a read-back that the layer is there; only then the tag,
+ * whose response goes to the client.  A verifier never sees the tag without
+ * its signature.  A push by digest answers the client after the signature.
+ *
+ * cosign's read-append-write of the list is racy; here appends for one
+ * (signature repository, digest) are serialized by an in-process lock, a
+ * signature already present under our key is not appended again, and the
+ * read-back catches a concurrent writer outside signet that dropped our
+ * layer: the append is redone after a jittered pause, SIGN_ATTEMPTS times
+ * at most, and a loss that cannot be repaired is counted and reported.
+ *
+ * Every request carries the pushing client's Authorization and nothing
+ * else, so the client can never cause a write it could not make itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+
+#include "proxy.h"
+
+#define SIGN_ATTEMPTS	5		/* append + read-back rounds */
+#define SIGN_FETCHES	3		/* requests in flight at once */
+#define ACCEPT_MANIFESTS	CORE_MT_OCI_MANIFEST ", " \
+				CORE_MT_DOCKER_MANIFEST
+
+enum sign_state {
+	SG_BODY,	/* reading the manifest from the client */
+	SG_PUT_DIGEST,	/* manifest by digest, and two upload sessions */
+	SG_WAIT_LOCK,	/* another push appends to the same list */
+	SG_READ_LIST,	/* GET the list; PUT the payload blob */
+	SG_POST_CONFIG,	/* a new upload session (retries) */
+	SG_PUT_CONFIG,
+	SG_PUT_LIST,
+	SG_READ_BACK,
+	SG_RETRY_WAIT,
+	SG_PUT_TAG,
+	SG_DONE
+};
+
+static const char *const state_names[] = {
+	[SG_BODY] = "body", [SG_PUT_DIGEST] = "put-digest",
+	[SG_WAIT_LOCK] = "wait-lock", [SG_READ_LIST] = "read-list",
+	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
+	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
+	[SG_RETRY_WAIT] = "retry-wait", [SG_PUT_TAG] = "put-tag",
+	[SG_DONE] = "done",
+};
+
+struct sign_lock;
+
+struct px_sign {
+	TAILQ_ENTRY(px_sign)	 s_wait;	/* in a lock's queue */
+	struct px_conn		*s_conn;
+	enum sign_state		 s_state;
+	struct sign_lock	*s_lock;
+	int			 s_locked;	/* holds s_lock */
+	const struct conf_policy *s_policy;	/* in c_conf */
+
+	char			 s_repo[CORE_NAME_MAX + 1];
+	char			 s_sigrepo[CORE_NAME_MAX + 1];
+	char			 s_ref[CORE_REF_MAX + 1];
+	char			 s_digest[CORE_DIGEST_MAX + 1];
+	char			 s_sigtag[CORE_TAG_MAX + 1];
+	char			 s_ctype[256];
+	char			 s_origin[300];
+	int			 s_by_tag;
+	char			*s_auth;	/* the client's, wiped on free */
+
+	char			*s_manifest;
+	size_t			 s_mlen;
+	char			*s_payload;
+	size_t			 s_plen;
+	char			 s_pdigest[CORE_DIGEST_MAX + 1];
+	char			 s_sig64[2 * CORE_SIG_MAX];
+	int			 s_signed;	/* s_sig64 is made */
+	int			 s_payload_up;	/* payload blob uploaded */
+	struct core_sigman	 s_list;
+	char			*s_cfg, *s_listbytes;
+	size_t			 s_cfglen, s_listlen;
+	int			 s_new_list;
+
+	struct px_fetch		*s_f[SIGN_FETCHES];
+	int			 s_pending;
+	struct px_fetch		*s_answer;	/* PUT by digest, kept */
+	char			*s_upload[2];	/* payload, config sessions */
+	struct event		*s_timer;
+	int			 s_attempt;
+	struct timeval		 s_start;
+	const char		*s_outcome;
+	char			 s_fail[512];	/* why signing failed */
+	int			 s_fail_status;	/* for the client */
+};
+
+/* One lock per (signature repository, digest) with a queue of waiters. */
+struct sign_lock {
+	TAILQ_ENTRY(sign_lock)	 l_entry;
+	char			 l_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 2];
+	TAILQ_HEAD(, px_sign)	 l_waiters;
+};
+
+static TAILQ_HEAD(, sign_lock) sign_locks = TAILQ_HEAD_INITIALIZER(sign_locks);
+static struct px_sign_stats stats;
+
+static void	sign_step(struct px_sign *);
+static void	read_list(struct px_sign *);
+static void	finish_signing(struct px_sign *, int ok);
+
+const struct px_sign_stats *
+px_sign_stats(void)
+{
+	return &stats;
+}
+
+/* Locks */
+
+static int
+lock_acquire(struct px_sign *s)
+{
+	struct sign_lock	*l;
+	char			 key[sizeof(l->l_key)];
+
+	snprintf(key, sizeof(key), "%s@%s", s->s_sigrepo, s->s_digest);
+	TAILQ_FOREACH(l, &sign_locks, l_entry)
+		if (strcmp(l->l_key, key) == 0)
+			break;
+	if (l != NULL) {
+		s->s_lock = l;
+		TAILQ_INSERT_TAIL(&l->l_waiters, s, s_wait);
+		return 0;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return -1;
+	snprintf(l->l_key, sizeof(l->l_key), "%s", key);
+	TAILQ_INIT(&l->l_waiters);
+	TAILQ_INSERT_TAIL(&sign_locks, l, l_entry);
+	s->s_lock = l;
+	s->s_locked = 1;
+	return 1;
+}
+
+/* Leave the lock or its queue; the next waiter resumes from the loop. */
+static void
+lock_release(struct px_sign *s)
+{
+	struct sign_lock	*l = s->s_lock;
+	struct px_sign		*next;
+
+	if (l == NULL)
+		return;
+	s->s_lock = NULL;
+	if (!s->s_locked) {
+		TAILQ_REMOVE(&l->l_waiters, s, s_wait);
+		return;
+	}
+	s->s_locked = 0;
+	next = TAILQ_FIRST(&l->l_waiters);
+	if (next == NULL) {
+		TAILQ_REMOVE(&sign_locks, l, l_entry);
+		free(l);
+		return;
+	}
+	TAILQ_REMOVE(&l->l_waiters, next, s_wait);
+	next->s_locked = 1;
+	event_active(next->s_timer, EV_TIMEOUT, 0);
+}
+
+/* Requests */
+
+static void
+drop_fetches(struct px_sign *s)
+{
+	int	i;
+
+	for (i = 0; i < SIGN_FETCHES; i++) {
+		px_fetch_free(s->s_f[i]);
+		s->s_f[i] = NULL;
+	}
+	s->s_pending = 0;
+}
+
+static void
+on_fetch(struct px_fetch *f, void *arg)
+{
+	struct px_sign	*s = arg;
+
+	(void)f;
+	if (--s->s_pending == 0)
+		sign_step(s);
+}
+
+/* Queue request i of the current step; 0 or -1 (then the step fails). */
+static int
+send_req(struct px_sign *s, int i, const char *method, const char *target,
+    const char *ctype, const char *accept, const void *body, size_t len)
+{
+	struct px_conn	*c = s->s_conn;
+
+	s->s_f[i] = px_fetch_new(c->c_conf, method, target, s->s_auth, ctype,
+	    accept, body, len, s->s_origin);
+	if (s->s_f[i] == NULL ||
+	    px_fetch_start(px_server_upstream(c->c_srv), s->s_f[i], on_fetch,
+	    s) == -1) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %s",
+		    method, target);
+		return -1;
+	}
+	s->s_pending++;
+	return 0;
+}
+
+/* The upload URL of session loc, finished with ?digest= or &digest=. */
+static char *
+upload_url(const char *loc, const char *digest)
+{
+	size_t	 n = strlen(loc) + strlen(digest) + 16;
+	char	*u = malloc(n);
+
+	if (u != NULL)
+		snprintf(u, n, "%s%cdigest=%s", loc,
+		    strchr(loc, '?') != NULL ? '&' : '?', digest);
+	return u;
+}
+
+static int
+fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
+{
+	int	st = px_fetch_status(f);
+
+	if (st == 0)
+		snprintf(s->s_fail, sizeof(s->s_fail), "%s: %s", what,
+		    px_fetch_error(f));
+	else
+		snprintf(s->s_fail, sizeof(s->s_fail), "%s: upstream answered "
+		    "HTTP %d", what, st);
+	s->s_fail_status = st == 401 || st == 403 ? st : 502;
+	return -1;
+}
+
+/* The simple-signing payload and its digest, once per push. */
+static int
+make_payload(struct px_sign *s)
+{
+	struct conf	*cf = s->s_conn->c_conf;
+	const char	*host = s->s_policy->reference_registry != NULL ?
+			    s->s_policy->reference_registry : cf->up_hostport;
+	json_t		*opt;
+	char		 ref[512], hex[65];
+
+	snprintf(ref, sizeof(ref), "%s/%s", host, s->s_repo);
+	opt = json_object();
+	if (opt == NULL)
+		return -1;
+	if (cf->sign_annotations != NULL)
+		json_object_update(opt, cf->sign_annotations);
+	if (s->s_policy->annotations != NULL)
+		json_object_update(opt, s->s_policy->annotations);
+	s->s_payload = core_sig_payload(ref, s->s_digest, opt, &s->s_plen);
+	json_decref(opt);
+	if (s->s_payload == NULL)
+		return -1;
+	core_sha256_hex(s->s_payload, s->s_plen, hex);
+	snprintf(s->s_pdigest, sizeof(s->s_pdigest), "sha256:%s", hex);
+	return 0;
+}
+
+static int
+make_signature(struct px_sign *s)
+{
+	struct conf	*cf = s->s_conn->c_conf;
+	unsigned char	 sig[CORE_SIG_MAX];
+	size_t		 slen, blen;
+	char		 err[256];
+
+	if (s->s_signed)
+		return 0;	/* one signature per push, also on retries */
+	if (core_key_sign(cf->sign_key, s->s_payload, s->s_plen, sig, &slen,
+	    err, sizeof(err)) == -1) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "%s", err);
+		s->s_fail_status = 500;
+		return -1;
+	}
+	if (mbedtls_base64_encode((unsigned char *)s->s_sig64,
+	    sizeof(s->s_sig64), &blen, sig, slen) != 0) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot encode the "
+		    "signature");
+		s->s_fail_status = 500;
+		return -1;
+	}
+	s->s_signed = 1;
+	return 0;
+}
+
+/* Steps: each sends its requests; sign_step runs when they all answered. */
+
+static void
+put_digest(struct px_sign *s)
+{
+	char	target[512];
+
+	s->s_state = SG_PUT_DIGEST;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
+	    s->s_digest);
+	if (send_req(s, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
+	    s->s_mlen) == -1)
+		goto fail;
+	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
+	if (send_req(s, 1, "POST", target, NULL, NULL, "", 0) == -1 ||
+	    send_req(s, 2, "POST", target, NULL, NULL, "", 0) == -1)
+		goto fail;
+	return;
+fail:
+	/* nothing was written: answer without signing or tagging */
+	drop_fetches(s);
+	s->s_state = SG_DONE;
+	px_conn_error(s->s_conn, 500, "UNKNOWN", s->s_fail);
+}
+
+static void
+read_list(struct px_sign *s)
+{
+	char	target[512], *u;
+	int	rc;
+
+	s->s_state = SG_READ_LIST;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
+	    s->s_sigtag);
+	if (send_req(s, 0, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
+	    -1) {
+		finish_signing(s, 0);
+		return;
+	}
+	if (s->s_payload_up)
+		return;
+	u = upload_url(s->s_upload[0], s->s_pdigest);
+	rc = u == NULL ? -1 : send_req(s, 1, "PUT", u,
+	    "application/octet-stream", NULL, s->s_payload, s->s_plen);
+	free(u);
+	if (rc == -1)
+		finish_signing(s, 0);
+}
+
+static void
+post_config(struct px_sign *s)
+{
+	char	target[512];
+
+	s->s_state = SG_POST_CONFIG;
+	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
+	if (send_req(s, 0, "POST", target, NULL, NULL, "", 0) == -1)
+		finish_signing(s, 0);
+}
+
+static void
+put_config(struct px_sign *s)
+{
+	char	hex[65], digest[CORE_DIGEST_MAX + 1], *u;
+	int	rc;
+
+	s->s_state = SG_PUT_CONFIG;
+	core_sha256_hex(s->s_cfg, s->s_cfglen, hex);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	u = upload_url(s->s_upload[1], digest);
+	rc = u == NULL ? -1 : send_req(s, 0, "PUT", u,
+	    "application/octet-stream", NULL, s->s_cfg, s->s_cfglen);
+	free(u);
+	if (rc == -1)
+		finish_signing(s, 0);
+}
+
+static void
+put_list(struct px_sign *s)
+{
+	char	target[512];
+
+	s->s_state = SG_PUT_LIST;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
+	    s->s_sigtag);
+	if (send_req(s, 0, "PUT", target, core_sigman_media_type(&s->s_list),
+	    NULL, s->s_listbytes, s->s_listlen) == -1)
+		finish_signing(s, 0);
+}
+
+static void
+read_back(struct px_sign *s)
+{
+	char	target[512];
+
+	s->s_state = SG_READ_BACK;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
+	    s->s_sigtag);
+	if (send_req(s, 0, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
+	    -1)
+		finish_signing(s, 0);
+}
+
+static void
+put_tag(struct px_sign *s)
+{
+	char	target[512];
+
+	s->s_state = SG_PUT_TAG;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
+	    s->s_ref);
+	if (send_req(s, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
+	    s->s_mlen) == -1)
+		px_conn_error(s->s_conn, 500, "UNKNOWN", s->s_fail);
+}
+
+static int
+serialize_list(struct px_sign *s)
+{
+	free(s->s_cfg);
+	free(s->s_listbytes);
+	s->s_cfg = s->s_listbytes = NULL;
+	if (core_sigman_serialize(&s->s_list, &s->s_cfg, &s->s_cfglen,
+	    &s->s_listbytes, &s->s_listlen) == -1) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot serialize the "
+		    "signature list");
+		s->s_fail_status = 500;
+		return -1;
+	}
+	return 0;
+}
+
+/* The list as read: already signed, or extend it and write it back. */
+static void
+list_read(struct px_sign *s, struct px_fetch *get)
+{
+	struct conf	*cf = s->s_conn->c_conf;
+	const char	*body, *errstr;
+	json_t		*ann;
+	size_t		 len;
+	int		 st = px_fetch_status(get), rc;
+
+	if (st == 200) {
+		body = px_fetch_body(get, &len);
+		if (core_sigman_open(&s->s_list, body, len, 0, &errstr) == -1) {
+			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
+			    "list %s:%s is unusable: %s", s->s_sigrepo,
+			    s->s_sigtag, errstr);
+			s->s_fail_status = 502;
+			finish_signing(s, 0);
+			return;
+		}
+		s->s_new_list = 0;
+	} else if (st == 404) {
+		core_sigman_open(&s->s_list, NULL, 0,
+		    cf->up_media_types == CONF_MT_DOCKER, &errstr);
+		s->s_new_list = 1;
+	} else {
+		fail_http(s, get, "reading the signature list");
+		finish_signing(s, 0);
+		return;
+	}
+	if (core_sigman_find(&s->s_list, s->s_pdigest, s->s_payload,
+	    s->s_plen, cf->sign_key) >= 0) {
+		/* an identical signature under our key is already there */
+		s->s_outcome = s->s_attempt == 0 ? "present" : "signed";
+		finish_signing(s, 1);
+		return;
+	}
+	if (make_signature(s) == -1) {
+		finish_signing(s, 0);
+		return;
+	}
+	ann = json_pack("{s:s}", CORE_ANN_SIGNATURE, s->s_sig64);
+	rc = ann == NULL ? -1 : core_sigman_append(&s->s_list, s->s_pdigest,
+	    s->s_plen, ann);
+	json_decref(ann);
+	if (rc == -1) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "the signature list "
+		    "has %d layers, cosign's limit", CORE_SIG_LAYERS_MAX);
+		s->s_fail_status = 502;
+		finish_signing(s, 0);
+		return;
+	}
+	if (serialize_list(s) == -1) {
+		finish_signing(s, 0);
+		return;
+	}
+	if (s->s_upload[1] != NULL)
+		put_config(s);
+	else
+		post_config(s);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_sign	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->s_state == SG_WAIT_LOCK) {
+		/* the lock was handed over to us */
+		read_list(s);
+		return;
+	}
+	if (s->s_state == SG_RETRY_WAIT)
+		read_list(s);
+}
+
+static void
+sign_step(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0], *f1 = s->s_f[1], *f2 = s->s_f[2];
+	const char	*loc;
+	size_t		 len;
+	struct timeval	 tv;
+	int		 st;
+
+	st = px_fetch_status(f0);
+	switch (s->s_state) {
+	case SG_PUT_DIGEST:
+		if (st < 200 || st > 299) {
+			/* the upstream's verdict on the manifest: no signing */
+			if (st == 0)
+				px_conn_error(s->s_conn, 502, "UNAVAILABLE",
+				    px_fetch_error(f0));
+			else
+				px_fetch_reply(f0, s->s_conn);
+			s->s_state = SG_DONE;
+			return;
+		}
+		s->s_answer = f0;
+		s->s_f[0] = NULL;
+		if (px_fetch_status(f1) != 202 || px_fetch_status(f2) != 202 ||
+		    px_fetch_location(f1) == NULL ||
+		    px_fetch_location(f2) == NULL) {
+			fail_http(s, px_fetch_status(f1) != 202 ? f1 : f2,
+			    "starting a blob upload for the signature");
+			drop_fetches(s);
+			finish_signing(s, 0);
+			return;
+		}
+		s->s_upload[0] = strdup(px_fetch_location(f1));
+		s->s_upload[1] = strdup(px_fetch_location(f2));
+		drop_fetches(s);
+		s->s_state = SG_WAIT_LOCK;
+		switch (lock_acquire(s)) {
+		case 1:
+			read_list(s);
+			break;
+		case 0:
+			break;	/* on_retry runs when it is our turn */
+		default:
+			snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
+			s->s_fail_status = 500;
+			finish_signing(s, 0);
+		}
+		return;
+	case SG_READ_LIST:
+		if (!s->s_payload_up) {
+			if (px_fetch_status(f1) != 201) {
+				fail_http(s, f1, "uploading the payload blob");
+				drop_fetches(s);
+				finish_signing(s, 0);
+				return;
+			}
+			s->s_payload_up = 1;
+			free(s->s_upload[0]);
+			s->s_upload[0] = NULL;
+		}
+		s->s_f[0] = NULL;
+		drop_fetches(s);
+		list_read(s, f0);
+		px_fetch_free(f0);
+		return;
+	case SG_POST_CONFIG:
+		loc = px_fetch_location(f0);
+		if (st != 202 || loc == NULL) {
+			fail_http(s, f0, "starting a blob upload for the config");
+			drop_fetches(s);
+			finish_signing(s, 0);
+			return;
+		}
+		s->s_upload[1] = strdup(loc);
+		drop_fetches(s);
+		put_config(s);
+		return;
+	case SG_PUT_CONFIG:
+		free(s->s_upload[1]);
+		s->s_upload[1] = NULL;	/* a session serves one blob */
+		if (st != 201) {
+			fail_http(s, f0, "uploading the config blob");
+			drop_fetches(s);
+			finish_signing(s, 0);
+			return;
+		}
+		drop_fetches(s);
+		put_list(s);
+		return;
+	case SG_PUT_LIST:
+		if (st >= 400 && st < 500 && s->s_new_list &&
+		    s->s_conn->c_conf->up_media_types == CONF_MT_AUTO &&
+		    strcmp(core_sigman_media_type(&s->s_list),
+		    CORE_MT_OCI_MANIFEST) == 0) {
+			/* "auto": the upstream refused OCI, try Docker types */
+			px_info("%s: upstream refused an OCI signature manifest "
+			    "(HTTP %d), retrying with Docker media types",
+			    s->s_sigrepo, st);
+			drop_fetches(s);
+			core_sigman_set_docker(&s->s_list);
+			if (serialize_list(s) == -1) {
+				finish_signing(s, 0);
+				return;
+			}
+			put_list(s);
+			return;
+		}
+		if (st < 200 || st > 299) {
+			fail_http(s, f0, "writing the signature list");
+			drop_fetches(s);
+			finish_signing(s, 0);
+			return;
+		}
+		drop_fetches(s);
+		read_back(s);
+		return;
+	case SG_READ_BACK: {
+		struct core_sigman	back;
+		const char		*body, *errstr;
+		int			 found = 0;
+
+		core_sigman_init(&back);
+		if (st == 200) {
+			body = px_fetch_body(f0, &len);
+			found = core_sigman_open(&back, body, len, 0, &errstr)
+			    == 0 && core_sigman_find(&back, s->s_pdigest,
+			    s->s_payload, s->s_plen,
+			    s->s_conn->c_conf->sign_key) >= 0;
+		}
+		core_sigman_free(&back);
+		drop_fetches(s);
+		if (found) {
+			s->s_outcome = "signed";
+			finish_signing(s, 1);
+			return;
+		}
+		if (++s->s_attempt >= SIGN_ATTEMPTS) {
+			stats.lost++;
+			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
+			    "was removed by a concurrent writer %d times; "
+			    "giving up", SIGN_ATTEMPTS);
+			s->s_fail_status = 502;
+			finish_signing(s, 0);
+			return;
+		}
+		/* someone outside signet rewrote the list: append again */
+		stats.repaired++;
+		s->s_state = SG_RETRY_WAIT;
+		tv.tv_sec = 0;
+		tv.tv_usec = 20000 * s->s_attempt +
+		    (long)(arc4random_uniform(50000));
+		evtimer_add(s->s_timer, &tv);
+		return;
+	}
+	case SG_PUT_TAG:
+		s->s_f[0] = NULL;
+		drop_fetches(s);
+		if (st == 0)
+			px_conn_error(s->s_conn, 502, "UNAVAILABLE",
+			    px_fetch_error(f0));
+		else
+			px_fetch_reply(f0, s->s_conn);
+		px_fetch_free(f0);
+		s->s_state = SG_DONE;
+		return;
+	default:
+		px_error("sign: unexpected completion in state %s",
+		    state_names[s->s_state]);
+		drop_fetches(s);
+		return;
+	}
+}
+
+/* Signing is over, well or not: log it, then answer or create the tag. */
+static void
+finish_signing(struct px_sign *s, int ok)
+{
+	struct px_conn	*c = s->s_conn;
+	struct timeval	 now, d;
+	enum conf_sign	 mode = s->s_policy->sign;
+	json_t		*o;
+	char		 msg[1200];
+
+	lock_release(s);
+	drop_fetches(s);
+	gettimeofday(&now, NULL);
+	timersub(&now, &s->s_start, &d);
+	if (ok) {
+		if (strcmp(s->s_outcome, "present") == 0)
+			stats.present++;
+		else
+			stats.signed_++;
+	} else
+		stats.failed++;
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}",
+	    "msg", "signature", "conn", (json_int_t)c->c_id,
+	    "repository", s->s_repo, "digest", s->s_digest,
+	    "signature_repository", s->s_sigrepo,
+	    "key", core_key_fingerprint(c->c_conf->sign_key),
+	    "mode", conf_sign_name(mode),
+	    "outcome", ok ? s->s_outcome : "failed",
+	    "attempts", s->s_attempt + 1,
+	    "duration_ms", d.tv_sec * 1000.0 + d.tv_usec / 1000.0);
+	if (o != NULL && !ok)
+		json_object_set_new(o, "error", json_string(s->s_fail));
+	if (o != NULL)
+		px_log_fields(ok ? CONF_LOG_INFO : CONF_LOG_WARN, o);
+
+	if (!ok && mode == CONF_SIGN_REQUIRED) {
+		snprintf(msg, sizeof(msg), "signing is required for %s and "
+		    "failed, so %s was not %s: %s", s->s_repo, s->s_by_tag ?
+		    "the tag" : "the push", s->s_by_tag ? "created" :
+		    "completed", s->s_fail);
+		c->c_error = "signing failed";
+		s->s_state = SG_DONE;
+		px_conn_error(c, s->s_fail_status ? s->s_fail_status : 502,
+		    "DENIED", msg);
+		return;
+	}
+	if (s->s_by_tag) {
+		put_tag(s);
+		return;
+	}
+	s->s_state = SG_DONE;
+	if (s->s_answer != NULL)
+		px_fetch_reply(s->s_answer, c);
+	else
+		px_conn_error(c, 502, "UNAVAILABLE", s->s_fail);
+}
+
+/* Entry points, from server.c */
+
+int
+px_sign_wanted(struct px_conn *c)
+{
+	const struct conf_policy *p;
+
+	if (c->c_route.kind != CORE_R_MANIFEST ||
+	    strcmp(c->c_req.method, "PUT") != 0 ||
+	    c->c_conf->sign_key == NULL)
+		return 0;
+	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
+		return 0;	/* cosign's own objects pass unsigned */
+	p = conf_policy_for(c->c_conf, c->c_route.name);
+	return p != NULL && p->sign != CONF_SIGN_OFF;
+}
+
+int
+px_sign_start(struct px_conn *c)
+{
+	struct px_sign	*s;
+	const char	*auth, *ct;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -1;
+	c->c_sign = s;
+	s->s_conn = c;
+	s->s_state = SG_BODY;
+	s->s_policy = conf_policy_for(c->c_conf, c->c_route.name);
+	gettimeofday(&s->s_start, NULL);
+	core_sigman_init(&s->s_list);
+	s->s_timer = evtimer_new(bufferevent_get_base(c->c_bev), on_retry, s);
+	if (s->s_timer == NULL)
+		return -1;
+	snprintf(s->s_repo, sizeof(s->s_repo), "%s", c->c_route.name);
+	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s",
+	    c->c_conf->sig_repo != NULL ? c->c_conf->sig_repo : s->s_repo);
+	snprintf(s->s_ref, sizeof(s->s_ref), "%s", c->c_route.ref);
+	s->s_by_tag = !c->c_route.ref_is_digest;
+	ct = px_http_req_header(&c->c_req, "content-type");
+	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s", ct != NULL ? ct :
+	    CORE_MT_DOCKER_MANIFEST);
+	auth = px_http_req_header(&c->c_req, "authorization");
+	if (auth != NULL && (s->s_auth = strdup(auth)) == NULL)
+		return -1;
+	px_conn_origin(c, s->s_origin, sizeof(s->s_origin));
+	return 0;
+}
+
+void
+px_sign_body_ready(struct px_conn *c)
+{
+	struct px_sign			*s = c->c_sign;
+	struct core_manifest_info	 mi;
+	const char			*errstr;
+	char				 hex[65];
+
+	if (s == NULL || s->s_state != SG_BODY || !c->c_body_done)
+		return;
+	s->s_mlen = evbuffer_get_length(c->c_body);
+	s->s_manifest = malloc(s->s_mlen + 1);
+	if (s->s_manifest == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	evbuffer_copyout(c->c_body, s->s_manifest, s->s_mlen);
+	if (core_manifest_inspect(s->s_manifest, s->s_mlen, &mi, &errstr) ==
+	    -1) {
+		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
+		return;
+	}
+	if (mi.is_cosign) {
+		/* a signature or attestation pushed by a cosign client */
+		px_sign_free(c);
+		px_relay_start(c);
+		px_relay_body_ready(c);
+		return;
+	}
+	core_sha256_hex(s->s_manifest, s->s_mlen, hex);
+	snprintf(s->s_digest, sizeof(s->s_digest), "sha256:%s", hex);
+	if (!s->s_by_tag && strcmp(s->s_digest, s->s_ref) != 0) {
+		px_conn_error(c, 400, "DIGEST_INVALID",
+		    "the manifest's sha256 differs from the digest it was "
+		    "pushed by");
+		return;
+	}
+	core_sig_tag(s->s_digest, s->s_sigtag);
+	if (make_payload(s) == -1) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	put_digest(s);
+}
+
+void
+px_sign_free(struct px_conn *c)
+{
+	struct px_sign	*s = c->c_sign;
+
+	if (s == NULL)
+		return;
+	c->c_sign = NULL;
+	lock_release(s);
+	drop_fetches(s);
+	px_fetch_free(s->s_answer);
+	if (s->s_timer != NULL)
+		event_free(s->s_timer);
+	if (s->s_auth != NULL) {
+		mbedtls_platform_zeroize(s->s_auth, strlen(s->s_auth));
+		free(s->s_auth);
+	}
+	core_sigman_free(&s->s_list);
+	free(s->s_manifest);
+	free(s->s_payload);
+	free(s->s_cfg);
+	free(s->s_listbytes);
+	free(s->s_upload[0]);
+	free(s->s_upload[1]);
+	free(s);
+}
