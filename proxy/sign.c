@@ -28,8 +28,14 @@
 
 #define SIGN_ATTEMPTS	5		/* append + read-back rounds */
 #define SIGN_FETCHES	3		/* requests in flight at once */
+/*
+ * Ask for every manifest type: a registry answers 404 for an index the
+ * Accept header leaves out (distribution does), and whatever sits at the
+ * .sig tag must be seen before it is replaced.
+ */
 #define ACCEPT_MANIFESTS	CORE_MT_OCI_MANIFEST ", " \
-				CORE_MT_DOCKER_MANIFEST
+				CORE_MT_DOCKER_MANIFEST ", " \
+				CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 
 enum sign_state {
 	SG_BODY,	/* reading the manifest from the client */
@@ -241,7 +247,11 @@ fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
 	else
 		snprintf(s->s_fail, sizeof(s->s_fail), "%s: upstream answered "
 		    "HTTP %d", what, st);
-	s->s_fail_status = st == 401 || st == 403 ? st : 502;
+	/*
+	 * A transient upstream fault is a 503 (clients retry those); any
+	 * other refusal a 403 DENIED, whose message clients print.
+	 */
+	s->s_fail_status = st == 0 || st >= 500 ? 503 : 403;
 	return -1;
 }
 
@@ -447,7 +457,7 @@ list_read(struct px_sign *s, struct px_fetch *get)
 			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
 			    "list %s:%s is unusable: %s", s->s_sigrepo,
 			    s->s_sigtag, errstr);
-			s->s_fail_status = 502;
+			s->s_fail_status = 403;
 			finish_signing(s, 0);
 			return;
 		}
@@ -479,7 +489,7 @@ list_read(struct px_sign *s, struct px_fetch *get)
 	if (rc == -1) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "the signature list "
 		    "has %d layers, cosign's limit", CORE_SIG_LAYERS_MAX);
-		s->s_fail_status = 502;
+		s->s_fail_status = 403;
 		finish_signing(s, 0);
 		return;
 	}
@@ -651,7 +661,7 @@ sign_step(struct px_sign *s)
 			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
 			    "was removed by a concurrent writer %d times; "
 			    "giving up", SIGN_ATTEMPTS);
-			s->s_fail_status = 502;
+			s->s_fail_status = 503;
 			finish_signing(s, 0);
 			return;
 		}
@@ -725,8 +735,8 @@ finish_signing(struct px_sign *s, int ok)
 		    "completed", s->s_fail);
 		c->c_error = "signing failed";
 		s->s_state = SG_DONE;
-		px_conn_error(c, s->s_fail_status ? s->s_fail_status : 502,
-		    "DENIED", msg);
+		px_conn_error(c, s->s_fail_status ? s->s_fail_status : 403,
+		    s->s_fail_status >= 500 ? "UNAVAILABLE" : "DENIED", msg);
 		return;
 	}
 	if (s->s_by_tag) {

@@ -5,7 +5,7 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
 libcurl4-openssl-dev libmbedtls-dev libjansson-dev libsodium-dev"
 RUN="docker-registry curl ca-certificates"
-TEST="skopeo podman uidmap python3 openssl nginx valgrind apache2-utils"
+TEST="skopeo podman uidmap python3 python3-cryptography openssl nginx valgrind apache2-utils"
 case "${1:-all}" in
 build) want="$BUILD" ;;
 run) want="$BUILD $RUN" ;;

@@ -79,6 +79,19 @@ require() {
 
 free_port() { $HELPERS free-port; }
 
+# Debian's python3, which has python3-cryptography (the one first on PATH
+# may be another build without it)
+PYCRYPTO=/usr/bin/python3
+require_pycrypto() {
+	if "$PYCRYPTO" -c 'import cryptography' 2>/dev/null; then return 0; fi
+	if [ "${CI:-}" = true ] || [ -n "${SIGNET_REQUIRE_ALL:-}" ]; then
+		echo "FAIL: $PYCRYPTO lacks python3-cryptography"
+		exit 99
+	fi
+	echo "SKIP: $PYCRYPTO lacks python3-cryptography"
+	exit 77
+}
+
 # wait_http URL [CURL OPTIONS]: until it answers at all, 15 s at most
 wait_http() {
 	url=$1
