@@ -519,13 +519,25 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		read_list(s);
 }
 
+/* Read the list and append again after a jittered pause. */
+static void
+retry(struct px_sign *s)
+{
+	struct timeval	tv;
+
+	s->s_attempt++;
+	s->s_state = SG_RETRY_WAIT;
+	tv.tv_sec = 0;
+	tv.tv_usec = 20000 * s->s_attempt + (long)arc4random_uniform(50000);
+	evtimer_add(s->s_timer, &tv);
+}
+
 static void
 sign_step(struct px_sign *s)
 {
 	struct px_fetch	*f0 = s->s_f[0], *f1 = s->s_f[1], *f2 = s->s_f[2];
 	const char	*loc;
 	size_t		 len;
-	struct timeval	 tv;
 	int		 st;
 
 	st = px_fetch_status(f0);
@@ -627,6 +639,16 @@ sign_step(struct px_sign *s)
 			put_list(s);
 			return;
 		}
+		if (st == 400 && s->s_attempt + 1 < SIGN_ATTEMPTS) {
+			/*
+			 * Seen under concurrent writers: distribution refuses
+			 * the list as referring to an unknown blob.  Read the
+			 * list and append again, like a lost layer.
+			 */
+			drop_fetches(s);
+			retry(s);
+			return;
+		}
 		if (st < 200 || st > 299) {
 			fail_http(s, f0, "writing the signature list");
 			drop_fetches(s);
@@ -656,7 +678,7 @@ sign_step(struct px_sign *s)
 			finish_signing(s, 1);
 			return;
 		}
-		if (++s->s_attempt >= SIGN_ATTEMPTS) {
+		if (s->s_attempt + 1 >= SIGN_ATTEMPTS) {
 			stats.lost++;
 			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
 			    "was removed by a concurrent writer %d times; "
@@ -667,11 +689,7 @@ sign_step(struct px_sign *s)
 		}
 		/* someone outside signet rewrote the list: append again */
 		stats.repaired++;
-		s->s_state = SG_RETRY_WAIT;
-		tv.tv_sec = 0;
-		tv.tv_usec = 20000 * s->s_attempt +
-		    (long)(arc4random_uniform(50000));
-		evtimer_add(s->s_timer, &tv);
+		retry(s);
 		return;
 	}
 	case SG_PUT_TAG:

@@ -1,0 +1,67 @@
+#!/bin/bash
+# No lost signatures: two signet instances with different keys in front of
+# one registry take 50 concurrent pushes of the same manifest under
+# different tags, while a third writer appends to the same signature list
+# directly; at the end every distinct signature is present.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo
+require_pycrypto
+
+start_registry up
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/a" >/dev/null
+"$SIGNET" keygen --output-key-prefix "$T/b" >/dev/null
+POL='"policies": [{"match": "race/*", "sign": "required"}]'
+
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/a.key\"}, $POL"
+A=$PROXY
+A_PID=$SIGNET_PID
+mv "$T/signet.json" "$T/a.json"
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/b.key\"}, $POL"
+B=$PROXY
+B_PID=$SIGNET_PID
+
+# the blobs, once, directly; then the same manifest 50 times through signet
+top=$(mkimage "$T/img" --layers 1 --size 20000 --seed race)
+skopeo copy -q --dest-tls-verify=false "oci:$T/img" "docker://$REG_up/race/app:seed"
+curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REG_up/v2/race/app/manifests/seed" >"$T/man.json"
+
+"$PYCRYPTO" "$top_srcdir/tests/integ/cosign_write.py" "$REG_up" race/app "$top" "$T/c.pub" \
+    >"$T/third.out" 2>&1 &
+third=$!
+# 50 concurrent pushes, alternating between the two instances
+seq 1 50 | xargs -P 50 -I{} sh -c '
+	if [ $(({} % 2)) -eq 1 ]; then p=$0; else p=$1; fi
+	curl -s -o /dev/null -w "%{http_code}\n" -X PUT \
+	    -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+	    --data-binary @"$2" "http://$p/v2/race/app/manifests/t{}"' "$A" "$B" "$T/man.json" \
+    >"$T/codes"
+wait "$third"
+expect_eq "third writer finished with its signature present" "$?" 0
+expect_eq "all 50 pushes answered 201" "$(grep -c '^201$' "$T/codes")" 50
+n=0
+for i in $(seq 1 50); do
+	[ "$(http_status HEAD "http://$REG_up/v2/race/app/manifests/t$i" \
+	    -H 'Accept: application/vnd.oci.image.manifest.v1+json')" = 200 ] && n=$((n + 1))
+done
+expect_eq "all 50 tags exist" "$n" 50
+
+for k in a b c; do
+	out=$($CHECK "$REG_up" race/app "$top" "$T/$k.pub")
+	expect_match "signature by key $k present" "$out" '"valid": 1'
+done
+out=$($CHECK "$REG_up" race/app "$top" "$T/a.pub")
+expect_match "exactly three distinct signatures, no duplicates" "$out" '"layers": 3'
+for p in $A $B; do
+	m=$(curl -s "http://$p/metrics")
+	expect_match "$p: no signature lost" "$m" 'signet_signature_losses_total 0'
+	echo "# $p: $(echo "$m" | grep -E '^signet_signature' | tr '\n' ' ')"
+done
+echo "# third writer rounds: $(cat "$T/third.out")"
+kill -TERM "$A_PID"
+wait "$A_PID"
+expect_eq "instance A exits 0" "$?" 0
+stop_signet
+finish
