@@ -216,7 +216,10 @@ int	px_sign_wanted(struct px_conn *);
 int	px_sign_start(struct px_conn *);
 /* More of the manifest arrived, or all of it (c_body_done). */
 void	px_sign_body_ready(struct px_conn *);
+/* Detach from c: a job still rechecking its signature carries on alone. */
 void	px_sign_free(struct px_conn *);
+/* Free the jobs still rechecking (at exit). */
+void	px_sign_shutdown(void);
 const struct px_sign_stats *px_sign_stats(void);
 
 /*

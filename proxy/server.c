@@ -1061,6 +1061,7 @@ px_server_free(struct px_server *srv)
 		event_free(srv->ev_hup);
 	if (srv->ev_drain != NULL)
 		event_free(srv->ev_drain);
+	px_sign_shutdown();	/* before the upstream its jobs use */
 	px_upstream_free(srv->up);
 	px_tls_unref(srv->tls);
 	conf_unref(srv->conf);

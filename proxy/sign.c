@@ -48,7 +48,8 @@ enum sign_state {
 	SG_READ_BACK,
 	SG_RETRY_WAIT,
 	SG_PUT_TAG,
-	SG_DONE
+	SG_DONE,
+	SG_RECHECK_WAIT	/* answered; look again in a moment */
 };
 
 static const char *const state_names[] = {
@@ -57,14 +58,31 @@ static const char *const state_names[] = {
 	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
 	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
 	[SG_RETRY_WAIT] = "retry-wait", [SG_PUT_TAG] = "put-tag",
-	[SG_DONE] = "done",
+	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
 };
+
+/*
+ * After answering, a signature signet wrote is looked at again after these
+ * delays and appended again if a concurrent writer (another signet, cosign)
+ * wrote a list read before ours was in it.  Without compare-and-swap on
+ * tags this is what keeps signatures from being lost to cross-process
+ * races: the loser repairs, in the background.
+ */
+static const int recheck_ms[] = { 1000, 4000 };
+#define RECHECKS	(int)(sizeof(recheck_ms) / sizeof(*recheck_ms))
 
 struct sign_lock;
 
 struct px_sign {
 	TAILQ_ENTRY(px_sign)	 s_wait;	/* in a lock's queue */
-	struct px_conn		*s_conn;
+	TAILQ_ENTRY(px_sign)	 s_bg;		/* in sign_background */
+	struct px_conn		*s_conn;	/* NULL once detached */
+	struct conf		*s_conf;	/* a reference */
+	struct px_upstream	*s_up;
+	uint64_t		 s_id;		/* connection id, for logs */
+	int			 s_recheck;	/* rechecks started */
+	int			 s_background;	/* in a recheck round */
+	int			 s_detached;	/* in sign_background */
 	enum sign_state		 s_state;
 	struct sign_lock	*s_lock;
 	int			 s_locked;	/* holds s_lock */
@@ -92,6 +110,11 @@ struct px_sign {
 	char			*s_cfg, *s_listbytes;
 	size_t			 s_cfglen, s_listlen;
 	int			 s_new_list;
+	char			*s_guess;	/* config of a list of just ours */
+	size_t			 s_guesslen;
+	int			 s_guess_sent;	/* its upload is in this round */
+	int			 s_guess_ok;	/* and it is in the registry */
+	int			 s_wrote;	/* this job wrote a signature */
 
 	struct px_fetch		*s_f[SIGN_FETCHES];
 	int			 s_pending;
@@ -113,11 +136,16 @@ struct sign_lock {
 };
 
 static TAILQ_HEAD(, sign_lock) sign_locks = TAILQ_HEAD_INITIALIZER(sign_locks);
+/* jobs whose client has gone on, still rechecking their signature */
+static TAILQ_HEAD(, px_sign) sign_background =
+    TAILQ_HEAD_INITIALIZER(sign_background);
 static struct px_sign_stats stats;
 
 static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
 static void	finish_signing(struct px_sign *, int ok);
+static void	sign_destroy(struct px_sign *);
+static void	retry(struct px_sign *);
 
 const struct px_sign_stats *
 px_sign_stats(void)
@@ -208,13 +236,10 @@ static int
 send_req(struct px_sign *s, int i, const char *method, const char *target,
     const char *ctype, const char *accept, const void *body, size_t len)
 {
-	struct px_conn	*c = s->s_conn;
-
-	s->s_f[i] = px_fetch_new(c->c_conf, method, target, s->s_auth, ctype,
+	s->s_f[i] = px_fetch_new(s->s_conf, method, target, s->s_auth, ctype,
 	    accept, body, len, s->s_origin);
 	if (s->s_f[i] == NULL ||
-	    px_fetch_start(px_server_upstream(c->c_srv), s->s_f[i], on_fetch,
-	    s) == -1) {
+	    px_fetch_start(s->s_up, s->s_f[i], on_fetch, s) == -1) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %s",
 		    method, target);
 		return -1;
@@ -259,7 +284,7 @@ fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
 static int
 make_payload(struct px_sign *s)
 {
-	struct conf	*cf = s->s_conn->c_conf;
+	struct conf	*cf = s->s_conf;
 	const char	*host = s->s_policy->reference_registry != NULL ?
 			    s->s_policy->reference_registry : cf->up_hostport;
 	json_t		*opt;
@@ -285,7 +310,7 @@ make_payload(struct px_sign *s)
 static int
 make_signature(struct px_sign *s)
 {
-	struct conf	*cf = s->s_conn->c_conf;
+	struct conf	*cf = s->s_conf;
 	unsigned char	 sig[CORE_SIG_MAX];
 	size_t		 slen, blen;
 	char		 err[256];
@@ -334,28 +359,62 @@ fail:
 	px_conn_error(s->s_conn, 500, "UNKNOWN", s->s_fail);
 }
 
+/*
+ * GET the list; with it, upload the payload blob and, on the first round,
+ * the config of a list holding only our layer: the usual case (a first
+ * signature) then needs no round trip of its own for the config.
+ */
 static void
 read_list(struct px_sign *s)
 {
-	char	target[512], *u;
-	int	rc;
+	struct core_sigman	 guess;
+	const char		*errstr;
+	char			 target[512], hex[65], *u, *man = NULL;
+	size_t			 mlen;
+	json_t			*ann;
+	int			 rc;
 
 	s->s_state = SG_READ_LIST;
+	s->s_guess_ok = 0;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
 	if (send_req(s, 0, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
-	    -1) {
+	    -1 || make_signature(s) == -1) {
 		finish_signing(s, 0);
 		return;
 	}
-	if (s->s_payload_up)
+	if (!s->s_payload_up) {
+		u = upload_url(s->s_upload[0], s->s_pdigest);
+		rc = u == NULL ? -1 : send_req(s, 1, "PUT", u,
+		    "application/octet-stream", NULL, s->s_payload, s->s_plen);
+		free(u);
+		if (rc == -1) {
+			finish_signing(s, 0);
+			return;
+		}
+	}
+	if (s->s_upload[1] == NULL || s->s_guess != NULL)
 		return;
-	u = upload_url(s->s_upload[0], s->s_pdigest);
-	rc = u == NULL ? -1 : send_req(s, 1, "PUT", u,
-	    "application/octet-stream", NULL, s->s_payload, s->s_plen);
-	free(u);
+	core_sigman_init(&guess);
+	ann = json_pack("{s:s}", CORE_ANN_SIGNATURE, s->s_sig64);
+	rc = ann == NULL || core_sigman_open(&guess, NULL, 0, 0, &errstr) == -1 ||
+	    core_sigman_append(&guess, s->s_pdigest, s->s_plen, ann) == -1 ||
+	    core_sigman_serialize(&guess, &s->s_guess, &s->s_guesslen, &man,
+	    &mlen) == -1 ? -1 : 0;
+	json_decref(ann);
+	core_sigman_free(&guess);
+	free(man);
 	if (rc == -1)
-		finish_signing(s, 0);
+		return;		/* no guess: the config goes up later */
+	core_sha256_hex(s->s_guess, s->s_guesslen, hex);
+	snprintf(target, sizeof(target), "sha256:%s", hex);
+	u = upload_url(s->s_upload[1], target);
+	free(s->s_upload[1]);
+	s->s_upload[1] = NULL;	/* a session serves one blob */
+	if (u != NULL && send_req(s, 2, "PUT", u, "application/octet-stream",
+	    NULL, s->s_guess, s->s_guesslen) == 0)
+		s->s_guess_sent = 1;
+	free(u);
 }
 
 static void
@@ -445,7 +504,7 @@ serialize_list(struct px_sign *s)
 static void
 list_read(struct px_sign *s, struct px_fetch *get)
 {
-	struct conf	*cf = s->s_conn->c_conf;
+	struct conf	*cf = s->s_conf;
 	const char	*body, *errstr;
 	json_t		*ann;
 	size_t		 len;
@@ -466,6 +525,13 @@ list_read(struct px_sign *s, struct px_fetch *get)
 		core_sigman_open(&s->s_list, NULL, 0,
 		    cf->up_media_types == CONF_MT_DOCKER, &errstr);
 		s->s_new_list = 1;
+	} else if ((st == 0 || st >= 500) && s->s_attempt + 1 < SIGN_ATTEMPTS) {
+		/*
+		 * Transient: distribution answers 500 now and then for a tag
+		 * that is being rewritten at that moment.
+		 */
+		retry(s);
+		return;
 	} else {
 		fail_http(s, get, "reading the signature list");
 		finish_signing(s, 0);
@@ -474,7 +540,11 @@ list_read(struct px_sign *s, struct px_fetch *get)
 	if (core_sigman_find(&s->s_list, s->s_pdigest, s->s_payload,
 	    s->s_plen, cf->sign_key) >= 0) {
 		/* an identical signature under our key is already there */
-		s->s_outcome = s->s_attempt == 0 ? "present" : "signed";
+		if (s->s_background)
+			s->s_outcome = s->s_attempt == 0 ? "intact" :
+			    "repaired";
+		else
+			s->s_outcome = s->s_attempt == 0 ? "present" : "signed";
 		finish_signing(s, 1);
 		return;
 	}
@@ -497,7 +567,10 @@ list_read(struct px_sign *s, struct px_fetch *get)
 		finish_signing(s, 0);
 		return;
 	}
-	if (s->s_upload[1] != NULL)
+	if (s->s_guess_ok && s->s_cfglen == s->s_guesslen &&
+	    memcmp(s->s_cfg, s->s_guess, s->s_cfglen) == 0)
+		put_list(s);	/* the config is up already */
+	else if (s->s_upload[1] != NULL)
 		put_config(s);
 	else
 		post_config(s);
@@ -510,13 +583,48 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->s_state == SG_WAIT_LOCK) {
-		/* the lock was handed over to us */
+	switch (s->s_state) {
+	case SG_WAIT_LOCK:	/* the lock was handed over to us */
+	case SG_RETRY_WAIT:
 		read_list(s);
 		return;
+	case SG_RECHECK_WAIT:
+		s->s_background = 1;
+		s->s_attempt = 0;
+		s->s_outcome = NULL;
+		s->s_state = SG_WAIT_LOCK;
+		switch (lock_acquire(s)) {
+		case 1:
+			read_list(s);
+			break;
+		case 0:
+			break;
+		default:
+			sign_destroy(s);	/* out of memory: give up */
+		}
+		return;
+	default:
+		return;
 	}
-	if (s->s_state == SG_RETRY_WAIT)
-		read_list(s);
+}
+
+/* Answered the client after writing a signature: look again later. */
+static void
+schedule_recheck(struct px_sign *s)
+{
+	struct timeval	tv;
+
+	if (s->s_recheck >= RECHECKS) {
+		s->s_state = SG_DONE;
+		if (s->s_detached)
+			sign_destroy(s);
+		return;
+	}
+	tv.tv_sec = recheck_ms[s->s_recheck] / 1000;
+	tv.tv_usec = (recheck_ms[s->s_recheck] % 1000) * 1000;
+	s->s_recheck++;
+	s->s_state = SG_RECHECK_WAIT;
+	evtimer_add(s->s_timer, &tv);
 }
 
 /* Read the list and append again after a jittered pause. */
@@ -592,6 +700,10 @@ sign_step(struct px_sign *s)
 			free(s->s_upload[0]);
 			s->s_upload[0] = NULL;
 		}
+		if (s->s_guess_sent) {
+			s->s_guess_sent = 0;
+			s->s_guess_ok = px_fetch_status(f2) == 201;
+		}
 		s->s_f[0] = NULL;
 		drop_fetches(s);
 		list_read(s, f0);
@@ -623,7 +735,7 @@ sign_step(struct px_sign *s)
 		return;
 	case SG_PUT_LIST:
 		if (st >= 400 && st < 500 && s->s_new_list &&
-		    s->s_conn->c_conf->up_media_types == CONF_MT_AUTO &&
+		    s->s_conf->up_media_types == CONF_MT_AUTO &&
 		    strcmp(core_sigman_media_type(&s->s_list),
 		    CORE_MT_OCI_MANIFEST) == 0) {
 			/* "auto": the upstream refused OCI, try Docker types */
@@ -639,11 +751,13 @@ sign_step(struct px_sign *s)
 			put_list(s);
 			return;
 		}
-		if (st == 400 && s->s_attempt + 1 < SIGN_ATTEMPTS) {
+		if ((st == 400 || st == 0 || st >= 500) &&
+		    s->s_attempt + 1 < SIGN_ATTEMPTS) {
 			/*
 			 * Seen under concurrent writers: distribution refuses
-			 * the list as referring to an unknown blob.  Read the
-			 * list and append again, like a lost layer.
+			 * the list as referring to an unknown blob, or fails
+			 * with a 500.  Read the list and append again, like a
+			 * lost layer.
 			 */
 			drop_fetches(s);
 			retry(s);
@@ -669,12 +783,12 @@ sign_step(struct px_sign *s)
 			found = core_sigman_open(&back, body, len, 0, &errstr)
 			    == 0 && core_sigman_find(&back, s->s_pdigest,
 			    s->s_payload, s->s_plen,
-			    s->s_conn->c_conf->sign_key) >= 0;
+			    s->s_conf->sign_key) >= 0;
 		}
 		core_sigman_free(&back);
 		drop_fetches(s);
 		if (found) {
-			s->s_outcome = "signed";
+			s->s_outcome = s->s_background ? "repaired" : "signed";
 			finish_signing(s, 1);
 			return;
 		}
@@ -695,13 +809,15 @@ sign_step(struct px_sign *s)
 	case SG_PUT_TAG:
 		s->s_f[0] = NULL;
 		drop_fetches(s);
+		s->s_state = SG_DONE;
+		if (s->s_wrote)
+			schedule_recheck(s);
 		if (st == 0)
 			px_conn_error(s->s_conn, 502, "UNAVAILABLE",
 			    px_fetch_error(f0));
 		else
 			px_fetch_reply(f0, s->s_conn);
 		px_fetch_free(f0);
-		s->s_state = SG_DONE;
 		return;
 	default:
 		px_error("sign: unexpected completion in state %s",
@@ -725,27 +841,48 @@ finish_signing(struct px_sign *s, int ok)
 	drop_fetches(s);
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->s_start, &d);
-	if (ok) {
-		if (strcmp(s->s_outcome, "present") == 0)
-			stats.present++;
-		else
-			stats.signed_++;
-	} else
+	if (!ok)
 		stats.failed++;
-	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}",
-	    "msg", "signature", "conn", (json_int_t)c->c_id,
-	    "repository", s->s_repo, "digest", s->s_digest,
-	    "signature_repository", s->s_sigrepo,
-	    "key", core_key_fingerprint(c->c_conf->sign_key),
-	    "mode", conf_sign_name(mode),
-	    "outcome", ok ? s->s_outcome : "failed",
-	    "attempts", s->s_attempt + 1,
-	    "duration_ms", d.tv_sec * 1000.0 + d.tv_usec / 1000.0);
-	if (o != NULL && !ok)
-		json_object_set_new(o, "error", json_string(s->s_fail));
-	if (o != NULL)
-		px_log_fields(ok ? CONF_LOG_INFO : CONF_LOG_WARN, o);
+	else if (strcmp(s->s_outcome, "present") == 0)
+		stats.present++;
+	else if (strcmp(s->s_outcome, "signed") == 0)
+		stats.signed_++;
+	else if (strcmp(s->s_outcome, "repaired") == 0)
+		stats.repaired++;
+	if (ok && (strcmp(s->s_outcome, "signed") == 0 ||
+	    strcmp(s->s_outcome, "repaired") == 0))
+		s->s_wrote = 1;
+	if (!s->s_background || !ok || strcmp(s->s_outcome, "intact") != 0) {
+		o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
+		    "s:f}",
+		    "msg", "signature", "conn", (json_int_t)s->s_id,
+		    "repository", s->s_repo, "digest", s->s_digest,
+		    "signature_repository", s->s_sigrepo,
+		    "key", core_key_fingerprint(s->s_conf->sign_key),
+		    "mode", conf_sign_name(mode),
+		    "outcome", ok ? s->s_outcome : "failed",
+		    "attempts", s->s_attempt + 1,
+		    "duration_ms", d.tv_sec * 1000.0 + d.tv_usec / 1000.0);
+		if (o != NULL && !ok)
+			json_object_set_new(o, "error", json_string(s->s_fail));
+		if (o != NULL)
+			px_log_fields(ok ? CONF_LOG_INFO : CONF_LOG_WARN, o);
+	}
 
+	if (s->s_background) {
+		/* a recheck: nobody to answer */
+		s->s_background = 0;
+		if (!ok) {
+			if (strstr(s->s_fail, "concurrent writer") == NULL)
+				stats.lost++;	/* counted there already */
+			s->s_state = SG_DONE;
+			if (s->s_detached)
+				sign_destroy(s);
+			return;
+		}
+		schedule_recheck(s);
+		return;
+	}
 	if (!ok && mode == CONF_SIGN_REQUIRED) {
 		snprintf(msg, sizeof(msg), "signing is required for %s and "
 		    "failed, so %s was not %s: %s", s->s_repo, s->s_by_tag ?
@@ -762,6 +899,8 @@ finish_signing(struct px_sign *s, int ok)
 		return;
 	}
 	s->s_state = SG_DONE;
+	if (s->s_wrote)
+		schedule_recheck(s);
 	if (s->s_answer != NULL)
 		px_fetch_reply(s->s_answer, c);
 	else
@@ -796,6 +935,9 @@ px_sign_start(struct px_conn *c)
 		return -1;
 	c->c_sign = s;
 	s->s_conn = c;
+	s->s_conf = conf_ref(c->c_conf);
+	s->s_up = px_server_upstream(c->c_srv);
+	s->s_id = c->c_id;
 	s->s_state = SG_BODY;
 	s->s_policy = conf_policy_for(c->c_conf, c->c_route.name);
 	gettimeofday(&s->s_start, NULL);
@@ -863,14 +1005,11 @@ px_sign_body_ready(struct px_conn *c)
 	put_digest(s);
 }
 
-void
-px_sign_free(struct px_conn *c)
+static void
+sign_destroy(struct px_sign *s)
 {
-	struct px_sign	*s = c->c_sign;
-
-	if (s == NULL)
-		return;
-	c->c_sign = NULL;
+	if (s->s_detached)
+		TAILQ_REMOVE(&sign_background, s, s_bg);
 	lock_release(s);
 	drop_fetches(s);
 	px_fetch_free(s->s_answer);
@@ -881,11 +1020,40 @@ px_sign_free(struct px_conn *c)
 		free(s->s_auth);
 	}
 	core_sigman_free(&s->s_list);
+	conf_unref(s->s_conf);
 	free(s->s_manifest);
 	free(s->s_payload);
 	free(s->s_cfg);
 	free(s->s_listbytes);
+	free(s->s_guess);
 	free(s->s_upload[0]);
 	free(s->s_upload[1]);
 	free(s);
+}
+
+void
+px_sign_free(struct px_conn *c)
+{
+	struct px_sign	*s = c->c_sign;
+
+	if (s == NULL)
+		return;
+	c->c_sign = NULL;
+	s->s_conn = NULL;
+	if (s->s_state == SG_RECHECK_WAIT || s->s_background) {
+		/* the client is answered; the recheck goes on without it */
+		s->s_detached = 1;
+		TAILQ_INSERT_TAIL(&sign_background, s, s_bg);
+		return;
+	}
+	sign_destroy(s);
+}
+
+void
+px_sign_shutdown(void)
+{
+	struct px_sign	*s;
+
+	while ((s = TAILQ_FIRST(&sign_background)) != NULL)
+		sign_destroy(s);
 }

@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """A signature writer outside signet, for the concurrency test: appends its
 own cosign signature to REPO:sha256-<hex>.sig by read-modify-write, as
-cosign does, racing whoever else writes the list.  Unlike cosign it reads
-the list back and appends again until its layer is present (ROUNDS times at
-most), so its own signature survives the race too.
+cosign does, racing whoever else writes the list.  Unlike cosign it keeps
+watching: until STOPFILE exists it reads the list every few milliseconds
+and appends again whenever its layer is missing, as signet's rechecks do.
 
-  cosign_write.py REGISTRY REPO DIGEST PUBOUT [ROUNDS]
+  cosign_write.py REGISTRY REPO DIGEST PUBOUT STOPFILE
 
-Generates a P-256 key, writes its public key to PUBOUT, prints the number
-of read-modify-write rounds it needed.
+Generates a P-256 key, writes its public key to PUBOUT, prints how many
+times it had to append.
 """
+import os
 import base64
 import hashlib
 import json
@@ -48,8 +49,7 @@ def put_blob(base, repo, data):
 
 
 def main(argv):
-    reg, repo, digest, pubout = argv[1:5]
-    rounds = int(argv[5]) if len(argv) > 5 else 50
+    reg, repo, digest, pubout, stopfile = argv[1:6]
     base = "http://" + reg
     key = ec.generate_private_key(ec.SECP256R1())
     with open(pubout, "wb") as f:
@@ -62,15 +62,21 @@ def main(argv):
     sig = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
     pd = put_blob(base, repo, payload)
     tag = "%s/v2/%s/manifests/sha256-%s.sig" % (base, repo, digest[7:])
-    for n in range(1, rounds + 1):
+    appends = 0
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        stopping = os.path.exists(stopfile)
         st, h, body = req("GET", tag, headers={"Accept": OCI})
         man = json.loads(body) if st == 200 else {
             "schemaVersion": 2, "mediaType": OCI,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 0, "digest": ""},
             "layers": []}
         if any(l["digest"] == pd for l in man["layers"]):
-            print(n - 1)
-            return 0
+            if stopping:
+                print(appends)
+                return 0
+            time.sleep(0.02)
+            continue
         man["layers"].append({"mediaType": SS, "size": len(payload), "digest": pd,
                               "annotations": {"dev.cosignproject.cosign/signature": sig}})
         cfg = json.dumps({"architecture": "", "created": "0001-01-01T00:00:00Z",
@@ -82,8 +88,8 @@ def main(argv):
         st, h, _ = req("PUT", tag, json.dumps(man, separators=(",", ":")).encode(),
                        {"Content-Type": OCI})
         assert st == 201, st
-        time.sleep(0.01)
-    print("gave up")
+        appends += 1
+    print("timed out")
     return 1
 
 

@@ -29,7 +29,7 @@ curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "http://$REG_up/v2/race/app/manifests/seed" >"$T/man.json"
 
 "$PYCRYPTO" "$top_srcdir/tests/integ/cosign_write.py" "$REG_up" race/app "$top" "$T/c.pub" \
-    >"$T/third.out" 2>&1 &
+    "$T/stop" >"$T/third.out" 2>&1 &
 third=$!
 # 50 concurrent pushes, alternating between the two instances
 seq 1 50 | xargs -P 50 -I{} sh -c '
@@ -38,6 +38,9 @@ seq 1 50 | xargs -P 50 -I{} sh -c '
 	    -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
 	    --data-binary @"$2" "http://$p/v2/race/app/manifests/t{}"' "$A" "$B" "$T/man.json" \
     >"$T/codes"
+# signet looks at what it wrote again 1 s and 4 s after answering
+sleep 6
+touch "$T/stop"
 wait "$third"
 expect_eq "third writer finished with its signature present" "$?" 0
 expect_eq "all 50 pushes answered 201" "$(grep -c '^201$' "$T/codes")" 50
@@ -57,9 +60,10 @@ expect_match "exactly three distinct signatures, no duplicates" "$out" '"layers"
 for p in $A $B; do
 	m=$(curl -s "http://$p/metrics")
 	expect_match "$p: no signature lost" "$m" 'signet_signature_losses_total 0'
+	expect_match "$p: nothing failed" "$m" 'signet_signatures_total\{outcome="failed"\} 0'
 	echo "# $p: $(echo "$m" | grep -E '^signet_signature' | tr '\n' ' ')"
 done
-echo "# third writer rounds: $(cat "$T/third.out")"
+echo "# third writer appended $(cat "$T/third.out") time(s)"
 kill -TERM "$A_PID"
 wait "$A_PID"
 expect_eq "instance A exits 0" "$?" 0
