@@ -277,6 +277,12 @@ px_fetch_location(const struct px_fetch *f)
 }
 
 const char *
+px_fetch_content_type(const struct px_fetch *f)
+{
+	return f->f_ctype;
+}
+
+const char *
 px_fetch_digest(const struct px_fetch *f)
 {
 	return f->f_digest;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
+
 #include "proxy.h"
 
 static void
@@ -20,6 +22,9 @@ usage(FILE *fp)
 	    "                                    write P.key (cosign's encrypted\n"
 	    "                                    format) and P.pub; password from\n"
 	    "                                    COSIGN_PASSWORD or a prompt\n"
+	    "       signet sign --key KEY [--allow-http] [--registry-username U\n"
+	    "                   --registry-password P] REGISTRY/REPO(:TAG|@DIGEST)\n"
+	    "                                    sign an image already in a registry\n"
 	    "       signet version\n");
 }
 
@@ -179,6 +184,207 @@ cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+/* signet sign */
+
+struct sign_cmd {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct px_upstream	*up;
+	struct px_fetch		*get;
+	struct px_sign		*job;
+	char			 repo[CORE_NAME_MAX + 1];
+	char			 ref[CORE_REF_MAX + 1];
+	char			 registry[256];
+	char			*auth;
+	int			 ok;
+};
+
+static void
+sign_done(void *arg, int ok, const char *message)
+{
+	struct sign_cmd	*sc = arg;
+
+	sc->ok = ok;
+	if (ok)
+		printf("signature %s: %s/%s:%s\n", message, sc->registry,
+		    sc->conf->sig_repo != NULL ? sc->conf->sig_repo : sc->repo,
+		    px_sign_sigtag(sc->job));
+	else
+		fprintf(stderr, "signet: sign: %s\n", message);
+	event_base_loopexit(sc->base, NULL);
+}
+
+static void
+sign_got_manifest(struct px_fetch *f, void *arg)
+{
+	struct sign_cmd	*sc = arg;
+	const char	*body, *ct;
+	char		 hex[65];
+	size_t		 len;
+	int		 st = px_fetch_status(f);
+
+	if (st != 200) {
+		if (st == 0)
+			fprintf(stderr, "signet: sign: %s\n", px_fetch_error(f));
+		else
+			fprintf(stderr, "signet: sign: reading the manifest "
+			    "%s/%s:%s: HTTP %d\n", sc->registry, sc->repo,
+			    sc->ref, st);
+		event_base_loopexit(sc->base, NULL);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	ct = px_fetch_content_type(f);
+	core_sha256_hex(body, len, hex);
+	if (strncmp(sc->ref, "sha256:", 7) == 0 && strcmp(sc->ref + 7, hex)) {
+		fprintf(stderr, "signet: sign: the registry's manifest for %s "
+		    "has another digest (sha256:%s)\n", sc->ref, hex);
+		event_base_loopexit(sc->base, NULL);
+		return;
+	}
+	sc->job = px_sign_headless(sc->conf, sc->up, sc->base, sc->repo, body,
+	    len, *ct ? ct : CORE_MT_DOCKER_MANIFEST, sign_done, sc);
+	if (sc->job == NULL) {
+		fprintf(stderr, "signet: sign: cannot start signing\n");
+		event_base_loopexit(sc->base, NULL);
+	}
+}
+
+/* REGISTRY/REPO[:TAG|@DIGEST] */
+static int
+parse_image_ref(const char *s, struct sign_cmd *sc)
+{
+	const char	*slash = strchr(s, '/'), *at, *colon, *name;
+	size_t		 n;
+
+	if (slash == NULL || slash == s || (size_t)(slash - s) >=
+	    sizeof(sc->registry))
+		return -1;
+	memcpy(sc->registry, s, (size_t)(slash - s));
+	sc->registry[slash - s] = '\0';
+	name = slash + 1;
+	at = strchr(name, '@');
+	colon = strrchr(name, ':');
+	if (at != NULL) {
+		n = (size_t)(at - name);
+		snprintf(sc->ref, sizeof(sc->ref), "%s", at + 1);
+		if (!core_digest_valid(sc->ref, strlen(sc->ref)))
+			return -1;
+	} else if (colon != NULL && strchr(colon, '/') == NULL) {
+		n = (size_t)(colon - name);
+		snprintf(sc->ref, sizeof(sc->ref), "%s", colon + 1);
+		if (!core_tag_valid(sc->ref, strlen(sc->ref)))
+			return -1;
+	} else {
+		n = strlen(name);
+		snprintf(sc->ref, sizeof(sc->ref), "latest");
+	}
+	if (n == 0 || n >= sizeof(sc->repo))
+		return -1;
+	memcpy(sc->repo, name, n);
+	sc->repo[n] = '\0';
+	return core_name_valid(sc->repo, n) ? 0 : -1;
+}
+
+static int
+cmd_sign(int argc, char **argv)
+{
+	struct sign_cmd	 sc;
+	const char	*key = NULL, *image = NULL, *user = NULL, *pass = NULL;
+	char		 json[8192], err[CONF_ERR_MAX], target[600], up[300];
+	char		 cred[512], b64[800];
+	size_t		 blen;
+	int		 i, allow_http = 0;
+	json_t		*j;
+	char		*text;
+
+	memset(&sc, 0, sizeof(sc));
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (strcmp(argv[i], "--allow-http") == 0)
+			allow_http = 1;
+		else if (strcmp(argv[i], "--registry-username") == 0 &&
+		    i + 1 < argc)
+			user = argv[++i];
+		else if (strcmp(argv[i], "--registry-password") == 0 &&
+		    i + 1 < argc)
+			pass = argv[++i];
+		else if (argv[i][0] != '-' && image == NULL)
+			image = argv[i];
+		else {
+			fprintf(stderr, "signet: sign: unexpected argument: "
+			    "%s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (key == NULL || image == NULL) {
+		fprintf(stderr, "signet: sign needs --key KEY and an image\n");
+		return 2;
+	}
+	if (parse_image_ref(image, &sc) == -1) {
+		fprintf(stderr, "signet: sign: %s is not REGISTRY/REPO[:TAG|"
+		    "@DIGEST]\n", image);
+		return 2;
+	}
+	snprintf(up, sizeof(up), "%s://%s", allow_http ? "http" : "https",
+	    sc.registry);
+	/* the command's settings, validated like a configuration file */
+	j = json_pack("{s:[s], s:{s:s}, s:{s:s}, s:[{s:s, s:s}], s:{s:s}}",
+	    "listen", "127.0.0.1:1", "upstream", "url", up, "signing", "key",
+	    key, "policies", "match", "*", "sign", "required",
+	    "log", "level", "warn");
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return 1;
+	snprintf(json, sizeof(json), "%s", text);
+	free(text);
+	sc.conf = conf_load_buffer(json, strlen(json), "sign", err,
+	    sizeof(err));
+	if (sc.conf == NULL) {
+		fprintf(stderr, "%s", err);
+		return 1;
+	}
+	px_log_set_level(CONF_LOG_WARN);
+	if (user != NULL && pass != NULL) {
+		snprintf(cred, sizeof(cred), "%s:%s", user, pass);
+		mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen,
+		    (unsigned char *)cred, strlen(cred));
+		mbedtls_platform_zeroize(cred, sizeof(cred));
+		if (asprintf(&sc.auth, "Basic %s", b64) == -1)
+			sc.auth = NULL;
+		mbedtls_platform_zeroize(b64, sizeof(b64));
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sc.base = event_base_new();
+	sc.up = sc.base != NULL ? px_upstream_new(sc.base) : NULL;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc.repo,
+	    sc.ref);
+	sc.get = sc.up != NULL ? px_fetch_new(sc.conf, "GET", target, sc.auth,
+	    NULL, CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
+	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL) :
+	    NULL;
+	if (sc.get != NULL &&
+	    px_fetch_start(sc.up, sc.get, sign_got_manifest, &sc) == 0)
+		event_base_dispatch(sc.base);
+	else
+		fprintf(stderr, "signet: sign: cannot start\n");
+	if (sc.job != NULL)
+		px_sign_headless_free(sc.job);
+	px_fetch_free(sc.get);
+	px_upstream_free(sc.up);
+	if (sc.base != NULL)
+		event_base_free(sc.base);
+	conf_unref(sc.conf);
+	if (sc.auth != NULL) {
+		mbedtls_platform_zeroize(sc.auth, strlen(sc.auth));
+		free(sc.auth);
+	}
+	curl_global_cleanup();
+	return sc.ok ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -192,6 +398,8 @@ main(int argc, char **argv)
 		return cmd_check_config(argc, argv);
 	if (strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc, argv);
+	if (strcmp(argv[1], "sign") == 0)
+		return cmd_sign(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);

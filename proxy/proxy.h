@@ -93,6 +93,7 @@ const char *px_fetch_error(const struct px_fetch *);
 const char *px_fetch_body(struct px_fetch *, size_t *len);
 const char *px_fetch_location(const struct px_fetch *);
 const char *px_fetch_digest(const struct px_fetch *);
+const char *px_fetch_content_type(const struct px_fetch *);
 /* Send this response (status, filtered headers, body) to the client. */
 void	px_fetch_reply(struct px_fetch *, struct px_conn *);
 
@@ -220,6 +221,13 @@ void	px_sign_body_ready(struct px_conn *);
 void	px_sign_free(struct px_conn *);
 /* Free the jobs still rechecking (at exit). */
 void	px_sign_shutdown(void);
+typedef void (*px_sign_done_fn)(void *arg, int ok, const char *message);
+struct px_sign *px_sign_headless(struct conf *, struct px_upstream *,
+	    struct event_base *, const char *repo, const char *manifest,
+	    size_t mlen, const char *content_type, px_sign_done_fn done,
+	    void *arg);
+void	px_sign_headless_free(struct px_sign *);
+const char *px_sign_sigtag(const struct px_sign *);
 const struct px_sign_stats *px_sign_stats(void);
 
 /*

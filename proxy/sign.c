@@ -115,6 +115,8 @@ struct px_sign {
 	int			 s_guess_sent;	/* its upload is in this round */
 	int			 s_guess_ok;	/* and it is in the registry */
 	int			 s_wrote;	/* this job wrote a signature */
+	px_sign_done_fn		 s_done;	/* headless: the sign command */
+	void			*s_done_arg;
 
 	struct px_fetch		*s_f[SIGN_FETCHES];
 	int			 s_pending;
@@ -151,6 +153,35 @@ const struct px_sign_stats *
 px_sign_stats(void)
 {
 	return &stats;
+}
+
+/* Answers: to the pushing client, or to the `signet sign` command */
+
+static void
+answer_error(struct px_sign *s, int status, const char *code, const char *msg)
+{
+	if (s->s_conn != NULL)
+		px_conn_error(s->s_conn, status, code, msg);
+	else if (s->s_done != NULL)
+		s->s_done(s->s_done_arg, 0, msg);
+}
+
+static void
+answer_fetch(struct px_sign *s, struct px_fetch *f)
+{
+	char	msg[128];
+	int	st = px_fetch_status(f);
+
+	if (st == 0) {
+		answer_error(s, 502, "UNAVAILABLE", px_fetch_error(f));
+		return;
+	}
+	if (s->s_conn != NULL)
+		px_fetch_reply(f, s->s_conn);
+	else if (s->s_done != NULL) {
+		snprintf(msg, sizeof(msg), "upstream answered HTTP %d", st);
+		s->s_done(s->s_done_arg, st >= 200 && st < 300, msg);
+	}
 }
 
 /* Locks */
@@ -356,7 +387,7 @@ fail:
 	/* nothing was written: answer without signing or tagging */
 	drop_fetches(s);
 	s->s_state = SG_DONE;
-	px_conn_error(s->s_conn, 500, "UNKNOWN", s->s_fail);
+	answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
 /*
@@ -481,7 +512,7 @@ put_tag(struct px_sign *s)
 	    s->s_ref);
 	if (send_req(s, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
 	    s->s_mlen) == -1)
-		px_conn_error(s->s_conn, 500, "UNKNOWN", s->s_fail);
+		answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
 static int
@@ -653,12 +684,8 @@ sign_step(struct px_sign *s)
 	case SG_PUT_DIGEST:
 		if (st < 200 || st > 299) {
 			/* the upstream's verdict on the manifest: no signing */
-			if (st == 0)
-				px_conn_error(s->s_conn, 502, "UNAVAILABLE",
-				    px_fetch_error(f0));
-			else
-				px_fetch_reply(f0, s->s_conn);
 			s->s_state = SG_DONE;
+			answer_fetch(s, f0);
 			return;
 		}
 		s->s_answer = f0;
@@ -812,11 +839,7 @@ sign_step(struct px_sign *s)
 		s->s_state = SG_DONE;
 		if (s->s_wrote)
 			schedule_recheck(s);
-		if (st == 0)
-			px_conn_error(s->s_conn, 502, "UNAVAILABLE",
-			    px_fetch_error(f0));
-		else
-			px_fetch_reply(f0, s->s_conn);
+		answer_fetch(s, f0);
 		px_fetch_free(f0);
 		return;
 	default:
@@ -888,9 +911,10 @@ finish_signing(struct px_sign *s, int ok)
 		    "failed, so %s was not %s: %s", s->s_repo, s->s_by_tag ?
 		    "the tag" : "the push", s->s_by_tag ? "created" :
 		    "completed", s->s_fail);
-		c->c_error = "signing failed";
+		if (c != NULL)
+			c->c_error = "signing failed";
 		s->s_state = SG_DONE;
-		px_conn_error(c, s->s_fail_status ? s->s_fail_status : 403,
+		answer_error(s, s->s_fail_status ? s->s_fail_status : 403,
 		    s->s_fail_status >= 500 ? "UNAVAILABLE" : "DENIED", msg);
 		return;
 	}
@@ -899,12 +923,14 @@ finish_signing(struct px_sign *s, int ok)
 		return;
 	}
 	s->s_state = SG_DONE;
-	if (s->s_wrote)
+	if (s->s_wrote && s->s_done == NULL)
 		schedule_recheck(s);
-	if (s->s_answer != NULL)
-		px_fetch_reply(s->s_answer, c);
+	if (s->s_done != NULL)
+		s->s_done(s->s_done_arg, ok, ok ? s->s_outcome : s->s_fail);
+	else if (s->s_answer != NULL)
+		answer_fetch(s, s->s_answer);
 	else
-		px_conn_error(c, 502, "UNAVAILABLE", s->s_fail);
+		answer_error(s, 502, "UNAVAILABLE", s->s_fail);
 }
 
 /* Entry points, from server.c */
@@ -1056,4 +1082,64 @@ px_sign_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sign_background)) != NULL)
 		sign_destroy(s);
+}
+
+/*
+ * `signet sign`: sign a manifest already in the registry.  The manifest is
+ * PUT again by digest (idempotent, and it proves the right to write), then
+ * signed and appended exactly as for a push; done(arg, ok, message) runs
+ * once at the end.  No recheck: the command exits.
+ */
+struct px_sign *
+px_sign_headless(struct conf *cf, struct px_upstream *up,
+    struct event_base *base, const char *repo, const char *manifest,
+    size_t mlen, const char *content_type, px_sign_done_fn done, void *arg)
+{
+	struct px_sign	*s;
+	char		 hex[65];
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->s_conf = conf_ref(cf);
+	s->s_up = up;
+	s->s_done = done;
+	s->s_done_arg = arg;
+	s->s_policy = conf_policy_for(cf, repo);
+	gettimeofday(&s->s_start, NULL);
+	core_sigman_init(&s->s_list);
+	s->s_timer = evtimer_new(base, on_retry, s);
+	s->s_manifest = malloc(mlen + 1);
+	if (s->s_timer == NULL || s->s_manifest == NULL || s->s_policy == NULL) {
+		sign_destroy(s);
+		return NULL;
+	}
+	memcpy(s->s_manifest, manifest, mlen);
+	s->s_mlen = mlen;
+	snprintf(s->s_repo, sizeof(s->s_repo), "%s", repo);
+	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s",
+	    cf->sig_repo != NULL ? cf->sig_repo : repo);
+	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s", content_type);
+	core_sha256_hex(manifest, mlen, hex);
+	snprintf(s->s_digest, sizeof(s->s_digest), "sha256:%s", hex);
+	snprintf(s->s_ref, sizeof(s->s_ref), "%s", s->s_digest);
+	core_sig_tag(s->s_digest, s->s_sigtag);
+	if (make_payload(s) == -1) {
+		sign_destroy(s);
+		return NULL;
+	}
+	put_digest(s);
+	return s;
+}
+
+void
+px_sign_headless_free(struct px_sign *s)
+{
+	sign_destroy(s);
+}
+
+const char *
+px_sign_sigtag(const struct px_sign *s)
+{
+	return s->s_sigtag;
 }

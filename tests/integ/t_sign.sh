@@ -180,4 +180,22 @@ check "push with COSIGN_REPOSITORY" $cp "oci:$T/img4" "docker://$PROXY/signed/se
 out=$($CHECK "$REG_up" signed/sep2 1 "$T/k.pub" --sigrepo sigs/env)
 expect_match "COSIGN_REPOSITORY honoured" "$out" '"valid": 1'
 stop_signet
+
+# 11. signet sign: an image already in the registry, like cosign sign
+top=$(mkimage "$T/img5" --layers 1 --size 20000 --seed sign5)
+skopeo copy -q --dest-tls-verify=false "oci:$T/img5" "docker://$REG_up/cli/app:1"
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/cli/app:1" 2>&1)
+expect_eq "sign by tag" "$out" "signature signed: $REG_up/cli/app:sha256-${top#sha256:}.sig"
+out=$($CHECK "$REG_up" cli/app 1 "$T/k.pub" --want-ref "$REG_up/cli/app")
+expect_match "signed by the command, verified independently" "$out" '"layers": 1, "valid": 1'
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/cli/app@$top" 2>&1)
+expect_eq "sign by digest again: already present" "$out" \
+    "signature present: $REG_up/cli/app:sha256-${top#sha256:}.sig"
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/cli/app:nope" 2>&1)
+expect_eq "missing tag: exit 1" "$?" 1
+expect_match "missing tag named" "$out" "reading the manifest $REG_up/cli/app:nope: HTTP 404"
+out=$(COSIGN_PASSWORD=bad "$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/cli/app:1" 2>&1)
+expect_match "wrong password named" "$out" 'signing.key: .*wrong password'
+out=$("$SIGNET" sign --key "$T/k.key" "not a reference" 2>&1)
+expect_eq "bad reference: exit 2" "$?" 2
 finish
