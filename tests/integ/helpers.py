@@ -9,6 +9,11 @@
   helpers.py digest FILE            sha256 of a file, as "sha256:<hex>"
   helpers.py raw HOST PORT FILE     send FILE's bytes, print the raw response
   helpers.py rss PID                peak resident memory (VmHWM) in KiB
+  helpers.py quirk-front PORT UPSTREAM QUIRK
+      A reverse proxy in front of a real registry that adds one registry
+      quirk (see the shared REGISTRIES.md): no-oci-sig refuses an OCI
+      manifest PUT to a sha256-<hex>.sig tag with 400 MANIFEST_INVALID, as
+      registries that take only Docker schema 2 do (quirk M1).
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
       hang (accept, never answer), drop-body (promise 1000000 bytes, send
@@ -161,6 +166,53 @@ def fault_upstream(port, mode):
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 
+def quirk_front(port, upstream, quirk):
+    import http.client
+    import http.server
+    import re
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else None
+            ct = self.headers.get("Content-Type", "")
+            if (quirk == "no-oci-sig" and self.command == "PUT"
+                    and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
+                    and ct.startswith("application/vnd.oci.image.manifest.v1+json")):
+                msg = b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{"description":null}}]}'
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+                return
+            host, uport = upstream.split(":")
+            c = http.client.HTTPConnection(host, int(uport), timeout=30)
+            hdrs = {k: v for k, v in self.headers.items()
+                    if k.lower() not in ("connection", "content-length", "transfer-encoding")}
+            c.request(self.command, self.path, body=body, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+            self.send_response(r.status)
+            for k, v in r.getheaders():
+                if k.lower() not in ("connection", "content-length", "transfer-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            c.close()
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Front).serve_forever()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "free-port":
@@ -179,6 +231,8 @@ def main(argv):
             print("sha256:" + hashlib.sha256(f.read()).hexdigest())
     elif cmd == "raw":
         raw(argv[2], argv[3], argv[4])
+    elif cmd == "quirk-front":
+        quirk_front(int(argv[2]), argv[3], argv[4])
     elif cmd == "fault-upstream":
         fault_upstream(int(argv[2]), argv[3])
     elif cmd == "rss":

@@ -164,6 +164,28 @@ expect_match "COSIGN_DOCKER_MEDIA_TYPES gives Docker types" "$out" '"valid": 1'
 stop_signet
 : >"$T/signet.log"
 
+# 9b. "auto": an upstream that refuses OCI signature manifests (quirk M1)
+front=$(free_port)
+$HELPERS quirk-front "$front" "$REG_up" no-oci-sig &
+PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$front/v2/"
+UPSTREAM_EXTRA=', "media_types": "auto"' start_signet "http://127.0.0.1:$front" \
+    "\"signing\": {\"key\": \"$T/k.key\"}, $POLICIES"
+check "push with media_types auto, OCI refused" $cp "oci:$T/img" "docker://$PROXY/signed/auto:1"
+out=$($CHECK "$REG_up" signed/auto 1 "$T/k.pub" --media docker)
+expect_match "auto fell back to Docker media types" "$out" '"valid": 1'
+check "the fallback is logged" grep -q 'retrying with Docker media types' "$T/signet.log"
+stop_signet
+: >"$T/signet.log"
+start_signet "http://127.0.0.1:$front" "\"signing\": {\"key\": \"$T/k.key\"}, $POLICIES"
+out=$($cp "oci:$T/img" "docker://$PROXY/signed/noauto:1" 2>&1)
+expect_match "oci only, refused: required push fails with the reason" "$out" \
+    'writing the signature list: upstream answered HTTP 400'
+expect_eq "and no tag" "$(http_status HEAD "http://$REG_up/v2/signed/noauto/manifests/1" \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json')" 404
+stop_signet
+: >"$T/signet.log"
+
 # 10. a separate signature repository (file, then COSIGN_REPOSITORY)
 start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $POLICIES"
 top=$(mkimage "$T/img4" --layers 1 --size 30000 --seed sign4)
