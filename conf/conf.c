@@ -273,6 +273,12 @@ static const struct conf_key limits_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
+static const struct conf_key registry_auth_keys[] = {
+	{ "username", CT_STRING, F(reg_user), NULL, 0, 0, NULL, NULL },
+	{ "password_env", CT_STRING, F(reg_password_env), NULL, 0, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
 static const struct conf_key top_keys[] = {
 	{ "listen", CT_LISTEN, 0, NULL, 0, 0, NULL, NULL },
 	{ "tls", CT_OBJECT, 0, tls_keys, 0, 0, NULL, NULL },
@@ -281,6 +287,7 @@ static const struct conf_key top_keys[] = {
 	{ "limits", CT_OBJECT, 0, limits_keys, 0, 0, NULL, NULL },
 	{ "signing", CT_OBJECT, 0, signing_keys, 0, 0, NULL, NULL },
 	{ "signature_repository", CT_STRING, F(sig_repo), NULL, 0, 0, check_repo, NULL },
+	{ "registry_auth", CT_OBJECT, 0, registry_auth_keys, 0, 0, NULL, NULL },
 	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -510,6 +517,12 @@ finish_signing(struct conf *c, struct errbuf *e)
 	}
 	if (c->sign_password_env == NULL)
 		c->sign_password_env = strdup("COSIGN_PASSWORD");
+	if ((c->reg_user == NULL) != (c->reg_password_env == NULL))
+		errf(e, "registry_auth: username and password_env go together");
+	else if (c->reg_password_env != NULL &&
+	    getenv(c->reg_password_env) == NULL)
+		errf(e, "registry_auth.password_env: the environment variable "
+		    "%s is not set", c->reg_password_env);
 	if (c->sign_key_path == NULL) {
 		if (signs)
 			errf(e, "signing.key: required by a policy that signs");
@@ -669,6 +682,8 @@ conf_unref(struct conf *c)
 	json_decref(c->sign_annotations);
 	core_key_free(c->sign_key);
 	free(c->sig_repo);
+	free(c->reg_user);
+	free(c->reg_password_env);
 	for (i = 0; i < c->npolicies; i++) {
 		free(c->policies[i].match);
 		free(c->policies[i].reference_registry);

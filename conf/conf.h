@@ -60,6 +60,8 @@ struct conf {
 	json_t			*sign_annotations;	/* for every payload */
 	struct core_key		*sign_key;	/* loaded and checked at load */
 	char			*sig_repo;	/* NULL: the image's own */
+	char			*reg_user;	/* registry_auth, for sig_repo */
+	char			*reg_password_env;
 	struct conf_policy	*policies;
 	int			 npolicies;
 

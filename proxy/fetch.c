@@ -28,6 +28,7 @@ struct px_fetch {
 	struct evbuffer		*f_resp_hdrs;	/* filtered, for a client */
 	int64_t			 f_clen;
 	char			*f_location;	/* raw Location */
+	char			*f_challenge;	/* raw WWW-Authenticate */
 	char			 f_digest[CORE_DIGEST_MAX + 1];
 	char			 f_ctype[128];
 	char			 f_up_url[256];
@@ -77,6 +78,8 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 			v++;
 		if (strcasecmp(line, "location") == 0)
 			set_string(&f->f_location, v);
+		else if (strcasecmp(line, "www-authenticate") == 0)
+			set_string(&f->f_challenge, v);
 		else if (strcasecmp(line, "docker-content-digest") == 0)
 			snprintf(f->f_digest, sizeof(f->f_digest), "%s", v);
 		else if (strcasecmp(line, "content-type") == 0)
@@ -135,8 +138,8 @@ make_url(const char *up_url, const char *target)
 	return url;
 }
 
-struct px_fetch *
-px_fetch_new(const struct conf *cf, const char *method, const char *target,
+static struct px_fetch *
+fetch_new(const struct conf *cf, const char *method, char *url,
     const char *authorization, const char *content_type, const char *accept,
     const void *body, size_t len, const char *origin)
 {
@@ -146,12 +149,14 @@ px_fetch_new(const struct conf *cf, const char *method, const char *target,
 	char			 h[PX_HTTP_HEAD_MAX];
 
 	f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	if (f == NULL) {
+		free(url);
 		return NULL;
+	}
 	f->f_clen = -1;
 	f->f_resp = evbuffer_new();
 	f->f_resp_hdrs = evbuffer_new();
-	f->f_url = make_url(cf->up_url, target);
+	f->f_url = url;
 	f->f_xfer.easy = e = curl_easy_init();
 	f->f_xfer.done = on_done;
 	f->f_xfer.arg = f;
@@ -218,6 +223,32 @@ px_fetch_new(const struct conf *cf, const char *method, const char *target,
 	return f;
 }
 
+struct px_fetch *
+px_fetch_new(const struct conf *cf, const char *method, const char *target,
+    const char *authorization, const char *content_type, const char *accept,
+    const void *body, size_t len, const char *origin)
+{
+	char	*url = make_url(cf->up_url, target);
+
+	if (url == NULL)
+		return NULL;
+	return fetch_new(cf, method, url, authorization, content_type, accept,
+	    body, len, origin);
+}
+
+struct px_fetch *
+px_fetch_new_any(const struct conf *cf, const char *method, const char *url,
+    const char *authorization, const char *accept, const void *body,
+    size_t len)
+{
+	char	*copy = strdup(url);
+
+	if (copy == NULL)
+		return NULL;
+	return fetch_new(cf, method, copy, authorization, NULL, accept, body,
+	    len, NULL);
+}
+
 int
 px_fetch_start(struct px_upstream *up, struct px_fetch *f, px_fetch_fn cb,
     void *arg)
@@ -246,6 +277,7 @@ px_fetch_free(struct px_fetch *f)
 	free(f->f_url);
 	free(f->f_body);
 	free(f->f_location);
+	free(f->f_challenge);
 	free(f);
 }
 
@@ -274,6 +306,12 @@ const char *
 px_fetch_location(const struct px_fetch *f)
 {
 	return f->f_location;
+}
+
+const char *
+px_fetch_www_authenticate(const struct px_fetch *f)
+{
+	return f->f_challenge;
 }
 
 const char *

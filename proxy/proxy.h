@@ -83,6 +83,10 @@ struct px_fetch *px_fetch_new(const struct conf *, const char *method,
 	    const char *target, const char *authorization,
 	    const char *content_type, const char *accept, const void *body,
 	    size_t len, const char *origin);
+/* Any URL: only for a token realm, which the registry itself names. */
+struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
+	    const char *url, const char *authorization, const char *accept,
+	    const void *body, size_t len);
 /* cb runs once, from the loop; free the fetch there or later. */
 int	px_fetch_start(struct px_upstream *, struct px_fetch *, px_fetch_fn cb,
 	    void *arg);
@@ -94,6 +98,24 @@ const char *px_fetch_body(struct px_fetch *, size_t *len);
 const char *px_fetch_location(const struct px_fetch *);
 const char *px_fetch_digest(const struct px_fetch *);
 const char *px_fetch_content_type(const struct px_fetch *);
+const char *px_fetch_www_authenticate(const struct px_fetch *);
+
+/* auth.c: signet's own registry credentials (registry_auth) */
+
+struct px_auth;
+/* header: "Bearer ..."/"Basic ...", or NULL with err NULL: no auth needed */
+typedef void (*px_auth_fn)(void *arg, const char *header, const char *err);
+/*
+ * An Authorization for pull and push on repo with registry_auth's
+ * credentials.  A valid cached one is returned in *cached (and NULL);
+ * otherwise the flow starts and cb runs once; NULL and no *cached means it
+ * could not start.  Free the returned object after cb (or to cancel).
+ */
+struct px_auth *px_auth_get(struct conf *, struct px_upstream *,
+	    const char *repo, px_auth_fn cb, void *arg, const char **cached);
+void	px_auth_free(struct px_auth *);
+/* Forget every cached token (tests, reload). */
+void	px_auth_flush(void);
 /* Send this response (status, filtered headers, body) to the client. */
 void	px_fetch_reply(struct px_fetch *, struct px_conn *);
 

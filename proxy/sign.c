@@ -39,6 +39,7 @@
 
 enum sign_state {
 	SG_BODY,	/* reading the manifest from the client */
+	SG_AUTH,	/* a token for the signature repository */
 	SG_PUT_DIGEST,	/* manifest by digest, and two upload sessions */
 	SG_WAIT_LOCK,	/* another push appends to the same list */
 	SG_READ_LIST,	/* GET the list; PUT the payload blob */
@@ -53,7 +54,7 @@ enum sign_state {
 };
 
 static const char *const state_names[] = {
-	[SG_BODY] = "body", [SG_PUT_DIGEST] = "put-digest",
+	[SG_BODY] = "body", [SG_AUTH] = "auth", [SG_PUT_DIGEST] = "put-digest",
 	[SG_WAIT_LOCK] = "wait-lock", [SG_READ_LIST] = "read-list",
 	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
 	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
@@ -97,6 +98,9 @@ struct px_sign {
 	char			 s_origin[300];
 	int			 s_by_tag;
 	char			*s_auth;	/* the client's, wiped on free */
+	int			 s_own_auth;	/* sig repo: registry_auth */
+	char			*s_sigauth;	/* its header, or NULL: none */
+	struct px_auth		*s_authjob;
 
 	char			*s_manifest;
 	size_t			 s_mlen;
@@ -147,6 +151,7 @@ static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
 static void	finish_signing(struct px_sign *, int ok);
 static void	sign_destroy(struct px_sign *);
+static void	begin(struct px_sign *);
 static void	retry(struct px_sign *);
 
 const struct px_sign_stats *
@@ -264,14 +269,20 @@ on_fetch(struct px_fetch *f, void *arg)
 
 /* Queue request i of the current step; 0 or -1 (then the step fails). */
 static int
-send_req(struct px_sign *s, int i, const char *method, const char *target,
-    const char *ctype, const char *accept, const void *body, size_t len)
+send_req(struct px_sign *s, int i, int sigrepo, const char *method,
+    const char *target, const char *ctype, const char *accept,
+    const void *body, size_t len)
 {
-	s->s_f[i] = px_fetch_new(s->s_conf, method, target, s->s_auth, ctype,
+	const char	*auth = s->s_auth;
+
+	/* the signature repository may be written with signet's own */
+	if (sigrepo && s->s_own_auth)
+		auth = s->s_sigauth;
+	s->s_f[i] = px_fetch_new(s->s_conf, method, target, auth, ctype,
 	    accept, body, len, s->s_origin);
 	if (s->s_f[i] == NULL ||
 	    px_fetch_start(s->s_up, s->s_f[i], on_fetch, s) == -1) {
-		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %s",
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %.400s",
 		    method, target);
 		return -1;
 	}
@@ -375,12 +386,12 @@ put_digest(struct px_sign *s)
 	s->s_state = SG_PUT_DIGEST;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
 	    s->s_digest);
-	if (send_req(s, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
+	if (send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
 	    s->s_mlen) == -1)
 		goto fail;
 	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
-	if (send_req(s, 1, "POST", target, NULL, NULL, "", 0) == -1 ||
-	    send_req(s, 2, "POST", target, NULL, NULL, "", 0) == -1)
+	if (send_req(s, 1, 1, "POST", target, NULL, NULL, "", 0) == -1 ||
+	    send_req(s, 2, 1, "POST", target, NULL, NULL, "", 0) == -1)
 		goto fail;
 	return;
 fail:
@@ -409,14 +420,14 @@ read_list(struct px_sign *s)
 	s->s_guess_ok = 0;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
-	if (send_req(s, 0, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
+	if (send_req(s, 0, 1, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
 	    -1 || make_signature(s) == -1) {
 		finish_signing(s, 0);
 		return;
 	}
 	if (!s->s_payload_up) {
 		u = upload_url(s->s_upload[0], s->s_pdigest);
-		rc = u == NULL ? -1 : send_req(s, 1, "PUT", u,
+		rc = u == NULL ? -1 : send_req(s, 1, 1, "PUT", u,
 		    "application/octet-stream", NULL, s->s_payload, s->s_plen);
 		free(u);
 		if (rc == -1) {
@@ -442,7 +453,7 @@ read_list(struct px_sign *s)
 	u = upload_url(s->s_upload[1], target);
 	free(s->s_upload[1]);
 	s->s_upload[1] = NULL;	/* a session serves one blob */
-	if (u != NULL && send_req(s, 2, "PUT", u, "application/octet-stream",
+	if (u != NULL && send_req(s, 2, 1, "PUT", u, "application/octet-stream",
 	    NULL, s->s_guess, s->s_guesslen) == 0)
 		s->s_guess_sent = 1;
 	free(u);
@@ -455,7 +466,7 @@ post_config(struct px_sign *s)
 
 	s->s_state = SG_POST_CONFIG;
 	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
-	if (send_req(s, 0, "POST", target, NULL, NULL, "", 0) == -1)
+	if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == -1)
 		finish_signing(s, 0);
 }
 
@@ -469,7 +480,7 @@ put_config(struct px_sign *s)
 	core_sha256_hex(s->s_cfg, s->s_cfglen, hex);
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	u = upload_url(s->s_upload[1], digest);
-	rc = u == NULL ? -1 : send_req(s, 0, "PUT", u,
+	rc = u == NULL ? -1 : send_req(s, 0, 1, "PUT", u,
 	    "application/octet-stream", NULL, s->s_cfg, s->s_cfglen);
 	free(u);
 	if (rc == -1)
@@ -484,7 +495,7 @@ put_list(struct px_sign *s)
 	s->s_state = SG_PUT_LIST;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
-	if (send_req(s, 0, "PUT", target, core_sigman_media_type(&s->s_list),
+	if (send_req(s, 0, 1, "PUT", target, core_sigman_media_type(&s->s_list),
 	    NULL, s->s_listbytes, s->s_listlen) == -1)
 		finish_signing(s, 0);
 }
@@ -497,7 +508,7 @@ read_back(struct px_sign *s)
 	s->s_state = SG_READ_BACK;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
-	if (send_req(s, 0, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
+	if (send_req(s, 0, 1, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
 	    -1)
 		finish_signing(s, 0);
 }
@@ -510,7 +521,7 @@ put_tag(struct px_sign *s)
 	s->s_state = SG_PUT_TAG;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
 	    s->s_ref);
-	if (send_req(s, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
+	if (send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
 	    s->s_mlen) == -1)
 		answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
@@ -933,6 +944,59 @@ finish_signing(struct px_sign *s, int ok)
 		answer_error(s, 502, "UNAVAILABLE", s->s_fail);
 }
 
+static void
+on_auth(void *arg, const char *header, const char *err)
+{
+	struct px_sign	*s = arg;
+
+	px_auth_free(s->s_authjob);
+	s->s_authjob = NULL;
+	if (err != NULL) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "registry_auth for %s: "
+		    "%s", s->s_sigrepo, err);
+		s->s_fail_status = 403;
+		s->s_state = SG_DONE;
+		/* nothing written yet: answer as a refused push */
+		if (s->s_policy->sign == CONF_SIGN_REQUIRED ||
+		    s->s_conn == NULL) {
+			stats.failed++;
+			answer_error(s, 403, "DENIED", s->s_fail);
+			return;
+		}
+		s->s_own_auth = 0;	/* best-effort: try the client's */
+	} else if (header != NULL)
+		s->s_sigauth = strdup(header);
+	put_digest(s);
+}
+
+/*
+ * The signature repository is another repository and registry_auth is
+ * configured: get its token first (usually from the cache), then go on.
+ */
+static void
+begin(struct px_sign *s)
+{
+	const char	*cached;
+
+	s->s_own_auth = strcmp(s->s_sigrepo, s->s_repo) != 0 &&
+	    s->s_conf->reg_user != NULL;
+	if (!s->s_own_auth) {
+		put_digest(s);
+		return;
+	}
+	s->s_state = SG_AUTH;
+	s->s_authjob = px_auth_get(s->s_conf, s->s_up, s->s_sigrepo, on_auth,
+	    s, &cached);
+	if (s->s_authjob != NULL)
+		return;
+	if (cached != NULL) {
+		s->s_sigauth = strdup(cached);
+		put_digest(s);
+		return;
+	}
+	on_auth(s, NULL, "cannot start the token flow");
+}
+
 /* Entry points, from server.c */
 
 int
@@ -1028,7 +1092,7 @@ px_sign_body_ready(struct px_conn *c)
 		px_conn_error(c, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	put_digest(s);
+	begin(s);
 }
 
 static void
@@ -1045,6 +1109,11 @@ sign_destroy(struct px_sign *s)
 		mbedtls_platform_zeroize(s->s_auth, strlen(s->s_auth));
 		free(s->s_auth);
 	}
+	if (s->s_sigauth != NULL) {
+		mbedtls_platform_zeroize(s->s_sigauth, strlen(s->s_sigauth));
+		free(s->s_sigauth);
+	}
+	px_auth_free(s->s_authjob);
 	core_sigman_free(&s->s_list);
 	conf_unref(s->s_conf);
 	free(s->s_manifest);
@@ -1128,7 +1197,7 @@ px_sign_headless(struct conf *cf, struct px_upstream *up,
 		sign_destroy(s);
 		return NULL;
 	}
-	put_digest(s);
+	begin(s);
 	return s;
 }
 

@@ -5,7 +5,7 @@ Written from the cosign and containers/image formats (not from signet's
 code) with Debian's python3-cryptography:
 
   cosign_check.py REGISTRY REPO REF PUBKEY [--sigrepo R] [--want-ref HOST/REPO]
-      [--media oci|docker] [--min N]
+      [--media oci|docker] [--min N] [--creds USER:PASS]
 
 REGISTRY is host:port (plain HTTP).  Resolves REF (tag or digest) to the
 manifest digest, fetches <sigrepo>:sha256-<hex>.sig and every payload blob,
@@ -21,6 +21,7 @@ import hashlib
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,10 +35,39 @@ ACCEPT = ", ".join([OCI_MANIFEST, DOCKER_MANIFEST,
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 
-def get(url, accept=None):
-    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+CREDS = None      # "user:pass" for registries with token or Basic auth
+TOKENS = {}
+
+
+def challenge_token(challenge):
+    """The registry token flow: Bearer realm/service/scope -> a token."""
+    import re
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    if challenge.lower().startswith("basic"):
+        return "Basic " + base64.b64encode(CREDS.encode()).decode()
+    url = params["realm"] + "?" + urllib.parse.urlencode(
+        {k: v for k, v in params.items() if k in ("service", "scope")})
+    req = urllib.request.Request(url, headers={
+        "Authorization": "Basic " + base64.b64encode(CREDS.encode()).decode()})
     with urllib.request.urlopen(req, timeout=10) as r:
-        return r.status, r.headers, r.read()
+        return "Bearer " + json.loads(r.read())["token"]
+
+
+def get(url, accept=None):
+    headers = {"Accept": accept} if accept else {}
+    for _ in range(2):
+        scope_key = url.split("/v2/")[1].split("/manifests/")[0].split("/blobs/")[0]
+        if scope_key in TOKENS:
+            headers["Authorization"] = TOKENS[scope_key]
+        req = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            if e.code != 401 or CREDS is None or scope_key in TOKENS:
+                raise
+            TOKENS[scope_key] = challenge_token(e.headers.get("WWW-Authenticate", ""))
+    raise RuntimeError("unreachable")
 
 
 def exact_keys(obj, keys, where):
@@ -77,10 +107,13 @@ def verify_sig(pub, sig, payload):
 
 def main(argv):
     reg, repo, ref, pubpath = argv[1:5]
-    opts = {"--sigrepo": repo, "--want-ref": None, "--media": None, "--min": "1"}
+    global CREDS
+    opts = {"--sigrepo": repo, "--want-ref": None, "--media": None, "--min": "1",
+            "--creds": None}
     rest = argv[5:]
     for i in range(0, len(rest), 2):
         opts[rest[i]] = rest[i + 1]
+    CREDS = opts["--creds"]
     with open(pubpath, "rb") as f:
         pub = serialization.load_pem_public_key(f.read())
     base = "http://" + reg

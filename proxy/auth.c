@@ -1,0 +1,301 @@
+/*
+ * proxy/auth.c: signet's own credentials, for the one place it writes with
+ * them: a signature repository other than the image's (the pushing client's
+ * token is scoped to its own repository).  It performs the registry token
+ * flow itself: an unauthenticated GET /v2/ gives the challenge; Basic means
+ * the credentials go as they are; Bearer means a token from the realm for
+ * "repository:<name>:pull,push", cached until shortly before it expires.
+ *
+ * The password is read from the environment at load and never logged.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <mbedtls/base64.h>
+
+#include "proxy.h"
+
+#define AUTH_CACHE_MAX	64
+#define TOKEN_TTL_MIN	60	/* seconds, when the realm says nothing */
+
+struct auth_entry {
+	char	scope[CORE_NAME_MAX + 64];
+	char	up_url[256];
+	char	*header;	/* "Bearer ..." or "Basic ..." */
+	time_t	expires;
+};
+
+static struct auth_entry cache[AUTH_CACHE_MAX];
+
+enum auth_state { AU_PING, AU_TOKEN };
+
+struct px_auth {
+	enum auth_state		 a_state;
+	struct conf		*a_conf;
+	struct px_upstream	*a_up;
+	struct px_fetch		*a_fetch;
+	char			 a_scope[CORE_NAME_MAX + 64];
+	char			*a_basic;	/* "Basic base64(user:pass)" */
+	px_auth_fn		 a_cb;
+	void			*a_arg;
+};
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		mbedtls_platform_zeroize(s, strlen(s));
+		free(s);
+	}
+}
+
+static struct auth_entry *
+cache_find(const char *up_url, const char *scope)
+{
+	int	i;
+
+	for (i = 0; i < AUTH_CACHE_MAX; i++)
+		if (cache[i].header != NULL &&
+		    strcmp(cache[i].scope, scope) == 0 &&
+		    strcmp(cache[i].up_url, up_url) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+static void
+cache_put(const char *up_url, const char *scope, const char *header,
+    long ttl)
+{
+	struct auth_entry	*e = cache_find(up_url, scope);
+	int			 i, oldest = 0;
+
+	if (e == NULL) {
+		for (i = 0; i < AUTH_CACHE_MAX; i++) {
+			if (cache[i].header == NULL) {
+				oldest = i;
+				break;
+			}
+			if (cache[i].expires < cache[oldest].expires)
+				oldest = i;
+		}
+		e = &cache[oldest];
+	}
+	wipe_free(e->header);
+	e->header = strdup(header);
+	snprintf(e->scope, sizeof(e->scope), "%s", scope);
+	snprintf(e->up_url, sizeof(e->up_url), "%s", up_url);
+	/* renew a little early: the token must not expire mid-signature */
+	e->expires = time(NULL) + ttl - ttl / 10;
+}
+
+void
+px_auth_flush(void)
+{
+	int	i;
+
+	for (i = 0; i < AUTH_CACHE_MAX; i++) {
+		wipe_free(cache[i].header);
+		cache[i].header = NULL;
+	}
+}
+
+/*
+ * One parameter of a challenge: name="value" (or a token); a malloc'ed
+ * copy, or NULL when absent.
+ */
+static char *
+challenge_param(const char *ch, const char *name)
+{
+	size_t		 n = strlen(name), len;
+	const char	*p = ch, *v;
+
+	while ((p = strcasestr(p, name)) != NULL) {
+		if ((p == ch || p[-1] == ' ' || p[-1] == ',') && p[n] == '=') {
+			v = p + n + 1;
+			if (*v == '"') {
+				v++;
+				len = strcspn(v, "\"");
+			} else
+				len = strcspn(v, ", ");
+			return strndup(v, len);
+		}
+		p += n;
+	}
+	return NULL;
+}
+
+static void
+auth_finish(struct px_auth *a, const char *header, const char *err)
+{
+	px_auth_fn	 cb = a->a_cb;
+	void		*arg = a->a_arg;
+
+	a->a_cb = NULL;
+	cb(arg, header, err);
+}
+
+static void on_fetch(struct px_fetch *, void *);
+
+static void
+request_token(struct px_auth *a, const char *challenge)
+{
+	char	*realm, *service, *url;
+	size_t	 n;
+
+	realm = challenge_param(challenge, "realm");
+	service = challenge_param(challenge, "service");
+	if (realm == NULL || (strncmp(realm, "https://", 8) != 0 &&
+	    strncmp(realm, "http://", 7) != 0)) {
+		free(realm);
+		free(service);
+		auth_finish(a, NULL, "the registry's Bearer challenge has no "
+		    "usable realm");
+		return;
+	}
+	/* the service is echoed verbatim: some registries need exactly it */
+	n = strlen(realm) + (service ? strlen(service) * 3 : 0) +
+	    strlen(a->a_scope) * 3 + 32;
+	url = malloc(n);
+	if (url != NULL) {
+		char	*es = service ? curl_easy_escape(NULL, service, 0) :
+			    NULL;
+		char	*sc = curl_easy_escape(NULL, a->a_scope, 0);
+
+		snprintf(url, n, "%s%c%s%s%sscope=%s", realm,
+		    strchr(realm, '?') ? '&' : '?', es ? "service=" : "",
+		    es ? es : "", es ? "&" : "", sc ? sc : "");
+		curl_free(es);
+		curl_free(sc);
+	}
+	free(realm);
+	free(service);
+	px_fetch_free(a->a_fetch);
+	a->a_fetch = url == NULL ? NULL : px_fetch_new_any(a->a_conf, "GET",
+	    url, a->a_basic, "application/json", NULL, 0);
+	free(url);
+	a->a_state = AU_TOKEN;
+	if (a->a_fetch == NULL ||
+	    px_fetch_start(a->a_up, a->a_fetch, on_fetch, a) == -1)
+		auth_finish(a, NULL, "cannot start the token request");
+}
+
+static void
+on_fetch(struct px_fetch *f, void *arg)
+{
+	struct px_auth	*a = arg;
+	const char	*ch, *body, *tok;
+	char		*header;
+	json_error_t	 jerr;
+	json_t		*o;
+	size_t		 len;
+	long		 ttl;
+	int		 st = px_fetch_status(f);
+
+	if (a->a_state == AU_PING) {
+		if (st == 200) {
+			auth_finish(a, NULL, NULL);	/* no auth needed */
+			return;
+		}
+		ch = px_fetch_www_authenticate(f);
+		if (st != 401 || ch == NULL) {
+			auth_finish(a, NULL, st == 0 ? px_fetch_error(f) :
+			    "the registry's /v2/ gave no challenge");
+			return;
+		}
+		if (strncasecmp(ch, "basic", 5) == 0) {
+			cache_put(a->a_conf->up_url, a->a_scope, a->a_basic,
+			    3600);
+			auth_finish(a, a->a_basic, NULL);
+			return;
+		}
+		if (strncasecmp(ch, "bearer", 6) != 0) {
+			auth_finish(a, NULL, "unknown authentication scheme "
+			    "in the registry's challenge");
+			return;
+		}
+		request_token(a, ch);
+		return;
+	}
+	if (st != 200) {
+		auth_finish(a, NULL, st == 0 ? px_fetch_error(f) :
+		    st == 401 || st == 403 ? "the token service refused "
+		    "registry_auth's credentials" : "the token service failed");
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	o = json_loadb(body, len, 0, &jerr);
+	tok = json_string_value(json_object_get(o, "token"));
+	if (tok == NULL)
+		tok = json_string_value(json_object_get(o, "access_token"));
+	ttl = (long)json_integer_value(json_object_get(o, "expires_in"));
+	if (tok == NULL || *tok == '\0' || asprintf(&header, "Bearer %s", tok)
+	    == -1) {
+		json_decref(o);
+		auth_finish(a, NULL, "the token service's answer has no token");
+		return;
+	}
+	json_decref(o);
+	cache_put(a->a_conf->up_url, a->a_scope, header,
+	    ttl >= TOKEN_TTL_MIN ? ttl : TOKEN_TTL_MIN);
+	auth_finish(a, header, NULL);
+	wipe_free(header);
+}
+
+struct px_auth *
+px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
+    px_auth_fn cb, void *arg, const char **cached)
+{
+	struct auth_entry	*e;
+	struct px_auth		*a;
+	char			 scope[CORE_NAME_MAX + 64], cred[512], b64[800];
+	const char		*pw;
+	size_t			 blen;
+
+	*cached = NULL;
+	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
+	e = cache_find(cf->up_url, scope);
+	if (e != NULL && e->expires > time(NULL)) {
+		*cached = e->header;
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->a_conf = conf_ref(cf);
+	a->a_up = up;
+	a->a_cb = cb;
+	a->a_arg = arg;
+	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scope);
+	pw = getenv(cf->reg_password_env);
+	snprintf(cred, sizeof(cred), "%s:%s", cf->reg_user, pw ? pw : "");
+	mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen,
+	    (unsigned char *)cred, strlen(cred));
+	mbedtls_platform_zeroize(cred, sizeof(cred));
+	if (asprintf(&a->a_basic, "Basic %s", b64) == -1)
+		a->a_basic = NULL;
+	mbedtls_platform_zeroize(b64, sizeof(b64));
+	a->a_state = AU_PING;
+	a->a_fetch = px_fetch_new(cf, "GET", "/v2/", NULL, NULL, NULL, NULL, 0,
+	    NULL);
+	if (a->a_basic == NULL || a->a_fetch == NULL ||
+	    px_fetch_start(up, a->a_fetch, on_fetch, a) == -1) {
+		px_auth_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void
+px_auth_free(struct px_auth *a)
+{
+	if (a == NULL)
+		return;
+	px_fetch_free(a->a_fetch);
+	wipe_free(a->a_basic);
+	conf_unref(a->a_conf);
+	free(a);
+}

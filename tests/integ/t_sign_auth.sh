@@ -1,0 +1,82 @@
+#!/bin/bash
+# Signing behind registry token auth: signet's writes to the image's own
+# repository carry the pushing client's token; a separate signature
+# repository is written with registry_auth's credentials, through the token
+# flow signet performs itself, with the token cached.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo
+require_pycrypto
+
+tport=$(free_port)
+"$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token.pem" "$T/tokens.log" \
+    'alice:apw:app/*' 'signer:spw:sigs/*' >"$T/token.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$tport"
+start_registry up "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: signet-test-registry
+    issuer: signet-test-issuer
+    rootcertbundle: $T/token.pem"
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+cp="skopeo copy -q --dest-tls-verify=false --dest-creds alice:apw"
+export COSIGN_PASSWORD=pw SIGNET_REG_PW=spw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+POL='"policies": [{"match": "app/*", "sign": "required"}]'
+
+expect_eq "the registry asks for a token" "$(http_status GET "http://$REG_up/v2/")" 401
+
+# 1. same repository: the client's own token is enough
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+mkimage "$T/img1" --layers 1 --size 20000 --seed auth1 >/dev/null
+check "skopeo push with a token, signed in the same repository" \
+    $cp "oci:$T/img1" "docker://$PROXY/app/one:1"
+out=$($CHECK "$REG_up" app/one 1 "$T/k.pub" --creds alice:apw)
+expect_match "signature written with the client's token" "$out" '"valid": 1'
+check "signet fetched no token itself" sh -c "! grep -q '^signer' '$T/tokens.log'"
+stop_signet
+: >"$T/signet.log"
+
+# 2. a separate signature repository, without registry_auth: the client's
+#    token does not cover it, so a required signature fails, and no tag
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $POL"
+mkimage "$T/img2" --layers 1 --size 20000 --seed auth2 >/dev/null
+out=$($cp "oci:$T/img2" "docker://$PROXY/app/two:1" 2>&1)
+expect_match "client token cannot write sigs/store: push refused" "$out" \
+    'signing is required for app/two and failed'
+stop_signet
+: >"$T/signet.log"
+
+# 3. with registry_auth: signet's own token for sigs/store, cached
+AUTH='"registry_auth": {"username": "signer", "password_env": "SIGNET_REG_PW"}'
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POL"
+check "push with registry_auth for the signature repository" \
+    $cp "oci:$T/img2" "docker://$PROXY/app/two:1"
+out=$($CHECK "$REG_up" app/two 1 "$T/k.pub" --sigrepo sigs/store --creds signer:spw \
+    --want-ref "$REG_up/app/two")
+expect_match "signature in sigs/store, naming app/two" "$out" '"valid": 1'
+mkimage "$T/img3" --layers 1 --size 20000 --seed auth3 >/dev/null
+check "a second push" $cp "oci:$T/img3" "docker://$PROXY/app/three:1"
+out=$($CHECK "$REG_up" app/three 1 "$T/k.pub" --sigrepo sigs/store --creds signer:spw)
+expect_match "second signature in sigs/store" "$out" '"valid": 1'
+expect_eq "one token fetched for both pushes (cached)" \
+    "$(grep -c '^signer repository:sigs/store:pull,push pull,push$' "$T/tokens.log")" 1
+check "the token is never logged" sh -c "! grep -q 'Bearer\|spw\|apw' '$T/signet.log'"
+stop_signet
+: >"$T/signet.log"
+
+# 4. wrong registry_auth password: named, push refused
+SIGNET_REG_PW=wrong start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POL"
+mkimage "$T/img4" --layers 1 --size 20000 --seed auth4 >/dev/null
+out=$($cp "oci:$T/img4" "docker://$PROXY/app/four:1" 2>&1)
+expect_match "refused credentials named" "$out" \
+    "registry_auth for sigs/store: the token service refused registry_auth's credentials"
+stop_signet
+
+# 5. configuration: the password variable must be set
+printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://%s"}, %s}' "$REG_up" \
+    '"registry_auth": {"username": "u", "password_env": "SIGNET_UNSET_VAR"}' >"$T/bad.json"
+out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
+expect_match "unset password variable named" "$out" \
+    'registry_auth.password_env: the environment variable SIGNET_UNSET_VAR is not set'
+finish

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""A registry token service for the tests: the Docker registry v2 token
+flow (as Docker Hub, GitLab, Harbor run it), with real ES256 JWTs that a
+CNCF distribution registry configured with `auth.token` verifies.
+
+  token_server.py PORT CERTOUT LOG USER:PASS:PATTERN[,PATTERN] ...
+
+Writes the signing certificate to CERTOUT (the registry's rootcertbundle),
+then serves GET /token?service=S&scope=repository:NAME:ACTIONS with Basic
+credentials.  A user gets pull and push on repositories matching its
+patterns (fnmatch), pull only on others; anonymous requests get nothing.
+Each request is appended to LOG as "user scope granted-actions".
+"""
+import base64
+import datetime
+import fnmatch
+import http.server
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def main(argv):
+    port, certout, logpath = int(argv[1]), argv[2], argv[3]
+    users = {}
+    for spec in argv[4:]:
+        user, pw, pats = spec.split(":", 2)
+        users[user] = (pw, pats.split(","))
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signet-test-token")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    with open(certout, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            u = urllib.parse.urlsplit(self.path)
+            q = urllib.parse.parse_qs(u.query)
+            user = None
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Basic "):
+                u_, _, p_ = base64.b64decode(auth[6:]).decode().partition(":")
+                if u_ in users and users[u_][0] == p_:
+                    user = u_
+                else:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    with open(logpath, "a") as f:
+                        f.write("%s refused\n" % u_)
+                    return
+            access = []
+            for scope in q.get("scope", []):
+                parts = scope.split(":")
+                if len(parts) != 3 or parts[0] != "repository":
+                    continue
+                wanted = parts[2].split(",")
+                ok = []
+                if user is not None:
+                    ok = [a for a in wanted if a == "pull" or
+                          any(fnmatch.fnmatch(parts[1], p) for p in users[user][1])]
+                access.append({"type": "repository", "name": parts[1], "actions": ok})
+                with open(logpath, "a") as f:
+                    f.write("%s %s %s\n" % (user or "-", scope, ",".join(ok)))
+            t = int(time.time())
+            claims = {"iss": "signet-test-issuer", "sub": user or "", "aud": q.get("service", [""])[0],
+                      "exp": t + 300, "nbf": t - 10, "iat": t, "jti": b64url(os.urandom(12)),
+                      "access": access}
+            header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
+            signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+            r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+            token = signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+            body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
