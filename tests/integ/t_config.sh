@@ -6,6 +6,13 @@ require python3
 out=$("$SIGNET" check-config -c "$top_srcdir/conf/quickstart.json" 2>&1)
 expect_eq "shipped quickstart.json is valid" "$out" "configuration OK"
 
+cp "$top_srcdir/tests/vectors/worked-example/cosign.key" "$T/cosign.key"
+sed -e "s|/etc/signet/cosign.key|$T/cosign.key|" "$top_srcdir/conf/signing.json" >"$T/signing.json"
+out=$(COSIGN_PASSWORD=test "$SIGNET" check-config -c "$T/signing.json" 2>&1)
+expect_eq "shipped signing.json is valid (key decrypted)" "$out" "configuration OK"
+out=$(COSIGN_PASSWORD=nope "$SIGNET" check-config -c "$T/signing.json" 2>&1)
+expect_match "a wrong key password is named" "$out" 'signing.key: .*wrong password'
+
 out=$("$SIGNET" check-config -c "$top_srcdir/docker/signet.json" 2>&1)
 expect_eq "docker/signet.json is valid" "$out" "configuration OK"
 
