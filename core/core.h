@@ -186,6 +186,37 @@ int	 core_sigman_set_docker(struct core_sigman *);
 int	 core_sig_b64_verify(struct core_key *, const char *payload,
 	    size_t plen, const char *sig_b64);
 
+/* verify.c: one cosign signature against trust material */
+
+#define CORE_PAYLOAD_MAX	(64 * 1024)	/* a payload blob */
+#define CORE_BUNDLE_MAX		(64 * 1024)	/* a bundle annotation */
+
+struct core_trust {
+	struct core_key	**keys;		/* trusted signers */
+	size_t		  nkeys;
+	struct core_key	**rekor;	/* trusted log keys, by logID */
+	size_t		  nrekor;
+	int		  rekor_required;
+	const char	 *want_ref;	/* docker-reference required, or NULL */
+};
+
+/*
+ * Index in t->keys of the key a valid signature verifies under, or -1 with
+ * the reason: untrusted signer, payload claims (type, digest, identity),
+ * or the Rekor bundle when required.
+ */
+int	 core_verify_signature(const struct core_trust *t, const char *digest,
+	    const char *payload, size_t plen, const char *sig_b64,
+	    const char *bundle, char *reason, size_t rlen);
+/* The payload's type and docker-manifest-digest (and reference). */
+int	 core_payload_check(const char *payload, size_t plen,
+	    const char *digest, const char *want_ref, char *reason, size_t rlen);
+/* A dev.sigstore.cosign/bundle, offline: SET, logID, entry body. */
+int	 core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
+	    const char *bundle, const char *payload, size_t plen,
+	    const char *sig_b64, const struct core_key *signer, char *reason,
+	    size_t rlen);
+
 /* glob.c */
 /* 1 when name matches the glob: '*' any run (also across '/'), '?' one
  * character, '[...]' a set, as fnmatch(3) without flags. */

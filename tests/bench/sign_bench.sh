@@ -249,7 +249,7 @@ def registry_requests(path):
                         "ua": kv.get("http.request.useragent", "")})
     return out
 
-def window(reqs, begin, end):
+def window(reqs, begin, end, repos=None):
     """Requests logged after marker begin and before marker end."""
     def idx(name):
         for i, r in enumerate(reqs):
@@ -257,8 +257,10 @@ def window(reqs, begin, end):
                 return i
         raise SystemExit("marker %s not in the registry log" % name)
     i, j = idx(begin), idx(end)
-    return [r for r in reqs[i + 1:j] if "/bench-marker/" not in r["uri"]], \
-        reqs[i], reqs[j]
+    out = [r for r in reqs[i + 1:j] if "/bench-marker/" not in r["uri"]]
+    if repos:
+        out = [r for r in out if any("/v2/%s/" % p in r["uri"] for p in repos)]
+    return out, reqs[i], reqs[j]
 
 def short(uri):
     path, _, q = uri.partition("?")
@@ -269,8 +271,8 @@ def short(uri):
         path += "?digest=sha256:%s…" % m.group(1)
     return path
 
-def rounds(reqs):
-    """Group requests whose [start, end] overlap (transitively) into rounds."""
+def rounds_overlap(reqs):
+    """Group requests whose [start, end] overlap (transitively)."""
     groups = []
     for r in sorted(reqs, key=lambda r: r["start"]):
         if groups and r["start"] <= groups[-1]["end"]:
@@ -280,77 +282,142 @@ def rounds(reqs):
             groups.append({"reqs": [r], "start": r["start"], "end": r["end"]})
     return groups
 
-def show(title, reqs, t0=None):
+def rounds_starts(reqs, gap):
+    """Group requests sent together: a start more than gap s after the
+    previous start opens a new round."""
+    groups = []
+    for r in sorted(reqs, key=lambda r: r["start"]):
+        if groups and r["start"] - groups[-1]["last"] <= gap:
+            groups[-1]["reqs"].append(r)
+            groups[-1]["last"] = r["start"]
+            groups[-1]["end"] = max(groups[-1]["end"], r["end"])
+        else:
+            groups.append({"reqs": [r], "start": r["start"], "last": r["start"],
+                           "end": r["end"]})
+    return groups
+
+def show(title, reqs, gs):
     print(title)
     if not reqs:
         print("  (no requests)")
-        return []
-    t0 = t0 if t0 is not None else min(r["start"] for r in reqs)
+        return
+    t0 = min(r["start"] for r in reqs)
     conns = {}
-    gs = rounds(reqs)
     print("  %-5s %8s %8s %5s %4s  %s" % ("round", "start", "time", "conn",
-                                          "st", "request (start/time in ms, "
-                                          "as the registry saw it)"))
+          "st", "request   (ms, as the registry saw it: start = logged "
+          "completion - duration)"))
     for n, g in enumerate(gs, 1):
         for r in sorted(g["reqs"], key=lambda r: r["start"]):
             c = conns.setdefault(r["peer"], "c%d" % (len(conns) + 1))
             print("  %-5s %8.2f %8.2f %5s %4s  %s %s" % (
                 n, (r["start"] - t0) * 1e3, r["dur"] * 1e3, c, r["status"],
                 r["method"], short(r["uri"])))
-    busy = sum(g["end"] - g["start"] for g in gs)
-    span = gs[-1]["end"] - gs[0]["start"]
-    gaps = [(gs[k + 1]["start"] - gs[k]["end"]) * 1e3 for k in range(len(gs) - 1)]
-    print("  %d request(s) in %d round(s) in series, over %d upstream "
-          "connection(s); first start to last end %.2f ms, registry busy "
-          "%.2f ms, gaps between rounds (signet + loopback) %s ms" % (
+    busy = sum(g["end"] - g["start"] for g in rounds_overlap(reqs))
+    span = max(r["end"] for r in reqs) - t0
+    gaps = [(gs[k + 1]["start"] - max(r["end"] for r in gs[k]["reqs"])) * 1e3
+            for k in range(len(gs) - 1)]
+    print("  %d request(s), %d round(s), %d upstream connection(s); first "
+          "start to last end %.2f ms, registry busy %.2f ms; from a round's "
+          "last answer to the next round's first request: %s ms" % (
               len(reqs), len(gs), len(conns), span * 1e3, busy * 1e3,
               ", ".join("%.2f" % g for g in gaps) or "-"))
-    return gs
 
-def roundtrips(log):
+def roundtrips(log, times, delay_ms):
     reqs = registry_requests(log)
-    res = {}
-    d, _, _ = window(reqs, "d0", "d1")
-    res["direct"] = show("(i) direct manifest PUT by tag (curl -> registry):", d)
+    D = delay_ms / 1e3
+    nrounds = {}
+    R1 = ("direct/rt", "signed/rt")
+    R2 = ("direct/rtd", "signed/rtd")
+
+    print("A. straight to the registry (no delay); rounds = requests "
+          "overlapping in time:")
     print()
-    s, _, s_end = window(reqs, "s0", "s1")
-    res["signed"] = show("(ii) signed manifest PUT by tag through signet, "
-                         "first signature (curl -> signet -> registry):", s)
+    d, _, _ = window(reqs, "d0", "d1", R1)
+    show("(i) direct PUT by tag (curl -> registry):", d, rounds_overlap(d))
     print()
-    bg, _, _ = window(reqs, "s1", "s2")
-    print("(iii) after signet answered (ii), during the next 5.5 s "
-          "(background rechecks):")
+    s, _, s_end = window(reqs, "s0", "s1", R1)
+    gs = rounds_overlap(s)
+    nrounds["overlap-signed"] = len(gs)
+    show("(ii) signed PUT by tag, new signature (curl -> signet -> registry):",
+         s, gs)
+    print()
+    bg, _, _ = window(reqs, "s1", "s2", R1)
+    print("(iii) after signet answered (ii), the next 5.5 s (background "
+          "rechecks), time after the answer:")
     if not bg:
         print("  (none)")
     for r in bg:
-        print("  +%7.0f ms %8.2f %4s  %s %s" % (
+        print("  +%6.0f ms %8.2f %4s  %s %s" % (
             (r["start"] - s_end["end"]) * 1e3, r["dur"] * 1e3, r["status"],
             r["method"], short(r["uri"])))
     print()
-    rp, _, _ = window(reqs, "r0", "r1")
-    res["again"] = show("(iv) the same manifest PUT again through signet, same "
-                        "tag (signature already present):", rp)
+    a, _, _ = window(reqs, "r0", "r1", R1)
+    gs = rounds_overlap(a)
+    nrounds["overlap-again"] = len(gs)
+    show("(iv) the same PUT again through signet (signature already present):",
+         a, gs)
     print()
-    bg2, _, _ = window(reqs, "r1", "r2")
-    print("(v) after (iv), during the next 5.5 s: %d request(s)%s" % (
+    bg2, _, _ = window(reqs, "r1", "r2", R1)
+    print("(v) after (iv), the next 5.5 s: %d request(s)%s" % (
         len(bg2), "".join("\n  %s %s" % (r["method"], short(r["uri"]))
                           for r in bg2)))
     print()
-    nd = len(res["direct"])
-    ns, na = len(res["signed"]), len(res["again"])
-    ok = ns - nd <= 4
-    print("SUMMARY round trips in series (rounds of overlapping requests):")
-    print("  direct PUT:                 %d request(s), %d round(s)" % (len(d), nd))
-    print("  signed PUT, new signature:  %d request(s), %d round(s): %d extra "
-          "in series -> %s (target <= 4)" % (len(s), ns, ns - nd,
-                                             "PASS" if ok else "MISS"))
-    print("  signed PUT, already signed: %d request(s), %d round(s): %d extra "
-          "in series" % (len(rp), na, na - nd))
-    print("  background rechecks after a new signature: %d request(s)" % len(bg))
-    print("  (rounds come from the registry's own timestamps: requests whose "
-          "[start, end] overlap are in one round; parallel requests that "
-          "happen not to overlap would count as extra rounds, so this can "
-          "only overstate the rounds in series)")
+
+    print("B. every upstream response held %g ms by a relay; rounds = requests "
+          "sent together (start gap <= %g ms):" % (delay_ms, delay_ms / 2))
+    print()
+    for key, b, e, title in (
+            ("direct", "dd0", "dd1", "(vi) direct PUT by tag through the relay:"),
+            ("signed", "ds0", "ds1", "(vii) signed PUT by tag, new signature, "
+             "signet-2 -> relay -> registry:"),
+            ("again", "da0", "da1", "(viii) the same PUT again through signet-2 "
+             "(signature present):")):
+        w, _, _ = window(reqs, b, e, R2)
+        gs = rounds_starts(w, D / 2)
+        nrounds["delay-" + key] = len(gs)
+        nrounds["reqs-" + key] = len(w)
+        show(title, w, gs)
+        print()
+
+    print("C. latency (curl time_total, ms, median of %d new manifests each):"
+          % len(load(os.path.join(times, "rt.signed"))))
+    lat = {}
+    print("  %-28s %9s %9s %9s %7s" % ("", "no delay", "delayed", "added",
+                                       "rounds"))
+    for key, label in (("direct", "direct PUT"),
+                       ("signed", "signed PUT, new signature"),
+                       ("again", "signed PUT, already signed")):
+        x = load(os.path.join(times, "rt." + key))
+        y = load(os.path.join(times, "rtd." + key))
+        if not x or not y:
+            continue
+        mx, my = statistics.median(x), statistics.median(y)
+        lat[key] = (my - mx) / (delay_ms)
+        print("  %-28s %9.1f %9.1f %9.1f %7.2f" % (label, mx, my, my - mx,
+                                                   lat[key]))
+    print("  (rounds = added / %g ms: the upstream round trips in series)"
+          % delay_ms)
+    print()
+
+    nd = nrounds["delay-direct"]
+    ns, na = nrounds["delay-signed"], nrounds["delay-again"]
+    print("SUMMARY round trips to the registry in series, for one manifest PUT "
+          "by tag:")
+    print("  direct:                     1 request, %d round (relay view), "
+          "%.2f from latency" % (nd, lat.get("direct", float("nan"))))
+    print("  signed, new signature:      %d requests, %d rounds (relay view), "
+          "%.2f from latency, %d by overlap without delay" % (
+              nrounds["reqs-signed"], ns, lat.get("signed", float("nan")),
+              nrounds["overlap-signed"]))
+    print("    -> %d extra round trips in series: %s (target <= 4)" % (
+        ns - nd, "PASS" if ns - nd <= 4 else "MISS"))
+    print("  signed, already signed:     %d requests, %d rounds (relay view), "
+          "%.2f from latency, %d by overlap without delay" % (
+              nrounds["reqs-again"], na, lat.get("again", float("nan")),
+              nrounds["overlap-again"]))
+    print("    -> %d extra round trips in series" % (na - nd))
+    print("  background after a new signature: %d request(s) (rechecks); after "
+          "a re-PUT: %d" % (len(bg), len(bg2)))
 
 def sigdur(log):
     by = {}
@@ -415,7 +482,7 @@ cmd = sys.argv[1]
 if cmd == "report":
     report(sys.argv[2])
 elif cmd == "roundtrips":
-    roundtrips(sys.argv[2])
+    roundtrips(sys.argv[2], sys.argv[3], float(sys.argv[4]))
 elif cmd == "sigdur":
     sigdur(sys.argv[2])
 elif cmd == "access":
@@ -611,47 +678,169 @@ echo
 
 # --- 2. round trips ------------------------------------------------------------------
 
-# A new manifest in fresh repositories, blobs mounted there straight in the
-# registry beforehand (not timed, not through signet).
-$TOOL mkman /dev/stdin <<EOF
-$T/img/signed-1 $T/man/rt.json rt-$RUN
+# Two views of the same requests:
+#  - signet as above, straight to the registry: the registry's log gives each
+#    request's start and duration; requests that overlap in time are
+#    parallel.  But signet does CPU work between sending the requests of one
+#    round (it signs after sending the list GET), so on loopback a short
+#    parallel request can end before its sibling starts, and overlap alone
+#    can overstate the rounds.
+#  - a second signet (same key and policies) whose upstream is a small
+#    delaying TCP relay (every upstream response held DELAY_MS): each round
+#    trip in series then costs DELAY_MS, the requests of one round are sent
+#    within a few ms of each other, and a new round starts >= DELAY_MS after
+#    the previous one.  Rounds = clusters of start times (gap > DELAY_MS/2),
+#    and, independently, (latency with delay - latency without) / DELAY_MS.
+DELAY_MS=40
+R=3	# manifests PUT per variant in this part (medians)
+read -r DLY_PORT SIG2_PORT <<EOF
+$(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])
+')
 EOF
+DLY=127.0.0.1:$DLY_PORT
+PROXY2=127.0.0.1:$SIG2_PORT
+cat >"$T/delay.py" <<'PYEOF'
+# delay.py PORT UPSTREAM_PORT DELAY_MS: a TCP relay on 127.0.0.1:PORT that
+# holds every upstream->client chunk DELAY_MS after it arrives (order kept);
+# client->upstream bytes pass at once.
+import asyncio, sys, time
+PORT, UP, DELAY = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1e3
+
+async def pump(r, w, delay):
+    q = asyncio.Queue()
+    async def writer():
+        while True:
+            due, data = await q.get()
+            if data is None:
+                break
+            d = due - time.monotonic()
+            if d > 0:
+                await asyncio.sleep(d)
+            w.write(data)
+            await w.drain()
+        try:
+            w.write_eof()
+        except OSError:
+            pass
+    t = asyncio.ensure_future(writer())
+    try:
+        while True:
+            data = await r.read(65536)
+            if not data:
+                break
+            q.put_nowait((time.monotonic() + delay, data))
+    except OSError:
+        pass
+    q.put_nowait((0, None))
+    try:
+        await t
+    except OSError:
+        pass
+
+async def handle(cr, cw):
+    try:
+        ur, uw = await asyncio.open_connection("127.0.0.1", UP)
+    except OSError:
+        cw.close()
+        return
+    await asyncio.gather(pump(cr, uw, 0), pump(ur, cw, DELAY),
+                         return_exceptions=True)
+    cw.close()
+    uw.close()
+
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", PORT)
+    async with srv:
+        await srv.serve_forever()
+
+asyncio.run(main())
+PYEOF
+python3 "$T/delay.py" "$DLY_PORT" "$REG_PORT" "$DELAY_MS" >"$T/delay.log" 2>&1 &
+DLY_PID=$!
+PIDS="$PIDS $DLY_PID"
+sed -e "s|\"listen\": \[\"$PROXY\"\]|\"listen\": [\"$PROXY2\"]|" \
+    -e "s|\"url\": \"http://$REG\"|\"url\": \"http://$DLY\"|" \
+    "$T/signet.json" >"$T/signet2.json"
+"$SIGNET" serve -c "$T/signet2.json" >"$T/signet2.log" 2>&1 &
+SIG2_PID=$!
+PIDS="$PIDS $SIG2_PID"
+wait_ready delay-relay "$DLY_PID" "http://$DLY/v2/"
+wait_ready signet-2 "$SIG2_PID" "http://$PROXY2/v2/"
+
+# New manifests (image signed-1 plus an annotation) in fresh repositories,
+# blobs mounted there straight in the registry beforehand (not timed).
+: >"$T/rt.spec"
+for k in $(seq 1 "$R"); do
+	echo "$T/img/signed-1 $T/man/rt$k.json rt$k-$RUN" >>"$T/rt.spec"
+done
+$TOOL mkman "$T/rt.spec"
 for d in $($TOOL blobs "$T/img/signed-1"); do
-	for r in signed/rt direct/rt; do
+	for r in signed/rt direct/rt signed/rtd direct/rtd; do
 		c=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
 		    "http://$REG/v2/$r/blobs/uploads/?mount=$d&from=signed/app")
 		[ "$c" = 201 ] || die "mounting $d into $r: HTTP $c"
 	done
 done
+# rtput SERIES K URL: PUT manifest rtK, time_total in ms to times/SERIES
 rtput() {
-	curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Expect:' \
-	    -H "Content-Type: $MT" --data-binary "@$T/man/rt.json" "$1"
+	out=$(curl -s -o "$T/put.out" -w '%{http_code} %{time_total}' -X PUT \
+	    -H 'Expect:' -H "Content-Type: $MT" --data-binary "@$T/man/rt$2.json" \
+	    "$3" || echo "000 0")
+	set -- "$1" "$2" "$3" $out
+	if [ "$4" = 201 ]; then
+		awk -v t="$5" 'BEGIN { printf "%.3f\n", t * 1000 }' >>"$T/times/$1"
+	else
+		failures=$((failures + 1))
+		echo "FAILED: PUT $3 -> $4: $(head -c 300 "$T/put.out")" >&2
+	fi
 }
 echo "# 2. round trips: waiting for background rechecks of part 1 to end ..."
 sleep 5
-marker d0
-c=$(rtput "http://$REG/v2/direct/rt/manifests/1")
-marker d1
-[ "$c" = 201 ] || { failures=$((failures + 1)); echo "FAILED: direct rt PUT: $c" >&2; }
-marker s0
-c=$(rtput "http://$PROXY/v2/signed/rt/manifests/1")
-marker s1
-[ "$c" = 201 ] || { failures=$((failures + 1)); echo "FAILED: signed rt PUT: $c" >&2; }
-sleep 5.5
-marker s2
-marker r0
-c=$(rtput "http://$PROXY/v2/signed/rt/manifests/1")
-marker r1
-[ "$c" = 201 ] || { failures=$((failures + 1)); echo "FAILED: signed rt re-PUT: $c" >&2; }
-sleep 5.5
-marker r2
+for k in $(seq 1 "$R"); do
+	if [ "$k" = 1 ]; then mk=marker; else mk=:; fi
+	$mk d0
+	rtput rt.direct "$k" "http://$REG/v2/direct/rt/manifests/$k"
+	$mk d1
+	$mk s0
+	rtput rt.signed "$k" "http://$PROXY/v2/signed/rt/manifests/$k"
+	$mk s1
+	[ "$k" != 1 ] || sleep 5.5
+	$mk s2
+	$mk r0
+	rtput rt.again "$k" "http://$PROXY/v2/signed/rt/manifests/$k"
+	$mk r1
+	[ "$k" != 1 ] || sleep 5.5
+	$mk r2
+	$mk dd0
+	rtput rtd.direct "$k" "http://$DLY/v2/direct/rtd/manifests/$k"
+	$mk dd1
+	$mk ds0
+	rtput rtd.signed "$k" "http://$PROXY2/v2/signed/rtd/manifests/$k"
+	$mk ds1
+	$mk da0
+	rtput rtd.again "$k" "http://$PROXY2/v2/signed/rtd/manifests/$k"
+	$mk da1
+done
 alive
+for p in $DLY_PID $SIG2_PID; do
+	kill -0 "$p" 2>/dev/null || { echo "sign_bench: pid $p died" >&2; exit 1; }
+done
 
 echo "== 2. upstream requests for one manifest PUT by tag =="
-echo "commands: curl -X PUT -H 'Content-Type: $MT' --data-binary @MAN"
-echo "  http://$REG/v2/direct/rt/manifests/1, then http://$PROXY/v2/signed/rt/manifests/1"
-echo "  (twice); the registry's log is cut with GET /v2/bench-marker/NAME/manifests/m"
-$TOOL roundtrips "$T/registry.log"
+echo "commands: curl -s -X PUT -H 'Expect:' -H 'Content-Type: $MT' --data-binary @MAN URL, URL ="
+echo "  direct:  http://$REG/v2/direct/rt/manifests/K"
+echo "  signed:  http://$PROXY/v2/signed/rt/manifests/K  (new signature), then the same again"
+echo "  delayed: http://$DLY/v2/direct/rtd/manifests/K  (through the relay)"
+echo "           http://$PROXY2/v2/signed/rtd/manifests/K  (signet-2, upstream = the relay), twice"
+echo "  (MAN = manifest K = 1..$R, each a new digest; listings are of K = 1; the registry's"
+echo "   log is cut with GET /v2/bench-marker/NAME/manifests/m; the relay is python3"
+echo "   $T/delay.py $DLY_PORT $REG_PORT $DELAY_MS: each upstream response held ${DELAY_MS} ms)"
+$TOOL roundtrips "$T/registry.log" "$T/times" "$DELAY_MS"
 echo
 
 # --- 3. signet's own numbers -----------------------------------------------------------
@@ -662,9 +851,9 @@ echo "\"msg\":\"signature\" lines (outcome signed = a new signature written," \
 $TOOL sigdur "$T/signet.log"
 echo "\"msg\":\"access\" lines of the client's manifest PUTs (both parts):"
 $TOOL access "$T/signet.log"
-w=$(grep -c '"level":"\(warn\|error\)"' "$T/signet.log" || true)
-echo "signet warn/error lines: $w"
-grep '"level":"\(warn\|error\)"' "$T/signet.log" | head -n 5 | cut -c1-300 | sed 's/^/  /'
+cat "$T/signet.log" "$T/signet2.log" | grep '"level":"\(warn\|error\)"' >"$T/sigerr" || true
+echo "signet warn/error lines (both signets): $(wc -l <"$T/sigerr")"
+head -n 5 "$T/sigerr" | cut -c1-300 | sed 's/^/  /'
 # the registry's errors, less the 404s that pushes and the markers cause
 grep '^time=.*level=error' "$T/registry.log" |
     grep -v 'err.code="\(blob unknown\|manifest unknown\|name unknown\)"' \
