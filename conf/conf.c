@@ -20,7 +20,7 @@
 #include "core/core.h"
 
 enum conf_type { CT_OBJECT, CT_STRING, CT_BOOL, CT_INT, CT_LISTEN,
-	CT_STRMAP, CT_POLICIES };
+	CT_STRMAP, CT_POLICIES, CT_REKOR };
 
 struct conf_key;
 typedef int (*conf_check_fn)(struct conf *, json_t *, char *, size_t);
@@ -169,6 +169,45 @@ strmap(json_t *v, const char *path, struct errbuf *e)
 	return json_incref(v);
 }
 
+/* A path or an array of paths of PEM public keys, loaded now. */
+static void
+load_keys(json_t *v, const char *path, const char *name,
+    struct core_key **keys, int *nkeys, struct errbuf *e)
+{
+	json_t		*item;
+	size_t		 i;
+	char		 msg[512];
+	const char	*p;
+
+	if (json_is_string(v)) {
+		p = json_string_value(v);
+		keys[*nkeys] = core_key_load_public(p, msg, sizeof(msg));
+		if (keys[*nkeys] == NULL)
+			errf(e, "%s.%s: %s", path, name, msg);
+		else
+			(*nkeys)++;
+		return;
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > CONF_KEYS_MAX) {
+		errf(e, "%s.%s: must be a path or an array of 1 to %d paths",
+		    path, name, CONF_KEYS_MAX);
+		return;
+	}
+	json_array_foreach(v, i, item) {
+		p = json_string_value(item);
+		if (p == NULL) {
+			errf(e, "%s.%s[%zu]: must be a path", path, name, i);
+			continue;
+		}
+		keys[*nkeys] = core_key_load_public(p, msg, sizeof(msg));
+		if (keys[*nkeys] == NULL)
+			errf(e, "%s.%s[%zu]: %s", path, name, i, msg);
+		else
+			(*nkeys)++;
+	}
+}
+
 static void
 parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 {
@@ -215,6 +254,37 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 			} else if (strcmp(k, "reference_registry") == 0 &&
 			    str != NULL && *str && !strchr(str, '/')) {
 				p->reference_registry = strdup(str);
+			} else if (strcmp(k, "verify") == 0 && str != NULL) {
+				idx = choice_index("off|warn|enforce", str);
+				if (idx < 0)
+					errf(e, "%s.verify: \"%s\" is not one of "
+					    "off|warn|enforce", ipath, str);
+				else
+					p->verify = (enum conf_verify)idx;
+			} else if (strcmp(k, "rekor") == 0 && str != NULL) {
+				idx = choice_index("off|required", str);
+				if (idx < 0)
+					errf(e, "%s.rekor: \"%s\" is not one of "
+					    "off|required (online: see the Rekor "
+					    "issue)", ipath, str);
+				else
+					p->rekor_required = idx;
+			} else if (strcmp(k, "identity") == 0 && str != NULL) {
+				if (strcmp(str, "repository") != 0)
+					errf(e, "%s.identity: only \"repository\" "
+					    "is known", ipath);
+				p->identity_repository = 1;
+			} else if (strcmp(k, "threshold") == 0) {
+				if (!json_is_integer(x) ||
+				    json_integer_value(x) < 1 ||
+				    json_integer_value(x) > CONF_KEYS_MAX)
+					errf(e, "%s.threshold: must be an integer "
+					    "from 1 to %d", ipath, CONF_KEYS_MAX);
+				else
+					p->threshold = (long)json_integer_value(x);
+			} else if (strcmp(k, "keys") == 0) {
+				load_keys(x, ipath, "keys", p->keys, &p->nkeys,
+				    e);
 			} else if (strcmp(k, "annotations") == 0) {
 				char apath[320];
 
@@ -223,6 +293,9 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 				p->annotations = strmap(x, apath, e);
 			} else if (strcmp(k, "match") == 0 ||
 			    strcmp(k, "sign") == 0 ||
+			    strcmp(k, "verify") == 0 ||
+			    strcmp(k, "rekor") == 0 ||
+			    strcmp(k, "identity") == 0 ||
 			    strcmp(k, "reference_registry") == 0) {
 				errf(e, "%s.%s: must be a non-empty string%s",
 				    ipath, k, strcmp(k, "reference_registry")
@@ -232,6 +305,14 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 		}
 		if (p->match == NULL)
 			errf(e, "%s.match: required", ipath);
+		if (p->threshold == 0)
+			p->threshold = 1;
+		if (p->verify != CONF_VERIFY_OFF && p->nkeys == 0)
+			errf(e, "%s.keys: verify needs at least one trusted key",
+			    ipath);
+		if (p->threshold > p->nkeys && p->nkeys > 0)
+			errf(e, "%s.threshold: %ld is more than the %d keys",
+			    ipath, p->threshold, p->nkeys);
 	}
 }
 
@@ -273,6 +354,13 @@ static const struct conf_key limits_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
+static const struct conf_key vcache_keys[] = {
+	{ "success_ttl", CT_INT, F(vcache_ok_ttl), NULL, 0, 86400, NULL, NULL },
+	{ "failure_ttl", CT_INT, F(vcache_fail_ttl), NULL, 0, 3600, NULL, NULL },
+	{ "max_entries", CT_INT, F(vcache_max), NULL, 16, 10000000, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+};
+
 static const struct conf_key registry_auth_keys[] = {
 	{ "username", CT_STRING, F(reg_user), NULL, 0, 0, NULL, NULL },
 	{ "password_env", CT_STRING, F(reg_password_env), NULL, 0, 0, NULL, NULL },
@@ -288,6 +376,8 @@ static const struct conf_key top_keys[] = {
 	{ "signing", CT_OBJECT, 0, signing_keys, 0, 0, NULL, NULL },
 	{ "signature_repository", CT_STRING, F(sig_repo), NULL, 0, 0, check_repo, NULL },
 	{ "registry_auth", CT_OBJECT, 0, registry_auth_keys, 0, 0, NULL, NULL },
+	{ "rekor", CT_REKOR, 0, NULL, 0, 0, NULL, NULL },
+	{ "verify_cache", CT_OBJECT, 0, vcache_keys, 0, 0, NULL, NULL },
 	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -298,6 +388,7 @@ static const char *const type_names[] = {
 	[CT_LISTEN] = "an array of \"host:port\" strings",
 	[CT_STRMAP] = "an object of strings",
 	[CT_POLICIES] = "an array of objects",
+	[CT_REKOR] = "an object",
 };
 
 /* "host:port", "[v6]:port" or ":port" */
@@ -421,6 +512,21 @@ walk(struct conf *c, const struct conf_key *keys, json_t *obj,
 		case CT_POLICIES:
 			parse_policies(c, v, path, e);
 			continue;
+		case CT_REKOR: {
+			const char	*rk;
+			json_t		*rv;
+
+			if (!json_is_object(v))
+				goto type;
+			json_object_foreach(v, rk, rv) {
+				if (strcmp(rk, "public_key") == 0)
+					load_keys(rv, path, rk, c->rekor_keys,
+					    &c->nrekor_keys, e);
+				else
+					errf(e, "%s.%s: unknown key", path, rk);
+			}
+			continue;
+		}
 		case CT_LISTEN:
 			if (!json_is_array(v) || json_array_size(v) == 0)
 				goto type;
@@ -457,6 +563,9 @@ set_defaults(struct conf *c)
 	c->header_timeout = 30;
 	c->drain_timeout = 30;
 	c->buffer_bytes = 256 * 1024;
+	c->vcache_ok_ttl = 300;
+	c->vcache_fail_ttl = 10;
+	c->vcache_max = 100000;
 }
 
 /* Blank whole-line '#' and '//' comments, keeping the newlines. */
@@ -539,6 +648,35 @@ finish_signing(struct conf *c, struct errbuf *e)
 		    "variable named by signing.password_env)" : "");
 }
 
+/* Rules that need Rekor keys have them; each rule's trust gets an id. */
+static void
+finish_verify(struct conf *c, struct errbuf *e)
+{
+	struct conf_policy	*p;
+	char			 buf[CONF_KEYS_MAX * 70 + 128];
+	size_t			 n;
+	int			 i, j;
+
+	for (i = 0; i < c->npolicies; i++) {
+		p = &c->policies[i];
+		if (p->rekor_required && c->nrekor_keys == 0)
+			errf(e, "policies[%d].rekor: required needs "
+			    "rekor.public_key", i);
+		/* order-insensitive would be nicer; the file order is stable */
+		n = (size_t)snprintf(buf, sizeof(buf), "%s|%d|%ld|%d|%d",
+		    p->match, i, p->threshold, p->rekor_required,
+		    p->identity_repository);
+		for (j = 0; j < p->nkeys && n < sizeof(buf); j++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|%s",
+			    core_key_fingerprint(p->keys[j]));
+		for (j = 0; p->rekor_required && j < c->nrekor_keys &&
+		    n < sizeof(buf); j++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|r%s",
+			    core_key_fingerprint(c->rekor_keys[j]));
+		core_sha256_hex(buf, strlen(buf), p->trust_id);
+	}
+}
+
 struct conf *
 conf_load_buffer(const char *buf, size_t len, const char *name, char *err,
     size_t errlen)
@@ -606,6 +744,7 @@ conf_load_buffer(const char *buf, size_t len, const char *name, char *err,
 			    "https:// url only");
 	}
 	finish_signing(c, &e);
+	finish_verify(c, &e);
 	if (e.count > 0) {
 		conf_unref(c);
 		return NULL;
@@ -663,7 +802,7 @@ conf_ref(struct conf *c)
 void
 conf_unref(struct conf *c)
 {
-	int	i;
+	int	i, j;
 
 	if (c == NULL || --c->refcnt > 0)
 		return;
@@ -688,7 +827,11 @@ conf_unref(struct conf *c)
 		free(c->policies[i].match);
 		free(c->policies[i].reference_registry);
 		json_decref(c->policies[i].annotations);
+		for (j = 0; j < c->policies[i].nkeys; j++)
+			core_key_free(c->policies[i].keys[j]);
 	}
+	for (j = 0; j < c->nrekor_keys; j++)
+		core_key_free(c->rekor_keys[j]);
 	free(c->policies);
 	free(c);
 }
@@ -702,6 +845,14 @@ conf_policy_for(const struct conf *c, const char *repo)
 		if (core_glob_match(c->policies[i].match, repo))
 			return &c->policies[i];
 	return NULL;
+}
+
+const char *
+conf_verify_name(enum conf_verify v)
+{
+	static const char *const names[] = { "off", "warn", "enforce" };
+
+	return (unsigned)v < 3 ? names[v] : "?";
 }
 
 const char *

@@ -20,6 +20,9 @@ enum conf_log_level { CONF_LOG_DEBUG, CONF_LOG_INFO, CONF_LOG_WARN,
 
 enum conf_media_types { CONF_MT_OCI, CONF_MT_DOCKER, CONF_MT_AUTO };
 enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
+enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
+
+#define CONF_KEYS_MAX		16	/* trusted keys per rule, Rekor keys */
 
 /* One entry of "policies": the first whose glob matches a repository wins. */
 struct conf_policy {
@@ -27,6 +30,13 @@ struct conf_policy {
 	enum conf_sign	 sign;
 	char		*reference_registry;	/* docker-reference host, or NULL */
 	json_t		*annotations;		/* "optional" in payloads, or NULL */
+	enum conf_verify verify;
+	struct core_key	*keys[CONF_KEYS_MAX];	/* trusted signers */
+	int		 nkeys;
+	long		 threshold;		/* distinct trusted signers */
+	int		 rekor_required;
+	int		 identity_repository;	/* docker-reference must match */
+	char		 trust_id[65];		/* hash of the trust material */
 };
 
 #define CONF_POLICIES_MAX	256
@@ -60,6 +70,11 @@ struct conf {
 	json_t			*sign_annotations;	/* for every payload */
 	struct core_key		*sign_key;	/* loaded and checked at load */
 	char			*sig_repo;	/* NULL: the image's own */
+	struct core_key		*rekor_keys[CONF_KEYS_MAX];
+	int			 nrekor_keys;
+	long			 vcache_ok_ttl;		/* seconds */
+	long			 vcache_fail_ttl;
+	long			 vcache_max;		/* entries */
 	char			*reg_user;	/* registry_auth, for sig_repo */
 	char			*reg_password_env;
 	struct conf_policy	*policies;
@@ -90,5 +105,6 @@ const char	*conf_log_level_name(enum conf_log_level);
 /* The policy for a repository, or NULL when no rule matches. */
 const struct conf_policy *conf_policy_for(const struct conf *, const char *repo);
 const char	*conf_sign_name(enum conf_sign);
+const char	*conf_verify_name(enum conf_verify);
 
 #endif /* SIGNET_CONF_H */

@@ -249,6 +249,14 @@ px_fetch_new_any(const struct conf *cf, const char *method, const char *url,
 	    len, NULL);
 }
 
+void
+px_fetch_user_agent(struct px_fetch *f, const char *ua)
+{
+	/* the client's, so the registry's logs name who asked */
+	curl_easy_setopt(f->f_xfer.easy, CURLOPT_USERAGENT,
+	    ua != NULL ? ua : "signet/" PACKAGE_VERSION);
+}
+
 int
 px_fetch_start(struct px_upstream *up, struct px_fetch *f, px_fetch_fn cb,
     void *arg)
@@ -327,13 +335,19 @@ px_fetch_digest(const struct px_fetch *f)
 }
 
 void
-px_fetch_reply(struct px_fetch *f, struct px_conn *c)
+px_fetch_reply(struct px_fetch *f, struct px_conn *c, const char *extra)
 {
 	size_t		 len = evbuffer_get_length(f->f_resp);
 	const char	*body = (const char *)evbuffer_pullup(f->f_resp, -1);
+	int64_t		 clen = (int64_t)len;
 
 	c->c_up_status = f->f_status;
-	px_conn_resp_head(c, f->f_status, f->f_resp_hdrs, (int64_t)len);
+	if (extra != NULL)
+		evbuffer_add_printf(f->f_resp_hdrs, "%s\r\n", extra);
+	/* a HEAD answered by a HEAD: the upstream's length, no body */
+	if (strcmp(c->c_req.method, "HEAD") == 0 && len == 0 && f->f_clen >= 0)
+		clen = f->f_clen;
+	px_conn_resp_head(c, f->f_status, f->f_resp_hdrs, clen);
 	if (strcmp(c->c_req.method, "HEAD") != 0)
 		px_conn_resp_body(c, body, len);
 	px_conn_resp_end(c);

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,26 @@ px_http_req_header(const struct px_http_req *req, const char *name)
 		if (strcasecmp(req->hdr[i].name, name) == 0)
 			return req->hdr[i].value;
 	return NULL;
+}
+
+int
+px_http_req_header_join(const struct px_http_req *req, const char *name,
+    char *out, size_t len)
+{
+	size_t	n = 0;
+	int	i, found = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < req->nhdr; i++) {
+		if (strcasecmp(req->hdr[i].name, name) != 0)
+			continue;
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s",
+		    found ? ", " : "", req->hdr[i].value);
+		found = 1;
+	}
+	if (n >= len)
+		return -1;
+	return found ? 0 : -1;
 }
 
 int

@@ -46,6 +46,13 @@ void	 px_http_req_reset(struct px_http_req *req);
 /* First value of a header, case-insensitive name; NULL when absent. */
 const char *px_http_req_header(const struct px_http_req *req, const char *name);
 
+/*
+ * Every value of a header, joined with ", " as RFC 9110 allows for list
+ * headers (clients send Accept several times).  -1 when absent or when it
+ * does not fit in out.
+ */
+int	 px_http_req_header_join(const struct px_http_req *req,
+	    const char *name, char *out, size_t len);
 /* 1 when the comma-separated list holds token tok, case-insensitive. */
 int	 px_http_list_has(const char *list, const char *tok);
 /* 1 when the header must not be forwarded by a proxy (RFC 9110 7.6.1). */

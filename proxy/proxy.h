@@ -25,6 +25,7 @@
 
 struct px_relay;
 struct px_sign;
+struct px_verify;
 struct px_tls;
 
 /* log.c: one JSON object per line on stderr */
@@ -87,6 +88,8 @@ struct px_fetch *px_fetch_new(const struct conf *, const char *method,
 struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
 	    const char *url, const char *authorization, const char *accept,
 	    const void *body, size_t len);
+/* The User-Agent to send (the client's); NULL: signet's own. */
+void	px_fetch_user_agent(struct px_fetch *, const char *ua);
 /* cb runs once, from the loop; free the fetch there or later. */
 int	px_fetch_start(struct px_upstream *, struct px_fetch *, px_fetch_fn cb,
 	    void *arg);
@@ -116,8 +119,9 @@ struct px_auth *px_auth_get(struct conf *, struct px_upstream *,
 void	px_auth_free(struct px_auth *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
-/* Send this response (status, filtered headers, body) to the client. */
-void	px_fetch_reply(struct px_fetch *, struct px_conn *);
+/* Send this response (status, filtered headers, body) to the client, with
+ * one more header line when extra is not NULL. */
+void	px_fetch_reply(struct px_fetch *, struct px_conn *, const char *extra);
 
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 
@@ -178,6 +182,7 @@ struct px_conn {
 
 	struct px_relay		*c_relay;
 	struct px_sign		*c_sign;	/* a manifest PUT being signed */
+	struct px_verify	*c_verify;	/* a manifest pull being checked */
 };
 
 struct px_server *px_server_new(struct event_base *, struct conf *,
@@ -251,6 +256,21 @@ struct px_sign *px_sign_headless(struct conf *, struct px_upstream *,
 void	px_sign_headless_free(struct px_sign *);
 const char *px_sign_sigtag(const struct px_sign *);
 const struct px_sign_stats *px_sign_stats(void);
+
+/* verify.c: verification of pulled manifests */
+
+struct px_verify_stats {
+	uint64_t	allowed, denied, warned, indeterminate;
+	uint64_t	cache_hits, cache_misses;
+};
+
+/* 1 when c's request is a manifest GET/HEAD a policy wants verified. */
+int	px_verify_wanted(struct px_conn *);
+void	px_verify_start(struct px_conn *);
+void	px_verify_free(struct px_conn *);
+/* Forget every cached decision (tests, reload). */
+void	px_verify_flush(void);
+const struct px_verify_stats *px_verify_stats(void);
 
 /*
  * One upstream response header line (no CRLF) towards the client: framing

@@ -112,6 +112,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	log_access(c);
 	px_relay_free(c);
 	px_sign_free(c);
+	px_verify_free(c);
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -420,9 +421,11 @@ static void
 conn_metrics(struct px_conn *c)
 {
 	const struct px_sign_stats *st = px_sign_stats();
-	char	buf[2048];
+	const struct px_verify_stats *vs = px_verify_stats();
+	char	buf[4096];
+	int	n;
 
-	snprintf(buf, sizeof(buf),
+	n = snprintf(buf, sizeof(buf),
 	    "# HELP signet_signatures_total Signatures handled on push, by outcome.\n"
 	    "# TYPE signet_signatures_total counter\n"
 	    "signet_signatures_total{outcome=\"signed\"} %llu\n"
@@ -442,6 +445,24 @@ conn_metrics(struct px_conn *c)
 	    (unsigned long long)st->signed_, (unsigned long long)st->present,
 	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
 	    (unsigned long long)st->lost, c->c_srv->nconns);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "# HELP signet_decisions_total Pull verification decisions.\n"
+		    "# TYPE signet_decisions_total counter\n"
+		    "signet_decisions_total{decision=\"allow\"} %llu\n"
+		    "signet_decisions_total{decision=\"deny\"} %llu\n"
+		    "signet_decisions_total{decision=\"warn\"} %llu\n"
+		    "signet_decisions_total{decision=\"indeterminate\"} %llu\n"
+		    "# HELP signet_verify_cache_total Verification cache lookups.\n"
+		    "# TYPE signet_verify_cache_total counter\n"
+		    "signet_verify_cache_total{result=\"hit\"} %llu\n"
+		    "signet_verify_cache_total{result=\"miss\"} %llu\n",
+		    (unsigned long long)vs->allowed,
+		    (unsigned long long)vs->denied,
+		    (unsigned long long)vs->warned,
+		    (unsigned long long)vs->indeterminate,
+		    (unsigned long long)vs->cache_hits,
+		    (unsigned long long)vs->cache_misses);
 	conn_reply_text(c, 200, buf);
 }
 
@@ -589,6 +610,11 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	default:
 		break;
 	}
+	if (px_verify_wanted(c)) {
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		px_verify_start(c);
+		return;
+	}
 	if (px_sign_wanted(c)) {
 		/* the manifest is buffered whole: it is signed as bytes */
 		if (c->c_req.content_length > CORE_SIGMAN_MAX) {
@@ -704,6 +730,7 @@ conn_next_request(struct px_conn *c)
 {
 	px_relay_free(c);
 	px_sign_free(c);
+	px_verify_free(c);
 	px_http_req_reset(&c->c_req);
 	memset(&c->c_route, 0, sizeof(c->c_route));
 	memset(&c->c_ck, 0, sizeof(c->c_ck));

@@ -98,6 +98,7 @@ struct px_sign {
 	char			 s_origin[300];
 	int			 s_by_tag;
 	char			*s_auth;	/* the client's, wiped on free */
+	char			*s_ua;		/* the client's User-Agent */
 	int			 s_own_auth;	/* sig repo: registry_auth */
 	char			*s_sigauth;	/* its header, or NULL: none */
 	struct px_auth		*s_authjob;
@@ -182,7 +183,7 @@ answer_fetch(struct px_sign *s, struct px_fetch *f)
 		return;
 	}
 	if (s->s_conn != NULL)
-		px_fetch_reply(f, s->s_conn);
+		px_fetch_reply(f, s->s_conn, NULL);
 	else if (s->s_done != NULL) {
 		snprintf(msg, sizeof(msg), "upstream answered HTTP %d", st);
 		s->s_done(s->s_done_arg, st >= 200 && st < 300, msg);
@@ -280,6 +281,8 @@ send_req(struct px_sign *s, int i, int sigrepo, const char *method,
 		auth = s->s_sigauth;
 	s->s_f[i] = px_fetch_new(s->s_conf, method, target, auth, ctype,
 	    accept, body, len, s->s_origin);
+	if (s->s_f[i] != NULL)
+		px_fetch_user_agent(s->s_f[i], s->s_ua);
 	if (s->s_f[i] == NULL ||
 	    px_fetch_start(s->s_up, s->s_f[i], on_fetch, s) == -1) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %.400s",
@@ -1046,6 +1049,9 @@ px_sign_start(struct px_conn *c)
 	auth = px_http_req_header(&c->c_req, "authorization");
 	if (auth != NULL && (s->s_auth = strdup(auth)) == NULL)
 		return -1;
+	auth = px_http_req_header(&c->c_req, "user-agent");
+	if (auth != NULL && (s->s_ua = strdup(auth)) == NULL)
+		return -1;
 	px_conn_origin(c, s->s_origin, sizeof(s->s_origin));
 	return 0;
 }
@@ -1114,6 +1120,7 @@ sign_destroy(struct px_sign *s)
 		free(s->s_sigauth);
 	}
 	px_auth_free(s->s_authjob);
+	free(s->s_ua);
 	core_sigman_free(&s->s_list);
 	conf_unref(s->s_conf);
 	free(s->s_manifest);

@@ -638,12 +638,12 @@ put() {
 	out=$(curl -s -o "$T/put.out" -w '%{http_code} %{time_total}' -X PUT \
 	    -H 'Expect:' -H "Content-Type: $MT" --data-binary "@$T/man/$2-$3.json" \
 	    "http://$h/v2/$r/manifests/$4" || echo "000 0")
-	set -- "$1" "$2" "$3" "$4" $out
-	if [ "$5" = 201 ]; then
-		awk -v t="$6" 'BEGIN { printf "%.3f\n", t * 1000 }' >>"$T/times/$1.$2"
+	code=${out%% *}
+	if [ "$code" = 201 ]; then
+		awk -v t="${out#* }" 'BEGIN { printf "%.3f\n", t * 1000 }' >>"$T/times/$1.$2"
 	else
 		failures=$((failures + 1))
-		echo "FAILED: PUT http://$h/v2/$r/manifests/$4 -> $5: $(head -c 300 "$T/put.out")" >&2
+		echo "FAILED: PUT http://$h/v2/$r/manifests/$4 -> $code: $(head -c 300 "$T/put.out")" >&2
 	fi
 }
 
@@ -791,12 +791,12 @@ rtput() {
 	out=$(curl -s -o "$T/put.out" -w '%{http_code} %{time_total}' -X PUT \
 	    -H 'Expect:' -H "Content-Type: $MT" --data-binary "@$T/man/rt$2.json" \
 	    "$3" || echo "000 0")
-	set -- "$1" "$2" "$3" $out
-	if [ "$4" = 201 ]; then
-		awk -v t="$5" 'BEGIN { printf "%.3f\n", t * 1000 }' >>"$T/times/$1"
+	code=${out%% *}
+	if [ "$code" = 201 ]; then
+		awk -v t="${out#* }" 'BEGIN { printf "%.3f\n", t * 1000 }' >>"$T/times/$1"
 	else
 		failures=$((failures + 1))
-		echo "FAILED: PUT $3 -> $4: $(head -c 300 "$T/put.out")" >&2
+		echo "FAILED: PUT $3 -> $code: $(head -c 300 "$T/put.out")" >&2
 	fi
 }
 echo "# 2. round trips: waiting for background rechecks of part 1 to end ..."

@@ -13,7 +13,8 @@
       A reverse proxy in front of a real registry that adds one registry
       quirk (see the shared REGISTRIES.md): no-oci-sig refuses an OCI
       manifest PUT to a sha256-<hex>.sig tag with 400 MANIFEST_INVALID, as
-      registries that take only Docker schema 2 do (quirk M1).
+      registries that take only Docker schema 2 do (quirk M1); sig-500
+      answers 500 to every request for a sha256-<hex>.sig tag.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
       hang (accept, never answer), drop-body (promise 1000000 bytes, send
@@ -190,6 +191,11 @@ def quirk_front(port, upstream, quirk):
                 self.send_header("Content-Length", str(len(msg)))
                 self.end_headers()
                 self.wfile.write(msg)
+                return
+            if quirk == "sig-500" and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             host, uport = upstream.split(":")
             c = http.client.HTTPConnection(host, int(uport), timeout=30)

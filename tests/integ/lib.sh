@@ -212,3 +212,14 @@ http_status() {
 mkimage() { $HELPERS mkimage "$@"; }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# child_digest REPO:TAG ARCH: the digest of one platform's manifest in an
+# index at $REG_up (skopeo inspect --format {{.Digest}} gives the index's)
+child_digest() {
+	curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' \
+	    "http://$REG_up/v2/${1%%:*}/manifests/${1#*:}" | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["manifests"]:
+    if m["platform"]["architecture"] == sys.argv[1]:
+        print(m["digest"])' "$2"
+}

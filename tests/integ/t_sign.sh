@@ -101,8 +101,7 @@ check "skopeo copy --all of an index" $cp --all "oci:$T/multi" "docker://$PROXY/
 out=$($CHECK "$REG_up" signed/multi 1 "$T/k.pub")
 expect_match "index signed" "$out" "\"digest\": \"$top\", \"layers\": 1, \"valid\": 1"
 for arch in amd64 arm64; do
-	d=$(skopeo inspect --tls-verify=false --override-arch "$arch" --format '{{.Digest}}' \
-	    "docker://$REG_up/signed/multi:1")
+	d=$(child_digest signed/multi:1 "$arch")
 	out=$($CHECK "$REG_up" signed/multi "$d" "$T/k.pub")
 	expect_match "$arch child signed" "$out" "\"digest\": \"$d\", \"layers\": 1, \"valid\": 1"
 done

@@ -1,0 +1,638 @@
+/*
+ * proxy/verify.c: verify a manifest pulled through signet before the client
+ * gets it.
+ *
+ * The manifest is fetched whole (it is at most 4 MiB); its digest is the
+ * sha256 of the bytes that will be forwarded, never a tag.  A decision is
+ * cached per (repository, digest, trust material): successes for
+ * verify_cache.success_ttl, failures for failure_ttl, so a cached pull adds
+ * no upstream request.  Concurrent misses for one key wait on the same
+ * verification.  An upstream error while reading signatures is
+ * "indeterminate": a 502, never cached, never taken as "unsigned".
+ *
+ * Children listed in a verified index are allowed when pulled by digest;
+ * a child pulled without a verified parent needs its own signature.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy.h"
+
+#define ACCEPT_LIST	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
+			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
+#define VERIFY_LAYERS_MAX	64	/* signatures looked at per image */
+#define WARN_HEADER		"Signet-Verification"
+
+enum decision { D_ALLOW, D_DENY, D_INDETERMINATE };
+
+static const char *const decision_names[] = {
+	[D_ALLOW] = "allow", [D_DENY] = "deny",
+	[D_INDETERMINATE] = "indeterminate",
+};
+
+/* Cache entries and the verifications in flight share one table. */
+struct vc_entry {
+	TAILQ_ENTRY(vc_entry)	 e_entry;
+	char			 e_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 70];
+	enum decision		 e_decision;
+	char			 e_reason[256];
+	char			 e_signer[65];
+	time_t			 e_expires;
+	int			 e_pending;	/* a verification runs */
+	TAILQ_HEAD(, px_verify)	 e_waiters;
+};
+
+static TAILQ_HEAD(vc_entry_head, vc_entry) vcache =
+    TAILQ_HEAD_INITIALIZER(vcache);
+static long vcache_count;
+static struct px_verify_stats vstats;
+
+enum vstate { V_MANIFEST, V_WAIT, V_LIST, V_BLOB, V_DONE };
+
+struct px_verify {
+	TAILQ_ENTRY(px_verify)	 v_wait;
+	struct px_conn		*v_conn;
+	enum vstate		 v_state;
+	const struct conf_policy *v_policy;
+	struct vc_entry		*v_entry;	/* owned verification, or waited */
+	int			 v_owner;
+	struct px_fetch		*v_manifest;	/* the answer to forward */
+	struct px_fetch		*v_f;		/* list or blob in flight */
+	char			 v_repo[CORE_NAME_MAX + 1];
+	char			 v_sigrepo[CORE_NAME_MAX + 1];
+	char			 v_digest[CORE_DIGEST_MAX + 1];
+	char			 v_origin[300];
+	char			 v_want_ref[CORE_NAME_MAX + 300];
+	struct core_sigman	 v_list;
+	size_t			 v_layer;	/* next layer to check */
+	char			 v_signers[CONF_KEYS_MAX][65];
+	int			 v_nsigners;
+	char			 v_lastfail[256];
+	struct timeval		 v_start;
+	int			 v_cached;
+	int			 v_is_get;	/* v_manifest holds the bytes */
+	char			 v_accept[2048];	/* the client's, all of it */
+};
+
+static void	verify_next_layer(struct px_verify *);
+static void	decide(struct px_verify *, enum decision, const char *reason,
+		    int cache);
+
+const struct px_verify_stats *
+px_verify_stats(void)
+{
+	return &vstats;
+}
+
+/* Cache */
+
+static void
+vc_key(char *out, size_t len, const char *repo, const char *digest,
+    const struct conf_policy *p)
+{
+	snprintf(out, len, "%s@%s#%s", repo, digest, p->trust_id);
+}
+
+static struct vc_entry *
+vc_find(const char *key)
+{
+	struct vc_entry	*e, *tmp;
+	time_t		 now = time(NULL);
+
+	for (e = TAILQ_FIRST(&vcache); e != NULL; e = tmp) {
+		tmp = TAILQ_NEXT(e, e_entry);
+		if (!e->e_pending && e->e_expires <= now) {
+			TAILQ_REMOVE(&vcache, e, e_entry);
+			vcache_count--;
+			free(e);
+			continue;
+		}
+		if (strcmp(e->e_key, key) == 0) {
+			/* most recently used first */
+			TAILQ_REMOVE(&vcache, e, e_entry);
+			TAILQ_INSERT_HEAD(&vcache, e, e_entry);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static struct vc_entry *
+vc_add(const char *key, long max)
+{
+	struct vc_entry	*e, *last;
+
+	while (vcache_count >= max) {
+		last = TAILQ_LAST(&vcache, vc_entry_head);
+		while (last != NULL && last->e_pending)
+			last = TAILQ_PREV(last, vc_entry_head, e_entry);
+		if (last == NULL)
+			break;
+		TAILQ_REMOVE(&vcache, last, e_entry);
+		vcache_count--;
+		free(last);
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	snprintf(e->e_key, sizeof(e->e_key), "%s", key);
+	TAILQ_INIT(&e->e_waiters);
+	TAILQ_INSERT_HEAD(&vcache, e, e_entry);
+	vcache_count++;
+	return e;
+}
+
+/* Record "allowed via a verified index" for each child of an index. */
+static void
+allow_children(struct px_verify *v, const char *body, size_t len,
+    const struct conf *cf)
+{
+	json_error_t	 jerr;
+	json_t		*o, *m;
+	const char	*d;
+	struct vc_entry	*e;
+	char		 key[sizeof(e->e_key)];
+	size_t		 i;
+
+	o = json_loadb(body, len, 0, &jerr);
+	json_array_foreach(json_object_get(o, "manifests"), i, m) {
+		d = json_string_value(json_object_get(m, "digest"));
+		if (d == NULL || !core_digest_valid(d, strlen(d)))
+			continue;
+		vc_key(key, sizeof(key), v->v_repo, d, v->v_policy);
+		e = vc_find(key);
+		if (e == NULL)
+			e = vc_add(key, cf->vcache_max);
+		if (e == NULL || e->e_pending)
+			continue;
+		e->e_decision = D_ALLOW;
+		snprintf(e->e_reason, sizeof(e->e_reason),
+		    "listed in verified index %s", v->v_digest);
+		snprintf(e->e_signer, sizeof(e->e_signer), "%s",
+		    v->v_nsigners > 0 ? v->v_signers[0] : "");
+		e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+	}
+	json_decref(o);
+}
+
+/* The answer */
+
+static void
+audit(struct px_verify *v, enum decision d, const char *reason,
+    const char *signer)
+{
+	struct px_conn	*c = v->v_conn;
+	struct timeval	 now, dt;
+	json_t		*o;
+	const char	*user;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, &v->v_start, &dt);
+	user = px_http_req_header(&c->c_req, "authorization") != NULL ?
+	    "(authenticated)" : NULL;
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, "
+	    "s:f}",
+	    "msg", "decision", "conn", (json_int_t)c->c_id,
+	    "peer", c->c_peer, "repository", v->v_repo,
+	    "digest", v->v_digest,
+	    "decision", d == D_DENY &&
+	    v->v_policy->verify == CONF_VERIFY_WARN ? "warn" :
+	    decision_names[d],
+	    "rule", v->v_policy->match,
+	    "signer", signer != NULL ? signer : "",
+	    "reason", reason,
+	    "cached", v->v_cached,
+	    "duration_ms", dt.tv_sec * 1000.0 + dt.tv_usec / 1000.0);
+	if (o != NULL && user != NULL)
+		json_object_set_new(o, "user", json_string(user));
+	if (o != NULL)
+		px_log_fields(d == D_ALLOW ? CONF_LOG_INFO : CONF_LOG_WARN, o);
+}
+
+static void
+answer(struct px_verify *v, enum decision d, const char *reason,
+    const char *signer)
+{
+	struct px_conn	*c = v->v_conn;
+	char		 msg[400];
+
+	v->v_state = V_DONE;
+	audit(v, d, reason, signer);
+	switch (d) {
+	case D_ALLOW:
+		vstats.allowed++;
+		px_fetch_reply(v->v_manifest, c, NULL);
+		return;
+	case D_INDETERMINATE:
+		vstats.indeterminate++;
+		snprintf(msg, sizeof(msg), "signature check could not be done: "
+		    "%s", reason);
+		c->c_error = "verification indeterminate";
+		px_conn_error(c, 502, "UNAVAILABLE", msg);
+		return;
+	case D_DENY:
+		if (v->v_policy->verify == CONF_VERIFY_WARN) {
+			vstats.warned++;
+			snprintf(msg, sizeof(msg), WARN_HEADER ": failed; %s",
+			    reason);
+			px_fetch_reply(v->v_manifest, c, msg);
+			return;
+		}
+		vstats.denied++;
+		snprintf(msg, sizeof(msg), "signet: %s is not verified: %s",
+		    v->v_digest, reason);
+		c->c_error = "verification denied";
+		px_conn_error(c, 403, "DENIED", msg);
+		return;
+	}
+}
+
+/* The verification of one (repository, digest) is over: tell everyone. */
+static void
+decide(struct px_verify *v, enum decision d, const char *reason, int cache)
+{
+	struct conf	*cf = v->v_conn->c_conf;
+	struct vc_entry	*e = v->v_entry;
+	struct px_verify *w;
+	const char	*signer = v->v_nsigners > 0 ? v->v_signers[0] : NULL;
+	size_t		 len;
+	const char	*body;
+
+	px_fetch_free(v->v_f);
+	v->v_f = NULL;
+	if (d == D_ALLOW && v->v_manifest != NULL) {
+		body = px_fetch_body(v->v_manifest, &len);
+		if (len > 0)
+			allow_children(v, body, len, cf);
+	}
+	if (e != NULL && v->v_owner) {
+		e->e_pending = 0;
+		e->e_decision = d;
+		snprintf(e->e_reason, sizeof(e->e_reason), "%s", reason);
+		snprintf(e->e_signer, sizeof(e->e_signer), "%s",
+		    signer != NULL ? signer : "");
+		e->e_expires = time(NULL) + (!cache ? 0 : d == D_ALLOW ?
+		    cf->vcache_ok_ttl : cf->vcache_fail_ttl);
+		while ((w = TAILQ_FIRST(&e->e_waiters)) != NULL) {
+			TAILQ_REMOVE(&e->e_waiters, w, v_wait);
+			w->v_entry = NULL;
+			w->v_cached = 1;
+			answer(w, d, reason, signer);
+		}
+		v->v_entry = NULL;
+		v->v_owner = 0;
+	}
+	answer(v, d, reason, signer);
+}
+
+/* Signature list and payloads */
+
+static void
+on_blob(struct px_fetch *f, void *arg)
+{
+	struct px_verify	*v = arg;
+	struct core_sig_layer	 l;
+	struct core_trust	 t;
+	const char		*payload;
+	char			 reason[256];
+	size_t			 plen;
+	int			 st = px_fetch_status(f), k, i;
+
+	core_sigman_layer(&v->v_list, v->v_layer - 1, &l);
+	if (st != 200) {
+		if (st == 0 || st >= 500) {
+			snprintf(reason, sizeof(reason), "reading a signature "
+			    "payload: %s", st == 0 ? px_fetch_error(f) :
+			    "upstream error");
+			decide(v, D_INDETERMINATE, reason, 0);
+			return;
+		}
+		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "a signature "
+		    "payload is missing (HTTP %d)", st);
+		verify_next_layer(v);
+		return;
+	}
+	payload = px_fetch_body(f, &plen);
+	memset(&t, 0, sizeof(t));
+	t.keys = (struct core_key **)v->v_policy->keys;
+	t.nkeys = (size_t)v->v_policy->nkeys;
+	t.rekor = (struct core_key **)v->v_conn->c_conf->rekor_keys;
+	t.nrekor = (size_t)v->v_conn->c_conf->nrekor_keys;
+	t.rekor_required = v->v_policy->rekor_required;
+	t.want_ref = v->v_policy->identity_repository ? v->v_want_ref : NULL;
+	if (plen != (size_t)l.size) {
+		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "a signature "
+		    "payload does not match its descriptor");
+		verify_next_layer(v);
+		return;
+	}
+	k = core_verify_signature(&t, v->v_digest, payload, plen, l.signature,
+	    l.bundle, reason, sizeof(reason));
+	if (k < 0) {
+		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "%s", reason);
+		verify_next_layer(v);
+		return;
+	}
+	for (i = 0; i < v->v_nsigners; i++)
+		if (strcmp(v->v_signers[i],
+		    core_key_fingerprint(t.keys[k])) == 0)
+			break;
+	if (i == v->v_nsigners && v->v_nsigners < CONF_KEYS_MAX)
+		snprintf(v->v_signers[v->v_nsigners++], 65, "%s",
+		    core_key_fingerprint(t.keys[k]));
+	if (v->v_nsigners >= v->v_policy->threshold) {
+		snprintf(reason, sizeof(reason), "signed by %d trusted "
+		    "signer(s)", v->v_nsigners);
+		decide(v, D_ALLOW, reason, 1);
+		return;
+	}
+	verify_next_layer(v);
+}
+
+/* Check the signatures one by one until the threshold is met. */
+static void
+verify_next_layer(struct px_verify *v)
+{
+	struct px_conn		*c = v->v_conn;
+	struct core_sig_layer	 l;
+	char			 target[512], reason[400];
+	const char		*auth;
+
+	px_fetch_free(v->v_f);
+	v->v_f = NULL;
+	while (v->v_layer < core_sigman_count(&v->v_list) &&
+	    v->v_layer < VERIFY_LAYERS_MAX) {
+		core_sigman_layer(&v->v_list, v->v_layer++, &l);
+		if (l.media_type == NULL ||
+		    strcmp(l.media_type, CORE_MT_SIMPLESIGNING) != 0 ||
+		    l.digest == NULL || !core_digest_valid(l.digest,
+		    strlen(l.digest)))
+			continue;
+		if (l.size < 0 || l.size > CORE_PAYLOAD_MAX) {
+			snprintf(v->v_lastfail, sizeof(v->v_lastfail),
+			    "a signature payload is larger than 64 KiB");
+			continue;
+		}
+		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+		    v->v_sigrepo, l.digest);
+		auth = px_http_req_header(&c->c_req, "authorization");
+		v->v_f = px_fetch_new(c->c_conf, "GET", target, auth, NULL,
+		    NULL, NULL, 0, v->v_origin);
+		if (v->v_f != NULL)
+			px_fetch_user_agent(v->v_f, px_http_req_header(
+			    &c->c_req, "user-agent"));
+		if (v->v_f == NULL || px_fetch_start(px_server_upstream(
+		    c->c_srv), v->v_f, on_blob, v) == -1) {
+			decide(v, D_INDETERMINATE, "cannot start a request",
+			    0);
+			return;
+		}
+		v->v_state = V_BLOB;
+		return;
+	}
+	if (v->v_nsigners > 0)
+		snprintf(reason, sizeof(reason), "%d trusted signer(s), %ld "
+		    "required", v->v_nsigners, v->v_policy->threshold);
+	else
+		snprintf(reason, sizeof(reason), "no signature from a trusted "
+		    "signer (%s)", v->v_lastfail[0] ? v->v_lastfail :
+		    "no usable signature");
+	decide(v, D_DENY, reason, 1);
+}
+
+static void
+on_list(struct px_fetch *f, void *arg)
+{
+	struct px_verify	*v = arg;
+	const char		*body, *errstr;
+	char			 reason[300];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	if (st == 404) {
+		decide(v, D_DENY, "no signature found", 1);
+		return;
+	}
+	if (st != 200) {
+		snprintf(reason, sizeof(reason), "reading the signature list: "
+		    "%s", st == 0 ? px_fetch_error(f) : "unexpected status");
+		if (st != 0)
+			snprintf(reason, sizeof(reason), "reading the "
+			    "signature list: upstream answered HTTP %d", st);
+		decide(v, D_INDETERMINATE, reason, 0);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	if (core_sigman_open(&v->v_list, body, len, 0, &errstr) == -1) {
+		snprintf(reason, sizeof(reason), "no usable signature (%s)",
+		    errstr);
+		decide(v, D_DENY, reason, 1);
+		return;
+	}
+	verify_next_layer(v);
+}
+
+/* The manifest is here: work out its digest, then decide. */
+static void
+on_manifest(struct px_fetch *f, void *arg)
+{
+	struct px_verify	*v = arg;
+	struct px_conn		*c = v->v_conn;
+	struct vc_entry		*e;
+	const char		*body, *hdr;
+	char			 hex[65], key[sizeof(e->e_key)], target[600];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	if (st != 200) {
+		/* 401, 404...: nothing is served, so nothing to verify */
+		v->v_state = V_DONE;
+		if (st == 0)
+			px_conn_error(c, 502, "UNAVAILABLE", px_fetch_error(f));
+		else
+			px_fetch_reply(f, c, NULL);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	hdr = px_fetch_digest(f);
+	if (v->v_is_get) {
+		core_sha256_hex(body, len, hex);
+		snprintf(v->v_digest, sizeof(v->v_digest), "sha256:%s", hex);
+		if (*hdr != '\0' && strcmp(hdr, v->v_digest) != 0) {
+			decide(v, D_DENY, "digest mismatch: the upstream's "
+			    "Docker-Content-Digest is not the sha256 of the "
+			    "bytes", 0);
+			return;
+		}
+	} else if (*hdr != '\0' && core_digest_valid(hdr, strlen(hdr)))
+		snprintf(v->v_digest, sizeof(v->v_digest), "%s", hdr);
+	else if (c->c_route.ref_is_digest)
+		snprintf(v->v_digest, sizeof(v->v_digest), "%s",
+		    c->c_route.ref);
+	else {
+		/* a HEAD without a digest (ECR): GET it to hash the bytes */
+		px_fetch_free(v->v_manifest);
+		v->v_manifest = px_fetch_new(c->c_conf, "GET",
+		    c->c_req.target, px_http_req_header(&c->c_req,
+		    "authorization"), NULL, v->v_accept[0] ? v->v_accept :
+		    ACCEPT_LIST, NULL, 0, v->v_origin);
+		v->v_is_get = 1;
+		if (v->v_manifest == NULL || px_fetch_start(px_server_upstream(
+		    c->c_srv), v->v_manifest, on_manifest, v) == -1)
+			px_conn_error(c, 502, "UNAVAILABLE",
+			    "cannot start a request");
+		return;
+	}
+	if (c->c_route.ref_is_digest &&
+	    strcmp(v->v_digest, c->c_route.ref) != 0) {
+		decide(v, D_DENY, "digest mismatch: the manifest served is "
+		    "not the one pulled by digest", 0);
+		return;
+	}
+
+	vc_key(key, sizeof(key), v->v_repo, v->v_digest, v->v_policy);
+	e = vc_find(key);
+	if (e != NULL && e->e_pending) {
+		/* someone is verifying this already: wait for the verdict */
+		vstats.cache_hits++;
+		v->v_entry = e;
+		v->v_state = V_WAIT;
+		TAILQ_INSERT_TAIL(&e->e_waiters, v, v_wait);
+		return;
+	}
+	if (e != NULL) {
+		vstats.cache_hits++;
+		v->v_cached = 1;
+		if (e->e_decision == D_ALLOW && strstr(e->e_reason,
+		    "verified index") == NULL)
+			allow_children(v, body, len, c->c_conf);
+		answer(v, e->e_decision, e->e_reason,
+		    e->e_signer[0] ? e->e_signer : NULL);
+		return;
+	}
+	vstats.cache_misses++;
+	v->v_entry = vc_add(key, c->c_conf->vcache_max);
+	if (v->v_entry != NULL) {
+		v->v_entry->e_pending = 1;
+		v->v_owner = 1;
+	}
+	v->v_state = V_LIST;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256-%s.sig",
+	    v->v_sigrepo, v->v_digest + 7);
+	v->v_f = px_fetch_new(c->c_conf, "GET", target,
+	    px_http_req_header(&c->c_req, "authorization"), NULL, ACCEPT_LIST,
+	    NULL, 0, v->v_origin);
+	if (v->v_f != NULL)
+		px_fetch_user_agent(v->v_f, px_http_req_header(&c->c_req,
+		    "user-agent"));
+	if (v->v_f == NULL || px_fetch_start(px_server_upstream(c->c_srv),
+	    v->v_f, on_list, v) == -1)
+		decide(v, D_INDETERMINATE, "cannot start a request", 0);
+}
+
+/* Entry points */
+
+int
+px_verify_wanted(struct px_conn *c)
+{
+	const struct conf_policy *p;
+
+	if (c->c_route.kind != CORE_R_MANIFEST ||
+	    (strcmp(c->c_req.method, "GET") != 0 &&
+	    strcmp(c->c_req.method, "HEAD") != 0))
+		return 0;
+	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
+		return 0;	/* signatures themselves are not signed */
+	p = conf_policy_for(c->c_conf, c->c_route.name);
+	return p != NULL && p->verify != CONF_VERIFY_OFF;
+}
+
+void
+px_verify_start(struct px_conn *c)
+{
+	struct px_verify	*v;
+	const char		*accept;
+
+	v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	c->c_verify = v;
+	v->v_conn = c;
+	v->v_policy = conf_policy_for(c->c_conf, c->c_route.name);
+	gettimeofday(&v->v_start, NULL);
+	core_sigman_init(&v->v_list);
+	snprintf(v->v_repo, sizeof(v->v_repo), "%s", c->c_route.name);
+	snprintf(v->v_sigrepo, sizeof(v->v_sigrepo), "%s",
+	    c->c_conf->sig_repo != NULL ? c->c_conf->sig_repo : v->v_repo);
+	snprintf(v->v_want_ref, sizeof(v->v_want_ref), "%s/%s",
+	    v->v_policy->reference_registry != NULL ?
+	    v->v_policy->reference_registry : c->c_conf->up_hostport,
+	    v->v_repo);
+	px_conn_origin(c, v->v_origin, sizeof(v->v_origin));
+	accept = px_http_req_header_join(&c->c_req, "accept", v->v_accept,
+	    sizeof(v->v_accept)) == 0 ? v->v_accept : NULL;
+	v->v_state = V_MANIFEST;
+	v->v_is_get = strcmp(c->c_req.method, "GET") == 0;
+	v->v_manifest = px_fetch_new(c->c_conf, c->c_req.method,
+	    c->c_req.target, px_http_req_header(&c->c_req, "authorization"),
+	    NULL, accept != NULL ? accept : ACCEPT_LIST, NULL, 0, v->v_origin);
+	if (v->v_manifest != NULL)
+		px_fetch_user_agent(v->v_manifest, px_http_req_header(
+		    &c->c_req, "user-agent"));
+	if (v->v_manifest == NULL ||
+	    px_fetch_start(px_server_upstream(c->c_srv), v->v_manifest,
+	    on_manifest, v) == -1)
+		px_conn_error(c, 502, "UNAVAILABLE", "cannot start a request");
+}
+
+void
+px_verify_free(struct px_conn *c)
+{
+	struct px_verify	*v = c->c_verify;
+	struct vc_entry		*e;
+	struct px_verify	*w;
+
+	if (v == NULL)
+		return;
+	c->c_verify = NULL;
+	e = v->v_entry;
+	if (e != NULL && !v->v_owner)
+		TAILQ_REMOVE(&e->e_waiters, v, v_wait);
+	else if (e != NULL) {
+		/* the owner's client left: hand the work to a waiter, or drop */
+		w = TAILQ_FIRST(&e->e_waiters);
+		TAILQ_REMOVE(&vcache, e, e_entry);
+		vcache_count--;
+		while (w != NULL) {
+			TAILQ_REMOVE(&e->e_waiters, w, v_wait);
+			w->v_entry = NULL;
+			answer(w, D_INDETERMINATE, "the verification was "
+			    "abandoned; retry", NULL);
+			w = TAILQ_FIRST(&e->e_waiters);
+		}
+		free(e);
+	}
+	px_fetch_free(v->v_f);
+	px_fetch_free(v->v_manifest);
+	core_sigman_free(&v->v_list);
+	free(v);
+}
+
+void
+px_verify_flush(void)
+{
+	struct vc_entry	*e, *tmp;
+
+	for (e = TAILQ_FIRST(&vcache); e != NULL; e = tmp) {
+		tmp = TAILQ_NEXT(e, e_entry);
+		if (e->e_pending)
+			continue;
+		TAILQ_REMOVE(&vcache, e, e_entry);
+		vcache_count--;
+		free(e);
+	}
+}
