@@ -25,6 +25,12 @@ usage(FILE *fp)
 	    "       signet sign --key KEY [--allow-http] [--registry-username U\n"
 	    "                   --registry-password P] REGISTRY/REPO(:TAG|@DIGEST)\n"
 	    "                                    sign an image already in a registry\n"
+	    "       signet verify-blob --key PUB --signature SIG [--rekor-bundle FILE]\n"
+	    "                   [--rekor-key PUB] [--manifest FILE] PAYLOAD\n"
+	    "                                    verify one signature (exit 0/1/2)\n"
+	    "       signet verify --key PUB [--rekor-key PUB] [--allow-http]\n"
+	    "                   REGISTRY/REPO(:TAG|@DIGEST)\n"
+	    "                                    verify an image's signatures\n"
 	    "       signet version\n");
 }
 
@@ -385,6 +391,138 @@ cmd_sign(int argc, char **argv)
 	return sc.ok ? 0 : 1;
 }
 
+/* signet verify-blob */
+
+static char *
+read_file(const char *path, size_t max, size_t *len)
+{
+	FILE	*fp = fopen(path, "rb");
+	char	*buf;
+	size_t	 n;
+
+	if (fp == NULL) {
+		fprintf(stderr, "signet: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(max + 1);
+	n = buf != NULL ? fread(buf, 1, max + 1, fp) : 0;
+	fclose(fp);
+	if (buf == NULL || n > max) {
+		fprintf(stderr, "signet: %s: larger than %zu bytes\n", path, max);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void
+chomp(char *s)
+{
+	size_t	n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	    s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static int
+cmd_verify_blob(int argc, char **argv)
+{
+	const char	*key = NULL, *sigpath = NULL, *bpath = NULL, *rkey = NULL;
+	const char	*payload_path = NULL, *manifest = NULL;
+	struct core_key	*k = NULL, *rk = NULL;
+	char		*payload = NULL, *sig = NULL, *bundle = NULL, *man;
+	char		 err[512], hex[65], digest[72];
+	size_t		 plen, n;
+	int		 i, rc = 2;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (strcmp(argv[i], "--signature") == 0 && i + 1 < argc)
+			sigpath = argv[++i];
+		else if (strcmp(argv[i], "--rekor-bundle") == 0 && i + 1 < argc)
+			bpath = argv[++i];
+		else if (strcmp(argv[i], "--rekor-key") == 0 && i + 1 < argc)
+			rkey = argv[++i];
+		else if (strcmp(argv[i], "--manifest") == 0 && i + 1 < argc)
+			manifest = argv[++i];
+		else if (argv[i][0] != '-' && payload_path == NULL)
+			payload_path = argv[i];
+		else {
+			fprintf(stderr, "signet: verify-blob: unexpected "
+			    "argument: %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (key == NULL || sigpath == NULL || payload_path == NULL ||
+	    (bpath != NULL && rkey == NULL)) {
+		fprintf(stderr, "signet: verify-blob needs --key, --signature "
+		    "and a payload file (and --rekor-key with --rekor-bundle)\n");
+		return 2;
+	}
+	k = core_key_load_public(key, err, sizeof(err));
+	if (k == NULL) {
+		fprintf(stderr, "signet: %s\n", err);
+		goto done;
+	}
+	if (rkey != NULL) {
+		rk = core_key_load_public(rkey, err, sizeof(err));
+		if (rk == NULL) {
+			fprintf(stderr, "signet: %s\n", err);
+			goto done;
+		}
+	}
+	payload = read_file(payload_path, 64 * 1024 * 1024, &plen);
+	sig = read_file(sigpath, 16 * 1024, &n);
+	if (bpath != NULL)
+		bundle = read_file(bpath, CORE_BUNDLE_MAX, &n);
+	if (payload == NULL || sig == NULL || (bpath != NULL && bundle == NULL))
+		goto done;
+	chomp(sig);
+	if (bundle != NULL)
+		chomp(bundle);
+	rc = 1;
+	if (core_sig_b64_verify(k, payload, plen, sig) != 0) {
+		fprintf(stderr, "signet: verify-blob: the signature does not "
+		    "verify under %s\n", key);
+		goto done;
+	}
+	/* --rekor-key without a bundle: Rekor is required, and missing */
+	if (rk != NULL && core_rekor_check_bundle(&rk, 1, bundle, payload,
+	    plen, sig, k, err, sizeof(err)) != 0) {
+		fprintf(stderr, "signet: verify-blob: %s\n", err);
+		goto done;
+	}
+	if (manifest != NULL) {
+		/* signet's addition: the payload must name this manifest */
+		man = read_file(manifest, CORE_SIGMAN_MAX, &n);
+		if (man == NULL) {
+			rc = 2;
+			goto done;
+		}
+		core_sha256_hex(man, n, hex);
+		free(man);
+		snprintf(digest, sizeof(digest), "sha256:%s", hex);
+		if (core_payload_check(payload, plen, digest, NULL, err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "signet: verify-blob: %s\n", err);
+			goto done;
+		}
+	}
+	printf("Verified OK\n");
+	rc = 0;
+done:
+	core_key_free(k);
+	core_key_free(rk);
+	free(payload);
+	free(sig);
+	free(bundle);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -400,6 +538,8 @@ main(int argc, char **argv)
 		return cmd_keygen(argc, argv);
 	if (strcmp(argv[1], "sign") == 0)
 		return cmd_sign(argc, argv);
+	if (strcmp(argv[1], "verify-blob") == 0)
+		return cmd_verify_blob(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);
