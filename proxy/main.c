@@ -391,6 +391,275 @@ cmd_sign(int argc, char **argv)
 	return sc.ok ? 0 : 1;
 }
 
+/* signet verify: like cosign verify, against a registry */
+
+struct verify_cmd {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct px_upstream	*up;
+	struct px_fetch		*f;
+	struct core_trust	 trust;
+	struct core_key		*key, *rekor;
+	struct core_sigman	 list;
+	size_t			 layer;
+	char			 repo[CORE_NAME_MAX + 1];
+	char			 ref[CORE_REF_MAX + 1];
+	char			 digest[CORE_DIGEST_MAX + 1];
+	char			 registry[256];
+	char			 lastfail[300];
+	json_t			*verified;	/* the payloads, as JSON */
+	int			 rc;
+};
+
+static void	verify_next(struct verify_cmd *);
+
+static void
+verify_finish(struct verify_cmd *vc, int rc, const char *msg)
+{
+	char	*out;
+
+	vc->rc = rc;
+	if (rc == 0) {
+		out = json_dumps(vc->verified, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+		fprintf(stderr, "Verification for %s/%s@%s --\nThe following "
+		    "checks were performed on each of these signatures:\n"
+		    "  - The cosign claims were validated\n"
+		    "  - The signatures were verified against the specified "
+		    "public key\n%s", vc->registry, vc->repo, vc->digest,
+		    vc->trust.rekor_required ? "  - The Rekor bundle was "
+		    "verified offline\n" : "");
+		printf("%s\n", out != NULL ? out : "[]");
+		free(out);
+	} else
+		fprintf(stderr, "signet: verify: %s\n", msg);
+	event_base_loopexit(vc->base, NULL);
+}
+
+static void
+verify_got_blob(struct px_fetch *f, void *arg)
+{
+	struct verify_cmd	*vc = arg;
+	struct core_sig_layer	 l;
+	const char		*payload;
+	json_error_t		 jerr;
+	char			 reason[256];
+	size_t			 len;
+
+	core_sigman_layer(&vc->list, vc->layer - 1, &l);
+	if (px_fetch_status(f) != 200) {
+		snprintf(vc->lastfail, sizeof(vc->lastfail), "payload %s: "
+		    "HTTP %d", l.digest, px_fetch_status(f));
+		verify_next(vc);
+		return;
+	}
+	payload = px_fetch_body(f, &len);
+	if (core_verify_signature(&vc->trust, vc->digest, payload, len,
+	    l.signature, l.bundle, reason, sizeof(reason)) < 0) {
+		snprintf(vc->lastfail, sizeof(vc->lastfail), "%s", reason);
+		verify_next(vc);
+		return;
+	}
+	json_array_append_new(vc->verified, json_loadb(payload, len, 0, &jerr));
+	verify_next(vc);
+}
+
+static void
+verify_next(struct verify_cmd *vc)
+{
+	struct core_sig_layer	l;
+	char			target[600];
+
+	px_fetch_free(vc->f);
+	vc->f = NULL;
+	while (vc->layer < core_sigman_count(&vc->list)) {
+		core_sigman_layer(&vc->list, vc->layer++, &l);
+		if (l.digest == NULL || l.size > CORE_PAYLOAD_MAX ||
+		    !core_digest_valid(l.digest, strlen(l.digest)))
+			continue;
+		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+		    vc->conf->sig_repo ? vc->conf->sig_repo : vc->repo,
+		    l.digest);
+		vc->f = px_fetch_new(vc->conf, "GET", target, NULL, NULL, NULL,
+		    NULL, 0, NULL);
+		if (vc->f == NULL || px_fetch_start(vc->up, vc->f,
+		    verify_got_blob, vc) == -1)
+			verify_finish(vc, 1, "cannot start a request");
+		return;
+	}
+	if (json_array_size(vc->verified) > 0)
+		verify_finish(vc, 0, NULL);
+	else {
+		char msg[400];
+
+		snprintf(msg, sizeof(msg), "no valid signature: %s",
+		    vc->lastfail[0] ? vc->lastfail : "none usable");
+		verify_finish(vc, 1, msg);
+	}
+}
+
+static void
+verify_got_list(struct px_fetch *f, void *arg)
+{
+	struct verify_cmd	*vc = arg;
+	const char		*body, *errstr;
+	char			 msg[300];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	if (st == 404) {
+		verify_finish(vc, 1, "no signatures found");
+		return;
+	}
+	if (st != 200) {
+		snprintf(msg, sizeof(msg), "reading the signatures: %s",
+		    st == 0 ? px_fetch_error(f) : "unexpected HTTP status");
+		verify_finish(vc, 1, msg);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	if (core_sigman_open(&vc->list, body, len, 0, &errstr) == -1) {
+		verify_finish(vc, 1, errstr);
+		return;
+	}
+	verify_next(vc);
+}
+
+static void
+verify_got_manifest(struct px_fetch *f, void *arg)
+{
+	struct verify_cmd	*vc = arg;
+	const char		*body;
+	char			 hex[65], target[600], msg[300];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	if (st != 200) {
+		snprintf(msg, sizeof(msg), "reading the manifest: %s",
+		    st == 0 ? px_fetch_error(f) : "HTTP error");
+		if (st != 0)
+			snprintf(msg, sizeof(msg), "reading the manifest: "
+			    "HTTP %d", st);
+		verify_finish(vc, 1, msg);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	core_sha256_hex(body, len, hex);
+	snprintf(vc->digest, sizeof(vc->digest), "sha256:%s", hex);
+	if (strncmp(vc->ref, "sha256:", 7) == 0 &&
+	    strcmp(vc->ref, vc->digest) != 0) {
+		verify_finish(vc, 1, "the manifest's digest is not the one "
+		    "asked for");
+		return;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256-%s.sig",
+	    vc->conf->sig_repo ? vc->conf->sig_repo : vc->repo, hex);
+	px_fetch_free(vc->f);
+	vc->f = px_fetch_new(vc->conf, "GET", target, NULL, NULL,
+	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST, NULL, 0, NULL);
+	if (vc->f == NULL || px_fetch_start(vc->up, vc->f, verify_got_list,
+	    vc) == -1)
+		verify_finish(vc, 1, "cannot start a request");
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct verify_cmd	 vc;
+	struct sign_cmd		 ref;
+	const char		*key = NULL, *rkey = NULL, *image = NULL;
+	char			 up[300], json[1024], err[CONF_ERR_MAX];
+	char			 target[600];
+	int			 i, allow_http = 0;
+
+	memset(&vc, 0, sizeof(vc));
+	memset(&ref, 0, sizeof(ref));
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (strcmp(argv[i], "--rekor-key") == 0 && i + 1 < argc)
+			rkey = argv[++i];
+		else if (strcmp(argv[i], "--allow-http") == 0)
+			allow_http = 1;
+		else if (argv[i][0] != '-' && image == NULL)
+			image = argv[i];
+		else {
+			fprintf(stderr, "signet: verify: unexpected argument: "
+			    "%s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (key == NULL || image == NULL || parse_image_ref(image, &ref) == -1) {
+		fprintf(stderr, "signet: verify needs --key PUB and "
+		    "REGISTRY/REPO[:TAG|@DIGEST]\n");
+		return 2;
+	}
+	memcpy(vc.repo, ref.repo, sizeof(vc.repo));
+	memcpy(vc.ref, ref.ref, sizeof(vc.ref));
+	memcpy(vc.registry, ref.registry, sizeof(vc.registry));
+	vc.key = core_key_load_public(key, err, sizeof(err));
+	if (vc.key == NULL) {
+		fprintf(stderr, "signet: %s\n", err);
+		return 1;
+	}
+	if (rkey != NULL) {
+		vc.rekor = core_key_load_public(rkey, err, sizeof(err));
+		if (vc.rekor == NULL) {
+			fprintf(stderr, "signet: %s\n", err);
+			core_key_free(vc.key);
+			return 1;
+		}
+	}
+	vc.trust.keys = &vc.key;
+	vc.trust.nkeys = 1;
+	if (vc.rekor != NULL) {
+		vc.trust.rekor = &vc.rekor;
+		vc.trust.nrekor = 1;
+		vc.trust.rekor_required = 1;
+	}
+	snprintf(up, sizeof(up), "%s://%s", allow_http ? "http" : "https",
+	    vc.registry);
+	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
+	    "\"upstream\": {\"url\": \"%s\"}, \"log\": {\"level\": "
+	    "\"warn\"}}", up);
+	vc.conf = conf_load_buffer(json, strlen(json), "verify", err,
+	    sizeof(err));
+	vc.rc = 1;
+	if (vc.conf == NULL) {
+		fprintf(stderr, "%s", err);
+		goto done;
+	}
+	px_log_set_level(CONF_LOG_WARN);
+	core_sigman_init(&vc.list);
+	vc.verified = json_array();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	vc.base = event_base_new();
+	vc.up = vc.base != NULL ? px_upstream_new(vc.base) : NULL;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", vc.repo,
+	    vc.ref);
+	vc.f = vc.up != NULL ? px_fetch_new(vc.conf, "GET", target, NULL, NULL,
+	    CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
+	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL) :
+	    NULL;
+	if (vc.f != NULL && px_fetch_start(vc.up, vc.f, verify_got_manifest,
+	    &vc) == 0)
+		event_base_dispatch(vc.base);
+	else
+		fprintf(stderr, "signet: verify: cannot start\n");
+	px_fetch_free(vc.f);
+	px_upstream_free(vc.up);
+	if (vc.base != NULL)
+		event_base_free(vc.base);
+	core_sigman_free(&vc.list);
+	json_decref(vc.verified);
+	curl_global_cleanup();
+done:
+	conf_unref(vc.conf);
+	core_key_free(vc.key);
+	core_key_free(vc.rekor);
+	return vc.rc;
+}
+
 /* signet verify-blob */
 
 static char *
@@ -540,6 +809,8 @@ main(int argc, char **argv)
 		return cmd_sign(argc, argv);
 	if (strcmp(argv[1], "verify-blob") == 0)
 		return cmd_verify_blob(argc, argv);
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);

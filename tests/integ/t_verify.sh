@@ -154,6 +154,16 @@ check "podman pulls its platform through the signed index" \
 out=$(pull team/multi@"$arm")
 expect_eq "the child is allowed once its index is verified" "$out" ""
 
+# 8b. signet verify, against the registry directly
+out=$("$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/team/app:1" 2>/dev/null)
+expect_match "signet verify prints the verified payloads" "$out" \
+    "\"docker-manifest-digest\": \"$top\""
+"$SIGNET" verify --key "$T/evil.pub" --allow-http "$REG_up/team/app:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify: untrusted key exits 1" "$?" 1
+expect_match "  with the reason" "$(cat "$T/verr")" 'not signed by a trusted key'
+"$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/warn/none:1" >/dev/null 2>"$T/verr"
+expect_match "signet verify: a missing image is named" "$(cat "$T/verr")" 'reading the manifest: HTTP 404'
+
 # 9. warn: through, with a header, logged
 $cpd "oci:$T/img2" "docker://$REG_up/warn/app:1"
 h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" "$P/v2/warn/app/manifests/1")
