@@ -274,6 +274,11 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					errf(e, "%s.identity: only \"repository\" "
 					    "is known", ipath);
 				p->identity_repository = 1;
+			} else if (strcmp(k, "strict_blobs") == 0) {
+				if (!json_is_boolean(x))
+					errf(e, "%s.strict_blobs: must be true or "
+					    "false", ipath);
+				p->strict_blobs = json_is_true(x);
 			} else if (strcmp(k, "threshold") == 0) {
 				if (!json_is_integer(x) ||
 				    json_integer_value(x) < 1 ||
@@ -310,6 +315,8 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 		if (p->verify != CONF_VERIFY_OFF && p->nkeys == 0)
 			errf(e, "%s.keys: verify needs at least one trusted key",
 			    ipath);
+		if (p->strict_blobs && p->verify == CONF_VERIFY_OFF)
+			errf(e, "%s.strict_blobs: needs verify", ipath);
 		if (p->threshold > p->nkeys && p->nkeys > 0)
 			errf(e, "%s.threshold: %ld is more than the %d keys",
 			    ipath, p->threshold, p->nkeys);

@@ -36,6 +36,7 @@ struct conf_policy {
 	long		 threshold;		/* distinct trusted signers */
 	int		 rekor_required;
 	int		 identity_repository;	/* docker-reference must match */
+	int		 strict_blobs;		/* blob GETs need a verified ref */
 	char		 trust_id[65];		/* hash of the trust material */
 };
 

@@ -262,11 +262,15 @@ const struct px_sign_stats *px_sign_stats(void);
 struct px_verify_stats {
 	uint64_t	allowed, denied, warned, indeterminate;
 	uint64_t	cache_hits, cache_misses;
+	uint64_t	blobs_denied;
 };
 
 /* 1 when c's request is a manifest GET/HEAD a policy wants verified. */
 int	px_verify_wanted(struct px_conn *);
 void	px_verify_start(struct px_conn *);
+/* strict_blobs: 1 when a blob GET may go on (with *reason set in warn
+ * mode); 0 when it is refused, with *reason. */
+int	px_verify_blob_ok(struct px_conn *, const char **reason);
 void	px_verify_free(struct px_conn *);
 /* Forget every cached decision (tests, reload). */
 void	px_verify_flush(void);

@@ -610,6 +610,11 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	default:
 		break;
 	}
+	if (!px_verify_blob_ok(c, &errstr)) {
+		c->c_keepalive = c->c_keepalive && c->c_body_done;
+		px_conn_error(c, 403, "DENIED", errstr);
+		return;
+	}
 	if (px_verify_wanted(c)) {
 		c->c_keepalive = c->c_keepalive && c->c_body_done;
 		px_verify_start(c);

@@ -35,7 +35,7 @@ static const char *const decision_names[] = {
 /* Cache entries and the verifications in flight share one table. */
 struct vc_entry {
 	TAILQ_ENTRY(vc_entry)	 e_entry;
-	char			 e_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 70];
+	char			 e_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 80];
 	enum decision		 e_decision;
 	char			 e_reason[256];
 	char			 e_signer[65];
@@ -177,6 +177,70 @@ allow_children(struct px_verify *v, const char *body, size_t len,
 	json_decref(o);
 }
 
+/* strict_blobs: the blobs of a verified image manifest may be fetched */
+static void
+allow_blobs(struct px_verify *v, const char *body, size_t len,
+    const struct conf *cf)
+{
+	json_error_t	 jerr;
+	json_t		*o, *l;
+	const char	*d;
+	struct vc_entry	*e;
+	char		 key[sizeof(e->e_key)], blobkey[CORE_DIGEST_MAX + 8];
+	size_t		 i, n;
+
+	if (!v->v_policy->strict_blobs)
+		return;
+	o = json_loadb(body, len, 0, &jerr);
+	n = json_array_size(json_object_get(o, "layers"));
+	for (i = 0; i <= n; i++) {
+		l = i < n ? json_array_get(json_object_get(o, "layers"), i) :
+		    json_object_get(o, "config");
+		d = json_string_value(json_object_get(l, "digest"));
+		if (d == NULL || !core_digest_valid(d, strlen(d)))
+			continue;
+		snprintf(blobkey, sizeof(blobkey), "blob:%s", d);
+		vc_key(key, sizeof(key), v->v_repo, blobkey, v->v_policy);
+		e = vc_find(key);
+		if (e == NULL)
+			e = vc_add(key, cf->vcache_max);
+		if (e == NULL || e->e_pending)
+			continue;
+		e->e_decision = D_ALLOW;
+		snprintf(e->e_reason, sizeof(e->e_reason),
+		    "referenced by verified manifest %s", v->v_digest);
+		e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+	}
+	json_decref(o);
+}
+
+int
+px_verify_blob_ok(struct px_conn *c, const char **reason)
+{
+	const struct conf_policy *p;
+	struct vc_entry		*e;
+	char			 key[sizeof(e->e_key)];
+	char			 blobkey[CORE_DIGEST_MAX + 8];
+
+	*reason = NULL;
+	if (c->c_route.kind != CORE_R_BLOB ||
+	    strcmp(c->c_req.method, "GET") != 0)
+		return 1;
+	p = conf_policy_for(c->c_conf, c->c_route.name);
+	if (p == NULL || !p->strict_blobs || p->verify == CONF_VERIFY_OFF)
+		return 1;
+	snprintf(blobkey, sizeof(blobkey), "blob:%s", c->c_route.ref);
+	vc_key(key, sizeof(key), c->c_route.name, blobkey, p);
+	e = vc_find(key);
+	if (e != NULL && !e->e_pending && e->e_decision == D_ALLOW)
+		return 1;
+	vstats.blobs_denied++;
+	*reason = "signet: this blob is not referenced by a verified manifest "
+	    "in this repository (strict_blobs): pull the image by its tag or "
+	    "digest first";
+	return p->verify == CONF_VERIFY_WARN;
+}
+
 /* The answer */
 
 static void
@@ -264,8 +328,10 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	v->v_f = NULL;
 	if (d == D_ALLOW && v->v_manifest != NULL) {
 		body = px_fetch_body(v->v_manifest, &len);
-		if (len > 0)
+		if (len > 0) {
 			allow_children(v, body, len, cf);
+			allow_blobs(v, body, len, cf);
+		}
 	}
 	if (e != NULL && v->v_owner) {
 		e->e_pending = 0;
@@ -505,9 +571,10 @@ on_manifest(struct px_fetch *f, void *arg)
 	if (e != NULL) {
 		vstats.cache_hits++;
 		v->v_cached = 1;
-		if (e->e_decision == D_ALLOW && strstr(e->e_reason,
-		    "verified index") == NULL)
+		if (e->e_decision == D_ALLOW && len > 0) {
 			allow_children(v, body, len, c->c_conf);
+			allow_blobs(v, body, len, c->c_conf);
+		}
 		answer(v, e->e_decision, e->e_reason,
 		    e->e_signer[0] ? e->e_signer : NULL);
 		return;

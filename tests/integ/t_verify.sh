@@ -18,6 +18,7 @@ POL="\"policies\": [
   {\"match\": \"rekor/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"rekor\": \"required\"},
   {\"match\": \"two/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\", \"$T/evil.pub\"], \"threshold\": 2},
   {\"match\": \"warn/*\", \"verify\": \"warn\", \"keys\": [\"$T/k.pub\"]},
+  {\"match\": \"strict/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"strict_blobs\": true},
   {\"match\": \"*\", \"sign\": \"off\"}]"
 VC='"verify_cache": {"failure_ttl": 1}'
 start_signet "$R" "$VC, \"signing\": {\"key\": \"$T/k.key\"}, \"rekor\": {\"public_key\": \"$top_srcdir/tests/vectors/worked-example/rekor.pub\"}, $POL"
@@ -163,6 +164,22 @@ expect_eq "signet verify: untrusted key exits 1" "$?" 1
 expect_match "  with the reason" "$(cat "$T/verr")" 'not signed by a trusted key'
 "$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/warn/none:1" >/dev/null 2>"$T/verr"
 expect_match "signet verify: a missing image is named" "$(cat "$T/verr")" 'reading the manifest: HTTP 404'
+
+# 8c. strict_blobs: blobs only through a verified manifest
+check "push to a strict repository" $cpd "oci:$T/img" "docker://$PROXY/strict/app:1"
+layer=$(curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+b=$(curl -s -w ' %{http_code}' "$P/v2/strict/app/blobs/$layer" | tr -d '\n')
+expect_match "a blob before its manifest was verified: 403" "$b" \
+    'not referenced by a verified manifest.* 403$'
+out=$(pull strict/app:1)
+expect_eq "the image pulls (manifest verified, then its blobs)" "$out" ""
+expect_eq "and the blob is then served" "$(http_status GET "$P/v2/strict/app/blobs/$layer")" 200
+$cpd "oci:$T/img2" "docker://$REG_up/strict/app:evil"
+other=$(curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/evil" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+expect_eq "a blob of an unverified manifest stays refused" \
+    "$(http_status GET "$P/v2/strict/app/blobs/$other")" 403
 
 # 9. warn: through, with a header, logged
 $cpd "oci:$T/img2" "docker://$REG_up/warn/app:1"
