@@ -14,10 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <regex.h>
+
 #include <jansson.h>
 
 #include "conf.h"
-#include "core/core.h"
 
 enum conf_type { CT_OBJECT, CT_STRING, CT_BOOL, CT_INT, CT_LISTEN,
 	CT_STRMAP, CT_POLICIES, CT_REKOR };
@@ -208,6 +209,76 @@ load_keys(json_t *v, const char *path, const char *name,
 	}
 }
 
+/* "keyless": [{"ca_roots", "identity"|"identity_regexp",
+ * "issuer"|"issuer_regexp"}] */
+static void
+parse_keyless(struct conf_policy *p, json_t *v, const char *path,
+    struct errbuf *e)
+{
+	struct core_keyless	*kl;
+	const char		*k, *str;
+	json_t			*item, *x;
+	regex_t			 rx;
+	char			 ipath[340], msg[512];
+	size_t			 i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > CONF_KEYLESS_MAX) {
+		errf(e, "%s.keyless: must be an array of 1 to %d objects", path,
+		    CONF_KEYLESS_MAX);
+		return;
+	}
+	json_array_foreach(v, i, item) {
+		snprintf(ipath, sizeof(ipath), "%s.keyless[%zu]", path, i);
+		if (!json_is_object(item)) {
+			errf(e, "%s: must be an object", ipath);
+			continue;
+		}
+		kl = &p->keyless[p->nkeyless++];
+		json_object_foreach(item, k, x) {
+			str = json_string_value(x);
+			if (str == NULL || *str == '\0') {
+				errf(e, "%s.%s: must be a non-empty string",
+				    ipath, k);
+				continue;
+			}
+			if (strcmp(k, "ca_roots") == 0) {
+				kl->roots = core_roots_load(str, msg,
+				    sizeof(msg));
+				if (kl->roots == NULL)
+					errf(e, "%s.ca_roots: %s", ipath, msg);
+			} else if (strcmp(k, "identity") == 0)
+				kl->identity = strdup(str);
+			else if (strcmp(k, "issuer") == 0)
+				kl->issuer = strdup(str);
+			else if (strcmp(k, "identity_regexp") == 0 ||
+			    strcmp(k, "issuer_regexp") == 0) {
+				if (regcomp(&rx, str, REG_EXTENDED |
+				    REG_NOSUB) != 0) {
+					errf(e, "%s.%s: not a valid extended "
+					    "regular expression", ipath, k);
+					continue;
+				}
+				regfree(&rx);
+				if (k[1] == 'd')
+					kl->identity_re = strdup(str);
+				else
+					kl->issuer_re = strdup(str);
+			} else
+				errf(e, "%s.%s: unknown key", ipath, k);
+		}
+		if (kl->roots == NULL && json_object_get(item, "ca_roots") ==
+		    NULL)
+			errf(e, "%s.ca_roots: required", ipath);
+		if ((kl->identity == NULL) == (kl->identity_re == NULL))
+			errf(e, "%s: exactly one of identity and "
+			    "identity_regexp", ipath);
+		if ((kl->issuer == NULL) == (kl->issuer_re == NULL))
+			errf(e, "%s: exactly one of issuer and issuer_regexp",
+			    ipath);
+	}
+}
+
 static void
 parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 {
@@ -287,6 +358,8 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					    "from 1 to %d", ipath, CONF_KEYS_MAX);
 				else
 					p->threshold = (long)json_integer_value(x);
+			} else if (strcmp(k, "keyless") == 0) {
+				parse_keyless(p, x, ipath, e);
 			} else if (strcmp(k, "keys") == 0) {
 				load_keys(x, ipath, "keys", p->keys, &p->nkeys,
 				    e);
@@ -312,14 +385,17 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 			errf(e, "%s.match: required", ipath);
 		if (p->threshold == 0)
 			p->threshold = 1;
-		if (p->verify != CONF_VERIFY_OFF && p->nkeys == 0)
-			errf(e, "%s.keys: verify needs at least one trusted key",
-			    ipath);
+		if (p->verify != CONF_VERIFY_OFF && p->nkeys == 0 &&
+		    p->nkeyless == 0)
+			errf(e, "%s.keys: verify needs at least one trusted key "
+			    "or keyless signer", ipath);
 		if (p->strict_blobs && p->verify == CONF_VERIFY_OFF)
 			errf(e, "%s.strict_blobs: needs verify", ipath);
-		if (p->threshold > p->nkeys && p->nkeys > 0)
-			errf(e, "%s.threshold: %ld is more than the %d keys",
-			    ipath, p->threshold, p->nkeys);
+		if (p->verify != CONF_VERIFY_OFF &&
+		    p->threshold > p->nkeys + p->nkeyless)
+			errf(e, "%s.threshold: %ld is more than the %d trusted "
+			    "signers", ipath, p->threshold, p->nkeys +
+			    p->nkeyless);
 	}
 }
 
@@ -669,6 +745,10 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_required && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor: required needs "
 			    "rekor.public_key", i);
+		if (p->nkeyless > 0 && c->nrekor_keys == 0)
+			errf(e, "policies[%d].keyless: keyless signers need "
+			    "rekor.public_key (their bundles are always "
+			    "checked)", i);
 		/* order-insensitive would be nicer; the file order is stable */
 		n = (size_t)snprintf(buf, sizeof(buf), "%s|%d|%ld|%d|%d",
 		    p->match, i, p->threshold, p->rekor_required,
@@ -676,6 +756,15 @@ finish_verify(struct conf *c, struct errbuf *e)
 		for (j = 0; j < p->nkeys && n < sizeof(buf); j++)
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|%s",
 			    core_key_fingerprint(p->keys[j]));
+		for (j = 0; j < p->nkeyless && n < sizeof(buf); j++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			    "|kl%p%s%s%s%s", (void *)p->keyless[j].roots,
+			    p->keyless[j].identity ? p->keyless[j].identity : "",
+			    p->keyless[j].identity_re ?
+			    p->keyless[j].identity_re : "",
+			    p->keyless[j].issuer ? p->keyless[j].issuer : "",
+			    p->keyless[j].issuer_re ?
+			    p->keyless[j].issuer_re : "");
 		for (j = 0; p->rekor_required && j < c->nrekor_keys &&
 		    n < sizeof(buf); j++)
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|r%s",
@@ -836,6 +925,13 @@ conf_unref(struct conf *c)
 		json_decref(c->policies[i].annotations);
 		for (j = 0; j < c->policies[i].nkeys; j++)
 			core_key_free(c->policies[i].keys[j]);
+		for (j = 0; j < c->policies[i].nkeyless; j++) {
+			core_roots_free(c->policies[i].keyless[j].roots);
+			free(c->policies[i].keyless[j].identity);
+			free(c->policies[i].keyless[j].identity_re);
+			free(c->policies[i].keyless[j].issuer);
+			free(c->policies[i].keyless[j].issuer_re);
+		}
 	}
 	for (j = 0; j < c->nrekor_keys; j++)
 		core_key_free(c->rekor_keys[j]);

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-struct core_key;
+#include "core/core.h"
 
 #define CONF_LISTEN_MAX		16
 #define CONF_FILE_MAX		(1024 * 1024)	/* a config file bigger is an error */
@@ -23,6 +23,7 @@ enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
 enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 
 #define CONF_KEYS_MAX		16	/* trusted keys per rule, Rekor keys */
+#define CONF_KEYLESS_MAX	8	/* keyless signers per rule */
 
 /* One entry of "policies": the first whose glob matches a repository wins. */
 struct conf_policy {
@@ -33,6 +34,8 @@ struct conf_policy {
 	enum conf_verify verify;
 	struct core_key	*keys[CONF_KEYS_MAX];	/* trusted signers */
 	int		 nkeys;
+	struct core_keyless keyless[CONF_KEYLESS_MAX];
+	int		 nkeyless;
 	long		 threshold;		/* distinct trusted signers */
 	int		 rekor_required;
 	int		 identity_repository;	/* docker-reference must match */

@@ -186,6 +186,36 @@ int	 core_sigman_set_docker(struct core_sigman *);
 int	 core_sig_b64_verify(struct core_key *, const char *payload,
 	    size_t plen, const char *sig_b64);
 
+/* cert.c: keyless signers (Fulcio-style certificates) */
+
+#include <time.h>
+
+struct core_roots;
+struct core_roots *core_roots_load(const char *path, char *err, size_t errlen);
+void	 core_roots_free(struct core_roots *);
+
+/* One trusted keyless signer: roots, and identity and issuer, each exact
+ * or an extended regular expression (unanchored, as cosign's). */
+struct core_keyless {
+	struct core_roots	*roots;
+	char			*identity, *identity_re;
+	char			*issuer, *issuer_re;
+};
+
+struct core_cert_identity {
+	char	subject[256];	/* email or URI SAN */
+	char	issuer[256];	/* OIDC issuer extension */
+};
+
+/*
+ * Check a leaf certificate (and its chain) against one keyless signer at
+ * time `at` (the Rekor entry's integrated time).  On success *key_out is
+ * the leaf's public key (caller frees).
+ */
+int	 core_cert_check(const struct core_keyless *, const char *leaf_pem,
+	    const char *chain_pem, time_t at, struct core_cert_identity *,
+	    struct core_key **key_out, char *reason, size_t rlen);
+
 /* verify.c: one cosign signature against trust material */
 
 #define CORE_PAYLOAD_MAX	(64 * 1024)	/* a payload blob */
@@ -198,6 +228,8 @@ struct core_trust {
 	size_t		  nrekor;
 	int		  rekor_required;
 	const char	 *want_ref;	/* docker-reference required, or NULL */
+	const struct core_keyless *keyless;	/* certificate signers */
+	size_t		  nkeyless;
 };
 
 /*
@@ -208,6 +240,14 @@ struct core_trust {
 int	 core_verify_signature(const struct core_trust *t, const char *digest,
 	    const char *payload, size_t plen, const char *sig_b64,
 	    const char *bundle, char *reason, size_t rlen);
+/*
+ * The same for a layer that may carry a certificate: keyless signers are
+ * tried for it.  *signer gets the key fingerprint or "keyless:<subject>".
+ * Returns 0 or -1.
+ */
+int	 core_verify_layer(const struct core_trust *t, const char *digest,
+	    const char *payload, size_t plen, const struct core_sig_layer *l,
+	    char *signer, size_t slen, char *reason, size_t rlen);
 /* The payload's type and docker-manifest-digest (and reference). */
 int	 core_payload_check(const char *payload, size_t plen,
 	    const char *digest, const char *want_ref, char *reason, size_t rlen);
@@ -216,6 +256,8 @@ int	 core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
 	    const char *bundle, const char *payload, size_t plen,
 	    const char *sig_b64, const struct core_key *signer, char *reason,
 	    size_t rlen);
+/* The integrated time of a bundle that passed core_rekor_check_bundle. */
+int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 
 /* glob.c */
 /* 1 when name matches the glob: '*' any run (also across '/'), '?' one

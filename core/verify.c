@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <mbedtls/base64.h>
+#include <mbedtls/x509_crt.h>
 
 #include "core.h"
 
@@ -90,6 +91,25 @@ b64_decode(const char *s, size_t *len)
 	return out;
 }
 
+/* The public key of a PEM certificate. */
+static struct core_key *
+cert_key(const char *pem)
+{
+	mbedtls_x509_crt	 crt;
+	unsigned char		 pub[1024];
+	struct core_key		*k = NULL;
+	char			 err[64];
+
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)pem,
+	    strlen(pem) + 1) == 0 && mbedtls_pk_write_pubkey_pem(&crt.pk, pub,
+	    sizeof(pub)) == 0)
+		k = core_key_load_public_pem((char *)pub, strlen((char *)pub),
+		    "certificate", err, sizeof(err));
+	mbedtls_x509_crt_free(&crt);
+	return k;
+}
+
 /* The hashedrekord entry in the body names this payload, signature, key. */
 static int
 check_body(const char *body64, const char *payload, size_t plen,
@@ -135,8 +155,11 @@ check_body(const char *body64, const char *payload, size_t plen,
 		goto done;
 	}
 	pem = b64_decode(pkey, &pemlen);
-	k = pem != NULL ? core_key_load_public_pem((const char *)pem, pemlen,
-	    "Rekor entry key", err, sizeof(err)) : NULL;
+	if (pem != NULL && strstr((char *)pem, "BEGIN CERTIFICATE") != NULL)
+		k = cert_key((const char *)pem);	/* keyless entries */
+	else
+		k = pem != NULL ? core_key_load_public_pem((const char *)pem,
+		    pemlen, "Rekor entry key", err, sizeof(err)) : NULL;
 	if (k == NULL || strcmp(core_key_fingerprint(k),
 	    core_key_fingerprint(signer)) != 0) {
 		why(reason, rlen, "Rekor entry holds another public key");
@@ -231,4 +254,83 @@ core_verify_signature(const struct core_trust *t, const char *digest,
 	    bundle, payload, plen, sig_b64, t->keys[signer], reason, rlen) == -1)
 		return -1;
 	return signer;
+}
+
+int
+core_rekor_bundle_time(const char *bundle, time_t *at)
+{
+	json_error_t	 jerr;
+	json_t		*o, *t;
+
+	o = json_loads(bundle, 0, &jerr);
+	t = json_object_get(json_object_get(o, "Payload"), "integratedTime");
+	if (!json_is_integer(t)) {
+		json_decref(o);
+		return -1;
+	}
+	*at = (time_t)json_integer_value(t);
+	json_decref(o);
+	return 0;
+}
+
+/* A layer with a certificate: the keyless signers, Rekor always. */
+static int
+verify_keyless(const struct core_trust *t, const char *digest,
+    const char *payload, size_t plen, const struct core_sig_layer *l,
+    char *signer, size_t slen, char *reason, size_t rlen)
+{
+	struct core_cert_identity	 id;
+	struct core_key			*k;
+	char				 why_[256] = "";
+	time_t				 at;
+	size_t				 i;
+
+	if (t->nkeyless == 0)
+		return why(reason, rlen, "signed with a certificate, and the "
+		    "rule trusts no keyless signer");
+	if (l->bundle == NULL)
+		return why(reason, rlen, "Rekor entry missing: a certificate "
+		    "signature needs a bundle");
+	if (core_rekor_bundle_time(l->bundle, &at) == -1)
+		return why(reason, rlen, "Rekor bundle is malformed");
+	for (i = 0; i < t->nkeyless; i++) {
+		if (core_cert_check(&t->keyless[i], l->certificate, l->chain,
+		    at, &id, &k, why_, sizeof(why_)) == -1)
+			continue;
+		if (core_sig_b64_verify(k, payload, plen, l->signature) != 0) {
+			snprintf(why_, sizeof(why_), "signature does not verify "
+			    "under the certificate's key");
+			core_key_free(k);
+			continue;
+		}
+		if (core_payload_check(payload, plen, digest, t->want_ref,
+		    why_, sizeof(why_)) == -1 ||
+		    core_rekor_check_bundle(t->rekor, t->nrekor, l->bundle,
+		    payload, plen, l->signature, k, why_, sizeof(why_)) == -1) {
+			core_key_free(k);
+			continue;
+		}
+		core_key_free(k);
+		snprintf(signer, slen, "keyless:%s", id.subject);
+		return 0;
+	}
+	return why(reason, rlen, why_[0] ? why_ : "no keyless signer matches");
+}
+
+int
+core_verify_layer(const struct core_trust *t, const char *digest,
+    const char *payload, size_t plen, const struct core_sig_layer *l,
+    char *signer, size_t slen, char *reason, size_t rlen)
+{
+	int	k;
+
+	if (l->certificate != NULL && *l->certificate != '\0')
+		return verify_keyless(t, digest, payload, plen, l, signer, slen,
+		    reason, rlen);
+	k = core_verify_signature(t, digest, payload, plen, l->signature,
+	    l->bundle, reason, rlen);
+	if (k < 0)
+		return -1;
+	snprintf(signer, slen, "%s", core_key_fingerprint(t->keys[k]));
+	return 0;
 }

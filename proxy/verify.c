@@ -23,6 +23,7 @@
 #define ACCEPT_LIST	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 #define VERIFY_LAYERS_MAX	64	/* signatures looked at per image */
+#define SIGNERS_MAX	(CONF_KEYS_MAX + CONF_KEYLESS_MAX)
 #define WARN_HEADER		"Signet-Verification"
 
 enum decision { D_ALLOW, D_DENY, D_INDETERMINATE };
@@ -38,7 +39,7 @@ struct vc_entry {
 	char			 e_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 80];
 	enum decision		 e_decision;
 	char			 e_reason[256];
-	char			 e_signer[65];
+	char			 e_signer[300];
 	time_t			 e_expires;
 	int			 e_pending;	/* a verification runs */
 	TAILQ_HEAD(, px_verify)	 e_waiters;
@@ -67,7 +68,7 @@ struct px_verify {
 	char			 v_want_ref[CORE_NAME_MAX + 300];
 	struct core_sigman	 v_list;
 	size_t			 v_layer;	/* next layer to check */
-	char			 v_signers[CONF_KEYS_MAX][65];
+	char			 v_signers[SIGNERS_MAX][300];
 	int			 v_nsigners;
 	char			 v_lastfail[256];
 	struct timeval		 v_start;
@@ -362,9 +363,9 @@ on_blob(struct px_fetch *f, void *arg)
 	struct core_sig_layer	 l;
 	struct core_trust	 t;
 	const char		*payload;
-	char			 reason[256];
+	char			 reason[256], signer[300];
 	size_t			 plen;
-	int			 st = px_fetch_status(f), k, i;
+	int			 st = px_fetch_status(f), i;
 
 	core_sigman_layer(&v->v_list, v->v_layer - 1, &l);
 	if (st != 200) {
@@ -394,20 +395,20 @@ on_blob(struct px_fetch *f, void *arg)
 		verify_next_layer(v);
 		return;
 	}
-	k = core_verify_signature(&t, v->v_digest, payload, plen, l.signature,
-	    l.bundle, reason, sizeof(reason));
-	if (k < 0) {
+	t.keyless = v->v_policy->keyless;
+	t.nkeyless = (size_t)v->v_policy->nkeyless;
+	if (core_verify_layer(&t, v->v_digest, payload, plen, &l, signer,
+	    sizeof(signer), reason, sizeof(reason)) == -1) {
 		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "%s", reason);
 		verify_next_layer(v);
 		return;
 	}
 	for (i = 0; i < v->v_nsigners; i++)
-		if (strcmp(v->v_signers[i],
-		    core_key_fingerprint(t.keys[k])) == 0)
+		if (strcmp(v->v_signers[i], signer) == 0)
 			break;
-	if (i == v->v_nsigners && v->v_nsigners < CONF_KEYS_MAX)
-		snprintf(v->v_signers[v->v_nsigners++], 65, "%s",
-		    core_key_fingerprint(t.keys[k]));
+	if (i == v->v_nsigners && v->v_nsigners < SIGNERS_MAX)
+		snprintf(v->v_signers[v->v_nsigners++],
+		    sizeof(v->v_signers[0]), "%s", signer);
 	if (v->v_nsigners >= v->v_policy->threshold) {
 		snprintf(reason, sizeof(reason), "signed by %d trusted "
 		    "signer(s)", v->v_nsigners);
