@@ -275,6 +275,8 @@ void	px_verify_free(struct px_conn *);
 /* Forget every cached decision (tests, reload). */
 void	px_verify_flush(void);
 const struct px_verify_stats *px_verify_stats(void);
+/* The verification latency histogram, Prometheus text, into buf. */
+void	px_verify_histogram(char *buf, size_t len);
 
 /*
  * One upstream response header line (no CRLF) towards the client: framing

@@ -230,6 +230,27 @@ arm_head_timer(struct px_conn *c, int idle)
 	evtimer_add(c->c_ev_timer, &tv);
 }
 
+/* Requests by method and status class, for /metrics. */
+static const char *const metric_methods[] = { "GET", "HEAD", "PUT", "POST",
+    "PATCH", "DELETE", "other" };
+#define NMETHODS	(sizeof(metric_methods) / sizeof(*metric_methods))
+static uint64_t request_counts[NMETHODS][6];	/* 1xx..5xx, other */
+static uint64_t upstream_errors;
+
+static void
+count_request(struct px_conn *c)
+{
+	size_t	m;
+	int	cls = c->c_resp_status / 100;
+
+	for (m = 0; m < NMETHODS - 1; m++)
+		if (strcmp(c->c_req.method, metric_methods[m]) == 0)
+			break;
+	request_counts[m][cls >= 1 && cls <= 5 ? cls - 1 : 5]++;
+	if (c->c_error != NULL && strncmp(c->c_error, "upstream", 8) == 0)
+		upstream_errors++;
+}
+
 /* The access log line, written when a request ends. */
 static void
 log_access(struct px_conn *c)
@@ -237,9 +258,12 @@ log_access(struct px_conn *c)
 	struct timeval	 now, d;
 	json_t		*o;
 
-	if (!c->c_conf->log_access || c->c_req.head == NULL || c->c_logged)
+	if (c->c_req.head == NULL || c->c_logged)
 		return;
 	c->c_logged = 1;
+	count_request(c);
+	if (!c->c_conf->log_access)
+		return;
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->c_start, &d);
 	o = json_pack("{s:s, s:I, s:s, s:s, s:s%, s:s, s:s, s:s, s:i, s:I, "
@@ -421,8 +445,11 @@ static void
 conn_metrics(struct px_conn *c)
 {
 	const struct px_sign_stats *st = px_sign_stats();
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
+	    "5xx", "other" };
 	const struct px_verify_stats *vs = px_verify_stats();
-	char	buf[4096];
+	char	buf[8192];
+	size_t	m, k;
 	int	n;
 
 	n = snprintf(buf, sizeof(buf),
@@ -463,6 +490,29 @@ conn_metrics(struct px_conn *c)
 		    (unsigned long long)vs->indeterminate,
 		    (unsigned long long)vs->cache_hits,
 		    (unsigned long long)vs->cache_misses);
+	n = (int)strlen(buf);
+	if ((size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "# HELP signet_requests_total Client requests by method and "
+		    "status class.\n# TYPE signet_requests_total counter\n");
+	for (m = 0; m < NMETHODS; m++)
+		for (k = 0; k < 6; k++) {
+			if (request_counts[m][k] == 0 || (size_t)n >= sizeof(buf))
+				continue;
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			    "signet_requests_total{method=\"%s\",status=\"%s\"}"
+			    " %llu\n", metric_methods[m], classes[k],
+			    (unsigned long long)request_counts[m][k]);
+		}
+	if ((size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "# HELP signet_upstream_errors_total Requests that failed "
+		    "because the upstream did.\n"
+		    "# TYPE signet_upstream_errors_total counter\n"
+		    "signet_upstream_errors_total %llu\n",
+		    (unsigned long long)upstream_errors);
+	if ((size_t)n < sizeof(buf))
+		px_verify_histogram(buf + n, sizeof(buf) - (size_t)n);
 	conn_reply_text(c, 200, buf);
 }
 

@@ -18,6 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <strings.h>
+
+#include <mbedtls/base64.h>
+
 #include "proxy.h"
 
 #define ACCEPT_LIST	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
@@ -49,6 +53,51 @@ static TAILQ_HEAD(vc_entry_head, vc_entry) vcache =
     TAILQ_HEAD_INITIALIZER(vcache);
 static long vcache_count;
 static struct px_verify_stats vstats;
+
+/* Latency of verifications that went to the registry (not cached), ms. */
+static const double hist_le[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
+    2500 };
+#define NBUCKETS	(sizeof(hist_le) / sizeof(*hist_le))
+static uint64_t hist_counts[NBUCKETS + 1];
+static double hist_sum;
+
+void
+px_verify_histogram(char *buf, size_t len)
+{
+	uint64_t	cum = 0;
+	size_t		i;
+	int		n;
+
+	n = snprintf(buf, len, "# HELP signet_verification_seconds Time to "
+	    "verify a manifest (cache misses).\n"
+	    "# TYPE signet_verification_seconds histogram\n");
+	for (i = 0; i <= NBUCKETS && n > 0 && (size_t)n < len; i++) {
+		cum += hist_counts[i];
+		if (i < NBUCKETS)
+			n += snprintf(buf + n, len - (size_t)n,
+			    "signet_verification_seconds_bucket{le=\"%g\"} "
+			    "%llu\n", hist_le[i] / 1000.0,
+			    (unsigned long long)cum);
+		else
+			n += snprintf(buf + n, len - (size_t)n,
+			    "signet_verification_seconds_bucket{le=\"+Inf\"} "
+			    "%llu\nsignet_verification_seconds_sum %.6f\n"
+			    "signet_verification_seconds_count %llu\n",
+			    (unsigned long long)cum, hist_sum / 1000.0,
+			    (unsigned long long)cum);
+	}
+}
+
+static void
+hist_add(double ms)
+{
+	size_t	i;
+
+	for (i = 0; i < NBUCKETS && ms > hist_le[i]; i++)
+		;
+	hist_counts[i]++;
+	hist_sum += ms;
+}
 
 enum vstate { V_MANIFEST, V_WAIT, V_LIST, V_BLOB, V_DONE };
 
@@ -242,6 +291,60 @@ px_verify_blob_ok(struct px_conn *c, const char **reason)
 	return p->verify == CONF_VERIFY_WARN;
 }
 
+/*
+ * Who the client said it is, for the audit line only (never a decision):
+ * the user of Basic credentials, or the "sub" of a JWT bearer token.
+ */
+static const char *
+client_user(struct px_conn *c, char *buf, size_t len)
+{
+	const char	*a = px_http_req_header(&c->c_req, "authorization");
+	const char	*dot1, *dot2;
+	unsigned char	 dec[1024];
+	char		 b64[1400];
+	size_t		 n, i, dlen;
+	json_error_t	 jerr;
+	json_t		*o;
+
+	if (a == NULL)
+		return NULL;
+	if (strncasecmp(a, "Basic ", 6) == 0) {
+		if (mbedtls_base64_decode(dec, sizeof(dec) - 1, &dlen,
+		    (const unsigned char *)a + 6, strlen(a + 6)) != 0)
+			return "(unreadable)";
+		dec[dlen] = '\0';
+		n = strcspn((char *)dec, ":");
+		snprintf(buf, len, "%.*s", (int)n, (char *)dec);
+		mbedtls_platform_zeroize(dec, sizeof(dec));
+		return buf;
+	}
+	if (strncasecmp(a, "Bearer ", 7) != 0)
+		return "(authenticated)";
+	dot1 = strchr(a + 7, '.');
+	dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+	n = dot2 != NULL ? (size_t)(dot2 - dot1 - 1) : 0;
+	if (n == 0 || n + 4 >= sizeof(b64))
+		return "(authenticated)";
+	/* base64url to base64, padded */
+	for (i = 0; i < n; i++)
+		b64[i] = dot1[1 + i] == '-' ? '+' : dot1[1 + i] == '_' ? '/' :
+		    dot1[1 + i];
+	while (i % 4 != 0)
+		b64[i++] = '=';
+	if (mbedtls_base64_decode(dec, sizeof(dec), &dlen,
+	    (unsigned char *)b64, i) != 0)
+		return "(authenticated)";
+	o = json_loadb((char *)dec, dlen, 0, &jerr);
+	if (json_is_string(json_object_get(o, "sub")) &&
+	    *json_string_value(json_object_get(o, "sub")) != '\0')
+		snprintf(buf, len, "%s", json_string_value(json_object_get(o,
+		    "sub")));
+	else
+		snprintf(buf, len, "(authenticated)");
+	json_decref(o);
+	return buf;
+}
+
 /* The answer */
 
 static void
@@ -252,11 +355,13 @@ audit(struct px_verify *v, enum decision d, const char *reason,
 	struct timeval	 now, dt;
 	json_t		*o;
 	const char	*user;
+	char		 userbuf[128];
 
 	gettimeofday(&now, NULL);
 	timersub(&now, &v->v_start, &dt);
-	user = px_http_req_header(&c->c_req, "authorization") != NULL ?
-	    "(authenticated)" : NULL;
+	if (!v->v_cached && d != D_INDETERMINATE)
+		hist_add(dt.tv_sec * 1000.0 + dt.tv_usec / 1000.0);
+	user = client_user(c, userbuf, sizeof(userbuf));
 	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, "
 	    "s:f}",
 	    "msg", "decision", "conn", (json_int_t)c->c_id,

@@ -41,6 +41,17 @@ expect_match "audit line for the decision" "$line" \
     "\"repository\":\"team/app\",\"digest\":\"$top\",\"decision\":\"allow\",\"rule\":\"team/\\*\",\"signer\":\"[0-9a-f]{64}\""
 check "later pulls come from the cache" sh -c "grep '\"msg\":\"decision\"' '$T/signet.log' | grep -q '\"cached\":true'"
 
+curl -s -o /dev/null -u bob:pw -H "Accept: $OCI" "$P/v2/team/app/manifests/$top"
+line=$(grep '"msg":"decision"' "$T/signet.log" | tail -1)
+expect_match "the audit line names the client's user" "$line" '"user":"bob"'
+check "and not the password" sh -c "! grep -q 'bob:pw\|Ym9iOnB3' '$T/signet.log'"
+m=$(curl -s "$P/metrics")
+expect_match "metrics: requests by method and status" "$m" \
+    'signet_requests_total\{method="GET",status="2xx"\} [1-9]'
+expect_match "metrics: verification latency histogram" "$m" \
+    'signet_verification_seconds_count [1-9]'
+expect_match "metrics: cache hits" "$m" 'signet_verify_cache_total\{result="hit"\} [1-9]'
+
 # 2. unsigned: refused, and the client says why
 unsigned=$(mkimage "$T/img2" --layers 1 --size 30000 --seed v2)
 $cpd "oci:$T/img2" "docker://$REG_up/team/unsigned:1"
