@@ -13,6 +13,26 @@ expect_eq "shipped signing.json is valid (key decrypted)" "$out" "configuration 
 out=$(COSIGN_PASSWORD=nope "$SIGNET" check-config -c "$T/signing.json" 2>&1)
 expect_match "a wrong key password is named" "$out" 'signing.key: .*wrong password'
 
+W=$top_srcdir/tests/vectors/worked-example
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=test-fulcio -keyout "$T/fulcio.key" -out "$T/fulcio.pem" 2>/dev/null
+sed -e "s|/etc/signet/cosign.key|$W/cosign.key|" -e "s|/etc/signet/cosign.pub|$W/cosign.pub|" \
+    -e "s|/etc/signet/rekor.pub|$W/rekor.pub|" -e "s|/etc/signet/fulcio.pem|$T/fulcio.pem|" \
+    "$top_srcdir/conf/verify.json" >"$T/verify.json"
+out=$(COSIGN_PASSWORD=test "$SIGNET" check-config -c "$T/verify.json" 2>&1)
+expect_eq "shipped verify.json is valid" "$out" "configuration OK"
+printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://a"}, "policies": [%s]}' \
+    '{"match": "*", "verify": "enforce", "keyless": [{"ca_roots": "/nonexistent.pem", "identity_regexp": "(", "issuer": "x"}]}' \
+    >"$T/kl.json"
+out=$("$SIGNET" check-config -c "$T/kl.json" 2>&1)
+expect_match "keyless: missing roots named" "$out" 'policies\[0\].keyless\[0\].ca_roots: /nonexistent.pem'
+expect_match "keyless: bad regular expression named" "$out" 'identity_regexp: not a valid extended regular expression'
+expect_match "keyless: needs Rekor keys" "$out" 'keyless signers need rekor.public_key'
+printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://a"}, "policies": [%s]}' \
+    '{"match": "*", "verify": "enforce"}' >"$T/nokeys.json"
+out=$("$SIGNET" check-config -c "$T/nokeys.json" 2>&1)
+expect_match "verify without signers named" "$out" 'verify needs at least one trusted key or keyless signer'
+
 out=$("$SIGNET" check-config -c "$top_srcdir/docker/signet.json" 2>&1)
 expect_eq "docker/signet.json is valid" "$out" "configuration OK"
 
