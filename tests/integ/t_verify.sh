@@ -52,6 +52,16 @@ expect_match "metrics: verification latency histogram" "$m" \
     'signet_verification_seconds_count [1-9]'
 expect_match "metrics: cache hits" "$m" 'signet_verify_cache_total\{result="hit"\} [1-9]'
 
+# concurrent misses share one verification
+conc=$(mkimage "$T/imgc" --layers 1 --size 30000 --seed vc)
+$cpd "oci:$T/imgc" "docker://$PROXY/team/conc:1" >/dev/null
+miss0=$(curl -s "$P/metrics" | sed -n 's/^signet_verify_cache_total{result="miss"} //p')
+seq 1 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H "Accept: $OCI" \
+    "$P/v2/team/conc/manifests/$conc" >"$T/conc.codes"
+miss1=$(curl -s "$P/metrics" | sed -n 's/^signet_verify_cache_total{result="miss"} //p')
+expect_eq "20 concurrent pulls all allowed" "$(grep -c '^200$' "$T/conc.codes")" 20
+expect_eq "and verified once (one cache miss)" "$((miss1 - miss0))" 1
+
 # 2. unsigned: refused, and the client says why
 unsigned=$(mkimage "$T/img2" --layers 1 --size 30000 --seed v2)
 $cpd "oci:$T/img2" "docker://$REG_up/team/unsigned:1"
