@@ -259,6 +259,34 @@ int	 core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
 /* The integrated time of a bundle that passed core_rekor_check_bundle. */
 int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 
+/* merkle.c: RFC 6962 inclusion proofs, signed checkpoints */
+
+#define CORE_CHECKPOINT_MAX	4096
+
+void	 core_merkle_leaf(const void *data, size_t len, unsigned char out[32]);
+void	 core_merkle_node(const unsigned char l[32], const unsigned char r[32],
+	    unsigned char out[32]);
+/* 0 when hashes (leaf to root) prove leaf at index in a tree of size. */
+int	 core_merkle_verify_inclusion(uint64_t index, uint64_t size,
+	    const unsigned char leaf[32], const unsigned char (*hashes)[32],
+	    size_t nhashes, const unsigned char root[32]);
+
+struct core_checkpoint {
+	char		origin[256];
+	uint64_t	size;
+	unsigned char	root[32];
+	int64_t		timestamp;	/* nanoseconds, 0 when absent */
+	char		name[256];	/* of the signature that verified */
+	size_t		key;		/* index of the log key */
+};
+/* Parse a signed note and verify one signature under a trusted log key
+ * (selected by the 4-byte key hint). */
+int	 core_checkpoint_verify(const char *text, size_t len,
+	    struct core_key *const *logs, size_t nlogs,
+	    struct core_checkpoint *cp, char *reason, size_t rlen);
+/* Lower-case hex to bytes; the number of bytes, or -1. */
+int	 core_hex_decode(const char *hex, unsigned char *out, size_t outlen);
+
 /* glob.c */
 /* 1 when name matches the glob: '*' any run (also across '/'), '?' one
  * character, '[...]' a set, as fnmatch(3) without flags. */
