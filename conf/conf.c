@@ -345,6 +345,15 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					errf(e, "%s.identity: only \"repository\" "
 					    "is known", ipath);
 				p->identity_repository = 1;
+			} else if (strcmp(k, "rekor_upload") == 0 && str != NULL) {
+				idx = choice_index("off|best-effort|required",
+				    str);
+				if (idx < 0)
+					errf(e, "%s.rekor_upload: \"%s\" is not one "
+					    "of off|best-effort|required", ipath,
+					    str);
+				else
+					p->rekor_upload = (enum conf_sign)idx;
 			} else if (strcmp(k, "strict_blobs") == 0) {
 				if (!json_is_boolean(x))
 					errf(e, "%s.strict_blobs: must be true or "
@@ -602,10 +611,19 @@ walk(struct conf *c, const struct conf_key *keys, json_t *obj,
 			if (!json_is_object(v))
 				goto type;
 			json_object_foreach(v, rk, rv) {
+				char	m[256];
+
 				if (strcmp(rk, "public_key") == 0)
 					load_keys(rv, path, rk, c->rekor_keys,
 					    &c->nrekor_keys, e);
-				else
+				else if (strcmp(rk, "url") == 0 &&
+				    json_is_string(rv)) {
+					if (check_url(c, rv, m, sizeof(m)) == -1)
+						errf(e, "%s.url: %s", path, m);
+					else
+						c->rekor_url = strdup(
+						    json_string_value(rv));
+				} else
 					errf(e, "%s.%s: unknown key", path, rk);
 			}
 			continue;
@@ -745,6 +763,10 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_required && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor: required needs "
 			    "rekor.public_key", i);
+		if (p->rekor_upload != CONF_SIGN_OFF && (c->rekor_url == NULL ||
+		    c->nrekor_keys == 0))
+			errf(e, "policies[%d].rekor_upload: needs rekor.url and "
+			    "rekor.public_key (answers are checked)", i);
 		if (p->nkeyless > 0 && c->nrekor_keys == 0)
 			errf(e, "policies[%d].keyless: keyless signers need "
 			    "rekor.public_key (their bundles are always "
@@ -919,6 +941,7 @@ conf_unref(struct conf *c)
 	free(c->sig_repo);
 	free(c->reg_user);
 	free(c->reg_password_env);
+	free(c->rekor_url);
 	for (i = 0; i < c->npolicies; i++) {
 		free(c->policies[i].match);
 		free(c->policies[i].reference_registry);

@@ -40,6 +40,7 @@ struct conf_policy {
 	int		 rekor_required;
 	int		 identity_repository;	/* docker-reference must match */
 	int		 strict_blobs;		/* blob GETs need a verified ref */
+	enum conf_sign	 rekor_upload;		/* off, best-effort, required */
 	char		 trust_id[65];		/* hash of the trust material */
 };
 
@@ -74,6 +75,7 @@ struct conf {
 	json_t			*sign_annotations;	/* for every payload */
 	struct core_key		*sign_key;	/* loaded and checked at load */
 	char			*sig_repo;	/* NULL: the image's own */
+	char			*rekor_url;	/* where signatures are logged */
 	struct core_key		*rekor_keys[CONF_KEYS_MAX];
 	int			 nrekor_keys;
 	long			 vcache_ok_ttl;		/* seconds */

@@ -99,6 +99,9 @@ void		 core_key_free(struct core_key *);
 /* sha256 hex of the public key's DER; lives as long as the key */
 const char	*core_key_fingerprint(const struct core_key *);
 int		 core_key_can_sign(const struct core_key *);
+/* The public key as PEM ("PUBLIC KEY"), NUL-terminated. */
+int		 core_key_public_pem(const struct core_key *, char *buf,
+		    size_t len);
 /* SHA-256 then ECDSA (ASN.1 DER) or RSA PKCS#1 v1.5; sig holds
  * CORE_SIG_MAX bytes */
 #define CORE_SIG_MAX	1024
@@ -216,6 +219,8 @@ int	 core_cert_check(const struct core_keyless *, const char *leaf_pem,
 	    const char *chain_pem, time_t at, struct core_cert_identity *,
 	    struct core_key **key_out, char *reason, size_t rlen);
 
+struct core_checkpoint;
+
 /* verify.c: one cosign signature against trust material */
 
 #define CORE_PAYLOAD_MAX	(64 * 1024)	/* a payload blob */
@@ -256,6 +261,23 @@ int	 core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
 	    const char *bundle, const char *payload, size_t plen,
 	    const char *sig_b64, const struct core_key *signer, char *reason,
 	    size_t rlen);
+/*
+ * The hashedrekord v0.0.1 entry to propose for a signature: malloc'ed JSON.
+ */
+char	*core_rekor_entry(const char *payload, size_t plen, const char *sig_b64,
+	    const struct core_key *signer);
+/*
+ * A Rekor answer (201 or GET of an entry) for that signature, checked
+ * before use: SET under a trusted log key (by logID), the entry's body equal
+ * to this payload hash, signature and key, the inclusion proof against the
+ * root of a checkpoint signed by the same log.  *bundle gets the
+ * dev.sigstore.cosign/bundle value as cosign writes it (malloc'ed), *cp the
+ * checkpoint.
+ */
+int	 core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
+	    const char *resp, size_t len, const char *payload, size_t plen,
+	    const char *sig_b64, const struct core_key *signer, char **bundle,
+	    struct core_checkpoint *cp, char *reason, size_t rlen);
 /* The integrated time of a bundle that passed core_rekor_check_bundle. */
 int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 

@@ -639,3 +639,10 @@ done:
 	core_key_free(k);
 	return rc;
 }
+
+int
+core_key_public_pem(const struct core_key *k, char *buf, size_t len)
+{
+	return mbedtls_pk_write_pubkey_pem((mbedtls_pk_context *)&k->pk,
+	    (unsigned char *)buf, len) == 0 ? 0 : -1;
+}

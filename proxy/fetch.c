@@ -250,6 +250,19 @@ px_fetch_new_any(const struct conf *cf, const char *method, const char *url,
 }
 
 void
+px_fetch_content(struct px_fetch *f, const char *content_type)
+{
+	char			 h[256];
+	struct curl_slist	*t;
+
+	snprintf(h, sizeof(h), "Content-Type: %s", content_type);
+	t = curl_slist_append(f->f_hdrs, h);
+	if (t != NULL)
+		f->f_hdrs = t;
+	curl_easy_setopt(f->f_xfer.easy, CURLOPT_HTTPHEADER, f->f_hdrs);
+}
+
+void
 px_fetch_user_agent(struct px_fetch *f, const char *ua)
 {
 	/* the client's, so the registry's logs name who asked */

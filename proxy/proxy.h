@@ -88,6 +88,8 @@ struct px_fetch *px_fetch_new(const struct conf *, const char *method,
 struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
 	    const char *url, const char *authorization, const char *accept,
 	    const void *body, size_t len);
+/* The Content-Type of a request made with px_fetch_new_any. */
+void	px_fetch_content(struct px_fetch *, const char *content_type);
 /* The User-Agent to send (the client's); NULL: signet's own. */
 void	px_fetch_user_agent(struct px_fetch *, const char *ua);
 /* cb runs once, from the loop; free the fetch there or later. */
@@ -236,6 +238,7 @@ struct px_sign_stats {
 	uint64_t	failed;
 	uint64_t	repaired;	/* re-appended after a concurrent writer */
 	uint64_t	lost;		/* could not be repaired */
+	uint64_t	rekor_failed;	/* best-effort uploads that failed */
 };
 
 /* 1 when c's request is a manifest PUT that a policy wants signed. */

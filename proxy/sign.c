@@ -27,7 +27,7 @@
 #include "proxy.h"
 
 #define SIGN_ATTEMPTS	5		/* append + read-back rounds */
-#define SIGN_FETCHES	3		/* requests in flight at once */
+#define SIGN_FETCHES	4		/* requests in flight at once */
 /*
  * Ask for every manifest type: a registry answers 404 for an index the
  * Accept header leaves out (distribution does), and whatever sits at the
@@ -42,7 +42,8 @@ enum sign_state {
 	SG_AUTH,	/* a token for the signature repository */
 	SG_PUT_DIGEST,	/* manifest by digest, and two upload sessions */
 	SG_WAIT_LOCK,	/* another push appends to the same list */
-	SG_READ_LIST,	/* GET the list; PUT the payload blob */
+	SG_READ_LIST,	/* GET the list; PUT the payload blob; log to Rekor */
+	SG_REKOR_GET,	/* the log had the entry (409): fetch it */
 	SG_POST_CONFIG,	/* a new upload session (retries) */
 	SG_PUT_CONFIG,
 	SG_PUT_LIST,
@@ -56,6 +57,7 @@ enum sign_state {
 static const char *const state_names[] = {
 	[SG_BODY] = "body", [SG_AUTH] = "auth", [SG_PUT_DIGEST] = "put-digest",
 	[SG_WAIT_LOCK] = "wait-lock", [SG_READ_LIST] = "read-list",
+	[SG_REKOR_GET] = "rekor-get",
 	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
 	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
 	[SG_RETRY_WAIT] = "retry-wait", [SG_PUT_TAG] = "put-tag",
@@ -120,6 +122,10 @@ struct px_sign {
 	int			 s_guess_sent;	/* its upload is in this round */
 	int			 s_guess_ok;	/* and it is in the registry */
 	int			 s_wrote;	/* this job wrote a signature */
+	int			 s_rekor_sent;	/* the entry is in this round */
+	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
+	int			 s_rekor_done;	/* tried; s_bundle if it worked */
+	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
 	px_sign_done_fn		 s_done;	/* headless: the sign command */
 	void			*s_done_arg;
 
@@ -152,6 +158,7 @@ static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
 static void	finish_signing(struct px_sign *, int ok);
 static void	sign_destroy(struct px_sign *);
+static void	on_fetch(struct px_fetch *, void *);
 static void	begin(struct px_sign *);
 static void	retry(struct px_sign *);
 
@@ -404,6 +411,93 @@ fail:
 	answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
+/* Propose the signature to the transparency log (request 3 of the round). */
+static int
+send_rekor(struct px_sign *s)
+{
+	char	*entry, url[600];
+
+	entry = core_rekor_entry(s->s_payload, s->s_plen, s->s_sig64,
+	    s->s_conf->sign_key);
+	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
+	    s->s_conf->rekor_url);
+	s->s_f[3] = entry != NULL ? px_fetch_new_any(s->s_conf, "POST", url,
+	    NULL, "application/json", entry, strlen(entry)) : NULL;
+	free(entry);
+	if (s->s_f[3] != NULL)
+		px_fetch_content(s->s_f[3], "application/json");
+	if (s->s_f[3] == NULL || px_fetch_start(s->s_up, s->s_f[3], on_fetch,
+	    s) == -1) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start the Rekor "
+		    "upload");
+		s->s_fail_status = 500;
+		return -1;
+	}
+	s->s_pending++;
+	s->s_rekor_sent = 1;
+	return 0;
+}
+
+/*
+ * The log's answer: checked, it gives the bundle.  Returns 0 to go on
+ * (with or without a bundle, as the rule allows), 1 when the existing entry
+ * must be fetched first (409), -1 when signing fails.
+ */
+static int
+rekor_answer(struct px_sign *s, struct px_fetch *f)
+{
+	struct core_checkpoint	 cp;
+	const char		*body;
+	char			 reason[300], url[800];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	s->s_rekor_sent = 0;
+	if (st == 409 && s->s_state == SG_READ_LIST &&
+	    px_fetch_location(f) != NULL) {
+		/* an equivalent entry exists: use it */
+		if (strncmp(px_fetch_location(f), "http", 4) == 0)
+			snprintf(url, sizeof(url), "%s", px_fetch_location(f));
+		else
+			snprintf(url, sizeof(url), "%s%s", s->s_conf->rekor_url,
+			    px_fetch_location(f));
+		s->s_f[3] = px_fetch_new_any(s->s_conf, "GET", url, NULL,
+		    "application/json", NULL, 0);
+		if (s->s_f[3] != NULL && px_fetch_start(s->s_up, s->s_f[3],
+		    on_fetch, s) == 0) {
+			s->s_pending++;
+			s->s_rekor_sent = 1;
+			return 1;
+		}
+		snprintf(reason, sizeof(reason), "cannot fetch the existing "
+		    "entry");
+	} else if (st == 201 || st == 200) {
+		body = px_fetch_body(f, &len);
+		if (core_rekor_check_response(s->s_conf->rekor_keys,
+		    (size_t)s->s_conf->nrekor_keys, body, len, s->s_payload,
+		    s->s_plen, s->s_sig64, s->s_conf->sign_key, &s->s_bundle,
+		    &cp, reason, sizeof(reason)) == 0) {
+			s->s_rekor_done = 1;
+			return 0;
+		}
+	} else if (st == 0)
+		snprintf(reason, sizeof(reason), "log unreachable: %s",
+		    px_fetch_error(f));
+	else
+		snprintf(reason, sizeof(reason), "the log answered HTTP %d", st);
+	s->s_rekor_done = 1;
+	if (s->s_policy->rekor_upload == CONF_SIGN_REQUIRED) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "Rekor upload required "
+		    "and failed: %s", reason);
+		s->s_fail_status = st == 0 || st >= 500 ? 503 : 403;
+		return -1;
+	}
+	stats.rekor_failed++;
+	px_warn("%s@%s: Rekor upload failed, signing without a bundle "
+	    "(best-effort): %s", s->s_repo, s->s_digest, reason);
+	return 0;
+}
+
 /*
  * GET the list; with it, upload the payload blob and, on the first round,
  * the config of a list holding only our layer: the usual case (a first
@@ -437,6 +531,11 @@ read_list(struct px_sign *s)
 			finish_signing(s, 0);
 			return;
 		}
+	}
+	if (s->s_policy->rekor_upload != CONF_SIGN_OFF && !s->s_rekor_done &&
+	    send_rekor(s) == -1) {
+		finish_signing(s, 0);
+		return;
 	}
 	if (s->s_upload[1] == NULL || s->s_guess != NULL)
 		return;
@@ -598,6 +697,9 @@ list_read(struct px_sign *s, struct px_fetch *get)
 		return;
 	}
 	ann = json_pack("{s:s}", CORE_ANN_SIGNATURE, s->s_sig64);
+	if (ann != NULL && s->s_bundle != NULL)
+		json_object_set_new(ann, CORE_ANN_BUNDLE,
+		    json_string(s->s_bundle));
 	rc = ann == NULL ? -1 : core_sigman_append(&s->s_list, s->s_pdigest,
 	    s->s_plen, ann);
 	json_decref(ann);
@@ -693,7 +795,7 @@ sign_step(struct px_sign *s)
 	size_t		 len;
 	int		 st;
 
-	st = px_fetch_status(f0);
+	st = f0 != NULL ? px_fetch_status(f0) : 0;
 	switch (s->s_state) {
 	case SG_PUT_DIGEST:
 		if (st < 200 || st > 299) {
@@ -746,10 +848,48 @@ sign_step(struct px_sign *s)
 			s->s_guess_ok = px_fetch_status(f2) == 201;
 		}
 		s->s_f[0] = NULL;
+		if (s->s_rekor_sent) {
+			struct px_fetch *f3 = s->s_f[3];
+
+			s->s_f[3] = NULL;
+			switch (rekor_answer(s, f3)) {
+			case 1:		/* 409: fetch the entry, keep the list */
+				px_fetch_free(f3);
+				s->s_listget = f0;
+				s->s_state = SG_REKOR_GET;
+				return;
+			case -1:
+				px_fetch_free(f3);
+				px_fetch_free(f0);
+				drop_fetches(s);
+				finish_signing(s, 0);
+				return;
+			}
+			px_fetch_free(f3);
+		}
 		drop_fetches(s);
 		list_read(s, f0);
 		px_fetch_free(f0);
 		return;
+	case SG_REKOR_GET: {
+		struct px_fetch *f3 = s->s_f[3], *lg = s->s_listget;
+
+		s->s_f[3] = NULL;
+		s->s_listget = NULL;
+		if (rekor_answer(s, f3) != 0) {
+			px_fetch_free(f3);
+			px_fetch_free(lg);
+			drop_fetches(s);
+			finish_signing(s, 0);
+			return;
+		}
+		px_fetch_free(f3);
+		drop_fetches(s);
+		s->s_state = SG_READ_LIST;
+		list_read(s, lg);
+		px_fetch_free(lg);
+		return;
+	}
 	case SG_POST_CONFIG:
 		loc = px_fetch_location(f0);
 		if (st != 202 || loc == NULL) {
@@ -1128,6 +1268,8 @@ sign_destroy(struct px_sign *s)
 	free(s->s_cfg);
 	free(s->s_listbytes);
 	free(s->s_guess);
+	free(s->s_bundle);
+	px_fetch_free(s->s_listget);
 	free(s->s_upload[0]);
 	free(s->s_upload[1]);
 	free(s);

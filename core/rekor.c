@@ -1,0 +1,160 @@
+/*
+ * core/rekor.c: talking to a Rekor log, without the talking: the entry to
+ * propose for a signature, and the checks an answer must pass before its
+ * bundle is written next to the signature (FORMATS.md §5.1-5.8).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <mbedtls/base64.h>
+
+#include "core.h"
+
+static char *
+b64(const void *in, size_t len)
+{
+	size_t	 n = 4 * ((len + 2) / 3) + 1, olen;
+	char	*out = malloc(n);
+
+	if (out != NULL && mbedtls_base64_encode((unsigned char *)out, n, &olen,
+	    in, len) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *
+core_rekor_entry(const char *payload, size_t plen, const char *sig_b64,
+    const struct core_key *signer)
+{
+	char	 pem[2048], hex[65], *pem64, *out;
+	json_t	*o;
+
+	if (core_key_public_pem(signer, pem, sizeof(pem)) == -1)
+		return NULL;
+	pem64 = b64(pem, strlen(pem));
+	if (pem64 == NULL)
+		return NULL;
+	core_sha256_hex(payload, plen, hex);
+	o = json_pack("{s:s, s:s, s:{s:{s:{s:s, s:s}}, s:{s:s, s:{s:s}}}}",
+	    "apiVersion", "0.0.1", "kind", "hashedrekord",
+	    "spec", "data", "hash", "algorithm", "sha256", "value", hex,
+	    "signature", "content", sig_b64, "publicKey", "content", pem64);
+	free(pem64);
+	out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(o);
+	return out;
+}
+
+static int
+why(char *reason, size_t rlen, const char *msg)
+{
+	snprintf(reason, rlen, "%s", msg);
+	return -1;
+}
+
+int
+core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
+    const char *resp, size_t len, const char *payload, size_t plen,
+    const char *sig_b64, const struct core_key *signer, char **bundle,
+    struct core_checkpoint *cp, char *reason, size_t rlen)
+{
+	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
+	json_error_t	 jerr;
+	json_t		*o, *e, *ver, *proof, *h, *b;
+	const char	*body64, *set, *logid, *ck, *rh;
+	size_t		 i, n, blen;
+	int		 rc = -1;
+
+	*bundle = NULL;
+	o = json_loadb(resp, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(o) || json_object_size(o) != 1) {
+		why(reason, rlen, "Rekor answer is not one entry");
+		goto done;
+	}
+	e = json_object_iter_value(json_object_iter(o));
+	ver = json_object_get(e, "verification");
+	proof = json_object_get(ver, "inclusionProof");
+	body64 = json_string_value(json_object_get(e, "body"));
+	set = json_string_value(json_object_get(ver, "signedEntryTimestamp"));
+	logid = json_string_value(json_object_get(e, "logID"));
+	ck = json_string_value(json_object_get(proof, "checkpoint"));
+	rh = json_string_value(json_object_get(proof, "rootHash"));
+	if (body64 == NULL || set == NULL || logid == NULL ||
+	    !json_is_integer(json_object_get(e, "integratedTime")) ||
+	    !json_is_integer(json_object_get(e, "logIndex"))) {
+		why(reason, rlen, "Rekor answer lacks body, SET or logID");
+		goto done;
+	}
+	/* the bundle, in cosign's field order, then its offline checks */
+	b = json_pack("{s:s, s:{s:s, s:I, s:I, s:s}}",
+	    "SignedEntryTimestamp", set, "Payload", "body", body64,
+	    "integratedTime", json_integer_value(json_object_get(e,
+	    "integratedTime")), "logIndex", json_integer_value(json_object_get(
+	    e, "logIndex")), "logID", logid);
+	*bundle = b != NULL ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(b);
+	if (*bundle == NULL) {
+		why(reason, rlen, "out of memory");
+		goto done;
+	}
+	if (core_rekor_check_bundle(logs, nlogs, *bundle, payload, plen,
+	    sig_b64, signer, reason, rlen) == -1)
+		goto done;
+	/* inclusion: the leaf is in the tree whose root the log signed */
+	n = json_array_size(json_object_get(proof, "hashes"));
+	if (ck == NULL || rh == NULL || n > 64 ||
+	    !json_is_integer(json_object_get(proof, "logIndex")) ||
+	    !json_is_integer(json_object_get(proof, "treeSize")) ||
+	    core_hex_decode(rh, root, sizeof(root)) != 32) {
+		why(reason, rlen, "Rekor answer has no usable inclusion proof");
+		goto done;
+	}
+	hashes = calloc(n + 1, sizeof(*hashes));
+	body = malloc(strlen(body64));
+	if (hashes == NULL || body == NULL ||
+	    mbedtls_base64_decode(body, strlen(body64), &blen,
+	    (const unsigned char *)body64, strlen(body64)) != 0) {
+		why(reason, rlen, "Rekor answer body is not base64");
+		goto done;
+	}
+	json_array_foreach(json_object_get(proof, "hashes"), i, h) {
+		if (!json_is_string(h) || core_hex_decode(json_string_value(h),
+		    hashes[i], 32) != 32) {
+			why(reason, rlen, "Rekor inclusion proof hash malformed");
+			goto done;
+		}
+	}
+	core_merkle_leaf(body, blen, leaf);
+	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
+	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
+	    json_object_get(proof, "treeSize")), leaf,
+	    (const unsigned char (*)[32])hashes, n, root) != 0) {
+		why(reason, rlen, "Rekor inclusion proof does not verify");
+		goto done;
+	}
+	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
+	    rlen) == -1)
+		goto done;
+	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
+	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
+		why(reason, rlen, "Rekor checkpoint does not sign the proof's "
+		    "root");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc == -1) {
+		free(*bundle);
+		*bundle = NULL;
+	}
+	free(hashes);
+	free(body);
+	json_decref(o);
+	return rc;
+}
