@@ -5,7 +5,7 @@ Written from the cosign and containers/image formats (not from signet's
 code) with Debian's python3-cryptography:
 
   cosign_check.py REGISTRY REPO REF PUBKEY [--sigrepo R] [--want-ref HOST/REPO]
-      [--media oci|docker] [--min N] [--creds USER:PASS]
+      [--media oci|docker] [--min N] [--creds USER:PASS] [--rekor-pub PEM]
 
 REGISTRY is host:port (plain HTTP).  Resolves REF (tag or digest) to the
 manifest digest, fetches <sigrepo>:sha256-<hex>.sig and every payload blob,
@@ -96,6 +96,32 @@ def check_payload(payload, digest):
     return crit["identity"]["docker-reference"], doc["optional"]
 
 
+def check_bundle(bundle, rekor_pub_path, payload, sig_b64, signer):
+    """cosign's offline bundle check (VerifyBundle), independently."""
+    if bundle is None:
+        raise ValueError("no bundle")
+    b = json.loads(bundle)
+    rk = serialization.load_pem_public_key(open(rekor_pub_path, "rb").read())
+    der = rk.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    p = b["Payload"]
+    if p["logID"] != hashlib.sha256(der).hexdigest():
+        raise ValueError("bundle logID is not the log key's")
+    msg = json.dumps({"body": p["body"], "integratedTime": p["integratedTime"],
+                      "logID": p["logID"], "logIndex": p["logIndex"]},
+                     sort_keys=True, separators=(",", ":")).encode()
+    rk.verify(base64.b64decode(b["SignedEntryTimestamp"]), msg, ec.ECDSA(hashes.SHA256()))
+    body = json.loads(base64.b64decode(p["body"]))
+    spec = body["spec"]
+    if spec["data"]["hash"]["value"] != hashlib.sha256(payload).hexdigest():
+        raise ValueError("bundle body names another payload")
+    if spec["signature"]["content"] != sig_b64:
+        raise ValueError("bundle body holds another signature")
+    k = serialization.load_pem_public_key(base64.b64decode(spec["signature"]["publicKey"]["content"]))
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if k.public_bytes(*fmt) != signer.public_bytes(*fmt):
+        raise ValueError("bundle body holds another key")
+
+
 def verify_sig(pub, sig, payload):
     if isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(sig, payload, ec.ECDSA(hashes.SHA256()))
@@ -109,7 +135,7 @@ def main(argv):
     reg, repo, ref, pubpath = argv[1:5]
     global CREDS
     opts = {"--sigrepo": repo, "--want-ref": None, "--media": None, "--min": "1",
-            "--creds": None}
+            "--creds": None, "--rekor-pub": None}
     rest = argv[5:]
     for i in range(0, len(rest), 2):
         opts[rest[i]] = rest[i + 1]
@@ -147,6 +173,10 @@ def main(argv):
             dref, optional = check_payload(payload, digest)
             sig = base64.b64decode(layer["annotations"]["dev.cosignproject.cosign/signature"], validate=True)
             verify_sig(pub, sig, payload)
+            if opts["--rekor-pub"]:
+                check_bundle(layer["annotations"].get("dev.sigstore.cosign/bundle"),
+                             opts["--rekor-pub"], payload, layer["annotations"]
+                             ["dev.cosignproject.cosign/signature"], pub)
             if opts["--want-ref"] and dref != opts["--want-ref"]:
                 raise ValueError("docker-reference %s, want %s" % (dref, opts["--want-ref"]))
             out["valid"] += 1

@@ -1,0 +1,116 @@
+#!/bin/bash
+# Rekor: every signature signet makes is logged in a transparency log (here a
+# Rekor-API-compatible test log with real cryptography, tests/integ/
+# rekor_server.py: the real Rekor needs Trillian and a database), the bundle
+# verifies offline and independently, tampered bundles are refused on pull,
+# and a log that is down fails a required upload but not a best-effort one.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo openssl
+require_pycrypto
+
+RS="$PYCRYPTO $top_srcdir/tests/integ/rekor_server.py"
+W=$top_srcdir/tests/vectors/worked-example
+out=$($RS canonical "$W/rekor-request.json" | sha256sum | cut -d' ' -f1)
+expect_eq "the test log's canonical body is byte for byte rekor-body.json" "$out" \
+    "$(tr -d '\n' <"$W/rekor-body.json" | sha256sum | cut -d' ' -f1)"
+
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
+openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
+rport=$(free_port)
+start_rekor() {
+	$RS "$rport" "$T/log.key" "$T/rekor-state.json" >>"$T/rekor.log" 2>&1 &
+	REKOR_PID=$!
+	PIDS="$PIDS $REKOR_PID"
+	wait_http "http://127.0.0.1:$rport/api/v1/log"
+}
+start_rekor
+start_registry up
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+CFG="\"signing\": {\"key\": \"$T/k.key\"},
+ \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\"},
+ \"verify_cache\": {\"failure_ttl\": 0},
+ \"policies\": [
+  {\"match\": \"rk/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
+   \"verify\": \"enforce\", \"rekor\": \"required\", \"keys\": [\"$T/k.pub\"]},
+  {\"match\": \"be/*\", \"sign\": \"required\", \"rekor_upload\": \"best-effort\"},
+  {\"match\": \"*\", \"sign\": \"off\"}]"
+start_signet "http://$REG_up" "$CFG"
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+cpd="skopeo copy -q --dest-tls-verify=false"
+pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/p-$RANDOM:x" 2>&1; }
+OCI='application/vnd.oci.image.manifest.v1+json'
+
+# 1. a push logs the signature; the bundle verifies independently
+top=$(mkimage "$T/img1" --layers 1 --size 20000 --seed rk1)
+check "push with rekor_upload required" $cpd "oci:$T/img1" "docker://$PROXY/rk/app:1"
+out=$($CHECK "$REG_up" rk/app 1 "$T/k.pub" --rekor-pub "$T/log.pub")
+expect_match "signature and bundle verify independently (SET, logID, body)" "$out" '"valid": 1'
+size=$(curl -s "http://127.0.0.1:$rport/api/v1/log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["treeSize"])')
+expect_eq "the log holds the entry" "$size" 1
+list=$(curl -s -H "Accept: $OCI" "http://$REG_up/v2/rk/app/manifests/sha256-${top#sha256:}.sig")
+uuid=$(printf '%s' "$list" | python3 -c '
+import base64, hashlib, json, sys
+b = json.loads(json.load(sys.stdin)["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"])
+print(hashlib.sha256(b"\x00" + base64.b64decode(b["Payload"]["body"])).hexdigest())')
+expect_eq "the entry is found by its UUID" \
+    "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
+expect_eq "a pull under rekor: required passes" "$(pull rk/app:1)" ""
+
+# 2. the same signature again: the log answers 409, signet uses the entry
+check "second push of the same manifest (409 from the log)" \
+    $cpd "oci:$T/img1" "docker://$PROXY/rk/app:2"
+expect_eq "no second entry" "$(curl -s "http://127.0.0.1:$rport/api/v1/log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["treeSize"])')" 1
+
+# 3. tampered bundles are refused on pull
+n=0
+for what in body set logid; do
+	n=$((n + 1))
+	d=$(mkimage "$T/t$n" --layers 1 --size 20000 --seed "rkt$n")
+	$cpd "oci:$T/t$n" "docker://$PROXY/rk/t$n:1"
+	curl -s -H "Accept: $OCI" "http://$REG_up/v2/rk/t$n/manifests/sha256-${d#sha256:}.sig" |
+	    python3 -c '
+import json, sys
+what = sys.argv[1]
+m = json.load(sys.stdin)
+a = m["layers"][0]["annotations"]
+b = json.loads(a["dev.sigstore.cosign/bundle"])
+def alt(s, i):
+    return s[:i] + ("B" if s[i] == "A" else "A") + s[i + 1:]
+if what == "body":
+    b["Payload"]["body"] = alt(b["Payload"]["body"], 60)
+elif what == "set":
+    b["SignedEntryTimestamp"] = alt(b["SignedEntryTimestamp"], 20)
+else:
+    b["Payload"]["logID"] = ("0" if b["Payload"]["logID"][0] != "0" else "1") + b["Payload"]["logID"][1:]
+a["dev.sigstore.cosign/bundle"] = json.dumps(b, separators=(",", ":"))
+print(json.dumps(m, separators=(",", ":")))' "$what" >"$T/tampered.json"
+	curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/tampered.json" \
+	    "http://$REG_up/v2/rk/t$n/manifests/sha256-${d#sha256:}.sig"
+	expect_match "tampered bundle ($what) refused" "$(pull rk/t$n:1)" \
+	    'is not verified: no signature from a trusted signer \(Rekor'
+done
+
+# 4. the log down: required fails the push (no tag), best-effort signs without
+kill "$REKOR_PID"
+wait "$REKOR_PID" 2>/dev/null
+d=$(mkimage "$T/down" --layers 1 --size 20000 --seed rkd)
+out=$($cpd "oci:$T/down" "docker://$PROXY/rk/down:1" 2>&1)
+expect_match "log down, upload required: the push fails (503, clients retry)" "$out" \
+    '503 Service Unavailable'
+check "and the reason is logged" grep -q '"error":"Rekor upload required and failed: log unreachable' \
+    "$T/signet.log"
+expect_eq "and no tag" "$(http_status HEAD "http://$REG_up/v2/rk/down/manifests/1" -H "Accept: $OCI")" 404
+check "best-effort: the push succeeds" $cpd "oci:$T/down" "docker://$PROXY/be/down:1"
+out=$($CHECK "$REG_up" be/down 1 "$T/k.pub")
+expect_match "best-effort: signed, without a bundle" "$out" '"valid": 1'
+check "best-effort: the failure is logged" grep -q 'Rekor upload failed, signing without a bundle' "$T/signet.log"
+
+# 5. the log keeps its entries across a restart
+start_rekor
+expect_eq "restarted log still holds its entries" \
+    "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
+check "a required push works again" $cpd "oci:$T/down" "docker://$PROXY/rk/down:1"
+stop_signet
+finish
