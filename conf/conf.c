@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex.h>
 
@@ -135,6 +136,21 @@ choice_index(const char *choices, const char *s)
 		p += n + 1;
 		i++;
 	}
+}
+
+static int
+check_dir(struct conf *c, json_t *v, char *msg, size_t len)
+{
+	struct stat	 st;
+	const char	*s = json_string_value(v);
+
+	(void)c;
+	if (stat(s, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    access(s, W_OK) == -1) {
+		snprintf(msg, len, "%s: not a writable directory", s);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -470,6 +486,7 @@ static const struct conf_key top_keys[] = {
 	{ "registry_auth", CT_OBJECT, 0, registry_auth_keys, 0, 0, NULL, NULL },
 	{ "rekor", CT_REKOR, 0, NULL, 0, 0, NULL, NULL },
 	{ "verify_cache", CT_OBJECT, 0, vcache_keys, 0, 0, NULL, NULL },
+	{ "state_dir", CT_STRING, F(state_dir), NULL, 0, 0, check_dir, NULL },
 	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -623,6 +640,15 @@ walk(struct conf *c, const struct conf_key *keys, json_t *obj,
 					else
 						c->rekor_url = strdup(
 						    json_string_value(rv));
+				} else if (strcmp(rk, "retry_seconds") == 0) {
+					if (!json_is_integer(rv) ||
+					    json_integer_value(rv) < 1 ||
+					    json_integer_value(rv) > 86400)
+						errf(e, "%s.%s: must be an integer "
+						    "from 1 to 86400", path, rk);
+					else
+						c->rekor_retry = (long)
+						    json_integer_value(rv);
 				} else
 					errf(e, "%s.%s: unknown key", path, rk);
 			}
@@ -667,6 +693,7 @@ set_defaults(struct conf *c)
 	c->vcache_ok_ttl = 300;
 	c->vcache_fail_ttl = 10;
 	c->vcache_max = 100000;
+	c->rekor_retry = 30;
 }
 
 /* Blank whole-line '#' and '//' comments, keeping the newlines. */
@@ -942,6 +969,7 @@ conf_unref(struct conf *c)
 	free(c->reg_user);
 	free(c->reg_password_env);
 	free(c->rekor_url);
+	free(c->state_dir);
 	for (i = 0; i < c->npolicies; i++) {
 		free(c->policies[i].match);
 		free(c->policies[i].reference_registry);

@@ -76,6 +76,8 @@ struct conf {
 	struct core_key		*sign_key;	/* loaded and checked at load */
 	char			*sig_repo;	/* NULL: the image's own */
 	char			*rekor_url;	/* where signatures are logged */
+	long			 rekor_retry;	/* seconds between queued retries */
+	char			*state_dir;	/* queue of uploads, checkpoints */
 	struct core_key		*rekor_keys[CONF_KEYS_MAX];
 	int			 nrekor_keys;
 	long			 vcache_ok_ttl;		/* seconds */

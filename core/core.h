@@ -179,6 +179,9 @@ int	 core_sigman_find(const struct core_sigman *, const char *payload_digest,
 /* Append a layer; annotations is a flat object of strings (copied). */
 int	 core_sigman_append(struct core_sigman *, const char *payload_digest,
 	    size_t payload_size, const json_t *annotations);
+/* Set one annotation of layer i (keys kept sorted). */
+int	 core_sigman_set_annotation(struct core_sigman *, size_t i,
+	    const char *key, const char *value);
 /* The config (rebuilt from the layers) and the manifest; malloc'ed. */
 int	 core_sigman_serialize(struct core_sigman *, char **config,
 	    size_t *clen, char **manifest, size_t *mlen);

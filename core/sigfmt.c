@@ -360,3 +360,24 @@ core_sigman_set_docker(struct core_sigman *sm)
 	return json_object_set_new(cfg, "mediaType",
 	    json_string(CORE_MT_DOCKER_CONFIG));
 }
+
+int
+core_sigman_set_annotation(struct core_sigman *sm, size_t i, const char *key,
+    const char *value)
+{
+	json_t	*l, *ann, *sorted;
+
+	l = json_array_get(json_object_get(sm->sm_manifest, "layers"), i);
+	if (l == NULL)
+		return -1;
+	ann = json_object_get(l, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(l, "annotations", ann);
+	}
+	json_object_set_new(ann, key, json_string(value));
+	sorted = sorted_copy(ann);	/* Go marshals maps sorted */
+	if (sorted == NULL)
+		return -1;
+	return json_object_set_new(l, "annotations", sorted);
+}

@@ -258,6 +258,9 @@ struct px_sign *px_sign_headless(struct conf *, struct px_upstream *,
 	    void *arg);
 void	px_sign_headless_free(struct px_sign *);
 const char *px_sign_sigtag(const struct px_sign *);
+/* Retry one queued best-effort Rekor upload, if any (timer, state_dir). */
+void	px_sign_queue_run(struct conf *, struct px_upstream *,
+	    struct event_base *);
 const struct px_sign_stats *px_sign_stats(void);
 
 /* verify.c: verification of pulled manifests */

@@ -43,6 +43,7 @@ struct px_server {
 	int			 nconns;
 	int			 draining;
 	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
+	struct event		*ev_queue;	/* queued Rekor uploads */
 	uint64_t		 next_id;
 };
 
@@ -974,6 +975,17 @@ on_term(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+on_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->draining)
+		px_sign_queue_run(srv->conf, srv->up, srv->base);
+}
+
+static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
@@ -1111,6 +1123,12 @@ px_server_new(struct event_base *base, struct conf *conf, char *err,
 		snprintf(err, errlen, "cannot set up signal handling");
 		goto fail;
 	}
+	srv->ev_queue = event_new(base, -1, EV_PERSIST, on_queue, srv);
+	if (srv->ev_queue != NULL) {
+		struct timeval tv = { conf->rekor_retry, 0 };
+
+		evtimer_add(srv->ev_queue, &tv);
+	}
 	evsignal_add(srv->ev_term, NULL);
 	evsignal_add(srv->ev_int, NULL);
 	evsignal_add(srv->ev_hup, NULL);
@@ -1143,6 +1161,8 @@ px_server_free(struct px_server *srv)
 		event_free(srv->ev_hup);
 	if (srv->ev_drain != NULL)
 		event_free(srv->ev_drain);
+	if (srv->ev_queue != NULL)
+		event_free(srv->ev_queue);
 	px_sign_shutdown();	/* before the upstream its jobs use */
 	px_upstream_free(srv->up);
 	px_tls_unref(srv->tls);

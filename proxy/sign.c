@@ -18,9 +18,12 @@
  * Every request carries the pushing client's Authorization and nothing
  * else, so the client can never cause a write it could not make itself.
  */
+#include <sys/stat.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mbedtls/base64.h>
 
@@ -122,7 +125,10 @@ struct px_sign {
 	int			 s_guess_sent;	/* its upload is in this round */
 	int			 s_guess_ok;	/* and it is in the registry */
 	int			 s_wrote;	/* this job wrote a signature */
+	int			 s_bundle_added;	/* a late bundle, not a layer */
 	int			 s_rekor_sent;	/* the entry is in this round */
+	enum conf_sign		 s_rekor_mode;	/* the rule's, or required */
+	char			*s_queue_path;	/* a queued upload being retried */
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
@@ -153,6 +159,7 @@ static TAILQ_HEAD(, sign_lock) sign_locks = TAILQ_HEAD_INITIALIZER(sign_locks);
 static TAILQ_HEAD(, px_sign) sign_background =
     TAILQ_HEAD_INITIALIZER(sign_background);
 static struct px_sign_stats stats;
+static struct px_sign *queue_job;	/* a queued Rekor upload, retried */
 
 static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
@@ -411,6 +418,54 @@ fail:
 	answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
+/*
+ * A best-effort upload that failed is queued on disk, in state_dir, so a
+ * restart loses nothing: the manifest (to rebuild the same payload; the
+ * signature is deterministic ECDSA, RFC 6979) and where it lives.
+ */
+static int
+queue_write(struct px_sign *s)
+{
+	char	 dir[1024], path[1200], tmp[1300], *text, *m64;
+	size_t	 n;
+	json_t	*o;
+	FILE	*fp;
+	int	 rc = -1;
+
+	if (s->s_conf->state_dir == NULL || s->s_queue_path != NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/rekor-queue", s->s_conf->state_dir);
+	(void)mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, s->s_digest + 7,
+	    s->s_pdigest + 7);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = 4 * ((s->s_mlen + 2) / 3) + 1;
+	m64 = malloc(n);
+	if (m64 == NULL || mbedtls_base64_encode((unsigned char *)m64, n, &n,
+	    (unsigned char *)s->s_manifest, s->s_mlen) != 0) {
+		free(m64);
+		return -1;
+	}
+	o = json_pack("{s:s, s:s, s:s}", "repository", s->s_repo,
+	    "content_type", s->s_ctype, "manifest", m64);
+	free(m64);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	fp = text != NULL ? fopen(tmp, "w") : NULL;
+	if (fp != NULL) {
+		if (fputs(text, fp) >= 0 && fflush(fp) == 0 &&
+		    fsync(fileno(fp)) == 0)
+			rc = 0;
+		fclose(fp);
+		if (rc == 0 && rename(tmp, path) == -1)
+			rc = -1;
+		if (rc == -1)
+			unlink(tmp);
+	}
+	free(text);
+	return rc;
+}
+
 /* Propose the signature to the transparency log (request 3 of the round). */
 static int
 send_rekor(struct px_sign *s)
@@ -486,7 +541,7 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	else
 		snprintf(reason, sizeof(reason), "the log answered HTTP %d", st);
 	s->s_rekor_done = 1;
-	if (s->s_policy->rekor_upload == CONF_SIGN_REQUIRED) {
+	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "Rekor upload required "
 		    "and failed: %s", reason);
 		s->s_fail_status = st == 0 || st >= 500 ? 503 : 403;
@@ -494,7 +549,8 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	}
 	stats.rekor_failed++;
 	px_warn("%s@%s: Rekor upload failed, signing without a bundle "
-	    "(best-effort): %s", s->s_repo, s->s_digest, reason);
+	    "(best-effort%s): %s", s->s_repo, s->s_digest,
+	    queue_write(s) == 0 ? ", queued for a later upload" : "", reason);
 	return 0;
 }
 
@@ -532,7 +588,7 @@ read_list(struct px_sign *s)
 			return;
 		}
 	}
-	if (s->s_policy->rekor_upload != CONF_SIGN_OFF && !s->s_rekor_done &&
+	if (s->s_rekor_mode != CONF_SIGN_OFF && !s->s_rekor_done &&
 	    send_rekor(s) == -1) {
 		finish_signing(s, 0);
 		return;
@@ -649,10 +705,11 @@ static void
 list_read(struct px_sign *s, struct px_fetch *get)
 {
 	struct conf	*cf = s->s_conf;
+	struct core_sig_layer layer;
 	const char	*body, *errstr;
 	json_t		*ann;
 	size_t		 len;
-	int		 st = px_fetch_status(get), rc;
+	int		 st = px_fetch_status(get), rc, found;
 
 	if (st == 200) {
 		body = px_fetch_body(get, &len);
@@ -681,8 +738,26 @@ list_read(struct px_sign *s, struct px_fetch *get)
 		finish_signing(s, 0);
 		return;
 	}
-	if (core_sigman_find(&s->s_list, s->s_pdigest, s->s_payload,
-	    s->s_plen, cf->sign_key) >= 0) {
+	found = core_sigman_find(&s->s_list, s->s_pdigest, s->s_payload,
+	    s->s_plen, cf->sign_key);
+	if (found >= 0 && s->s_bundle != NULL &&
+	    core_sigman_layer(&s->s_list, (size_t)found, &layer) == 0 &&
+	    layer.bundle == NULL) {
+		/* ours, logged late (a queued upload): add its bundle */
+		if (core_sigman_set_annotation(&s->s_list, (size_t)found,
+		    CORE_ANN_BUNDLE, s->s_bundle) == -1 ||
+		    serialize_list(s) == -1) {
+			finish_signing(s, 0);
+			return;
+		}
+		s->s_bundle_added = 1;
+		if (s->s_upload[1] != NULL)
+			put_config(s);
+		else
+			post_config(s);
+		return;
+	}
+	if (found >= 0) {
 		/* an identical signature under our key is already there */
 		if (s->s_background)
 			s->s_outcome = s->s_attempt == 0 ? "intact" :
@@ -969,7 +1044,8 @@ sign_step(struct px_sign *s)
 		core_sigman_free(&back);
 		drop_fetches(s);
 		if (found) {
-			s->s_outcome = s->s_background ? "repaired" : "signed";
+			s->s_outcome = s->s_bundle_added ? "logged" :
+			    s->s_background ? "repaired" : "signed";
 			finish_signing(s, 1);
 			return;
 		}
@@ -1173,6 +1249,7 @@ px_sign_start(struct px_conn *c)
 	s->s_id = c->c_id;
 	s->s_state = SG_BODY;
 	s->s_policy = conf_policy_for(c->c_conf, c->c_route.name);
+	s->s_rekor_mode = s->s_policy->rekor_upload;
 	gettimeofday(&s->s_start, NULL);
 	core_sigman_init(&s->s_list);
 	s->s_timer = evtimer_new(bufferevent_get_base(c->c_bev), on_retry, s);
@@ -1269,6 +1346,7 @@ sign_destroy(struct px_sign *s)
 	free(s->s_listbytes);
 	free(s->s_guess);
 	free(s->s_bundle);
+	free(s->s_queue_path);
 	px_fetch_free(s->s_listget);
 	free(s->s_upload[0]);
 	free(s->s_upload[1]);
@@ -1300,6 +1378,10 @@ px_sign_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sign_background)) != NULL)
 		sign_destroy(s);
+	if (queue_job != NULL) {
+		sign_destroy(queue_job);
+		queue_job = NULL;
+	}
 }
 
 /*
@@ -1334,6 +1416,7 @@ px_sign_headless(struct conf *cf, struct px_upstream *up,
 	}
 	memcpy(s->s_manifest, manifest, mlen);
 	s->s_mlen = mlen;
+	s->s_rekor_mode = s->s_policy->rekor_upload;
 	snprintf(s->s_repo, sizeof(s->s_repo), "%s", repo);
 	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s",
 	    cf->sig_repo != NULL ? cf->sig_repo : repo);
@@ -1360,4 +1443,84 @@ const char *
 px_sign_sigtag(const struct px_sign *s)
 {
 	return s->s_sigtag;
+}
+
+/* The queue of best-effort Rekor uploads, retried one at a time. */
+
+static void
+queue_done(void *arg, int ok, const char *message)
+{
+	struct px_sign	*s = queue_job;
+
+	(void)arg;
+	if (s == NULL)
+		return;
+	if (ok) {
+		px_info("queued Rekor upload done for %s@%s (%s)", s->s_repo,
+		    s->s_digest, message);
+		unlink(s->s_queue_path);
+	} else
+		px_debug("queued Rekor upload for %s@%s still failing: %s",
+		    s->s_repo, s->s_digest, message);
+	/* freed from the next run, outside this callback chain */
+	s->s_state = SG_DONE;
+}
+
+void
+px_sign_queue_run(struct conf *cf, struct px_upstream *up,
+    struct event_base *base)
+{
+	char		 dir[1024], path[1400];
+	struct dirent	*de;
+	json_error_t	 jerr;
+	json_t		*o;
+	const char	*repo, *ct, *m64;
+	unsigned char	*man;
+	size_t		 n;
+	DIR		*d;
+
+	if (queue_job != NULL) {
+		if (queue_job->s_state != SG_DONE)
+			return;
+		sign_destroy(queue_job);
+		queue_job = NULL;
+	}
+	if (cf->state_dir == NULL || cf->rekor_url == NULL ||
+	    cf->sign_key == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s/rekor-queue", cf->state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		o = json_load_file(path, 0, &jerr);
+		repo = json_string_value(json_object_get(o, "repository"));
+		ct = json_string_value(json_object_get(o, "content_type"));
+		m64 = json_string_value(json_object_get(o, "manifest"));
+		man = m64 != NULL ? malloc(strlen(m64)) : NULL;
+		if (repo == NULL || ct == NULL || man == NULL ||
+		    conf_policy_for(cf, repo) == NULL ||
+		    mbedtls_base64_decode(man, strlen(m64), &n,
+		    (const unsigned char *)m64, strlen(m64)) != 0) {
+			px_warn("%s: unusable queue entry, removed", path);
+			unlink(path);
+			free(man);
+			json_decref(o);
+			continue;
+		}
+		queue_job = px_sign_headless(cf, up, base, repo, (char *)man, n,
+		    ct, queue_done, NULL);
+		free(man);
+		json_decref(o);
+		if (queue_job != NULL) {
+			queue_job->s_queue_path = strdup(path);
+			queue_job->s_rekor_mode = CONF_SIGN_REQUIRED;
+		}
+		break;
+	}
+	closedir(d);
 }

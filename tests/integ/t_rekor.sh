@@ -23,12 +23,14 @@ start_rekor() {
 	PIDS="$PIDS $REKOR_PID"
 	wait_http "http://127.0.0.1:$rport/api/v1/log"
 }
+mkdir -p "$T/state"
 start_rekor
 start_registry up
 export COSIGN_PASSWORD=pw
 "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
 CFG="\"signing\": {\"key\": \"$T/k.key\"},
- \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\"},
+ \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\", \"retry_seconds\": 1},
+ \"state_dir\": \"$T/state\",
  \"verify_cache\": {\"failure_ttl\": 0},
  \"policies\": [
   {\"match\": \"rk/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
@@ -105,10 +107,25 @@ expect_eq "and no tag" "$(http_status HEAD "http://$REG_up/v2/rk/down/manifests/
 check "best-effort: the push succeeds" $cpd "oci:$T/down" "docker://$PROXY/be/down:1"
 out=$($CHECK "$REG_up" be/down 1 "$T/k.pub")
 expect_match "best-effort: signed, without a bundle" "$out" '"valid": 1'
-check "best-effort: the failure is logged" grep -q 'Rekor upload failed, signing without a bundle' "$T/signet.log"
+check "best-effort: the failure is logged" grep -q 'Rekor upload failed, signing without a bundle (best-effort, queued' "$T/signet.log"
+check "the upload is queued on disk" sh -c "ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+
+# the queue survives a restart of signet, and lands once the log is back
+stop_signet
+: >"$T/signet.log"
+check "queue kept across the restart" sh -c "ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+start_signet "http://$REG_up" "$CFG"
 
 # 5. the log keeps its entries across a restart
 start_rekor
+for i in $(seq 1 50); do
+	ls "$T/state/rekor-queue/"*.json >/dev/null 2>&1 || break
+	sleep 0.2
+done
+check "the queued upload landed (queue empty)" sh -c "! ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+out=$($CHECK "$REG_up" be/down 1 "$T/k.pub" --rekor-pub "$T/log.pub")
+expect_match "the signature now carries its bundle, verified independently" "$out" '"layers": 1, "valid": 1'
+check "logged as a late bundle" grep -q '"outcome":"logged"' "$T/signet.log"
 expect_eq "restarted log still holds its entries" \
     "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
 check "a required push works again" $cpd "oci:$T/down" "docker://$PROXY/rk/down:1"
