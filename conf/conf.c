@@ -349,11 +349,10 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 				else
 					p->verify = (enum conf_verify)idx;
 			} else if (strcmp(k, "rekor") == 0 && str != NULL) {
-				idx = choice_index("off|required", str);
+				idx = choice_index("off|required|online", str);
 				if (idx < 0)
 					errf(e, "%s.rekor: \"%s\" is not one of "
-					    "off|required (online: see the Rekor "
-					    "issue)", ipath, str);
+					    "off|required|online", ipath, str);
 				else
 					p->rekor_required = idx;
 			} else if (strcmp(k, "identity") == 0 && str != NULL) {
@@ -790,6 +789,10 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_required && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor: required needs "
 			    "rekor.public_key", i);
+		if (p->rekor_required == 2 && (c->rekor_url == NULL ||
+		    c->state_dir == NULL))
+			errf(e, "policies[%d].rekor: online needs rekor.url and "
+			    "state_dir (checkpoints are kept there)", i);
 		if (p->rekor_upload != CONF_SIGN_OFF && (c->rekor_url == NULL ||
 		    c->nrekor_keys == 0))
 			errf(e, "policies[%d].rekor_upload: needs rekor.url and "

@@ -281,6 +281,21 @@ int	 core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
 	    const char *resp, size_t len, const char *payload, size_t plen,
 	    const char *sig_b64, const struct core_key *signer, char **bundle,
 	    struct core_checkpoint *cp, char *reason, size_t rlen);
+/*
+ * rekor "online": the log's current answer for a bundle's entry: the same
+ * body, included (by its proof) in a tree whose checkpoint a trusted log
+ * signed.
+ */
+int	 core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
+	    const char *resp, size_t len, const char *bundle,
+	    struct core_checkpoint *cp, char *reason, size_t rlen);
+/*
+ * Keep the largest checkpoint seen per log in dir; -1 when cp goes
+ * backwards (or shows another root for the same size).
+ */
+int	 core_checkpoint_remember(const char *dir,
+	    const struct core_checkpoint *cp, const char *logid, char *reason,
+	    size_t rlen);
 /* The integrated time of a bundle that passed core_rekor_check_bundle. */
 int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <mbedtls/base64.h>
@@ -157,4 +158,126 @@ done:
 	free(body);
 	json_decref(o);
 	return rc;
+}
+
+int
+core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
+    const char *resp, size_t len, const char *bundle,
+    struct core_checkpoint *cp, char *reason, size_t rlen)
+{
+	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
+	json_error_t	 jerr;
+	json_t		*o, *b, *e, *proof, *h;
+	const char	*want, *body64, *ck, *rh;
+	size_t		 i, n, blen;
+	int		 rc = -1;
+
+	b = json_loads(bundle, 0, &jerr);
+	want = json_string_value(json_object_get(json_object_get(b, "Payload"),
+	    "body"));
+	o = json_loadb(resp, len, 0, &jerr);
+	e = json_is_object(o) && json_object_size(o) == 1 ?
+	    json_object_iter_value(json_object_iter(o)) : NULL;
+	body64 = json_string_value(json_object_get(e, "body"));
+	proof = json_object_get(json_object_get(e, "verification"),
+	    "inclusionProof");
+	ck = json_string_value(json_object_get(proof, "checkpoint"));
+	rh = json_string_value(json_object_get(proof, "rootHash"));
+	if (want == NULL || body64 == NULL || strcmp(want, body64) != 0) {
+		why(reason, rlen, "the log's entry differs from the bundle's");
+		goto done;
+	}
+	n = json_array_size(json_object_get(proof, "hashes"));
+	if (ck == NULL || rh == NULL || n > 64 ||
+	    core_hex_decode(rh, root, sizeof(root)) != 32) {
+		why(reason, rlen, "the log gave no usable inclusion proof");
+		goto done;
+	}
+	hashes = calloc(n + 1, sizeof(*hashes));
+	body = malloc(strlen(body64));
+	if (hashes == NULL || body == NULL || mbedtls_base64_decode(body,
+	    strlen(body64), &blen, (const unsigned char *)body64,
+	    strlen(body64)) != 0)
+		goto done;
+	json_array_foreach(json_object_get(proof, "hashes"), i, h)
+		if (core_hex_decode(json_string_value(h) ? json_string_value(h) :
+		    "", hashes[i], 32) != 32) {
+			why(reason, rlen, "inclusion proof hash malformed");
+			goto done;
+		}
+	core_merkle_leaf(body, blen, leaf);
+	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
+	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
+	    json_object_get(proof, "treeSize")), leaf,
+	    (const unsigned char (*)[32])hashes, n, root) != 0) {
+		why(reason, rlen, "the log's inclusion proof does not verify");
+		goto done;
+	}
+	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
+	    rlen) == -1)
+		goto done;
+	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
+	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
+		why(reason, rlen, "the log's checkpoint does not sign the "
+		    "proof's root");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(hashes);
+	free(body);
+	json_decref(o);
+	json_decref(b);
+	return rc;
+}
+
+int
+core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
+    const char *logid, char *reason, size_t rlen)
+{
+	char		 path[1200], tmp[1300], line[200], hex[65];
+	unsigned long long size;
+	FILE		*fp;
+	int		 i;
+
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", cp->root[i]);
+	snprintf(path, sizeof(path), "%s/checkpoint-%.64s", dir, logid);
+	fp = fopen(path, "r");
+	if (fp != NULL) {
+		if (fgets(line, sizeof(line), fp) != NULL &&
+		    sscanf(line, "%llu %64s", &size, tmp) == 2) {
+			fclose(fp);
+			if (cp->size < size) {
+				snprintf(reason, rlen, "the log's checkpoint "
+				    "went backwards (tree size %llu, seen %llu)",
+				    (unsigned long long)cp->size, size);
+				return -1;
+			}
+			if (cp->size == size && strcmp(tmp, hex) != 0) {
+				snprintf(reason, rlen, "the log shows two roots "
+				    "for tree size %llu", size);
+				return -1;
+			}
+			if (cp->size == size)
+				return 0;
+		} else
+			fclose(fp);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fp = fopen(tmp, "w");
+	if (fp == NULL || fprintf(fp, "%llu %s\n",
+	    (unsigned long long)cp->size, hex) < 0 || fflush(fp) != 0 ||
+	    fsync(fileno(fp)) != 0) {
+		if (fp != NULL)
+			fclose(fp);
+		snprintf(reason, rlen, "cannot keep the checkpoint in %s", dir);
+		return -1;
+	}
+	fclose(fp);
+	if (rename(tmp, path) == -1) {
+		snprintf(reason, rlen, "cannot keep the checkpoint in %s", dir);
+		return -1;
+	}
+	return 0;
 }

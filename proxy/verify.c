@@ -123,10 +123,14 @@ struct px_verify {
 	struct timeval		 v_start;
 	int			 v_cached;
 	int			 v_is_get;	/* v_manifest holds the bytes */
+	char			 v_pending[300];	/* signer awaiting the log */
+	const char		*v_pending_bundle;
 	char			 v_accept[2048];	/* the client's, all of it */
 };
 
 static void	verify_next_layer(struct px_verify *);
+static void	add_signer(struct px_verify *, const char *signer);
+static int	fetch_entry(struct px_verify *);
 static void	decide(struct px_verify *, enum decision, const char *reason,
 		    int cache);
 
@@ -470,7 +474,7 @@ on_blob(struct px_fetch *f, void *arg)
 	const char		*payload;
 	char			 reason[256], signer[300];
 	size_t			 plen;
-	int			 st = px_fetch_status(f), i;
+	int			 st = px_fetch_status(f);
 
 	core_sigman_layer(&v->v_list, v->v_layer - 1, &l);
 	if (st != 200) {
@@ -508,6 +512,25 @@ on_blob(struct px_fetch *f, void *arg)
 		verify_next_layer(v);
 		return;
 	}
+	if (v->v_policy->rekor_required == 2) {
+		/* online: the log must still hold the entry, under a checkpoint
+		 * that never goes backwards */
+		snprintf(v->v_pending, sizeof(v->v_pending), "%s", signer);
+		v->v_pending_bundle = l.bundle;
+		if (fetch_entry(v) == -1)
+			decide(v, D_INDETERMINATE, "cannot start a request to the "
+			    "log", 0);
+		return;
+	}
+	add_signer(v, signer);
+}
+
+static void
+add_signer(struct px_verify *v, const char *signer)
+{
+	char	reason[128];
+	int	i;
+
 	for (i = 0; i < v->v_nsigners; i++)
 		if (strcmp(v->v_signers[i], signer) == 0)
 			break;
@@ -521,6 +544,87 @@ on_blob(struct px_fetch *f, void *arg)
 		return;
 	}
 	verify_next_layer(v);
+}
+
+static void
+on_entry(struct px_fetch *f, void *arg)
+{
+	struct px_verify	*v = arg;
+	struct core_checkpoint	 cp;
+	struct conf		*cf = v->v_conn->c_conf;
+	const char		*body, *logid;
+	char			 reason[300];
+	json_error_t		 jerr;
+	json_t			*b;
+	size_t			 len;
+	int			 st = px_fetch_status(f), rc;
+
+	if (st == 404) {
+		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "Rekor entry "
+		    "missing from the log");
+		verify_next_layer(v);
+		return;
+	}
+	if (st != 200) {
+		snprintf(reason, sizeof(reason), "reading the Rekor entry: %s",
+		    st == 0 ? px_fetch_error(f) : "the log failed");
+		decide(v, D_INDETERMINATE, reason, 0);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	rc = core_rekor_check_online(cf->rekor_keys, (size_t)cf->nrekor_keys,
+	    body, len, v->v_pending_bundle, &cp, reason, sizeof(reason));
+	if (rc == 0) {
+		b = json_loads(v->v_pending_bundle, 0, &jerr);
+		logid = json_string_value(json_object_get(json_object_get(b,
+		    "Payload"), "logID"));
+		rc = core_checkpoint_remember(cf->state_dir, &cp, logid ? logid :
+		    "unknown", reason, sizeof(reason));
+		json_decref(b);
+	}
+	if (rc == -1) {
+		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "Rekor online "
+		    "check: %.200s", reason);
+		verify_next_layer(v);
+		return;
+	}
+	add_signer(v, v->v_pending);
+}
+
+/* GET the bundle's entry from the log, by its UUID (the leaf hash). */
+static int
+fetch_entry(struct px_verify *v)
+{
+	struct px_conn	*c = v->v_conn;
+	unsigned char	 body[16384], leaf[32];
+	char		 url[700], uuid[65];
+	json_error_t	 jerr;
+	json_t		*b;
+	const char	*b64;
+	size_t		 blen;
+	int		 i;
+
+	b = json_loads(v->v_pending_bundle, 0, &jerr);
+	b64 = json_string_value(json_object_get(json_object_get(b, "Payload"),
+	    "body"));
+	if (b64 == NULL || mbedtls_base64_decode(body, sizeof(body), &blen,
+	    (const unsigned char *)b64, strlen(b64)) != 0) {
+		json_decref(b);
+		return -1;
+	}
+	json_decref(b);
+	core_merkle_leaf(body, blen, leaf);
+	for (i = 0; i < 32; i++)
+		snprintf(uuid + 2 * i, 3, "%02x", leaf[i]);
+	snprintf(url, sizeof(url), "%s/api/v1/log/entries/%s",
+	    c->c_conf->rekor_url, uuid);
+	px_fetch_free(v->v_f);
+	v->v_f = px_fetch_new_any(c->c_conf, "GET", url, NULL,
+	    "application/json", NULL, 0);
+	if (v->v_f == NULL || px_fetch_start(px_server_upstream(c->c_srv),
+	    v->v_f, on_entry, v) == -1)
+		return -1;
+	return 0;
 }
 
 /* Check the signatures one by one until the threshold is met. */

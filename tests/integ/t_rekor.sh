@@ -36,6 +36,8 @@ CFG="\"signing\": {\"key\": \"$T/k.key\"},
   {\"match\": \"rk/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
    \"verify\": \"enforce\", \"rekor\": \"required\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"be/*\", \"sign\": \"required\", \"rekor_upload\": \"best-effort\"},
+  {\"match\": \"on/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
+   \"verify\": \"enforce\", \"rekor\": \"online\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"*\", \"sign\": \"off\"}]"
 start_signet "http://$REG_up" "$CFG"
 CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
@@ -129,5 +131,34 @@ check "logged as a late bundle" grep -q '"outcome":"logged"' "$T/signet.log"
 expect_eq "restarted log still holds its entries" \
     "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
 check "a required push works again" $cpd "oci:$T/down" "docker://$PROXY/rk/down:1"
+
+# 6. online: the log is asked; an entry missing from it, and a checkpoint
+#    that goes backwards, are refused
+check "push to an online repository" $cpd "oci:$T/img1" "docker://$PROXY/on/app:1"
+expect_eq "online pull passes (entry in the log)" "$(pull on/app:1)" ""
+check "the checkpoint is kept on disk" sh -c "ls '$T/state/'checkpoint-* >/dev/null"
+cp "$T/rekor-state.json" "$T/rekor-state.small"
+d2=$(mkimage "$T/img2" --layers 1 --size 20000 --seed rk2)
+check "another push grows the log" $cpd "oci:$T/img2" "docker://$PROXY/on/two:1"
+expect_eq "online pull of it passes" "$(pull on/two:1)" ""
+d3=$(mkimage "$T/img3" --layers 1 --size 20000 --seed rk3)
+check "a third push" $cpd "oci:$T/img3" "docker://$PROXY/on/three:1"
+kill "$REKOR_PID"
+wait "$REKOR_PID" 2>/dev/null
+cp "$T/rekor-state.small" "$T/rekor-state.json"	# the log rolled back
+start_rekor
+expect_match "entry missing from the log: refused" "$(pull on/three:1)" \
+    'Rekor entry missing from the log'
+out=$(skopeo copy -q --src-tls-verify=false "docker://$PROXY/on/app@$top" "oci:$T/q:x" 2>&1)
+expect_eq "a cached decision stands (no upstream request)" "$out" ""
+$cpd "oci:$T/img1" "docker://$REG_up/on/copy:1"
+curl -s -H "Accept: $OCI" "http://$REG_up/v2/rk/app/manifests/sha256-${top#sha256:}.sig" >"$T/l.json"
+for dg in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join([m["config"]["digest"]]+[l["digest"] for l in m["layers"]]))' "$T/l.json"); do
+	curl -s -o /dev/null -X POST "http://$REG_up/v2/on/copy/blobs/uploads/?mount=$dg&from=rk/app"
+done
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/l.json" \
+    "http://$REG_up/v2/on/copy/manifests/sha256-${top#sha256:}.sig"
+expect_match "a checkpoint that went backwards is refused" "$(pull on/copy:1)" \
+    'checkpoint went backwards'
 stop_signet
 finish
