@@ -38,6 +38,7 @@ struct conf_key {
 };
 
 #define F(field)	offsetof(struct conf, field)
+#define REKOR_DEFAULT_URL	"https://rekor.sigstore.dev"
 
 struct errbuf {
 	char	*buf;
@@ -779,6 +780,13 @@ finish_signing(struct conf *c, struct errbuf *e)
 static void
 finish_verify(struct conf *c, struct errbuf *e)
 {
+	/* as cosign: the public instance, used only when a rule uploads or
+	 * asks the log online */
+	if (c->rekor_url == NULL)
+		c->rekor_url = strdup(REKOR_DEFAULT_URL);
+	else if (c->rekor_url[0] != '\0' &&
+	    c->rekor_url[strlen(c->rekor_url) - 1] == '/')
+		c->rekor_url[strlen(c->rekor_url) - 1] = '\0';
 	struct conf_policy	*p;
 	char			 buf[CONF_KEYS_MAX * 70 + 128];
 	size_t			 n;
@@ -789,13 +797,11 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_required && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor: required needs "
 			    "rekor.public_key", i);
-		if (p->rekor_required == 2 && (c->rekor_url == NULL ||
-		    c->state_dir == NULL))
-			errf(e, "policies[%d].rekor: online needs rekor.url and "
-			    "state_dir (checkpoints are kept there)", i);
-		if (p->rekor_upload != CONF_SIGN_OFF && (c->rekor_url == NULL ||
-		    c->nrekor_keys == 0))
-			errf(e, "policies[%d].rekor_upload: needs rekor.url and "
+		if (p->rekor_required == 2 && c->state_dir == NULL)
+			errf(e, "policies[%d].rekor: online needs state_dir "
+			    "(checkpoints are kept there)", i);
+		if (p->rekor_upload != CONF_SIGN_OFF && c->nrekor_keys == 0)
+			errf(e, "policies[%d].rekor_upload: needs "
 			    "rekor.public_key (answers are checked)", i);
 		if (p->nkeyless > 0 && c->nrekor_keys == 0)
 			errf(e, "policies[%d].keyless: keyless signers need "

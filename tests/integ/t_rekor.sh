@@ -61,6 +61,18 @@ expect_eq "the entry is found by its UUID" \
     "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
 expect_eq "a pull under rekor: required passes" "$(pull rk/app:1)" ""
 
+# the test log refuses an entry whose signature does not verify
+python3 - "$W/rekor-request.json" >"$T/badreq.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["spec"]["signature"]["content"]
+r["spec"]["signature"]["content"] = s[:20] + ("B" if s[20] == "A" else "A") + s[21:]
+print(json.dumps(r))
+PY
+expect_eq "the test log refuses a bad signature (400)" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$T/badreq.json" "http://127.0.0.1:$rport/api/v1/log/entries")" 400
+
 # 2. the same signature again: the log answers 409, signet uses the entry
 check "second push of the same manifest (409 from the log)" \
     $cpd "oci:$T/img1" "docker://$PROXY/rk/app:2"

@@ -167,6 +167,30 @@ main(void)
 	CHECK(rc == -1 && strstr(reason, "trusted"), "unknown-key: %s", reason);
 	rc = run("key-rekor-valid", k2, rk, NULL, 0, 0, reason, sizeof(reason));
 	CHECK(rc == 0, "key-rekor-valid with rekor.pub: %s", reason);
+	{
+		/* several log keys: the SET's logID picks rekor.pub */
+		struct core_key		*logs[2] = { k1, rk };
+		struct core_trust	 t2 = { 0 };
+		char			*p, *sg, *b;
+		size_t			 pl;
+		char			 d[72];
+
+		p = slurp("cosign/key-rekor-valid/payload.json", &pl);
+		sg = chomped("cosign/key-rekor-valid/signature.b64");
+		b = chomped("cosign/key-rekor-valid/bundle.json");
+		case_digest("key-rekor-valid", d);
+		t2.keys = &k2;
+		t2.nkeys = 1;
+		t2.rekor = logs;
+		t2.nrekor = 2;
+		t2.rekor_required = 1;
+		CHECK(core_verify_signature(&t2, d, p, pl, sg, b, reason,
+		    sizeof(reason)) == 0, "two log keys, logID selects: %s",
+		    reason);
+		free(p);
+		free(sg);
+		free(b);
+	}
 	rc = run("key-rekor-valid", k2, k1, NULL, 0, 0, reason, sizeof(reason));
 	CHECK(rc == -1 && strstr(reason, "logID"), "rekor key cosign.pub: %s",
 	    reason);
