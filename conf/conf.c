@@ -326,6 +326,7 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 			continue;
 		}
 		p = &c->policies[c->npolicies++];
+		p->delete_signatures = 1;
 		json_object_foreach(item, k, x) {
 			str = json_string_value(x);
 			if (strcmp(k, "match") == 0 && str != NULL && *str) {
@@ -370,6 +371,11 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					    str);
 				else
 					p->rekor_upload = (enum conf_sign)idx;
+			} else if (strcmp(k, "delete_signatures") == 0) {
+				if (!json_is_boolean(x))
+					errf(e, "%s.delete_signatures: must be "
+					    "true or false", ipath);
+				p->delete_signatures = json_is_true(x);
 			} else if (strcmp(k, "strict_blobs") == 0) {
 				if (!json_is_boolean(x))
 					errf(e, "%s.strict_blobs: must be true or "

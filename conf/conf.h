@@ -41,6 +41,7 @@ struct conf_policy {
 	int		 identity_repository;	/* docker-reference must match */
 	int		 strict_blobs;		/* blob GETs need a verified ref */
 	enum conf_sign	 rekor_upload;		/* off, best-effort, required */
+	int		 delete_signatures;	/* DELETE cascades (default) */
 	char		 trust_id[65];		/* hash of the trust material */
 };
 

@@ -29,6 +29,7 @@ struct px_fetch {
 	int64_t			 f_clen;
 	char			*f_location;	/* raw Location */
 	char			*f_challenge;	/* raw WWW-Authenticate */
+	char			*f_link;	/* raw Link */
 	char			 f_digest[CORE_DIGEST_MAX + 1];
 	char			 f_ctype[128];
 	char			 f_up_url[256];
@@ -80,6 +81,8 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 			set_string(&f->f_location, v);
 		else if (strcasecmp(line, "www-authenticate") == 0)
 			set_string(&f->f_challenge, v);
+		else if (strcasecmp(line, "link") == 0)
+			set_string(&f->f_link, v);
 		else if (strcasecmp(line, "docker-content-digest") == 0)
 			snprintf(f->f_digest, sizeof(f->f_digest), "%s", v);
 		else if (strcasecmp(line, "content-type") == 0)
@@ -299,6 +302,7 @@ px_fetch_free(struct px_fetch *f)
 	free(f->f_body);
 	free(f->f_location);
 	free(f->f_challenge);
+	free(f->f_link);
 	free(f);
 }
 
@@ -327,6 +331,12 @@ const char *
 px_fetch_location(const struct px_fetch *f)
 {
 	return f->f_location;
+}
+
+const char *
+px_fetch_link(const struct px_fetch *f)
+{
+	return f->f_link;
 }
 
 const char *

@@ -31,6 +31,8 @@ usage(FILE *fp)
 	    "       signet verify --key PUB [--rekor-key PUB] [--allow-http]\n"
 	    "                   REGISTRY/REPO(:TAG|@DIGEST)\n"
 	    "                                    verify an image's signatures\n"
+	    "       signet gc [--dry-run] [--allow-http] REGISTRY/REPO\n"
+	    "                                    delete orphaned signature objects\n"
 	    "       signet version\n");
 }
 
@@ -811,6 +813,8 @@ main(int argc, char **argv)
 		return cmd_verify_blob(argc, argv);
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc, argv);
+	if (strcmp(argv[1], "gc") == 0)
+		return px_cmd_gc(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);

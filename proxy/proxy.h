@@ -104,6 +104,10 @@ const char *px_fetch_location(const struct px_fetch *);
 const char *px_fetch_digest(const struct px_fetch *);
 const char *px_fetch_content_type(const struct px_fetch *);
 const char *px_fetch_www_authenticate(const struct px_fetch *);
+const char *px_fetch_link(const struct px_fetch *);
+
+/* gc.c: the gc command */
+int	px_cmd_gc(int argc, char **argv);
 
 /* auth.c: signet's own registry credentials (registry_auth) */
 
@@ -262,6 +266,9 @@ const char *px_sign_sigtag(const struct px_sign *);
 void	px_sign_queue_run(struct conf *, struct px_upstream *,
 	    struct event_base *);
 const struct px_sign_stats *px_sign_stats(void);
+
+/* cascade.c: a manifest DELETE's signature objects follow it */
+void	px_cascade_start(struct px_conn *);
 
 /* verify.c: verification of pulled manifests */
 

@@ -291,6 +291,8 @@ on_done(CURLcode rc, void *arg)
 		return;
 	}
 	if (rc == CURLE_OK && r->r_head_sent) {
+		if (r->r_status >= 200 && r->r_status < 300)
+			px_cascade_start(c);	/* a DELETE's cosign objects */
 		px_conn_resp_end(c);
 		return;
 	}

@@ -722,6 +722,15 @@ list_read(struct px_sign *s, struct px_fetch *get)
 			return;
 		}
 		s->s_new_list = 0;
+	} else if (st == 404 && s->s_background) {
+		/*
+		 * The whole list is gone: deleted on purpose (the subject's
+		 * DELETE cascade, gc), not lost to a race.  Do not recreate it.
+		 */
+		s->s_outcome = "intact";
+		s->s_recheck = RECHECKS;
+		finish_signing(s, 1);
+		return;
 	} else if (st == 404) {
 		core_sigman_open(&s->s_list, NULL, 0,
 		    cf->up_media_types == CONF_MT_DOCKER, &errstr);

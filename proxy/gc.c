@@ -1,0 +1,252 @@
+/*
+ * proxy/gc.c: `signet gc [--dry-run] [--allow-http] REGISTRY/REPO`: find
+ * cosign signature objects (sha256-<hex>.sig, .att, .sbom) whose subject
+ * manifest no longer exists in the repository, and delete them.
+ *
+ * One request at a time: listing tags (following Link pages), a HEAD of
+ * each object's subject, and for an orphan a HEAD of its tag (registries
+ * delete by digest) then the DELETE.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+#define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
+			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
+#define GC_TAGS_MAX	100000
+
+enum gc_step { GC_LIST, GC_SUBJECT, GC_RESOLVE, GC_DELETE };
+
+struct gc {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct px_upstream	*up;
+	struct px_fetch		*f;
+	enum gc_step		 step;
+	char			 repo[CORE_NAME_MAX + 1];
+	char			 registry[256];
+	char			**tags;		/* cosign objects found */
+	size_t			 ntags, cur;
+	int			 dry_run;
+	int			 orphans, deleted, errors;
+};
+
+static void	gc_next(struct gc *);
+
+static int
+gc_send(struct gc *g, const char *method, const char *target,
+    void (*cb)(struct px_fetch *, void *))
+{
+	px_fetch_free(g->f);
+	g->f = px_fetch_new(g->conf, method, target, NULL, NULL, ACCEPT_ALL,
+	    NULL, 0, NULL);
+	if (g->f == NULL || px_fetch_start(g->up, g->f, cb, g) == -1) {
+		fprintf(stderr, "signet: gc: cannot start %s %s\n", method,
+		    target);
+		g->errors++;
+		event_base_loopexit(g->base, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* "</v2/x/tags/list?last=..&n=..>; rel="next"" -> the path */
+static int
+next_page(const char *link, char *out, size_t len)
+{
+	const char	*a = strchr(link, '<'), *b;
+
+	if (a == NULL || (b = strchr(a, '>')) == NULL ||
+	    strstr(b, "rel=\"next\"") == NULL)
+		return -1;
+	a++;
+	if (strncmp(a, "http", 4) == 0) {	/* absolute: keep the path */
+		a = strstr(a, "/v2/");
+		if (a == NULL || a > b)
+			return -1;
+	}
+	snprintf(out, len, "%.*s", (int)(b - a), a);
+	return 0;
+}
+
+static void
+on_tags(struct px_fetch *f, void *arg)
+{
+	struct gc	*g = arg;
+	const char	*body, *t, *link;
+	json_error_t	 jerr;
+	json_t		*o, *v;
+	char		 next[1024];
+	size_t		 len, i;
+
+	if (px_fetch_status(f) != 200) {
+		fprintf(stderr, "signet: gc: listing the tags of %s/%s: %s\n",
+		    g->registry, g->repo, px_fetch_status(f) == 0 ?
+		    px_fetch_error(f) : "HTTP error");
+		g->errors++;
+		event_base_loopexit(g->base, NULL);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	o = json_loadb(body, len, 0, &jerr);
+	json_array_foreach(json_object_get(o, "tags"), i, v) {
+		t = json_string_value(v);
+		if (t == NULL || !core_cosign_tag(t) || g->ntags >= GC_TAGS_MAX)
+			continue;
+		g->tags = realloc(g->tags, (g->ntags + 1) * sizeof(*g->tags));
+		g->tags[g->ntags++] = strdup(t);
+	}
+	json_decref(o);
+	link = px_fetch_link(f);
+	if (link != NULL && next_page(link, next, sizeof(next)) == 0) {
+		gc_send(g, "GET", next, on_tags);
+		return;
+	}
+	g->cur = 0;
+	gc_next(g);
+}
+
+static void on_subject(struct px_fetch *, void *);
+
+static void
+on_delete(struct px_fetch *f, void *arg)
+{
+	struct gc	*g = arg;
+	int		 st = px_fetch_status(f);
+
+	if (st >= 200 && st < 300) {
+		g->deleted++;
+		printf("deleted %s/%s:%s\n", g->registry, g->repo,
+		    g->tags[g->cur]);
+	} else {
+		g->errors++;
+		fprintf(stderr, "signet: gc: deleting %s:%s: HTTP %d\n",
+		    g->repo, g->tags[g->cur], st);
+	}
+	g->cur++;
+	gc_next(g);
+}
+
+static void
+on_resolve(struct px_fetch *f, void *arg)
+{
+	struct gc	*g = arg;
+	const char	*d = px_fetch_digest(f);
+	char		 target[600];
+
+	if (px_fetch_status(f) != 200 || !core_digest_valid(d, strlen(d))) {
+		g->errors++;
+		fprintf(stderr, "signet: gc: resolving %s:%s failed\n",
+		    g->repo, g->tags[g->cur]);
+		g->cur++;
+		gc_next(g);
+		return;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", g->repo, d);
+	gc_send(g, "DELETE", target, on_delete);
+}
+
+static void
+on_subject(struct px_fetch *f, void *arg)
+{
+	struct gc	*g = arg;
+	char		 target[600];
+	int		 st = px_fetch_status(f);
+
+	if (st == 404) {
+		g->orphans++;
+		printf("orphan %s/%s:%s (subject sha256:%.64s is gone)\n",
+		    g->registry, g->repo, g->tags[g->cur], g->tags[g->cur] + 7);
+		if (!g->dry_run) {
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    g->repo, g->tags[g->cur]);
+			gc_send(g, "HEAD", target, on_resolve);
+			return;
+		}
+	} else if (st != 200) {
+		g->errors++;
+		fprintf(stderr, "signet: gc: checking the subject of %s: %s\n",
+		    g->tags[g->cur], st == 0 ? px_fetch_error(f) : "HTTP error");
+	}
+	g->cur++;
+	gc_next(g);
+}
+
+static void
+gc_next(struct gc *g)
+{
+	char	target[600];
+
+	if (g->cur >= g->ntags) {
+		printf("%zu signature object(s), %d orphan(s), %d deleted%s\n",
+		    g->ntags, g->orphans, g->deleted, g->dry_run ?
+		    " (dry run)" : "");
+		event_base_loopexit(g->base, NULL);
+		return;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256:%.64s",
+	    g->repo, g->tags[g->cur] + 7);
+	gc_send(g, "HEAD", target, on_subject);
+}
+
+int
+px_cmd_gc(int argc, char **argv)
+{
+	struct gc	 g;
+	const char	*image = NULL, *slash;
+	char		 json[1024], err[CONF_ERR_MAX], target[600];
+	int		 i, allow_http = 0;
+	size_t		 k;
+
+	memset(&g, 0, sizeof(g));
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			g.dry_run = 1;
+		else if (strcmp(argv[i], "--allow-http") == 0)
+			allow_http = 1;
+		else if (argv[i][0] != '-' && image == NULL)
+			image = argv[i];
+		else {
+			fprintf(stderr, "signet: gc: unexpected argument: %s\n",
+			    argv[i]);
+			return 2;
+		}
+	}
+	slash = image != NULL ? strchr(image, '/') : NULL;
+	if (slash == NULL || slash == image ||
+	    (size_t)(slash - image) >= sizeof(g.registry) ||
+	    !core_name_valid(slash + 1, strlen(slash + 1))) {
+		fprintf(stderr, "signet: gc needs REGISTRY/REPO\n");
+		return 2;
+	}
+	snprintf(g.registry, sizeof(g.registry), "%.*s", (int)(slash - image),
+	    image);
+	snprintf(g.repo, sizeof(g.repo), "%s", slash + 1);
+	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
+	    "\"upstream\": {\"url\": \"%s://%s\"}, \"log\": {\"level\": "
+	    "\"warn\"}}", allow_http ? "http" : "https", g.registry);
+	g.conf = conf_load_buffer(json, strlen(json), "gc", err, sizeof(err));
+	if (g.conf == NULL) {
+		fprintf(stderr, "%s", err);
+		return 1;
+	}
+	px_log_set_level(CONF_LOG_WARN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	g.base = event_base_new();
+	g.up = g.base != NULL ? px_upstream_new(g.base) : NULL;
+	snprintf(target, sizeof(target), "/v2/%s/tags/list?n=1000", g.repo);
+	if (g.up != NULL && gc_send(&g, "GET", target, on_tags) == 0)
+		event_base_dispatch(g.base);
+	px_fetch_free(g.f);
+	px_upstream_free(g.up);
+	if (g.base != NULL)
+		event_base_free(g.base);
+	for (k = 0; k < g.ntags; k++)
+		free(g.tags[k]);
+	free(g.tags);
+	conf_unref(g.conf);
+	curl_global_cleanup();
+	return g.errors > 0 ? 1 : 0;
+}
