@@ -83,11 +83,18 @@ def main(argv):
                           "history": [{"created": "0001-01-01T00:00:00Z"}] * len(man["layers"]),
                           "os": "", "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in man["layers"]]},
                           "config": {}}, separators=(",", ":")).encode()
-        man["config"]["digest"] = put_blob(base, repo, cfg)
-        man["config"]["size"] = len(cfg)
-        st, h, _ = req("PUT", tag, json.dumps(man, separators=(",", ":")).encode(),
-                       {"Content-Type": OCI})
-        assert st == 201, st
+        try:
+            man["config"]["digest"] = put_blob(base, repo, cfg)
+            man["config"]["size"] = len(cfg)
+            st, h, _ = req("PUT", tag, json.dumps(man, separators=(",", ":")).encode(),
+                           {"Content-Type": OCI})
+        except AssertionError:
+            st = 0
+        if st != 201:
+            # the registry refuses a list now and then under concurrent
+            # writers (a blob it calls unknown, a 500): read and try again
+            time.sleep(0.02)
+            continue
         appends += 1
     print("timed out")
     return 1
