@@ -12,7 +12,8 @@ Rekor bundle (SET over the canonical entry, as Rekor signs it).
       [--no-bundle] [--late] [--rogue]
       writes REPO:sha256-<hex>.sig at REGISTRY (plain HTTP).  --late puts
       the log's integrated time after the leaf expired; --rogue issues the
-      leaf from a CA that is not in root.pem.
+      leaf from a CA that is not in root.pem.  --files DIR writes payload,
+      sig, cert.pem, chain.pem and bundle.json there instead.
 """
 import base64
 import datetime
@@ -140,6 +141,15 @@ def sign(d, reg, repo, digest, opts):
             {"SignedEntryTimestamp": set_, "Payload": {"body": body64, "integratedTime": itime,
                                                         "logIndex": 7, "logID": logid}},
             separators=(",", ":"))
+    if "--files" in opts:
+        out = opts["--files"]
+        open(out + "/payload", "wb").write(payload)
+        open(out + "/sig", "w").write(sig)
+        open(out + "/cert.pem", "w").write(ann["dev.sigstore.cosign/certificate"])
+        open(out + "/chain.pem", "w").write(ann["dev.sigstore.cosign/chain"])
+        if "dev.sigstore.cosign/bundle" in ann:
+            open(out + "/bundle.json", "w").write(ann["dev.sigstore.cosign/bundle"])
+        return
     base = "http://" + reg
     pd = blob(base, repo, payload)
     cfg = json.dumps({"architecture": "", "created": "0001-01-01T00:00:00Z",
@@ -163,7 +173,7 @@ def main(argv):
     opts = {}
     i = 0
     while i < len(rest):
-        if rest[i] in ("--identity", "--issuer"):
+        if rest[i] in ("--identity", "--issuer", "--files"):
             opts[rest[i]] = rest[i + 1]
             i += 2
         else:

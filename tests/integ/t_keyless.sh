@@ -63,5 +63,25 @@ skopeo copy -q --dest-tls-verify=false "oci:$T/imgk" "docker://$REG_up/kl/keyed:
 COSIGN_PASSWORD=x "$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/kl/keyed:1" >/dev/null
 expect_match "a key signature does not satisfy a keyless-only rule" "$(pull kl/keyed:1)" \
     'no signature from a trusted signer'
+
+# verify-blob with a certificate, flags as cosign's
+mkdir -p "$T/blob"
+$KL sign "$T" r.example repo/x sha256:0000000000000000000000000000000000000000000000000000000000000000 \
+    --files "$T/blob"
+vb() {
+	"$SIGNET" verify-blob --certificate "$T/blob/cert.pem" --certificate-chain "$T/blob/chain.pem" \
+	    --rekor-bundle "$T/blob/bundle.json" --rekor-key "$T/log.pub" \
+	    --signature "$T/blob/sig" "$@" "$T/blob/payload" >"$T/vb.out" 2>&1
+	echo $?
+}
+expect_eq "verify-blob --certificate: accepted" \
+    "$(vb --ca-roots "$T/root.pem" --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS")" 0
+expect_eq "verify-blob: another identity rejected" \
+    "$(vb --ca-roots "$T/root.pem" --certificate-identity x@example.com --certificate-oidc-issuer "$ISS")" 1
+expect_eq "verify-blob: another issuer rejected" \
+    "$(vb --ca-roots "$T/root.pem" --certificate-identity ci@example.com --certificate-oidc-issuer https://x)" 1
+expect_eq "verify-blob: other roots rejected" \
+    "$(vb --ca-roots "$T/rogue-root.pem" --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS")" 1
+expect_match "  with the reason" "$(cat "$T/vb.out")" 'does not chain to the trusted roots'
 stop_signet
 finish
