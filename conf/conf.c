@@ -371,6 +371,11 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					    str);
 				else
 					p->rekor_upload = (enum conf_sign)idx;
+			} else if (strcmp(k, "require_subject") == 0) {
+				if (!json_is_boolean(x))
+					errf(e, "%s.require_subject: must be "
+					    "true or false", ipath);
+				p->require_subject = json_is_true(x);
 			} else if (strcmp(k, "delete_signatures") == 0) {
 				if (!json_is_boolean(x))
 					errf(e, "%s.delete_signatures: must be "

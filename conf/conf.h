@@ -42,6 +42,7 @@ struct conf_policy {
 	int		 strict_blobs;		/* blob GETs need a verified ref */
 	enum conf_sign	 rekor_upload;		/* off, best-effort, required */
 	int		 delete_signatures;	/* DELETE cascades (default) */
+	int		 require_subject;	/* no orphan signature objects */
 	char		 trust_id[65];		/* hash of the trust material */
 };
 

@@ -24,6 +24,7 @@
 #include "http.h"
 
 struct px_relay;
+struct px_fetch;
 struct px_sign;
 struct px_verify;
 struct px_tls;
@@ -184,11 +185,13 @@ struct px_conn {
 	int			 c_up_status;	/* 0: no upstream answer */
 	uint64_t		 c_bytes_out;	/* response body bytes */
 	const char		*c_error;	/* why it failed, for the log */
+	char			 c_errbuf[256];	/* c_error's copy of a message */
 	int			 c_logged;	/* access line written */
 
 	struct px_relay		*c_relay;
 	struct px_sign		*c_sign;	/* a manifest PUT being signed */
 	struct px_verify	*c_verify;	/* a manifest pull being checked */
+	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
 
 struct px_server *px_server_new(struct event_base *, struct conf *,

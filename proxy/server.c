@@ -114,6 +114,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	px_relay_free(c);
 	px_sign_free(c);
 	px_verify_free(c);
+	px_fetch_free(c->c_subject);
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -394,8 +395,11 @@ px_conn_error(struct px_conn *c, int status, const char *code,
 
 	if (c->c_state == PX_C_CLOSING)
 		return;
-	if (c->c_error == NULL)
-		c->c_error = msg;
+	if (c->c_error == NULL) {
+		/* msg may live on a caller's stack or in a request object */
+		snprintf(c->c_errbuf, sizeof(c->c_errbuf), "%s", msg);
+		c->c_error = c->c_errbuf;
+	}
 	if (c->c_resp_started) {
 		/* Never let a truncated body look complete. */
 		px_conn_close(c, msg);
@@ -603,6 +607,68 @@ method_allowed(const char *m)
 	return 0;
 }
 
+/*
+ * require_subject: a pushed signature object (sha256-<hex>.sig, .att,
+ * .sbom) is refused when its subject manifest is not in the repository, so
+ * no orphan is created through signet.
+ */
+static int
+subject_check_wanted(struct px_conn *c)
+{
+	const struct conf_policy *p;
+
+	if (c->c_route.kind != CORE_R_MANIFEST || c->c_route.ref_is_digest ||
+	    strcmp(c->c_req.method, "PUT") != 0 ||
+	    !core_cosign_tag(c->c_route.ref))
+		return 0;
+	p = conf_policy_for(c->c_conf, c->c_route.name);
+	return p != NULL && p->require_subject;
+}
+
+static void
+on_subject(struct px_fetch *f, void *arg)
+{
+	struct px_conn	*c = arg;
+	int		 st = px_fetch_status(f);
+	char		 msg[400];
+
+	c->c_subject = NULL;
+	if (st == 200) {
+		px_fetch_free(f);
+		px_relay_start(c);
+		if (c->c_state == PX_C_ACTIVE)
+			px_relay_body_ready(c);
+		return;
+	}
+	px_fetch_free(f);
+	if (st == 404) {
+		snprintf(msg, sizeof(msg), "signet: the subject sha256:%.64s of "
+		    "this signature object is not in %s", c->c_route.ref + 7,
+		    c->c_route.name);
+		px_conn_error(c, 400, "MANIFEST_BLOB_UNKNOWN", msg);
+	} else
+		px_conn_error(c, 502, "UNAVAILABLE", "cannot check the "
+		    "signature object's subject");
+}
+
+static int
+subject_check_start(struct px_conn *c)
+{
+	char	target[600], origin[300];
+
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256:%.64s",
+	    c->c_route.name, c->c_route.ref + 7);
+	px_conn_origin(c, origin, sizeof(origin));
+	c->c_subject = px_fetch_new(c->c_conf, "HEAD", target,
+	    px_http_req_header(&c->c_req, "authorization"), NULL,
+	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
+	    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST, NULL, 0, origin);
+	if (c->c_subject == NULL || px_fetch_start(c->c_srv->up, c->c_subject,
+	    on_subject, c) == -1)
+		return -1;
+	return 0;
+}
+
 /* A complete head is in the input: parse it and start the request. */
 static void
 start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
@@ -669,6 +735,17 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	if (px_verify_wanted(c)) {
 		c->c_keepalive = c->c_keepalive && c->c_body_done;
 		px_verify_start(c);
+		return;
+	}
+	if (subject_check_wanted(c)) {
+		/* a cosign object for a subject the upstream must hold */
+		if (c->c_req.expect_continue && !c->c_body_done)
+			evbuffer_add_printf(bufferevent_get_output(c->c_bev),
+			    "HTTP/1.1 100 Continue\r\n\r\n");
+		if (subject_check_start(c) == -1)
+			px_conn_error(c, 500, "UNKNOWN", "cannot start a request");
+		else if (!c->c_body_done)
+			(void)read_body(c, in);
 		return;
 	}
 	if (px_sign_wanted(c)) {
@@ -787,6 +864,8 @@ conn_next_request(struct px_conn *c)
 	px_relay_free(c);
 	px_sign_free(c);
 	px_verify_free(c);
+	px_fetch_free(c->c_subject);
+	c->c_subject = NULL;
 	px_http_req_reset(&c->c_req);
 	memset(&c->c_route, 0, sizeof(c->c_route));
 	memset(&c->c_ck, 0, sizeof(c->c_ck));

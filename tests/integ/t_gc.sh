@@ -9,6 +9,7 @@ export COSIGN_PASSWORD=pw
 "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
 start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"policies\": [
   {\"match\": \"keep/*\", \"sign\": \"required\", \"delete_signatures\": false},
+  {\"match\": \"strict/*\", \"sign\": \"required\", \"require_subject\": true},
   {\"match\": \"*\", \"sign\": \"required\"}]"
 R="http://$REG_up"
 OCI='application/vnd.oci.image.manifest.v1+json'
@@ -61,6 +62,18 @@ expect_eq "the orphan is gone" "$(http_status HEAD "$R/v2/g/app/manifests/sha256
 check "the live image's signature stays" exists g/app "sha256-${b#sha256:}.sig"
 out=$("$SIGNET" gc --allow-http "$REG_up/g/app")
 expect_match "a second gc finds nothing" "$out" '0 orphan\(s\), 0 deleted'
+# 4. require_subject: no orphan signature object is written through signet
+$cpd "oci:$T/b" "docker://$PROXY/strict/app:1"
+curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/sha256-${b#sha256:}.sig" >"$T/sb.json"
+ghost=sha256:1111111111111111111111111111111111111111111111111111111111111111
+b2=$(curl -s -w ' %{http_code}' -X PUT -H "Content-Type: $OCI" --data-binary @"$T/sb.json" \
+    "http://$PROXY/v2/strict/app/manifests/sha256-${ghost#sha256:}.sig" | tr -d '\n')
+expect_match "a signature object for a missing subject is refused" "$b2" \
+    'MANIFEST_BLOB_UNKNOWN.*is not in strict/app.* 400$'
+expect_eq "one for an existing subject is stored" "$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+    -H "Content-Type: $OCI" --data-binary @"$T/sb.json" \
+    "http://$PROXY/v2/strict/app/manifests/sha256-${b#sha256:}.att")" 201
+
 out=$("$SIGNET" gc --allow-http "$REG_up/g/none" 2>&1)
 expect_eq "gc of a missing repository: exit 1" "$?" 1
 stop_signet
