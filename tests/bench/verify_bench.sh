@@ -1,6 +1,6 @@
 #!/bin/bash
-# Functions run from traps:
-# shellcheck disable=SC2317
+# Variables set through eval, functions run from traps:
+# shellcheck disable=SC2154,SC2317
 # tests/bench/verify_bench.sh: what verifying signatures on pull costs.
 #
 # One run starts a docker-registry (CNCF distribution) and two signets in
@@ -18,13 +18,14 @@
 #      VERIFY_BENCH_CONCURRENCY python3 threads, each on its own keep-alive
 #      http.client connection, against (a) the registry directly, (b) the
 #      pass-through signet, (c) the enforcing signet after one GET (cache
-#      warm); VERIFY_BENCH_ROUNDS rounds, the order rotating.  Every answer
-#      must be 200 with the right Docker-Content-Digest.  p50/p90/p99,
-#      throughput, CPU per request (utime+stime from /proc/PID/stat, and the
-#      on-CPU ns of /proc/PID/task/*/schedstat), and the added p50 latency of
-#      enforcing over pass-through (target: < 10 %).  Then the same with one
-#      client (VERIFY_BENCH_SEQ sequential HEADs per target): with 16 clients
-#      on 2 cores the registry's CPU dominates.
+#      warm); then the same with one client (VERIFY_BENCH_SEQ sequential
+#      HEADs per target): with 16 clients on 2 cores the registry's CPU
+#      dominates.  VERIFY_BENCH_ROUNDS rounds, the order rotating.  Every
+#      answer must be 200 with the right Docker-Content-Digest.
+#      p50/p90/p99 (pooled over the rounds), throughput, CPU per request
+#      (utime+stime from /proc/PID/stat, and the on-CPU ns of
+#      /proc/PID/task/*/schedstat), and the added p50 latency of enforcing
+#      over pass-through (target: < 10 %).
 #   2. cold verification: VERIFY_BENCH_COLD distinct signed images (pushed
 #      through the enforcing signet first); the enforcing signet is
 #      restarted (empty cache), then one manifest GET per image through it
@@ -36,7 +37,7 @@
 #   VERIFY_BENCH_HEADS=2000       HEADs per target and round, 16 clients
 #   VERIFY_BENCH_CONCURRENCY=16   concurrent HEAD clients
 #   VERIFY_BENCH_ROUNDS=3         rounds of part 1 (percentiles are pooled)
-#   VERIFY_BENCH_SEQ=500          sequential HEADs per target (1 client)
+#   VERIFY_BENCH_SEQ=1000         sequential HEADs per target and round
 #   VERIFY_BENCH_COLD=50          images for the cold verification
 #   VERIFY_BENCH_KEEP=1           keep the temporary directory and its logs
 #   SIGNET=PATH                   the signet binary (default: ./signet in the
@@ -50,7 +51,7 @@ set -eu
 HEADS=${VERIFY_BENCH_HEADS:-2000}
 CONC=${VERIFY_BENCH_CONCURRENCY:-16}
 ROUNDS=${VERIFY_BENCH_ROUNDS:-3}
-SEQ=${VERIFY_BENCH_SEQ:-500}
+SEQ=${VERIFY_BENCH_SEQ:-1000}
 COLD=${VERIFY_BENCH_COLD:-50}
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -672,7 +673,8 @@ echo "      (c) after one GET /v2/v/app/manifests/1 (cache warm); each answer: 2
 echo "      Docker-Content-Digest checked; CPU = delta over the timed HEADs of utime+stime"
 echo "      (/proc/PID/stat, $(getconf CLK_TCK) Hz ticks) and of on-CPU ns"
 echo "      (/proc/PID/task/*/schedstat)"
-echo "  1b. the same with 1 client, $SEQ HEADs per target"
+echo "  1b. the same with 1 client, $SEQ HEADs per target and round (in each round after"
+echo "      the $CONC-client HEADs)"
 echo "  2.  (c) restarted (empty cache), GET /readyz (opens its upstream connection), then"
 echo "      per image K = 0..$COLD: GET /v2/v/cold/manifests/K, Accept: $MT"
 echo "      through (b) and (c) (order alternating), one keep-alive connection each,"
@@ -723,7 +725,6 @@ alive
 echo "# pushed $n images (4 in parallel) in $(ms_since "$t0") ms"
 
 APP_DIGEST=$(awk '$1 == "app" { print $4 }' "$T/img.list")
-UNS_DIGEST=$(awk '$1 == "unsigned" { print $4 }' "$T/img.list")
 awk '$1 ~ /^cold/ { print $2, $3, $4 }' "$T/img.list" >"$T/cold.list"
 
 # Sanity: (c) verifies (an unsigned image is refused, the signed one served
@@ -735,8 +736,11 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Accept: $MT" \
     "http://$PASS/v2/v/unsigned/manifests/1")
 [ "$code" = 200 ] || { echo "verify_bench: unsigned image through (b): HTTP $code, want 200" >&2; exit 1; }
 h=$(curl -s -D - -o /dev/null -H "Accept: $MT" "http://$ENF/v2/v/app/manifests/1" | tr -d '\r')
-echo "$h" | grep -q "^HTTP/1.1 200" && echo "$h" | grep -qi "^Docker-Content-Digest: $APP_DIGEST$" ||
-    { echo "verify_bench: GET v/app:1 through (c) failed: $h" >&2; exit 1; }
+if ! echo "$h" | grep -q "^HTTP/1.1 200" ||
+    ! echo "$h" | grep -qi "^Docker-Content-Digest: $APP_DIGEST$"; then
+	echo "verify_bench: GET v/app:1 through (c) failed: $h" >&2
+	exit 1
+fi
 echo "# checked: v/unsigned:1 -> 403 through (c), 200 through (b); v/app:1 ($APP_DIGEST)"
 echo "#   -> 200 through (c), verified and cached"
 echo
@@ -769,15 +773,14 @@ for r in $(seq 1 "$ROUNDS"); do
 		$TOOL heads "$R" warm "$t" "$r" "$1" /v2/v/app/manifests/1 \
 		    "$APP_DIGEST" "$HEADS" "$CONC" "$2" || failures=$((failures + 1))
 	done
+	for t in $(order_for "$r"); do
+		# shellcheck disable=SC2046
+		set -- $(target_args "$t")
+		$TOOL heads "$R" seq "$t" "$r" "$1" /v2/v/app/manifests/1 \
+		    "$APP_DIGEST" "$SEQ" 1 "$2" || failures=$((failures + 1))
+	done
 	alive
 done
-for t in $(order_for 1); do
-	# shellcheck disable=SC2046
-	set -- $(target_args "$t")
-	$TOOL heads "$R" seq "$t" 1 "$1" /v2/v/app/manifests/1 "$APP_DIGEST" \
-	    "$SEQ" 1 "$2" || failures=$((failures + 1))
-done
-alive
 curl -s "http://$ENF/metrics" >"$T/m1.txt"
 echo "# done in $(ms_since "$t0") ms"
 [ "$failures" = 0 ] || { echo "verify_bench: HEADs failed" >&2; exit 1; }
@@ -786,14 +789,18 @@ miss1=$($TOOL metric "$T/m1.txt" 'signet_verify_cache_total{result="miss"}')
 hit0=$($TOOL metric "$T/m0.txt" 'signet_verify_cache_total{result="hit"}')
 hit1=$($TOOL metric "$T/m1.txt" 'signet_verify_cache_total{result="hit"}')
 echo "# (c) during part 1: verification cache hits +$((hit1 - hit0)), misses" \
-    "+$((miss1 - miss0)) (every HEAD must be a hit: $(((HEADS + 4 * CONC) * ROUNDS + SEQ + 4)) expected)"
+    "+$((miss1 - miss0)) (every HEAD must be a hit: $(((HEADS + 4 * CONC + SEQ + 4) * ROUNDS)) expected)"
 [ $((miss1 - miss0)) = 0 ] || echo "WARNING: cache misses during the warm-cache part"
 
 # --- 2. cold verification -------------------------------------------------------------
 
 echo "# 2. cold: restarting (c) ..."
 stop "$ENF_PID"
-PIDS=$(echo "$PIDS" | sed "s/ $ENF_PID\b//")
+rest=""
+for p in $PIDS; do
+	[ "$p" = "$ENF_PID" ] || rest="$rest $p"
+done
+PIDS=$rest
 "$SIGNET" serve -c "$T/signet-enforce.json" >>"$T/signet-enforce.log" 2>&1 &
 ENF_PID=$!
 PIDS="$PIDS $ENF_PID"
@@ -839,4 +846,5 @@ if [ "$failures" -ne 0 ]; then
 	echo "RESULT: $failures step(s) FAILED"
 	exit 1
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "RESULT: every request answered as expected"
