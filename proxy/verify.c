@@ -39,7 +39,8 @@ static const char *const decision_names[] = {
 
 /* Cache entries and the verifications in flight share one table. */
 struct vc_entry {
-	TAILQ_ENTRY(vc_entry)	 e_entry;
+	TAILQ_ENTRY(vc_entry)	 e_entry;	/* in vcache, most recent first */
+	TAILQ_ENTRY(vc_entry)	 e_hash;	/* in its bucket */
 	char			 e_key[CORE_NAME_MAX + CORE_DIGEST_MAX + 80];
 	enum decision		 e_decision;
 	char			 e_reason[256];
@@ -52,6 +53,11 @@ struct vc_entry {
 static TAILQ_HEAD(vc_entry_head, vc_entry) vcache =
     TAILQ_HEAD_INITIALIZER(vcache);
 static long vcache_count;
+/* Lookups by key go through a hash table: a cached pull of an index with
+ * thousands of children must not scan the whole cache for each. */
+#define VC_BUCKETS	16384
+static TAILQ_HEAD(vc_bucket, vc_entry) vc_buckets[VC_BUCKETS];
+static int vc_init;
 static struct px_verify_stats vstats;
 
 /* Latency of verifications that went to the registry (not cached), ms. */
@@ -149,28 +155,51 @@ vc_key(char *out, size_t len, const char *repo, const char *digest,
 	snprintf(out, len, "%s@%s#%s", repo, digest, p->trust_id);
 }
 
+static unsigned
+vc_hash(const char *key)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % VC_BUCKETS;
+}
+
+static void
+vc_remove(struct vc_entry *e)
+{
+	TAILQ_REMOVE(&vcache, e, e_entry);
+	TAILQ_REMOVE(&vc_buckets[vc_hash(e->e_key)], e, e_hash);
+	vcache_count--;
+	free(e);
+}
+
 static struct vc_entry *
 vc_find(const char *key)
 {
-	struct vc_entry	*e, *tmp;
-	time_t		 now = time(NULL);
+	struct vc_entry	*e;
+	unsigned	 h;
+	int		 i;
 
-	for (e = TAILQ_FIRST(&vcache); e != NULL; e = tmp) {
-		tmp = TAILQ_NEXT(e, e_entry);
-		if (!e->e_pending && e->e_expires <= now) {
-			TAILQ_REMOVE(&vcache, e, e_entry);
-			vcache_count--;
-			free(e);
-			continue;
-		}
-		if (strcmp(e->e_key, key) == 0) {
-			/* most recently used first */
-			TAILQ_REMOVE(&vcache, e, e_entry);
-			TAILQ_INSERT_HEAD(&vcache, e, e_entry);
-			return e;
-		}
+	if (!vc_init) {
+		for (i = 0; i < VC_BUCKETS; i++)
+			TAILQ_INIT(&vc_buckets[i]);
+		vc_init = 1;
 	}
-	return NULL;
+	h = vc_hash(key);
+	TAILQ_FOREACH(e, &vc_buckets[h], e_hash)
+		if (strcmp(e->e_key, key) == 0)
+			break;
+	if (e == NULL)
+		return NULL;
+	if (!e->e_pending && e->e_expires <= time(NULL)) {
+		vc_remove(e);
+		return NULL;
+	}
+	/* most recently used first: eviction takes from the tail */
+	TAILQ_REMOVE(&vcache, e, e_entry);
+	TAILQ_INSERT_HEAD(&vcache, e, e_entry);
+	return e;
 }
 
 static struct vc_entry *
@@ -178,15 +207,15 @@ vc_add(const char *key, long max)
 {
 	struct vc_entry	*e, *last;
 
+	if (!vc_init)
+		(void)vc_find(key);	/* initialises the buckets */
 	while (vcache_count >= max) {
 		last = TAILQ_LAST(&vcache, vc_entry_head);
 		while (last != NULL && last->e_pending)
 			last = TAILQ_PREV(last, vc_entry_head, e_entry);
 		if (last == NULL)
 			break;
-		TAILQ_REMOVE(&vcache, last, e_entry);
-		vcache_count--;
-		free(last);
+		vc_remove(last);
 	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
@@ -194,6 +223,7 @@ vc_add(const char *key, long max)
 	snprintf(e->e_key, sizeof(e->e_key), "%s", key);
 	TAILQ_INIT(&e->e_waiters);
 	TAILQ_INSERT_HEAD(&vcache, e, e_entry);
+	TAILQ_INSERT_HEAD(&vc_buckets[vc_hash(e->e_key)], e, e_hash);
 	vcache_count++;
 	return e;
 }
@@ -365,6 +395,8 @@ audit(struct px_verify *v, enum decision d, const char *reason,
 	timersub(&now, &v->v_start, &dt);
 	if (!v->v_cached && d != D_INDETERMINATE)
 		hist_add(dt.tv_sec * 1000.0 + dt.tv_usec / 1000.0);
+	if (!px_log_enabled(d == D_ALLOW ? CONF_LOG_INFO : CONF_LOG_WARN))
+		return;		/* not built only to be dropped */
 	user = client_user(c, userbuf, sizeof(userbuf));
 	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, "
 	    "s:f}",
@@ -881,17 +913,13 @@ px_verify_free(struct px_conn *c)
 		TAILQ_REMOVE(&e->e_waiters, v, v_wait);
 	else if (e != NULL) {
 		/* the owner's client left: hand the work to a waiter, or drop */
-		w = TAILQ_FIRST(&e->e_waiters);
-		TAILQ_REMOVE(&vcache, e, e_entry);
-		vcache_count--;
-		while (w != NULL) {
+		while ((w = TAILQ_FIRST(&e->e_waiters)) != NULL) {
 			TAILQ_REMOVE(&e->e_waiters, w, v_wait);
 			w->v_entry = NULL;
 			answer(w, D_INDETERMINATE, "the verification was "
 			    "abandoned; retry", NULL);
-			w = TAILQ_FIRST(&e->e_waiters);
 		}
-		free(e);
+		vc_remove(e);
 	}
 	px_fetch_free(v->v_f);
 	px_fetch_free(v->v_manifest);
@@ -906,10 +934,7 @@ px_verify_flush(void)
 
 	for (e = TAILQ_FIRST(&vcache); e != NULL; e = tmp) {
 		tmp = TAILQ_NEXT(e, e_entry);
-		if (e->e_pending)
-			continue;
-		TAILQ_REMOVE(&vcache, e, e_entry);
-		vcache_count--;
-		free(e);
+		if (!e->e_pending)
+			vc_remove(e);
 	}
 }
