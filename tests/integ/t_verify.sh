@@ -135,6 +135,32 @@ tam_out=$(curl -s -H "Accept: $OCI" "$P/v2/team/app/manifests/$top" -w ' %{http_
 # fresh key only, so look it up as another repository would
 expect_match "cached allow survives within its TTL" "$tam_out" ' 200$'
 
+# 4b. a tampered payload under a valid signature, on a fresh digest
+tam=$(mkimage "$T/img5" --layers 1 --size 30000 --seed v5)
+$cpd "oci:$T/img5" "docker://$PROXY/team/tam:1"
+curl -s -H "Accept: $OCI" "$R/v2/team/tam/manifests/sha256-${tam#sha256:}.sig" >"$T/tlist.json"
+"$PYCRYPTO" - "$R" "$T/tlist.json" "$T/tam.json" <<'PY'
+import hashlib, json, sys, urllib.request
+R, src, out = sys.argv[1:4]
+def req(m, u, body=None, ct=None):
+    r = urllib.request.Request(u, data=body, method=m, headers={"Content-Type": ct} if ct else {})
+    with urllib.request.urlopen(r) as resp:
+        return resp.headers, resp.read()
+man = json.load(open(src))
+_, payload = req("GET", "%s/v2/team/tam/blobs/%s" % (R, man["layers"][0]["digest"]))
+bad = payload.replace(b'"optional":null', b'"optional":{"x":"y"}')
+h, _ = req("POST", "%s/v2/team/tam/blobs/uploads/" % R, b"")
+loc = h["Location"] if h["Location"].startswith("http") else R + h["Location"]
+d = "sha256:" + hashlib.sha256(bad).hexdigest()
+req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d, bad, "application/octet-stream")
+man["layers"][0]["digest"], man["layers"][0]["size"] = d, len(bad)
+open(out, "w").write(json.dumps(man))
+PY
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/tam.json" \
+    "$R/v2/team/tam/manifests/sha256-${tam#sha256:}.sig"
+expect_match "a tampered payload is refused" "$(pull team/tam:1)" \
+    'no signature from a trusted signer \(not signed by a trusted key\)'
+
 # 5. identity: a signature naming another repository
 $cpd "oci:$T/img" "docker://$REG_up/ident/copy:1"
 curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/list.json" \
