@@ -179,6 +179,10 @@ int	 core_sigman_find(const struct core_sigman *, const char *payload_digest,
 /* Append a layer; annotations is a flat object of strings (copied). */
 int	 core_sigman_append(struct core_sigman *, const char *payload_digest,
 	    size_t payload_size, const json_t *annotations);
+/* Layer i's descriptor as JSON (borrowed), and appending a copy of one
+ * (signet copy merges lists layer by layer). */
+json_t	*core_sigman_layer_json(const struct core_sigman *, size_t i);
+int	 core_sigman_append_raw(struct core_sigman *, const json_t *layer);
 /* Set one annotation of layer i (keys kept sorted). */
 int	 core_sigman_set_annotation(struct core_sigman *, size_t i,
 	    const char *key, const char *value);

@@ -381,3 +381,18 @@ core_sigman_set_annotation(struct core_sigman *sm, size_t i, const char *key,
 		return -1;
 	return json_object_set_new(l, "annotations", sorted);
 }
+
+json_t *
+core_sigman_layer_json(const struct core_sigman *sm, size_t i)
+{
+	return json_array_get(json_object_get(sm->sm_manifest, "layers"), i);
+}
+
+int
+core_sigman_append_raw(struct core_sigman *sm, const json_t *layer)
+{
+	if (core_sigman_count(sm) >= CORE_SIG_LAYERS_MAX)
+		return -1;
+	return json_array_append_new(json_object_get(sm->sm_manifest,
+	    "layers"), json_deep_copy(layer));
+}

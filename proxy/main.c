@@ -35,6 +35,9 @@ usage(FILE *fp)
 	    "       signet verify --key PUB [--rekor-key PUB] [--allow-http]\n"
 	    "                   REGISTRY/REPO(:TAG|@DIGEST)\n"
 	    "                                    verify an image's signatures\n"
+	    "       signet copy [--all] [--platform OS/ARCH] [--verify --key PUB]\n"
+	    "                   [--allow-http] SRC DST\n"
+	    "                                    copy an image and its signatures\n"
 	    "       signet gc [--dry-run] [--allow-http] REGISTRY/REPO\n"
 	    "                                    delete orphaned signature objects\n"
 	    "       signet version\n");
@@ -881,6 +884,8 @@ main(int argc, char **argv)
 		return cmd_verify(argc, argv);
 	if (strcmp(argv[1], "gc") == 0)
 		return px_cmd_gc(argc, argv);
+	if (strcmp(argv[1], "copy") == 0)
+		return px_cmd_copy(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("signet %s\n", PACKAGE_VERSION);

@@ -107,8 +107,9 @@ const char *px_fetch_content_type(const struct px_fetch *);
 const char *px_fetch_www_authenticate(const struct px_fetch *);
 const char *px_fetch_link(const struct px_fetch *);
 
-/* gc.c: the gc command */
+/* gc.c, copy.c: commands */
 int	px_cmd_gc(int argc, char **argv);
+int	px_cmd_copy(int argc, char **argv);
 
 /* auth.c: signet's own registry credentials (registry_auth) */
 

@@ -1,0 +1,1048 @@
+/*
+ * proxy/copy.c: `signet copy SRC DST`: an image (an index with all its
+ * children, or one platform) and its signature objects, from one registry
+ * to another, digests preserved.
+ *
+ * Manifests are copied as bytes, never re-serialized.  Blobs stream from
+ * registry to registry through a bounded buffer (never to disk), skipped
+ * when the target has them, mounted when both sides are one registry.
+ * Signature lists merge into one already at the target without losing a
+ * layer.  The subject's tag is written last, so the target never shows an
+ * image without its signatures.  Every step checks first (HEAD), so a copy
+ * that was interrupted is finished by running it again.  With --verify,
+ * the image's signatures are checked before anything is written, and only
+ * the valid ones are copied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mbedtls/base64.h>
+
+#include "proxy.h"
+
+#define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
+			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
+#define PIPE_HIGH	(1024 * 1024)	/* bytes buffered between the two */
+#define COPY_ITEMS_MAX	4096
+
+struct cp_ref {
+	char		 registry[256];
+	char		 repo[CORE_NAME_MAX + 1];
+	char		 ref[CORE_REF_MAX + 1];	/* tag or digest */
+	struct conf	*conf;			/* its URL, for the fetches */
+	char		*auth;			/* from config.json, or NULL */
+};
+
+struct cp_blob {
+	char		 digest[CORE_DIGEST_MAX + 1];
+	int64_t		 size;
+};
+
+struct cp_manifest {
+	char		 digest[CORE_DIGEST_MAX + 1];
+	char		 ctype[128];
+	char		*bytes;
+	size_t		 len;
+	char		 tag[CORE_TAG_MAX + 1];	/* signature objects */
+};
+
+enum { PH_TOP, PH_CHILD, PH_SIGS, PH_VERIFY, PH_BLOBS, PH_LISTS, PH_MANIFESTS,
+	PH_TAG, PH_DONE };
+
+struct copy {
+	struct event_base	*base;
+	struct px_upstream	*up;
+	struct cp_ref		 src, dst;
+	struct core_key		*vkey;
+	int			 all, verify, same_registry;
+	char			 platform[64];
+
+	struct cp_manifest	 man[COPY_ITEMS_MAX];	/* write order */
+	size_t			 nman;
+	struct cp_manifest	 top;			/* written last */
+	json_t			*children;		/* of an index */
+	struct cp_manifest	 sig[COPY_ITEMS_MAX];	/* signature objects */
+	size_t			 nsig;
+	struct cp_blob		 blob[COPY_ITEMS_MAX];
+	size_t			 nblob;
+	int			 phase;
+	size_t			 i, j;		/* current item, sub-step */
+	struct px_fetch		*f;
+	struct core_sigman	 list;		/* PH_VERIFY, PH_LISTS */
+	char			*cfg, *newlist;
+	size_t			 cfglen, newlen;
+	int			 valid;
+
+	/* the blob pipe: GET from the source, PUT to the target */
+	struct px_xfer		 get, put;
+	struct evbuffer		*buf;
+	int			 get_done, put_paused, get_paused;
+	int			 pending;
+	char			*put_url;
+	struct curl_slist	*get_hdrs, *put_hdrs;
+
+	uint64_t		 bytes;
+	int			 copied, skipped, mounted, lists;
+	char			 failure[1024];
+};
+
+static void	next(struct copy *);
+
+static void
+fail(struct copy *c, const char *msg)
+{
+	snprintf(c->failure, sizeof(c->failure), "%s", msg);
+	event_base_loopexit(c->base, NULL);
+}
+
+/* Registry credentials from a docker-style config.json, or podman's. */
+static char *
+config_auth(const char *registry)
+{
+	const char	*dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+	const char	*xdg = getenv("XDG_RUNTIME_DIR");
+	char		 path[1024], *out = NULL;
+	json_error_t	 jerr;
+	json_t		*o;
+	const char	*b64;
+	int		 i;
+
+	for (i = 0; i < 3 && out == NULL; i++) {
+		if (i == 0 && dir != NULL)
+			snprintf(path, sizeof(path), "%s/config.json", dir);
+		else if (i == 1 && home != NULL)
+			snprintf(path, sizeof(path), "%s/.docker/config.json",
+			    home);
+		else if (i == 2 && xdg != NULL)
+			snprintf(path, sizeof(path), "%s/containers/auth.json",
+			    xdg);
+		else
+			continue;
+		o = json_load_file(path, 0, &jerr);
+		b64 = json_string_value(json_object_get(json_object_get(
+		    json_object_get(o, "auths"), registry), "auth"));
+		if (b64 != NULL && asprintf(&out, "Basic %s", b64) == -1)
+			out = NULL;
+		json_decref(o);
+	}
+	return out;
+}
+
+static int
+parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
+    size_t errlen)
+{
+	const char	*slash = strchr(s, '/'), *at, *colon, *name;
+	char		 json[1024], cerr[CONF_ERR_MAX];
+	size_t		 n;
+
+	if (slash == NULL || slash == s ||
+	    (size_t)(slash - s) >= sizeof(r->registry))
+		goto bad;
+	snprintf(r->registry, sizeof(r->registry), "%.*s", (int)(slash - s), s);
+	name = slash + 1;
+	at = strchr(name, '@');
+	colon = strrchr(name, ':');
+	if (at != NULL) {
+		n = (size_t)(at - name);
+		snprintf(r->ref, sizeof(r->ref), "%s", at + 1);
+	} else if (colon != NULL && strchr(colon, '/') == NULL) {
+		n = (size_t)(colon - name);
+		snprintf(r->ref, sizeof(r->ref), "%s", colon + 1);
+	} else {
+		n = strlen(name);
+		snprintf(r->ref, sizeof(r->ref), "latest");
+	}
+	if (n == 0 || n >= sizeof(r->repo))
+		goto bad;
+	snprintf(r->repo, sizeof(r->repo), "%.*s", (int)n, name);
+	if (!core_name_valid(r->repo, n) ||
+	    (!core_digest_valid(r->ref, strlen(r->ref)) &&
+	    !core_tag_valid(r->ref, strlen(r->ref))))
+		goto bad;
+	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
+	    "\"upstream\": {\"url\": \"%s://%s\"}, \"log\": {\"level\": "
+	    "\"warn\"}}", allow_http ? "http" : "https", r->registry);
+	r->conf = conf_load_buffer(json, strlen(json), "copy", cerr,
+	    sizeof(cerr));
+	if (r->conf == NULL) {
+		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
+		return -1;
+	}
+	r->auth = config_auth(r->registry);
+	return 0;
+bad:
+	snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
+	return -1;
+}
+
+static int
+send_fetch(struct copy *c, struct cp_ref *r, const char *method,
+    const char *target, const char *ctype, const void *body, size_t len,
+    px_fetch_fn cb)
+{
+	char	msg[700];
+
+	px_fetch_free(c->f);
+	c->f = px_fetch_new(r->conf, method, target, r->auth, ctype,
+	    ACCEPT_ALL, body, len, NULL);
+	if (c->f == NULL || px_fetch_start(c->up, c->f, cb, c) == -1) {
+		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
+		fail(c, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+add_blob(struct copy *c, const char *digest, int64_t size)
+{
+	size_t	i;
+
+	if (digest == NULL || !core_digest_valid(digest, strlen(digest)))
+		return;
+	for (i = 0; i < c->nblob; i++)
+		if (strcmp(c->blob[i].digest, digest) == 0)
+			return;
+	if (c->nblob == COPY_ITEMS_MAX)
+		return;
+	snprintf(c->blob[c->nblob].digest, sizeof(c->blob[0].digest), "%s",
+	    digest);
+	c->blob[c->nblob++].size = size;
+}
+
+/* Keep a manifest's bytes, and note the blobs it refers to. */
+static int
+keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
+    const char *ct, const char *tag)
+{
+	json_error_t	 jerr;
+	json_t		*o, *l;
+	char		 hex[65];
+	size_t		 i;
+
+	m->bytes = malloc(len + 1);
+	if (m->bytes == NULL)
+		return -1;
+	memcpy(m->bytes, body, len);
+	m->len = len;
+	snprintf(m->ctype, sizeof(m->ctype), "%s", ct);
+	snprintf(m->tag, sizeof(m->tag), "%s", tag != NULL ? tag : "");
+	core_sha256_hex(body, len, hex);
+	snprintf(m->digest, sizeof(m->digest), "sha256:%s", hex);
+	o = json_loadb(body, len, 0, &jerr);
+	l = json_object_get(o, "config");
+	add_blob(c, json_string_value(json_object_get(l, "digest")),
+	    json_integer_value(json_object_get(l, "size")));
+	json_array_foreach(json_object_get(o, "layers"), i, l)
+		add_blob(c, json_string_value(json_object_get(l, "digest")),
+		    json_integer_value(json_object_get(l, "size")));
+	json_decref(o);
+	return 0;
+}
+
+/* PH_TOP, PH_CHILD: what to copy */
+
+static int
+platform_matches(json_t *m, const char *want)
+{
+	json_t	*p = json_object_get(m, "platform");
+	char	 s[128];
+
+	snprintf(s, sizeof(s), "%s/%s",
+	    json_string_value(json_object_get(p, "os")) ?
+	    json_string_value(json_object_get(p, "os")) : "",
+	    json_string_value(json_object_get(p, "architecture")) ?
+	    json_string_value(json_object_get(p, "architecture")) : "");
+	return strcmp(s, want) == 0;
+}
+
+static void
+on_manifest(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	struct core_manifest_info mi;
+	const char	*body, *errstr, *d;
+	json_error_t	 jerr;
+	json_t		*o, *m;
+	char		 hex[65], msg[600];
+	size_t		 len, i;
+
+	if (px_fetch_status(f) != 200) {
+		snprintf(msg, sizeof(msg), "reading %s/%s manifest: HTTP %d",
+		    c->src.registry, c->src.repo, px_fetch_status(f));
+		fail(c, msg);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	if (core_manifest_inspect(body, len, &mi, &errstr) == -1) {
+		fail(c, "a source manifest is not JSON");
+		return;
+	}
+	if (c->phase == PH_CHILD) {
+		if (c->nman == COPY_ITEMS_MAX || keep(c, &c->man[c->nman], body,
+		    len, px_fetch_content_type(f), NULL) == -1) {
+			fail(c, "too many manifests");
+			return;
+		}
+		c->nman++;
+		c->i++;
+		next(c);
+		return;
+	}
+	core_sha256_hex(body, len, hex);
+	if (core_digest_valid(c->src.ref, strlen(c->src.ref)) &&
+	    strcmp(c->src.ref + 7, hex) != 0) {
+		fail(c, "the source registry served another digest");
+		return;
+	}
+	if (mi.is_index && c->platform[0] != '\0') {
+		/* one platform: its manifest becomes what is copied */
+		o = json_loadb(body, len, 0, &jerr);
+		d = NULL;
+		json_array_foreach(json_object_get(o, "manifests"), i, m)
+			if (platform_matches(m, c->platform)) {
+				d = json_string_value(json_object_get(m,
+				    "digest"));
+				break;
+			}
+		if (d == NULL) {
+			json_decref(o);
+			snprintf(msg, sizeof(msg), "no platform %s in the index",
+			    c->platform);
+			fail(c, msg);
+			return;
+		}
+		snprintf(c->src.ref, sizeof(c->src.ref), "%s", d);
+		json_decref(o);
+		c->platform[0] = '\0';
+		next(c);
+		return;
+	}
+	if (keep(c, &c->top, body, len, px_fetch_content_type(f), NULL) == -1) {
+		fail(c, "out of memory");
+		return;
+	}
+	if (mi.is_index) {
+		c->children = json_loadb(body, len, 0, &jerr);
+		c->phase = PH_CHILD;
+	} else
+		c->phase = PH_SIGS;
+	c->i = c->j = 0;
+	next(c);
+}
+
+/* PH_SIGS: the signature objects of each manifest */
+
+static void
+on_sig(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	const char	*body;
+	char		 msg[300];
+	size_t		 len;
+	int		 st = px_fetch_status(f);
+
+	if (st == 200) {
+		char	tag[CORE_TAG_MAX + 1];
+
+		body = px_fetch_body(f, &len);
+		snprintf(tag, sizeof(tag), "%s", c->sig[c->nsig].tag);
+		if (c->nsig == COPY_ITEMS_MAX || keep(c, &c->sig[c->nsig], body,
+		    len, px_fetch_content_type(f), tag) == -1) {
+			fail(c, "too many signature objects");
+			return;
+		}
+		c->nsig++;
+	} else if (st != 404) {
+		snprintf(msg, sizeof(msg), "reading signature objects: HTTP %d",
+		    st);
+		fail(c, msg);
+		return;
+	}
+	c->j++;
+	next(c);
+}
+
+/* PH_VERIFY: the image's signatures, before anything is written */
+
+static void
+on_payload(struct px_fetch *f, void *arg)
+{
+	struct copy		*c = arg;
+	struct core_sig_layer	 l;
+	struct core_trust	 t;
+	const char		*payload;
+	char			 reason[256];
+	size_t			 len;
+	json_t			*layer;
+
+	core_sigman_layer(&c->list, c->j, &l);
+	payload = px_fetch_body(f, &len);
+	memset(&t, 0, sizeof(t));
+	t.keys = &c->vkey;
+	t.nkeys = 1;
+	if (px_fetch_status(f) == 200 && core_verify_signature(&t, c->top.digest,
+	    payload, len, l.signature, l.bundle, reason, sizeof(reason)) == 0) {
+		c->valid++;
+		c->j++;
+	} else {
+		/* nothing unverified is written: drop this layer */
+		layer = json_array_get(json_object_get(c->list.sm_manifest,
+		    "layers"), c->j);
+		(void)layer;
+		json_array_remove(json_object_get(c->list.sm_manifest, "layers"),
+		    c->j);
+		fprintf(stderr, "signet: copy: a signature does not verify, "
+		    "not copied: %s\n", px_fetch_status(f) == 200 ? reason :
+		    "payload unreadable");
+	}
+	next(c);
+}
+
+/* The blob pipe */
+
+static size_t
+pipe_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct copy	*c = arg;
+
+	if (evbuffer_get_length(c->buf) >= PIPE_HIGH) {
+		c->get_paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	evbuffer_add(c->buf, p, size * n);
+	if (c->put_paused) {
+		c->put_paused = 0;
+		curl_easy_pause(c->put.easy, c->get_paused ? CURLPAUSE_RECV :
+		    CURLPAUSE_CONT);
+	}
+	return size * n;
+}
+
+static size_t
+pipe_read(char *p, size_t size, size_t n, void *arg)
+{
+	struct copy	*c = arg;
+	int		 got;
+
+	if (evbuffer_get_length(c->buf) == 0) {
+		if (c->get_done)
+			return 0;
+		c->put_paused = 1;
+		return CURL_READFUNC_PAUSE;
+	}
+	got = evbuffer_remove(c->buf, p, size * n);
+	c->bytes += (uint64_t)got;
+	if (c->get_paused && evbuffer_get_length(c->buf) < PIPE_HIGH / 2) {
+		c->get_paused = 0;
+		curl_easy_pause(c->get.easy, CURLPAUSE_CONT);
+	}
+	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
+}
+
+static void
+pipe_done(CURLcode rc, void *arg)
+{
+	struct copy	*c = arg;
+	long		 gst = 0, pst = 0;
+	char		 msg[600];
+
+	if (arg == NULL)
+		return;
+	if (c->get.active == 0 && c->get_done == 0) {
+		/* the GET finished: the PUT reads what is left, then EOF */
+		c->get_done = 1;
+		curl_easy_getinfo(c->get.easy, CURLINFO_RESPONSE_CODE, &gst);
+		if (rc != CURLE_OK || gst != 200) {
+			snprintf(msg, sizeof(msg), "reading blob %s: %s",
+			    c->blob[c->i].digest, rc != CURLE_OK ?
+			    curl_easy_strerror(rc) : "HTTP error");
+			fail(c, msg);
+			return;
+		}
+		if (c->put_paused) {
+			c->put_paused = 0;
+			curl_easy_pause(c->put.easy, CURLPAUSE_CONT);
+		}
+	}
+	if (--c->pending > 0)
+		return;
+	curl_easy_getinfo(c->put.easy, CURLINFO_RESPONSE_CODE, &pst);
+	if (pst != 201) {
+		snprintf(msg, sizeof(msg), "writing blob %s: HTTP %ld",
+		    c->blob[c->i].digest, pst);
+		fail(c, msg);
+		return;
+	}
+	c->copied++;
+	fprintf(stderr, "copied blob %s (%lld bytes); %d of %zu blobs done\n",
+	    c->blob[c->i].digest, (long long)c->blob[c->i].size,
+	    c->copied + c->skipped + c->mounted, c->nblob);
+	c->i++;
+	next(c);
+}
+
+static void
+put_done(CURLcode rc, void *arg)
+{
+	struct copy	*c = arg;
+
+	(void)rc;
+	if (c->get_done == 0) {
+		/* the target gave up before the source finished */
+		c->get_done = 1;
+		px_upstream_cancel(c->up, &c->get);
+		c->pending--;
+	}
+	pipe_done(rc, c);
+}
+
+static int
+pipe_start(struct copy *c, const char *location)
+{
+	char	url[2048], h[1024];
+
+	evbuffer_drain(c->buf, evbuffer_get_length(c->buf));
+	c->get_done = c->get_paused = c->put_paused = 0;
+	if (c->get.easy != NULL)
+		curl_easy_cleanup(c->get.easy);
+	if (c->put.easy != NULL)
+		curl_easy_cleanup(c->put.easy);
+	curl_slist_free_all(c->get_hdrs);
+	curl_slist_free_all(c->put_hdrs);
+	c->get_hdrs = c->put_hdrs = NULL;
+	c->get.easy = curl_easy_init();
+	c->put.easy = curl_easy_init();
+	if (c->get.easy == NULL || c->put.easy == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", c->src.conf->up_url,
+	    c->src.repo, c->blob[c->i].digest);
+	curl_easy_setopt(c->get.easy, CURLOPT_URL, url);
+	if (c->src.auth != NULL) {
+		snprintf(h, sizeof(h), "Authorization: %s", c->src.auth);
+		c->get_hdrs = curl_slist_append(NULL, h);
+		curl_easy_setopt(c->get.easy, CURLOPT_HTTPHEADER, c->get_hdrs);
+	}
+	/* blobs may be served from elsewhere (S3): follow, and do not carry
+	 * the registry's credentials there */
+	curl_easy_setopt(c->get.easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c->get.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(c->get.easy, CURLOPT_WRITEFUNCTION, pipe_write);
+	curl_easy_setopt(c->get.easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->get.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->get.easy, CURLOPT_BUFFERSIZE, 65536L);
+	if (strncmp(location, "http", 4) == 0)
+		snprintf(url, sizeof(url), "%s%cdigest=%s", location,
+		    strchr(location, '?') ? '&' : '?', c->blob[c->i].digest);
+	else
+		snprintf(url, sizeof(url), "%s%s%cdigest=%s",
+		    c->dst.conf->up_url, location, strchr(location, '?') ? '&' :
+		    '?', c->blob[c->i].digest);
+	curl_easy_setopt(c->put.easy, CURLOPT_URL, url);
+	c->put_hdrs = curl_slist_append(NULL, "Content-Type: "
+	    "application/octet-stream");
+	c->put_hdrs = curl_slist_append(c->put_hdrs, "Expect:");
+	if (c->dst.auth != NULL) {
+		snprintf(h, sizeof(h), "Authorization: %s", c->dst.auth);
+		c->put_hdrs = curl_slist_append(c->put_hdrs, h);
+	}
+	curl_easy_setopt(c->put.easy, CURLOPT_HTTPHEADER, c->put_hdrs);
+	curl_easy_setopt(c->put.easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c->put.easy, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)c->blob[c->i].size);
+	curl_easy_setopt(c->put.easy, CURLOPT_READFUNCTION, pipe_read);
+	curl_easy_setopt(c->put.easy, CURLOPT_READDATA, c);
+	curl_easy_setopt(c->put.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->put.easy, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
+	c->get.done = pipe_done;
+	c->get.arg = c;
+	c->put.done = put_done;
+	c->put.arg = c;
+	c->pending = 2;
+	if (px_upstream_start(c->up, &c->get) == -1 ||
+	    px_upstream_start(c->up, &c->put) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+on_upload_start(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	int		 st = px_fetch_status(f);
+	char		 msg[300];
+
+	if (st == 201) {		/* mounted */
+		c->mounted++;
+		c->i++;
+		next(c);
+		return;
+	}
+	if (st != 202 || px_fetch_location(f) == NULL) {
+		snprintf(msg, sizeof(msg), "starting a blob upload at the "
+		    "target: HTTP %d", st);
+		fail(c, msg);
+		return;
+	}
+	if (pipe_start(c, px_fetch_location(f)) == -1)
+		fail(c, "cannot start the blob transfer");
+}
+
+static void
+on_blob_head(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 target[800];
+
+	if (px_fetch_status(f) == 200) {	/* already there */
+		c->skipped++;
+		c->i++;
+		next(c);
+		return;
+	}
+	if (c->same_registry)
+		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/?mount=%s"
+		    "&from=%s", c->dst.repo, c->blob[c->i].digest, c->src.repo);
+	else
+		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
+		    c->dst.repo);
+	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_upload_start);
+}
+
+/* PH_LISTS: merge each signature list into the target's */
+
+static void
+on_list_written(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 msg[300];
+
+	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
+		snprintf(msg, sizeof(msg), "writing signature object %s: HTTP "
+		    "%d", c->sig[c->i].tag, px_fetch_status(f));
+		fail(c, msg);
+		return;
+	}
+	c->lists++;
+	c->i++;
+	c->j = 0;
+	next(c);
+}
+
+static void
+write_list(struct copy *c, const char *bytes, size_t len, const char *ct)
+{
+	char	target[600];
+
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->dst.repo,
+	    c->sig[c->i].tag);
+	send_fetch(c, &c->dst, "PUT", target, ct, bytes, len, on_list_written);
+}
+
+static void
+on_cfg_put(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+
+	if (px_fetch_status(f) != 201) {
+		fail(c, "writing a merged signature list's config");
+		return;
+	}
+	write_list(c, c->newlist, c->newlen, core_sigman_media_type(&c->list));
+}
+
+static void
+on_cfg_post(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 hex[65], url[2048];
+	const char	*loc = px_fetch_location(f);
+
+	if (px_fetch_status(f) != 202 || loc == NULL) {
+		fail(c, "starting the merged list's config upload");
+		return;
+	}
+	core_sha256_hex(c->cfg, c->cfglen, hex);
+	snprintf(url, sizeof(url), "%s%cdigest=sha256:%s", loc,
+	    strchr(loc, '?') ? '&' : '?', hex);
+	send_fetch(c, &c->dst, "PUT", url, "application/octet-stream", c->cfg,
+	    c->cfglen, on_cfg_put);
+}
+
+static void
+on_target_list(struct px_fetch *f, void *arg)
+{
+	struct copy		*c = arg;
+	struct core_sigman	 src;
+	struct core_sig_layer	 l, m;
+	const char		*body, *errstr;
+	size_t			 len, i, k, added = 0;
+	int			 st = px_fetch_status(f), found;
+	char			 target[600];
+
+	if (st == 404 && c->sig[c->i].ctype[0] != '\0') {
+		/* nothing there: the bytes as they are (digests kept) */
+		write_list(c, c->sig[c->i].bytes, c->sig[c->i].len,
+		    c->sig[c->i].ctype);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	core_sigman_free(&c->list);
+	core_sigman_init(&src);
+	if (st == 404)		/* a list --verify rebuilt: its config too */
+		body = NULL;
+	if ((st != 200 && st != 404) || core_sigman_open(&c->list, body, len,
+	    0, &errstr) == -1 || core_sigman_open(&src, c->sig[c->i].bytes,
+	    c->sig[c->i].len, 0, &errstr) == -1) {
+		core_sigman_free(&src);
+		fail(c, "the target's signature list is unusable");
+		return;
+	}
+	/* append what the target lacks (same payload and signature) */
+	for (i = 0; i < core_sigman_count(&src); i++) {
+		core_sigman_layer(&src, i, &l);
+		for (found = 0, k = 0; k < core_sigman_count(&c->list); k++) {
+			core_sigman_layer(&c->list, k, &m);
+			if (l.digest && m.digest && !strcmp(l.digest, m.digest) &&
+			    ((!l.signature && !m.signature) || (l.signature &&
+			    m.signature && !strcmp(l.signature, m.signature))))
+				found = 1;
+		}
+		if (!found && core_sigman_append_raw(&c->list,
+		    core_sigman_layer_json(&src, i)) == 0)
+			added++;
+	}
+	core_sigman_free(&src);
+	if (added == 0) {
+		c->i++;
+		c->j = 0;
+		next(c);
+		return;
+	}
+	free(c->cfg);
+	free(c->newlist);
+	if (core_sigman_serialize(&c->list, &c->cfg, &c->cfglen, &c->newlist,
+	    &c->newlen) == -1) {
+		fail(c, "cannot merge signature lists");
+		return;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", c->dst.repo);
+	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_cfg_post);
+}
+
+/* PH_MANIFESTS, PH_TAG */
+
+static void
+on_manifest_put(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 msg[300];
+
+	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
+		snprintf(msg, sizeof(msg), "writing a manifest at the target: "
+		    "HTTP %d", px_fetch_status(f));
+		fail(c, msg);
+		return;
+	}
+	c->i++;
+	next(c);
+}
+
+/* The next request of the copy, whatever phase it is in. */
+static void
+next(struct copy *c)
+{
+	static const char *const kinds[] = { "sig", "att", "sbom" };
+	struct core_sig_layer	 l;
+	const char		*d, *errstr;
+	char			 target[800];
+	size_t			 nkinds = c->all ? 3 : 1, nsubj;
+	struct cp_manifest	*m;
+
+	switch (c->phase) {
+	case PH_TOP:
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    c->src.repo, c->src.ref);
+		send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+		    on_manifest);
+		return;
+	case PH_CHILD:
+		if (c->i < json_array_size(json_object_get(c->children,
+		    "manifests"))) {
+			d = json_string_value(json_object_get(json_array_get(
+			    json_object_get(c->children, "manifests"), c->i),
+			    "digest"));
+			if (d == NULL || !core_digest_valid(d, strlen(d))) {
+				fail(c, "an index child has no valid digest");
+				return;
+			}
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    c->src.repo, d);
+			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+			    on_manifest);
+			return;
+		}
+		c->phase = PH_SIGS;
+		c->i = c->j = 0;
+		break;
+	case PH_SIGS:
+		/* the top and each child; .sig, and with --all .att, .sbom */
+		nsubj = c->nman + 1;
+		if (c->i < nsubj) {
+			if (c->j >= nkinds) {
+				c->i++;
+				c->j = 0;
+				next(c);
+				return;
+			}
+			m = c->i == 0 ? &c->top : &c->man[c->i - 1];
+			snprintf(target, sizeof(target), "/v2/%s/manifests/"
+			    "sha256-%s.%s", c->src.repo, m->digest + 7,
+			    kinds[c->j]);
+			snprintf(c->sig[c->nsig].tag, sizeof(c->sig[0].tag),
+			    "sha256-%s.%s", m->digest + 7, kinds[c->j]);
+			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+			    on_sig);
+			return;
+		}
+		c->phase = c->verify ? PH_VERIFY : PH_BLOBS;
+		c->i = c->j = 0;
+		break;
+	case PH_VERIFY:
+		/* the top's .sig must hold at least one valid signature */
+		for (; c->i < c->nsig; c->i++)
+			if (strstr(c->sig[c->i].tag, c->top.digest + 7) &&
+			    strstr(c->sig[c->i].tag, ".sig"))
+				break;
+		if (c->i == c->nsig) {
+			fail(c, "--verify: the image has no signature; nothing "
+			    "was written");
+			return;
+		}
+		if (c->list.sm_manifest == NULL && core_sigman_open(&c->list,
+		    c->sig[c->i].bytes, c->sig[c->i].len, 0, &errstr) == -1) {
+			fail(c, "--verify: the signature list is unusable; "
+			    "nothing was written");
+			return;
+		}
+		if (c->j < core_sigman_count(&c->list)) {
+			core_sigman_layer(&c->list, c->j, &l);
+			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+			    c->src.repo, l.digest ? l.digest : "none");
+			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+			    on_payload);
+			return;
+		}
+		if (c->valid == 0) {
+			fail(c, "--verify: no signature verifies; nothing was "
+			    "written");
+			return;
+		}
+		if (c->j < c->sig[c->i].len && core_sigman_count(&c->list) !=
+		    (size_t)c->valid) {
+			/* unreachable: layers are dropped as they fail */
+		}
+		{
+			/* keep only what verified: the list, re-serialized
+			 * when something was dropped */
+			struct core_sigman orig;
+			size_t n0;
+
+			core_sigman_init(&orig);
+			core_sigman_open(&orig, c->sig[c->i].bytes,
+			    c->sig[c->i].len, 0, &errstr);
+			n0 = core_sigman_count(&orig);
+			core_sigman_free(&orig);
+			if (n0 != core_sigman_count(&c->list)) {
+				char *cfg, *lst;
+				size_t cl, ll;
+
+				if (core_sigman_serialize(&c->list, &cfg, &cl,
+				    &lst, &ll) == -1) {
+					fail(c, "cannot rebuild the list");
+					return;
+				}
+				free(c->sig[c->i].bytes);
+				c->sig[c->i].bytes = lst;
+				c->sig[c->i].len = ll;
+				/* its config: uploaded with the merge path */
+				free(cfg);
+				c->sig[c->i].ctype[0] = '\0';
+			}
+		}
+		core_sigman_free(&c->list);
+		fprintf(stderr, "verified %d signature(s) of %s\n", c->valid,
+		    c->top.digest);
+		c->phase = PH_BLOBS;
+		c->i = c->j = 0;
+		break;
+	case PH_BLOBS:
+		if (c->i < c->nblob) {
+			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+			    c->dst.repo, c->blob[c->i].digest);
+			send_fetch(c, &c->dst, "HEAD", target, NULL, NULL, 0,
+			    on_blob_head);
+			return;
+		}
+		c->phase = PH_LISTS;
+		c->i = c->j = 0;
+		break;
+	case PH_LISTS:
+		if (c->i < c->nsig) {
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    c->dst.repo, c->sig[c->i].tag);
+			send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0,
+			    on_target_list);
+			return;
+		}
+		c->phase = PH_MANIFESTS;
+		c->i = 0;
+		break;
+	case PH_MANIFESTS:
+		/* children by digest, then the top by digest */
+		if (c->i <= c->nman) {
+			m = c->i < c->nman ? &c->man[c->i] : &c->top;
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    c->dst.repo, m->digest);
+			send_fetch(c, &c->dst, "PUT", target, m->ctype, m->bytes,
+			    m->len, on_manifest_put);
+			return;
+		}
+		c->phase = PH_TAG;
+		c->i = 0;
+		break;
+	case PH_TAG:
+		/* the subject's tag last: never an image without signatures */
+		if (c->i == 0 && !core_digest_valid(c->dst.ref,
+		    strlen(c->dst.ref))) {
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    c->dst.repo, c->dst.ref);
+			send_fetch(c, &c->dst, "PUT", target, c->top.ctype,
+			    c->top.bytes, c->top.len, on_manifest_put);
+			return;
+		}
+		c->phase = PH_DONE;
+		break;
+	default:
+		event_base_loopexit(c->base, NULL);
+		return;
+	}
+	next(c);
+}
+
+int
+px_cmd_copy(int argc, char **argv)
+{
+	struct copy	*c;
+	const char	*srcs = NULL, *dsts = NULL, *key = NULL;
+	char		 err[CONF_ERR_MAX];
+	int		 i, allow_http = 0, rc;
+	size_t		 k;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return 1;
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0)
+			c->all = 1;
+		else if (strcmp(argv[i], "--allow-http") == 0)
+			allow_http = 1;
+		else if (strcmp(argv[i], "--verify") == 0)
+			c->verify = 1;
+		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
+			snprintf(c->platform, sizeof(c->platform), "%s",
+			    argv[++i]);
+		else if (argv[i][0] != '-' && srcs == NULL)
+			srcs = argv[i];
+		else if (argv[i][0] != '-' && dsts == NULL)
+			dsts = argv[i];
+		else {
+			fprintf(stderr, "signet: copy: unexpected argument: "
+			    "%s\n", argv[i]);
+			free(c);
+			return 2;
+		}
+	}
+	if (srcs == NULL || dsts == NULL || (c->verify && key == NULL)) {
+		fprintf(stderr, "signet: copy [--all] [--platform OS/ARCH] "
+		    "[--verify --key PUB] [--allow-http] SRC DST\n");
+		free(c);
+		return 2;
+	}
+	if (parse_ref(srcs, &c->src, allow_http, err, sizeof(err)) == -1 ||
+	    parse_ref(dsts, &c->dst, allow_http, err, sizeof(err)) == -1) {
+		fprintf(stderr, "signet: copy: %s\n", err);
+		rc = 2;
+		goto done;
+	}
+	if (key != NULL && (c->vkey = core_key_load_public(key, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "signet: copy: %s\n", err);
+		rc = 1;
+		goto done;
+	}
+	c->same_registry = strcmp(c->src.registry, c->dst.registry) == 0;
+	px_log_set_level(CONF_LOG_WARN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c->base = event_base_new();
+	c->up = c->base != NULL ? px_upstream_new(c->base) : NULL;
+	c->buf = evbuffer_new();
+	core_sigman_init(&c->list);
+	if (c->up == NULL || c->buf == NULL) {
+		fprintf(stderr, "signet: copy: cannot start\n");
+		rc = 1;
+		goto done;
+	}
+	c->phase = PH_TOP;
+	next(c);
+	event_base_dispatch(c->base);
+	if (c->failure[0] != '\0') {
+		fprintf(stderr, "signet: copy: %s\n", c->failure);
+		rc = 1;
+	} else {
+		printf("copied %s to %s (%s): %zu manifest(s), %zu blob(s) "
+		    "(%d copied, %d already there, %d mounted, %llu bytes), "
+		    "%d signature object(s) written\n", srcs, dsts,
+		    c->top.digest, c->nman + 1, c->nblob, c->copied, c->skipped,
+		    c->mounted, (unsigned long long)c->bytes, c->lists);
+		rc = 0;
+	}
+done:
+	if (c->up != NULL) {
+		px_upstream_cancel(c->up, &c->get);
+		px_upstream_cancel(c->up, &c->put);
+	}
+	if (c->get.easy != NULL)
+		curl_easy_cleanup(c->get.easy);
+	if (c->put.easy != NULL)
+		curl_easy_cleanup(c->put.easy);
+	curl_slist_free_all(c->get_hdrs);
+	curl_slist_free_all(c->put_hdrs);
+	px_fetch_free(c->f);
+	px_upstream_free(c->up);
+	if (c->buf != NULL)
+		evbuffer_free(c->buf);
+	if (c->base != NULL)
+		event_base_free(c->base);
+	for (k = 0; k < c->nman; k++)
+		free(c->man[k].bytes);
+	for (k = 0; k < c->nsig; k++)
+		free(c->sig[k].bytes);
+	free(c->top.bytes);
+	json_decref(c->children);
+	core_sigman_free(&c->list);
+	free(c->cfg);
+	free(c->newlist);
+	free(c->src.auth);
+	free(c->dst.auth);
+	conf_unref(c->src.conf);
+	conf_unref(c->dst.conf);
+	core_key_free(c->vkey);
+	free(c);
+	return rc;
+}

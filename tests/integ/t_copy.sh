@@ -1,0 +1,96 @@
+#!/bin/bash
+# signet copy: an image with its signatures between two real registries,
+# digests preserved, signatures merged without loss, --verify before any
+# write, interrupted copies finished by running again.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo
+require_pycrypto
+
+start_registry a
+start_registry b
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+"$SIGNET" keygen --output-key-prefix "$T/k2" >/dev/null
+OCI='application/vnd.oci.image.manifest.v1+json'
+IDX='application/vnd.oci.image.index.v1+json'
+
+# a signed multi-arch image in registry a (signed by signet on push)
+start_signet "http://$REG_a" "\"signing\": {\"key\": \"$T/k.key\"}, \"policies\": [{\"match\": \"*\", \"sign\": \"required\"}]"
+top=$(mkimage "$T/m" --layers 2 --size 200000 --arch amd64,arm64 --seed cp1)
+skopeo copy -q --all --dest-tls-verify=false "oci:$T/m" "docker://$PROXY/app/multi:1"
+stop_signet
+: >"$T/signet.log"
+
+# 1. copy with --verify: everything, digests preserved, tag last
+out=$("$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/multi:1" "$REG_b/mirror/multi:1" 2>"$T/copy.err")
+expect_eq "copy --verify exits 0" "$?" 0
+# 6 image blobs, and a payload and a config for each of the 3 signature lists
+expect_match "summary" "$out" "3 manifest\\(s\\), 12 blob\\(s\\) \\(12 copied"
+check "progress on stderr" grep -q '^copied blob sha256:' "$T/copy.err"
+expect_eq "index digest preserved" \
+    "sha256:$(curl -s -H "Accept: $IDX" "http://$REG_b/v2/mirror/multi/manifests/1" | sha256sum | cut -d' ' -f1)" "$top"
+out=$($CHECK "$REG_b" mirror/multi 1 "$T/k.pub")
+expect_match "the index's signature came along" "$out" '"valid": 1'
+arm=$(REG_up=$REG_b child_digest mirror/multi:1 arm64)
+out=$($CHECK "$REG_b" mirror/multi "$arm" "$T/k.pub")
+expect_match "a child's signature came along" "$out" '"valid": 1'
+
+# 2. running it again: nothing to transfer (an interrupted copy resumes)
+out=$("$SIGNET" copy --allow-http "$REG_a/app/multi:1" "$REG_b/mirror/multi:1" 2>/dev/null)
+expect_match "a second run copies no blob" "$out" '0 copied, 12 already there'
+mkimage "$T/half" --layers 2 --size 200000 --seed cp2 >/dev/null
+skopeo copy -q --dest-tls-verify=false "oci:$T/half" "docker://$REG_a/app/half:1"
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_a/app/half:1" >/dev/null
+d=$(curl -s -H "Accept: $OCI" "http://$REG_a/v2/app/half/manifests/1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+# half done: one layer is already at the target, nothing else
+curl -s "http://$REG_a/v2/app/half/blobs/$d" >"$T/layer0"
+loc=$(curl -s -D - -o /dev/null -X POST "http://$REG_b/v2/mirror/half/blobs/uploads/" | sed -n 's/^Location: *//Ip' | tr -d '\r')
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$T/layer0" "$loc&digest=$d"
+out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/mirror/half:1" 2>/dev/null)
+expect_match "a half-done copy finishes (1 blob already there)" "$out" '4 copied, 1 already there'
+out=$($CHECK "$REG_b" mirror/half 1 "$T/k.pub")
+expect_match "and is signed" "$out" '"valid": 1'
+
+# 3. merging into a list already at the target: no signature lost
+"$SIGNET" sign --key "$T/k2.key" --allow-http "$REG_b/mirror/half:1" >/dev/null
+"$SIGNET" sign --key "$T/k2.key" --allow-http "$REG_a/app/half:1" >/dev/null 2>&1 || true
+out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/mirror/half:1" 2>/dev/null)
+expect_eq "copy into an existing list" "$?" 0
+for k in k k2; do
+	out=$($CHECK "$REG_b" mirror/half 1 "$T/$k.pub")
+	expect_match "signature by $k present after the merge" "$out" '"valid": [12]'
+done
+# k from a, k2 made at b (naming b) and k2 made at a (naming a): 3 distinct
+out=$($CHECK "$REG_b" mirror/half 1 "$T/k.pub")
+expect_match "three distinct layers, no duplicate" "$out" '"layers": 3'
+out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/mirror/half:1" 2>/dev/null)
+out=$($CHECK "$REG_b" mirror/half 1 "$T/k.pub")
+expect_match "copying again adds nothing" "$out" '"layers": 3'
+
+# 4. --verify refuses an unsigned image: nothing written
+mkimage "$T/u" --layers 1 --size 10000 --seed cp3 >/dev/null
+skopeo copy -q --dest-tls-verify=false "oci:$T/u" "docker://$REG_a/app/unsigned:1"
+"$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/unsigned:1" "$REG_b/mirror/unsigned:1" \
+    >/dev/null 2>"$T/err"
+expect_eq "unsigned: exit 1" "$?" 1
+expect_match "  with the reason" "$(cat "$T/err")" 'no signature; nothing was written'
+expect_eq "nothing written at the target" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'mirror/unsigned')" 0
+"$SIGNET" sign --key "$T/k2.key" --allow-http "$REG_a/app/unsigned:1" >/dev/null
+"$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/unsigned:1" "$REG_b/mirror/unsigned:1" \
+    >/dev/null 2>"$T/err"
+expect_eq "signed by an untrusted key: exit 1" "$?" 1
+expect_match "  with the reason" "$(cat "$T/err")" 'no signature verifies; nothing was written'
+expect_eq "still nothing written" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'mirror/unsigned')" 0
+
+# 5. one platform of an index
+out=$("$SIGNET" copy --platform linux/arm64 --allow-http "$REG_a/app/multi:1" "$REG_b/arm/only:1" 2>/dev/null)
+expect_eq "--platform copy" "$?" 0
+expect_eq "the tag is the arm64 manifest" \
+    "sha256:$(curl -s -H "Accept: $OCI" "http://$REG_b/v2/arm/only/manifests/1" | sha256sum | cut -d' ' -f1)" "$arm"
+
+# 6. within one registry: blobs are mounted
+out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_a/other/half:1" 2>/dev/null)
+expect_match "same registry: blobs mounted" "$out" '5 mounted'
+finish
