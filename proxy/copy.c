@@ -236,9 +236,10 @@ keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
 	l = json_object_get(o, "config");
 	add_blob(c, json_string_value(json_object_get(l, "digest")),
 	    json_integer_value(json_object_get(l, "size")));
-	json_array_foreach(json_object_get(o, "layers"), i, l)
+	json_array_foreach(json_object_get(o, "layers"), i, l) {
 		add_blob(c, json_string_value(json_object_get(l, "digest")),
 		    json_integer_value(json_object_get(l, "size")));
+	}
 	json_decref(o);
 	return 0;
 }
@@ -302,12 +303,13 @@ on_manifest(struct px_fetch *f, void *arg)
 		/* one platform: its manifest becomes what is copied */
 		o = json_loadb(body, len, 0, &jerr);
 		d = NULL;
-		json_array_foreach(json_object_get(o, "manifests"), i, m)
+		json_array_foreach(json_object_get(o, "manifests"), i, m) {
 			if (platform_matches(m, c->platform)) {
 				d = json_string_value(json_object_get(m,
 				    "digest"));
 				break;
 			}
+		}
 		if (d == NULL) {
 			json_decref(o);
 			snprintf(msg, sizeof(msg), "no platform %s in the index",
@@ -349,9 +351,13 @@ on_sig(struct px_fetch *f, void *arg)
 		char	tag[CORE_TAG_MAX + 1];
 
 		body = px_fetch_body(f, &len);
+		if (c->nsig >= COPY_ITEMS_MAX) {
+			fail(c, "too many signature objects");
+			return;
+		}
 		snprintf(tag, sizeof(tag), "%s", c->sig[c->nsig].tag);
-		if (c->nsig == COPY_ITEMS_MAX || keep(c, &c->sig[c->nsig], body,
-		    len, px_fetch_content_type(f), tag) == -1) {
+		if (keep(c, &c->sig[c->nsig], body, len,
+		    px_fetch_content_type(f), tag) == -1) {
 			fail(c, "too many signature objects");
 			return;
 		}
@@ -796,6 +802,10 @@ next(struct copy *c)
 				c->i++;
 				c->j = 0;
 				next(c);
+				return;
+			}
+			if (c->nsig >= COPY_ITEMS_MAX) {
+				fail(c, "too many signature objects");
 				return;
 			}
 			m = c->i == 0 ? &c->top : &c->man[c->i - 1];
