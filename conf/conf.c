@@ -7,6 +7,7 @@
  * blanked before parsing, keeping line numbers, so the shipped examples can
  * explain themselves.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,6 +297,58 @@ parse_keyless(struct conf_policy *p, json_t *v, const char *path,
 	}
 }
 
+/* A registry for mirror_signatures_from: host[:port] or http(s)://host. */
+static int
+valid_mirror(const json_t *v)
+{
+	const char	*m = json_string_value(v), *h;
+	size_t		 i;
+
+	if (m == NULL || strlen(m) > 256)
+		return 0;
+	h = strstr(m, "://");
+	if (h != NULL && strncmp(m, "http://", 7) != 0 &&
+	    strncmp(m, "https://", 8) != 0)
+		return 0;
+	h = h != NULL ? h + 3 : m;
+	if (*h == '\0' || *h == '/' || *h == ':')
+		return 0;
+	for (i = 0; h[i] != '\0'; i++)
+		if (!isalnum((unsigned char)h[i]) && strchr(".-:[]", h[i]) ==
+		    NULL)
+			return 0;
+	return 1;
+}
+
+static void
+parse_mirrors(struct conf_policy *p, const json_t *x, const char *ipath,
+    struct errbuf *e)
+{
+	const json_t	*mv;
+	size_t		 mi;
+
+	if (!json_is_array(x) || json_array_size(x) > CONF_MIRRORS_MAX) {
+		errf(e, "%s.mirror_signatures_from: must be an array of at "
+		    "most %d registries", ipath, CONF_MIRRORS_MAX);
+		return;
+	}
+	for (mi = 0; mi < json_array_size(x); mi++) {
+		mv = json_array_get(x, mi);
+		if (!valid_mirror(mv)) {
+			errf(e, "%s.mirror_signatures_from[%zu]: must be a "
+			    "registry (host[:port] or an http(s) URL)", ipath,
+			    mi);
+			continue;
+		}
+		p->mirrors[p->nmirrors] = strdup(json_string_value(mv));
+		if (p->mirrors[p->nmirrors] == NULL)
+			errf(e, "%s.mirror_signatures_from: out of memory",
+			    ipath);
+		else
+			p->nmirrors++;
+	}
+}
+
 static void
 parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 {
@@ -371,6 +424,8 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					    str);
 				else
 					p->rekor_upload = (enum conf_sign)idx;
+			} else if (strcmp(k, "mirror_signatures_from") == 0) {
+				parse_mirrors(p, x, ipath, e);
 			} else if (strcmp(k, "require_subject") == 0) {
 				if (!json_is_boolean(x))
 					errf(e, "%s.require_subject: must be "
@@ -425,6 +480,10 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 		    p->nkeyless == 0)
 			errf(e, "%s.keys: verify needs at least one trusted key "
 			    "or keyless signer", ipath);
+		if (p->nmirrors > 0 && (p->sign == CONF_SIGN_OFF ||
+		    (p->nkeys == 0 && p->nkeyless == 0)))
+			errf(e, "%s.mirror_signatures_from: needs sign and trusted "
+			    "keys (mirrored signatures are verified)", ipath);
 		if (p->strict_blobs && p->verify == CONF_VERIFY_OFF)
 			errf(e, "%s.strict_blobs: needs verify", ipath);
 		if (p->verify != CONF_VERIFY_OFF &&
@@ -996,6 +1055,8 @@ conf_unref(struct conf *c)
 		json_decref(c->policies[i].annotations);
 		for (j = 0; j < c->policies[i].nkeys; j++)
 			core_key_free(c->policies[i].keys[j]);
+		for (j = 0; j < c->policies[i].nmirrors; j++)
+			free(c->policies[i].mirrors[j]);
 		for (j = 0; j < c->policies[i].nkeyless; j++) {
 			core_roots_free(c->policies[i].keyless[j].roots);
 			free(c->policies[i].keyless[j].identity);

@@ -26,6 +26,8 @@ enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 #define CONF_KEYLESS_MAX	8	/* keyless signers per rule */
 
 /* One entry of "policies": the first whose glob matches a repository wins. */
+#define CONF_MIRRORS_MAX	8
+
 struct conf_policy {
 	char		*match;
 	enum conf_sign	 sign;
@@ -43,6 +45,8 @@ struct conf_policy {
 	enum conf_sign	 rekor_upload;		/* off, best-effort, required */
 	int		 delete_signatures;	/* DELETE cascades (default) */
 	int		 require_subject;	/* no orphan signature objects */
+	char		*mirrors[CONF_MIRRORS_MAX];	/* mirror_signatures_from */
+	int		 nmirrors;
 	char		 trust_id[65];		/* hash of the trust material */
 };
 

@@ -44,6 +44,7 @@ enum sign_state {
 	SG_BODY,	/* reading the manifest from the client */
 	SG_AUTH,	/* a token for the signature repository */
 	SG_PUT_DIGEST,	/* manifest by digest, and two upload sessions */
+	SG_MIRROR,	/* signatures from mirror_signatures_from */
 	SG_WAIT_LOCK,	/* another push appends to the same list */
 	SG_READ_LIST,	/* GET the list; PUT the payload blob; log to Rekor */
 	SG_REKOR_GET,	/* the log had the entry (409): fetch it */
@@ -59,7 +60,8 @@ enum sign_state {
 
 static const char *const state_names[] = {
 	[SG_BODY] = "body", [SG_AUTH] = "auth", [SG_PUT_DIGEST] = "put-digest",
-	[SG_WAIT_LOCK] = "wait-lock", [SG_READ_LIST] = "read-list",
+	[SG_MIRROR] = "mirror", [SG_WAIT_LOCK] = "wait-lock",
+	[SG_READ_LIST] = "read-list",
 	[SG_REKOR_GET] = "rekor-get",
 	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
 	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
@@ -132,6 +134,14 @@ struct px_sign {
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
+	/* mirror_signatures_from: the registry, layer and step in progress */
+	int			 s_mi, s_mstep;
+	size_t			 s_ml;
+	struct conf		*s_mconf;	/* the mirror's URL */
+	struct core_sigman	 s_mlist;	/* the mirror's list */
+	json_t			*s_mirrored;	/* valid layers, to merge */
+	char			*s_mpayload;
+	size_t			 s_mplen;
 	px_sign_done_fn		 s_done;	/* headless: the sign command */
 	void			*s_done_arg;
 
@@ -165,6 +175,10 @@ static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
 static void	finish_signing(struct px_sign *, int ok);
 static void	sign_destroy(struct px_sign *);
+static void	mirror_next_registry(struct px_sign *);
+static void	mirror_step(struct px_sign *, struct px_fetch *);
+static void	take_lock(struct px_sign *);
+static int	merge_mirrored(struct px_sign *);
 static void	on_fetch(struct px_fetch *, void *);
 static void	begin(struct px_sign *);
 static void	retry(struct px_sign *);
@@ -766,6 +780,18 @@ list_read(struct px_sign *s, struct px_fetch *get)
 			post_config(s);
 		return;
 	}
+	if (found >= 0 && merge_mirrored(s) > 0) {
+		/* ours is there; the mirrored ones were not */
+		if (serialize_list(s) == -1) {
+			finish_signing(s, 0);
+			return;
+		}
+		if (s->s_upload[1] != NULL)
+			put_config(s);
+		else
+			post_config(s);
+		return;
+	}
 	if (found >= 0) {
 		/* an identical signature under our key is already there */
 		if (s->s_background)
@@ -787,6 +813,8 @@ list_read(struct px_sign *s, struct px_fetch *get)
 	rc = ann == NULL ? -1 : core_sigman_append(&s->s_list, s->s_pdigest,
 	    s->s_plen, ann);
 	json_decref(ann);
+	if (rc == 0)
+		(void)merge_mirrored(s);
 	if (rc == -1) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "the signature list "
 		    "has %d layers, cosign's limit", CORE_SIG_LAYERS_MAX);
@@ -823,16 +851,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		s->s_background = 1;
 		s->s_attempt = 0;
 		s->s_outcome = NULL;
-		s->s_state = SG_WAIT_LOCK;
-		switch (lock_acquire(s)) {
-		case 1:
-			read_list(s);
-			break;
-		case 0:
-			break;
-		default:
-			sign_destroy(s);	/* out of memory: give up */
-		}
+		take_lock(s);
 		return;
 	default:
 		return;
@@ -856,6 +875,250 @@ schedule_recheck(struct px_sign *s)
 	s->s_recheck++;
 	s->s_state = SG_RECHECK_WAIT;
 	evtimer_add(s->s_timer, &tv);
+}
+
+static void
+take_lock(struct px_sign *s)
+{
+	s->s_state = SG_WAIT_LOCK;
+	switch (lock_acquire(s)) {
+	case 1:
+		read_list(s);
+		break;
+	case 0:
+		break;	/* on_retry runs when it is our turn */
+	default:
+		if (s->s_background) {
+			sign_destroy(s);	/* out of memory: give up */
+			return;
+		}
+		snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
+		s->s_fail_status = 500;
+		finish_signing(s, 0);
+	}
+}
+
+/*
+ * mirror_signatures_from: the signatures another registry holds for this
+ * digest under the same repository path are read, checked against the
+ * rule's trusted signers, and the valid ones (their payload blobs copied
+ * here) are merged into the list with ours, before the tag.
+ */
+static int
+mirror_get(struct px_sign *s, const char *target)
+{
+	s->s_f[0] = px_fetch_new(s->s_mconf, "GET", target, NULL, NULL,
+	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST, NULL, 0, NULL);
+	if (s->s_f[0] == NULL || px_fetch_start(s->s_up, s->s_f[0], on_fetch,
+	    s) == -1) {
+		px_fetch_free(s->s_f[0]);
+		s->s_f[0] = NULL;
+		return -1;
+	}
+	s->s_pending++;
+	return 0;
+}
+
+static void
+mirror_next_registry(struct px_sign *s)
+{
+	char		 json[1600], err[CONF_ERR_MAX], target[600];
+	const char	*m;
+
+	s->s_state = SG_MIRROR;
+	for (;;) {
+		conf_unref(s->s_mconf);
+		s->s_mconf = NULL;
+		core_sigman_free(&s->s_mlist);
+		if (++s->s_mi >= s->s_policy->nmirrors) {
+			take_lock(s);
+			return;
+		}
+		m = s->s_policy->mirrors[s->s_mi];
+		/* the mirror is reached as the upstream is, with its CA file */
+		snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
+		    "\"upstream\": {\"url\": \"%s%s\"%s%s%s}}",
+		    strstr(m, "://") ? "" : "https://", m,
+		    s->s_conf->up_ca ? ", \"ca\": \"" : "",
+		    s->s_conf->up_ca ? s->s_conf->up_ca : "",
+		    s->s_conf->up_ca ? "\"" : "");
+		s->s_mconf = conf_load_buffer(json, strlen(json), "mirror", err,
+		    sizeof(err));
+		if (s->s_mconf == NULL) {
+			px_warn("mirror %s: %s", m, err);
+			continue;
+		}
+		s->s_mstep = 0;
+		s->s_ml = 0;
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    s->s_repo, s->s_sigtag);
+		if (mirror_get(s, target) == 0)
+			return;
+	}
+}
+
+/* The next payload of the mirror's list, or the next registry. */
+static void
+mirror_next_layer(struct px_sign *s)
+{
+	struct core_sig_layer	l;
+	char			target[600];
+
+	while (s->s_ml < core_sigman_count(&s->s_mlist)) {
+		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
+		if (l.digest == NULL || l.media_type == NULL ||
+		    strcmp(l.media_type, CORE_MT_SIMPLESIGNING) != 0 ||
+		    l.size > CORE_PAYLOAD_MAX) {
+			s->s_ml++;
+			continue;
+		}
+		snprintf(target, sizeof(target), "/v2/%s/blobs/%s", s->s_repo,
+		    l.digest);
+		s->s_mstep = 1;
+		if (mirror_get(s, target) == 0)
+			return;
+		s->s_ml++;
+	}
+	mirror_next_registry(s);
+}
+
+static void
+mirror_step(struct px_sign *s, struct px_fetch *f)
+{
+	const struct conf_policy *p = s->s_policy;
+	struct core_sig_layer	 l;
+	struct core_trust	 t;
+	const char		*body, *errstr;
+	char			 signer[300], reason[300], target[800], *u;
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	switch (s->s_mstep) {
+	case 0:		/* the mirror's list */
+		body = px_fetch_body(f, &len);
+		if (st != 200 || core_sigman_open(&s->s_mlist, body, len, 0,
+		    &errstr) == -1) {
+			if (st == 0 || st == 200)
+				px_warn("%s@%s: mirror %s: %s", s->s_repo,
+				    s->s_digest, p->mirrors[s->s_mi], st == 0 ?
+				    px_fetch_error(f) : errstr);
+			else if (st != 404)
+				px_warn("%s@%s: mirror %s: reading the "
+				    "signature list: HTTP %d", s->s_repo,
+				    s->s_digest, p->mirrors[s->s_mi], st);
+			mirror_next_registry(s);
+			return;
+		}
+		mirror_next_layer(s);
+		return;
+	case 1:		/* a payload: verify it against the rule */
+		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
+		body = px_fetch_body(f, &len);
+		memset(&t, 0, sizeof(t));
+		t.keys = (struct core_key **)p->keys;
+		t.nkeys = (size_t)p->nkeys;
+		t.keyless = p->keyless;
+		t.nkeyless = (size_t)p->nkeyless;
+		t.rekor = (struct core_key **)s->s_conf->rekor_keys;
+		t.nrekor = (size_t)s->s_conf->nrekor_keys;
+		t.rekor_required = p->rekor_required != 0;
+		if (st != 200 || (p->nkeys == 0 && p->nkeyless == 0) ||
+		    core_verify_layer(&t, s->s_digest, body, len, &l, signer,
+		    sizeof(signer), reason, sizeof(reason)) == -1) {
+			px_info("%s@%s: a signature from mirror %s not taken: "
+			    "%s", s->s_repo, s->s_digest,
+			    p->mirrors[s->s_mi], st != 200 ? "payload "
+			    "unreadable" : (p->nkeys == 0 && p->nkeyless == 0) ?
+			    "the rule trusts no signer" : reason);
+			s->s_ml++;
+			mirror_next_layer(s);
+			return;
+		}
+		free(s->s_mpayload);
+		s->s_mpayload = malloc(len + 1);
+		if (s->s_mpayload == NULL) {
+			s->s_ml++;
+			mirror_next_layer(s);
+			return;
+		}
+		memcpy(s->s_mpayload, body, len);
+		s->s_mplen = len;
+		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
+		    s->s_sigrepo);
+		s->s_mstep = 2;
+		if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == -1) {
+			drop_fetches(s);
+			s->s_ml++;
+			mirror_next_layer(s);
+		}
+		return;
+	case 2:		/* an upload session here for that payload */
+		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
+		u = st == 202 && px_fetch_location(f) != NULL ?
+		    upload_url(px_fetch_location(f), l.digest) : NULL;
+		s->s_mstep = 3;
+		if (u == NULL || send_req(s, 0, 1, "PUT", u,
+		    "application/octet-stream", NULL, s->s_mpayload,
+		    s->s_mplen) == -1) {
+			free(u);
+			drop_fetches(s);
+			s->s_ml++;
+			mirror_next_layer(s);
+			return;
+		}
+		free(u);
+		return;
+	case 3:		/* the payload is here: keep the layer to merge */
+		if (st == 201) {
+			json_array_append_new(s->s_mirrored, json_deep_copy(
+			    core_sigman_layer_json(&s->s_mlist, s->s_ml)));
+			px_info("%s@%s: a signature taken from mirror %s",
+			    s->s_repo, s->s_digest, p->mirrors[s->s_mi]);
+		} else
+			px_warn("%s@%s: copying a signature payload from "
+			    "mirror %s: upstream answered HTTP %d", s->s_repo,
+			    s->s_digest, p->mirrors[s->s_mi], st);
+		s->s_ml++;
+		mirror_next_layer(s);
+		return;
+	}
+}
+
+/* The layer's payload digest and signature, for comparing two layers. */
+static int
+same_layer(const json_t *a, const json_t *b)
+{
+	const char	*da, *db, *sa, *sb;
+
+	da = json_string_value(json_object_get(a, "digest"));
+	db = json_string_value(json_object_get(b, "digest"));
+	sa = json_string_value(json_object_get(json_object_get(a,
+	    "annotations"), CORE_ANN_SIGNATURE));
+	sb = json_string_value(json_object_get(json_object_get(b,
+	    "annotations"), CORE_ANN_SIGNATURE));
+	return da != NULL && db != NULL && sa != NULL && sb != NULL &&
+	    strcmp(da, db) == 0 && strcmp(sa, sb) == 0;
+}
+
+/* Merge the mirrored layers the list lacks; the number appended. */
+static int
+merge_mirrored(struct px_sign *s)
+{
+	json_t	*layer;
+	size_t	 i, k;
+	int	 n = 0, found;
+
+	if (s->s_mirrored == NULL)
+		return 0;
+	json_array_foreach(s->s_mirrored, i, layer) {
+		for (found = 0, k = 0; k < core_sigman_count(&s->s_list); k++)
+			if (same_layer(layer, core_sigman_layer_json(&s->s_list,
+			    k)))
+				found = 1;
+		if (!found && core_sigman_append_raw(&s->s_list, layer) == 0)
+			n++;
+	}
+	return n;
 }
 
 /* Read the list and append again after a jittered pause. */
@@ -902,18 +1165,18 @@ sign_step(struct px_sign *s)
 		s->s_upload[0] = strdup(px_fetch_location(f1));
 		s->s_upload[1] = strdup(px_fetch_location(f2));
 		drop_fetches(s);
-		s->s_state = SG_WAIT_LOCK;
-		switch (lock_acquire(s)) {
-		case 1:
-			read_list(s);
-			break;
-		case 0:
-			break;	/* on_retry runs when it is our turn */
-		default:
-			snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
-			s->s_fail_status = 500;
-			finish_signing(s, 0);
+		if (s->s_policy->nmirrors > 0 && s->s_mirrored == NULL) {
+			s->s_mirrored = json_array();
+			s->s_mi = -1;
+			mirror_next_registry(s);
+			return;
 		}
+		take_lock(s);
+		return;
+	case SG_MIRROR:
+		s->s_f[0] = NULL;
+		mirror_step(s, f0);
+		px_fetch_free(f0);
 		return;
 	case SG_READ_LIST:
 		if (!s->s_payload_up) {
@@ -1354,6 +1617,10 @@ sign_destroy(struct px_sign *s)
 	free(s->s_cfg);
 	free(s->s_listbytes);
 	free(s->s_guess);
+	conf_unref(s->s_mconf);
+	core_sigman_free(&s->s_mlist);
+	json_decref(s->s_mirrored);
+	free(s->s_mpayload);
 	free(s->s_bundle);
 	free(s->s_queue_path);
 	px_fetch_free(s->s_listget);
