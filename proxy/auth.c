@@ -23,7 +23,7 @@
 #define TOKEN_TTL_MIN	60	/* seconds, when the realm says nothing */
 
 struct auth_entry {
-	char	scope[CORE_NAME_MAX + 64];
+	char	scope[3 * CORE_NAME_MAX + 96];
 	char	up_url[256];
 	char	*header;	/* "Bearer ..." or "Basic ..." */
 	time_t	expires;
@@ -38,7 +38,7 @@ struct px_auth {
 	struct conf		*a_conf;
 	struct px_upstream	*a_up;
 	struct px_fetch		*a_fetch;
-	char			 a_scope[CORE_NAME_MAX + 64];
+	char			 a_scope[3 * CORE_NAME_MAX + 96];
 	char			*a_basic;	/* "Basic base64(user:pass)" */
 	px_auth_fn		 a_cb;
 	void			*a_arg;
@@ -158,18 +158,30 @@ request_token(struct px_auth *a, const char *challenge)
 	}
 	/* the service is echoed verbatim: some registries need exactly it */
 	n = strlen(realm) + (service ? strlen(service) * 3 : 0) +
-	    strlen(a->a_scope) * 3 + 32;
+	    strlen(a->a_scope) * 4 + 32;
 	url = malloc(n);
 	if (url != NULL) {
-		char	*es = service ? curl_easy_escape(NULL, service, 0) :
-			    NULL;
-		char	*sc = curl_easy_escape(NULL, a->a_scope, 0);
+		char		*es = service ? curl_easy_escape(NULL, service,
+				    0) : NULL;
+		const char	*sp = a->a_scope;
+		size_t		 at, k;
 
-		snprintf(url, n, "%s%c%s%s%sscope=%s", realm,
+		at = (size_t)snprintf(url, n, "%s%c%s%s", realm,
 		    strchr(realm, '?') ? '&' : '?', es ? "service=" : "",
-		    es ? es : "", es ? "&" : "", sc ? sc : "");
+		    es ? es : "");
 		curl_free(es);
-		curl_free(sc);
+		/* one scope= parameter per space-separated scope */
+		while (*sp != '\0' && at < n) {
+			char	*sc;
+
+			k = strcspn(sp, " ");
+			sc = curl_easy_escape(NULL, sp, (int)k);
+			at += (size_t)snprintf(url + at, n - at, "%sscope=%s",
+			    url[at - 1] == '?' ? "" : "&", sc ? sc : "");
+			curl_free(sc);
+			sp += k;
+			sp += strspn(sp, " ");
+		}
 	}
 	free(realm);
 	free(service);
@@ -207,6 +219,11 @@ on_fetch(struct px_fetch *f, void *arg)
 			return;
 		}
 		if (strncasecmp(ch, "basic", 5) == 0) {
+			if (a->a_basic == NULL) {
+				auth_finish(a, NULL, "the registry asks for "
+				    "credentials and none were given");
+				return;
+			}
 			cache_put(a->a_conf->up_url, a->a_scope, a->a_basic,
 			    3600);
 			auth_finish(a, a->a_basic, NULL);
@@ -223,7 +240,7 @@ on_fetch(struct px_fetch *f, void *arg)
 	if (st != 200) {
 		auth_finish(a, NULL, st == 0 ? px_fetch_error(f) :
 		    st == 401 || st == 403 ? "the token service refused "
-		    "registry_auth's credentials" : "the token service failed");
+		    "the credentials" : "the token service failed");
 		return;
 	}
 	body = px_fetch_body(f, &len);
@@ -246,18 +263,16 @@ on_fetch(struct px_fetch *f, void *arg)
 }
 
 struct px_auth *
-px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
-    px_auth_fn cb, void *arg, const char **cached)
+px_auth_start(struct conf *cf, struct px_upstream *up, const char *basic,
+    const char *scopes, px_auth_fn cb, void *arg, const char **cached)
 {
 	struct auth_entry	*e;
 	struct px_auth		*a;
-	char			 scope[CORE_NAME_MAX + 64], cred[512], b64[800];
-	const char		*pw;
-	size_t			 blen;
 
 	*cached = NULL;
-	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
-	e = cache_find(cf->up_url, scope);
+	if (strlen(scopes) >= sizeof(a->a_scope))
+		return NULL;
+	e = cache_find(cf->up_url, scopes);
 	if (e != NULL && e->expires > time(NULL)) {
 		*cached = e->header;
 		return NULL;
@@ -269,23 +284,44 @@ px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
 	a->a_up = up;
 	a->a_cb = cb;
 	a->a_arg = arg;
-	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scope);
+	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scopes);
+	a->a_basic = basic != NULL ? strdup(basic) : NULL;
+	a->a_state = AU_PING;
+	a->a_fetch = px_fetch_new(cf, "GET", "/v2/", NULL, NULL, NULL, NULL, 0,
+	    NULL);
+	if ((basic != NULL && a->a_basic == NULL) || a->a_fetch == NULL ||
+	    px_fetch_start(up, a->a_fetch, on_fetch, a) == -1) {
+		px_auth_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+struct px_auth *
+px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
+    px_auth_fn cb, void *arg, const char **cached)
+{
+	struct px_auth	*a;
+	char		 scope[CORE_NAME_MAX + 64], cred[512], b64[800];
+	char		*basic = NULL;
+	const char	*pw;
+	size_t		 blen;
+
+	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
 	pw = getenv(cf->reg_password_env);
 	snprintf(cred, sizeof(cred), "%s:%s", cf->reg_user, pw ? pw : "");
 	mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen,
 	    (unsigned char *)cred, strlen(cred));
 	mbedtls_platform_zeroize(cred, sizeof(cred));
-	if (asprintf(&a->a_basic, "Basic %s", b64) == -1)
-		a->a_basic = NULL;
+	if (asprintf(&basic, "Basic %s", b64) == -1)
+		basic = NULL;
 	mbedtls_platform_zeroize(b64, sizeof(b64));
-	a->a_state = AU_PING;
-	a->a_fetch = px_fetch_new(cf, "GET", "/v2/", NULL, NULL, NULL, NULL, 0,
-	    NULL);
-	if (a->a_basic == NULL || a->a_fetch == NULL ||
-	    px_fetch_start(up, a->a_fetch, on_fetch, a) == -1) {
-		px_auth_free(a);
+	if (basic == NULL) {
+		*cached = NULL;
 		return NULL;
 	}
+	a = px_auth_start(cf, up, basic, scope, cb, arg, cached);
+	wipe_free(basic);
 	return a;
 }
 

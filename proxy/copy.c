@@ -48,7 +48,7 @@ struct cp_manifest {
 	char		 tag[CORE_TAG_MAX + 1];	/* signature objects */
 };
 
-enum { PH_TOP, PH_CHILD, PH_SIGS, PH_VERIFY, PH_BLOBS, PH_LISTS, PH_MANIFESTS,
+enum { PH_AUTH, PH_TOP, PH_CHILD, PH_SIGS, PH_VERIFY, PH_BLOBS, PH_LISTS, PH_MANIFESTS,
 	PH_TAG, PH_DONE };
 
 struct copy {
@@ -70,6 +70,7 @@ struct copy {
 	int			 phase;
 	size_t			 i, j;		/* current item, sub-step */
 	struct px_fetch		*f;
+	struct px_auth		*authjob;	/* PH_AUTH: a token */
 	struct core_sigman	 list;		/* PH_VERIFY, PH_LISTS */
 	char			*cfg, *newlist;
 	size_t			 cfglen, newlen;
@@ -98,8 +99,8 @@ fail(struct copy *c, const char *msg)
 }
 
 /* Registry credentials from a docker-style config.json, or podman's. */
-static char *
-config_auth(const char *registry)
+char *
+px_docker_auth(const char *registry)
 {
 	const char	*dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
 	const char	*xdg = getenv("XDG_RUNTIME_DIR");
@@ -171,7 +172,7 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
 	}
-	r->auth = config_auth(r->registry);
+	r->auth = px_docker_auth(r->registry);
 	return 0;
 bad:
 	snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
@@ -509,7 +510,7 @@ put_done(CURLcode rc, void *arg)
 static int
 pipe_start(struct copy *c, const char *location)
 {
-	char	url[2048], h[1024];
+	char	url[2048], *h;
 
 	evbuffer_drain(c->buf, evbuffer_get_length(c->buf));
 	c->get_done = c->get_paused = c->put_paused = 0;
@@ -528,8 +529,11 @@ pipe_start(struct copy *c, const char *location)
 	    c->src.repo, c->blob[c->i].digest);
 	curl_easy_setopt(c->get.easy, CURLOPT_URL, url);
 	if (c->src.auth != NULL) {
-		snprintf(h, sizeof(h), "Authorization: %s", c->src.auth);
+		/* tokens with certificate chains run to several KiB */
+		if (asprintf(&h, "Authorization: %s", c->src.auth) == -1)
+			return -1;
 		c->get_hdrs = curl_slist_append(NULL, h);
+		free(h);
 		curl_easy_setopt(c->get.easy, CURLOPT_HTTPHEADER, c->get_hdrs);
 	}
 	/* blobs may be served from elsewhere (S3): follow, and do not carry
@@ -552,8 +556,10 @@ pipe_start(struct copy *c, const char *location)
 	    "application/octet-stream");
 	c->put_hdrs = curl_slist_append(c->put_hdrs, "Expect:");
 	if (c->dst.auth != NULL) {
-		snprintf(h, sizeof(h), "Authorization: %s", c->dst.auth);
+		if (asprintf(&h, "Authorization: %s", c->dst.auth) == -1)
+			return -1;
 		c->put_hdrs = curl_slist_append(c->put_hdrs, h);
+		free(h);
 	}
 	curl_easy_setopt(c->put.easy, CURLOPT_HTTPHEADER, c->put_hdrs);
 	curl_easy_setopt(c->put.easy, CURLOPT_UPLOAD, 1L);
@@ -757,6 +763,67 @@ on_manifest_put(struct px_fetch *f, void *arg)
 	next(c);
 }
 
+/*
+ * PH_AUTH: the registry token flow for each side, with the config.json
+ * credentials (or anonymously): pull on the source; pull and push on the
+ * target, and pull on the source repository for mounts within one registry.
+ * A registry without auth, or with Basic, keeps the config.json header.
+ */
+static void
+on_auth(void *arg, const char *header, const char *err)
+{
+	struct copy	*c = arg;
+	struct cp_ref	*r = c->j == 0 ? &c->src : &c->dst;
+	char		 msg[600];
+
+	px_auth_free(c->authjob);
+	c->authjob = NULL;
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "authenticating to %s: %s",
+		    r->registry, err);
+		fail(c, msg);
+		return;
+	}
+	if (header != NULL) {
+		free(r->auth);
+		r->auth = strdup(header);
+		if (r->auth == NULL) {
+			fail(c, "out of memory");
+			return;
+		}
+	}
+	c->j++;
+	next(c);
+}
+
+static int
+start_auth(struct copy *c)
+{
+	struct cp_ref	*r = c->j == 0 ? &c->src : &c->dst;
+	char		 scopes[3 * CORE_NAME_MAX + 96];
+	const char	*cached;
+
+	if (c->j == 0)
+		snprintf(scopes, sizeof(scopes), "repository:%s:pull",
+		    c->src.repo);
+	else
+		snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s",
+		    c->dst.repo, c->same_registry ? " repository:" : "",
+		    c->same_registry ? c->src.repo : "",
+		    c->same_registry ? ":pull" : "");
+	c->authjob = px_auth_start(r->conf, c->up, r->auth, scopes, on_auth, c,
+	    &cached);
+	if (c->authjob != NULL)
+		return 1;
+	if (cached == NULL) {
+		fail(c, "cannot start authentication");
+		return -1;
+	}
+	free(r->auth);
+	r->auth = strdup(cached);
+	return 0;
+}
+
 /* The next request of the copy, whatever phase it is in. */
 static void
 next(struct copy *c)
@@ -769,6 +836,21 @@ next(struct copy *c)
 	struct cp_manifest	*m;
 
 	switch (c->phase) {
+	case PH_AUTH:
+		while (c->j < 2) {
+			switch (start_auth(c)) {
+			case 1:
+				return;		/* on_auth goes on */
+			case 0:
+				c->j++;
+				continue;
+			default:
+				return;
+			}
+		}
+		c->phase = PH_TOP;
+		c->j = 0;
+		/* FALLTHROUGH */
 	case PH_TOP:
 		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
 		    c->src.repo, c->src.ref);
@@ -1008,7 +1090,8 @@ px_cmd_copy(int argc, char **argv)
 		rc = 1;
 		goto done;
 	}
-	c->phase = PH_TOP;
+	c->phase = PH_AUTH;
+	c->j = 0;
 	next(c);
 	event_base_dispatch(c->base);
 	if (c->failure[0] != '\0') {
@@ -1034,6 +1117,7 @@ done:
 	curl_slist_free_all(c->get_hdrs);
 	curl_slist_free_all(c->put_hdrs);
 	px_fetch_free(c->f);
+	px_auth_free(c->authjob);
 	px_upstream_free(c->up);
 	if (c->buf != NULL)
 		evbuffer_free(c->buf);

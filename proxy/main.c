@@ -211,6 +211,7 @@ struct sign_cmd {
 	char			 ref[CORE_REF_MAX + 1];
 	char			 registry[256];
 	char			*auth;
+	struct px_auth		*authjob;
 	int			 ok;
 };
 
@@ -258,11 +259,72 @@ sign_got_manifest(struct px_fetch *f, void *arg)
 		return;
 	}
 	sc->job = px_sign_headless(sc->conf, sc->up, sc->base, sc->repo, body,
-	    len, *ct ? ct : CORE_MT_DOCKER_MANIFEST, sign_done, sc);
+	    len, *ct ? ct : CORE_MT_DOCKER_MANIFEST, sc->auth, sign_done, sc);
 	if (sc->job == NULL) {
 		fprintf(stderr, "signet: sign: cannot start signing\n");
 		event_base_loopexit(sc->base, NULL);
 	}
+}
+
+static void
+sign_get(struct sign_cmd *sc)
+{
+	char	target[600];
+
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc->repo,
+	    sc->ref);
+	sc->get = px_fetch_new(sc->conf, "GET", target, sc->auth, NULL,
+	    CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
+	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL);
+	if (sc->get == NULL ||
+	    px_fetch_start(sc->up, sc->get, sign_got_manifest, sc) == -1) {
+		fprintf(stderr, "signet: sign: cannot start\n");
+		event_base_loopexit(sc->base, NULL);
+	}
+}
+
+/* The registry's token flow: the credentials become a Bearer token. */
+static void
+sign_on_auth(void *arg, const char *header, const char *err)
+{
+	struct sign_cmd	*sc = arg;
+
+	px_auth_free(sc->authjob);
+	sc->authjob = NULL;
+	if (err != NULL) {
+		fprintf(stderr, "signet: sign: authenticating to %s: %s\n",
+		    sc->registry, err);
+		event_base_loopexit(sc->base, NULL);
+		return;
+	}
+	if (header != NULL) {
+		free(sc->auth);
+		sc->auth = strdup(header);
+	}
+	sign_get(sc);
+}
+
+static void
+sign_start(struct sign_cmd *sc)
+{
+	char		 scopes[3 * CORE_NAME_MAX + 96];
+	const char	*cached, *sr = sc->conf->sig_repo;
+
+	snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s",
+	    sc->repo, sr != NULL ? " repository:" : "", sr != NULL ? sr : "",
+	    sr != NULL ? ":pull,push" : "");
+	sc->authjob = px_auth_start(sc->conf, sc->up, sc->auth, scopes,
+	    sign_on_auth, sc, &cached);
+	if (sc->authjob != NULL)
+		return;
+	if (cached == NULL) {
+		fprintf(stderr, "signet: sign: cannot start\n");
+		event_base_loopexit(sc->base, NULL);
+		return;
+	}
+	free(sc->auth);
+	sc->auth = strdup(cached);
+	sign_get(sc);
 }
 
 /* REGISTRY/REPO[:TAG|@DIGEST] */
@@ -306,7 +368,7 @@ cmd_sign(int argc, char **argv)
 {
 	struct sign_cmd	 sc;
 	const char	*key = NULL, *image = NULL, *user = NULL, *pass = NULL;
-	char		 json[8192], err[CONF_ERR_MAX], target[600], up[300];
+	char		 json[8192], err[CONF_ERR_MAX], up[300];
 	char		 cred[512], b64[800];
 	size_t		 blen;
 	int		 i, allow_http = 0;
@@ -370,23 +432,19 @@ cmd_sign(int argc, char **argv)
 		if (asprintf(&sc.auth, "Basic %s", b64) == -1)
 			sc.auth = NULL;
 		mbedtls_platform_zeroize(b64, sizeof(b64));
-	}
+	} else
+		sc.auth = px_docker_auth(sc.registry);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	sc.base = event_base_new();
 	sc.up = sc.base != NULL ? px_upstream_new(sc.base) : NULL;
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc.repo,
-	    sc.ref);
-	sc.get = sc.up != NULL ? px_fetch_new(sc.conf, "GET", target, sc.auth,
-	    NULL, CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
-	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL) :
-	    NULL;
-	if (sc.get != NULL &&
-	    px_fetch_start(sc.up, sc.get, sign_got_manifest, &sc) == 0)
+	if (sc.up != NULL) {
+		sign_start(&sc);
 		event_base_dispatch(sc.base);
-	else
+	} else
 		fprintf(stderr, "signet: sign: cannot start\n");
 	if (sc.job != NULL)
 		px_sign_headless_free(sc.job);
+	px_auth_free(sc.authjob);
 	px_fetch_free(sc.get);
 	px_upstream_free(sc.up);
 	if (sc.base != NULL)

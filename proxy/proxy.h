@@ -110,6 +110,8 @@ const char *px_fetch_link(const struct px_fetch *);
 /* gc.c, copy.c: commands */
 int	px_cmd_gc(int argc, char **argv);
 int	px_cmd_copy(int argc, char **argv);
+/* "Basic ..." for registry from docker's config.json or podman's auth.json */
+char	*px_docker_auth(const char *registry);
 
 /* auth.c: signet's own registry credentials (registry_auth) */
 
@@ -124,6 +126,13 @@ typedef void (*px_auth_fn)(void *arg, const char *header, const char *err);
  */
 struct px_auth *px_auth_get(struct conf *, struct px_upstream *,
 	    const char *repo, px_auth_fn cb, void *arg, const char **cached);
+/*
+ * The same flow with given credentials ("Basic ...", or NULL for an
+ * anonymous token) and space-separated scopes: the copy command.
+ */
+struct px_auth *px_auth_start(struct conf *, struct px_upstream *,
+	    const char *basic, const char *scopes, px_auth_fn cb, void *arg,
+	    const char **cached);
 void	px_auth_free(struct px_auth *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
@@ -262,8 +271,8 @@ void	px_sign_shutdown(void);
 typedef void (*px_sign_done_fn)(void *arg, int ok, const char *message);
 struct px_sign *px_sign_headless(struct conf *, struct px_upstream *,
 	    struct event_base *, const char *repo, const char *manifest,
-	    size_t mlen, const char *content_type, px_sign_done_fn done,
-	    void *arg);
+	    size_t mlen, const char *content_type, const char *auth,
+	    px_sign_done_fn done, void *arg);
 void	px_sign_headless_free(struct px_sign *);
 const char *px_sign_sigtag(const struct px_sign *);
 /* Retry one queued best-effort Rekor upload, if any (timer, state_dir). */

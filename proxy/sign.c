@@ -1669,7 +1669,8 @@ px_sign_shutdown(void)
 struct px_sign *
 px_sign_headless(struct conf *cf, struct px_upstream *up,
     struct event_base *base, const char *repo, const char *manifest,
-    size_t mlen, const char *content_type, px_sign_done_fn done, void *arg)
+    size_t mlen, const char *content_type, const char *auth,
+    px_sign_done_fn done, void *arg)
 {
 	struct px_sign	*s;
 	char		 hex[65];
@@ -1686,7 +1687,9 @@ px_sign_headless(struct conf *cf, struct px_upstream *up,
 	core_sigman_init(&s->s_list);
 	s->s_timer = evtimer_new(base, on_retry, s);
 	s->s_manifest = malloc(mlen + 1);
-	if (s->s_timer == NULL || s->s_manifest == NULL || s->s_policy == NULL) {
+	s->s_auth = auth != NULL ? strdup(auth) : NULL;
+	if (s->s_timer == NULL || s->s_manifest == NULL || s->s_policy == NULL ||
+	    (auth != NULL && s->s_auth == NULL)) {
 		sign_destroy(s);
 		return NULL;
 	}
@@ -1789,7 +1792,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 			continue;
 		}
 		queue_job = px_sign_headless(cf, up, base, repo, (char *)man, n,
-		    ct, queue_done, NULL);
+		    ct, NULL, queue_done, NULL);
 		free(man);
 		json_decref(o);
 		if (queue_job != NULL) {

@@ -93,4 +93,46 @@ expect_eq "the tag is the arm64 manifest" \
 # 6. within one registry: blobs are mounted
 out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_a/other/half:1" 2>/dev/null)
 expect_match "same registry: blobs mounted" "$out" '5 mounted'
+
+# 7. registries behind the token flow: credentials from docker's
+# config.json for one and podman's auth.json for the other
+tport=$(free_port)
+"$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token.pem" "$T/tokens.log" \
+    'alice:apw:src/*' 'bob:bpw:dst/*' >"$T/token.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$tport"
+TOK="auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: signet-test-registry
+    issuer: signet-test-issuer
+    rootcertbundle: $T/token.pem"
+start_registry ta "$TOK"
+start_registry tb "$TOK"
+skopeo copy -q --dest-tls-verify=false --dest-creds alice:apw "oci:$T/half" "docker://$REG_ta/src/img:1"
+check "signet sign through the token flow" "$SIGNET" sign --key "$T/k.key" --allow-http \
+    --registry-username alice --registry-password apw "$REG_ta/src/img:1"
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http --registry-username alice \
+    --registry-password wrong "$REG_ta/src/img:1" 2>&1)
+expect_match "signet sign: a refused password is named" "$out" \
+    "authenticating to $REG_ta: the token service refused the credentials"
+mkdir -p "$T/dockercfg" "$T/xdg/containers"
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$REG_ta" "$(printf alice:apw | base64)" >"$T/dockercfg/config.json"
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$REG_tb" "$(printf bob:bpw | base64)" >"$T/xdg/containers/auth.json"
+"$SIGNET" copy --allow-http "$REG_ta/src/img:1" "$REG_tb/dst/img:1" >/dev/null 2>"$T/err"
+expect_eq "without credentials: exit 1" "$?" 1
+expect_match "  naming the refusal" "$(cat "$T/err")" 'HTTP 401'
+out=$(DOCKER_CONFIG="$T/dockercfg" XDG_RUNTIME_DIR="$T/xdg" "$SIGNET" copy --allow-http \
+    "$REG_ta/src/img:1" "$REG_tb/dst/img:1" 2>"$T/err")
+expect_eq "with config.json and auth.json: exit 0" "$?" 0
+expect_match "  everything copied" "$out" '1 manifest\(s\), 5 blob\(s\) \(5 copied.*1 signature object'
+check "a pull token for the source, as alice" grep -q '^alice repository:src/img:pull pull$' "$T/tokens.log"
+check "a push token for the target, as bob" grep -q '^bob repository:dst/img:pull,push pull,push$' "$T/tokens.log"
+tok=$(curl -s -u bob:bpw "http://127.0.0.1:$tport/token?service=signet-test-registry&scope=repository:dst/img:pull" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+out=$($CHECK "$REG_tb" dst/img 1 "$T/k.pub" --creds bob:bpw)
+expect_match "its signature too" "$out" '"valid": 1'
+expect_eq "the copy is at the target, digest preserved" "sha256:$(curl -s -H "Authorization: Bearer $tok" \
+    -H "Accept: $OCI" "http://$REG_tb/v2/dst/img/manifests/1" | sha256sum | cut -d' ' -f1)" \
+    "$(curl -s -H "Accept: $OCI" "http://$REG_a/v2/app/half/manifests/1" | sha256sum | sed 's/^/sha256:/; s/ .*//')"
 finish

@@ -70,7 +70,7 @@ SIGNET_REG_PW=wrong start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k
 mkimage "$T/img4" --layers 1 --size 20000 --seed auth4 >/dev/null
 out=$($cp "oci:$T/img4" "docker://$PROXY/app/four:1" 2>&1)
 expect_match "refused credentials named" "$out" \
-    "registry_auth for sigs/store: the token service refused registry_auth's credentials"
+    "registry_auth for sigs/store: the token service refused the credentials"
 stop_signet
 
 # 5. configuration: the password variable must be set
