@@ -56,6 +56,10 @@ struct copy {
 	struct px_upstream	*up;
 	struct cp_ref		 src, dst;
 	struct core_key		*vkey;
+	struct conf		*pconf;		/* --policy: a signet config */
+	const struct conf_policy *policy;	/* its rule for the target */
+	char			 signers[64][300];	/* distinct, verified */
+	int			 nsigners;
 	int			 all, verify, same_registry;
 	char			 platform[64];
 
@@ -382,17 +386,35 @@ on_payload(struct px_fetch *f, void *arg)
 	struct core_sig_layer	 l;
 	struct core_trust	 t;
 	const char		*payload;
-	char			 reason[256];
+	char			 reason[256], signer[300];
 	size_t			 len;
 	json_t			*layer;
+	int			 i;
 
 	core_sigman_layer(&c->list, c->j, &l);
 	payload = px_fetch_body(f, &len);
 	memset(&t, 0, sizeof(t));
-	t.keys = &c->vkey;
-	t.nkeys = 1;
-	if (px_fetch_status(f) == 200 && core_verify_signature(&t, c->top.digest,
-	    payload, len, l.signature, l.bundle, reason, sizeof(reason)) == 0) {
+	if (c->policy != NULL) {
+		t.keys = (struct core_key **)c->policy->keys;
+		t.nkeys = (size_t)c->policy->nkeys;
+		t.keyless = c->policy->keyless;
+		t.nkeyless = (size_t)c->policy->nkeyless;
+		t.rekor = (struct core_key **)c->pconf->rekor_keys;
+		t.nrekor = (size_t)c->pconf->nrekor_keys;
+		t.rekor_required = c->policy->rekor_required != 0;
+	} else {
+		t.keys = &c->vkey;
+		t.nkeys = 1;
+	}
+	if (px_fetch_status(f) == 200 && core_verify_layer(&t, c->top.digest,
+	    payload, len, &l, signer, sizeof(signer), reason,
+	    sizeof(reason)) == 0) {
+		for (i = 0; i < c->nsigners; i++)
+			if (strcmp(c->signers[i], signer) == 0)
+				break;
+		if (i == c->nsigners && c->nsigners < 64)
+			snprintf(c->signers[c->nsigners++],
+			    sizeof(c->signers[0]), "%s", signer);
 		c->valid++;
 		c->j++;
 	} else {
@@ -933,6 +955,14 @@ next(struct copy *c)
 			    "written");
 			return;
 		}
+		if (c->policy != NULL && c->nsigners < c->policy->threshold) {
+			snprintf(target, sizeof(target), "--verify: %d distinct "
+			    "trusted signer(s), the policy's threshold is %ld; "
+			    "nothing was written", c->nsigners,
+			    c->policy->threshold);
+			fail(c, target);
+			return;
+		}
 		if (c->j < c->sig[c->i].len && core_sigman_count(&c->list) !=
 		    (size_t)c->valid) {
 			/* unreachable: layers are dropped as they fail */
@@ -1025,11 +1055,36 @@ next(struct copy *c)
 	next(c);
 }
 
+/*
+ * --policy FILE: a signet configuration; the rule for the target
+ * repository (the one signet would enforce on pulls of the copy) gives the
+ * trusted signers, the threshold and the Rekor requirement.
+ */
+static int
+load_policy(struct copy *c, const char *path)
+{
+	char	err[CONF_ERR_MAX];
+
+	c->pconf = conf_load(path, err, sizeof(err));
+	if (c->pconf == NULL) {
+		fprintf(stderr, "signet: copy: --policy %s", err);
+		return 1;
+	}
+	c->policy = conf_policy_for(c->pconf, c->dst.repo);
+	if (c->policy == NULL || (c->policy->nkeys == 0 &&
+	    c->policy->nkeyless == 0)) {
+		fprintf(stderr, "signet: copy: --policy %s: the rule for %s "
+		    "trusts no signer\n", path, c->dst.repo);
+		return 1;
+	}
+	return 0;
+}
+
 int
 px_cmd_copy(int argc, char **argv)
 {
 	struct copy	*c;
-	const char	*srcs = NULL, *dsts = NULL, *key = NULL;
+	const char	*srcs = NULL, *dsts = NULL, *key = NULL, *pol = NULL;
 	char		 err[CONF_ERR_MAX];
 	int		 i, allow_http = 0, rc;
 	size_t		 k;
@@ -1046,6 +1101,8 @@ px_cmd_copy(int argc, char **argv)
 			c->verify = 1;
 		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
 			key = argv[++i];
+		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+			pol = argv[++i];
 		else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
 			snprintf(c->platform, sizeof(c->platform), "%s",
 			    argv[++i]);
@@ -1060,9 +1117,11 @@ px_cmd_copy(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (srcs == NULL || dsts == NULL || (c->verify && key == NULL)) {
+	if (srcs == NULL || dsts == NULL || (c->verify && (key == NULL) ==
+	    (pol == NULL)) || (!c->verify && (key != NULL || pol != NULL))) {
 		fprintf(stderr, "signet: copy [--all] [--platform OS/ARCH] "
-		    "[--verify --key PUB] [--allow-http] SRC DST\n");
+		    "[--verify --key PUB | --verify --policy FILE] "
+		    "[--allow-http] SRC DST\n");
 		free(c);
 		return 2;
 	}
@@ -1078,6 +1137,8 @@ px_cmd_copy(int argc, char **argv)
 		rc = 1;
 		goto done;
 	}
+	if (pol != NULL && (rc = load_policy(c, pol)) != 0)
+		goto done;
 	c->same_registry = strcmp(c->src.registry, c->dst.registry) == 0;
 	px_log_set_level(CONF_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1137,6 +1198,7 @@ done:
 	conf_unref(c->src.conf);
 	conf_unref(c->dst.conf);
 	core_key_free(c->vkey);
+	conf_unref(c->pconf);
 	free(c);
 	return rc;
 }

@@ -94,7 +94,26 @@ expect_eq "the tag is the arm64 manifest" \
 out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_a/other/half:1" 2>/dev/null)
 expect_match "same registry: blobs mounted" "$out" '5 mounted'
 
-# 7. registries behind the token flow: credentials from docker's
+# 7. --verify --policy: the target repository's rule, with its threshold
+"$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
+printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://x"}, "policies": [
+  {"match": "pol/two", "verify": "enforce", "threshold": 2, "keys": ["%s", "%s"]},
+  {"match": "pol/three", "verify": "enforce", "threshold": 2, "keys": ["%s", "%s"]},
+  {"match": "*", "sign": "off"}]}' "$T/k.pub" "$T/k2.pub" "$T/k.pub" "$T/k3.pub" >"$T/pol.json"
+out=$("$SIGNET" copy --verify --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/pol/two:1" 2>"$T/err")
+expect_eq "--policy: two trusted signers meet the threshold" "$?" 0
+"$SIGNET" copy --verify --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/pol/three:1" \
+    >/dev/null 2>"$T/err"
+expect_eq "--policy: one of two required signers: exit 1" "$?" 1
+expect_match "  with the reason" "$(cat "$T/err")" "1 distinct trusted signer\\(s\\), the policy's threshold is 2; nothing was written"
+expect_eq "  and nothing written" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'pol/three')" 0
+"$SIGNET" copy --verify --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/other/x:1" \
+    >/dev/null 2>"$T/err"
+expect_match "--policy: a rule trusting nobody is named" "$(cat "$T/err")" 'the rule for other/x trusts no signer'
+"$SIGNET" copy --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/pol/two:1" >/dev/null 2>&1
+expect_eq "--policy without --verify is a usage error" "$?" 2
+
+# 8. registries behind the token flow: credentials from docker's
 # config.json for one and podman's auth.json for the other
 tport=$(free_port)
 "$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token.pem" "$T/tokens.log" \

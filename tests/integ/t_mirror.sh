@@ -36,7 +36,8 @@ start_signet "http://$REG_b" "\"signing\": {\"key\": \"$T/k.key\"}, \"policies\"
   {\"match\": \"*\", \"sign\": \"required\"}]"
 
 # 1. the push: signet's own signature and k2's from a; not k3's
-check "push through signet" $cp "oci:$T/m" "docker://$PROXY/app/m:1"
+check "skopeo copy docker://a/app/m docker://signet/app/m" \
+    $cp --src-tls-verify=false "docker://$REG_a/app/m:1" "docker://$PROXY/app/m:1"
 out=$($CHECK "$REG_b" app/m 1 "$T/k.pub")
 expect_match "signet's signature is there" "$out" "\"digest\": \"$top\", \"layers\": 2, \"valid\": 1"
 out=$($CHECK "$REG_b" app/m 1 "$T/k2.pub")
