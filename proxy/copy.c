@@ -48,8 +48,8 @@ struct cp_manifest {
 	char		 tag[CORE_TAG_MAX + 1];	/* signature objects */
 };
 
-enum { PH_AUTH, PH_TOP, PH_CHILD, PH_SIGS, PH_VERIFY, PH_BLOBS, PH_LISTS, PH_MANIFESTS,
-	PH_TAG, PH_DONE };
+enum { PH_AUTH, PH_TOP, PH_CHILD, PH_SIGS, PH_REFERRERS, PH_VERIFY, PH_BLOBS,
+	PH_LISTS, PH_MANIFESTS, PH_REFINDEX, PH_TAG, PH_DONE };
 
 struct copy {
 	struct event_base	*base;
@@ -72,7 +72,11 @@ struct copy {
 	struct cp_blob		 blob[COPY_ITEMS_MAX];
 	size_t			 nblob;
 	int			 phase;
-	size_t			 i, j;		/* current item, sub-step */
+	size_t			 i, j, k;	/* current item, sub-steps */
+	size_t			 nsubj;		/* the top and its children */
+	/* OCI referrers (--all): [{"subject": D, "manifests": [...]}] */
+	json_t			*refs;
+	int			 nrefs;		/* referrer manifests copied */
 	struct px_fetch		*f;
 	struct px_auth		*authjob;	/* PH_AUTH: a token */
 	struct core_sigman	 list;		/* PH_VERIFY, PH_LISTS */
@@ -94,6 +98,7 @@ struct copy {
 };
 
 static void	next(struct copy *);
+static void	on_refindex_put(struct px_fetch *, void *);
 
 static void
 fail(struct copy *c, const char *msg)
@@ -375,6 +380,266 @@ on_sig(struct px_fetch *f, void *arg)
 	}
 	c->j++;
 	next(c);
+}
+
+/*
+ * PH_REFERRERS (--all): the OCI referrers of the top and each child, from
+ * the referrers API, or else the referrers tag schema's sha256-<hex>
+ * index; each referrer manifest is copied by digest like a child.
+ * Sub-steps in c->j: 0 the API, 1 the fallback tag, 2 the manifests
+ * (c->k the descriptor).
+ */
+static const char *
+subject_digest(struct copy *c, size_t i)
+{
+	return i == 0 ? c->top.digest : c->man[i - 1].digest;
+}
+
+static json_t *
+subject_refs(struct copy *c)
+{
+	return json_object_get(json_array_get(c->refs,
+	    json_array_size(c->refs) - 1), "manifests");
+}
+
+static void
+on_referrers(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	const char	*body;
+	char		 msg[300];
+	json_error_t	 jerr;
+	json_t		*o, *ms;
+	size_t		 len;
+	int		 st = px_fetch_status(f);
+
+	body = px_fetch_body(f, &len);
+	o = st == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+	ms = json_object_get(o, "manifests");
+	if (json_is_array(ms) && json_array_size(ms) > 0) {
+		if (json_array_append_new(c->refs, json_pack("{s:s, s:O}",
+		    "subject", subject_digest(c, c->i), "manifests", ms)) ==
+		    -1) {
+			json_decref(o);
+			fail(c, "out of memory");
+			return;
+		}
+		c->j = 2;
+		c->k = 0;
+	} else if (st != 0 && st < 500 && c->j == 0) {
+		c->j = 1;	/* no API (404) or nothing there: the tag */
+	} else if (st == 200 || st == 404) {
+		c->i++;		/* no referrers */
+		c->j = 0;
+	} else {
+		/* an upstream error is not "no referrers" */
+		json_decref(o);
+		snprintf(msg, sizeof(msg), "reading the referrers of %s: "
+		    "HTTP %d", subject_digest(c, c->i), st);
+		fail(c, msg);
+		return;
+	}
+	json_decref(o);
+	next(c);
+}
+
+static void
+on_ref_manifest(struct px_fetch *f, void *arg)
+{
+	struct copy		*c = arg;
+	struct core_manifest_info mi;
+	const char		*body, *errstr;
+	char			 msg[300];
+	size_t			 len;
+
+	body = px_fetch_body(f, &len);
+	if (px_fetch_status(f) != 200 || core_manifest_inspect(body, len, &mi,
+	    &errstr) == -1) {
+		snprintf(msg, sizeof(msg), "reading a referrer of %s: HTTP %d",
+		    subject_digest(c, c->i), px_fetch_status(f));
+		fail(c, msg);
+		return;
+	}
+	if (mi.is_index)
+		fprintf(stderr, "signet: copy: referrer %s is an index, "
+		    "not copied\n", json_string_value(json_object_get(
+		    json_array_get(subject_refs(c), c->k), "digest")));
+	else if (c->nman == COPY_ITEMS_MAX || keep(c, &c->man[c->nman], body,
+	    len, px_fetch_content_type(f), NULL) == -1) {
+		fail(c, "too many manifests");
+		return;
+	} else {
+		c->nman++;
+		c->nrefs++;
+	}
+	c->k++;
+	next(c);
+}
+
+/* The next request of PH_REFERRERS; 0 when one was sent, 1 when done. */
+static int
+next_referrer(struct copy *c)
+{
+	char		 target[800];
+	const char	*d;
+	json_t		*ms;
+	size_t		 i;
+
+	if (c->refs == NULL && (c->refs = json_array()) == NULL) {
+		fail(c, "out of memory");
+		return 0;
+	}
+	while (c->i < c->nsubj) {
+		d = subject_digest(c, c->i);
+		if (c->j == 0 || c->j == 1) {
+			if (c->j == 0)
+				snprintf(target, sizeof(target), "/v2/%s/"
+				    "referrers/%s", c->src.repo, d);
+			else
+				snprintf(target, sizeof(target), "/v2/%s/"
+				    "manifests/sha256-%s", c->src.repo, d + 7);
+			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+			    on_referrers);
+			return 0;
+		}
+		ms = subject_refs(c);
+		if (c->k < json_array_size(ms)) {
+			d = json_string_value(json_object_get(json_array_get(
+			    ms, c->k), "digest"));
+			if (d == NULL || !core_digest_valid(d, strlen(d))) {
+				fail(c, "a referrer has no valid digest");
+				return 0;
+			}
+			for (i = 0; i < c->nman; i++)
+				if (strcmp(c->man[i].digest, d) == 0)
+					break;
+			if (i < c->nman) {	/* already kept */
+				c->k++;
+				continue;
+			}
+			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+			    c->src.repo, d);
+			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
+			    on_ref_manifest);
+			return 0;
+		}
+		c->i++;
+		c->j = c->k = 0;
+	}
+	return 1;
+}
+
+/*
+ * PH_REFINDEX: after the referrer manifests are written, a target without
+ * the referrers API gets the sha256-<hex> index, merged with what it has.
+ * Sub-steps in c->j: 0 the target's API, 1 its tag, 2 the PUT.
+ */
+static void
+on_target_refs(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	json_t		*e = json_array_get(c->refs, c->i), *have, *o, *d;
+	const char	*body;
+	char		 target[800], *out;
+	json_error_t	 jerr;
+	size_t		 len, i, k;
+	int		 st = px_fetch_status(f), added = 0;
+
+	body = px_fetch_body(f, &len);
+	if (c->j == 0) {
+		o = st == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+		c->j = json_is_array(json_object_get(o, "manifests")) ? 3 : 1;
+		json_decref(o);	/* 3: the registry keeps it itself */
+		next(c);
+		return;
+	}
+	if (st != 200 && st != 404) {
+		snprintf(target, sizeof(target), "reading the target's "
+		    "referrers index: HTTP %d", st);
+		fail(c, target);
+		return;
+	}
+	o = st == 200 ? json_loadb(body, len, 0, &jerr) : json_pack("{s:i, "
+	    "s:s, s:[]}", "schemaVersion", 2, "mediaType", CORE_MT_OCI_INDEX,
+	    "manifests");
+	have = json_object_get(o, "manifests");
+	if (!json_is_array(have)) {
+		json_decref(o);
+		fail(c, "the target's referrers index is unusable");
+		return;
+	}
+	json_array_foreach(json_object_get(e, "manifests"), i, d) {
+		for (k = 0; k < json_array_size(have); k++)
+			if (json_equal(json_object_get(json_array_get(have, k),
+			    "digest"), json_object_get(d, "digest")))
+				break;
+		if (k == json_array_size(have)) {
+			json_array_append(have, d);
+			added++;
+		}
+	}
+	if (added == 0) {
+		json_decref(o);
+		c->j = 3;
+		next(c);
+		return;
+	}
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (out == NULL) {
+		fail(c, "out of memory");
+		return;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256-%s",
+	    c->dst.repo, json_string_value(json_object_get(e, "subject")) + 7);
+	c->j = 2;
+	send_fetch(c, &c->dst, "PUT", target, CORE_MT_OCI_INDEX, out,
+	    strlen(out), on_refindex_put);
+	free(out);
+}
+
+static void
+on_refindex_put(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 msg[300];
+
+	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
+		snprintf(msg, sizeof(msg), "writing the referrers index at the "
+		    "target: HTTP %d", px_fetch_status(f));
+		fail(c, msg);
+		return;
+	}
+	c->lists++;
+	c->j = 3;
+	next(c);
+}
+
+static int
+next_refindex(struct copy *c)
+{
+	char		 target[800];
+	const char	*d;
+
+	while (c->i < json_array_size(c->refs)) {
+		d = json_string_value(json_object_get(json_array_get(c->refs,
+		    c->i), "subject"));
+		if (c->j == 3) {
+			c->i++;
+			c->j = 0;
+			continue;
+		}
+		if (c->j == 0)
+			snprintf(target, sizeof(target), "/v2/%s/referrers/%s",
+			    c->dst.repo, d);
+		else
+			snprintf(target, sizeof(target), "/v2/%s/manifests/"
+			    "sha256-%s", c->dst.repo, d + 7);
+		send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0,
+		    on_target_refs);
+		return 0;
+	}
+	return 1;
 }
 
 /* PH_VERIFY: the image's signatures, before anything is written */
@@ -922,6 +1187,14 @@ next(struct copy *c)
 			    on_sig);
 			return;
 		}
+		c->nsubj = nsubj;
+		c->phase = c->all ? PH_REFERRERS : c->verify ? PH_VERIFY :
+		    PH_BLOBS;
+		c->i = c->j = c->k = 0;
+		break;
+	case PH_REFERRERS:
+		if (next_referrer(c) == 0)
+			return;
 		c->phase = c->verify ? PH_VERIFY : PH_BLOBS;
 		c->i = c->j = 0;
 		break;
@@ -962,10 +1235,6 @@ next(struct copy *c)
 			    c->policy->threshold);
 			fail(c, target);
 			return;
-		}
-		if (c->j < c->sig[c->i].len && core_sigman_count(&c->list) !=
-		    (size_t)c->valid) {
-			/* unreachable: layers are dropped as they fail */
 		}
 		{
 			/* keep only what verified: the list, re-serialized
@@ -1033,6 +1302,12 @@ next(struct copy *c)
 			    m->len, on_manifest_put);
 			return;
 		}
+		c->phase = PH_REFINDEX;
+		c->i = c->j = 0;
+		break;
+	case PH_REFINDEX:
+		if (next_refindex(c) == 0)
+			return;
 		c->phase = PH_TAG;
 		c->i = 0;
 		break;
@@ -1161,9 +1436,10 @@ px_cmd_copy(int argc, char **argv)
 	} else {
 		printf("copied %s to %s (%s): %zu manifest(s), %zu blob(s) "
 		    "(%d copied, %d already there, %d mounted, %llu bytes), "
-		    "%d signature object(s) written\n", srcs, dsts,
-		    c->top.digest, c->nman + 1, c->nblob, c->copied, c->skipped,
-		    c->mounted, (unsigned long long)c->bytes, c->lists);
+		    "%d signature object(s) written, %d referrer(s)\n", srcs,
+		    dsts, c->top.digest, c->nman + 1, c->nblob, c->copied,
+		    c->skipped, c->mounted, (unsigned long long)c->bytes,
+		    c->lists, c->nrefs);
 		rc = 0;
 	}
 done:
@@ -1190,6 +1466,7 @@ done:
 		free(c->sig[k].bytes);
 	free(c->top.bytes);
 	json_decref(c->children);
+	json_decref(c->refs);
 	core_sigman_free(&c->list);
 	free(c->cfg);
 	free(c->newlist);

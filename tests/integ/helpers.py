@@ -219,6 +219,64 @@ def quirk_front(port, upstream, quirk):
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Front).serve_forever()
 
 
+def push_referrer(registry, repo, subject, text):
+    """An OCI 1.1 artifact (an SBOM-like text layer, the empty config)
+    whose subject is SUBJECT, pushed by digest, and the referrers tag
+    schema's sha256-<hex> index for it (registry 2.8 has no referrers API),
+    merged with one already there.  Prints the artifact's digest."""
+    import urllib.request
+    base = "http://%s/v2/%s" % (registry, repo)
+    oci_m = "application/vnd.oci.image.manifest.v1+json"
+    oci_i = "application/vnd.oci.image.index.v1+json"
+
+    def req(method, url, data=None, ctype=None, accept=None):
+        r = urllib.request.Request(url, data=data, method=method)
+        if ctype:
+            r.add_header("Content-Type", ctype)
+        if accept:
+            r.add_header("Accept", accept)
+        try:
+            with urllib.request.urlopen(r) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def blob(data):
+        d = "sha256:" + hashlib.sha256(data).hexdigest()
+        st, h, _ = req("POST", base + "/blobs/uploads/", b"")
+        loc = h["Location"]
+        if loc.startswith("/"):
+            loc = "http://" + registry + loc
+        st, _, _ = req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d,
+                       data, "application/octet-stream")
+        assert st == 201, st
+        return {"digest": d, "size": len(data)}
+
+    st, h, body = req("GET", base + "/manifests/" + subject, accept=oci_m)
+    assert st == 200, st
+    cfg = blob(b"{}")
+    cfg["mediaType"] = "application/vnd.oci.empty.v1+json"
+    layer = blob(text.encode())
+    layer["mediaType"] = "text/spdx"
+    m = {"schemaVersion": 2, "mediaType": oci_m,
+         "artifactType": "application/spdx+json", "config": cfg,
+         "layers": [layer],
+         "subject": {"mediaType": oci_m, "digest": subject, "size": len(body)}}
+    mb = json.dumps(m, sort_keys=True).encode()
+    md = "sha256:" + hashlib.sha256(mb).hexdigest()
+    st, _, _ = req("PUT", base + "/manifests/" + md, mb, oci_m)
+    assert st == 201, st
+    tag = base + "/manifests/sha256-" + subject[7:]
+    st, _, body = req("GET", tag, accept=oci_i)
+    idx = json.loads(body) if st == 200 else {
+        "schemaVersion": 2, "mediaType": oci_i, "manifests": []}
+    idx["manifests"].append({"mediaType": oci_m, "digest": md, "size": len(mb),
+                             "artifactType": "application/spdx+json"})
+    st, _, _ = req("PUT", tag, json.dumps(idx).encode(), oci_i)
+    assert st == 201, st
+    print(md)
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "free-port":
@@ -235,6 +293,8 @@ def main(argv):
     elif cmd == "digest":
         with open(argv[2], "rb") as f:
             print("sha256:" + hashlib.sha256(f.read()).hexdigest())
+    elif cmd == "referrer":
+        push_referrer(argv[2], argv[3], argv[4], argv[5])
     elif cmd == "raw":
         raw(argv[2], argv[3], argv[4])
     elif cmd == "quirk-front":

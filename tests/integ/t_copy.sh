@@ -94,6 +94,27 @@ expect_eq "the tag is the arm64 manifest" \
 out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_a/other/half:1" 2>/dev/null)
 expect_match "same registry: blobs mounted" "$out" '5 mounted'
 
+# 6b. --all copies OCI referrers (here the referrers tag schema, as
+# registry 2.8 has no referrers API), merged into the target's index
+half=sha256:$(curl -s -H "Accept: $OCI" "http://$REG_a/v2/app/half/manifests/1" | sha256sum | cut -d' ' -f1)
+r1=$($HELPERS referrer "$REG_a" app/half "$half" "sbom one")
+"$SIGNET" copy --all --allow-http "$REG_a/app/half:1" "$REG_b/ref/half:1" >"$T/out" 2>"$T/err"
+expect_eq "copy --all with a referrer" "$?" 0
+expect_match "  counted" "$(cat "$T/out")" '1 referrer\(s\)'
+expect_eq "the referrer manifest is at the target, same digest" "$(curl -s -H "Accept: $OCI" \
+    "http://$REG_b/v2/ref/half/manifests/$r1" | sha256sum | sed 's/^/sha256:/; s/ .*//')" "$r1"
+idx=$(curl -s -H "Accept: $IDX" "http://$REG_b/v2/ref/half/manifests/sha256-${half#sha256:}")
+expect_match "the target's referrers index names it" "$idx" "\"digest\": ?\"$r1\""
+r2=$($HELPERS referrer "$REG_b" ref/half "$half" "made at b")
+r3=$($HELPERS referrer "$REG_a" app/half "$half" "sbom two")
+"$SIGNET" copy --all --allow-http "$REG_a/app/half:1" "$REG_b/ref/half:1" >/dev/null 2>&1
+idx=$(curl -s -H "Accept: $IDX" "http://$REG_b/v2/ref/half/manifests/sha256-${half#sha256:}")
+expect_eq "merged: the target's own, and both from a, once each" \
+    "$(printf '%s' "$idx" | python3 -c 'import json,sys; print(" ".join(sorted(m["digest"] for m in json.load(sys.stdin)["manifests"])))')" \
+    "$(printf '%s\n' "$r1" "$r2" "$r3" | sort | tr '\n' ' ' | sed 's/ $//')"
+"$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/ref/plain:1" >"$T/out" 2>&1
+expect_match "without --all no referrer" "$(cat "$T/out")" '0 referrer\(s\)'
+
 # 7. --verify --policy: the target repository's rule, with its threshold
 "$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
 printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://x"}, "policies": [
