@@ -107,6 +107,21 @@ fail(struct copy *c, const char *msg)
 	event_base_loopexit(c->base, NULL);
 }
 
+/* A PUT at the target that was not 2xx fails the copy; 1 then. */
+static int
+write_failed(struct copy *c, struct px_fetch *f, const char *what)
+{
+	char	msg[300];
+	int	st = px_fetch_status(f);
+
+	if (st >= 200 && st <= 299)
+		return 0;
+	snprintf(msg, sizeof(msg), "writing %s at the target: HTTP %d", what,
+	    st);
+	fail(c, msg);
+	return 1;
+}
+
 /* Registry credentials from a docker-style config.json, or podman's. */
 char *
 px_docker_auth(const char *registry)
@@ -602,14 +617,9 @@ static void
 on_refindex_put(struct px_fetch *f, void *arg)
 {
 	struct copy	*c = arg;
-	char		 msg[300];
 
-	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
-		snprintf(msg, sizeof(msg), "writing the referrers index at the "
-		    "target: HTTP %d", px_fetch_status(f));
-		fail(c, msg);
+	if (write_failed(c, f, "the referrers index"))
 		return;
-	}
 	c->lists++;
 	c->j = 3;
 	next(c);
@@ -1038,14 +1048,9 @@ static void
 on_manifest_put(struct px_fetch *f, void *arg)
 {
 	struct copy	*c = arg;
-	char		 msg[300];
 
-	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
-		snprintf(msg, sizeof(msg), "writing a manifest at the target: "
-		    "HTTP %d", px_fetch_status(f));
-		fail(c, msg);
+	if (write_failed(c, f, "a manifest"))
 		return;
-	}
 	c->i++;
 	next(c);
 }
