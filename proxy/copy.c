@@ -38,6 +38,7 @@ struct cp_ref {
 struct cp_blob {
 	char		 digest[CORE_DIGEST_MAX + 1];
 	int64_t		 size;
+	int		 sig;		/* goes to the signature repository */
 };
 
 struct cp_manifest {
@@ -55,6 +56,7 @@ struct copy {
 	struct event_base	*base;
 	struct px_upstream	*up;
 	struct cp_ref		 src, dst;
+	char			 sigrepo[CORE_NAME_MAX + 1];	/* at dst */
 	struct core_key		*vkey;
 	struct conf		*pconf;		/* --policy: a signet config */
 	const struct conf_policy *policy;	/* its rule for the target */
@@ -222,20 +224,29 @@ send_fetch(struct copy *c, struct cp_ref *r, const char *method,
 }
 
 static void
-add_blob(struct copy *c, const char *digest, int64_t size)
+add_blob(struct copy *c, const char *digest, int64_t size, int sig)
 {
 	size_t	i;
 
 	if (digest == NULL || !core_digest_valid(digest, strlen(digest)))
 		return;
 	for (i = 0; i < c->nblob; i++)
-		if (strcmp(c->blob[i].digest, digest) == 0)
+		if (strcmp(c->blob[i].digest, digest) == 0 &&
+		    c->blob[i].sig == sig)
 			return;
 	if (c->nblob == COPY_ITEMS_MAX)
 		return;
 	snprintf(c->blob[c->nblob].digest, sizeof(c->blob[0].digest), "%s",
 	    digest);
+	c->blob[c->nblob].sig = sig;
 	c->blob[c->nblob++].size = size;
+}
+
+/* The target repository of blob i. */
+static const char *
+blob_repo(const struct copy *c, size_t i)
+{
+	return c->blob[i].sig ? c->sigrepo : c->dst.repo;
 }
 
 /* Keep a manifest's bytes, and note the blobs it refers to. */
@@ -260,10 +271,11 @@ keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
 	o = json_loadb(body, len, 0, &jerr);
 	l = json_object_get(o, "config");
 	add_blob(c, json_string_value(json_object_get(l, "digest")),
-	    json_integer_value(json_object_get(l, "size")));
+	    json_integer_value(json_object_get(l, "size")), tag != NULL);
 	json_array_foreach(json_object_get(o, "layers"), i, l) {
 		add_blob(c, json_string_value(json_object_get(l, "digest")),
-		    json_integer_value(json_object_get(l, "size")));
+		    json_integer_value(json_object_get(l, "size")),
+		    tag != NULL);
 	}
 	json_decref(o);
 	return 0;
@@ -914,10 +926,11 @@ on_blob_head(struct px_fetch *f, void *arg)
 	}
 	if (c->same_registry)
 		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/?mount=%s"
-		    "&from=%s", c->dst.repo, c->blob[c->i].digest, c->src.repo);
+		    "&from=%s", blob_repo(c, c->i), c->blob[c->i].digest,
+		    c->src.repo);
 	else
 		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
-		    c->dst.repo);
+		    blob_repo(c, c->i));
 	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_upload_start);
 }
 
@@ -946,7 +959,7 @@ write_list(struct copy *c, const char *bytes, size_t len, const char *ct)
 {
 	char	target[600];
 
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->dst.repo,
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->sigrepo,
 	    c->sig[c->i].tag);
 	send_fetch(c, &c->dst, "PUT", target, ct, bytes, len, on_list_written);
 }
@@ -1038,7 +1051,7 @@ on_target_list(struct px_fetch *f, void *arg)
 		fail(c, "cannot merge signature lists");
 		return;
 	}
-	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", c->dst.repo);
+	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", c->sigrepo);
 	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_cfg_post);
 }
 
@@ -1099,10 +1112,13 @@ start_auth(struct copy *c)
 		snprintf(scopes, sizeof(scopes), "repository:%s:pull",
 		    c->src.repo);
 	else
-		snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s",
-		    c->dst.repo, c->same_registry ? " repository:" : "",
-		    c->same_registry ? c->src.repo : "",
-		    c->same_registry ? ":pull" : "");
+		snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s"
+		    "%s%s%s", c->dst.repo, c->same_registry ? " repository:" :
+		    "", c->same_registry ? c->src.repo : "",
+		    c->same_registry ? ":pull" : "",
+		    strcmp(c->sigrepo, c->dst.repo) ? " repository:" : "",
+		    strcmp(c->sigrepo, c->dst.repo) ? c->sigrepo : "",
+		    strcmp(c->sigrepo, c->dst.repo) ? ":pull,push" : "");
 	c->authjob = px_auth_start(r->conf, c->up, r->auth, scopes, on_auth, c,
 	    &cached);
 	if (c->authjob != NULL)
@@ -1278,7 +1294,7 @@ next(struct copy *c)
 	case PH_BLOBS:
 		if (c->i < c->nblob) {
 			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
-			    c->dst.repo, c->blob[c->i].digest);
+			    blob_repo(c, c->i), c->blob[c->i].digest);
 			send_fetch(c, &c->dst, "HEAD", target, NULL, NULL, 0,
 			    on_blob_head);
 			return;
@@ -1289,7 +1305,7 @@ next(struct copy *c)
 	case PH_LISTS:
 		if (c->i < c->nsig) {
 			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    c->dst.repo, c->sig[c->i].tag);
+			    c->sigrepo, c->sig[c->i].tag);
 			send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0,
 			    on_target_list);
 			return;
@@ -1365,6 +1381,7 @@ px_cmd_copy(int argc, char **argv)
 {
 	struct copy	*c;
 	const char	*srcs = NULL, *dsts = NULL, *key = NULL, *pol = NULL;
+	const char	*sigrepo = getenv("COSIGN_REPOSITORY");
 	char		 err[CONF_ERR_MAX];
 	int		 i, allow_http = 0, rc;
 	size_t		 k;
@@ -1383,6 +1400,9 @@ px_cmd_copy(int argc, char **argv)
 			key = argv[++i];
 		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			pol = argv[++i];
+		else if (strcmp(argv[i], "--signature-repository") == 0 &&
+		    i + 1 < argc)
+			sigrepo = argv[++i];
 		else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
 			snprintf(c->platform, sizeof(c->platform), "%s",
 			    argv[++i]);
@@ -1401,7 +1421,7 @@ px_cmd_copy(int argc, char **argv)
 	    (pol == NULL)) || (!c->verify && (key != NULL || pol != NULL))) {
 		fprintf(stderr, "signet: copy [--all] [--platform OS/ARCH] "
 		    "[--verify --key PUB | --verify --policy FILE] "
-		    "[--allow-http] SRC DST\n");
+		    "[--signature-repository REPO] [--allow-http] SRC DST\n");
 		free(c);
 		return 2;
 	}
@@ -1411,6 +1431,17 @@ px_cmd_copy(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
+	/* the target's signature repository: the option, COSIGN_REPOSITORY,
+	 * or the image's own (a name on the target registry, as in serve) */
+	if (sigrepo != NULL && *sigrepo != '\0' &&
+	    !core_name_valid(sigrepo, strlen(sigrepo))) {
+		fprintf(stderr, "signet: copy: signature repository \"%s\" is "
+		    "not a valid repository name\n", sigrepo);
+		rc = 2;
+		goto done;
+	}
+	snprintf(c->sigrepo, sizeof(c->sigrepo), "%s", sigrepo != NULL &&
+	    *sigrepo != '\0' ? sigrepo : c->dst.repo);
 	if (key != NULL && (c->vkey = core_key_load_public(key, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "signet: copy: %s\n", err);

@@ -115,6 +115,20 @@ expect_eq "merged: the target's own, and both from a, once each" \
 "$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/ref/plain:1" >"$T/out" 2>&1
 expect_match "without --all no referrer" "$(cat "$T/out")" '0 referrer\(s\)'
 
+# 6c. the target's signature repository: --signature-repository or
+# COSIGN_REPOSITORY, its blobs there too
+out=$("$SIGNET" copy --signature-repository sigs/store --allow-http "$REG_a/app/half:1" "$REG_b/sr/half:1" 2>&1)
+expect_eq "copy into a separate signature repository" "$?" 0
+out=$($CHECK "$REG_b" sr/half 1 "$T/k.pub" --sigrepo sigs/store)
+expect_match "  the signatures are there, payloads included" "$out" '"valid": 1'
+expect_eq "  and not beside the image" "$(http_status HEAD \
+    "http://$REG_b/v2/sr/half/manifests/sha256-${half#sha256:}.sig" -H "Accept: $OCI")" 404
+out=$(COSIGN_REPOSITORY=sigs/env "$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/sr/half2:1" 2>&1)
+out=$($CHECK "$REG_b" sr/half2 1 "$T/k.pub" --sigrepo sigs/env)
+expect_match "COSIGN_REPOSITORY names it too" "$out" '"valid": 1'
+out=$("$SIGNET" copy --signature-repository 'Bad/Name' --allow-http "$REG_a/app/half:1" "$REG_b/sr/x:1" 2>&1)
+expect_match "a bad name is refused" "$out" 'signature repository "Bad/Name" is not a valid repository name'
+
 # 7. --verify --policy: the target repository's rule, with its threshold
 "$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
 printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://x"}, "policies": [
