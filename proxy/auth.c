@@ -20,7 +20,7 @@
 #include "proxy.h"
 
 #define AUTH_CACHE_MAX	64
-#define TOKEN_TTL_MIN	60	/* seconds, when the realm says nothing */
+#define TOKEN_TTL_DEFAULT 60	/* seconds, when the realm says nothing */
 
 struct auth_entry {
 	char	scope[3 * CORE_NAME_MAX + 96];
@@ -89,7 +89,15 @@ cache_put(const char *up_url, const char *scope, const char *header,
 	snprintf(e->scope, sizeof(e->scope), "%s", scope);
 	snprintf(e->up_url, sizeof(e->up_url), "%s", up_url);
 	/* renew a little early: the token must not expire mid-signature */
-	e->expires = time(NULL) + ttl - ttl / 10;
+	e->expires = time(NULL) + ttl - (ttl >= 10 ? ttl / 10 : 1);
+}
+
+int
+px_auth_fresh(const char *up_url, const char *scopes)
+{
+	struct auth_entry	*e = cache_find(up_url, scopes);
+
+	return e != NULL && e->expires > time(NULL);
 }
 
 void
@@ -257,7 +265,7 @@ on_fetch(struct px_fetch *f, void *arg)
 	}
 	json_decref(o);
 	cache_put(a->a_conf->up_url, a->a_scope, header,
-	    ttl >= TOKEN_TTL_MIN ? ttl : TOKEN_TTL_MIN);
+	    ttl > 0 ? ttl : TOKEN_TTL_DEFAULT);
 	auth_finish(a, header, NULL);
 	wipe_free(header);
 }

@@ -32,7 +32,10 @@ struct cp_ref {
 	char		 repo[CORE_NAME_MAX + 1];
 	char		 ref[CORE_REF_MAX + 1];	/* tag or digest */
 	struct conf	*conf;			/* its URL, for the fetches */
-	char		*auth;			/* from config.json, or NULL */
+	char		*basic;			/* from config.json, or NULL */
+	char		*auth;			/* what is sent: basic, a token */
+	char		 scopes[3 * CORE_NAME_MAX + 96];	/* its token's */
+	int		 bearer;		/* auth is a token: renew it */
 };
 
 struct cp_blob {
@@ -81,6 +84,8 @@ struct copy {
 	int			 nrefs;		/* referrer manifests copied */
 	struct px_fetch		*f;
 	struct px_auth		*authjob;	/* PH_AUTH: a token */
+	int			 aside;		/* PH_AUTH: 0 source, 1 target */
+	int			 resume;	/* the phase after PH_AUTH */
 	struct core_sigman	 list;		/* PH_VERIFY, PH_LISTS */
 	char			*cfg, *newlist;
 	size_t			 cfglen, newlen;
@@ -107,6 +112,16 @@ fail(struct copy *c, const char *msg)
 {
 	snprintf(c->failure, sizeof(c->failure), "%s", msg);
 	event_base_loopexit(c->base, NULL);
+}
+
+/* Credentials and tokens are cleared before they are freed. */
+static void
+wipe(char *secret)
+{
+	if (secret != NULL) {
+		mbedtls_platform_zeroize(secret, strlen(secret));
+		free(secret);
+	}
 }
 
 /* A PUT at the target that was not 2xx fails the copy; 1 then. */
@@ -198,7 +213,8 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
 	}
-	r->auth = px_docker_auth(r->registry);
+	r->basic = px_docker_auth(r->registry);
+	r->auth = r->basic != NULL ? strdup(r->basic) : NULL;
 	return 0;
 bad:
 	snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
@@ -1074,11 +1090,24 @@ on_manifest_put(struct px_fetch *f, void *arg)
  * target, and pull on the source repository for mounts within one registry.
  * A registry without auth, or with Basic, keeps the config.json header.
  */
+static int
+set_auth(struct copy *c, struct cp_ref *r, const char *header)
+{
+	wipe(r->auth);
+	r->auth = strdup(header);
+	if (r->auth == NULL) {
+		fail(c, "out of memory");
+		return -1;
+	}
+	r->bearer = strncasecmp(header, "Bearer ", 7) == 0;
+	return 0;
+}
+
 static void
 on_auth(void *arg, const char *header, const char *err)
 {
 	struct copy	*c = arg;
-	struct cp_ref	*r = c->j == 0 ? &c->src : &c->dst;
+	struct cp_ref	*r = c->aside == 0 ? &c->src : &c->dst;
 	char		 msg[600];
 
 	px_auth_free(c->authjob);
@@ -1089,47 +1118,39 @@ on_auth(void *arg, const char *header, const char *err)
 		fail(c, msg);
 		return;
 	}
-	if (header != NULL) {
-		free(r->auth);
-		r->auth = strdup(header);
-		if (r->auth == NULL) {
-			fail(c, "out of memory");
-			return;
-		}
-	}
-	c->j++;
+	if (header != NULL && set_auth(c, r, header) == -1)
+		return;
+	c->aside++;
 	next(c);
 }
 
 static int
 start_auth(struct copy *c)
 {
-	struct cp_ref	*r = c->j == 0 ? &c->src : &c->dst;
-	char		 scopes[3 * CORE_NAME_MAX + 96];
+	struct cp_ref	*r = c->aside == 0 ? &c->src : &c->dst;
+	char		*scopes = r->scopes;
 	const char	*cached;
 
-	if (c->j == 0)
-		snprintf(scopes, sizeof(scopes), "repository:%s:pull",
+	if (c->aside == 0)
+		snprintf(r->scopes, sizeof(r->scopes), "repository:%s:pull",
 		    c->src.repo);
 	else
-		snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s"
+		snprintf(r->scopes, sizeof(r->scopes), "repository:%s:pull,push%s%s%s"
 		    "%s%s%s", c->dst.repo, c->same_registry ? " repository:" :
 		    "", c->same_registry ? c->src.repo : "",
 		    c->same_registry ? ":pull" : "",
 		    strcmp(c->sigrepo, c->dst.repo) ? " repository:" : "",
 		    strcmp(c->sigrepo, c->dst.repo) ? c->sigrepo : "",
 		    strcmp(c->sigrepo, c->dst.repo) ? ":pull,push" : "");
-	c->authjob = px_auth_start(r->conf, c->up, r->auth, scopes, on_auth, c,
-	    &cached);
+	c->authjob = px_auth_start(r->conf, c->up, r->basic, scopes, on_auth,
+	    c, &cached);
 	if (c->authjob != NULL)
 		return 1;
 	if (cached == NULL) {
 		fail(c, "cannot start authentication");
 		return -1;
 	}
-	free(r->auth);
-	r->auth = strdup(cached);
-	return 0;
+	return set_auth(c, r, cached);
 }
 
 /* The next request of the copy, whatever phase it is in. */
@@ -1143,22 +1164,31 @@ next(struct copy *c)
 	size_t			 nkinds = c->all ? 3 : 1, nsubj;
 	struct cp_manifest	*m;
 
+	/* tokens expire (Docker Hub's after 300 s): renew between requests */
+	if (c->phase != PH_AUTH && c->phase != PH_DONE &&
+	    ((c->src.bearer && !px_auth_fresh(c->src.conf->up_url,
+	    c->src.scopes)) || (c->dst.bearer &&
+	    !px_auth_fresh(c->dst.conf->up_url, c->dst.scopes)))) {
+		c->resume = c->phase;
+		c->phase = PH_AUTH;
+		c->aside = 0;
+	}
 	switch (c->phase) {
 	case PH_AUTH:
-		while (c->j < 2) {
+		while (c->aside < 2) {
 			switch (start_auth(c)) {
 			case 1:
 				return;		/* on_auth goes on */
 			case 0:
-				c->j++;
+				c->aside++;
 				continue;
 			default:
 				return;
 			}
 		}
-		c->phase = PH_TOP;
-		c->j = 0;
-		/* FALLTHROUGH */
+		c->phase = c->resume;
+		next(c);
+		return;
 	case PH_TOP:
 		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
 		    c->src.repo, c->src.ref);
@@ -1463,7 +1493,7 @@ px_cmd_copy(int argc, char **argv)
 		goto done;
 	}
 	c->phase = PH_AUTH;
-	c->j = 0;
+	c->resume = PH_TOP;
 	next(c);
 	event_base_dispatch(c->base);
 	if (c->failure[0] != '\0') {
@@ -1506,8 +1536,10 @@ done:
 	core_sigman_free(&c->list);
 	free(c->cfg);
 	free(c->newlist);
-	free(c->src.auth);
-	free(c->dst.auth);
+	wipe(c->src.auth);
+	wipe(c->dst.auth);
+	wipe(c->src.basic);
+	wipe(c->dst.basic);
 	conf_unref(c->src.conf);
 	conf_unref(c->dst.conf);
 	core_key_free(c->vkey);

@@ -136,6 +136,8 @@ struct px_auth *px_auth_start(struct conf *, struct px_upstream *,
 void	px_auth_free(struct px_auth *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
+/* 1 while the cached Authorization for these scopes is still good */
+int	px_auth_fresh(const char *up_url, const char *scopes);
 /* Send this response (status, filtered headers, body) to the client, with
  * one more header line when extra is not NULL. */
 void	px_fetch_reply(struct px_fetch *, struct px_conn *, const char *extra);

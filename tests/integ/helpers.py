@@ -192,6 +192,9 @@ def quirk_front(port, upstream, quirk):
                 self.end_headers()
                 self.wfile.write(msg)
                 return
+            if quirk == "slow":
+                import time
+                time.sleep(0.1)
             if quirk == "sig-500" and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
                 self.send_response(500)
                 self.send_header("Content-Length", "0")

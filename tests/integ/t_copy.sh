@@ -151,7 +151,8 @@ expect_eq "--policy without --verify is a usage error" "$?" 2
 # 8. registries behind the token flow: credentials from docker's
 # config.json for one and podman's auth.json for the other
 tport=$(free_port)
-"$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token.pem" "$T/tokens.log" \
+# tokens good for 2 s: a copy longer than that must renew them
+TOKEN_TTL=2 "$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token.pem" "$T/tokens.log" \
     'alice:apw:src/*' 'bob:bpw:dst/*' >"$T/token.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_port "$tport"
@@ -189,4 +190,23 @@ expect_match "its signature too" "$out" '"valid": 1'
 expect_eq "the copy is at the target, digest preserved" "sha256:$(curl -s -H "Authorization: Bearer $tok" \
     -H "Accept: $OCI" "http://$REG_tb/v2/dst/img/manifests/1" | sha256sum | cut -d' ' -f1)" \
     "$(curl -s -H "Accept: $OCI" "http://$REG_a/v2/app/half/manifests/1" | sha256sum | sed 's/^/sha256:/; s/ .*//')"
+
+# a copy slower than the tokens live (0.1 s added to every target request):
+# signet renews them.  (Registry 2.8 accepts tokens up to 60 s past their
+# expiry, so the renewal itself is what is checked, not a 401.)
+fport=$(free_port)
+$HELPERS quirk-front "$fport" "$REG_tb" slow >"$T/front.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$fport"
+mkimage "$T/many" --layers 12 --size 2000 --seed cpmany >/dev/null
+skopeo copy -q --dest-tls-verify=false --dest-creds alice:apw "oci:$T/many" "docker://$REG_ta/src/many:1"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$fport" "$(printf bob:bpw | base64)" >"$T/xdg/containers/auth.json"
+n0=$(grep -c '^bob ' "$T/tokens.log")
+s0=$(date +%s)
+out=$(DOCKER_CONFIG="$T/dockercfg" XDG_RUNTIME_DIR="$T/xdg" "$SIGNET" copy --allow-http \
+    "$REG_ta/src/many:1" "127.0.0.1:$fport/dst/many:1" 2>"$T/err")
+expect_eq "a copy outliving its tokens finishes" "$?" 0
+took=$(( $(date +%s) - s0 ))
+check "  it did take longer than a token lives ($took s)" test "$took" -gt 2
+check "  the target's token was renewed" test "$(grep -c '^bob ' "$T/tokens.log")" -gt $((n0 + 1))
 finish

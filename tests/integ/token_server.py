@@ -21,6 +21,8 @@ import sys
 import time
 import urllib.parse
 
+TTL = int(os.environ.get("TOKEN_TTL", "300"))   # seconds a token is good for
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -85,13 +87,13 @@ def main(argv):
                     f.write("%s %s %s\n" % (user or "-", scope, ",".join(ok)))
             t = int(time.time())
             claims = {"iss": "signet-test-issuer", "sub": user or "", "aud": q.get("service", [""])[0],
-                      "exp": t + 300, "nbf": t - 10, "iat": t, "jti": b64url(os.urandom(12)),
+                      "exp": t + TTL, "nbf": t - 10, "iat": t, "jti": b64url(os.urandom(12)),
                       "access": access}
             header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
             signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
             r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
             token = signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-            body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+            body = json.dumps({"token": token, "access_token": token, "expires_in": TTL}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
