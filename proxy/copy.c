@@ -26,6 +26,7 @@
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 #define PIPE_HIGH	(1024 * 1024)	/* bytes buffered between the two */
 #define COPY_ITEMS_MAX	4096
+#define COPY_LANES	4		/* blobs copied at once */
 
 struct cp_ref {
 	char		 registry[256];
@@ -50,6 +51,20 @@ struct cp_manifest {
 	char		*bytes;
 	size_t		 len;
 	char		 tag[CORE_TAG_MAX + 1];	/* signature objects */
+};
+
+struct copy;
+
+/* One blob in flight: HEAD, POST (mount), then GET piped into PUT. */
+struct cp_lane {
+	struct copy		*c;
+	int			 busy;
+	size_t			 bi;		/* its blob */
+	struct px_fetch		*f;
+	struct px_xfer		 get, put;
+	struct evbuffer		*buf;
+	int			 get_done, put_paused, get_paused, pending;
+	struct curl_slist	*get_hdrs, *put_hdrs;
 };
 
 enum { PH_AUTH, PH_TOP, PH_CHILD, PH_SIGS, PH_REFERRERS, PH_VERIFY, PH_BLOBS,
@@ -91,13 +106,9 @@ struct copy {
 	size_t			 cfglen, newlen;
 	int			 valid;
 
-	/* the blob pipe: GET from the source, PUT to the target */
-	struct px_xfer		 get, put;
-	struct evbuffer		*buf;
-	int			 get_done, put_paused, get_paused;
-	int			 pending;
-	char			*put_url;
-	struct curl_slist	*get_hdrs, *put_hdrs;
+	/* PH_BLOBS: the lanes, and the next blob to hand out */
+	struct cp_lane		 lane[COPY_LANES];
+	size_t			 bnext;
 
 	uint64_t		 bytes;
 	int			 copied, skipped, mounted, lists;
@@ -734,21 +745,55 @@ on_payload(struct px_fetch *f, void *arg)
 	next(c);
 }
 
-/* The blob pipe */
+/*
+ * PH_BLOBS: up to COPY_LANES blobs at a time (skopeo copies layers in
+ * parallel too).  Each lane checks the target (HEAD), mounts or starts an
+ * upload, then pipes the GET from the source into the PUT at the target
+ * through a bounded buffer: a full buffer pauses the GET, an empty one the
+ * PUT.
+ */
+
+static void
+lane_finished(struct cp_lane *ln)
+{
+	struct copy	*c = ln->c;
+
+	ln->busy = 0;
+	if (c->phase == PH_BLOBS)	/* else a token renewal resumes it */
+		next(c);
+}
+
+static int
+lane_fetch(struct cp_lane *ln, const char *method, const char *target,
+    px_fetch_fn cb)
+{
+	struct copy	*c = ln->c;
+	char		 msg[700];
+
+	px_fetch_free(ln->f);
+	ln->f = px_fetch_new(c->dst.conf, method, target, c->dst.auth, NULL,
+	    NULL, method[0] == 'P' ? "" : NULL, 0, NULL);
+	if (ln->f == NULL || px_fetch_start(c->up, ln->f, cb, ln) == -1) {
+		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
+		fail(c, msg);
+		return -1;
+	}
+	return 0;
+}
 
 static size_t
 pipe_write(char *p, size_t size, size_t n, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
 
-	if (evbuffer_get_length(c->buf) >= PIPE_HIGH) {
-		c->get_paused = 1;
+	if (evbuffer_get_length(ln->buf) >= PIPE_HIGH) {
+		ln->get_paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	evbuffer_add(c->buf, p, size * n);
-	if (c->put_paused) {
-		c->put_paused = 0;
-		curl_easy_pause(c->put.easy, c->get_paused ? CURLPAUSE_RECV :
+	evbuffer_add(ln->buf, p, size * n);
+	if (ln->put_paused) {
+		ln->put_paused = 0;
+		curl_easy_pause(ln->put.easy, ln->get_paused ? CURLPAUSE_RECV :
 		    CURLPAUSE_CONT);
 	}
 	return size * n;
@@ -757,20 +802,20 @@ pipe_write(char *p, size_t size, size_t n, void *arg)
 static size_t
 pipe_read(char *p, size_t size, size_t n, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
 	int		 got;
 
-	if (evbuffer_get_length(c->buf) == 0) {
-		if (c->get_done)
+	if (evbuffer_get_length(ln->buf) == 0) {
+		if (ln->get_done)
 			return 0;
-		c->put_paused = 1;
+		ln->put_paused = 1;
 		return CURL_READFUNC_PAUSE;
 	}
-	got = evbuffer_remove(c->buf, p, size * n);
-	c->bytes += (uint64_t)got;
-	if (c->get_paused && evbuffer_get_length(c->buf) < PIPE_HIGH / 2) {
-		c->get_paused = 0;
-		curl_easy_pause(c->get.easy, CURLPAUSE_CONT);
+	got = evbuffer_remove(ln->buf, p, size * n);
+	ln->c->bytes += (uint64_t)(got > 0 ? got : 0);
+	if (ln->get_paused && evbuffer_get_length(ln->buf) < PIPE_HIGH / 2) {
+		ln->get_paused = 0;
+		curl_easy_pause(ln->get.easy, CURLPAUSE_CONT);
 	}
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
@@ -778,176 +823,218 @@ pipe_read(char *p, size_t size, size_t n, void *arg)
 static void
 pipe_done(CURLcode rc, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
+	struct copy	*c = ln->c;
+	struct cp_blob	*b = &c->blob[ln->bi];
 	long		 gst = 0, pst = 0;
 	char		 msg[600];
 
-	if (arg == NULL)
-		return;
-	if (c->get.active == 0 && c->get_done == 0) {
+	if (ln->get.active == 0 && ln->get_done == 0) {
 		/* the GET finished: the PUT reads what is left, then EOF */
-		c->get_done = 1;
-		curl_easy_getinfo(c->get.easy, CURLINFO_RESPONSE_CODE, &gst);
+		ln->get_done = 1;
+		curl_easy_getinfo(ln->get.easy, CURLINFO_RESPONSE_CODE, &gst);
 		if (rc != CURLE_OK || gst != 200) {
 			snprintf(msg, sizeof(msg), "reading blob %s: %s",
-			    c->blob[c->i].digest, rc != CURLE_OK ?
-			    curl_easy_strerror(rc) : "HTTP error");
+			    b->digest, rc != CURLE_OK ? curl_easy_strerror(rc) :
+			    "HTTP error");
 			fail(c, msg);
 			return;
 		}
-		if (c->put_paused) {
-			c->put_paused = 0;
-			curl_easy_pause(c->put.easy, CURLPAUSE_CONT);
+		if (ln->put_paused) {
+			ln->put_paused = 0;
+			curl_easy_pause(ln->put.easy, CURLPAUSE_CONT);
 		}
 	}
-	if (--c->pending > 0)
+	if (--ln->pending > 0)
 		return;
-	curl_easy_getinfo(c->put.easy, CURLINFO_RESPONSE_CODE, &pst);
+	curl_easy_getinfo(ln->put.easy, CURLINFO_RESPONSE_CODE, &pst);
 	if (pst != 201) {
 		snprintf(msg, sizeof(msg), "writing blob %s: HTTP %ld",
-		    c->blob[c->i].digest, pst);
+		    b->digest, pst);
 		fail(c, msg);
 		return;
 	}
 	c->copied++;
 	fprintf(stderr, "copied blob %s (%lld bytes); %d of %zu blobs done\n",
-	    c->blob[c->i].digest, (long long)c->blob[c->i].size,
-	    c->copied + c->skipped + c->mounted, c->nblob);
-	c->i++;
-	next(c);
+	    b->digest, (long long)b->size, c->copied + c->skipped + c->mounted,
+	    c->nblob);
+	lane_finished(ln);
 }
 
 static void
 put_done(CURLcode rc, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
 
-	(void)rc;
-	if (c->get_done == 0) {
+	if (ln->get_done == 0) {
 		/* the target gave up before the source finished */
-		c->get_done = 1;
-		px_upstream_cancel(c->up, &c->get);
-		c->pending--;
+		ln->get_done = 1;
+		px_upstream_cancel(ln->c->up, &ln->get);
+		ln->pending--;
 	}
-	pipe_done(rc, c);
+	pipe_done(rc, ln);
+}
+
+/* Free a lane's transfers (cancelled first when still running). */
+static void
+lane_clear(struct cp_lane *ln)
+{
+	if (ln->get.easy != NULL) {
+		if (ln->get.active)
+			px_upstream_cancel(ln->c->up, &ln->get);
+		curl_easy_cleanup(ln->get.easy);
+		ln->get.easy = NULL;
+	}
+	if (ln->put.easy != NULL) {
+		if (ln->put.active)
+			px_upstream_cancel(ln->c->up, &ln->put);
+		curl_easy_cleanup(ln->put.easy);
+		ln->put.easy = NULL;
+	}
+	curl_slist_free_all(ln->get_hdrs);
+	curl_slist_free_all(ln->put_hdrs);
+	ln->get_hdrs = ln->put_hdrs = NULL;
+}
+
+static struct curl_slist *
+auth_header(struct curl_slist *l, const char *auth)
+{
+	char	*h;
+
+	/* tokens with certificate chains run to several KiB */
+	if (auth == NULL || asprintf(&h, "Authorization: %s", auth) == -1)
+		return l;
+	l = curl_slist_append(l, h);
+	free(h);
+	return l;
 }
 
 static int
-pipe_start(struct copy *c, const char *location)
+pipe_start(struct cp_lane *ln, const char *location)
 {
-	char	url[2048], *h;
+	struct copy	*c = ln->c;
+	struct cp_blob	*b = &c->blob[ln->bi];
+	char		 url[2048];
 
-	evbuffer_drain(c->buf, evbuffer_get_length(c->buf));
-	c->get_done = c->get_paused = c->put_paused = 0;
-	if (c->get.easy != NULL)
-		curl_easy_cleanup(c->get.easy);
-	if (c->put.easy != NULL)
-		curl_easy_cleanup(c->put.easy);
-	curl_slist_free_all(c->get_hdrs);
-	curl_slist_free_all(c->put_hdrs);
-	c->get_hdrs = c->put_hdrs = NULL;
-	c->get.easy = curl_easy_init();
-	c->put.easy = curl_easy_init();
-	if (c->get.easy == NULL || c->put.easy == NULL)
+	evbuffer_drain(ln->buf, evbuffer_get_length(ln->buf));
+	ln->get_done = ln->get_paused = ln->put_paused = 0;
+	lane_clear(ln);
+	ln->get.easy = curl_easy_init();
+	ln->put.easy = curl_easy_init();
+	if (ln->get.easy == NULL || ln->put.easy == NULL)
 		return -1;
 	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", c->src.conf->up_url,
-	    c->src.repo, c->blob[c->i].digest);
-	curl_easy_setopt(c->get.easy, CURLOPT_URL, url);
-	if (c->src.auth != NULL) {
-		/* tokens with certificate chains run to several KiB */
-		if (asprintf(&h, "Authorization: %s", c->src.auth) == -1)
-			return -1;
-		c->get_hdrs = curl_slist_append(NULL, h);
-		free(h);
-		curl_easy_setopt(c->get.easy, CURLOPT_HTTPHEADER, c->get_hdrs);
-	}
+	    c->src.repo, b->digest);
+	curl_easy_setopt(ln->get.easy, CURLOPT_URL, url);
+	ln->get_hdrs = auth_header(NULL, c->src.auth);
+	curl_easy_setopt(ln->get.easy, CURLOPT_HTTPHEADER, ln->get_hdrs);
 	/* blobs may be served from elsewhere (S3): follow, and do not carry
 	 * the registry's credentials there */
-	curl_easy_setopt(c->get.easy, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c->get.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
-	curl_easy_setopt(c->get.easy, CURLOPT_WRITEFUNCTION, pipe_write);
-	curl_easy_setopt(c->get.easy, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->get.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->get.easy, CURLOPT_BUFFERSIZE, 65536L);
+	curl_easy_setopt(ln->get.easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(ln->get.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEFUNCTION, pipe_write);
+	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEDATA, ln);
+	curl_easy_setopt(ln->get.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(ln->get.easy, CURLOPT_BUFFERSIZE, 65536L);
 	if (strncmp(location, "http", 4) == 0)
 		snprintf(url, sizeof(url), "%s%cdigest=%s", location,
-		    strchr(location, '?') ? '&' : '?', c->blob[c->i].digest);
+		    strchr(location, '?') ? '&' : '?', b->digest);
 	else
 		snprintf(url, sizeof(url), "%s%s%cdigest=%s",
 		    c->dst.conf->up_url, location, strchr(location, '?') ? '&' :
-		    '?', c->blob[c->i].digest);
-	curl_easy_setopt(c->put.easy, CURLOPT_URL, url);
-	c->put_hdrs = curl_slist_append(NULL, "Content-Type: "
+		    '?', b->digest);
+	curl_easy_setopt(ln->put.easy, CURLOPT_URL, url);
+	ln->put_hdrs = curl_slist_append(NULL, "Content-Type: "
 	    "application/octet-stream");
-	c->put_hdrs = curl_slist_append(c->put_hdrs, "Expect:");
-	if (c->dst.auth != NULL) {
-		if (asprintf(&h, "Authorization: %s", c->dst.auth) == -1)
-			return -1;
-		c->put_hdrs = curl_slist_append(c->put_hdrs, h);
-		free(h);
-	}
-	curl_easy_setopt(c->put.easy, CURLOPT_HTTPHEADER, c->put_hdrs);
-	curl_easy_setopt(c->put.easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c->put.easy, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)c->blob[c->i].size);
-	curl_easy_setopt(c->put.easy, CURLOPT_READFUNCTION, pipe_read);
-	curl_easy_setopt(c->put.easy, CURLOPT_READDATA, c);
-	curl_easy_setopt(c->put.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->put.easy, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
-	c->get.done = pipe_done;
-	c->get.arg = c;
-	c->put.done = put_done;
-	c->put.arg = c;
-	c->pending = 2;
-	if (px_upstream_start(c->up, &c->get) == -1 ||
-	    px_upstream_start(c->up, &c->put) == -1)
+	ln->put_hdrs = curl_slist_append(ln->put_hdrs, "Expect:");
+	ln->put_hdrs = auth_header(ln->put_hdrs, c->dst.auth);
+	curl_easy_setopt(ln->put.easy, CURLOPT_HTTPHEADER, ln->put_hdrs);
+	curl_easy_setopt(ln->put.easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(ln->put.easy, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)b->size);
+	curl_easy_setopt(ln->put.easy, CURLOPT_READFUNCTION, pipe_read);
+	curl_easy_setopt(ln->put.easy, CURLOPT_READDATA, ln);
+	curl_easy_setopt(ln->put.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(ln->put.easy, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
+	ln->get.done = pipe_done;
+	ln->get.arg = ln;
+	ln->put.done = put_done;
+	ln->put.arg = ln;
+	ln->pending = 2;
+	if (px_upstream_start(c->up, &ln->get) == -1)
 		return -1;
+	if (px_upstream_start(c->up, &ln->put) == -1) {
+		px_upstream_cancel(c->up, &ln->get);
+		return -1;
+	}
 	return 0;
 }
 
 static void
 on_upload_start(struct px_fetch *f, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
 	int		 st = px_fetch_status(f);
 	char		 msg[300];
 
 	if (st == 201) {		/* mounted */
-		c->mounted++;
-		c->i++;
-		next(c);
+		ln->c->mounted++;
+		lane_finished(ln);
 		return;
 	}
 	if (st != 202 || px_fetch_location(f) == NULL) {
 		snprintf(msg, sizeof(msg), "starting a blob upload at the "
 		    "target: HTTP %d", st);
-		fail(c, msg);
+		fail(ln->c, msg);
 		return;
 	}
-	if (pipe_start(c, px_fetch_location(f)) == -1)
-		fail(c, "cannot start the blob transfer");
+	if (pipe_start(ln, px_fetch_location(f)) == -1)
+		fail(ln->c, "cannot start the blob transfer");
 }
 
 static void
 on_blob_head(struct px_fetch *f, void *arg)
 {
-	struct copy	*c = arg;
+	struct cp_lane	*ln = arg;
+	struct copy	*c = ln->c;
 	char		 target[800];
 
 	if (px_fetch_status(f) == 200) {	/* already there */
 		c->skipped++;
-		c->i++;
-		next(c);
+		lane_finished(ln);
 		return;
 	}
 	if (c->same_registry)
 		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/?mount=%s"
-		    "&from=%s", blob_repo(c, c->i), c->blob[c->i].digest,
+		    "&from=%s", blob_repo(c, ln->bi), c->blob[ln->bi].digest,
 		    c->src.repo);
 	else
 		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
-		    blob_repo(c, c->i));
-	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_upload_start);
+		    blob_repo(c, ln->bi));
+	lane_fetch(ln, "POST", target, on_upload_start);
+}
+
+/* Give each idle lane the next blob; 1 when every blob is done. */
+static int
+blobs_pump(struct copy *c)
+{
+	struct cp_lane	*ln;
+	char		 target[800];
+	int		 i, busy = 0;
+
+	for (i = 0; i < COPY_LANES; i++) {
+		ln = &c->lane[i];
+		if (!ln->busy && c->bnext < c->nblob) {
+			ln->busy = 1;
+			ln->bi = c->bnext++;
+			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+			    blob_repo(c, ln->bi), c->blob[ln->bi].digest);
+			if (lane_fetch(ln, "HEAD", target, on_blob_head) == -1)
+				return 0;
+		}
+		busy += ln->busy;
+	}
+	return busy == 0 && c->bnext >= c->nblob;
 }
 
 /* PH_LISTS: merge each signature list into the target's */
@@ -1322,13 +1409,8 @@ next(struct copy *c)
 		c->i = c->j = 0;
 		break;
 	case PH_BLOBS:
-		if (c->i < c->nblob) {
-			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
-			    blob_repo(c, c->i), c->blob[c->i].digest);
-			send_fetch(c, &c->dst, "HEAD", target, NULL, NULL, 0,
-			    on_blob_head);
+		if (!blobs_pump(c))
 			return;
-		}
 		c->phase = PH_LISTS;
 		c->i = c->j = 0;
 		break;
@@ -1485,9 +1567,14 @@ px_cmd_copy(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c->base = event_base_new();
 	c->up = c->base != NULL ? px_upstream_new(c->base) : NULL;
-	c->buf = evbuffer_new();
 	core_sigman_init(&c->list);
-	if (c->up == NULL || c->buf == NULL) {
+	for (k = 0; k < COPY_LANES; k++) {
+		c->lane[k].c = c;
+		c->lane[k].buf = evbuffer_new();
+		if (c->lane[k].buf == NULL)
+			break;
+	}
+	if (c->up == NULL || k < COPY_LANES) {
 		fprintf(stderr, "signet: copy: cannot start\n");
 		rc = 1;
 		goto done;
@@ -1509,21 +1596,15 @@ px_cmd_copy(int argc, char **argv)
 		rc = 0;
 	}
 done:
-	if (c->up != NULL) {
-		px_upstream_cancel(c->up, &c->get);
-		px_upstream_cancel(c->up, &c->put);
+	for (k = 0; k < COPY_LANES; k++) {
+		lane_clear(&c->lane[k]);
+		px_fetch_free(c->lane[k].f);
+		if (c->lane[k].buf != NULL)
+			evbuffer_free(c->lane[k].buf);
 	}
-	if (c->get.easy != NULL)
-		curl_easy_cleanup(c->get.easy);
-	if (c->put.easy != NULL)
-		curl_easy_cleanup(c->put.easy);
-	curl_slist_free_all(c->get_hdrs);
-	curl_slist_free_all(c->put_hdrs);
 	px_fetch_free(c->f);
 	px_auth_free(c->authjob);
 	px_upstream_free(c->up);
-	if (c->buf != NULL)
-		evbuffer_free(c->buf);
 	if (c->base != NULL)
 		event_base_free(c->base);
 	for (k = 0; k < c->nman; k++)

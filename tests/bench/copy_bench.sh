@@ -1,12 +1,14 @@
 #!/bin/bash
-# Copy throughput: a 1 GiB image (one layer; COPY_BENCH_MIB changes it) from
-# one real registry to another, with `signet copy` and with `skopeo copy`,
+# Copy throughput: a 1 GiB image (one layer; COPY_BENCH_MIB changes the
+# size, COPY_BENCH_LAYERS splits it into that many layers) from one real
+# registry to another, with `signet copy` and with `skopeo copy`,
 # side by side in one run; prints MiB/s and the ratio signet/skopeo.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 SIGNET=${SIGNET:-$top/signet}
 MIB=${COPY_BENCH_MIB:-1024}
 ROUNDS=${COPY_BENCH_ROUNDS:-2}
+LAYERS=${COPY_BENCH_LAYERS:-1}
 T=$(mktemp -d /tmp/signet-copybench.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
@@ -25,15 +27,18 @@ registry() {	# registry NAME -> prints host:port
 	echo "127.0.0.1:$p"
 }
 A=$(registry a)
-echo "signet copy benchmark: one ${MIB} MiB layer, $ROUNDS round(s), from $A to a new registry per tool and round"
+echo "signet copy benchmark: ${MIB} MiB in $LAYERS layer(s), $ROUNDS round(s), from $A to a new registry per tool and round"
 echo "versions: $("$SIGNET" version); $(skopeo --version); $(docker-registry --version)"
 
-# an OCI layout with one incompressible layer (registries do not unpack it)
+# an OCI layout with incompressible layers (registries do not unpack them)
 mkdir -p "$T/img/blobs/sha256"
-head -c $((MIB * 1024 * 1024)) /dev/urandom >"$T/layer"
-python3 - "$T" <<'PY'
+for i in $(seq 1 "$LAYERS"); do
+	head -c $((MIB * 1024 * 1024 / LAYERS)) /dev/urandom >"$T/layer$i"
+done
+python3 - "$T" "$LAYERS" <<'PY'
 import hashlib, json, os, sys
 T = sys.argv[1]
+n = int(sys.argv[2])
 def put(data_path=None, data=None):
     h = hashlib.sha256()
     if data is None:
@@ -47,14 +52,17 @@ def put(data_path=None, data=None):
         size = len(data)
         open("%s/img/blobs/sha256/%s" % (T, h.hexdigest()), "wb").write(data)
     return {"digest": "sha256:" + h.hexdigest(), "size": size}
-layer = put(data_path=T + "/layer")
-layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+layers = []
+for i in range(1, n + 1):
+    layer = put(data_path="%s/layer%d" % (T, i))
+    layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+    layers.append(layer)
 cfg = json.dumps({"architecture": "amd64", "os": "linux",
-                  "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode()
+                  "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}).encode()
 c = put(data=cfg)
 c["mediaType"] = "application/vnd.oci.image.config.v1+json"
 man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                  "config": c, "layers": [layer]}).encode()
+                  "config": c, "layers": layers}).encode()
 m = put(data=man)
 m["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
 json.dump({"schemaVersion": 2, "manifests": [m]}, open(T + "/img/index.json", "w"))

@@ -194,7 +194,7 @@ def quirk_front(port, upstream, quirk):
                 return
             if quirk == "slow":
                 import time
-                time.sleep(0.1)
+                time.sleep(0.25)
             if quirk == "sig-500" and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
                 self.send_response(500)
                 self.send_header("Content-Length", "0")

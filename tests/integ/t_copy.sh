@@ -191,7 +191,7 @@ expect_eq "the copy is at the target, digest preserved" "sha256:$(curl -s -H "Au
     -H "Accept: $OCI" "http://$REG_tb/v2/dst/img/manifests/1" | sha256sum | cut -d' ' -f1)" \
     "$(curl -s -H "Accept: $OCI" "http://$REG_a/v2/app/half/manifests/1" | sha256sum | sed 's/^/sha256:/; s/ .*//')"
 
-# a copy slower than the tokens live (0.1 s added to every target request):
+# a copy slower than the tokens live (0.25 s added to every target request):
 # signet renews them.  (Registry 2.8 accepts tokens up to 60 s past their
 # expiry, so the renewal itself is what is checked, not a 401.)
 fport=$(free_port)
