@@ -154,25 +154,24 @@ write_failed(struct copy *c, struct px_fetch *f, const char *what)
 char *
 px_docker_auth(const char *registry)
 {
-	const char	*dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
-	const char	*xdg = getenv("XDG_RUNTIME_DIR");
+	const char	*env[][2] = {
+		{ "REGISTRY_AUTH_FILE", "" },		/* podman's override */
+		{ "DOCKER_CONFIG", "/config.json" },
+		{ "HOME", "/.docker/config.json" },
+		{ "XDG_RUNTIME_DIR", "/containers/auth.json" },
+		{ "HOME", "/.config/containers/auth.json" },
+	};
 	char		 path[1024], *out = NULL;
 	json_error_t	 jerr;
 	json_t		*o;
-	const char	*b64;
-	int		 i;
+	const char	*b64, *v;
+	size_t		 i;
 
-	for (i = 0; i < 3 && out == NULL; i++) {
-		if (i == 0 && dir != NULL)
-			snprintf(path, sizeof(path), "%s/config.json", dir);
-		else if (i == 1 && home != NULL)
-			snprintf(path, sizeof(path), "%s/.docker/config.json",
-			    home);
-		else if (i == 2 && xdg != NULL)
-			snprintf(path, sizeof(path), "%s/containers/auth.json",
-			    xdg);
-		else
+	for (i = 0; i < sizeof(env) / sizeof(env[0]) && out == NULL; i++) {
+		v = getenv(env[i][0]);
+		if (v == NULL || *v == '\0')
 			continue;
+		snprintf(path, sizeof(path), "%s%s", v, env[i][1]);
 		o = json_load_file(path, 0, &jerr);
 		b64 = json_string_value(json_object_get(json_object_get(
 		    json_object_get(o, "auths"), registry), "auth"));

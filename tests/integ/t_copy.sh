@@ -200,12 +200,12 @@ PIDS="$PIDS $!"
 wait_port "$fport"
 mkimage "$T/many" --layers 12 --size 2000 --seed cpmany >/dev/null
 skopeo copy -q --dest-tls-verify=false --dest-creds alice:apw "oci:$T/many" "docker://$REG_ta/src/many:1"
-printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$fport" "$(printf bob:bpw | base64)" >"$T/xdg/containers/auth.json"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$fport" "$(printf bob:bpw | base64)" >"$T/podman-auth.json"
 n0=$(grep -c '^bob ' "$T/tokens.log")
 s0=$(date +%s)
-out=$(DOCKER_CONFIG="$T/dockercfg" XDG_RUNTIME_DIR="$T/xdg" "$SIGNET" copy --allow-http \
+out=$(DOCKER_CONFIG="$T/dockercfg" REGISTRY_AUTH_FILE="$T/podman-auth.json" "$SIGNET" copy --allow-http \
     "$REG_ta/src/many:1" "127.0.0.1:$fport/dst/many:1" 2>"$T/err")
-expect_eq "a copy outliving its tokens finishes" "$?" 0
+expect_eq "a copy outliving its tokens finishes (target credentials from REGISTRY_AUTH_FILE)" "$?" 0
 took=$(( $(date +%s) - s0 ))
 check "  it did take longer than a token lives ($took s)" test "$took" -gt 2
 check "  the target's token was renewed" test "$(grep -c '^bob ' "$T/tokens.log")" -gt $((n0 + 1))
