@@ -27,6 +27,7 @@
 #define PIPE_HIGH	(1024 * 1024)	/* bytes buffered between the two */
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
+#define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
 
 struct cp_ref {
 	char		 registry[256];
@@ -1050,9 +1051,22 @@ on_list_written(struct px_fetch *f, void *arg)
 		fail(c, msg);
 		return;
 	}
-	c->lists++;
-	c->i++;
-	c->j = 0;
+	/*
+	 * Read it back, as on push: on_target_list finds every layer there
+	 * and moves on, or merges again what another writer's list lacked.
+	 */
+	if (c->j == 0)
+		c->lists++;
+	if (++c->j >= COPY_APPEND_ATTEMPTS) {
+		snprintf(msg, sizeof(msg), "signature object %s: still missing "
+		    "layers after %d writes (another writer keeps replacing "
+		    "it)", c->sig[c->i].tag, COPY_APPEND_ATTEMPTS);
+		fail(c, msg);
+		return;
+	}
+	if (c->j > 1)
+		fprintf(stderr, "signet: copy: %s changed under the copy; "
+		    "merging again\n", c->sig[c->i].tag);
 	next(c);
 }
 

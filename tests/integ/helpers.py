@@ -171,6 +171,7 @@ def quirk_front(port, upstream, quirk):
     import http.client
     import http.server
     import re
+    swallowed = []
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -191,6 +192,15 @@ def quirk_front(port, upstream, quirk):
                 self.send_header("Content-Length", str(len(msg)))
                 self.end_headers()
                 self.wfile.write(msg)
+                return
+            if (quirk == "swallow-sig-put" and self.command == "PUT"
+                    and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
+                    and not swallowed):
+                # a write that is lost, as when another writer replaces it
+                swallowed.append(self.path)
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if quirk == "slow":
                 import time

@@ -129,6 +129,18 @@ expect_match "COSIGN_REPOSITORY names it too" "$out" '"valid": 1'
 out=$("$SIGNET" copy --signature-repository 'Bad/Name' --allow-http "$REG_a/app/half:1" "$REG_b/sr/x:1" 2>&1)
 expect_match "a bad name is refused" "$out" 'signature repository "Bad/Name" is not a valid repository name'
 
+# 6d. the list is read back after writing, as on push: a lost write is
+# merged and written again
+fport=$(free_port)
+$HELPERS quirk-front "$fport" "$REG_b" swallow-sig-put >"$T/front.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$fport"
+"$SIGNET" copy --allow-http "$REG_a/app/half:1" "127.0.0.1:$fport/lost/half:1" >/dev/null 2>"$T/err"
+expect_eq "a copy whose list write is lost" "$?" 0
+expect_match "  notices it" "$(cat "$T/err")" 'changed under the copy; merging again'
+out=$($CHECK "$REG_b" lost/half 1 "$T/k.pub")
+expect_match "  and the signatures are there" "$out" '"layers": 2, "valid": 1'
+
 # 7. --verify --policy: the target repository's rule, with its threshold
 "$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
 printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://x"}, "policies": [
