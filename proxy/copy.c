@@ -443,6 +443,18 @@ on_sig(struct px_fetch *f, void *arg)
  * Sub-steps in c->j: 0 the API, 1 the fallback tag, 2 the manifests
  * (c->k the descriptor).
  */
+/* Whether a manifest with this digest is among those copied. */
+static int
+copied_manifest(const struct copy *c, const char *digest)
+{
+	size_t	i;
+
+	for (i = 0; digest != NULL && i < c->nman; i++)
+		if (strcmp(c->man[i].digest, digest) == 0)
+			return 1;
+	return 0;
+}
+
 static const char *
 subject_digest(struct copy *c, size_t i)
 {
@@ -537,7 +549,6 @@ next_referrer(struct copy *c)
 	char		 target[800];
 	const char	*d;
 	json_t		*ms;
-	size_t		 i;
 
 	if (c->refs == NULL && (c->refs = json_array()) == NULL) {
 		fail(c, "out of memory");
@@ -564,10 +575,7 @@ next_referrer(struct copy *c)
 				fail(c, "a referrer has no valid digest");
 				return 0;
 			}
-			for (i = 0; i < c->nman; i++)
-				if (strcmp(c->man[i].digest, d) == 0)
-					break;
-			if (i < c->nman) {	/* already kept */
+			if (copied_manifest(c, d)) {	/* already kept */
 				c->k++;
 				continue;
 			}
@@ -623,6 +631,9 @@ on_target_refs(struct px_fetch *f, void *arg)
 		return;
 	}
 	json_array_foreach(json_object_get(e, "manifests"), i, d) {
+		if (!copied_manifest(c, json_string_value(json_object_get(d,
+		    "digest"))))
+			continue;	/* not copied (an index): not listed */
 		for (k = 0; k < json_array_size(have); k++)
 			if (json_equal(json_object_get(json_array_get(have, k),
 			    "digest"), json_object_get(d, "digest")))

@@ -232,7 +232,7 @@ def quirk_front(port, upstream, quirk):
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Front).serve_forever()
 
 
-def push_referrer(registry, repo, subject, text):
+def push_referrer(registry, repo, subject, text, as_index=False):
     """An OCI 1.1 artifact (an SBOM-like text layer, the empty config)
     whose subject is SUBJECT, pushed by digest, and the referrers tag
     schema's sha256-<hex> index for it (registry 2.8 has no referrers API),
@@ -275,15 +275,20 @@ def push_referrer(registry, repo, subject, text):
          "artifactType": "application/spdx+json", "config": cfg,
          "layers": [layer],
          "subject": {"mediaType": oci_m, "digest": subject, "size": len(body)}}
+    mt = oci_m
+    if as_index:        # an index that refers (signet skips those)
+        mt = oci_i
+        m = {"schemaVersion": 2, "mediaType": oci_i, "manifests": [],
+             "artifactType": "application/x-test", "subject": m["subject"]}
     mb = json.dumps(m, sort_keys=True).encode()
     md = "sha256:" + hashlib.sha256(mb).hexdigest()
-    st, _, _ = req("PUT", base + "/manifests/" + md, mb, oci_m)
+    st, _, _ = req("PUT", base + "/manifests/" + md, mb, mt)
     assert st == 201, st
     tag = base + "/manifests/sha256-" + subject[7:]
     st, _, body = req("GET", tag, accept=oci_i)
     idx = json.loads(body) if st == 200 else {
         "schemaVersion": 2, "mediaType": oci_i, "manifests": []}
-    idx["manifests"].append({"mediaType": oci_m, "digest": md, "size": len(mb),
+    idx["manifests"].append({"mediaType": mt, "digest": md, "size": len(mb),
                              "artifactType": "application/spdx+json"})
     st, _, _ = req("PUT", tag, json.dumps(idx).encode(), oci_i)
     assert st == 201, st
@@ -307,7 +312,8 @@ def main(argv):
         with open(argv[2], "rb") as f:
             print("sha256:" + hashlib.sha256(f.read()).hexdigest())
     elif cmd == "referrer":
-        push_referrer(argv[2], argv[3], argv[4], argv[5])
+        push_referrer(argv[2], argv[3], argv[4], argv[5],
+                      len(argv) > 6 and argv[6] == "--index")
     elif cmd == "raw":
         raw(argv[2], argv[3], argv[4])
     elif cmd == "quirk-front":

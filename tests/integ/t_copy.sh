@@ -112,6 +112,14 @@ idx=$(curl -s -H "Accept: $IDX" "http://$REG_b/v2/ref/half/manifests/sha256-${ha
 expect_eq "merged: the target's own, and both from a, once each" \
     "$(printf '%s' "$idx" | python3 -c 'import json,sys; print(" ".join(sorted(m["digest"] for m in json.load(sys.stdin)["manifests"])))')" \
     "$(printf '%s\n' "$r1" "$r2" "$r3" | sort | tr '\n' ' ' | sed 's/ $//')"
+ri=$($HELPERS referrer "$REG_a" app/half "$half" "" --index)
+"$SIGNET" copy --all --allow-http "$REG_a/app/half:1" "$REG_b/ref/idx:1" >"$T/out" 2>"$T/err"
+expect_eq "a referrer that is an index" "$?" 0
+expect_match "  is reported" "$(cat "$T/err")" "referrer $ri is an index, not copied"
+idx=$(curl -s -H "Accept: $IDX" "http://$REG_b/v2/ref/idx/manifests/sha256-${half#sha256:}")
+expect_eq "  and not listed at the target; the others are" \
+    "$(printf '%s' "$idx" | python3 -c 'import json,sys; print(" ".join(sorted(m["digest"] for m in json.load(sys.stdin)["manifests"])))')" \
+    "$(printf '%s\n' "$r1" "$r3" | sort | tr '\n' ' ' | sed 's/ $//')"
 "$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/ref/plain:1" >"$T/out" 2>&1
 expect_match "without --all no referrer" "$(cat "$T/out")" '0 referrer\(s\)'
 
