@@ -30,6 +30,19 @@ int	core_tag_valid(const char *s, size_t len);
  */
 int	core_digest_valid(const char *s, size_t len);
 
+/* An image named on a command line: REGISTRY/REPO[:TAG|@DIGEST]. */
+struct core_image_ref {
+	char	registry[256];
+	char	repo[CORE_NAME_MAX + 1];
+	char	ref[CORE_REF_MAX + 1];		/* the tag ("latest"), or digest */
+};
+/*
+ * Parse s; with want_ref 0 only REGISTRY/REPO is accepted (ref left
+ * empty).  0, or -1 when any part is malformed or too long.
+ */
+int	core_image_ref_parse(const char *s, int want_ref,
+	    struct core_image_ref *r);
+
 /* Lower-case hex sha256 of buf into out (65 bytes with the NUL). */
 void	core_sha256_hex(const void *buf, size_t len, char out[65]);
 

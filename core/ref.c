@@ -149,3 +149,40 @@ core_sha256_hex(const void *buf, size_t len, char out[65])
 	}
 	out[64] = '\0';
 }
+
+int
+core_image_ref_parse(const char *s, int want_ref, struct core_image_ref *r)
+{
+	const char	*slash = strchr(s, '/'), *name, *at, *colon;
+	size_t		 n;
+
+	memset(r, 0, sizeof(*r));
+	if (slash == NULL || slash == s ||
+	    (size_t)(slash - s) >= sizeof(r->registry))
+		return -1;
+	memcpy(r->registry, s, (size_t)(slash - s));
+	name = slash + 1;
+	at = strchr(name, '@');
+	colon = strrchr(name, ':');
+	if (!want_ref)
+		n = strlen(name);
+	else if (at != NULL) {
+		n = (size_t)(at - name);
+		if (strlen(at + 1) >= sizeof(r->ref) ||
+		    !core_digest_valid(at + 1, strlen(at + 1)))
+			return -1;
+		strcpy(r->ref, at + 1);
+	} else if (colon != NULL && strchr(colon, '/') == NULL) {
+		n = (size_t)(colon - name);
+		if (!core_tag_valid(colon + 1, strlen(colon + 1)))
+			return -1;
+		strcpy(r->ref, colon + 1);
+	} else {
+		n = strlen(name);
+		strcpy(r->ref, "latest");
+	}
+	if (n == 0 || n >= sizeof(r->repo) || !core_name_valid(name, n))
+		return -1;
+	memcpy(r->repo, name, n);
+	return 0;
+}

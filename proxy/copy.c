@@ -187,39 +187,19 @@ static int
 parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
     size_t errlen)
 {
-	const char	*slash = strchr(s, '/'), *at, *colon, *name;
-	char		 json[1024], cerr[CONF_ERR_MAX];
-	size_t		 n;
+	struct core_image_ref	ir;
+	char			url[300], cerr[CONF_ERR_MAX];
 
-	if (slash == NULL || slash == s ||
-	    (size_t)(slash - s) >= sizeof(r->registry))
-		goto bad;
-	snprintf(r->registry, sizeof(r->registry), "%.*s", (int)(slash - s), s);
-	name = slash + 1;
-	at = strchr(name, '@');
-	colon = strrchr(name, ':');
-	if (at != NULL) {
-		n = (size_t)(at - name);
-		snprintf(r->ref, sizeof(r->ref), "%s", at + 1);
-	} else if (colon != NULL && strchr(colon, '/') == NULL) {
-		n = (size_t)(colon - name);
-		snprintf(r->ref, sizeof(r->ref), "%s", colon + 1);
-	} else {
-		n = strlen(name);
-		snprintf(r->ref, sizeof(r->ref), "latest");
+	if (core_image_ref_parse(s, 1, &ir) == -1) {
+		snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
+		return -1;
 	}
-	if (n == 0 || n >= sizeof(r->repo))
-		goto bad;
-	snprintf(r->repo, sizeof(r->repo), "%.*s", (int)n, name);
-	if (!core_name_valid(r->repo, n) ||
-	    (!core_digest_valid(r->ref, strlen(r->ref)) &&
-	    !core_tag_valid(r->ref, strlen(r->ref))))
-		goto bad;
-	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
-	    "\"upstream\": {\"url\": \"%s://%s\"}, \"log\": {\"level\": "
-	    "\"warn\"}}", allow_http ? "http" : "https", r->registry);
-	r->conf = conf_load_buffer(json, strlen(json), "copy", cerr,
-	    sizeof(cerr));
+	memcpy(r->registry, ir.registry, sizeof(r->registry));
+	memcpy(r->repo, ir.repo, sizeof(r->repo));
+	memcpy(r->ref, ir.ref, sizeof(r->ref));
+	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
+	    r->registry);
+	r->conf = px_registry_conf("copy", url, NULL, cerr, sizeof(cerr));
 	if (r->conf == NULL) {
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
@@ -227,9 +207,6 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 	r->basic = px_docker_auth(r->registry);
 	r->auth = r->basic != NULL ? strdup(r->basic) : NULL;
 	return 0;
-bad:
-	snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
-	return -1;
 }
 
 static int

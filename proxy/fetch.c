@@ -239,6 +239,30 @@ px_fetch_new(const struct conf *cf, const char *method, const char *target,
 	    body, len, origin);
 }
 
+struct conf *
+px_registry_conf(const char *name, const char *url, const char *ca,
+    char *err, size_t errlen)
+{
+	struct conf	*cf = NULL;
+	json_t		*o;
+	char		*text;
+
+	o = json_pack("{s:[s], s:{s:s}, s:{s:s}}", "listen", "127.0.0.1:1",
+	    "upstream", "url", url, "log", "level", "warn");
+	if (o != NULL && ca != NULL)
+		json_object_set_new(json_object_get(o, "upstream"), "ca",
+		    json_string(ca));
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: out of memory\n", name);
+		return NULL;
+	}
+	cf = conf_load_buffer(text, strlen(text), name, err, errlen);
+	free(text);
+	return cf;
+}
+
 struct px_fetch *
 px_fetch_new_any(const struct conf *cf, const char *method, const char *url,
     const char *authorization, const char *accept, const void *body,

@@ -194,11 +194,12 @@ gc_next(struct gc *g)
 int
 px_cmd_gc(int argc, char **argv)
 {
-	struct gc	 g;
-	const char	*image = NULL, *slash;
-	char		 json[1024], err[CONF_ERR_MAX], target[600];
-	int		 i, allow_http = 0;
-	size_t		 k;
+	struct gc		 g;
+	struct core_image_ref	 ir;
+	const char		*image = NULL;
+	char			 url[300], err[CONF_ERR_MAX], target[600];
+	int			 i, allow_http = 0;
+	size_t			 k;
 
 	memset(&g, 0, sizeof(g));
 	for (i = 2; i < argc; i++) {
@@ -214,20 +215,15 @@ px_cmd_gc(int argc, char **argv)
 			return 2;
 		}
 	}
-	slash = image != NULL ? strchr(image, '/') : NULL;
-	if (slash == NULL || slash == image ||
-	    (size_t)(slash - image) >= sizeof(g.registry) ||
-	    !core_name_valid(slash + 1, strlen(slash + 1))) {
+	if (image == NULL || core_image_ref_parse(image, 0, &ir) == -1) {
 		fprintf(stderr, "signet: gc needs REGISTRY/REPO\n");
 		return 2;
 	}
-	snprintf(g.registry, sizeof(g.registry), "%.*s", (int)(slash - image),
-	    image);
-	snprintf(g.repo, sizeof(g.repo), "%s", slash + 1);
-	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
-	    "\"upstream\": {\"url\": \"%s://%s\"}, \"log\": {\"level\": "
-	    "\"warn\"}}", allow_http ? "http" : "https", g.registry);
-	g.conf = conf_load_buffer(json, strlen(json), "gc", err, sizeof(err));
+	memcpy(g.registry, ir.registry, sizeof(g.registry));
+	memcpy(g.repo, ir.repo, sizeof(g.repo));
+	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
+	    g.registry);
+	g.conf = px_registry_conf("gc", url, NULL, err, sizeof(err));
 	if (g.conf == NULL) {
 		fprintf(stderr, "%s", err);
 		return 1;

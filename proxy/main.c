@@ -332,36 +332,14 @@ sign_start(struct sign_cmd *sc)
 static int
 parse_image_ref(const char *s, struct sign_cmd *sc)
 {
-	const char	*slash = strchr(s, '/'), *at, *colon, *name;
-	size_t		 n;
+	struct core_image_ref	ir;
 
-	if (slash == NULL || slash == s || (size_t)(slash - s) >=
-	    sizeof(sc->registry))
+	if (core_image_ref_parse(s, 1, &ir) == -1)
 		return -1;
-	memcpy(sc->registry, s, (size_t)(slash - s));
-	sc->registry[slash - s] = '\0';
-	name = slash + 1;
-	at = strchr(name, '@');
-	colon = strrchr(name, ':');
-	if (at != NULL) {
-		n = (size_t)(at - name);
-		snprintf(sc->ref, sizeof(sc->ref), "%s", at + 1);
-		if (!core_digest_valid(sc->ref, strlen(sc->ref)))
-			return -1;
-	} else if (colon != NULL && strchr(colon, '/') == NULL) {
-		n = (size_t)(colon - name);
-		snprintf(sc->ref, sizeof(sc->ref), "%s", colon + 1);
-		if (!core_tag_valid(sc->ref, strlen(sc->ref)))
-			return -1;
-	} else {
-		n = strlen(name);
-		snprintf(sc->ref, sizeof(sc->ref), "latest");
-	}
-	if (n == 0 || n >= sizeof(sc->repo))
-		return -1;
-	memcpy(sc->repo, name, n);
-	sc->repo[n] = '\0';
-	return core_name_valid(sc->repo, n) ? 0 : -1;
+	memcpy(sc->registry, ir.registry, sizeof(sc->registry));
+	memcpy(sc->repo, ir.repo, sizeof(sc->repo));
+	memcpy(sc->ref, ir.ref, sizeof(sc->ref));
+	return 0;
 }
 
 static int
@@ -634,14 +612,13 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	struct verify_cmd	 vc;
-	struct sign_cmd		 ref;
+	struct core_image_ref	 ref;
 	const char		*key = NULL, *rkey = NULL, *image = NULL;
-	char			 up[300], json[1024], err[CONF_ERR_MAX];
+	char			 up[300], err[CONF_ERR_MAX];
 	char			 target[600];
 	int			 i, allow_http = 0;
 
 	memset(&vc, 0, sizeof(vc));
-	memset(&ref, 0, sizeof(ref));
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
 			key = argv[++i];
@@ -657,7 +634,8 @@ cmd_verify(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (key == NULL || image == NULL || parse_image_ref(image, &ref) == -1) {
+	if (key == NULL || image == NULL ||
+	    core_image_ref_parse(image, 1, &ref) == -1) {
 		fprintf(stderr, "signet: verify needs --key PUB and "
 		    "REGISTRY/REPO[:TAG|@DIGEST]\n");
 		return 2;
@@ -687,11 +665,7 @@ cmd_verify(int argc, char **argv)
 	}
 	snprintf(up, sizeof(up), "%s://%s", allow_http ? "http" : "https",
 	    vc.registry);
-	snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
-	    "\"upstream\": {\"url\": \"%s\"}, \"log\": {\"level\": "
-	    "\"warn\"}}", up);
-	vc.conf = conf_load_buffer(json, strlen(json), "verify", err,
-	    sizeof(err));
+	vc.conf = px_registry_conf("verify", up, NULL, err, sizeof(err));
 	vc.rc = 1;
 	if (vc.conf == NULL) {
 		fprintf(stderr, "%s", err);

@@ -86,6 +86,12 @@ struct px_fetch *px_fetch_new(const struct conf *, const char *method,
 	    const char *content_type, const char *accept, const void *body,
 	    size_t len, const char *origin);
 /* Any URL: only for a token realm, which the registry itself names. */
+/*
+ * A configuration that only names a registry (url, and a CA file or NULL),
+ * for the commands and for mirrors: requests made with it go there.
+ */
+struct conf	*px_registry_conf(const char *name, const char *url,
+		    const char *ca, char *err, size_t errlen);
 struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
 	    const char *url, const char *authorization, const char *accept,
 	    const void *body, size_t len);

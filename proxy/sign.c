@@ -922,7 +922,7 @@ mirror_get(struct px_sign *s, const char *target)
 static void
 mirror_next_registry(struct px_sign *s)
 {
-	char		 json[1600], err[CONF_ERR_MAX], target[600];
+	char		 url[300], err[CONF_ERR_MAX], target[600];
 	const char	*m;
 
 	s->s_state = SG_MIRROR;
@@ -936,14 +936,10 @@ mirror_next_registry(struct px_sign *s)
 		}
 		m = s->s_policy->mirrors[s->s_mi];
 		/* the mirror is reached as the upstream is, with its CA file */
-		snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
-		    "\"upstream\": {\"url\": \"%s%s\"%s%s%s}}",
-		    strstr(m, "://") ? "" : "https://", m,
-		    s->s_conf->up_ca ? ", \"ca\": \"" : "",
-		    s->s_conf->up_ca ? s->s_conf->up_ca : "",
-		    s->s_conf->up_ca ? "\"" : "");
-		s->s_mconf = conf_load_buffer(json, strlen(json), "mirror", err,
-		    sizeof(err));
+		snprintf(url, sizeof(url), "%s%s", strstr(m, "://") ? "" :
+		    "https://", m);
+		s->s_mconf = px_registry_conf("mirror", url, s->s_conf->up_ca,
+		    err, sizeof(err));
 		if (s->s_mconf == NULL) {
 			px_warn("mirror %s: %s", m, err);
 			continue;

@@ -139,10 +139,41 @@ test_sha256(void)
 	CHECK(!core_mediatype_is_manifest("application/json"), "json");
 }
 
+static void
+test_image_refs(void)
+{
+	static const char *d = "sha256:ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad";
+	struct core_image_ref	r;
+	char			s[300];
+
+	CHECK(core_image_ref_parse("127.0.0.1:5000/a/b:v1", 1, &r) == 0 &&
+	    strcmp(r.registry, "127.0.0.1:5000") == 0 &&
+	    strcmp(r.repo, "a/b") == 0 && strcmp(r.ref, "v1") == 0, "tag");
+	CHECK(core_image_ref_parse("reg:5000/app", 1, &r) == 0 &&
+	    strcmp(r.repo, "app") == 0 && strcmp(r.ref, "latest") == 0,
+	    "port in registry, default tag");
+	snprintf(s, sizeof(s), "reg/app@%s", d);
+	CHECK(core_image_ref_parse(s, 1, &r) == 0 && strcmp(r.ref, d) == 0 &&
+	    strcmp(r.repo, "app") == 0, "digest");
+	CHECK(core_image_ref_parse("reg/app@sha256:abc", 1, &r) == -1,
+	    "short digest");
+	CHECK(core_image_ref_parse("reg/App:1", 1, &r) == -1, "upper case");
+	CHECK(core_image_ref_parse("reg/app:bad tag", 1, &r) == -1, "bad tag");
+	CHECK(core_image_ref_parse("app:1", 1, &r) == -1, "no registry");
+	CHECK(core_image_ref_parse("/app:1", 1, &r) == -1, "empty registry");
+	CHECK(core_image_ref_parse("reg/:1", 1, &r) == -1, "empty repo");
+	CHECK(core_image_ref_parse("reg/a/b", 0, &r) == 0 &&
+	    strcmp(r.repo, "a/b") == 0 && r.ref[0] == '\0', "repo only");
+	CHECK(core_image_ref_parse("reg/a:1", 0, &r) == -1,
+	    "repo only refuses a tag");
+}
+
 int
 main(void)
 {
 	test_names();
+	test_image_refs();
 	test_tags_digests();
 	test_routes();
 	test_sha256();
