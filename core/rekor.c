@@ -58,17 +58,80 @@ why(char *reason, size_t rlen, const char *msg)
 	return -1;
 }
 
+/*
+ * The entry (body64) is in the tree whose root the log signed: the proof's
+ * hashes lead from its leaf to rootHash, and the proof's checkpoint, signed
+ * by one of logs, names that root and size.
+ */
+static int
+check_inclusion(struct core_key *const *logs, size_t nlogs,
+    const char *body64, const json_t *proof, struct core_checkpoint *cp,
+    char *reason, size_t rlen)
+{
+	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
+	const char	*ck, *rh;
+	json_t		*h;
+	size_t		 i, n, blen;
+	int		 rc = -1;
+
+	ck = json_string_value(json_object_get(proof, "checkpoint"));
+	rh = json_string_value(json_object_get(proof, "rootHash"));
+	n = json_array_size(json_object_get(proof, "hashes"));
+	if (ck == NULL || rh == NULL || n > 64 ||
+	    !json_is_integer(json_object_get(proof, "logIndex")) ||
+	    !json_is_integer(json_object_get(proof, "treeSize")) ||
+	    core_hex_decode(rh, root, sizeof(root)) != 32) {
+		why(reason, rlen, "the log gave no usable inclusion proof");
+		return -1;
+	}
+	hashes = calloc(n + 1, sizeof(*hashes));
+	body = malloc(strlen(body64) + 1);
+	if (hashes == NULL || body == NULL ||
+	    mbedtls_base64_decode(body, strlen(body64), &blen,
+	    (const unsigned char *)body64, strlen(body64)) != 0) {
+		why(reason, rlen, "the log's entry body is not base64");
+		goto done;
+	}
+	json_array_foreach(json_object_get(proof, "hashes"), i, h) {
+		if (!json_is_string(h) || core_hex_decode(json_string_value(h),
+		    hashes[i], 32) != 32) {
+			why(reason, rlen, "inclusion proof hash malformed");
+			goto done;
+		}
+	}
+	core_merkle_leaf(body, blen, leaf);
+	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
+	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
+	    json_object_get(proof, "treeSize")), leaf,
+	    (const unsigned char (*)[32])hashes, n, root) != 0) {
+		why(reason, rlen, "the log's inclusion proof does not verify");
+		goto done;
+	}
+	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
+	    rlen) == -1)
+		goto done;
+	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
+	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
+		why(reason, rlen, "the log's checkpoint does not sign the "
+		    "proof's root");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(hashes);
+	free(body);
+	return rc;
+}
+
 int
 core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
     const char *resp, size_t len, const char *payload, size_t plen,
     const char *sig_b64, const struct core_key *signer, char **bundle,
     struct core_checkpoint *cp, char *reason, size_t rlen)
 {
-	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
 	json_error_t	 jerr;
-	json_t		*o, *e, *ver, *proof, *h, *b;
-	const char	*body64, *set, *logid, *ck, *rh;
-	size_t		 i, n, blen;
+	json_t		*o, *e, *ver, *proof, *b;
+	const char	*body64, *set, *logid;
 	int		 rc = -1;
 
 	*bundle = NULL;
@@ -83,8 +146,6 @@ core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
 	body64 = json_string_value(json_object_get(e, "body"));
 	set = json_string_value(json_object_get(ver, "signedEntryTimestamp"));
 	logid = json_string_value(json_object_get(e, "logID"));
-	ck = json_string_value(json_object_get(proof, "checkpoint"));
-	rh = json_string_value(json_object_get(proof, "rootHash"));
 	if (body64 == NULL || set == NULL || logid == NULL ||
 	    !json_is_integer(json_object_get(e, "integratedTime")) ||
 	    !json_is_integer(json_object_get(e, "logIndex"))) {
@@ -107,55 +168,15 @@ core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
 	if (core_rekor_check_bundle(logs, nlogs, *bundle, payload, plen,
 	    sig_b64, signer, reason, rlen) == -1)
 		goto done;
-	/* inclusion: the leaf is in the tree whose root the log signed */
-	n = json_array_size(json_object_get(proof, "hashes"));
-	if (ck == NULL || rh == NULL || n > 64 ||
-	    !json_is_integer(json_object_get(proof, "logIndex")) ||
-	    !json_is_integer(json_object_get(proof, "treeSize")) ||
-	    core_hex_decode(rh, root, sizeof(root)) != 32) {
-		why(reason, rlen, "Rekor answer has no usable inclusion proof");
+	if (check_inclusion(logs, nlogs, body64, proof, cp, reason, rlen) ==
+	    -1)
 		goto done;
-	}
-	hashes = calloc(n + 1, sizeof(*hashes));
-	body = malloc(strlen(body64));
-	if (hashes == NULL || body == NULL ||
-	    mbedtls_base64_decode(body, strlen(body64), &blen,
-	    (const unsigned char *)body64, strlen(body64)) != 0) {
-		why(reason, rlen, "Rekor answer body is not base64");
-		goto done;
-	}
-	json_array_foreach(json_object_get(proof, "hashes"), i, h) {
-		if (!json_is_string(h) || core_hex_decode(json_string_value(h),
-		    hashes[i], 32) != 32) {
-			why(reason, rlen, "Rekor inclusion proof hash malformed");
-			goto done;
-		}
-	}
-	core_merkle_leaf(body, blen, leaf);
-	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
-	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
-	    json_object_get(proof, "treeSize")), leaf,
-	    (const unsigned char (*)[32])hashes, n, root) != 0) {
-		why(reason, rlen, "Rekor inclusion proof does not verify");
-		goto done;
-	}
-	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
-	    rlen) == -1)
-		goto done;
-	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
-	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
-		why(reason, rlen, "Rekor checkpoint does not sign the proof's "
-		    "root");
-		goto done;
-	}
 	rc = 0;
 done:
 	if (rc == -1) {
 		free(*bundle);
 		*bundle = NULL;
 	}
-	free(hashes);
-	free(body);
 	json_decref(o);
 	return rc;
 }
@@ -165,11 +186,9 @@ core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
     const char *resp, size_t len, const char *bundle,
     struct core_checkpoint *cp, char *reason, size_t rlen)
 {
-	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
 	json_error_t	 jerr;
-	json_t		*o, *b, *e, *proof, *h;
-	const char	*want, *body64, *ck, *rh;
-	size_t		 i, n, blen;
+	json_t		*o, *b, *e, *proof;
+	const char	*want, *body64;
 	int		 rc = -1;
 
 	b = json_loads(bundle, 0, &jerr);
@@ -181,51 +200,15 @@ core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
 	body64 = json_string_value(json_object_get(e, "body"));
 	proof = json_object_get(json_object_get(e, "verification"),
 	    "inclusionProof");
-	ck = json_string_value(json_object_get(proof, "checkpoint"));
-	rh = json_string_value(json_object_get(proof, "rootHash"));
 	if (want == NULL || body64 == NULL || strcmp(want, body64) != 0) {
 		why(reason, rlen, "the log's entry differs from the bundle's");
 		goto done;
 	}
-	n = json_array_size(json_object_get(proof, "hashes"));
-	if (ck == NULL || rh == NULL || n > 64 ||
-	    core_hex_decode(rh, root, sizeof(root)) != 32) {
-		why(reason, rlen, "the log gave no usable inclusion proof");
+	if (check_inclusion(logs, nlogs, body64, proof, cp, reason, rlen) ==
+	    -1)
 		goto done;
-	}
-	hashes = calloc(n + 1, sizeof(*hashes));
-	body = malloc(strlen(body64));
-	if (hashes == NULL || body == NULL || mbedtls_base64_decode(body,
-	    strlen(body64), &blen, (const unsigned char *)body64,
-	    strlen(body64)) != 0)
-		goto done;
-	json_array_foreach(json_object_get(proof, "hashes"), i, h)
-		if (core_hex_decode(json_string_value(h) ? json_string_value(h) :
-		    "", hashes[i], 32) != 32) {
-			why(reason, rlen, "inclusion proof hash malformed");
-			goto done;
-		}
-	core_merkle_leaf(body, blen, leaf);
-	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
-	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
-	    json_object_get(proof, "treeSize")), leaf,
-	    (const unsigned char (*)[32])hashes, n, root) != 0) {
-		why(reason, rlen, "the log's inclusion proof does not verify");
-		goto done;
-	}
-	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
-	    rlen) == -1)
-		goto done;
-	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
-	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
-		why(reason, rlen, "the log's checkpoint does not sign the "
-		    "proof's root");
-		goto done;
-	}
 	rc = 0;
 done:
-	free(hashes);
-	free(body);
 	json_decref(o);
 	json_decref(b);
 	return rc;
