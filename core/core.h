@@ -43,6 +43,9 @@ struct core_image_ref {
 int	core_image_ref_parse(const char *s, int want_ref,
 	    struct core_image_ref *r);
 
+/* Standard base64 decoded into a new NUL-terminated buffer; NULL if bad. */
+unsigned char	*core_b64_decode(const char *s, size_t *len);
+
 /* Lower-case hex sha256 of buf into out (65 bytes with the NUL). */
 void	core_sha256_hex(const void *buf, size_t len, char out[65]);
 

@@ -152,18 +152,12 @@ read_small(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-/* Base64 (std, padded) of a JSON string member into a new buffer. */
-static unsigned char *
-b64_member(json_t *o, const char *name, size_t *len)
+unsigned char *
+core_b64_decode(const char *s, size_t *len)
 {
-	const char	*s = json_string_value(json_object_get(o, name));
-	unsigned char	*out;
-	size_t		 n;
+	size_t		 n = strlen(s) / 4 * 3 + 4;
+	unsigned char	*out = malloc(n + 1);
 
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) / 4 * 3 + 3;
-	out = malloc(n);
 	if (out == NULL)
 		return NULL;
 	if (mbedtls_base64_decode(out, n, len, (const unsigned char *)s,
@@ -171,7 +165,17 @@ b64_member(json_t *o, const char *name, size_t *len)
 		free(out);
 		return NULL;
 	}
+	out[*len] = '\0';
 	return out;
+}
+
+/* Base64 (std, padded) of a JSON string member into a new buffer. */
+static unsigned char *
+b64_member(json_t *o, const char *name, size_t *len)
+{
+	const char	*s = json_string_value(json_object_get(o, name));
+
+	return s != NULL ? core_b64_decode(s, len) : NULL;
 }
 
 /* The body of a PEM block of type `type`, base64-decoded; NULL if absent. */

@@ -85,10 +85,8 @@ check_inclusion(struct core_key *const *logs, size_t nlogs,
 		return -1;
 	}
 	hashes = calloc(n + 1, sizeof(*hashes));
-	body = malloc(strlen(body64) + 1);
-	if (hashes == NULL || body == NULL ||
-	    mbedtls_base64_decode(body, strlen(body64), &blen,
-	    (const unsigned char *)body64, strlen(body64)) != 0) {
+	body = core_b64_decode(body64, &blen);
+	if (hashes == NULL || body == NULL) {
 		why(reason, rlen, "the log's entry body is not base64");
 		goto done;
 	}

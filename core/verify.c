@@ -74,23 +74,6 @@ b64_text(const char *s)
 	    "0123456789+/=") == strlen(s);
 }
 
-static unsigned char *
-b64_decode(const char *s, size_t *len)
-{
-	size_t		 n = strlen(s) / 4 * 3 + 4;
-	unsigned char	*out = malloc(n + 1);
-
-	if (out == NULL)
-		return NULL;
-	if (mbedtls_base64_decode(out, n, len, (const unsigned char *)s,
-	    strlen(s)) != 0) {
-		free(out);
-		return NULL;
-	}
-	out[*len] = '\0';
-	return out;
-}
-
 /* The public key of a PEM certificate. */
 static struct core_key *
 cert_key(const char *pem)
@@ -125,7 +108,7 @@ check_body(const char *body64, const char *payload, size_t plen,
 	size_t		 blen, pemlen;
 	int		 rc = -1;
 
-	body = b64_decode(body64, &blen);
+	body = core_b64_decode(body64, &blen);
 	if (body == NULL)
 		return why(reason, rlen, "Rekor entry body is not base64");
 	o = json_loadb((const char *)body, blen, JSON_REJECT_DUPLICATES, &jerr);
@@ -154,7 +137,7 @@ check_body(const char *body64, const char *payload, size_t plen,
 		why(reason, rlen, "Rekor entry holds another signature");
 		goto done;
 	}
-	pem = b64_decode(pkey, &pemlen);
+	pem = core_b64_decode(pkey, &pemlen);
 	if (pem != NULL && strstr((char *)pem, "BEGIN CERTIFICATE") != NULL)
 		k = cert_key((const char *)pem);	/* keyless entries */
 	else
@@ -217,7 +200,7 @@ core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
 	n = asprintf(&msg, "{\"body\":\"%s\",\"integratedTime\":%lld,"
 	    "\"logID\":\"%s\",\"logIndex\":%lld}", body, (long long)itime,
 	    logid, (long long)lindex);
-	set = n < 0 ? NULL : b64_decode(set64, &setlen);
+	set = n < 0 ? NULL : core_b64_decode(set64, &setlen);
 	if (set == NULL || core_key_verify(logs[i], msg, (size_t)n, set,
 	    setlen) != 0) {
 		why(reason, rlen, "Rekor SET does not verify under the log's "

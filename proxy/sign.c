@@ -1776,11 +1776,9 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 		repo = json_string_value(json_object_get(o, "repository"));
 		ct = json_string_value(json_object_get(o, "content_type"));
 		m64 = json_string_value(json_object_get(o, "manifest"));
-		man = m64 != NULL ? malloc(strlen(m64)) : NULL;
+		man = m64 != NULL ? core_b64_decode(m64, &n) : NULL;
 		if (repo == NULL || ct == NULL || man == NULL ||
-		    conf_policy_for(cf, repo) == NULL ||
-		    mbedtls_base64_decode(man, strlen(m64), &n,
-		    (const unsigned char *)m64, strlen(m64)) != 0) {
+		    conf_policy_for(cf, repo) == NULL) {
 			px_warn("%s: unusable queue entry, removed", path);
 			unlink(path);
 			free(man);
