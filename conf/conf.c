@@ -1071,6 +1071,20 @@ conf_unref(struct conf *c)
 	free(c);
 }
 
+void
+conf_policy_trust(const struct conf *c, const struct conf_policy *p,
+    struct core_trust *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->keys = (struct core_key **)p->keys;
+	t->nkeys = (size_t)p->nkeys;
+	t->keyless = p->keyless;
+	t->nkeyless = (size_t)p->nkeyless;
+	t->rekor = (struct core_key **)c->rekor_keys;
+	t->nrekor = (size_t)c->nrekor_keys;
+	t->rekor_required = p->rekor_required != 0;
+}
+
 const struct conf_policy *
 conf_policy_for(const struct conf *c, const char *repo)
 {

@@ -118,6 +118,9 @@ void		 conf_unref(struct conf *);
 const char	*conf_log_level_name(enum conf_log_level);
 /* The policy for a repository, or NULL when no rule matches. */
 const struct conf_policy *conf_policy_for(const struct conf *, const char *repo);
+/* The signers a rule trusts, with the log keys and its Rekor requirement. */
+void		 conf_policy_trust(const struct conf *, const struct conf_policy *,
+		    struct core_trust *);
 const char	*conf_sign_name(enum conf_sign);
 const char	*conf_verify_name(enum conf_verify);
 

@@ -273,6 +273,10 @@ int	 core_verify_signature(const struct core_trust *t, const char *digest,
  * tried for it.  *signer gets the key fingerprint or "keyless:<subject>".
  * Returns 0 or -1.
  */
+#define CORE_SIGNER_MAX	300	/* "keyless:<subject>" or a fingerprint */
+/* Add signer to a set of distinct signers (up to max); the new count. */
+int	 core_signer_add(char (*set)[CORE_SIGNER_MAX], int *n, int max,
+	    const char *signer);
 int	 core_verify_layer(const struct core_trust *t, const char *digest,
 	    const char *payload, size_t plen, const struct core_sig_layer *l,
 	    char *signer, size_t slen, char *reason, size_t rlen);

@@ -317,3 +317,17 @@ core_verify_layer(const struct core_trust *t, const char *digest,
 	snprintf(signer, slen, "%s", core_key_fingerprint(t->keys[k]));
 	return 0;
 }
+
+int
+core_signer_add(char (*set)[CORE_SIGNER_MAX], int *n, int max,
+    const char *signer)
+{
+	int	i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(set[i], signer) == 0)
+			return *n;
+	if (*n < max)
+		snprintf(set[(*n)++], CORE_SIGNER_MAX, "%s", signer);
+	return *n;
+}

@@ -28,6 +28,7 @@
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
+#define COPY_SIGNERS_MAX 64		/* distinct signers counted */
 
 struct cp_ref {
 	char		 registry[256];
@@ -79,7 +80,7 @@ struct copy {
 	struct core_key		*vkey;
 	struct conf		*pconf;		/* --policy: a signet config */
 	const struct conf_policy *policy;	/* its rule for the target */
-	char			 signers[64][300];	/* distinct, verified */
+	char			 signers[COPY_SIGNERS_MAX][CORE_SIGNER_MAX];
 	int			 nsigners;
 	int			 all, verify, same_registry;
 	char			 platform[64];
@@ -688,35 +689,24 @@ on_payload(struct px_fetch *f, void *arg)
 	struct core_sig_layer	 l;
 	struct core_trust	 t;
 	const char		*payload;
-	char			 reason[256], signer[300];
+	char			 reason[256], signer[CORE_SIGNER_MAX];
 	size_t			 len;
 	json_t			*layer;
-	int			 i;
 
 	core_sigman_layer(&c->list, c->j, &l);
 	payload = px_fetch_body(f, &len);
-	memset(&t, 0, sizeof(t));
 	if (c->policy != NULL) {
-		t.keys = (struct core_key **)c->policy->keys;
-		t.nkeys = (size_t)c->policy->nkeys;
-		t.keyless = c->policy->keyless;
-		t.nkeyless = (size_t)c->policy->nkeyless;
-		t.rekor = (struct core_key **)c->pconf->rekor_keys;
-		t.nrekor = (size_t)c->pconf->nrekor_keys;
-		t.rekor_required = c->policy->rekor_required != 0;
+		conf_policy_trust(c->pconf, c->policy, &t);
 	} else {
+		memset(&t, 0, sizeof(t));
 		t.keys = &c->vkey;
 		t.nkeys = 1;
 	}
 	if (px_fetch_status(f) == 200 && core_verify_layer(&t, c->top.digest,
 	    payload, len, &l, signer, sizeof(signer), reason,
 	    sizeof(reason)) == 0) {
-		for (i = 0; i < c->nsigners; i++)
-			if (strcmp(c->signers[i], signer) == 0)
-				break;
-		if (i == c->nsigners && c->nsigners < 64)
-			snprintf(c->signers[c->nsigners++],
-			    sizeof(c->signers[0]), "%s", signer);
+		core_signer_add(c->signers, &c->nsigners, COPY_SIGNERS_MAX,
+		    signer);
 		c->valid++;
 		c->j++;
 	} else {

@@ -1010,14 +1010,7 @@ mirror_step(struct px_sign *s, struct px_fetch *f)
 	case 1:		/* a payload: verify it against the rule */
 		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
 		body = px_fetch_body(f, &len);
-		memset(&t, 0, sizeof(t));
-		t.keys = (struct core_key **)p->keys;
-		t.nkeys = (size_t)p->nkeys;
-		t.keyless = p->keyless;
-		t.nkeyless = (size_t)p->nkeyless;
-		t.rekor = (struct core_key **)s->s_conf->rekor_keys;
-		t.nrekor = (size_t)s->s_conf->nrekor_keys;
-		t.rekor_required = p->rekor_required != 0;
+		conf_policy_trust(s->s_conf, p, &t);
 		if (st != 200 || (p->nkeys == 0 && p->nkeyless == 0) ||
 		    core_verify_layer(&t, s->s_digest, body, len, &l, signer,
 		    sizeof(signer), reason, sizeof(reason)) == -1) {

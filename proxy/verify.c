@@ -123,7 +123,7 @@ struct px_verify {
 	char			 v_want_ref[CORE_NAME_MAX + 300];
 	struct core_sigman	 v_list;
 	size_t			 v_layer;	/* next layer to check */
-	char			 v_signers[SIGNERS_MAX][300];
+	char			 v_signers[SIGNERS_MAX][CORE_SIGNER_MAX];
 	int			 v_nsigners;
 	char			 v_lastfail[256];
 	struct timeval		 v_start;
@@ -523,12 +523,7 @@ on_blob(struct px_fetch *f, void *arg)
 		return;
 	}
 	payload = px_fetch_body(f, &plen);
-	memset(&t, 0, sizeof(t));
-	t.keys = (struct core_key **)v->v_policy->keys;
-	t.nkeys = (size_t)v->v_policy->nkeys;
-	t.rekor = (struct core_key **)v->v_conn->c_conf->rekor_keys;
-	t.nrekor = (size_t)v->v_conn->c_conf->nrekor_keys;
-	t.rekor_required = v->v_policy->rekor_required;
+	conf_policy_trust(v->v_conn->c_conf, v->v_policy, &t);
 	t.want_ref = v->v_policy->identity_repository ? v->v_want_ref : NULL;
 	if (plen != (size_t)l.size) {
 		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "a signature "
@@ -536,8 +531,6 @@ on_blob(struct px_fetch *f, void *arg)
 		verify_next_layer(v);
 		return;
 	}
-	t.keyless = v->v_policy->keyless;
-	t.nkeyless = (size_t)v->v_policy->nkeyless;
 	if (core_verify_layer(&t, v->v_digest, payload, plen, &l, signer,
 	    sizeof(signer), reason, sizeof(reason)) == -1) {
 		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "%s", reason);
@@ -561,14 +554,8 @@ static void
 add_signer(struct px_verify *v, const char *signer)
 {
 	char	reason[128];
-	int	i;
 
-	for (i = 0; i < v->v_nsigners; i++)
-		if (strcmp(v->v_signers[i], signer) == 0)
-			break;
-	if (i == v->v_nsigners && v->v_nsigners < SIGNERS_MAX)
-		snprintf(v->v_signers[v->v_nsigners++],
-		    sizeof(v->v_signers[0]), "%s", signer);
+	core_signer_add(v->v_signers, &v->v_nsigners, SIGNERS_MAX, signer);
 	if (v->v_nsigners >= v->v_policy->threshold) {
 		snprintf(reason, sizeof(reason), "signed by %d trusted "
 		    "signer(s)", v->v_nsigners);

@@ -143,6 +143,20 @@ run(const char *c, struct core_key *key, struct core_key *rekor,
 	return rc;
 }
 
+static void
+test_signer_set(void)
+{
+	char	set[2][CORE_SIGNER_MAX];
+	int	n = 0;
+
+	CHECK(core_signer_add(set, &n, 2, "a") == 1, "first signer");
+	CHECK(core_signer_add(set, &n, 2, "a") == 1, "same signer once");
+	CHECK(core_signer_add(set, &n, 2, "keyless:b") == 2, "second signer");
+	CHECK(core_signer_add(set, &n, 2, "c") == 2 && n == 2,
+	    "full set stays at max");
+	CHECK(strcmp(set[1], "keyless:b") == 0, "kept in order");
+}
+
 int
 main(void)
 {
@@ -151,6 +165,7 @@ main(void)
 	char		 reason[256];
 	int		 rc, i;
 
+	test_signer_set();
 	snprintf(vdir, sizeof(vdir), "%s/tests/vectors", top ? top : ".");
 	k1 = pub("cosign/trust/cosign.pub");
 	k2 = pub("cosign/trust/cosign2.pub");
