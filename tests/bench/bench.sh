@@ -44,13 +44,11 @@ ROUNDS=${BENCH_ROUNDS:-3}
 NGX_BUFFERING=${BENCH_NGINX_BUFFERING:-on}
 NGX_WORKERS=${BENCH_NGINX_WORKERS:-1}
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(cd "$here/../.." && pwd)
-
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
+BENCH=bench
+BENCH_TOOLS="docker-registry nginx curl python3 sha256sum awk ps timeout"
+BENCH_DEBS="docker-registry nginx curl python3 coreutils procps gawk"
+KEEP=${BENCH_KEEP:-}
+. "$(dirname "$0")/common.sh"
 
 for v in BLOB_MIB HEADS CONC ROUNDS NGX_WORKERS; do
 	eval "val=\$$v"
@@ -64,93 +62,10 @@ on | off) ;;
 *) die "BENCH_NGINX_BUFFERING must be on or off" ;;
 esac
 
-# --- prerequisites: check, never install ------------------------------------
-
-missing=""
-for c in docker-registry nginx curl python3 sha256sum awk ps timeout; do
-	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
-done
-if [ -n "$missing" ]; then
-	echo "bench: missing:$missing" >&2
-	echo "bench: on Debian: apt-get install docker-registry nginx curl" \
-	    "python3 coreutils procps gawk" >&2
-	exit 2
-fi
-if [ -z "${SIGNET:-}" ]; then
-	if [ -x "$srcdir/signet" ]; then
-		SIGNET=$srcdir/signet
-	elif command -v signet >/dev/null 2>&1; then
-		SIGNET=$(command -v signet)
-	else
-		die "no signet binary: build it (e.g. mkdir b && cd b &&" \
-		    "$srcdir/configure && make signet) and set SIGNET=b/signet"
-	fi
-fi
-[ -x "$SIGNET" ] || die "SIGNET=$SIGNET is not executable"
-
-# --- temporary directory, processes, cleanup --------------------------------
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/signet-bench.XXXXXX")
-PIDS=""
-failures=0
-
-cleanup() {
-	rc=$?
-	trap - EXIT INT TERM
-	for p in $PIDS; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	if [ "$rc" -ne 0 ] || [ -n "${BENCH_KEEP:-}" ]; then
-		for f in "$T"/*.log "$T"/nginx/error.log; do
-			[ -s "$f" ] || continue
-			echo "# ---- $f (last 20 lines)"
-			tail -n 20 "$f" | sed 's/^/# /'
-		done
-	fi
-	if [ -n "${BENCH_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# three distinct free loopback ports, held open together while chosen
+# three distinct free loopback ports
 read -r REG_PORT NGX_PORT SIG_PORT <<EOF
-$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])
-')
+$(free_ports 3)
 EOF
-
-# wait_ready NAME PID URL: until URL answers 200, 15 s at most
-wait_ready() {
-	i=0
-	while [ $i -lt 150 ]; do
-		kill -0 "$2" 2>/dev/null || die "$1 exited at startup (see above)"
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$3" ||
-		    true)
-		[ "$code" = 200 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	die "$1 did not answer 200 on $3 within 15 s"
-}
 
 # proc_cpu PID...: utime+stime of the processes, in seconds
 proc_cpu() {
@@ -172,19 +87,6 @@ calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 # --- versions -----------------------------------------------------------------
 
-libver() {
-	# libver BINARY LIBNAME: the Debian package version of a linked library
-	f=$(ldd "$1" 2>/dev/null | awk -v l="$2" '$1 ~ "^"l { print $3 }')
-	[ -n "$f" ] || return 0
-	f=$(readlink -f "$f")
-	if command -v dpkg-query >/dev/null 2>&1 &&
-	    pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
-	    [ -n "$pkg" ]; then
-		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
-	else
-		basename "$f"
-	fi
-}
 
 echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
     "${HEADS} manifest HEADs x ${CONC} clients, per target"

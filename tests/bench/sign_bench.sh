@@ -40,102 +40,17 @@ case $N in
 esac
 [ "$N" -gt 0 ] || { echo "sign_bench: SIGN_BENCH_N must be > 0" >&2; exit 2; }
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(cd "$here/../.." && pwd)
-HELPERS=$srcdir/tests/integ/helpers.py
-
-die() {
-	echo "sign_bench: $*" >&2
-	exit 2
-}
-
-missing=""
-for c in docker-registry skopeo curl python3 awk; do
-	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
-done
-[ -z "$missing" ] || die "missing:$missing (Debian: apt-get install" \
-    "docker-registry skopeo curl python3 gawk)"
-[ -f "$HELPERS" ] || die "no $HELPERS"
-if [ -z "${SIGNET:-}" ]; then
-	if [ -x "$srcdir/signet" ]; then
-		SIGNET=$srcdir/signet
-	elif command -v signet >/dev/null 2>&1; then
-		SIGNET=$(command -v signet)
-	else
-		die "no signet binary: build it (mkdir b && cd b &&" \
-		    "$srcdir/configure && make signet) and set SIGNET=b/signet"
-	fi
-fi
-[ -x "$SIGNET" ] || die "SIGNET=$SIGNET is not executable"
-SIGNET=$(cd "$(dirname "$SIGNET")" && pwd)/$(basename "$SIGNET")
-
-# signet reads these; the benchmark wants its defaults
-unset COSIGN_REPOSITORY COSIGN_DOCKER_MEDIA_TYPES
-
-# --- temporary directory, processes, cleanup ----------------------------------
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/signet-signbench.XXXXXX")
-PIDS=""
-failures=0
-
-cleanup() {
-	rc=$?
-	trap - EXIT INT TERM
-	for p in $PIDS; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	if [ "$rc" -ne 0 ]; then
-		for f in "$T/signet.log" "$T/registry.log"; do
-			[ -s "$f" ] || continue
-			echo "# ---- $f (last 15 lines)"
-			tail -n 15 "$f" | cut -c1-400 | sed 's/^/# /'
-		done
-	fi
-	if [ -n "${SIGN_BENCH_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH=sign_bench
+BENCH_TOOLS="docker-registry skopeo curl python3 awk"
+BENCH_DEBS="docker-registry skopeo curl python3 gawk"
+KEEP=${SIGN_BENCH_KEEP:-}
+. "$(dirname "$0")/common.sh"
 
 read -r REG_PORT SIG_PORT <<EOF
-$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])
-')
+$(free_ports 2)
 EOF
 REG=127.0.0.1:$REG_PORT
 PROXY=127.0.0.1:$SIG_PORT
-
-# wait_ready NAME PID URL: until URL answers 200, 15 s at most
-wait_ready() {
-	i=0
-	while [ $i -lt 150 ]; do
-		kill -0 "$2" 2>/dev/null || die "$1 exited at startup"
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$3" ||
-		    true)
-		[ "$code" = 200 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	die "$1 did not answer 200 on $3 within 15 s"
-}
 
 alive() {
 	for p in $REG_PID $SIG_PID; do
@@ -146,7 +61,6 @@ alive() {
 	done
 }
 
-now_ns() { date +%s%N; }
 
 # --- the analysis helper (python3, standard library only) ---------------------
 
@@ -496,17 +410,6 @@ TOOL="python3 $T/tool.py"
 
 # --- versions ---------------------------------------------------------------------
 
-libver() {
-	f=$(ldd "$1" 2>/dev/null | awk -v l="$2" '$1 ~ "^"l { print $3 }')
-	[ -n "$f" ] || return 0
-	f=$(readlink -f "$f")
-	if pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
-	    [ -n "$pkg" ]; then
-		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
-	else
-		basename "$f"
-	fi
-}
 
 echo "signet signing benchmark: N=$N per target, images of 2 layers x 100000 bytes"
 echo "versions:"
@@ -694,13 +597,7 @@ echo
 DELAY_MS=40
 R=3	# manifests PUT per variant in this part (medians)
 read -r DLY_PORT SIG2_PORT <<EOF
-$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])
-')
+$(free_ports 2)
 EOF
 DLY=127.0.0.1:$DLY_PORT
 PROXY2=127.0.0.1:$SIG2_PORT

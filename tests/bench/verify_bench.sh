@@ -54,14 +54,11 @@ ROUNDS=${VERIFY_BENCH_ROUNDS:-3}
 SEQ=${VERIFY_BENCH_SEQ:-1000}
 COLD=${VERIFY_BENCH_COLD:-50}
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(cd "$here/../.." && pwd)
-HELPERS=$srcdir/tests/integ/helpers.py
-
-die() {
-	echo "verify_bench: $*" >&2
-	exit 2
-}
+BENCH=verify_bench
+BENCH_TOOLS="docker-registry skopeo curl python3 awk"
+BENCH_DEBS="docker-registry skopeo curl python3 gawk"
+KEEP=${VERIFY_BENCH_KEEP:-}
+. "$(dirname "$0")/common.sh"
 
 for v in HEADS CONC ROUNDS SEQ COLD; do
 	eval "val=\$$v"
@@ -71,100 +68,12 @@ for v in HEADS CONC ROUNDS SEQ COLD; do
 	[ "$val" -gt 0 ] || die "VERIFY_BENCH_$v must be > 0"
 done
 
-missing=""
-for c in docker-registry skopeo curl python3 awk; do
-	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
-done
-[ -z "$missing" ] || die "missing:$missing (Debian: apt-get install" \
-    "docker-registry skopeo curl python3 gawk)"
-[ -f "$HELPERS" ] || die "no $HELPERS"
-if [ -z "${SIGNET:-}" ]; then
-	if [ -x "$srcdir/signet" ]; then
-		SIGNET=$srcdir/signet
-	elif command -v signet >/dev/null 2>&1; then
-		SIGNET=$(command -v signet)
-	else
-		die "no signet binary: build it (mkdir b && cd b &&" \
-		    "$srcdir/configure && make signet) and set SIGNET=b/signet"
-	fi
-fi
-[ -x "$SIGNET" ] || die "SIGNET=$SIGNET is not executable"
-SIGNET=$(cd "$(dirname "$SIGNET")" && pwd)/$(basename "$SIGNET")
-
-# signet reads these; the benchmark wants its defaults
-unset COSIGN_REPOSITORY COSIGN_DOCKER_MEDIA_TYPES
-
-# --- temporary directory, processes, cleanup ----------------------------------
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/signet-verifybench.XXXXXX")
-PIDS=""
-failures=0
-
-# stop PID: TERM, up to 5 s, then KILL (only processes this script started)
-stop() {
-	kill -TERM "$1" 2>/dev/null || true
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ "$i" -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	rc=$?
-	trap - EXIT INT TERM
-	for p in $PIDS; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $PIDS; do
-		stop "$p"
-	done
-	if [ "$rc" -ne 0 ]; then
-		for f in "$T"/signet-*.log "$T/registry.log"; do
-			[ -s "$f" ] || continue
-			echo "# ---- $f (last 15 lines)"
-			tail -n 15 "$f" | cut -c1-400 | sed 's/^/# /'
-		done
-	fi
-	if [ -n "${VERIFY_BENCH_KEEP:-}" ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 read -r REG_PORT PASS_PORT ENF_PORT <<EOF
-$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])
-')
+$(free_ports 3)
 EOF
 REG=127.0.0.1:$REG_PORT
 PASS=127.0.0.1:$PASS_PORT
 ENF=127.0.0.1:$ENF_PORT
-
-# wait_ready NAME PID URL: until URL answers 200, 15 s at most
-wait_ready() {
-	i=0
-	while [ $i -lt 150 ]; do
-		kill -0 "$2" 2>/dev/null || die "$1 exited at startup"
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$3" ||
-		    true)
-		[ "$code" = 200 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	die "$1 did not answer 200 on $3 within 15 s"
-}
 
 alive() {
 	for p in $REG_PID $PASS_PID $ENF_PID; do
@@ -175,7 +84,6 @@ alive() {
 	done
 }
 
-now_ns() { date +%s%N; }
 ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
 
 # --- the measuring and reporting helper (python3, standard library only) -------
@@ -570,17 +478,6 @@ export HELPERS
 
 # --- versions ---------------------------------------------------------------------
 
-libver() {
-	f=$(ldd "$1" 2>/dev/null | awk -v l="$2" '$1 ~ "^"l { print $3 }')
-	[ -n "$f" ] || return 0
-	f=$(readlink -f "$f")
-	if pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
-	    [ -n "$pkg" ]; then
-		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
-	else
-		basename "$f"
-	fi
-}
 
 echo "signet verification benchmark: $HEADS HEADs x $ROUNDS rounds x $CONC clients," \
     "$SEQ sequential HEADs, $COLD cold images (per target)"

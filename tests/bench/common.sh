@@ -1,0 +1,127 @@
+# tests/bench/common.sh: what the benchmark scripts share; sourced, not run.
+#
+# Before sourcing, set BENCH (the name in messages), BENCH_TOOLS (commands
+# that must exist), BENCH_DEBS (the Debian packages that provide them) and
+# KEEP (non-empty: keep the temporary directory).  Afterwards: srcdir,
+# HELPERS, SIGNET (absolute), T (a private temporary directory), PIDS (add
+# every process started; all are stopped on exit), failures=0.
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+HELPERS=$srcdir/tests/integ/helpers.py
+
+die() {
+	echo "$BENCH: $*" >&2
+	exit 2
+}
+
+# --- prerequisites: check, never install --------------------------------------
+
+missing=""
+for c in $BENCH_TOOLS; do
+	command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+done
+[ -z "$missing" ] || die "missing:$missing (Debian: apt-get install $BENCH_DEBS)"
+[ -f "$HELPERS" ] || die "no $HELPERS"
+if [ -z "${SIGNET:-}" ]; then
+	if [ -x "$srcdir/signet" ]; then
+		SIGNET=$srcdir/signet
+	elif command -v signet >/dev/null 2>&1; then
+		SIGNET=$(command -v signet)
+	else
+		die "no signet binary: build it (mkdir b && cd b &&" \
+		    "$srcdir/configure && make signet) and set SIGNET=b/signet"
+	fi
+fi
+[ -x "$SIGNET" ] || die "SIGNET=$SIGNET is not executable"
+SIGNET=$(cd "$(dirname "$SIGNET")" && pwd)/$(basename "$SIGNET")
+
+# signet reads these; the benchmarks want its defaults
+unset COSIGN_REPOSITORY COSIGN_DOCKER_MEDIA_TYPES
+
+# --- temporary directory, processes, cleanup ----------------------------------
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/signet-$BENCH.XXXXXX")
+PIDS=""
+failures=0
+
+# stop PID: TERM, up to 5 s, then KILL (only processes this script started)
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ "$i" -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		stop "$p"
+	done
+	if [ "$rc" -ne 0 ] || [ -n "${KEEP:-}" ]; then
+		for f in "$T"/*.log "$T"/nginx/error.log; do
+			[ -s "$f" ] || continue
+			echo "# ---- $f (last 20 lines)"
+			tail -n 20 "$f" | cut -c1-400 | sed 's/^/# /'
+		done
+	fi
+	if [ -n "${KEEP:-}" ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_ports N: N distinct free loopback ports, held open together while
+# chosen, on one line
+free_ports() {
+	python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])
+' "$1"
+}
+
+# wait_ready NAME PID URL: until URL answers 200, 15 s at most
+wait_ready() {
+	i=0
+	while [ $i -lt 150 ]; do
+		kill -0 "$2" 2>/dev/null || die "$1 exited at startup (see above)"
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$3" ||
+		    true)
+		[ "$code" = 200 ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	die "$1 did not answer 200 on $3 within 15 s"
+}
+
+now_ns() { date +%s%N; }
+
+# libver BINARY LIBNAME: the Debian package version of a linked library
+libver() {
+	f=$(ldd "$1" 2>/dev/null | awk -v l="$2" '$1 ~ "^"l { print $3 }')
+	[ -n "$f" ] || return 0
+	f=$(readlink -f "$f")
+	if command -v dpkg-query >/dev/null 2>&1 &&
+	    pkg=$(dpkg -S "$f" 2>/dev/null | head -n1 | cut -d: -f1) &&
+	    [ -n "$pkg" ]; then
+		echo "$2 $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null)"
+	else
+		basename "$f"
+	fi
+}
