@@ -14,29 +14,7 @@ static char vdir[4096];
 static char *
 slurp(const char *rel, size_t *len)
 {
-	char	 path[8192];
-	FILE	*fp;
-	char	*buf;
-	long	 n;
-
-	snprintf(path, sizeof(path), "%s/%s", vdir, rel);
-	fp = fopen(path, "rb");
-	if (fp == NULL) {
-		fprintf(stderr, "cannot open %s\n", path);
-		exit(99);
-	}
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
-		exit(99);
-	buf[n] = '\0';
-	fclose(fp);
-	/* annotation files carry a trailing newline; the values do not */
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
+	return unit_slurp(vdir, rel, len);
 }
 
 static char *
