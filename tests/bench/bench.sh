@@ -90,20 +90,7 @@ calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
     "${HEADS} manifest HEADs x ${CONC} clients, per target"
-echo "versions:"
-echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
-    "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent))"
-if command -v git >/dev/null 2>&1 &&
-    rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null); then
-	echo "  source tree:     $srcdir at $rev"
-fi
-echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1 |
-    sed 's/^docker-registry //')"
-echo "  nginx:           $(nginx -v 2>&1 | head -n1 | sed 's/^nginx version: //')"
-echo "  curl:            $(curl --version | head -n1 | cut -d' ' -f1-3)"
-echo "  python3:         $(python3 --version 2>&1)"
-echo "  system:          $(uname -sr), $(nproc) CPUs," \
-    "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+print_versions nginx
 echo "nginx setup: plain reverse proxy, proxy_buffering ${NGX_BUFFERING}" \
     "(nginx default: on), proxy_request_buffering off," \
     "client_max_body_size 0, proxy_http_version 1.1, upstream keepalive 32," \

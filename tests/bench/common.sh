@@ -125,3 +125,32 @@ libver() {
 		basename "$f"
 	fi
 }
+
+# print_versions [TOOL...]: signet with its libraries, the source tree, the
+# registry, each TOOL given (skopeo, nginx), curl, python3 and the machine
+print_versions() {
+	echo "versions:"
+	echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
+	    "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent)," \
+	    "$(libver "$SIGNET" libmbedcrypto), $(libver "$SIGNET" libjansson))"
+	if command -v git >/dev/null 2>&1 &&
+	    rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null); then
+		echo "  source tree:     $srcdir at $rev"
+	fi
+	echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1 |
+	    sed 's/^docker-registry //')"
+	for tool in "$@"; do
+		case $tool in
+		skopeo) echo "  skopeo:          $(skopeo --version 2>&1 | head -n1)" ;;
+		nginx) echo "  nginx:           $(nginx -v 2>&1 | head -n1 |
+		    sed 's/^nginx version: //')" ;;
+		esac
+	done
+	echo "  curl:            $(curl --version | head -n1 | cut -d' ' -f1-3)"
+	echo "  python3:         $(python3 --version 2>&1)"
+	echo "  system:          $(uname -sr), Debian $(cat /etc/debian_version \
+	    2>/dev/null || echo '?'), $(nproc) CPUs, $(awk -F': ' \
+	    '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "  load average:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on" \
+	    "the machine shows in the numbers)"
+}

@@ -412,22 +412,7 @@ TOOL="python3 $T/tool.py"
 
 
 echo "signet signing benchmark: N=$N per target, images of 2 layers x 100000 bytes"
-echo "versions:"
-echo "  signet:          $("$SIGNET" version 2>&1 | head -n1) ($SIGNET;" \
-    "$(libver "$SIGNET" libcurl), $(libver "$SIGNET" libevent)," \
-    "$(libver "$SIGNET" libmbedcrypto))"
-if rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null); then
-	echo "  source tree:     $srcdir at $rev"
-fi
-echo "  docker-registry: $(docker-registry --version 2>&1 | head -n1 |
-    sed 's/^docker-registry //')"
-echo "  skopeo:          $(skopeo --version 2>&1 | head -n1)"
-echo "  curl:            $(curl --version | head -n1 | cut -d' ' -f1-3)"
-echo "  python3:         $(python3 --version 2>&1)"
-echo "  system:          $(uname -sr), Debian $(cat /etc/debian_version 2>/dev/null ||
-    echo '?'), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-echo "  load average:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on the" \
-    "machine shows in the numbers)"
+print_versions skopeo
 echo
 
 # --- servers ----------------------------------------------------------------------
