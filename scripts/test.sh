@@ -38,8 +38,9 @@ check_in build/plain
 #    asserted there (shadow memory), everything else is
 configure_in build/asan --enable-asan
 (
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	# exit code 86 for a sanitizer report: never one of signet's own
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86
 	export SIGNET_SANITIZED=1 SIGNET_STREAM_MIB=256
 	check_in build/asan
 )

@@ -16,6 +16,12 @@ HELPERS="python3 $top_srcdir/tests/integ/helpers.py"
 T=${TMPDIR:-/tmp}/signet-test.$$.$(date +%s%N)
 mkdir -m 700 "$T" || exit 99
 PIDS=""
+# Sanitizer builds: reports from every signet run in this test (the server
+# and the commands, whatever the test did with their stderr) go to files
+# that fail the test in finish, and their exit code, 86, is never one of
+# signet's own (0 success, 1 refused or failed, 2 usage).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:log_path=$T/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:log_path=$T/sanitizer"
 passed=0
 failed=0
 TEST_NAME=$(basename "$0" .sh)
@@ -59,7 +65,20 @@ expect_match() {
 	else not_ok "$1: '$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi
 }
 
+# sanitizer_reports: prints the reports written so far, fails if any
+sanitizer_reports() {
+	set -- "$T"/sanitizer.*
+	[ -e "$1" ] || return 0
+	for f in "$@"; do
+		echo "# ---- $f"
+		head -40 "$f" | sed 's/^/# /'
+	done
+	return 1
+}
+
 finish() {
+	if sanitizer_reports; then ok "no sanitizer reports"
+	else not_ok "sanitizer reports (above)"; fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && exit 0
 	exit 1
@@ -187,7 +206,7 @@ stop_signet() {
 	rc=$?
 	expect_eq "signet exits 0 after SIGTERM" "$rc" 0
 	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:|Invalid (read|write)|definitely lost' \
-	    "$T/signet.log"; then
+	    "$T/signet.log" || ! sanitizer_reports; then
 		not_ok "sanitizer or valgrind report in signet.log"
 		grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:|Invalid|definitely' \
 		    "$T/signet.log" | head -60 | sed 's/^/# /'
