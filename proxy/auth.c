@@ -136,14 +136,29 @@ challenge_param(const char *ch, const char *name)
 	return NULL;
 }
 
+/*
+ * The callback usually frees this job, and with it the fetch and a_basic
+ * that header or err may point into: it is handed copies that live until
+ * it returns, so it may free the job first and copy afterwards.
+ */
 static void
 auth_finish(struct px_auth *a, const char *header, const char *err)
 {
 	px_auth_fn	 cb = a->a_cb;
 	void		*arg = a->a_arg;
+	char		 errbuf[CURL_ERROR_SIZE + 64];
+	char		*copy = NULL;
 
 	a->a_cb = NULL;
-	cb(arg, header, err);
+	if (err == NULL && header != NULL)
+		copy = strdup(header);
+	if (err != NULL)
+		snprintf(errbuf, sizeof(errbuf), "%s", err);
+	else if (header != NULL && copy == NULL)
+		snprintf(errbuf, sizeof(errbuf), "out of memory");
+	cb(arg, copy, err != NULL || (header != NULL && copy == NULL) ?
+	    errbuf : NULL);
+	wipe_free(copy);
 }
 
 static void on_fetch(struct px_fetch *, void *);

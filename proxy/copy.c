@@ -528,7 +528,9 @@ next_referrer(struct copy *c)
 	const char	*d;
 	json_t		*ms;
 
-	if (c->refs == NULL && (c->refs = json_array()) == NULL) {
+	if (c->refs == NULL)
+		c->refs = json_array();
+	if (c->refs == NULL) {
 		fail(c, "out of memory");
 		return 0;
 	}
@@ -1545,13 +1547,15 @@ px_cmd_copy(int argc, char **argv)
 	}
 	snprintf(c->sigrepo, sizeof(c->sigrepo), "%s", sigrepo != NULL &&
 	    *sigrepo != '\0' ? sigrepo : c->dst.repo);
-	if (key != NULL && (c->vkey = core_key_load_public(key, err,
-	    sizeof(err))) == NULL) {
+	if (key != NULL)
+		c->vkey = core_key_load_public(key, err, sizeof(err));
+	if (key != NULL && c->vkey == NULL) {
 		fprintf(stderr, "signet: copy: %s\n", err);
 		rc = 1;
 		goto done;
 	}
-	if (pol != NULL && (rc = load_policy(c, pol)) != 0)
+	rc = pol != NULL ? load_policy(c, pol) : 0;
+	if (rc != 0)
 		goto done;
 	c->same_registry = strcmp(c->src.registry, c->dst.registry) == 0;
 	px_log_set_level(CONF_LOG_WARN);

@@ -56,10 +56,10 @@ gc_send(struct gc *g, const char *method, const char *target,
 static int
 next_page(const char *link, char *out, size_t len)
 {
-	const char	*a = strchr(link, '<'), *b;
+	const char	*a = strchr(link, '<');
+	const char	*b = a != NULL ? strchr(a, '>') : NULL;
 
-	if (a == NULL || (b = strchr(a, '>')) == NULL ||
-	    strstr(b, "rel=\"next\"") == NULL)
+	if (b == NULL || strstr(b, "rel=\"next\"") == NULL)
 		return -1;
 	a++;
 	if (strncmp(a, "http", 4) == 0) {	/* absolute: keep the path */

@@ -122,7 +122,11 @@ char	*px_docker_auth(const char *registry);
 /* auth.c: signet's own registry credentials (registry_auth) */
 
 struct px_auth;
-/* header: "Bearer ..."/"Basic ...", or NULL with err NULL: no auth needed */
+/*
+ * header: "Bearer ..."/"Basic ...", or NULL with err NULL: no auth needed.
+ * header and err live until the callback returns, whether or not it frees
+ * the px_auth first: copy what is kept.
+ */
 typedef void (*px_auth_fn)(void *arg, const char *header, const char *err);
 /*
  * An Authorization for pull and push on repo with registry_auth's
@@ -180,6 +184,7 @@ struct px_conn {
 	enum px_conn_state	 c_state;
 	struct event		*c_ev_close;	/* deferred free */
 	struct event		*c_ev_timer;	/* head / idle timeout */
+	struct event		*c_ev_end;	/* deferred end of a response */
 	int			 c_head_timer_idle;	/* timer is the idle one */
 	const char		*c_close_reason;
 

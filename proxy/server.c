@@ -119,6 +119,8 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
 		event_free(c->c_ev_timer);
+	if (c->c_ev_end != NULL)
+		event_free(c->c_ev_end);
 	event_free(c->c_ev_close);
 	if (c->c_body != NULL)
 		evbuffer_free(c->c_body);
@@ -381,8 +383,24 @@ px_conn_resp_end(struct px_conn *c)
 	/* Fire the write callback only once everything is out. */
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->c_bev, EV_WRITE);
+	/*
+	 * Already out (always so over TLS, whose filter takes the bytes at
+	 * once): the write callback will not fire.  Finish from the loop,
+	 * never from here: the caller is a handler that finishing would free
+	 * while its own frames are still running.
+	 */
 	if (evbuffer_get_length(out) == 0)
-		conn_write(c->c_bev, c);
+		event_active(c->c_ev_end, EV_TIMEOUT, 0);
+}
+
+static void
+conn_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_write(c->c_bev, c);
 }
 
 void
@@ -954,6 +972,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	c->c_ev_close = event_new(srv->base, -1, 0, conn_free, c);
 	c->c_ev_timer = evtimer_new(srv->base, conn_timer, c);
+	c->c_ev_end = event_new(srv->base, -1, 0, conn_end, c);
 	c->c_body = evbuffer_new();
 	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
@@ -968,8 +987,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	} else if (bev == NULL)
 		evutil_closesocket(fd);
 	c->c_bev = bev;
-	if (c->c_ev_close == NULL || c->c_ev_timer == NULL || c->c_body ==
-	    NULL || bev == NULL) {
+	if (c->c_ev_close == NULL || c->c_ev_timer == NULL || c->c_ev_end ==
+	    NULL || c->c_body == NULL || bev == NULL) {
 		px_error("conn %llu: out of memory", (unsigned long long)c->c_id);
 		if (c->c_ev_close == NULL) {
 			/* cannot defer: free what exists right here */
@@ -977,6 +996,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 				bufferevent_free(bev);
 			if (c->c_ev_timer != NULL)
 				event_free(c->c_ev_timer);
+			if (c->c_ev_end != NULL)
+				event_free(c->c_ev_end);
 			if (c->c_body != NULL)
 				evbuffer_free(c->c_body);
 			conf_unref(c->c_conf);

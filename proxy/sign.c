@@ -889,7 +889,12 @@ take_lock(struct px_sign *s)
 		break;	/* on_retry runs when it is our turn */
 	default:
 		if (s->s_background) {
-			sign_destroy(s);	/* out of memory: give up */
+			/* out of memory: give the recheck up */
+			s->s_state = SG_DONE;
+			s->s_background = 0;
+			if (s->s_detached)
+				sign_destroy(s);
+			/* else the connection frees it (px_sign_free) */
 			return;
 		}
 		snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
@@ -1525,10 +1530,12 @@ px_sign_start(struct px_conn *c)
 	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s", ct != NULL ? ct :
 	    CORE_MT_DOCKER_MANIFEST);
 	auth = px_http_req_header(&c->c_req, "authorization");
-	if (auth != NULL && (s->s_auth = strdup(auth)) == NULL)
+	s->s_auth = auth != NULL ? strdup(auth) : NULL;
+	if (auth != NULL && s->s_auth == NULL)
 		return -1;
 	auth = px_http_req_header(&c->c_req, "user-agent");
-	if (auth != NULL && (s->s_ua = strdup(auth)) == NULL)
+	s->s_ua = auth != NULL ? strdup(auth) : NULL;
+	if (auth != NULL && s->s_ua == NULL)
 		return -1;
 	px_conn_origin(c, s->s_origin, sizeof(s->s_origin));
 	return 0;
@@ -1579,9 +1586,15 @@ px_sign_body_ready(struct px_conn *c)
 	begin(s);
 }
 
+/*
+ * The only place a sign job is freed.  A job still attached to its
+ * connection is unlinked from it first, so c_sign never dangles.
+ */
 static void
 sign_destroy(struct px_sign *s)
 {
+	if (s->s_conn != NULL && s->s_conn->c_sign == s)
+		s->s_conn->c_sign = NULL;
 	if (s->s_detached)
 		TAILQ_REMOVE(&sign_background, s, s_bg);
 	lock_release(s);

@@ -798,14 +798,24 @@ on_manifest(struct px_fetch *f, void *arg)
 		return;
 	}
 	if (e != NULL) {
+		enum decision	d = e->e_decision;
+		char		reason[sizeof(e->e_reason)];
+		char		signer[sizeof(e->e_signer)];
+
+		/*
+		 * Copied out first: filling the child and blob entries below
+		 * may evict e from a full cache.
+		 */
+		memcpy(reason, e->e_reason, sizeof(reason));
+		memcpy(signer, e->e_signer, sizeof(signer));
+		e = NULL;
 		vstats.cache_hits++;
 		v->v_cached = 1;
-		if (e->e_decision == D_ALLOW && len > 0) {
+		if (d == D_ALLOW && len > 0) {
 			allow_children(v, body, len, c->c_conf);
 			allow_blobs(v, body, len, c->c_conf);
 		}
-		answer(v, e->e_decision, e->e_reason,
-		    e->e_signer[0] ? e->e_signer : NULL);
+		answer(v, d, reason, signer[0] ? signer : NULL);
 		return;
 	}
 	vstats.cache_misses++;
