@@ -1085,6 +1085,19 @@ conf_policy_trust(const struct conf *c, const struct conf_policy *p,
 	t->rekor_required = p->rekor_required != 0;
 }
 
+void
+conf_policy_vopts(const struct conf *c, const struct conf_policy *p,
+    const char *want_ref, struct core_trust *t, struct core_vopts *o)
+{
+	conf_policy_trust(c, p, t);
+	t->want_ref = p->identity_repository ? want_ref : NULL;
+	memset(o, 0, sizeof(*o));
+	o->trust = t;
+	o->threshold = (int)p->threshold;
+	o->online = p->rekor_required == 2;
+	o->state_dir = c->state_dir;
+}
+
 const struct conf_policy *
 conf_policy_for(const struct conf *c, const char *repo)
 {

@@ -121,6 +121,14 @@ const struct conf_policy *conf_policy_for(const struct conf *, const char *repo)
 /* The signers a rule trusts, with the log keys and its Rekor requirement. */
 void		 conf_policy_trust(const struct conf *, const struct conf_policy *,
 		    struct core_trust *);
+/*
+ * The same, with the docker-reference the rule's identity check wants
+ * (want_ref is borrowed), and the driver's options (threshold, Rekor online,
+ * state_dir) pointing at *t: both must outlive the verification.
+ */
+void		 conf_policy_vopts(const struct conf *, const struct conf_policy *,
+		    const char *want_ref, struct core_trust *t,
+		    struct core_vopts *o);
 const char	*conf_sign_name(enum conf_sign);
 const char	*conf_verify_name(enum conf_verify);
 

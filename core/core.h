@@ -323,6 +323,89 @@ int	 core_checkpoint_remember(const char *dir,
 /* The integrated time of a bundle that passed core_rekor_check_bundle. */
 int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 
+/* The UUID of a bundle's entry (hex of its leaf hash) and its logID; 0 or
+ * -1 when the bundle is malformed. */
+int	 core_rekor_bundle_uuid(const char *bundle, char uuid[65]);
+int	 core_rekor_bundle_logid(const char *bundle, char logid[65]);
+
+/*
+ * vdriver.c: the verification of one digest under one rule's trust, as a
+ * driver with no I/O: core_verifier_next says what to fetch, the caller
+ * fetches it and hands the answer to core_verifier_feed, until the verdict.
+ * Every place that verifies runs it.
+ */
+#define CORE_VERIFY_LAYERS_MAX	64	/* signatures looked at per image */
+#define CORE_SIGNERS_MAX	64	/* distinct signers counted */
+#define CORE_LOG_ANSWER_MAX	(256 * 1024)	/* a Rekor entry answer */
+
+enum core_verdict {
+	CORE_VERDICT_ALLOW,
+	CORE_VERDICT_DENY,		/* cacheable: the registry answered */
+	CORE_VERDICT_INDETERMINATE	/* the registry or log failed */
+};
+
+enum core_vneed_kind {
+	CORE_VN_LIST,		/* GET manifest `ref` (sha256-<hex>.sig) of the
+				 * signature repository */
+	CORE_VN_PAYLOAD,	/* GET blob `ref` of the signature repository */
+	CORE_VN_LOG_ENTRY,	/* GET <rekor>/api/v1/log/entries/`ref` */
+	CORE_VN_DONE		/* the verdict is in */
+};
+
+struct core_vneed {
+	enum core_vneed_kind	kind;
+	char			ref[CORE_DIGEST_MAX + 80];
+	size_t			max_len;	/* a larger answer is refused */
+};
+
+struct core_vopts {
+	const struct core_trust	*trust;		/* borrowed: outlives the run */
+	int			 threshold;	/* distinct signers, >= 1 */
+	int			 online;	/* ask the log for each entry */
+	const char		*state_dir;	/* checkpoints (online), or NULL */
+	size_t			 layers_max;	/* 0: CORE_VERIFY_LAYERS_MAX */
+	int			 all;		/* check every layer, do not
+						 * stop at the threshold */
+};
+
+/* One layer that verified: its index in the list and its payload. */
+struct core_vvalid {
+	size_t	 layer;
+	char	*payload;	/* NUL-terminated; owned by the verifier */
+	size_t	 len;
+	char	 signer[CORE_SIGNER_MAX];
+};
+
+struct core_verifier;
+/* NULL when digest is malformed or memory is short.  opts is copied; the
+ * trust it points to is borrowed. */
+struct core_verifier *core_verifier_new(const struct core_vopts *opts,
+	    const char *digest);
+void	 core_verifier_free(struct core_verifier *);
+/* What to fetch next, in *need; CORE_VN_DONE when the verdict is in. */
+enum core_vneed_kind core_verifier_next(struct core_verifier *,
+	    struct core_vneed *need);
+/*
+ * The answer to the last need: the HTTP status, or 0 when the request
+ * failed (errstr says how), and the body (borrowed for the call).  An
+ * answer larger than need.max_len must be fed as status 0.
+ */
+void	 core_verifier_feed(struct core_verifier *, int status,
+	    const char *body, size_t len, const char *errstr);
+/* The verdict and its reason (lives as long as the verifier). */
+enum core_verdict core_verifier_verdict(const struct core_verifier *,
+	    const char **reason);
+int	 core_verifier_nsigners(const struct core_verifier *);
+const char *core_verifier_signer(const struct core_verifier *, int i);
+/* The layers that verified, in list order; borrowed. */
+size_t	 core_verifier_nvalid(const struct core_verifier *);
+const struct core_vvalid *core_verifier_valid(const struct core_verifier *,
+	    size_t i);
+/* The signature list as read (empty before it is). */
+const struct core_sigman *core_verifier_list(const struct core_verifier *);
+/* The state's name, for debug logs. */
+const char *core_verifier_state(const struct core_verifier *);
+
 /* merkle.c: RFC 6962 inclusion proofs, signed checkpoints */
 
 #define CORE_CHECKPOINT_MAX	4096

@@ -262,3 +262,56 @@ core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
 	}
 	return 0;
 }
+
+/* Payload.<field> of a bundle, as a string; NULL when absent. */
+static char *
+bundle_field(const char *bundle, const char *field)
+{
+	json_error_t	 jerr;
+	json_t		*o;
+	const char	*s;
+	char		*out = NULL;
+
+	if (bundle == NULL || strlen(bundle) > CORE_BUNDLE_MAX)
+		return NULL;
+	o = json_loads(bundle, 0, &jerr);
+	s = json_string_value(json_object_get(json_object_get(o, "Payload"),
+	    field));
+	if (s != NULL)
+		out = strdup(s);
+	json_decref(o);
+	return out;
+}
+
+int
+core_rekor_bundle_uuid(const char *bundle, char uuid[65])
+{
+	char		*b64body = bundle_field(bundle, "body");
+	unsigned char	*body, leaf[32];
+	size_t		 blen;
+	int		 i;
+
+	body = b64body != NULL ? core_b64_decode(b64body, &blen) : NULL;
+	free(b64body);
+	if (body == NULL)
+		return -1;
+	core_merkle_leaf(body, blen, leaf);
+	free(body);
+	for (i = 0; i < 32; i++)
+		snprintf(uuid + 2 * i, 3, "%02x", leaf[i]);
+	return 0;
+}
+
+int
+core_rekor_bundle_logid(const char *bundle, char logid[65])
+{
+	char	*s = bundle_field(bundle, "logID");
+
+	if (s == NULL || strlen(s) != 64) {
+		free(s);
+		return -1;
+	}
+	memcpy(logid, s, 65);
+	free(s);
+	return 0;
+}

@@ -113,6 +113,28 @@ const char *px_fetch_content_type(const struct px_fetch *);
 const char *px_fetch_www_authenticate(const struct px_fetch *);
 const char *px_fetch_link(const struct px_fetch *);
 
+/*
+ * sigcheck.c: the core verification driver run against a registry (the
+ * signature repository of an endpoint, and its Rekor log).  Strings are
+ * copied; conf is referenced; the verifier is borrowed and must outlive
+ * the check.
+ */
+struct px_sigcheck;
+struct px_sigcheck_req {
+	struct conf		*conf;		/* endpoint, timeouts, rekor_url */
+	struct px_upstream	*up;
+	const char		*sigrepo;
+	const char		*authorization;	/* sent to the registry only */
+	const char		*user_agent;	/* NULL: signet's own */
+	const char		*origin;	/* the client's view, or NULL */
+};
+/* cb runs once, from the loop, when the verdict is in (read it from the
+ * verifier); free the check there or later.  NULL: could not start. */
+typedef void (*px_sigcheck_fn)(void *arg, struct core_verifier *);
+struct px_sigcheck *px_sigcheck_start(const struct px_sigcheck_req *,
+	    struct core_verifier *, px_sigcheck_fn cb, void *arg);
+void	px_sigcheck_free(struct px_sigcheck *);
+
 /* gc.c, copy.c: commands */
 int	px_cmd_gc(int argc, char **argv);
 int	px_cmd_copy(int argc, char **argv);

@@ -10,6 +10,11 @@
  * verification.  An upstream error while reading signatures is
  * "indeterminate": a 502, never cached, never taken as "unsigned".
  *
+ * The signatures themselves are checked by the core driver (core/vdriver.c)
+ * run against the upstream by sigcheck.c, as `signet verify` and `signet
+ * copy --verify` check them: this file adds the manifest, the cache, the
+ * waiters and the answer to the client.
+ *
  * Children listed in a verified index are allowed when pulled by digest;
  * a child pulled without a verified parent needs its own signature.
  */
@@ -26,8 +31,6 @@
 
 #define ACCEPT_LIST	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
-#define VERIFY_LAYERS_MAX	64	/* signatures looked at per image */
-#define SIGNERS_MAX	(CONF_KEYS_MAX + CONF_KEYLESS_MAX)
 #define WARN_HEADER		"Signet-Verification"
 
 enum decision { D_ALLOW, D_DENY, D_INDETERMINATE };
@@ -105,7 +108,7 @@ hist_add(double ms)
 	hist_sum += ms;
 }
 
-enum vstate { V_MANIFEST, V_WAIT, V_LIST, V_BLOB, V_DONE };
+enum vstate { V_MANIFEST, V_WAIT, V_CHECK, V_DONE };
 
 struct px_verify {
 	TAILQ_ENTRY(px_verify)	 v_wait;
@@ -115,28 +118,20 @@ struct px_verify {
 	struct vc_entry		*v_entry;	/* owned verification, or waited */
 	int			 v_owner;
 	struct px_fetch		*v_manifest;	/* the answer to forward */
-	struct px_fetch		*v_f;		/* list or blob in flight */
+	struct core_trust	 v_trust;	/* the rule's, for v_run */
+	struct core_verifier	*v_run;		/* the signatures, checked */
+	struct px_sigcheck	*v_check;	/* ... against the upstream */
 	char			 v_repo[CORE_NAME_MAX + 1];
 	char			 v_sigrepo[CORE_NAME_MAX + 1];
 	char			 v_digest[CORE_DIGEST_MAX + 1];
 	char			 v_origin[300];
 	char			 v_want_ref[CORE_NAME_MAX + 300];
-	struct core_sigman	 v_list;
-	size_t			 v_layer;	/* next layer to check */
-	char			 v_signers[SIGNERS_MAX][CORE_SIGNER_MAX];
-	int			 v_nsigners;
-	char			 v_lastfail[256];
 	struct timeval		 v_start;
 	int			 v_cached;
 	int			 v_is_get;	/* v_manifest holds the bytes */
-	char			 v_pending[300];	/* signer awaiting the log */
-	const char		*v_pending_bundle;
 	char			 v_accept[2048];	/* the client's, all of it */
 };
 
-static void	verify_next_layer(struct px_verify *);
-static void	add_signer(struct px_verify *, const char *signer);
-static int	fetch_entry(struct px_verify *);
 static void	decide(struct px_verify *, enum decision, const char *reason,
 		    int cache);
 
@@ -255,7 +250,8 @@ allow_children(struct px_verify *v, const char *body, size_t len,
 		snprintf(e->e_reason, sizeof(e->e_reason),
 		    "listed in verified index %s", v->v_digest);
 		snprintf(e->e_signer, sizeof(e->e_signer), "%s",
-		    v->v_nsigners > 0 ? v->v_signers[0] : "");
+		    v->v_run != NULL && core_verifier_signer(v->v_run, 0) !=
+		    NULL ? core_verifier_signer(v->v_run, 0) : "");
 		e->e_expires = time(NULL) + cf->vcache_ok_ttl;
 	}
 	json_decref(o);
@@ -462,12 +458,13 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	struct conf	*cf = v->v_conn->c_conf;
 	struct vc_entry	*e = v->v_entry;
 	struct px_verify *w;
-	const char	*signer = v->v_nsigners > 0 ? v->v_signers[0] : NULL;
+	const char	*signer = v->v_run != NULL ?
+			    core_verifier_signer(v->v_run, 0) : NULL;
 	size_t		 len;
 	const char	*body;
 
-	px_fetch_free(v->v_f);
-	v->v_f = NULL;
+	px_sigcheck_free(v->v_check);
+	v->v_check = NULL;
 	if (d == D_ALLOW && v->v_manifest != NULL) {
 		body = px_fetch_body(v->v_manifest, &len);
 		if (len > 0) {
@@ -495,238 +492,25 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	answer(v, d, reason, signer);
 }
 
-/* Signature list and payloads */
-
+/* The driver's verdict on the signatures. */
 static void
-on_blob(struct px_fetch *f, void *arg)
+on_verdict(void *arg, struct core_verifier *run)
 {
 	struct px_verify	*v = arg;
-	struct core_sig_layer	 l;
-	struct core_trust	 t;
-	const char		*payload;
-	char			 reason[256], signer[300];
-	size_t			 plen;
-	int			 st = px_fetch_status(f);
+	const char		*reason;
+	enum core_verdict	 d = core_verifier_verdict(run, &reason);
 
-	core_sigman_layer(&v->v_list, v->v_layer - 1, &l);
-	if (st != 200) {
-		if (st == 0 || st >= 500) {
-			snprintf(reason, sizeof(reason), "reading a signature "
-			    "payload: %s", st == 0 ? px_fetch_error(f) :
-			    "upstream error");
-			decide(v, D_INDETERMINATE, reason, 0);
-			return;
-		}
-		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "a signature "
-		    "payload is missing (HTTP %d)", st);
-		verify_next_layer(v);
-		return;
-	}
-	payload = px_fetch_body(f, &plen);
-	conf_policy_trust(v->v_conn->c_conf, v->v_policy, &t);
-	t.want_ref = v->v_policy->identity_repository ? v->v_want_ref : NULL;
-	if (plen != (size_t)l.size) {
-		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "a signature "
-		    "payload does not match its descriptor");
-		verify_next_layer(v);
-		return;
-	}
-	if (core_verify_layer(&t, v->v_digest, payload, plen, &l, signer,
-	    sizeof(signer), reason, sizeof(reason)) == -1) {
-		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "%s", reason);
-		verify_next_layer(v);
-		return;
-	}
-	if (v->v_policy->rekor_required == 2) {
-		/* online: the log must still hold the entry, under a checkpoint
-		 * that never goes backwards */
-		snprintf(v->v_pending, sizeof(v->v_pending), "%s", signer);
-		v->v_pending_bundle = l.bundle;
-		if (fetch_entry(v) == -1)
-			decide(v, D_INDETERMINATE, "cannot start a request to the "
-			    "log", 0);
-		return;
-	}
-	add_signer(v, signer);
-}
-
-static void
-add_signer(struct px_verify *v, const char *signer)
-{
-	char	reason[128];
-
-	core_signer_add(v->v_signers, &v->v_nsigners, SIGNERS_MAX, signer);
-	if (v->v_nsigners >= v->v_policy->threshold) {
-		snprintf(reason, sizeof(reason), "signed by %d trusted "
-		    "signer(s)", v->v_nsigners);
+	switch (d) {
+	case CORE_VERDICT_ALLOW:
 		decide(v, D_ALLOW, reason, 1);
-		return;
-	}
-	verify_next_layer(v);
-}
-
-static void
-on_entry(struct px_fetch *f, void *arg)
-{
-	struct px_verify	*v = arg;
-	struct core_checkpoint	 cp;
-	struct conf		*cf = v->v_conn->c_conf;
-	const char		*body, *logid;
-	char			 reason[300];
-	json_error_t		 jerr;
-	json_t			*b;
-	size_t			 len;
-	int			 st = px_fetch_status(f), rc;
-
-	if (st == 404) {
-		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "Rekor entry "
-		    "missing from the log");
-		verify_next_layer(v);
-		return;
-	}
-	if (st != 200) {
-		snprintf(reason, sizeof(reason), "reading the Rekor entry: %s",
-		    st == 0 ? px_fetch_error(f) : "the log failed");
-		decide(v, D_INDETERMINATE, reason, 0);
-		return;
-	}
-	body = px_fetch_body(f, &len);
-	rc = core_rekor_check_online(cf->rekor_keys, (size_t)cf->nrekor_keys,
-	    body, len, v->v_pending_bundle, &cp, reason, sizeof(reason));
-	if (rc == 0) {
-		b = json_loads(v->v_pending_bundle, 0, &jerr);
-		logid = json_string_value(json_object_get(json_object_get(b,
-		    "Payload"), "logID"));
-		rc = core_checkpoint_remember(cf->state_dir, &cp, logid ? logid :
-		    "unknown", reason, sizeof(reason));
-		json_decref(b);
-	}
-	if (rc == -1) {
-		snprintf(v->v_lastfail, sizeof(v->v_lastfail), "Rekor online "
-		    "check: %.200s", reason);
-		verify_next_layer(v);
-		return;
-	}
-	add_signer(v, v->v_pending);
-}
-
-/* GET the bundle's entry from the log, by its UUID (the leaf hash). */
-static int
-fetch_entry(struct px_verify *v)
-{
-	struct px_conn	*c = v->v_conn;
-	unsigned char	 body[16384], leaf[32];
-	char		 url[700], uuid[65];
-	json_error_t	 jerr;
-	json_t		*b;
-	const char	*b64;
-	size_t		 blen;
-	int		 i;
-
-	b = json_loads(v->v_pending_bundle, 0, &jerr);
-	b64 = json_string_value(json_object_get(json_object_get(b, "Payload"),
-	    "body"));
-	if (b64 == NULL || mbedtls_base64_decode(body, sizeof(body), &blen,
-	    (const unsigned char *)b64, strlen(b64)) != 0) {
-		json_decref(b);
-		return -1;
-	}
-	json_decref(b);
-	core_merkle_leaf(body, blen, leaf);
-	for (i = 0; i < 32; i++)
-		snprintf(uuid + 2 * i, 3, "%02x", leaf[i]);
-	snprintf(url, sizeof(url), "%s/api/v1/log/entries/%s",
-	    c->c_conf->rekor_url, uuid);
-	px_fetch_free(v->v_f);
-	v->v_f = px_fetch_new_any(c->c_conf, "GET", url, NULL,
-	    "application/json", NULL, 0);
-	if (v->v_f == NULL || px_fetch_start(px_server_upstream(c->c_srv),
-	    v->v_f, on_entry, v) == -1)
-		return -1;
-	return 0;
-}
-
-/* Check the signatures one by one until the threshold is met. */
-static void
-verify_next_layer(struct px_verify *v)
-{
-	struct px_conn		*c = v->v_conn;
-	struct core_sig_layer	 l;
-	char			 target[512], reason[400];
-	const char		*auth;
-
-	px_fetch_free(v->v_f);
-	v->v_f = NULL;
-	while (v->v_layer < core_sigman_count(&v->v_list) &&
-	    v->v_layer < VERIFY_LAYERS_MAX) {
-		core_sigman_layer(&v->v_list, v->v_layer++, &l);
-		if (l.media_type == NULL ||
-		    strcmp(l.media_type, CORE_MT_SIMPLESIGNING) != 0 ||
-		    l.digest == NULL || !core_digest_valid(l.digest,
-		    strlen(l.digest)))
-			continue;
-		if (l.size < 0 || l.size > CORE_PAYLOAD_MAX) {
-			snprintf(v->v_lastfail, sizeof(v->v_lastfail),
-			    "a signature payload is larger than 64 KiB");
-			continue;
-		}
-		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
-		    v->v_sigrepo, l.digest);
-		auth = px_http_req_header(&c->c_req, "authorization");
-		v->v_f = px_fetch_new(c->c_conf, "GET", target, auth, NULL,
-		    NULL, NULL, 0, v->v_origin);
-		if (v->v_f != NULL)
-			px_fetch_user_agent(v->v_f, px_http_req_header(
-			    &c->c_req, "user-agent"));
-		if (v->v_f == NULL || px_fetch_start(px_server_upstream(
-		    c->c_srv), v->v_f, on_blob, v) == -1) {
-			decide(v, D_INDETERMINATE, "cannot start a request",
-			    0);
-			return;
-		}
-		v->v_state = V_BLOB;
-		return;
-	}
-	if (v->v_nsigners > 0)
-		snprintf(reason, sizeof(reason), "%d trusted signer(s), %ld "
-		    "required", v->v_nsigners, v->v_policy->threshold);
-	else
-		snprintf(reason, sizeof(reason), "no signature from a trusted "
-		    "signer (%s)", v->v_lastfail[0] ? v->v_lastfail :
-		    "no usable signature");
-	decide(v, D_DENY, reason, 1);
-}
-
-static void
-on_list(struct px_fetch *f, void *arg)
-{
-	struct px_verify	*v = arg;
-	const char		*body, *errstr;
-	char			 reason[300];
-	size_t			 len;
-	int			 st = px_fetch_status(f);
-
-	if (st == 404) {
-		decide(v, D_DENY, "no signature found", 1);
-		return;
-	}
-	if (st != 200) {
-		snprintf(reason, sizeof(reason), "reading the signature list: "
-		    "%s", st == 0 ? px_fetch_error(f) : "unexpected status");
-		if (st != 0)
-			snprintf(reason, sizeof(reason), "reading the "
-			    "signature list: upstream answered HTTP %d", st);
-		decide(v, D_INDETERMINATE, reason, 0);
-		return;
-	}
-	body = px_fetch_body(f, &len);
-	if (core_sigman_open(&v->v_list, body, len, 0, &errstr) == -1) {
-		snprintf(reason, sizeof(reason), "no usable signature (%s)",
-		    errstr);
+		break;
+	case CORE_VERDICT_DENY:
 		decide(v, D_DENY, reason, 1);
-		return;
+		break;
+	case CORE_VERDICT_INDETERMINATE:
+		decide(v, D_INDETERMINATE, reason, 0);
+		break;
 	}
-	verify_next_layer(v);
 }
 
 /* The manifest is here: work out its digest, then decide. */
@@ -736,8 +520,10 @@ on_manifest(struct px_fetch *f, void *arg)
 	struct px_verify	*v = arg;
 	struct px_conn		*c = v->v_conn;
 	struct vc_entry		*e;
+	struct core_vopts	 o;
+	struct px_sigcheck_req	 rq;
 	const char		*body, *hdr;
-	char			 hex[65], key[sizeof(e->e_key)], target[600];
+	char			 hex[65], key[sizeof(e->e_key)];
 	size_t			 len;
 	int			 st = px_fetch_status(f);
 
@@ -824,17 +610,19 @@ on_manifest(struct px_fetch *f, void *arg)
 		v->v_entry->e_pending = 1;
 		v->v_owner = 1;
 	}
-	v->v_state = V_LIST;
-	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256-%s.sig",
-	    v->v_sigrepo, v->v_digest + 7);
-	v->v_f = px_fetch_new(c->c_conf, "GET", target,
-	    px_http_req_header(&c->c_req, "authorization"), NULL, ACCEPT_LIST,
-	    NULL, 0, v->v_origin);
-	if (v->v_f != NULL)
-		px_fetch_user_agent(v->v_f, px_http_req_header(&c->c_req,
-		    "user-agent"));
-	if (v->v_f == NULL || px_fetch_start(px_server_upstream(c->c_srv),
-	    v->v_f, on_list, v) == -1)
+	v->v_state = V_CHECK;
+	conf_policy_vopts(c->c_conf, v->v_policy, v->v_want_ref, &v->v_trust,
+	    &o);
+	v->v_run = core_verifier_new(&o, v->v_digest);
+	rq.conf = c->c_conf;
+	rq.up = px_server_upstream(c->c_srv);
+	rq.sigrepo = v->v_sigrepo;
+	rq.authorization = px_http_req_header(&c->c_req, "authorization");
+	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
+	rq.origin = v->v_origin;
+	v->v_check = v->v_run != NULL ? px_sigcheck_start(&rq, v->v_run,
+	    on_verdict, v) : NULL;
+	if (v->v_check == NULL)
 		decide(v, D_INDETERMINATE, "cannot start a request", 0);
 }
 
@@ -870,7 +658,6 @@ px_verify_start(struct px_conn *c)
 	v->v_conn = c;
 	v->v_policy = conf_policy_for(c->c_conf, c->c_route.name);
 	gettimeofday(&v->v_start, NULL);
-	core_sigman_init(&v->v_list);
 	snprintf(v->v_repo, sizeof(v->v_repo), "%s", c->c_route.name);
 	snprintf(v->v_sigrepo, sizeof(v->v_sigrepo), "%s",
 	    c->c_conf->sig_repo != NULL ? c->c_conf->sig_repo : v->v_repo);
@@ -918,9 +705,9 @@ px_verify_free(struct px_conn *c)
 		}
 		vc_remove(e);
 	}
-	px_fetch_free(v->v_f);
+	px_sigcheck_free(v->v_check);
+	core_verifier_free(v->v_run);
 	px_fetch_free(v->v_manifest);
-	core_sigman_free(&v->v_list);
 	free(v);
 }
 

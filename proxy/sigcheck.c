@@ -1,0 +1,153 @@
+/*
+ * proxy/sigcheck.c: run the core verification driver against a registry.
+ *
+ * core_verifier_next says what to read; this file reads it (the signature
+ * list and payload blobs from the signature repository, a Rekor entry from
+ * the log), feeds the answer back, and calls the owner once the verdict is
+ * in.  It never sees a client connection: the pull path, `signet verify`
+ * and `signet copy --verify` hand it the same things (where, with which
+ * credentials) and get the same verdicts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+struct px_sigcheck {
+	struct core_verifier	*k_run;		/* borrowed */
+	struct conf		*k_conf;	/* reference: the endpoint */
+	struct px_upstream	*k_up;
+	struct px_fetch		*k_f;
+	char			 k_sigrepo[CORE_NAME_MAX + 1];
+	char			*k_auth;	/* wiped when freed */
+	char			*k_ua;
+	char			 k_origin[300];
+	px_sigcheck_fn		 k_cb;
+	void			*k_arg;
+};
+
+static int	issue(struct px_sigcheck *);
+
+static void
+on_answer(struct px_fetch *f, void *arg)
+{
+	struct px_sigcheck	*k = arg;
+	struct core_vneed	 need;
+	const char		*body;
+	char			 err[128];
+	size_t			 len;
+	int			 st = px_fetch_status(f);
+
+	(void)core_verifier_next(k->k_run, &need);
+	body = px_fetch_body(f, &len);
+	px_debug("sigcheck: %s %s: HTTP %d, %zu bytes",
+	    core_verifier_state(k->k_run), need.ref, st, len);
+	if (st != 0 && len > need.max_len) {
+		snprintf(err, sizeof(err), "answer larger than %zu bytes",
+		    need.max_len);
+		core_verifier_feed(k->k_run, 0, NULL, 0, err);
+	} else
+		core_verifier_feed(k->k_run, st, body, len, px_fetch_error(f));
+	px_fetch_free(k->k_f);
+	k->k_f = NULL;
+	if (issue(k) != 1)
+		k->k_cb(k->k_arg, k->k_run);	/* the verdict is in */
+}
+
+/*
+ * The request for the driver's next need: 1 when it started, 0 when the
+ * verdict is in, -1 when it could not start (fed to the driver as a failed
+ * request, so the verdict is in too: indeterminate).
+ */
+static int
+issue(struct px_sigcheck *k)
+{
+	struct core_vneed	 need;
+	char			 target[1024];
+	const char		*accept = NULL;
+
+	switch (core_verifier_next(k->k_run, &need)) {
+	case CORE_VN_DONE:
+		return 0;
+	case CORE_VN_LIST:
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    k->k_sigrepo, need.ref);
+		accept = CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
+		    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST;
+		break;
+	case CORE_VN_PAYLOAD:
+		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+		    k->k_sigrepo, need.ref);
+		break;
+	case CORE_VN_LOG_ENTRY:
+		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
+		    k->k_conf->rekor_url, need.ref);
+		/* the log is not the registry: no credentials go there */
+		k->k_f = px_fetch_new_any(k->k_conf, "GET", target, NULL,
+		    "application/json", NULL, 0);
+		goto start;
+	}
+	k->k_f = px_fetch_new(k->k_conf, "GET", target, k->k_auth, NULL,
+	    accept, NULL, 0, k->k_origin);
+start:
+	if (k->k_f != NULL)
+		px_fetch_user_agent(k->k_f, k->k_ua);
+	if (k->k_f == NULL ||
+	    px_fetch_start(k->k_up, k->k_f, on_answer, k) == -1) {
+		px_fetch_free(k->k_f);
+		k->k_f = NULL;
+		core_verifier_feed(k->k_run, 0, NULL, 0,
+		    "cannot start a request");
+		return -1;
+	}
+	return 1;
+}
+
+struct px_sigcheck *
+px_sigcheck_start(const struct px_sigcheck_req *rq, struct core_verifier *run,
+    px_sigcheck_fn cb, void *arg)
+{
+	struct px_sigcheck	*k;
+
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->k_run = run;
+	k->k_conf = conf_ref(rq->conf);
+	k->k_up = rq->up;
+	k->k_cb = cb;
+	k->k_arg = arg;
+	snprintf(k->k_sigrepo, sizeof(k->k_sigrepo), "%s", rq->sigrepo);
+	snprintf(k->k_origin, sizeof(k->k_origin), "%s",
+	    rq->origin != NULL ? rq->origin : "");
+	k->k_auth = rq->authorization != NULL ? strdup(rq->authorization) :
+	    NULL;
+	k->k_ua = rq->user_agent != NULL ? strdup(rq->user_agent) : NULL;
+	if ((rq->authorization != NULL && k->k_auth == NULL) ||
+	    (rq->user_agent != NULL && k->k_ua == NULL)) {
+		px_sigcheck_free(k);
+		return NULL;
+	}
+	/* the first need is the list, a request: cb never runs from here */
+	if (issue(k) != 1) {
+		px_sigcheck_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void
+px_sigcheck_free(struct px_sigcheck *k)
+{
+	if (k == NULL)
+		return;
+	px_fetch_free(k->k_f);
+	if (k->k_auth != NULL) {
+		mbedtls_platform_zeroize(k->k_auth, strlen(k->k_auth));
+		free(k->k_auth);
+	}
+	free(k->k_ua);
+	conf_unref(k->k_conf);
+	free(k);
+}
