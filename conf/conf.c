@@ -39,7 +39,6 @@ struct conf_key {
 };
 
 #define F(field)	offsetof(struct conf, field)
-#define REKOR_DEFAULT_URL	"https://rekor.sigstore.dev"
 
 struct errbuf {
 	char	*buf;
@@ -853,7 +852,7 @@ finish_verify(struct conf *c, struct errbuf *e)
 	/* as cosign: the public instance, used only when a rule uploads or
 	 * asks the log online */
 	if (c->rekor_url == NULL)
-		c->rekor_url = strdup(REKOR_DEFAULT_URL);
+		c->rekor_url = strdup(CONF_REKOR_URL_DEFAULT);
 	else if (c->rekor_url[0] != '\0' &&
 	    c->rekor_url[strlen(c->rekor_url) - 1] == '/')
 		c->rekor_url[strlen(c->rekor_url) - 1] = '\0';

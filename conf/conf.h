@@ -22,6 +22,8 @@ enum conf_media_types { CONF_MT_OCI, CONF_MT_DOCKER, CONF_MT_AUTO };
 enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
 enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 
+/* The public Rekor instance, as cosign's default. */
+#define CONF_REKOR_URL_DEFAULT	"https://rekor.sigstore.dev"
 #define CONF_KEYS_MAX		16	/* trusted keys per rule, Rekor keys */
 #define CONF_KEYLESS_MAX	8	/* keyless signers per rule */
 

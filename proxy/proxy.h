@@ -127,6 +127,7 @@ struct px_sigcheck_req {
 	const char		*authorization;	/* sent to the registry only */
 	const char		*user_agent;	/* NULL: signet's own */
 	const char		*origin;	/* the client's view, or NULL */
+	const char		*rekor_url;	/* NULL: conf's */
 };
 /* cb runs once, from the loop, when the verdict is in (read it from the
  * verifier); free the check there or later.  NULL: could not start. */
@@ -135,8 +136,52 @@ struct px_sigcheck *px_sigcheck_start(const struct px_sigcheck_req *,
 	    struct core_verifier *, px_sigcheck_fn cb, void *arg);
 void	px_sigcheck_free(struct px_sigcheck *);
 
-/* gc.c, copy.c: commands */
+/*
+ * cmdtrust.c: the trust a command verifies against, from its flags (--key,
+ * --rekor-key, --rekor-url, --rekor-online, --ca-roots,
+ * --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp],
+ * --threshold, --identity) or from --policy FILE (the repository's rule),
+ * with the pull path's meaning.  Paths point into argv.
+ */
+struct px_cmd_trust {
+	const char		*keypaths[CONF_KEYS_MAX];
+	int			 nkeypaths;
+	const char		*rekorpaths[CONF_KEYS_MAX];
+	int			 nrekorpaths;
+	const char		*roots, *ident, *ident_re, *issuer, *issuer_re;
+	const char		*policy_path, *rekor_url;
+	int			 threshold;	/* 0: 1 */
+	int			 online;
+	int			 identity;	/* -1 unset, 0 any, 1 repository */
+	/* loaded */
+	struct core_key		*keys[CONF_KEYS_MAX];
+	int			 nkeys;
+	struct core_key		*rekor[CONF_KEYS_MAX];
+	int			 nrekor;
+	struct core_keyless	 keyless;
+	struct conf		*pconf;
+	const struct conf_policy *policy;
+};
+#define PX_CMD_TRUST_INIT	{ .identity = -1 }
+/* argv[*i] when it is a trust flag (its value consumed too): 1; 0 when it
+ * is not one; -1 with err for a bad value. */
+int	px_cmd_trust_arg(struct px_cmd_trust *, int argc, char **argv, int *i,
+	    char *err, size_t errlen);
+/* 1 when any signer (or --policy) was named. */
+int	px_cmd_trust_given(const struct px_cmd_trust *);
+/* Load the keys, roots or policy (the rule for repo); -1 with err. */
+int	px_cmd_trust_load(struct px_cmd_trust *, const char *repo, char *err,
+	    size_t errlen);
+/* The driver's options; *ct and *o borrow from the trust, which must
+ * outlive the verification.  want_ref: the docker-reference expected. */
+void	px_cmd_trust_vopts(struct px_cmd_trust *, const char *want_ref,
+	    struct core_trust *ct, struct core_vopts *o);
+const char *px_cmd_trust_rekor_url(const struct px_cmd_trust *);
+void	px_cmd_trust_free(struct px_cmd_trust *);
+
+/* gc.c, copy.c, cmd_verify.c: commands */
 int	px_cmd_gc(int argc, char **argv);
+int	px_cmd_verify(int argc, char **argv);
 int	px_cmd_copy(int argc, char **argv);
 /* "Basic ..." for registry from docker's config.json or podman's auth.json */
 char	*px_docker_auth(const char *registry);

@@ -23,6 +23,7 @@ struct px_sigcheck {
 	char			*k_auth;	/* wiped when freed */
 	char			*k_ua;
 	char			 k_origin[300];
+	char			 k_rekor[256];
 	px_sigcheck_fn		 k_cb;
 	void			*k_arg;
 };
@@ -82,7 +83,7 @@ issue(struct px_sigcheck *k)
 		break;
 	case CORE_VN_LOG_ENTRY:
 		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
-		    k->k_conf->rekor_url, need.ref);
+		    k->k_rekor, need.ref);
 		/* the log is not the registry: no credentials go there */
 		k->k_f = px_fetch_new_any(k->k_conf, "GET", target, NULL,
 		    "application/json", NULL, 0);
@@ -121,6 +122,8 @@ px_sigcheck_start(const struct px_sigcheck_req *rq, struct core_verifier *run,
 	snprintf(k->k_sigrepo, sizeof(k->k_sigrepo), "%s", rq->sigrepo);
 	snprintf(k->k_origin, sizeof(k->k_origin), "%s",
 	    rq->origin != NULL ? rq->origin : "");
+	snprintf(k->k_rekor, sizeof(k->k_rekor), "%s", rq->rekor_url != NULL ?
+	    rq->rekor_url : rq->conf->rekor_url);
 	k->k_auth = rq->authorization != NULL ? strdup(rq->authorization) :
 	    NULL;
 	k->k_ua = rq->user_agent != NULL ? strdup(rq->user_agent) : NULL;

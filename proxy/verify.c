@@ -620,6 +620,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	rq.authorization = px_http_req_header(&c->c_req, "authorization");
 	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
 	rq.origin = v->v_origin;
+	rq.rekor_url = NULL;
 	v->v_check = v->v_run != NULL ? px_sigcheck_start(&rq, v->v_run,
 	    on_verdict, v) : NULL;
 	if (v->v_check == NULL)

@@ -56,6 +56,28 @@ expect_eq "identity and issuer by regular expression" "$(pull klre/ok:1)" ""
 image klre/no --identity build@example.org >/dev/null
 expect_match "a regular expression that does not match" "$(pull klre/no:1)" 'not trusted'
 
+# signet verify with keyless signers, as on pull
+kv() {
+	"$SIGNET" verify --ca-roots "$T/root.pem" --rekor-key "$T/log.pub" --allow-http "$@" \
+	    >"$T/kv.out" 2>&1
+	echo $?
+}
+expect_eq "signet verify: a keyless signature accepted" \
+    "$(kv --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS" "$REG_up/kl/ok:1")" 0
+expect_match "  its payload printed" "$(cat "$T/kv.out")" 'docker-manifest-digest'
+expect_eq "signet verify: another identity refused" \
+    "$(kv --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS" "$REG_up/kl/who:1")" 1
+expect_match "  with the reason" "$(cat "$T/kv.out")" 'mallory@example.com not trusted'
+expect_eq "signet verify: identity by regular expression" \
+    "$(kv --certificate-identity-regexp '^[a-z]+@example\.com$' --certificate-oidc-issuer-regexp '^https://token\.' \
+      "$REG_up/klre/ok:1")" 0
+expect_eq "signet verify: a certificate past its validity at log time refused" \
+    "$(kv --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS" "$REG_up/kl/late:1")" 1
+expect_eq "signet verify: keyless without a log key is a usage error (exit 1, named)" \
+    "$("$SIGNET" verify --ca-roots "$T/root.pem" --certificate-identity ci@example.com \
+      --certificate-oidc-issuer "$ISS" --allow-http "$REG_up/kl/ok:1" 2>"$T/kv.out"; echo $?)" 1
+expect_match "  named" "$(cat "$T/kv.out")" 'keyless signers need --rekor-key'
+
 # a key-signed image under a keyless-only rule
 COSIGN_PASSWORD=x "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
 d=$(mkimage "$T/imgk" --layers 1 --size 10000 --seed klk)

@@ -211,6 +211,46 @@ expect_eq "signet verify: untrusted key exits 1" "$?" 1
 expect_match "  with the reason" "$(cat "$T/verr")" 'not signed by a trusted key'
 "$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/warn/none:1" >/dev/null 2>"$T/verr"
 expect_match "signet verify: a missing image is named" "$(cat "$T/verr")" 'reading the manifest: HTTP 404'
+# the pull path's semantics: several keys, a threshold, the identity check,
+# a rule from a configuration file, and an upstream error is not a denial
+"$SIGNET" verify --key "$T/evil.pub" --key "$T/k.pub" --allow-http "$REG_up/team/app:1" >/dev/null 2>&1
+expect_eq "signet verify: any of several keys" "$?" 0
+"$SIGNET" verify --key "$T/evil.pub" --key "$T/k.pub" --threshold 2 --allow-http \
+    "$REG_up/team/app:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify: threshold 2 with one signer exits 1" "$?" 1
+expect_match "  with the count" "$(cat "$T/verr")" '1 trusted signer\(s\), 2 required'
+"$SIGNET" verify --key "$T/k.pub" --threshold 3 --allow-http "$REG_up/team/app:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify: a threshold above the signers given is a usage error" "$?" 1
+expect_match "  named" "$(cat "$T/verr")" 'threshold 3 is more than the 1 signer'
+"$SIGNET" verify --key "$T/k.pub" --identity repository --allow-http "$REG_up/team/app:1" >/dev/null 2>&1
+expect_eq "signet verify --identity repository: the signature names this repository" "$?" 0
+# the same signed manifest, copied by a writer to another repository
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false --preserve-digests \
+    "docker://$REG_up/team/app:1" "docker://$REG_up/team/elsewhere:1"
+appd=$(curl -s -I -H "Accept: $OCI" "$R/v2/team/app/manifests/1" |
+    sed -n 's/^Docker-Content-Digest: *//Ip' | tr -d '\r')
+curl -s -H "Accept: $OCI" "$R/v2/team/app/manifests/sha256-${appd#sha256:}.sig" >"$T/siglist.json"
+for d in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["config"]["digest"], *[l["digest"] for l in m["layers"]])' "$T/siglist.json"); do
+	curl -s -o /dev/null -X POST "$R/v2/team/elsewhere/blobs/uploads/?mount=$d&from=team/app"
+done
+curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/siglist.json" \
+    "$R/v2/team/elsewhere/manifests/sha256-${appd#sha256:}.sig" >/dev/null
+"$SIGNET" verify --key "$T/k.pub" --identity repository --allow-http \
+    "$REG_up/team/elsewhere:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify --identity repository: another repository's signature exits 1" "$?" 1
+expect_match "  naming both" "$(cat "$T/verr")" "names $REG_up/team/app, not $REG_up/team/elsewhere"
+"$SIGNET" verify --policy "$T/signet.json" --allow-http "$REG_up/two/x:1" >/dev/null 2>"$T/verr"
+expect_match "signet verify --policy: the repository's rule (threshold 2)" "$(cat "$T/verr")" \
+    'is not verified|reading the manifest'
+"$SIGNET" verify --policy "$T/signet.json" --allow-http "$REG_up/team/app:1" >/dev/null 2>&1
+expect_eq "signet verify --policy: team/* rule allows" "$?" 0
+fport=$(free_port)
+$HELPERS quirk-front "$fport" "$REG_up" sig-500 >"$T/front500.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$fport"
+"$SIGNET" verify --key "$T/k.pub" --allow-http "127.0.0.1:$fport/team/app:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify: a registry error exits 1" "$?" 1
+expect_match "  and is not called a denial" "$(cat "$T/verr")" 'could not be checked: .*HTTP 500'
 
 # 8c. strict_blobs: blobs only through a verified manifest
 check "push to a strict repository" $cpd "oci:$T/img" "docker://$PROXY/strict/app:1"
