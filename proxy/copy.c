@@ -28,7 +28,6 @@
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
-#define COPY_SIGNERS_MAX 64		/* distinct signers counted */
 
 struct cp_ref {
 	char		 registry[256];
@@ -77,11 +76,11 @@ struct copy {
 	struct px_upstream	*up;
 	struct cp_ref		 src, dst;
 	char			 sigrepo[CORE_NAME_MAX + 1];	/* at dst */
-	struct core_key		*vkey;
-	struct conf		*pconf;		/* --policy: a signet config */
-	const struct conf_policy *policy;	/* its rule for the target */
-	char			 signers[COPY_SIGNERS_MAX][CORE_SIGNER_MAX];
-	int			 nsigners;
+	struct px_cmd_trust	 trust;		/* --verify: keys or --policy */
+	struct core_trust	 ct;
+	struct core_verifier	*run;		/* PH_VERIFY */
+	struct px_sigcheck	*check;
+	char			 want_ref[CORE_NAME_MAX + 300];
 	int			 all, verify, same_registry;
 	char			 platform[64];
 
@@ -103,10 +102,9 @@ struct copy {
 	struct px_auth		*authjob;	/* PH_AUTH: a token */
 	int			 aside;		/* PH_AUTH: 0 source, 1 target */
 	int			 resume;	/* the phase after PH_AUTH */
-	struct core_sigman	 list;		/* PH_VERIFY, PH_LISTS */
+	struct core_sigman	 list;		/* PH_LISTS */
 	char			*cfg, *newlist;
 	size_t			 cfglen, newlen;
-	int			 valid;
 
 	/* PH_BLOBS: the lanes, and the next blob to hand out */
 	struct cp_lane		 lane[COPY_LANES];
@@ -684,44 +682,78 @@ next_refindex(struct copy *c)
 
 /* PH_VERIFY: the image's signatures, before anything is written */
 
+/* 1 when layer k of the list verified. */
+static int
+layer_valid(const struct core_verifier *run, size_t k)
+{
+	size_t	i;
+
+	for (i = 0; i < core_verifier_nvalid(run); i++)
+		if (core_verifier_valid(run, i)->layer == k)
+			return 1;
+	return 0;
+}
+
+/*
+ * PH_VERIFY: the driver's verdict on the top's signatures, under the
+ * trust given (the pull path's meaning); only the layers that verified are
+ * copied.
+ */
 static void
-on_payload(struct px_fetch *f, void *arg)
+on_verdict(void *arg, struct core_verifier *run)
 {
 	struct copy		*c = arg;
-	struct core_sig_layer	 l;
-	struct core_trust	 t;
-	const char		*payload;
-	char			 reason[256], signer[CORE_SIGNER_MAX];
-	size_t			 len;
-	json_t			*layer;
+	const struct core_sigman *list = core_verifier_list(run);
+	struct core_sigman	 kept;
+	const char		*reason, *errstr;
+	char			 msg[600], *cfg, *lst;
+	size_t			 i, k, cl, ll;
 
-	core_sigman_layer(&c->list, c->j, &l);
-	payload = px_fetch_body(f, &len);
-	if (c->policy != NULL) {
-		conf_policy_trust(c->pconf, c->policy, &t);
-	} else {
-		memset(&t, 0, sizeof(t));
-		t.keys = &c->vkey;
-		t.nkeys = 1;
+	px_sigcheck_free(c->check);
+	c->check = NULL;
+	if (core_verifier_verdict(run, &reason) != CORE_VERDICT_ALLOW) {
+		snprintf(msg, sizeof(msg), "--verify: %s is not verified: %s; "
+		    "nothing was written", c->top.digest, reason);
+		fail(c, msg);
+		return;
 	}
-	if (px_fetch_status(f) == 200 && core_verify_layer(&t, c->top.digest,
-	    payload, len, &l, signer, sizeof(signer), reason,
-	    sizeof(reason)) == 0) {
-		core_signer_add(c->signers, &c->nsigners, COPY_SIGNERS_MAX,
-		    signer);
-		c->valid++;
-		c->j++;
-	} else {
-		/* nothing unverified is written: drop this layer */
-		layer = json_array_get(json_object_get(c->list.sm_manifest,
-		    "layers"), c->j);
-		(void)layer;
-		json_array_remove(json_object_get(c->list.sm_manifest, "layers"),
-		    c->j);
-		fprintf(stderr, "signet: copy: a signature does not verify, "
-		    "not copied: %s\n", px_fetch_status(f) == 200 ? reason :
-		    "payload unreadable");
+	/* the top's list, as copied: keep only the layers that verified */
+	for (i = 0; i < c->nsig; i++)
+		if (strstr(c->sig[i].tag, c->top.digest + 7) &&
+		    strstr(c->sig[i].tag, ".sig"))
+			break;
+	if (i < c->nsig && core_verifier_nvalid(run) <
+	    core_sigman_count(list)) {
+		core_sigman_init(&kept);
+		if (core_sigman_open(&kept, NULL, 0, strcmp(
+		    core_sigman_media_type(list), CORE_MT_DOCKER_MANIFEST) == 0,
+		    &errstr) == -1) {
+			fail(c, "out of memory");
+			return;
+		}
+		for (k = 0; k < core_verifier_nvalid(run); k++)
+			core_sigman_append_raw(&kept, core_sigman_layer_json(list,
+			    core_verifier_valid(run, k)->layer));
+		for (k = 0; k < core_sigman_count(list); k++)
+			if (!layer_valid(run, k))
+				fprintf(stderr, "signet: copy: a signature does "
+				    "not verify, not copied (layer %zu)\n", k);
+		if (core_sigman_serialize(&kept, &cfg, &cl, &lst, &ll) == -1) {
+			core_sigman_free(&kept);
+			fail(c, "cannot rebuild the list");
+			return;
+		}
+		core_sigman_free(&kept);
+		free(cfg);	/* uploaded with the merge path */
+		free(c->sig[i].bytes);
+		c->sig[i].bytes = lst;
+		c->sig[i].len = ll;
+		c->sig[i].ctype[0] = '\0';
 	}
+	fprintf(stderr, "verified %zu signature(s) of %s (%s)\n",
+	    core_verifier_nvalid(run), c->top.digest, reason);
+	c->phase = PH_BLOBS;
+	c->i = c->j = 0;
 	next(c);
 }
 
@@ -1238,8 +1270,7 @@ static void
 next(struct copy *c)
 {
 	static const char *const kinds[] = { "sig", "att", "sbom" };
-	struct core_sig_layer	 l;
-	const char		*d, *errstr;
+	const char		*d;
 	char			 target[800];
 	size_t			 nkinds = c->all ? 3 : 1, nsubj;
 	struct cp_manifest	*m;
@@ -1329,78 +1360,25 @@ next(struct copy *c)
 		c->phase = c->verify ? PH_VERIFY : PH_BLOBS;
 		c->i = c->j = 0;
 		break;
-	case PH_VERIFY:
-		/* the top's .sig must hold at least one valid signature */
-		for (; c->i < c->nsig; c->i++)
-			if (strstr(c->sig[c->i].tag, c->top.digest + 7) &&
-			    strstr(c->sig[c->i].tag, ".sig"))
-				break;
-		if (c->i == c->nsig) {
-			fail(c, "--verify: the image has no signature; nothing "
-			    "was written");
-			return;
-		}
-		if (c->list.sm_manifest == NULL && core_sigman_open(&c->list,
-		    c->sig[c->i].bytes, c->sig[c->i].len, 0, &errstr) == -1) {
-			fail(c, "--verify: the signature list is unusable; "
-			    "nothing was written");
-			return;
-		}
-		if (c->j < core_sigman_count(&c->list)) {
-			core_sigman_layer(&c->list, c->j, &l);
-			snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
-			    c->src.repo, l.digest ? l.digest : "none");
-			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
-			    on_payload);
-			return;
-		}
-		if (c->valid == 0) {
-			fail(c, "--verify: no signature verifies; nothing was "
-			    "written");
-			return;
-		}
-		if (c->policy != NULL && c->nsigners < c->policy->threshold) {
-			snprintf(target, sizeof(target), "--verify: %d distinct "
-			    "trusted signer(s), the policy's threshold is %ld; "
-			    "nothing was written", c->nsigners,
-			    c->policy->threshold);
-			fail(c, target);
-			return;
-		}
-		{
-			/* keep only what verified: the list, re-serialized
-			 * when something was dropped */
-			struct core_sigman orig;
-			size_t n0;
+	case PH_VERIFY: {
+		struct core_vopts	o;
+		struct px_sigcheck_req	rq;
 
-			core_sigman_init(&orig);
-			core_sigman_open(&orig, c->sig[c->i].bytes,
-			    c->sig[c->i].len, 0, &errstr);
-			n0 = core_sigman_count(&orig);
-			core_sigman_free(&orig);
-			if (n0 != core_sigman_count(&c->list)) {
-				char *cfg, *lst;
-				size_t cl, ll;
-
-				if (core_sigman_serialize(&c->list, &cfg, &cl,
-				    &lst, &ll) == -1) {
-					fail(c, "cannot rebuild the list");
-					return;
-				}
-				free(c->sig[c->i].bytes);
-				c->sig[c->i].bytes = lst;
-				c->sig[c->i].len = ll;
-				/* its config: uploaded with the merge path */
-				free(cfg);
-				c->sig[c->i].ctype[0] = '\0';
-			}
-		}
-		core_sigman_free(&c->list);
-		fprintf(stderr, "verified %d signature(s) of %s\n", c->valid,
-		    c->top.digest);
-		c->phase = PH_BLOBS;
-		c->i = c->j = 0;
-		break;
+		px_cmd_trust_vopts(&c->trust, c->want_ref, &c->ct, &o);
+		o.all = 1;	/* every layer: only those that verify go */
+		c->run = core_verifier_new(&o, c->top.digest);
+		memset(&rq, 0, sizeof(rq));
+		rq.conf = c->src.conf;
+		rq.up = c->up;
+		rq.sigrepo = c->src.repo;
+		rq.authorization = c->src.auth;
+		rq.rekor_url = px_cmd_trust_rekor_url(&c->trust);
+		c->check = c->run != NULL ? px_sigcheck_start(&rq, c->run,
+		    on_verdict, c) : NULL;
+		if (c->check == NULL)
+			fail(c, "--verify: cannot start a request");
+		return;
+	}
 	case PH_BLOBS:
 		if (!blobs_pump(c))
 			return;
@@ -1456,55 +1434,37 @@ next(struct copy *c)
 	next(c);
 }
 
-/*
- * --policy FILE: a signet configuration; the rule for the target
- * repository (the one signet would enforce on pulls of the copy) gives the
- * trusted signers, the threshold and the Rekor requirement.
- */
-static int
-load_policy(struct copy *c, const char *path)
-{
-	char	err[CONF_ERR_MAX];
-
-	c->pconf = conf_load(path, err, sizeof(err));
-	if (c->pconf == NULL) {
-		fprintf(stderr, "signet: copy: --policy %s", err);
-		return 1;
-	}
-	c->policy = conf_policy_for(c->pconf, c->dst.repo);
-	if (c->policy == NULL || (c->policy->nkeys == 0 &&
-	    c->policy->nkeyless == 0)) {
-		fprintf(stderr, "signet: copy: --policy %s: the rule for %s "
-		    "trusts no signer\n", path, c->dst.repo);
-		return 1;
-	}
-	return 0;
-}
-
 int
 px_cmd_copy(int argc, char **argv)
 {
 	struct copy	*c;
-	const char	*srcs = NULL, *dsts = NULL, *key = NULL, *pol = NULL;
+	struct px_cmd_trust init = PX_CMD_TRUST_INIT;
+	const char	*srcs = NULL, *dsts = NULL;
 	const char	*sigrepo = getenv("COSIGN_REPOSITORY");
 	char		 err[CONF_ERR_MAX];
-	int		 i, allow_http = 0, rc;
+	int		 i, allow_http = 0, rc, r;
 	size_t		 k;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return 1;
+	c->trust = init;
 	for (i = 2; i < argc; i++) {
+		r = px_cmd_trust_arg(&c->trust, argc, argv, &i, err,
+		    sizeof(err));
+		if (r == -1) {
+			fprintf(stderr, "signet: copy: %s\n", err);
+			free(c);
+			return 2;
+		}
+		if (r == 1)
+			continue;
 		if (strcmp(argv[i], "--all") == 0)
 			c->all = 1;
 		else if (strcmp(argv[i], "--allow-http") == 0)
 			allow_http = 1;
 		else if (strcmp(argv[i], "--verify") == 0)
 			c->verify = 1;
-		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-			key = argv[++i];
-		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
-			pol = argv[++i];
 		else if (strcmp(argv[i], "--signature-repository") == 0 &&
 		    i + 1 < argc)
 			sigrepo = argv[++i];
@@ -1522,10 +1482,12 @@ px_cmd_copy(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (srcs == NULL || dsts == NULL || (c->verify && (key == NULL) ==
-	    (pol == NULL)) || (!c->verify && (key != NULL || pol != NULL))) {
+	if (srcs == NULL || dsts == NULL ||
+	    c->verify != px_cmd_trust_given(&c->trust)) {
 		fprintf(stderr, "signet: copy [--all] [--platform OS/ARCH] "
-		    "[--verify --key PUB | --verify --policy FILE] "
+		    "[--verify (--key PUB ... | --ca-roots PEM "
+		    "--certificate-identity ID --certificate-oidc-issuer ISSUER "
+		    "| --policy FILE) [--rekor-key PUB] [--threshold N]] "
 		    "[--signature-repository REPO] [--allow-http] SRC DST\n");
 		free(c);
 		return 2;
@@ -1547,16 +1509,16 @@ px_cmd_copy(int argc, char **argv)
 	}
 	snprintf(c->sigrepo, sizeof(c->sigrepo), "%s", sigrepo != NULL &&
 	    *sigrepo != '\0' ? sigrepo : c->dst.repo);
-	if (key != NULL)
-		c->vkey = core_key_load_public(key, err, sizeof(err));
-	if (key != NULL && c->vkey == NULL) {
+	/* --policy: the rule signet would enforce on pulls of the copy */
+	if (c->verify && px_cmd_trust_load(&c->trust, c->dst.repo, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "signet: copy: %s\n", err);
 		rc = 1;
 		goto done;
 	}
-	rc = pol != NULL ? load_policy(c, pol) : 0;
-	if (rc != 0)
-		goto done;
+	/* the signatures must name the image copied */
+	snprintf(c->want_ref, sizeof(c->want_ref), "%s/%s", c->src.registry,
+	    c->src.repo);
 	c->same_registry = strcmp(c->src.registry, c->dst.registry) == 0;
 	px_log_set_level(CONF_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1599,6 +1561,8 @@ done:
 	}
 	px_fetch_free(c->f);
 	px_auth_free(c->authjob);
+	px_sigcheck_free(c->check);
+	core_verifier_free(c->run);
 	px_upstream_free(c->up);
 	if (c->base != NULL)
 		event_base_free(c->base);
@@ -1618,8 +1582,7 @@ done:
 	wipe(c->dst.basic);
 	conf_unref(c->src.conf);
 	conf_unref(c->dst.conf);
-	core_key_free(c->vkey);
-	conf_unref(c->pconf);
+	px_cmd_trust_free(&c->trust);
 	free(c);
 	return rc;
 }

@@ -68,6 +68,13 @@ expect_match "three distinct layers, no duplicate" "$out" '"layers": 3'
 out=$("$SIGNET" copy --allow-http "$REG_a/app/half:1" "$REG_b/mirror/half:1" 2>/dev/null)
 out=$($CHECK "$REG_b" mirror/half 1 "$T/k.pub")
 expect_match "copying again adds nothing" "$out" '"layers": 3'
+# --verify copies only the signatures that verify (app/half holds k's and k2's)
+"$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/half:1" "$REG_b/only/k:1" \
+    >/dev/null 2>"$T/err"
+expect_eq "copy --verify with one of two signers trusted" "$?" 0
+expect_match "  the other signature is reported" "$(cat "$T/err")" 'a signature does not verify, not copied'
+out=$($CHECK "$REG_b" only/k 1 "$T/k.pub")
+expect_match "  only the trusted signature is written" "$out" '"layers": 1, "valid": 1'
 
 # 4. --verify refuses an unsigned image: nothing written
 mkimage "$T/u" --layers 1 --size 10000 --seed cp3 >/dev/null
@@ -75,13 +82,14 @@ skopeo copy -q --dest-tls-verify=false "oci:$T/u" "docker://$REG_a/app/unsigned:
 "$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/unsigned:1" "$REG_b/mirror/unsigned:1" \
     >/dev/null 2>"$T/err"
 expect_eq "unsigned: exit 1" "$?" 1
-expect_match "  with the reason" "$(cat "$T/err")" 'no signature; nothing was written'
+expect_match "  with the reason" "$(cat "$T/err")" 'is not verified: no signature found; nothing was written'
 expect_eq "nothing written at the target" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'mirror/unsigned')" 0
 "$SIGNET" sign --key "$T/k2.key" --allow-http "$REG_a/app/unsigned:1" >/dev/null
 "$SIGNET" copy --verify --key "$T/k.pub" --allow-http "$REG_a/app/unsigned:1" "$REG_b/mirror/unsigned:1" \
     >/dev/null 2>"$T/err"
 expect_eq "signed by an untrusted key: exit 1" "$?" 1
-expect_match "  with the reason" "$(cat "$T/err")" 'no signature verifies; nothing was written'
+expect_match "  with the reason" "$(cat "$T/err")" \
+    'no signature from a trusted signer \(not signed by a trusted key\); nothing was written'
 expect_eq "still nothing written" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'mirror/unsigned')" 0
 
 # 5. one platform of an index
@@ -160,11 +168,11 @@ expect_eq "--policy: two trusted signers meet the threshold" "$?" 0
 "$SIGNET" copy --verify --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/pol/three:1" \
     >/dev/null 2>"$T/err"
 expect_eq "--policy: one of two required signers: exit 1" "$?" 1
-expect_match "  with the reason" "$(cat "$T/err")" "1 distinct trusted signer\\(s\\), the policy's threshold is 2; nothing was written"
+expect_match "  with the reason" "$(cat "$T/err")" "1 trusted signer\\(s\\), 2 required; nothing was written"
 expect_eq "  and nothing written" "$(curl -s "http://$REG_b/v2/_catalog" | grep -c 'pol/three')" 0
 "$SIGNET" copy --verify --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/other/x:1" \
     >/dev/null 2>"$T/err"
-expect_match "--policy: a rule trusting nobody is named" "$(cat "$T/err")" 'the rule for other/x trusts no signer'
+expect_match "--policy: a rule trusting nobody is named" "$(cat "$T/err")" 'no rule for other/x names a trusted signer'
 "$SIGNET" copy --policy "$T/pol.json" --allow-http "$REG_a/app/half:1" "$REG_b/pol/two:1" >/dev/null 2>&1
 expect_eq "--policy without --verify is a usage error" "$?" 2
 
