@@ -401,6 +401,8 @@ const char *core_verifier_signer(const struct core_verifier *, int i);
 size_t	 core_verifier_nvalid(const struct core_verifier *);
 const struct core_vvalid *core_verifier_valid(const struct core_verifier *,
 	    size_t i);
+/* Why the last refused layer was refused, or NULL. */
+const char *core_verifier_last_refusal(const struct core_verifier *);
 /* The signature list as read (empty before it is). */
 const struct core_sigman *core_verifier_list(const struct core_verifier *);
 /* The state's name, for debug logs. */

@@ -404,6 +404,12 @@ core_verifier_valid(const struct core_verifier *v, size_t i)
 	return i < v->nvalid ? &v->valid[i] : NULL;
 }
 
+const char *
+core_verifier_last_refusal(const struct core_verifier *v)
+{
+	return v->lastfail[0] != '\0' ? v->lastfail : NULL;
+}
+
 const struct core_sigman *
 core_verifier_list(const struct core_verifier *v)
 {

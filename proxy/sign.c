@@ -134,14 +134,15 @@ struct px_sign {
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
-	/* mirror_signatures_from: the registry, layer and step in progress */
+	/* mirror_signatures_from: the registry, its verification, and the
+	 * valid layer whose payload is being copied here */
 	int			 s_mi, s_mstep;
 	size_t			 s_ml;
 	struct conf		*s_mconf;	/* the mirror's URL */
-	struct core_sigman	 s_mlist;	/* the mirror's list */
+	struct core_trust	 s_mtrust;
+	struct core_verifier	*s_mrun;
+	struct px_sigcheck	*s_mcheck;
 	json_t			*s_mirrored;	/* valid layers, to merge */
-	char			*s_mpayload;
-	size_t			 s_mplen;
 	px_sign_done_fn		 s_done;	/* headless: the sign command */
 	void			*s_done_arg;
 
@@ -905,36 +906,35 @@ take_lock(struct px_sign *s)
 
 /*
  * mirror_signatures_from: the signatures another registry holds for this
- * digest under the same repository path are read, checked against the
- * rule's trusted signers, and the valid ones (their payload blobs copied
- * here) are merged into the list with ours, before the tag.
+ * digest under the same repository path are checked by the core driver
+ * against the rule's trusted signers (as a pull would check them), and the
+ * valid ones (their payload blobs copied here) are merged into the list
+ * with ours, before the tag.  A mirror that fails is a warning only.
  */
-static int
-mirror_get(struct px_sign *s, const char *target)
+static void	mirror_on_verdict(void *, struct core_verifier *);
+
+static void
+mirror_drop(struct px_sign *s)
 {
-	s->s_f[0] = px_fetch_new(s->s_mconf, "GET", target, NULL, NULL,
-	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST, NULL, 0, NULL);
-	if (s->s_f[0] == NULL || px_fetch_start(s->s_up, s->s_f[0], on_fetch,
-	    s) == -1) {
-		px_fetch_free(s->s_f[0]);
-		s->s_f[0] = NULL;
-		return -1;
-	}
-	s->s_pending++;
-	return 0;
+	px_sigcheck_free(s->s_mcheck);
+	s->s_mcheck = NULL;
+	core_verifier_free(s->s_mrun);
+	s->s_mrun = NULL;
+	conf_unref(s->s_mconf);
+	s->s_mconf = NULL;
 }
 
 static void
 mirror_next_registry(struct px_sign *s)
 {
-	char		 url[300], err[CONF_ERR_MAX], target[600];
-	const char	*m;
+	struct core_vopts	 o;
+	struct px_sigcheck_req	 rq;
+	char			 url[300], err[CONF_ERR_MAX];
+	const char		*m;
 
 	s->s_state = SG_MIRROR;
 	for (;;) {
-		conf_unref(s->s_mconf);
-		s->s_mconf = NULL;
-		core_sigman_free(&s->s_mlist);
+		mirror_drop(s);
 		if (++s->s_mi >= s->s_policy->nmirrors) {
 			take_lock(s);
 			return;
@@ -949,111 +949,87 @@ mirror_next_registry(struct px_sign *s)
 			px_warn("mirror %s: %s", m, err);
 			continue;
 		}
-		s->s_mstep = 0;
-		s->s_ml = 0;
-		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-		    s->s_repo, s->s_sigtag);
-		if (mirror_get(s, target) == 0)
+		/* every layer, each on its own: the identity is checked when
+		 * the image is pulled through signet */
+		conf_policy_vopts(s->s_conf, s->s_policy, NULL, &s->s_mtrust,
+		    &o);
+		o.threshold = 1;
+		o.all = 1;
+		s->s_mrun = core_verifier_new(&o, s->s_digest);
+		memset(&rq, 0, sizeof(rq));
+		rq.conf = s->s_mconf;
+		rq.up = s->s_up;
+		rq.sigrepo = s->s_repo;
+		rq.rekor_url = s->s_conf->rekor_url;
+		s->s_mcheck = s->s_mrun != NULL ? px_sigcheck_start(&rq,
+		    s->s_mrun, mirror_on_verdict, s) : NULL;
+		if (s->s_mcheck != NULL)
 			return;
+		px_warn("mirror %s: cannot start a request", m);
 	}
 }
 
-/* The next payload of the mirror's list, or the next registry. */
+/* Copy the next valid layer's payload here, or go to the next mirror. */
 static void
 mirror_next_layer(struct px_sign *s)
 {
-	struct core_sig_layer	l;
-	char			target[600];
+	char	target[600];
 
-	while (s->s_ml < core_sigman_count(&s->s_mlist)) {
-		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
-		if (l.digest == NULL || l.media_type == NULL ||
-		    strcmp(l.media_type, CORE_MT_SIMPLESIGNING) != 0 ||
-		    l.size > CORE_PAYLOAD_MAX) {
-			s->s_ml++;
-			continue;
-		}
-		snprintf(target, sizeof(target), "/v2/%s/blobs/%s", s->s_repo,
-		    l.digest);
-		s->s_mstep = 1;
-		if (mirror_get(s, target) == 0)
+	while (s->s_ml < core_verifier_nvalid(s->s_mrun)) {
+		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
+		    s->s_sigrepo);
+		s->s_mstep = 2;
+		if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == 0)
 			return;
+		drop_fetches(s);
 		s->s_ml++;
 	}
 	mirror_next_registry(s);
 }
 
 static void
+mirror_on_verdict(void *arg, struct core_verifier *run)
+{
+	struct px_sign		*s = arg;
+	const char		*m = s->s_policy->mirrors[s->s_mi], *reason;
+	enum core_verdict	 d = core_verifier_verdict(run, &reason);
+
+	px_sigcheck_free(s->s_mcheck);
+	s->s_mcheck = NULL;
+	if (d == CORE_VERDICT_INDETERMINATE)
+		px_warn("%s@%s: mirror %s: %s", s->s_repo, s->s_digest, m,
+		    reason);
+	else if (core_verifier_nvalid(run) < core_sigman_count(
+	    core_verifier_list(run)))
+		px_info("%s@%s: %zu of %zu signature(s) from mirror %s taken; "
+		    "one not taken: %s", s->s_repo, s->s_digest,
+		    core_verifier_nvalid(run), core_sigman_count(
+		    core_verifier_list(run)), m,
+		    core_verifier_last_refusal(run) != NULL ?
+		    core_verifier_last_refusal(run) : reason);
+	s->s_ml = 0;
+	mirror_next_layer(s);
+}
+
+static void
 mirror_step(struct px_sign *s, struct px_fetch *f)
 {
-	const struct conf_policy *p = s->s_policy;
-	struct core_sig_layer	 l;
-	struct core_trust	 t;
-	const char		*body, *errstr;
-	char			 signer[300], reason[300], target[800], *u;
-	size_t			 len;
+	const struct core_vvalid *vv = core_verifier_valid(s->s_mrun, s->s_ml);
+	const char		*m = s->s_policy->mirrors[s->s_mi];
+	const char		*digest;
+	char			*u;
 	int			 st = px_fetch_status(f);
 
+	digest = json_string_value(json_object_get(core_sigman_layer_json(
+	    core_verifier_list(s->s_mrun), vv->layer), "digest"));
 	switch (s->s_mstep) {
-	case 0:		/* the mirror's list */
-		body = px_fetch_body(f, &len);
-		if (st != 200 || core_sigman_open(&s->s_mlist, body, len, 0,
-		    &errstr) == -1) {
-			if (st == 0 || st == 200)
-				px_warn("%s@%s: mirror %s: %s", s->s_repo,
-				    s->s_digest, p->mirrors[s->s_mi], st == 0 ?
-				    px_fetch_error(f) : errstr);
-			else if (st != 404)
-				px_warn("%s@%s: mirror %s: reading the "
-				    "signature list: HTTP %d", s->s_repo,
-				    s->s_digest, p->mirrors[s->s_mi], st);
-			mirror_next_registry(s);
-			return;
-		}
-		mirror_next_layer(s);
-		return;
-	case 1:		/* a payload: verify it against the rule */
-		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
-		body = px_fetch_body(f, &len);
-		conf_policy_trust(s->s_conf, p, &t);
-		if (st != 200 || (p->nkeys == 0 && p->nkeyless == 0) ||
-		    core_verify_layer(&t, s->s_digest, body, len, &l, signer,
-		    sizeof(signer), reason, sizeof(reason)) == -1) {
-			px_info("%s@%s: a signature from mirror %s not taken: "
-			    "%s", s->s_repo, s->s_digest,
-			    p->mirrors[s->s_mi], st != 200 ? "payload "
-			    "unreadable" : (p->nkeys == 0 && p->nkeyless == 0) ?
-			    "the rule trusts no signer" : reason);
-			s->s_ml++;
-			mirror_next_layer(s);
-			return;
-		}
-		free(s->s_mpayload);
-		s->s_mpayload = malloc(len + 1);
-		if (s->s_mpayload == NULL) {
-			s->s_ml++;
-			mirror_next_layer(s);
-			return;
-		}
-		memcpy(s->s_mpayload, body, len);
-		s->s_mplen = len;
-		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
-		    s->s_sigrepo);
-		s->s_mstep = 2;
-		if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == -1) {
-			drop_fetches(s);
-			s->s_ml++;
-			mirror_next_layer(s);
-		}
-		return;
 	case 2:		/* an upload session here for that payload */
-		core_sigman_layer(&s->s_mlist, s->s_ml, &l);
 		u = st == 202 && px_fetch_location(f) != NULL ?
-		    upload_url(px_fetch_location(f), l.digest) : NULL;
+		    upload_url(px_fetch_location(f), digest) : NULL;
 		s->s_mstep = 3;
 		if (u == NULL || send_req(s, 0, 1, "PUT", u,
-		    "application/octet-stream", NULL, s->s_mpayload,
-		    s->s_mplen) == -1) {
+		    "application/octet-stream", NULL, vv->payload, vv->len) ==
+		    -1) {
 			free(u);
 			drop_fetches(s);
 			s->s_ml++;
@@ -1065,13 +1041,14 @@ mirror_step(struct px_sign *s, struct px_fetch *f)
 	case 3:		/* the payload is here: keep the layer to merge */
 		if (st == 201) {
 			json_array_append_new(s->s_mirrored, json_deep_copy(
-			    core_sigman_layer_json(&s->s_mlist, s->s_ml)));
+			    core_sigman_layer_json(core_verifier_list(
+			    s->s_mrun), vv->layer)));
 			px_info("%s@%s: a signature taken from mirror %s",
-			    s->s_repo, s->s_digest, p->mirrors[s->s_mi]);
+			    s->s_repo, s->s_digest, m);
 		} else
 			px_warn("%s@%s: copying a signature payload from "
 			    "mirror %s: upstream answered HTTP %d", s->s_repo,
-			    s->s_digest, p->mirrors[s->s_mi], st);
+			    s->s_digest, m, st);
 		s->s_ml++;
 		mirror_next_layer(s);
 		return;
@@ -1619,10 +1596,8 @@ sign_destroy(struct px_sign *s)
 	free(s->s_cfg);
 	free(s->s_listbytes);
 	free(s->s_guess);
-	conf_unref(s->s_mconf);
-	core_sigman_free(&s->s_mlist);
+	mirror_drop(s);
 	json_decref(s->s_mirrored);
-	free(s->s_mpayload);
 	free(s->s_bundle);
 	free(s->s_queue_path);
 	px_fetch_free(s->s_listget);

@@ -45,7 +45,8 @@ expect_match "k2's signature came from the mirror, payload blob too" "$out" '"va
 out=$($CHECK "$REG_b" app/m 1 "$T/k3.pub")
 expect_match "the untrusted k3 signature was not taken" "$out" '"valid": 0'
 check "the taking is logged" grep -q "a signature taken from mirror http://$REG_a" "$T/signet.log"
-check "the untrusted one is logged with the reason" grep -q "from mirror http://$REG_a not taken" "$T/signet.log"
+check "the untrusted one is logged with the reason" \
+    grep -q "1 of 2 signature(s) from mirror http://$REG_a taken; one not taken: not signed by a trusted key" "$T/signet.log"
 check "the unreachable mirror is a warning, not a failure" \
     grep -q 'mirror http://127.0.0.1:1: ' "$T/signet.log"
 
