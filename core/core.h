@@ -199,6 +199,15 @@ int	 core_sigman_append(struct core_sigman *, const char *payload_digest,
  * (signet copy merges lists layer by layer). */
 json_t	*core_sigman_layer_json(const struct core_sigman *, size_t i);
 int	 core_sigman_append_raw(struct core_sigman *, const json_t *layer);
+/*
+ * The one merge of signature lists (signing, copy, mirroring): a layer is
+ * appended unless the list holds the same one (same payload digest and the
+ * same signature, or no signature in both).  1 appended, 0 already there,
+ * -1 when the list is full (CORE_SIG_LAYERS_MAX) or memory is short.
+ */
+int	 core_sigman_merge_layer(struct core_sigman *, const json_t *layer);
+/* Every layer of from; the number appended, or -1. */
+int	 core_sigman_merge(struct core_sigman *, const struct core_sigman *from);
 /* Set one annotation of layer i (keys kept sorted). */
 int	 core_sigman_set_annotation(struct core_sigman *, size_t i,
 	    const char *key, const char *value);

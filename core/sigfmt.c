@@ -396,3 +396,48 @@ core_sigman_append_raw(struct core_sigman *sm, const json_t *layer)
 	return json_array_append_new(json_object_get(sm->sm_manifest,
 	    "layers"), json_deep_copy(layer));
 }
+
+/* The same layer: one payload, and the same signature (or none in both). */
+static int
+same_layer(const json_t *a, const json_t *b)
+{
+	const char	*da, *db, *sa, *sb;
+
+	da = json_string_value(json_object_get(a, "digest"));
+	db = json_string_value(json_object_get(b, "digest"));
+	sa = json_string_value(json_object_get(json_object_get(a,
+	    "annotations"), CORE_ANN_SIGNATURE));
+	sb = json_string_value(json_object_get(json_object_get(b,
+	    "annotations"), CORE_ANN_SIGNATURE));
+	if (da == NULL || db == NULL || strcmp(da, db) != 0)
+		return 0;
+	if (sa == NULL || sb == NULL)
+		return sa == sb;
+	return strcmp(sa, sb) == 0;
+}
+
+int
+core_sigman_merge_layer(struct core_sigman *sm, const json_t *layer)
+{
+	size_t	i, n = core_sigman_count(sm);
+
+	for (i = 0; i < n; i++)
+		if (same_layer(layer, core_sigman_layer_json(sm, i)))
+			return 0;
+	return core_sigman_append_raw(sm, layer) == 0 ? 1 : -1;
+}
+
+int
+core_sigman_merge(struct core_sigman *sm, const struct core_sigman *from)
+{
+	size_t	i, n = core_sigman_count(from);
+	int	added = 0, r;
+
+	for (i = 0; i < n; i++) {
+		r = core_sigman_merge_layer(sm, core_sigman_layer_json(from, i));
+		if (r == -1)
+			return -1;
+		added += r;
+	}
+	return added;
+}

@@ -1127,10 +1127,9 @@ on_target_list(struct px_fetch *f, void *arg)
 {
 	struct copy		*c = arg;
 	struct core_sigman	 src;
-	struct core_sig_layer	 l, m;
 	const char		*body, *errstr;
-	size_t			 len, i, k, added = 0;
-	int			 st = px_fetch_status(f), found;
+	size_t			 len;
+	int			 st = px_fetch_status(f), added;
 	char			 target[600];
 
 	if (st == 404 && c->sig[c->i].ctype[0] != '\0') {
@@ -1152,20 +1151,14 @@ on_target_list(struct px_fetch *f, void *arg)
 		return;
 	}
 	/* append what the target lacks (same payload and signature) */
-	for (i = 0; i < core_sigman_count(&src); i++) {
-		core_sigman_layer(&src, i, &l);
-		for (found = 0, k = 0; k < core_sigman_count(&c->list); k++) {
-			core_sigman_layer(&c->list, k, &m);
-			if (l.digest && m.digest && !strcmp(l.digest, m.digest) &&
-			    ((!l.signature && !m.signature) || (l.signature &&
-			    m.signature && !strcmp(l.signature, m.signature))))
-				found = 1;
-		}
-		if (!found && core_sigman_append_raw(&c->list,
-		    core_sigman_layer_json(&src, i)) == 0)
-			added++;
-	}
+	added = core_sigman_merge(&c->list, &src);
 	core_sigman_free(&src);
+	if (added == -1) {
+		snprintf(target, sizeof(target), "the merged signature list "
+		    "would exceed %d layers", CORE_SIG_LAYERS_MAX);
+		fail(c, target);
+		return;
+	}
 	if (added == 0) {
 		c->i++;
 		c->j = 0;

@@ -1055,40 +1055,19 @@ mirror_step(struct px_sign *s, struct px_fetch *f)
 	}
 }
 
-/* The layer's payload digest and signature, for comparing two layers. */
-static int
-same_layer(const json_t *a, const json_t *b)
-{
-	const char	*da, *db, *sa, *sb;
-
-	da = json_string_value(json_object_get(a, "digest"));
-	db = json_string_value(json_object_get(b, "digest"));
-	sa = json_string_value(json_object_get(json_object_get(a,
-	    "annotations"), CORE_ANN_SIGNATURE));
-	sb = json_string_value(json_object_get(json_object_get(b,
-	    "annotations"), CORE_ANN_SIGNATURE));
-	return da != NULL && db != NULL && sa != NULL && sb != NULL &&
-	    strcmp(da, db) == 0 && strcmp(sa, sb) == 0;
-}
-
 /* Merge the mirrored layers the list lacks; the number appended. */
 static int
 merge_mirrored(struct px_sign *s)
 {
 	json_t	*layer;
-	size_t	 i, k;
-	int	 n = 0, found;
+	size_t	 i;
+	int	 n = 0;
 
 	if (s->s_mirrored == NULL)
 		return 0;
-	json_array_foreach(s->s_mirrored, i, layer) {
-		for (found = 0, k = 0; k < core_sigman_count(&s->s_list); k++)
-			if (same_layer(layer, core_sigman_layer_json(&s->s_list,
-			    k)))
-				found = 1;
-		if (!found && core_sigman_append_raw(&s->s_list, layer) == 0)
+	json_array_foreach(s->s_mirrored, i, layer)
+		if (core_sigman_merge_layer(&s->s_list, layer) == 1)
 			n++;
-	}
 	return n;
 }
 

@@ -336,6 +336,101 @@ test_tags_globs(void)
 	CHECK(core_cosign_tag(tag), "sig tag %s", tag);
 }
 
+/*
+ * The one list merge: table of (list before, layer offered) -> appended or
+ * not.  Layers are written as "payload-digest/signature" ("-" no signature).
+ */
+static json_t *
+mklayer(const char *spec)
+{
+	char	 d[80], sig[40];
+	json_t	*l;
+
+	if (sscanf(spec, "%79[^/]/%39s", d, sig) != 2)
+		return NULL;
+	l = json_pack("{s:s, s:s, s:i}", "mediaType", CORE_MT_SIMPLESIGNING,
+	    "digest", d, "size", 10);
+	if (strcmp(sig, "-") != 0)
+		json_object_set_new(l, "annotations", json_pack("{s:s}",
+		    CORE_ANN_SIGNATURE, sig));
+	return l;
+}
+
+static void
+test_merge(void)
+{
+	static const struct {
+		const char	*have[3];
+		const char	*offer;
+		int		 want;		/* 1 appended, 0 already there */
+	} rows[] = {
+		{ { NULL }, "sha256:a/S1", 1 },
+		{ { "sha256:a/S1" }, "sha256:a/S1", 0 },
+		{ { "sha256:a/S1" }, "sha256:a/S2", 1 },	/* re-signed */
+		{ { "sha256:a/S1" }, "sha256:b/S1", 1 },
+		{ { "sha256:a/-" }, "sha256:a/-", 0 },		/* .att/.sbom */
+		{ { "sha256:a/-" }, "sha256:a/S1", 1 },
+		{ { "sha256:a/S1", "sha256:b/S2" }, "sha256:b/S2", 0 },
+	};
+	struct core_sigman	 sm, from;
+	const char		*errstr;
+	size_t			 i, k, n;
+	json_t			*l;
+	int			 r;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		core_sigman_init(&sm);
+		core_sigman_open(&sm, NULL, 0, 0, &errstr);
+		for (k = 0; k < 3 && rows[i].have[k] != NULL; k++) {
+			l = mklayer(rows[i].have[k]);
+			core_sigman_append_raw(&sm, l);
+			json_decref(l);
+		}
+		n = core_sigman_count(&sm);
+		l = mklayer(rows[i].offer);
+		r = core_sigman_merge_layer(&sm, l);
+		json_decref(l);
+		CHECK(r == rows[i].want, "merge row %zu: %d, want %d", i, r,
+		    rows[i].want);
+		CHECK(core_sigman_count(&sm) == n + (size_t)rows[i].want,
+		    "merge row %zu: count", i);
+		core_sigman_free(&sm);
+	}
+	/* a whole list into another: only what it lacks, idempotent */
+	core_sigman_init(&sm);
+	core_sigman_init(&from);
+	core_sigman_open(&sm, NULL, 0, 0, &errstr);
+	core_sigman_open(&from, NULL, 0, 0, &errstr);
+	for (i = 0; i < 3; i++) {
+		char	spec[40];
+
+		snprintf(spec, sizeof(spec), "sha256:%zu/S%zu", i, i);
+		l = mklayer(spec);
+		core_sigman_append_raw(&from, l);
+		if (i == 1)
+			core_sigman_append_raw(&sm, l);
+		json_decref(l);
+	}
+	CHECK(core_sigman_merge(&sm, &from) == 2, "merge: two appended");
+	CHECK(core_sigman_merge(&sm, &from) == 0, "merge again: none");
+	CHECK(core_sigman_count(&sm) == 3, "merge: three layers");
+	core_sigman_free(&from);
+	/* a full list refuses a new layer */
+	while (core_sigman_count(&sm) < CORE_SIG_LAYERS_MAX) {
+		char	spec[40];
+
+		snprintf(spec, sizeof(spec), "sha256:f%zu/S",
+		    core_sigman_count(&sm));
+		l = mklayer(spec);
+		core_sigman_append_raw(&sm, l);
+		json_decref(l);
+	}
+	l = mklayer("sha256:new/S");
+	CHECK(core_sigman_merge_layer(&sm, l) == -1, "merge into a full list");
+	json_decref(l);
+	core_sigman_free(&sm);
+}
+
 int
 main(void)
 {
@@ -348,5 +443,6 @@ main(void)
 	test_real_vectors();
 	test_keygen();
 	test_tags_globs();
+	test_merge();
 	return unit_done();
 }
