@@ -221,17 +221,17 @@ struct sign_cmd {
 };
 
 static void
-sign_done(void *arg, int ok, const char *message)
+sign_done(void *arg, const struct px_signer_result *r)
 {
 	struct sign_cmd	*sc = arg;
 
-	sc->ok = ok;
-	if (ok)
-		printf("signature %s: %s/%s:%s\n", message, sc->registry,
+	sc->ok = r->ok;
+	if (r->ok)
+		printf("signature %s: %s/%s:%s\n", r->message, sc->registry,
 		    sc->conf->sig_repo != NULL ? sc->conf->sig_repo : sc->repo,
 		    px_sign_sigtag(sc->job));
 	else
-		fprintf(stderr, "signet: sign: %s\n", message);
+		fprintf(stderr, "signet: sign: %s\n", r->message);
 	event_base_loopexit(sc->base, NULL);
 }
 
@@ -239,6 +239,7 @@ static void
 sign_got_manifest(struct px_fetch *f, void *arg)
 {
 	struct sign_cmd	*sc = arg;
+	struct px_signer_req rq;
 	const char	*body, *ct;
 	char		 hex[65];
 	size_t		 len;
@@ -263,8 +264,17 @@ sign_got_manifest(struct px_fetch *f, void *arg)
 		event_base_loopexit(sc->base, NULL);
 		return;
 	}
-	sc->job = px_sign_headless(sc->conf, sc->up, sc->base, sc->repo, body,
-	    len, *ct ? ct : CORE_MT_DOCKER_MANIFEST, sc->auth, sign_done, sc);
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = sc->conf;
+	rq.up = sc->up;
+	rq.base = sc->base;
+	rq.repo = sc->repo;
+	rq.content_type = *ct ? ct : CORE_MT_DOCKER_MANIFEST;
+	rq.manifest = body;
+	rq.mlen = len;
+	rq.authorization = sc->auth;
+	rq.command = 1;
+	sc->job = px_signer_start(&rq, sign_done, sc);
 	if (sc->job == NULL) {
 		fprintf(stderr, "signet: sign: cannot start signing\n");
 		event_base_loopexit(sc->base, NULL);
@@ -425,8 +435,7 @@ cmd_sign(int argc, char **argv)
 		event_base_dispatch(sc.base);
 	} else
 		fprintf(stderr, "signet: sign: cannot start\n");
-	if (sc.job != NULL)
-		px_sign_headless_free(sc.job);
+	px_signer_abandon(sc.job);
 	px_auth_free(sc.authjob);
 	px_fetch_free(sc.get);
 	px_upstream_free(sc.up);

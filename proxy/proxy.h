@@ -279,7 +279,8 @@ struct px_conn {
 	int			 c_logged;	/* access line written */
 
 	struct px_relay		*c_relay;
-	struct px_sign		*c_sign;	/* a manifest PUT being signed */
+	int			 c_signing;	/* a manifest PUT to sign */
+	struct px_sign		*c_sign;	/* ... its signer, once read */
 	struct px_verify	*c_verify;	/* a manifest pull being checked */
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
@@ -338,27 +339,63 @@ struct px_sign_stats {
 	uint64_t	rekor_failed;	/* best-effort uploads that failed */
 };
 
-/* 1 when c's request is a manifest PUT that a policy wants signed. */
-int	px_sign_wanted(struct px_conn *);
-/* Take the request over; -1 when out of memory. */
-int	px_sign_start(struct px_conn *);
-/* More of the manifest arrived, or all of it (c_body_done). */
-void	px_sign_body_ready(struct px_conn *);
-/* Detach from c: a job still rechecking its signature carries on alone. */
-void	px_sign_free(struct px_conn *);
+/*
+ * A signature written for one manifest, as cosign writes it, before the
+ * tag exists: the manifest by digest, the payload and config blobs, the
+ * list appended, read back (and repaired), then the tag.  It sees no
+ * client connection: the push handler (push.c), `signet sign` and the
+ * Rekor queue hand it the manifest and credentials and get the result.
+ */
+struct px_signer_req {
+	struct conf		*conf;		/* referenced: key, rule, upstream */
+	struct px_upstream	*up;
+	struct event_base	*base;
+	const char		*repo;
+	const char		*tag;		/* pushed by tag, or NULL */
+	const char		*content_type;	/* NULL: Docker schema 2 */
+	const char		*manifest;	/* copied */
+	size_t			 mlen;
+	const char		*authorization;	/* the pusher's, or NULL */
+	const char		*user_agent;
+	const char		*origin;	/* the client's view, or NULL */
+	uint64_t		 id;		/* for log lines */
+	int			 command;	/* no recheck; a failure to get
+						 * registry_auth is final */
+};
+struct px_signer_result {
+	int		 ok;
+	int		 status;		/* the HTTP answer */
+	const char	*code;			/* OCI error code, when !ok */
+	const char	*message;
+	struct px_fetch	*answer;		/* the upstream's answer to relay,
+						 * or NULL */
+	int		 signing_failed;	/* refused because signing did */
+};
+/* Runs once; everything in the result lives until it returns.  It must
+ * not free the signer (abandon it later, from the loop). */
+typedef void (*px_signer_fn)(void *arg, const struct px_signer_result *);
+struct px_sign *px_signer_start(const struct px_signer_req *,
+	    px_signer_fn cb, void *arg);
+/* The owner goes: no callback any more; a job still rechecking its
+ * signature carries on alone and frees itself.  NULL is fine. */
+void	px_signer_abandon(struct px_sign *);
 /* Free the jobs still rechecking (at exit). */
 void	px_sign_shutdown(void);
-typedef void (*px_sign_done_fn)(void *arg, int ok, const char *message);
-struct px_sign *px_sign_headless(struct conf *, struct px_upstream *,
-	    struct event_base *, const char *repo, const char *manifest,
-	    size_t mlen, const char *content_type, const char *auth,
-	    px_sign_done_fn done, void *arg);
-void	px_sign_headless_free(struct px_sign *);
 const char *px_sign_sigtag(const struct px_sign *);
 /* Retry one queued best-effort Rekor upload, if any (timer, state_dir). */
 void	px_sign_queue_run(struct conf *, struct px_upstream *,
 	    struct event_base *);
 const struct px_sign_stats *px_sign_stats(void);
+
+/* push.c: a manifest PUT that a rule signs */
+
+/* 1 when c's request is a manifest PUT that a policy wants signed. */
+int	px_push_wanted(struct px_conn *);
+/* Take the request over: its body is buffered (CORE_SIGMAN_MAX). */
+void	px_push_start(struct px_conn *);
+/* More of the manifest arrived, or all of it (c_body_done). */
+void	px_push_body_ready(struct px_conn *);
+void	px_push_free(struct px_conn *);
 
 /* cascade.c: a manifest DELETE's signature objects follow it */
 void	px_cascade_start(struct px_conn *);

@@ -112,7 +112,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 		c->c_resp_status = 499;	/* nothing was answered */
 	log_access(c);
 	px_relay_free(c);
-	px_sign_free(c);
+	px_push_free(c);
 	px_verify_free(c);
 	px_fetch_free(c->c_subject);
 	if (c->c_bev != NULL)
@@ -559,14 +559,14 @@ read_body(struct px_conn *c, struct evbuffer *in)
 	char	*p;
 
 	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
-		if (c->c_sign != NULL &&
+		if (c->c_signing &&
 		    evbuffer_get_length(c->c_body) > CORE_SIGMAN_MAX) {
 			c->c_keepalive = 0;
 			px_conn_error(c, 413, "SIZE_INVALID",
 			    "manifest larger than 4 MiB");
 			return -1;
 		}
-		if (c->c_sign == NULL &&
+		if (!c->c_signing &&
 		    evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
 			/* backpressure: the upstream is slower than us */
 			c->c_read_paused = 1;
@@ -766,7 +766,7 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 			(void)read_body(c, in);
 		return;
 	}
-	if (px_sign_wanted(c)) {
+	if (px_push_wanted(c)) {
 		/* the manifest is buffered whole: it is signed as bytes */
 		if (c->c_req.content_length > CORE_SIGMAN_MAX) {
 			c->c_keepalive = 0;
@@ -774,18 +774,15 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 			    "manifest larger than 4 MiB");
 			return;
 		}
-		if (px_sign_start(c) == -1) {
-			px_conn_error(c, 500, "UNKNOWN", "out of memory");
-			return;
-		}
+		px_push_start(c);
 	}
 	if (c->c_req.expect_continue && !c->c_body_done)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
-	if (c->c_sign != NULL) {
+	if (c->c_signing) {
 		if (!c->c_body_done && read_body(c, in) == -1)
 			return;
-		px_sign_body_ready(c);
+		px_push_body_ready(c);
 		return;
 	}
 	px_relay_start(c);
@@ -841,8 +838,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 		if (read_body(c, in) == -1)
 			return;
-		if (c->c_sign != NULL)
-			px_sign_body_ready(c);
+		if (c->c_signing)
+			px_push_body_ready(c);
 		else
 			px_relay_body_ready(c);
 		return;
@@ -880,7 +877,7 @@ static void
 conn_next_request(struct px_conn *c)
 {
 	px_relay_free(c);
-	px_sign_free(c);
+	px_push_free(c);
 	px_verify_free(c);
 	px_fetch_free(c->c_subject);
 	c->c_subject = NULL;

@@ -1,6 +1,8 @@
 /*
- * proxy/sign.c: sign a manifest pushed through signet, in line, as cosign
- * would, before the client's tag exists.
+ * proxy/sign.c: sign a manifest, as cosign would, before its tag exists.
+ * The job never sees a client connection: push.c (the proxy), `signet
+ * sign` and the Rekor queue start it with the manifest and credentials and
+ * get one result (px_signer_start).
  *
  * For a push by tag the order is: the manifest by digest; the signature
  * (payload blob, config blob, then the signature list re-PUT with the new
@@ -84,7 +86,12 @@ struct sign_lock;
 struct px_sign {
 	TAILQ_ENTRY(px_sign)	 s_wait;	/* in a lock's queue */
 	TAILQ_ENTRY(px_sign)	 s_bg;		/* in sign_background */
-	struct px_conn		*s_conn;	/* NULL once detached */
+	px_signer_fn		 s_cb;		/* the owner; NULL once told */
+	void			*s_cb_arg;
+	int			 s_command;	/* signet sign, the queue: no
+						 * recheck, refusals are final */
+	int			 s_refused;	/* the result is "signing
+						 * failed" */
 	struct conf		*s_conf;	/* a reference */
 	struct px_upstream	*s_up;
 	uint64_t		 s_id;		/* connection id, for logs */
@@ -143,8 +150,6 @@ struct px_sign {
 	struct core_verifier	*s_mrun;
 	struct px_sigcheck	*s_mcheck;
 	json_t			*s_mirrored;	/* valid layers, to merge */
-	px_sign_done_fn		 s_done;	/* headless: the sign command */
-	void			*s_done_arg;
 
 	struct px_fetch		*s_f[SIGN_FETCHES];
 	int			 s_pending;
@@ -190,33 +195,52 @@ px_sign_stats(void)
 	return &stats;
 }
 
-/* Answers: to the pushing client, or to the `signet sign` command */
+/*
+ * The result, to the owner (the push handler, `signet sign`, the Rekor
+ * queue), once.  The owner may not free the job from its callback.
+ */
+static void
+deliver(struct px_sign *s, const struct px_signer_result *r)
+{
+	px_signer_fn	cb = s->s_cb;
+
+	s->s_cb = NULL;
+	if (cb != NULL)
+		cb(s->s_cb_arg, r);
+}
 
 static void
 answer_error(struct px_sign *s, int status, const char *code, const char *msg)
 {
-	if (s->s_conn != NULL)
-		px_conn_error(s->s_conn, status, code, msg);
-	else if (s->s_done != NULL)
-		s->s_done(s->s_done_arg, 0, msg);
+	struct px_signer_result	r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.code = code;
+	r.message = msg;
+	r.signing_failed = s->s_refused;
+	deliver(s, &r);
 }
 
+/* The upstream's answer to the manifest PUT is the push's answer. */
 static void
 answer_fetch(struct px_sign *s, struct px_fetch *f)
 {
-	char	msg[128];
-	int	st = px_fetch_status(f);
+	struct px_signer_result	r;
+	char			msg[128];
+	int			st = px_fetch_status(f);
 
 	if (st == 0) {
 		answer_error(s, 502, "UNAVAILABLE", px_fetch_error(f));
 		return;
 	}
-	if (s->s_conn != NULL)
-		px_fetch_reply(f, s->s_conn, NULL);
-	else if (s->s_done != NULL) {
-		snprintf(msg, sizeof(msg), "upstream answered HTTP %d", st);
-		s->s_done(s->s_done_arg, st >= 200 && st < 300, msg);
-	}
+	memset(&r, 0, sizeof(r));
+	snprintf(msg, sizeof(msg), "upstream answered HTTP %d", st);
+	r.ok = st >= 200 && st < 300;
+	r.status = st;
+	r.message = msg;
+	r.answer = f;
+	deliver(s, &r);
 }
 
 /* Locks */
@@ -1306,7 +1330,6 @@ sign_step(struct px_sign *s)
 static void
 finish_signing(struct px_sign *s, int ok)
 {
-	struct px_conn	*c = s->s_conn;
 	struct timeval	 now, d;
 	enum conf_sign	 mode = s->s_policy->sign;
 	json_t		*o;
@@ -1363,9 +1386,8 @@ finish_signing(struct px_sign *s, int ok)
 		    "failed, so %s was not %s: %s", s->s_repo, s->s_by_tag ?
 		    "the tag" : "the push", s->s_by_tag ? "created" :
 		    "completed", s->s_fail);
-		if (c != NULL)
-			c->c_error = "signing failed";
 		s->s_state = SG_DONE;
+		s->s_refused = 1;
 		answer_error(s, s->s_fail_status ? s->s_fail_status : 403,
 		    s->s_fail_status >= 500 ? "UNAVAILABLE" : "DENIED", msg);
 		return;
@@ -1375,11 +1397,17 @@ finish_signing(struct px_sign *s, int ok)
 		return;
 	}
 	s->s_state = SG_DONE;
-	if (s->s_wrote && s->s_done == NULL)
+	if (s->s_wrote && !s->s_command)
 		schedule_recheck(s);
-	if (s->s_done != NULL)
-		s->s_done(s->s_done_arg, ok, ok ? s->s_outcome : s->s_fail);
-	else if (s->s_answer != NULL)
+	if (s->s_command) {
+		struct px_signer_result	r;
+
+		memset(&r, 0, sizeof(r));
+		r.ok = ok;
+		r.status = ok ? 201 : s->s_fail_status;
+		r.message = ok ? s->s_outcome : s->s_fail;
+		deliver(s, &r);
+	} else if (s->s_answer != NULL)
 		answer_fetch(s, s->s_answer);
 	else
 		answer_error(s, 502, "UNAVAILABLE", s->s_fail);
@@ -1399,7 +1427,7 @@ on_auth(void *arg, const char *header, const char *err)
 		s->s_state = SG_DONE;
 		/* nothing written yet: answer as a refused push */
 		if (s->s_policy->sign == CONF_SIGN_REQUIRED ||
-		    s->s_conn == NULL) {
+		    s->s_command) {
 			stats.failed++;
 			answer_error(s, 403, "DENIED", s->s_fail);
 			return;
@@ -1438,119 +1466,9 @@ begin(struct px_sign *s)
 	on_auth(s, NULL, "cannot start the token flow");
 }
 
-/* Entry points, from server.c */
-
-int
-px_sign_wanted(struct px_conn *c)
-{
-	const struct conf_policy *p;
-
-	if (c->c_route.kind != CORE_R_MANIFEST ||
-	    strcmp(c->c_req.method, "PUT") != 0 ||
-	    c->c_conf->sign_key == NULL)
-		return 0;
-	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
-		return 0;	/* cosign's own objects pass unsigned */
-	p = conf_policy_for(c->c_conf, c->c_route.name);
-	return p != NULL && p->sign != CONF_SIGN_OFF;
-}
-
-int
-px_sign_start(struct px_conn *c)
-{
-	struct px_sign	*s;
-	const char	*auth, *ct;
-
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return -1;
-	c->c_sign = s;
-	s->s_conn = c;
-	s->s_conf = conf_ref(c->c_conf);
-	s->s_up = px_server_upstream(c->c_srv);
-	s->s_id = c->c_id;
-	s->s_state = SG_BODY;
-	s->s_policy = conf_policy_for(c->c_conf, c->c_route.name);
-	s->s_rekor_mode = s->s_policy->rekor_upload;
-	gettimeofday(&s->s_start, NULL);
-	core_sigman_init(&s->s_list);
-	s->s_timer = evtimer_new(bufferevent_get_base(c->c_bev), on_retry, s);
-	if (s->s_timer == NULL)
-		return -1;
-	snprintf(s->s_repo, sizeof(s->s_repo), "%s", c->c_route.name);
-	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s",
-	    c->c_conf->sig_repo != NULL ? c->c_conf->sig_repo : s->s_repo);
-	snprintf(s->s_ref, sizeof(s->s_ref), "%s", c->c_route.ref);
-	s->s_by_tag = !c->c_route.ref_is_digest;
-	ct = px_http_req_header(&c->c_req, "content-type");
-	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s", ct != NULL ? ct :
-	    CORE_MT_DOCKER_MANIFEST);
-	auth = px_http_req_header(&c->c_req, "authorization");
-	s->s_auth = auth != NULL ? strdup(auth) : NULL;
-	if (auth != NULL && s->s_auth == NULL)
-		return -1;
-	auth = px_http_req_header(&c->c_req, "user-agent");
-	s->s_ua = auth != NULL ? strdup(auth) : NULL;
-	if (auth != NULL && s->s_ua == NULL)
-		return -1;
-	px_conn_origin(c, s->s_origin, sizeof(s->s_origin));
-	return 0;
-}
-
-void
-px_sign_body_ready(struct px_conn *c)
-{
-	struct px_sign			*s = c->c_sign;
-	struct core_manifest_info	 mi;
-	const char			*errstr;
-	char				 hex[65];
-
-	if (s == NULL || s->s_state != SG_BODY || !c->c_body_done)
-		return;
-	s->s_mlen = evbuffer_get_length(c->c_body);
-	s->s_manifest = malloc(s->s_mlen + 1);
-	if (s->s_manifest == NULL) {
-		px_conn_error(c, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	evbuffer_copyout(c->c_body, s->s_manifest, s->s_mlen);
-	if (core_manifest_inspect(s->s_manifest, s->s_mlen, &mi, &errstr) ==
-	    -1) {
-		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
-		return;
-	}
-	if (mi.is_cosign) {
-		/* a signature or attestation pushed by a cosign client */
-		px_sign_free(c);
-		px_relay_start(c);
-		px_relay_body_ready(c);
-		return;
-	}
-	core_sha256_hex(s->s_manifest, s->s_mlen, hex);
-	snprintf(s->s_digest, sizeof(s->s_digest), "sha256:%s", hex);
-	if (!s->s_by_tag && strcmp(s->s_digest, s->s_ref) != 0) {
-		px_conn_error(c, 400, "DIGEST_INVALID",
-		    "the manifest's sha256 differs from the digest it was "
-		    "pushed by");
-		return;
-	}
-	core_sig_tag(s->s_digest, s->s_sigtag);
-	if (make_payload(s) == -1) {
-		px_conn_error(c, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	begin(s);
-}
-
-/*
- * The only place a sign job is freed.  A job still attached to its
- * connection is unlinked from it first, so c_sign never dangles.
- */
 static void
 sign_destroy(struct px_sign *s)
 {
-	if (s->s_conn != NULL && s->s_conn->c_sign == s)
-		s->s_conn->c_sign = NULL;
 	if (s->s_detached)
 		TAILQ_REMOVE(&sign_background, s, s_bg);
 	lock_release(s);
@@ -1586,14 +1504,11 @@ sign_destroy(struct px_sign *s)
 }
 
 void
-px_sign_free(struct px_conn *c)
+px_signer_abandon(struct px_sign *s)
 {
-	struct px_sign	*s = c->c_sign;
-
 	if (s == NULL)
 		return;
-	c->c_sign = NULL;
-	s->s_conn = NULL;
+	s->s_cb = NULL;
 	if (s->s_state == SG_RECHECK_WAIT || s->s_background) {
 		/* the client is answered; the recheck goes on without it */
 		s->s_detached = 1;
@@ -1616,17 +1531,8 @@ px_sign_shutdown(void)
 	}
 }
 
-/*
- * `signet sign`: sign a manifest already in the registry.  The manifest is
- * PUT again by digest (idempotent, and it proves the right to write), then
- * signed and appended exactly as for a push; done(arg, ok, message) runs
- * once at the end.  No recheck: the command exits.
- */
 struct px_sign *
-px_sign_headless(struct conf *cf, struct px_upstream *up,
-    struct event_base *base, const char *repo, const char *manifest,
-    size_t mlen, const char *content_type, const char *auth,
-    px_sign_done_fn done, void *arg)
+px_signer_start(const struct px_signer_req *rq, px_signer_fn cb, void *arg)
 {
 	struct px_sign	*s;
 	char		 hex[65];
@@ -1634,31 +1540,42 @@ px_sign_headless(struct conf *cf, struct px_upstream *up,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->s_conf = conf_ref(cf);
-	s->s_up = up;
-	s->s_done = done;
-	s->s_done_arg = arg;
-	s->s_policy = conf_policy_for(cf, repo);
+	s->s_conf = conf_ref(rq->conf);
+	s->s_up = rq->up;
+	s->s_cb = cb;
+	s->s_cb_arg = arg;
+	s->s_command = rq->command;
+	s->s_id = rq->id;
+	s->s_policy = conf_policy_for(rq->conf, rq->repo);
 	gettimeofday(&s->s_start, NULL);
 	core_sigman_init(&s->s_list);
-	s->s_timer = evtimer_new(base, on_retry, s);
-	s->s_manifest = malloc(mlen + 1);
-	s->s_auth = auth != NULL ? strdup(auth) : NULL;
+	s->s_timer = evtimer_new(rq->base, on_retry, s);
+	s->s_manifest = malloc(rq->mlen + 1);
+	s->s_auth = rq->authorization != NULL ? strdup(rq->authorization) :
+	    NULL;
+	s->s_ua = rq->user_agent != NULL ? strdup(rq->user_agent) : NULL;
 	if (s->s_timer == NULL || s->s_manifest == NULL || s->s_policy == NULL ||
-	    (auth != NULL && s->s_auth == NULL)) {
+	    (rq->authorization != NULL && s->s_auth == NULL) ||
+	    (rq->user_agent != NULL && s->s_ua == NULL)) {
 		sign_destroy(s);
 		return NULL;
 	}
-	memcpy(s->s_manifest, manifest, mlen);
-	s->s_mlen = mlen;
+	memcpy(s->s_manifest, rq->manifest, rq->mlen);
+	s->s_mlen = rq->mlen;
 	s->s_rekor_mode = s->s_policy->rekor_upload;
-	snprintf(s->s_repo, sizeof(s->s_repo), "%s", repo);
+	snprintf(s->s_repo, sizeof(s->s_repo), "%s", rq->repo);
 	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s",
-	    cf->sig_repo != NULL ? cf->sig_repo : repo);
-	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s", content_type);
-	core_sha256_hex(manifest, mlen, hex);
+	    rq->conf->sig_repo != NULL ? rq->conf->sig_repo : rq->repo);
+	snprintf(s->s_ctype, sizeof(s->s_ctype), "%s",
+	    rq->content_type != NULL ? rq->content_type :
+	    CORE_MT_DOCKER_MANIFEST);
+	snprintf(s->s_origin, sizeof(s->s_origin), "%s",
+	    rq->origin != NULL ? rq->origin : "");
+	core_sha256_hex(rq->manifest, rq->mlen, hex);
 	snprintf(s->s_digest, sizeof(s->s_digest), "sha256:%s", hex);
-	snprintf(s->s_ref, sizeof(s->s_ref), "%s", s->s_digest);
+	s->s_by_tag = rq->tag != NULL;
+	snprintf(s->s_ref, sizeof(s->s_ref), "%s", rq->tag != NULL ? rq->tag :
+	    s->s_digest);
 	core_sig_tag(s->s_digest, s->s_sigtag);
 	if (make_payload(s) == -1) {
 		sign_destroy(s);
@@ -1666,12 +1583,6 @@ px_sign_headless(struct conf *cf, struct px_upstream *up,
 	}
 	begin(s);
 	return s;
-}
-
-void
-px_sign_headless_free(struct px_sign *s)
-{
-	sign_destroy(s);
 }
 
 const char *
@@ -1683,20 +1594,20 @@ px_sign_sigtag(const struct px_sign *s)
 /* The queue of best-effort Rekor uploads, retried one at a time. */
 
 static void
-queue_done(void *arg, int ok, const char *message)
+queue_done(void *arg, const struct px_signer_result *r)
 {
 	struct px_sign	*s = queue_job;
 
 	(void)arg;
 	if (s == NULL)
 		return;
-	if (ok) {
+	if (r->ok) {
 		px_info("queued Rekor upload done for %s@%s (%s)", s->s_repo,
-		    s->s_digest, message);
+		    s->s_digest, r->message);
 		unlink(s->s_queue_path);
 	} else
 		px_debug("queued Rekor upload for %s@%s still failing: %s",
-		    s->s_repo, s->s_digest, message);
+		    s->s_repo, s->s_digest, r->message);
 	/* freed from the next run, outside this callback chain */
 	s->s_state = SG_DONE;
 }
@@ -1705,6 +1616,7 @@ void
 px_sign_queue_run(struct conf *cf, struct px_upstream *up,
     struct event_base *base)
 {
+	struct px_signer_req rq;
 	char		 dir[1024], path[1400];
 	struct dirent	*de;
 	json_error_t	 jerr;
@@ -1745,8 +1657,16 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 			json_decref(o);
 			continue;
 		}
-		queue_job = px_sign_headless(cf, up, base, repo, (char *)man, n,
-		    ct, NULL, queue_done, NULL);
+		memset(&rq, 0, sizeof(rq));
+		rq.conf = cf;
+		rq.up = up;
+		rq.base = base;
+		rq.repo = repo;
+		rq.content_type = ct;
+		rq.manifest = (char *)man;
+		rq.mlen = n;
+		rq.command = 1;
+		queue_job = px_signer_start(&rq, queue_done, NULL);
 		free(man);
 		json_decref(o);
 		if (queue_job != NULL) {

@@ -1,0 +1,119 @@
+/*
+ * proxy/push.c: a manifest PUT whose rule signs.  The manifest is read
+ * whole (it is signed as bytes, at most CORE_SIGMAN_MAX), checked, and
+ * handed to a signer (sign.c), whose result is the client's answer: the
+ * upstream's answer to the tag PUT, or the refusal in words.
+ *
+ * cosign's own objects (every layer of a cosign media type) are relayed
+ * unsigned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+int
+px_push_wanted(struct px_conn *c)
+{
+	const struct conf_policy *p;
+
+	if (c->c_route.kind != CORE_R_MANIFEST ||
+	    strcmp(c->c_req.method, "PUT") != 0 ||
+	    c->c_conf->sign_key == NULL)
+		return 0;
+	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
+		return 0;	/* cosign's own objects pass unsigned */
+	p = conf_policy_for(c->c_conf, c->c_route.name);
+	return p != NULL && p->sign != CONF_SIGN_OFF;
+}
+
+void
+px_push_start(struct px_conn *c)
+{
+	c->c_signing = 1;
+}
+
+/* The signer's result is the push's answer. */
+static void
+on_signed(void *arg, const struct px_signer_result *r)
+{
+	struct px_conn	*c = arg;
+
+	if (r->answer != NULL) {
+		px_fetch_reply(r->answer, c, NULL);
+		return;
+	}
+	if (!r->ok && r->signing_failed)
+		c->c_error = "signing failed";
+	px_conn_error(c, r->status, r->code != NULL ? r->code : "UNKNOWN",
+	    r->message);
+}
+
+void
+px_push_body_ready(struct px_conn *c)
+{
+	struct core_manifest_info mi;
+	struct px_signer_req	 rq;
+	const char		*errstr;
+	char			*manifest, hex[65], digest[CORE_DIGEST_MAX + 1];
+	char			 origin[300];
+	size_t			 mlen;
+
+	if (!c->c_signing || c->c_sign != NULL || !c->c_body_done)
+		return;
+	mlen = evbuffer_get_length(c->c_body);
+	manifest = malloc(mlen + 1);
+	if (manifest == NULL) {
+		px_conn_error(c, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	evbuffer_copyout(c->c_body, manifest, mlen);
+	if (core_manifest_inspect(manifest, mlen, &mi, &errstr) == -1) {
+		free(manifest);
+		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
+		return;
+	}
+	if (mi.is_cosign) {
+		/* a signature or attestation pushed by a cosign client */
+		free(manifest);
+		c->c_signing = 0;
+		px_relay_start(c);
+		px_relay_body_ready(c);
+		return;
+	}
+	core_sha256_hex(manifest, mlen, hex);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (c->c_route.ref_is_digest && strcmp(digest, c->c_route.ref) != 0) {
+		free(manifest);
+		px_conn_error(c, 400, "DIGEST_INVALID", "the manifest's sha256 "
+		    "differs from the digest it was pushed by");
+		return;
+	}
+	px_conn_origin(c, origin, sizeof(origin));
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = c->c_conf;
+	rq.up = px_server_upstream(c->c_srv);
+	rq.base = bufferevent_get_base(c->c_bev);
+	rq.repo = c->c_route.name;
+	rq.tag = c->c_route.ref_is_digest ? NULL : c->c_route.ref;
+	rq.content_type = px_http_req_header(&c->c_req, "content-type");
+	rq.manifest = manifest;
+	rq.mlen = mlen;
+	rq.authorization = px_http_req_header(&c->c_req, "authorization");
+	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
+	rq.origin = origin;
+	rq.id = c->c_id;
+	c->c_sign = px_signer_start(&rq, on_signed, c);
+	free(manifest);
+	if (c->c_sign == NULL)
+		px_conn_error(c, 500, "UNKNOWN", "cannot start signing");
+}
+
+void
+px_push_free(struct px_conn *c)
+{
+	px_signer_abandon(c->c_sign);
+	c->c_sign = NULL;
+	c->c_signing = 0;
+}
