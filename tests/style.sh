@@ -8,7 +8,7 @@
 #     (core_, conf_, px_);
 #   - cppcheck finds no error, warning or portability problem (if installed).
 cd "${top_srcdir:-$(dirname "$0")/..}" || exit 99
-files=$(ls core/*.[ch] conf/*.[ch] proxy/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+files=$(ls core/*.[ch] conf/*.[ch] proxy/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 bad=0
 n=0
 report() { echo "style: $*"; bad=$((bad + 1)); }
@@ -37,7 +37,7 @@ fi
 rm -f "${TMPDIR:-/tmp}/style-bad.$$.c"
 
 # exported names carry their module's prefix
-for h in core/core.h conf/conf.h proxy/proxy.h proxy/http.h; do
+for h in core/core.h conf/conf.h proxy/io/io.h proxy/client/client.h proxy/server/server.h proxy/cmd/cmd.h; do
 	grep -E '^[a-z].*[ *]([a-z_0-9]+)\(' "$h" | grep -vE '^(typedef|struct|enum|static)' |
 	    sed -E 's/^.*[ *]([a-z_0-9]+)\(.*/\1/' | grep -vE '^(core_|conf_|px_)' |
 	    while read -r name; do echo "style: $h: $name lacks its module prefix"; done |

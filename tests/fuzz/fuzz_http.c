@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proxy/http.h"
+#include "proxy/io/io.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

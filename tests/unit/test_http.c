@@ -1,7 +1,7 @@
 /* Unit tests: the HTTP/1.1 request-head parser and the chunked decoder. */
 #include <stdlib.h>
 
-#include "proxy/http.h"
+#include "proxy/io/io.h"
 #include "unit.h"
 
 static void

@@ -1,7 +1,7 @@
 /* Unit tests: Location and Link rewriting towards the proxy. */
 #include <stdlib.h>
 
-#include "proxy/proxy.h"
+#include "proxy/io/io.h"
 #include "unit.h"
 
 static void

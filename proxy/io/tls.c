@@ -25,7 +25,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "proxy.h"
+#include "io.h"
 
 #define TLS_RECORD	16384
 #define TLS_UNDER_HIGH	(256 * 1024)	/* ciphertext queued to the socket */

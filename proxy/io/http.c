@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "io.h"
 
 #define TARGET_MAX	8192
 

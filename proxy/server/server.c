@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#include "proxy.h"
+#include "server.h"
 
 /* Output drained to LOW resumes the upstream; LOW = HIGH / 4. */
 #define OUT_HIGH(c)	((size_t)(c)->c_conf->buffer_bytes)
@@ -442,6 +442,27 @@ px_conn_error(struct px_conn *c, int status, const char *code,
 	if (strcmp(c->c_req.method, "HEAD") != 0)
 		px_conn_resp_body(c, body, strlen(body));
 	free(body);
+	px_conn_resp_end(c);
+}
+
+void
+px_conn_reply_fetch(struct px_conn *c, struct px_fetch *f, const char *extra)
+{
+	struct evbuffer	*hdrs = px_fetch_headers(f);
+	size_t		 len;
+	const char	*body = px_fetch_body(f, &len);
+	int64_t		 clen = (int64_t)len;
+
+	c->c_up_status = px_fetch_status(f);
+	if (extra != NULL)
+		evbuffer_add_printf(hdrs, "%s\r\n", extra);
+	/* a HEAD answered by a HEAD: the upstream's length, no body */
+	if (strcmp(c->c_req.method, "HEAD") == 0 && len == 0 &&
+	    px_fetch_content_length(f) >= 0)
+		clen = px_fetch_content_length(f);
+	px_conn_resp_head(c, px_fetch_status(f), hdrs, clen);
+	if (strcmp(c->c_req.method, "HEAD") != 0)
+		px_conn_resp_body(c, body, len);
 	px_conn_resp_end(c);
 }
 

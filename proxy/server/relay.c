@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy.h"
+#include "server.h"
 
 enum relay_kind { RELAY_FORWARD, RELAY_PROBE };
 
@@ -75,39 +75,6 @@ arm_response_timer(struct px_relay *r)
 
 	if (r->r_timer != NULL && !r->r_head_sent)
 		evtimer_add(r->r_timer, &tv);
-}
-
-char *
-px_rewrite_url(const char *value, const char *upstream,
-    const char *client_origin, int is_link)
-{
-	const char	*url = value, *rest;
-	size_t		 ulen = strlen(upstream), prefix = 0;
-	char		*out;
-
-	if (is_link) {
-		/* <url>; rel="next": only the URL between the brackets */
-		while (*url == ' ')
-			url++;
-		if (*url != '<')
-			return NULL;
-		url++;
-	}
-	prefix = (size_t)(url - value);
-	if (strncasecmp(url, upstream, ulen) != 0)
-		return NULL;
-	rest = url + ulen;
-	if (*rest != '/' && *rest != '\0' && *rest != '>' && *rest != '?')
-		return NULL;	/* e.g. http://host:50000 vs http://host:5000 */
-	if (*client_origin == '\0')
-		client_origin = "";	/* no Host: make it a relative URL */
-	out = malloc(prefix + strlen(client_origin) + strlen(rest) + 1);
-	if (out == NULL)
-		return NULL;
-	memcpy(out, value, prefix);
-	strcpy(out + prefix, client_origin);
-	strcat(out, rest);
-	return out;
 }
 
 static void	header_line(struct px_relay *, struct px_conn *, char *, size_t);
@@ -174,42 +141,6 @@ header_line(struct px_relay *r, struct px_conn *c, char *line, size_t len)
 	}
 	px_header_filter(line, r->r_resp_hdrs, &r->r_content_length,
 	    c->c_conf->up_url, r->r_origin);
-}
-
-int
-px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
-    const char *upstream, const char *origin)
-{
-	const char	*v;
-	char		*nv;
-	size_t		 nlen;
-	int		 is_link;
-
-	v = strchr(line, ':');
-	if (v == NULL || strpbrk(line, "\r\n") != NULL)
-		return -1;	/* malformed, or an attempt at splitting */
-	nlen = (size_t)(v - line);
-	v++;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	if (nlen == 14 && strncasecmp(line, "content-length", 14) == 0) {
-		*clen = strtoll(v, NULL, 10);
-		return 0;
-	}
-	if (px_http_hop_by_hop(line, nlen))
-		return 0;
-	is_link = nlen == 4 && strncasecmp(line, "link", 4) == 0;
-	if (is_link || (nlen == 8 && strncasecmp(line, "location", 8) == 0)) {
-		nv = px_rewrite_url(v, upstream, origin, is_link);
-		if (nv != NULL) {
-			evbuffer_add_printf(out, "%.*s: %s\r\n", (int)nlen,
-			    line, nv);
-			free(nv);
-			return 0;
-		}
-	}
-	evbuffer_add_printf(out, "%s\r\n", line);
-	return 0;
 }
 
 /* CURLOPT_WRITEFUNCTION: the response body, towards the client. */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "client.h"
 
 struct px_sigcheck {
 	struct core_verifier	*k_run;		/* borrowed */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "server.h"
 
 int
 px_push_wanted(struct px_conn *c)
@@ -41,7 +41,7 @@ on_signed(void *arg, const struct px_signer_result *r)
 	struct px_conn	*c = arg;
 
 	if (r->answer != NULL) {
-		px_fetch_reply(r->answer, c, NULL);
+		px_conn_reply_fetch(c, r->answer, NULL);
 		return;
 	}
 	if (!r->ok && r->signing_failed)

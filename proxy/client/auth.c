@@ -17,7 +17,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "proxy.h"
+#include "client.h"
 
 #define AUTH_CACHE_MAX	64
 #define TOKEN_TTL_DEFAULT 60	/* seconds, when the realm says nothing */

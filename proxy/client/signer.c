@@ -29,7 +29,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "proxy.h"
+#include "client.h"
 
 #define SIGN_ATTEMPTS	5		/* append + read-back rounds */
 #define SIGN_FETCHES	4		/* requests in flight at once */

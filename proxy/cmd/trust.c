@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "cmd.h"
 
 static int
 value(int argc, char **argv, int *i, const char **out, char *err,

@@ -14,7 +14,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "proxy.h"
+#include "cmd.h"
 
 #define ACCEPT_ANY	CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", " \
 			CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST
@@ -203,22 +203,6 @@ authenticate(struct verify_cmd *vc)
 	get_manifest(vc);
 }
 
-static char *
-basic_of(const char *user, const char *pass)
-{
-	char	cred[512], b64[800], *out = NULL;
-	size_t	blen;
-
-	snprintf(cred, sizeof(cred), "%s:%s", user, pass);
-	if (mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen,
-	    (unsigned char *)cred, strlen(cred)) == 0 &&
-	    asprintf(&out, "Basic %s", b64) == -1)
-		out = NULL;
-	mbedtls_platform_zeroize(cred, sizeof(cred));
-	mbedtls_platform_zeroize(b64, sizeof(b64));
-	return out;
-}
-
 int
 px_cmd_verify(int argc, char **argv)
 {
@@ -300,7 +284,7 @@ px_cmd_verify(int argc, char **argv)
 		px_cmd_trust_free(&vc.trust);
 		return 1;
 	}
-	vc.basic = user != NULL ? basic_of(user, pass) :
+	vc.basic = user != NULL ? px_basic_auth(user, pass) :
 	    px_docker_auth(vc.ref.registry);
 	vc.auth = vc.basic != NULL ? strdup(vc.basic) : NULL;
 	px_log_set_level(CONF_LOG_WARN);

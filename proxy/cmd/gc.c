@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "cmd.h"
 
 #define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST

@@ -27,7 +27,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "proxy.h"
+#include "server.h"
 
 #define ACCEPT_LIST	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
@@ -425,7 +425,7 @@ answer(struct px_verify *v, enum decision d, const char *reason,
 	switch (d) {
 	case D_ALLOW:
 		vstats.allowed++;
-		px_fetch_reply(v->v_manifest, c, NULL);
+		px_conn_reply_fetch(c, v->v_manifest, NULL);
 		return;
 	case D_INDETERMINATE:
 		vstats.indeterminate++;
@@ -439,7 +439,7 @@ answer(struct px_verify *v, enum decision d, const char *reason,
 			vstats.warned++;
 			snprintf(msg, sizeof(msg), WARN_HEADER ": failed; %s",
 			    reason);
-			px_fetch_reply(v->v_manifest, c, msg);
+			px_conn_reply_fetch(c, v->v_manifest, msg);
 			return;
 		}
 		vstats.denied++;
@@ -533,7 +533,7 @@ on_manifest(struct px_fetch *f, void *arg)
 		if (st == 0)
 			px_conn_error(c, 502, "UNAVAILABLE", px_fetch_error(f));
 		else
-			px_fetch_reply(f, c, NULL);
+			px_conn_reply_fetch(c, f, NULL);
 		return;
 	}
 	body = px_fetch_body(f, &len);

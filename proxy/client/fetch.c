@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy.h"
+#include "client.h"
 
 #define FETCH_BODY_MAX	(CORE_SIGMAN_MAX + 64 * 1024)
 
@@ -381,21 +381,14 @@ px_fetch_digest(const struct px_fetch *f)
 	return f->f_digest;
 }
 
-void
-px_fetch_reply(struct px_fetch *f, struct px_conn *c, const char *extra)
+struct evbuffer *
+px_fetch_headers(struct px_fetch *f)
 {
-	size_t		 len = evbuffer_get_length(f->f_resp);
-	const char	*body = (const char *)evbuffer_pullup(f->f_resp, -1);
-	int64_t		 clen = (int64_t)len;
+	return f->f_resp_hdrs;
+}
 
-	c->c_up_status = f->f_status;
-	if (extra != NULL)
-		evbuffer_add_printf(f->f_resp_hdrs, "%s\r\n", extra);
-	/* a HEAD answered by a HEAD: the upstream's length, no body */
-	if (strcmp(c->c_req.method, "HEAD") == 0 && len == 0 && f->f_clen >= 0)
-		clen = f->f_clen;
-	px_conn_resp_head(c, f->f_status, f->f_resp_hdrs, clen);
-	if (strcmp(c->c_req.method, "HEAD") != 0)
-		px_conn_resp_body(c, body, len);
-	px_conn_resp_end(c);
+int64_t
+px_fetch_content_length(const struct px_fetch *f)
+{
+	return f->f_clen;
 }

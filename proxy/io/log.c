@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "proxy.h"
+#include "io.h"
 
 static enum conf_log_level log_level = CONF_LOG_INFO;
 

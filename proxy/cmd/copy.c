@@ -20,7 +20,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "proxy.h"
+#include "cmd.h"
 
 #define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
@@ -148,38 +148,6 @@ write_failed(struct copy *c, struct px_fetch *f, const char *what)
 	    st);
 	fail(c, msg);
 	return 1;
-}
-
-/* Registry credentials from a docker-style config.json, or podman's. */
-char *
-px_docker_auth(const char *registry)
-{
-	const char	*env[][2] = {
-		{ "REGISTRY_AUTH_FILE", "" },		/* podman's override */
-		{ "DOCKER_CONFIG", "/config.json" },
-		{ "HOME", "/.docker/config.json" },
-		{ "XDG_RUNTIME_DIR", "/containers/auth.json" },
-		{ "HOME", "/.config/containers/auth.json" },
-	};
-	char		 path[1024], *out = NULL;
-	json_error_t	 jerr;
-	json_t		*o;
-	const char	*b64, *v;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(env) / sizeof(env[0]) && out == NULL; i++) {
-		v = getenv(env[i][0]);
-		if (v == NULL || *v == '\0')
-			continue;
-		snprintf(path, sizeof(path), "%s%s", v, env[i][1]);
-		o = json_load_file(path, 0, &jerr);
-		b64 = json_string_value(json_object_get(json_object_get(
-		    json_object_get(o, "auths"), registry), "auth"));
-		if (b64 != NULL && asprintf(&out, "Basic %s", b64) == -1)
-			out = NULL;
-		json_decref(o);
-	}
-	return out;
 }
 
 static int

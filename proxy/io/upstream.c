@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "proxy.h"
+#include "io.h"
 
 #define UP_MAXCONNECTS	256	/* idle upstream connections kept */
 

@@ -1,0 +1,183 @@
+/*
+ * proxy/client/client.h: the registry client.  It talks to registries and
+ * logs for signet (signature lists, payloads, tokens, the signer) and never
+ * sees a client connection.  Sections follow the files.
+ */
+#ifndef SIGNET_CLIENT_H
+#define SIGNET_CLIENT_H
+
+#include "proxy/io/io.h"
+
+struct px_sign;
+
+/* fetch.c: small buffered exchanges with the upstream, for signet's own
+ * requests */
+
+struct px_fetch;
+typedef void (*px_fetch_fn)(struct px_fetch *, void *arg);
+
+/*
+ * A request to target (a path, or an absolute URL on the upstream's own
+ * origin) with the given Authorization (or NULL), body (copied) and
+ * headers.  origin is the client's view of signet, for rewriting Location
+ * in a response relayed with px_fetch_reply.  NULL on failure, including a
+ * target on another origin.
+ */
+struct px_fetch *px_fetch_new(const struct conf *, const char *method,
+	    const char *target, const char *authorization,
+	    const char *content_type, const char *accept, const void *body,
+	    size_t len, const char *origin);
+/* Any URL: only for a token realm, which the registry itself names. */
+/*
+ * A configuration that only names a registry (url, and a CA file or NULL),
+ * for the commands and for mirrors: requests made with it go there.
+ */
+struct conf	*px_registry_conf(const char *name, const char *url,
+		    const char *ca, char *err, size_t errlen);
+struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
+	    const char *url, const char *authorization, const char *accept,
+	    const void *body, size_t len);
+/* The Content-Type of a request made with px_fetch_new_any. */
+void	px_fetch_content(struct px_fetch *, const char *content_type);
+/* The User-Agent to send (the client's); NULL: signet's own. */
+void	px_fetch_user_agent(struct px_fetch *, const char *ua);
+/* cb runs once, from the loop; free the fetch there or later. */
+int	px_fetch_start(struct px_upstream *, struct px_fetch *, px_fetch_fn cb,
+	    void *arg);
+void	px_fetch_free(struct px_fetch *);
+/* HTTP status, or 0 when no answer came (px_fetch_error says why) */
+int	px_fetch_status(const struct px_fetch *);
+const char *px_fetch_error(const struct px_fetch *);
+const char *px_fetch_body(struct px_fetch *, size_t *len);
+const char *px_fetch_location(const struct px_fetch *);
+const char *px_fetch_digest(const struct px_fetch *);
+const char *px_fetch_content_type(const struct px_fetch *);
+const char *px_fetch_www_authenticate(const struct px_fetch *);
+const char *px_fetch_link(const struct px_fetch *);
+/* The response headers filtered for a client of signet (framing dropped,
+ * Location and Link rewritten to the origin given), and Content-Length
+ * (-1 when absent); they live as long as the fetch. */
+struct evbuffer *px_fetch_headers(struct px_fetch *);
+int64_t	px_fetch_content_length(const struct px_fetch *);
+
+/* auth.c: signet's own registry credentials (registry_auth) */
+
+struct px_auth;
+/*
+ * header: "Bearer ..."/"Basic ...", or NULL with err NULL: no auth needed.
+ * header and err live until the callback returns, whether or not it frees
+ * the px_auth first: copy what is kept.
+ */
+typedef void (*px_auth_fn)(void *arg, const char *header, const char *err);
+/*
+ * An Authorization for pull and push on repo with registry_auth's
+ * credentials.  A valid cached one is returned in *cached (and NULL);
+ * otherwise the flow starts and cb runs once; NULL and no *cached means it
+ * could not start.  Free the returned object after cb (or to cancel).
+ */
+struct px_auth *px_auth_get(struct conf *, struct px_upstream *,
+	    const char *repo, px_auth_fn cb, void *arg, const char **cached);
+/*
+ * The same flow with given credentials ("Basic ...", or NULL for an
+ * anonymous token) and space-separated scopes: the copy command.
+ */
+struct px_auth *px_auth_start(struct conf *, struct px_upstream *,
+	    const char *basic, const char *scopes, px_auth_fn cb, void *arg,
+	    const char **cached);
+void	px_auth_free(struct px_auth *);
+/* Forget every cached token (tests, reload). */
+void	px_auth_flush(void);
+/* 1 while the cached Authorization for these scopes is still good */
+int	px_auth_fresh(const char *up_url, const char *scopes);
+
+/* creds.c: credentials named by the user */
+
+/* "Basic ..." for registry from docker's config.json or podman's auth.json,
+ * or NULL; malloc'ed. */
+char	*px_docker_auth(const char *registry);
+/* "Basic base64(user:pass)", malloc'ed, or NULL. */
+char	*px_basic_auth(const char *user, const char *pass);
+
+/*
+ * sigcheck.c: the core verification driver run against a registry (the
+ * signature repository of an endpoint, and its Rekor log).  Strings are
+ * copied; conf is referenced; the verifier is borrowed and must outlive
+ * the check.
+ */
+struct px_sigcheck;
+struct px_sigcheck_req {
+	struct conf		*conf;		/* endpoint, timeouts, rekor_url */
+	struct px_upstream	*up;
+	const char		*sigrepo;
+	const char		*authorization;	/* sent to the registry only */
+	const char		*user_agent;	/* NULL: signet's own */
+	const char		*origin;	/* the client's view, or NULL */
+	const char		*rekor_url;	/* NULL: conf's */
+};
+/* cb runs once, from the loop, when the verdict is in (read it from the
+ * verifier); free the check there or later.  NULL: could not start. */
+typedef void (*px_sigcheck_fn)(void *arg, struct core_verifier *);
+struct px_sigcheck *px_sigcheck_start(const struct px_sigcheck_req *,
+	    struct core_verifier *, px_sigcheck_fn cb, void *arg);
+void	px_sigcheck_free(struct px_sigcheck *);
+
+/* signer.c: a signature written for a manifest (push, sign, the queue) */
+
+struct px_sign_stats {
+	uint64_t	signed_;	/* signatures written */
+	uint64_t	present;	/* already there under our key */
+	uint64_t	failed;
+	uint64_t	repaired;	/* re-appended after a concurrent writer */
+	uint64_t	lost;		/* could not be repaired */
+	uint64_t	rekor_failed;	/* best-effort uploads that failed */
+};
+
+/*
+ * A signature written for one manifest, as cosign writes it, before the
+ * tag exists: the manifest by digest, the payload and config blobs, the
+ * list appended, read back (and repaired), then the tag.  It sees no
+ * client connection: the push handler (push.c), `signet sign` and the
+ * Rekor queue hand it the manifest and credentials and get the result.
+ */
+struct px_signer_req {
+	struct conf		*conf;		/* referenced: key, rule, upstream */
+	struct px_upstream	*up;
+	struct event_base	*base;
+	const char		*repo;
+	const char		*tag;		/* pushed by tag, or NULL */
+	const char		*content_type;	/* NULL: Docker schema 2 */
+	const char		*manifest;	/* copied */
+	size_t			 mlen;
+	const char		*authorization;	/* the pusher's, or NULL */
+	const char		*user_agent;
+	const char		*origin;	/* the client's view, or NULL */
+	uint64_t		 id;		/* for log lines */
+	int			 command;	/* no recheck; a failure to get
+						 * registry_auth is final */
+};
+struct px_signer_result {
+	int		 ok;
+	int		 status;		/* the HTTP answer */
+	const char	*code;			/* OCI error code, when !ok */
+	const char	*message;
+	struct px_fetch	*answer;		/* the upstream's answer to relay,
+						 * or NULL */
+	int		 signing_failed;	/* refused because signing did */
+};
+/* Runs once; everything in the result lives until it returns.  It must
+ * not free the signer (abandon it later, from the loop). */
+typedef void (*px_signer_fn)(void *arg, const struct px_signer_result *);
+struct px_sign *px_signer_start(const struct px_signer_req *,
+	    px_signer_fn cb, void *arg);
+/* The owner goes: no callback any more; a job still rechecking its
+ * signature carries on alone and frees itself.  NULL is fine. */
+void	px_signer_abandon(struct px_sign *);
+/* Free the jobs still rechecking (at exit). */
+void	px_sign_shutdown(void);
+const char *px_sign_sigtag(const struct px_sign *);
+/* Retry one queued best-effort Rekor upload, if any (timer, state_dir). */
+void	px_sign_queue_run(struct conf *, struct px_upstream *,
+	    struct event_base *);
+const struct px_sign_stats *px_sign_stats(void);
+
+#endif /* SIGNET_CLIENT_H */

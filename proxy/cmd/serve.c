@@ -1,0 +1,111 @@
+/*
+ * proxy/cmd/serve.c: `signet serve` (the proxy) and `signet check-config`.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/base64.h>
+
+#include "cmd.h"
+#include "proxy/server/server.h"
+
+/* -c FILE, the only option these commands take */
+static const char *
+config_arg(int argc, char **argv)
+{
+	int	i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			return argv[++i];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[++i];
+		fprintf(stderr, "signet: unexpected argument: %s\n", argv[i]);
+		return NULL;
+	}
+	fprintf(stderr, "signet: %s needs -c FILE\n", argv[1]);
+	return NULL;
+}
+
+static struct conf *
+load(const char *path)
+{
+	struct conf	*c;
+	char		 err[CONF_ERR_MAX];
+
+	c = conf_load(path, err, sizeof(err));
+	if (c == NULL)
+		fprintf(stderr, "%s", err);
+	return c;
+}
+
+int
+px_cmd_check_config(int argc, char **argv)
+{
+	const char	*path = config_arg(argc, argv);
+	struct conf	*c;
+
+	if (path == NULL)
+		return 2;
+	c = load(path);
+	if (c == NULL)
+		return 1;
+	conf_unref(c);
+	printf("configuration OK\n");
+	return 0;
+}
+
+int
+px_cmd_serve(int argc, char **argv)
+{
+	const char		*path = config_arg(argc, argv);
+	struct event_base	*base;
+	struct px_server	*srv;
+	struct conf		*c;
+	char			 err[CONF_ERR_MAX];
+	int			 i;
+
+	if (path == NULL)
+		return 2;
+	c = load(path);
+	if (c == NULL)
+		return 1;
+	px_log_set_level(c->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "signet: cannot initialise libcurl\n");
+		conf_unref(c);
+		return 1;
+	}
+	base = event_base_new();
+	if (base == NULL) {
+		fprintf(stderr, "signet: cannot create the event loop\n");
+		conf_unref(c);
+		return 1;
+	}
+	srv = px_server_new(base, c, err, sizeof(err));
+	if (srv == NULL) {
+		fprintf(stderr, "signet: %s\n", err);
+		event_base_free(base);
+		conf_unref(c);
+		return 1;
+	}
+	for (i = 0; i < c->nlisten; i++)
+		px_info("listening on %s:%s%s, upstream %s",
+		    c->listen[i].host, c->listen[i].port,
+		    c->tls_cert != NULL ? " (TLS)" : "", c->up_url);
+	conf_unref(c);
+	event_base_dispatch(base);
+	px_server_free(srv);
+	event_base_free(base);
+	curl_global_cleanup();
+	return 0;
+}
+
+/* The password for a new key: COSIGN_PASSWORD, or asked twice on a tty. */

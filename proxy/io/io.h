@@ -1,0 +1,180 @@
+/*
+ * proxy/io/io.h: the I/O layer under the registry client and the server:
+ * the log, libcurl on the event loop, the TLS filter, the HTTP/1.1 request
+ * parser and the header rewriting.  It knows nothing of registries,
+ * signatures or client connections.  Sections follow the files.
+ */
+#ifndef SIGNET_IO_H
+#define SIGNET_IO_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "conf/conf.h"
+#include "core/core.h"
+
+/* http.c: the pure part of the HTTP/1.1 server, no sockets: request-head
+ * parsing, the chunked-body decoder and hop-by-hop header rules */
+
+/* Limits on what a client may send, checked as bytes arrive. */
+#define PX_HTTP_HEAD_MAX	(64 * 1024)	/* request line + headers */
+#define PX_HTTP_HEADERS_MAX	100		/* header fields */
+#define PX_HTTP_METHOD_MAX	16
+#define PX_HTTP_CHUNK_LINE_MAX	256		/* chunk-size line */
+
+struct px_http_header {
+	char	*name;		/* points into px_http_req.head */
+	char	*value;		/* trimmed, NUL-terminated */
+};
+
+struct px_http_req {
+	char			*head;	/* owned copy of the head, NULs inserted */
+	char			 method[PX_HTTP_METHOD_MAX + 1];
+	char			*target;	/* origin-form: path[?query] */
+	size_t			 pathlen;	/* bytes of target before '?' */
+	int			 minor;		/* HTTP/1.<minor> */
+	struct px_http_header	 hdr[PX_HTTP_HEADERS_MAX];
+	int			 nhdr;
+	int64_t			 content_length;	/* -1 when absent */
+	int			 chunked;
+	int			 keepalive;
+	int			 expect_continue;
+};
+
+/*
+ * Parse a complete request head: buf[0..len) ends with the blank line.
+ * On success returns 0 and req owns a copy (free with px_http_req_reset).
+ * On failure returns -1, sets *status (400, 414, 417, 431, 500, 501, 505) and
+ * *errstr to a static message for the client.
+ */
+int	 px_http_parse_head(const char *buf, size_t len, struct px_http_req *req,
+	    int *status, const char **errstr);
+void	 px_http_req_reset(struct px_http_req *req);
+/* First value of a header, case-insensitive name; NULL when absent. */
+const char *px_http_req_header(const struct px_http_req *req, const char *name);
+
+/*
+ * Every value of a header, joined with ", " as RFC 9110 allows for list
+ * headers (clients send Accept several times).  -1 when absent or when it
+ * does not fit in out.
+ */
+int	 px_http_req_header_join(const struct px_http_req *req,
+	    const char *name, char *out, size_t len);
+/* 1 when the comma-separated list holds token tok, case-insensitive. */
+int	 px_http_list_has(const char *list, const char *tok);
+/* 1 when the header must not be forwarded by a proxy (RFC 9110 7.6.1). */
+int	 px_http_hop_by_hop(const char *name, size_t len);
+
+/* Incremental decoder for a chunked request body. */
+enum px_chunked_state {
+	PX_CK_SIZE,		/* reading the chunk-size line */
+	PX_CK_DATA,		/* inside chunk data */
+	PX_CK_DATA_CRLF,	/* the CRLF after chunk data */
+	PX_CK_TRAILER,		/* trailer lines after the last chunk */
+	PX_CK_DONE,
+	PX_CK_ERROR
+};
+
+struct px_chunked {
+	enum px_chunked_state	 state;
+	uint64_t		 remaining;	/* bytes left in this chunk */
+	size_t			 linelen;	/* bytes of the current line */
+	uint64_t		 size;		/* size being parsed */
+	int			 digits;
+	int			 in_ext;	/* inside ";ext" of a size line */
+	int			 cr;		/* saw CR, want LF */
+	const char		*errstr;
+};
+
+/*
+ * Feed in[0..len).  Returns how many bytes were consumed; when *datalen > 0,
+ * in[*dataoff .. *dataoff + *datalen) is body data (always at the end of the
+ * consumed range, so the caller can drain the framing bytes then move the
+ * data).  Call again with the rest until it consumes 0 or state is DONE.
+ * On a framing error state becomes PX_CK_ERROR with errstr set.
+ */
+size_t	 px_chunked_feed(struct px_chunked *c, const char *in, size_t len,
+	    size_t *dataoff, size_t *datalen);
+
+/* log.c: one JSON object per line on stderr */
+
+void	px_log_set_level(enum conf_log_level);
+int	px_log_enabled(enum conf_log_level);
+/* Log a JSON object's fields after "ts" and "level"; takes the reference. */
+void	px_log_fields(enum conf_log_level, json_t *fields);
+void	px_log(enum conf_log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+#define px_debug(...)	px_log(CONF_LOG_DEBUG, __VA_ARGS__)
+#define px_info(...)	px_log(CONF_LOG_INFO, __VA_ARGS__)
+#define px_warn(...)	px_log(CONF_LOG_WARN, __VA_ARGS__)
+#define px_error(...)	px_log(CONF_LOG_ERROR, __VA_ARGS__)
+
+/* upstream.c: libcurl multi driven by the libevent loop */
+
+struct px_upstream;
+typedef void (*px_upstream_done_fn)(CURLcode, void *arg);
+
+/* Transfer bookkeeping; embed it in the owner of the easy handle. */
+struct px_xfer {
+	CURL			*easy;
+	px_upstream_done_fn	 done;
+	void			*arg;
+	int			 active;	/* added to the multi handle */
+};
+
+struct px_upstream *px_upstream_new(struct event_base *);
+void	px_upstream_free(struct px_upstream *);
+/*
+ * Start x->easy.  When it finishes, the handle is removed from the multi
+ * handle and x->done(result, x->arg) runs from the event loop; the owner may
+ * then clean the easy handle up.  Returns -1 if curl refused the handle.
+ */
+int	px_upstream_start(struct px_upstream *, struct px_xfer *x);
+/* Remove an unfinished transfer; done is not called.  Never call this from
+ * inside a curl callback. */
+void	px_upstream_cancel(struct px_upstream *, struct px_xfer *x);
+
+/* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
+
+struct px_tls;
+
+/* Load certificate chain and key; NULL with a message in err on failure. */
+struct px_tls *px_tls_new(const char *cert, const char *key, char *err,
+	    size_t errlen);
+struct px_tls *px_tls_ref(struct px_tls *);
+void	px_tls_unref(struct px_tls *);
+/* Wrap a socket bufferevent; the result owns it (and a px_tls reference). */
+struct bufferevent *px_tls_wrap(struct px_tls *, struct bufferevent *under);
+
+/* rewrite.c: upstream headers as a client of signet sees them */
+
+/*
+ * One upstream response header line (no CRLF) towards the client: framing
+ * headers dropped (Content-Length goes to *clen), Location and Link
+ * rewritten, the rest appended to out as "Name: value\r\n".  -1 for a
+ * malformed line, which is dropped.
+ */
+int	px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
+	    const char *upstream, const char *origin);
+
+/*
+ * Rewrite a Location or Link value that points at the upstream origin so it
+ * points at the client origin.  Returns a malloc'ed string, or NULL when the
+ * value is left as it is.
+ */
+char	*px_rewrite_url(const char *value, const char *upstream,
+	    const char *client_origin, int is_link);
+
+#endif /* SIGNET_IO_H */

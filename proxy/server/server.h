@@ -1,0 +1,151 @@
+/*
+ * proxy/server/server.h: the proxy: listeners, client connections, and the
+ * handlers of requests (relay, signed push, verified pull, the delete
+ * cascade).  Sections follow the files.
+ */
+#ifndef SIGNET_SERVER_H
+#define SIGNET_SERVER_H
+
+#include "proxy/client/client.h"
+
+struct px_relay;
+struct px_verify;
+
+/* server.c: listeners, connections, signals */
+
+enum px_conn_state {
+	PX_C_HEAD,	/* waiting for (the rest of) a request head */
+	PX_C_ACTIVE,	/* request in progress: body and/or response */
+	PX_C_FLUSH,	/* response complete, output draining */
+	PX_C_CLOSING	/* closed; freed at the next loop turn */
+};
+
+struct px_server;
+
+struct px_conn {
+	TAILQ_ENTRY(px_conn)	 c_entry;
+	struct px_server	*c_srv;
+	struct conf		*c_conf;	/* reference for this request */
+	uint64_t		 c_id;
+	struct bufferevent	*c_bev;
+	char			 c_peer[64];
+	int			 c_tls;
+	enum px_conn_state	 c_state;
+	struct event		*c_ev_close;	/* deferred free */
+	struct event		*c_ev_timer;	/* head / idle timeout */
+	struct event		*c_ev_end;	/* deferred end of a response */
+	int			 c_head_timer_idle;	/* timer is the idle one */
+	const char		*c_close_reason;
+
+	/* the request */
+	struct px_http_req	 c_req;
+	struct core_route	 c_route;
+	struct timeval		 c_start;
+	int			 c_keepalive;
+	int			 c_body_done;	/* request body fully read */
+	int64_t			 c_body_left;	/* Content-Length framing */
+	struct px_chunked	 c_ck;		/* chunked framing */
+	struct evbuffer		*c_body;	/* client bytes not yet sent up */
+	int			 c_read_paused;	/* backpressure on the client */
+	uint64_t		 c_bytes_in;	/* request body bytes */
+
+	/* the response */
+	int			 c_resp_started;
+	int			 c_resp_done;
+	int			 c_resp_chunked;
+	int			 c_resp_status;
+	int			 c_up_status;	/* 0: no upstream answer */
+	uint64_t		 c_bytes_out;	/* response body bytes */
+	const char		*c_error;	/* why it failed, for the log */
+	char			 c_errbuf[256];	/* c_error's copy of a message */
+	int			 c_logged;	/* access line written */
+
+	struct px_relay		*c_relay;
+	int			 c_signing;	/* a manifest PUT to sign */
+	struct px_sign		*c_sign;	/* ... its signer, once read */
+	struct px_verify	*c_verify;	/* a manifest pull being checked */
+	struct px_fetch		*c_subject;	/* require_subject's HEAD */
+};
+
+struct px_server *px_server_new(struct event_base *, struct conf *,
+	    char *err, size_t errlen);
+void	px_server_free(struct px_server *);
+struct px_upstream *px_server_upstream(struct px_server *);
+/* Reload the configuration from its file; on error keep the old one. */
+void	px_server_reload(struct px_server *);
+
+/*
+ * The connection side of a request, for relay.c.  Each call is safe from
+ * inside a curl callback: closing is deferred to the next loop turn.
+ */
+void	px_conn_close(struct px_conn *, const char *reason);
+/* An OCI error response; closes the connection if the response already began. */
+void	px_conn_error(struct px_conn *, int status, const char *code,
+	    const char *msg);
+/*
+ * Send the status line and headers.  hdrs holds "Name: value\r\n" lines
+ * (no framing headers); content_length < 0 means unknown.
+ */
+void	px_conn_resp_head(struct px_conn *, int status, struct evbuffer *hdrs,
+	    int64_t content_length);
+/* 1 when the client's pending output is over the high mark: pause. */
+int	px_conn_output_full(struct px_conn *);
+void	px_conn_resp_body(struct px_conn *, const void *, size_t);
+void	px_conn_resp_end(struct px_conn *);
+/* The relay took bytes from c_body: resume reading the client if paused. */
+void	px_conn_body_drained(struct px_conn *);
+/* Send a buffered upstream answer (status, filtered headers, body) to the
+ * client, with one more header line when extra is not NULL. */
+void	px_conn_reply_fetch(struct px_conn *, struct px_fetch *,
+	    const char *extra);
+/* The scheme and authority the client used, e.g. "https://proxy:5000". */
+void	px_conn_origin(struct px_conn *, char *buf, size_t len);
+
+/* relay.c: one request forwarded upstream with libcurl */
+
+/* Start forwarding c's request; errors are answered to the client. */
+void	px_relay_start(struct px_conn *);
+/* More request body is in c_body, or it ended. */
+void	px_relay_body_ready(struct px_conn *);
+/* The client's output drained below the low mark. */
+void	px_relay_output_drained(struct px_conn *);
+/* Stop and free the relay of c, if any. */
+void	px_relay_free(struct px_conn *);
+/* Probe the upstream's /v2/ for /readyz. */
+void	px_relay_probe(struct px_conn *);
+
+/* push.c: a manifest PUT that a rule signs */
+
+/* 1 when c's request is a manifest PUT that a policy wants signed. */
+int	px_push_wanted(struct px_conn *);
+/* Take the request over: its body is buffered (CORE_SIGMAN_MAX). */
+void	px_push_start(struct px_conn *);
+/* More of the manifest arrived, or all of it (c_body_done). */
+void	px_push_body_ready(struct px_conn *);
+void	px_push_free(struct px_conn *);
+
+/* cascade.c: a manifest DELETE's signature objects follow it */
+void	px_cascade_start(struct px_conn *);
+
+/* verify.c: verification of pulled manifests */
+
+struct px_verify_stats {
+	uint64_t	allowed, denied, warned, indeterminate;
+	uint64_t	cache_hits, cache_misses;
+	uint64_t	blobs_denied;
+};
+
+/* 1 when c's request is a manifest GET/HEAD a policy wants verified. */
+int	px_verify_wanted(struct px_conn *);
+void	px_verify_start(struct px_conn *);
+/* strict_blobs: 1 when a blob GET may go on (with *reason set in warn
+ * mode); 0 when it is refused, with *reason. */
+int	px_verify_blob_ok(struct px_conn *, const char **reason);
+void	px_verify_free(struct px_conn *);
+/* Forget every cached decision (tests, reload). */
+void	px_verify_flush(void);
+const struct px_verify_stats *px_verify_stats(void);
+/* The verification latency histogram, Prometheus text, into buf. */
+void	px_verify_histogram(char *buf, size_t len);
+
+#endif /* SIGNET_SERVER_H */
