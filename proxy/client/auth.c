@@ -1,5 +1,5 @@
 /*
- * proxy/auth.c: signet's own credentials, for the one place it writes with
+ * proxy/client/auth.c: signet's own credentials, for the one place it writes with
  * them: a signature repository other than the image's (the pushing client's
  * token is scoped to its own repository).  It performs the registry token
  * flow itself: an unauthenticated GET /v2/ gives the challenge; Basic means

@@ -1,5 +1,5 @@
 /*
- * proxy/fetch.c: one small, fully buffered exchange with the upstream, for
+ * proxy/client/fetch.c: one small, fully buffered exchange with the upstream, for
  * signet's own requests (signature lists, payload and config blobs, the
  * manifest PUTs of a signed push).  Bodies are at most FETCH_BODY_MAX
  * bytes each way; blobs of images never pass through here.

@@ -1,5 +1,5 @@
 /*
- * proxy/sigcheck.c: run the core verification driver against a registry.
+ * proxy/client/sigcheck.c: run the core verification driver against a registry.
  *
  * core_verifier_next says what to read; this file reads it (the signature
  * list and payload blobs from the signature repository, a Rekor entry from

@@ -1,5 +1,5 @@
 /*
- * proxy/sign.c: sign a manifest, as cosign would, before its tag exists.
+ * proxy/client/signer.c: sign a manifest, as cosign would, before its tag exists.
  * The job never sees a client connection: push.c (the proxy), `signet
  * sign` and the Rekor queue start it with the manifest and credentials and
  * get one result (px_signer_start).

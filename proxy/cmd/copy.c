@@ -1,5 +1,5 @@
 /*
- * proxy/copy.c: `signet copy SRC DST`: an image (an index with all its
+ * proxy/cmd/copy.c: `signet copy SRC DST`: an image (an index with all its
  * children, or one platform) and its signature objects, from one registry
  * to another, digests preserved.
  *

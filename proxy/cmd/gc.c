@@ -1,5 +1,5 @@
 /*
- * proxy/gc.c: `signet gc [--dry-run] [--allow-http] REGISTRY/REPO`: find
+ * proxy/cmd/gc.c: `signet gc [--dry-run] [--allow-http] REGISTRY/REPO`: find
  * cosign signature objects (sha256-<hex>.sig, .att, .sbom) whose subject
  * manifest no longer exists in the repository, and delete them.
  *

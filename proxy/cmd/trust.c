@@ -1,5 +1,5 @@
 /*
- * proxy/cmdtrust.c: the trust a command verifies against, from its flags,
+ * proxy/cmd/trust.c: the trust a command verifies against, from its flags,
  * with the same meaning as a rule's (the pull path's): --key (trusted
  * signers, repeatable), --rekor-key (trusted logs; Rekor then required),
  * --ca-roots with --certificate-identity[-regexp] and

@@ -1,5 +1,5 @@
 /*
- * proxy/cmd_verify.c: `signet verify`, like `cosign verify` against a
+ * proxy/cmd/verify.c: `signet verify`, like `cosign verify` against a
  * registry: the image's manifest is read and hashed, and its signatures
  * are checked by the same driver and with the same meaning as a pull
  * through an enforcing signet (keys, keyless signers, threshold, Rekor,

@@ -1,5 +1,5 @@
 /*
- * proxy/http.c: strict HTTP/1.1 request-head parser and chunked decoder.
+ * proxy/io/http.c: strict HTTP/1.1 request-head parser and chunked decoder.
  *
  * Strict on purpose: a proxy that is lenient where the upstream is strict (or
  * the reverse) is how request smuggling happens.  So: CRLF line ends only, no

@@ -1,5 +1,5 @@
 /*
- * proxy/log.c: structured logging, one JSON object per line on stderr.
+ * proxy/io/log.c: structured logging, one JSON object per line on stderr.
  * Each line is written with a single write(2) so lines from concurrent
  * processes never interleave.  Callers never pass secrets: headers and
  * query strings are not logged.

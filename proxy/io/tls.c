@@ -1,5 +1,5 @@
 /*
- * proxy/tls.c: server-side TLS with mbedTLS 2.28, as a bufferevent filter.
+ * proxy/io/tls.c: server-side TLS with mbedTLS 2.28, as a bufferevent filter.
  *
  * libevent 2.1 only has an OpenSSL bufferevent, so TLS is a filter whose
  * input side feeds mbedtls_ssl_read and whose output side feeds

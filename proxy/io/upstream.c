@@ -1,5 +1,5 @@
 /*
- * proxy/upstream.c: libcurl's multi interface on the libevent loop, after
+ * proxy/io/upstream.c: libcurl's multi interface on the libevent loop, after
  * the pattern of curl's hiperfifo example: one event per curl socket, one
  * timer, curl_multi_socket_action from both, then finished transfers are
  * collected with curl_multi_info_read.

@@ -1,5 +1,5 @@
 /*
- * proxy/cascade.c: keep signature objects in step with their subject.  When
+ * proxy/server/cascade.c: keep signature objects in step with their subject.  When
  * a manifest DELETE by digest through signet succeeds, its cosign objects
  * (sha256-<hex>.sig, .att, .sbom in the signature repository) are deleted
  * too, in the background, with the client's own Authorization: a client

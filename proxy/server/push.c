@@ -1,5 +1,5 @@
 /*
- * proxy/push.c: a manifest PUT whose rule signs.  The manifest is read
+ * proxy/server/push.c: a manifest PUT whose rule signs.  The manifest is read
  * whole (it is signed as bytes, at most CORE_SIGMAN_MAX), checked, and
  * handed to a signer (sign.c), whose result is the client's answer: the
  * upstream's answer to the tag PUT, or the refusal in words.

@@ -1,5 +1,5 @@
 /*
- * proxy/relay.c: forward one client request to the upstream with libcurl
+ * proxy/server/relay.c: forward one client request to the upstream with libcurl
  * and stream the answer back.
  *
  * Bodies are never buffered whole.  Upload: the read callback takes what the

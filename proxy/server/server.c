@@ -1,5 +1,5 @@
 /*
- * proxy/server.c: listeners, client connections and signals.
+ * proxy/server/server.c: listeners, client connections and signals.
  *
  * One struct px_conn per client connection.  px_conn_close() is the only way
  * out: it marks the connection and frees it from a zero-timeout event, so no

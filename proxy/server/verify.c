@@ -1,5 +1,5 @@
 /*
- * proxy/verify.c: verify a manifest pulled through signet before the client
+ * proxy/server/verify.c: verify a manifest pulled through signet before the client
  * gets it.
  *
  * The manifest is fetched whole (it is at most 4 MiB); its digest is the
