@@ -28,12 +28,6 @@ px_push_wanted(struct px_conn *c)
 	return p != NULL && p->sign != CONF_SIGN_OFF;
 }
 
-void
-px_push_start(struct px_conn *c)
-{
-	c->c_signing = 1;
-}
-
 /* The signer's result is the push's answer. */
 static void
 on_signed(void *arg, const struct px_signer_result *r)
@@ -50,8 +44,8 @@ on_signed(void *arg, const struct px_signer_result *r)
 	    r->message);
 }
 
-void
-px_push_body_ready(struct px_conn *c)
+static void
+push_body(struct px_conn *c)
 {
 	struct core_manifest_info mi;
 	struct px_signer_req	 rq;
@@ -60,7 +54,7 @@ px_push_body_ready(struct px_conn *c)
 	char			 origin[300];
 	size_t			 mlen;
 
-	if (!c->c_signing || c->c_sign != NULL || !c->c_body_done)
+	if (c->c_sign != NULL || !c->c_body_done)
 		return;
 	mlen = evbuffer_get_length(c->c_body);
 	manifest = malloc(mlen + 1);
@@ -77,9 +71,10 @@ px_push_body_ready(struct px_conn *c)
 	if (mi.is_cosign) {
 		/* a signature or attestation pushed by a cosign client */
 		free(manifest);
-		c->c_signing = 0;
+		px_conn_set_handler(c, &px_relay_handler);
 		px_relay_start(c);
-		px_relay_body_ready(c);
+		if (c->c_state == PX_C_ACTIVE)
+			px_relay_body_ready(c);
 		return;
 	}
 	core_sha256_hex(manifest, mlen, hex);
@@ -110,10 +105,15 @@ px_push_body_ready(struct px_conn *c)
 		px_conn_error(c, 500, "UNKNOWN", "cannot start signing");
 }
 
-void
-px_push_free(struct px_conn *c)
+static void
+push_free(struct px_conn *c)
 {
 	px_signer_abandon(c->c_sign);
 	c->c_sign = NULL;
-	c->c_signing = 0;
 }
+
+/* The manifest is buffered whole (413 beyond CORE_SIGMAN_MAX). */
+const struct px_handler px_push_handler = {
+	.name = "push", .wants_body = 1, .body_max = CORE_SIGMAN_MAX,
+	.body = push_body, .free = push_free,
+};

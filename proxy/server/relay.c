@@ -456,3 +456,8 @@ px_relay_free(struct px_conn *c)
 	free(r->r_url);
 	free(r);
 }
+
+const struct px_handler px_relay_handler = {
+	.name = "relay", .wants_body = 1, .body = px_relay_body_ready,
+	.drained = px_relay_output_drained, .free = px_relay_free,
+};

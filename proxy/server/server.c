@@ -111,10 +111,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	if (c->c_resp_status == 0)
 		c->c_resp_status = 499;	/* nothing was answered */
 	log_access(c);
-	px_relay_free(c);
-	px_push_free(c);
-	px_verify_free(c);
-	px_fetch_free(c->c_subject);
+	px_conn_set_handler(c, NULL);
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -234,27 +231,6 @@ arm_head_timer(struct px_conn *c, int idle)
 	evtimer_add(c->c_ev_timer, &tv);
 }
 
-/* Requests by method and status class, for /metrics. */
-static const char *const metric_methods[] = { "GET", "HEAD", "PUT", "POST",
-    "PATCH", "DELETE", "other" };
-#define NMETHODS	(sizeof(metric_methods) / sizeof(*metric_methods))
-static uint64_t request_counts[NMETHODS][6];	/* 1xx..5xx, other */
-static uint64_t upstream_errors;
-
-static void
-count_request(struct px_conn *c)
-{
-	size_t	m;
-	int	cls = c->c_resp_status / 100;
-
-	for (m = 0; m < NMETHODS - 1; m++)
-		if (strcmp(c->c_req.method, metric_methods[m]) == 0)
-			break;
-	request_counts[m][cls >= 1 && cls <= 5 ? cls - 1 : 5]++;
-	if (c->c_error != NULL && strncmp(c->c_error, "upstream", 8) == 0)
-		upstream_errors++;
-}
-
 /* The access log line, written when a request ends. */
 static void
 log_access(struct px_conn *c)
@@ -265,7 +241,7 @@ log_access(struct px_conn *c)
 	if (c->c_req.head == NULL || c->c_logged)
 		return;
 	c->c_logged = 1;
-	count_request(c);
+	px_metrics_count(c);
 	if (!c->c_conf->log_access)
 		return;
 	gettimeofday(&now, NULL);
@@ -467,8 +443,8 @@ px_conn_reply_fetch(struct px_conn *c, struct px_fetch *f, const char *extra)
 }
 
 /* A short plain-text answer for signet's own endpoints. */
-static void
-conn_reply_text(struct px_conn *c, int status, const char *text)
+void
+px_conn_reply_text(struct px_conn *c, int status, const char *text)
 {
 	struct evbuffer	*hdrs = evbuffer_new();
 
@@ -484,80 +460,23 @@ conn_reply_text(struct px_conn *c, int status, const char *text)
 	px_conn_resp_end(c);
 }
 
-/* Counters in the Prometheus text format. */
-static void
-conn_metrics(struct px_conn *c)
+void
+px_conn_set_handler(struct px_conn *c, const struct px_handler *h)
 {
-	const struct px_sign_stats *st = px_sign_stats();
-	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
-	    "5xx", "other" };
-	const struct px_verify_stats *vs = px_verify_stats();
-	char	buf[8192];
-	size_t	m, k;
-	int	n;
+	const struct px_handler	*old = c->c_handler;
 
-	n = snprintf(buf, sizeof(buf),
-	    "# HELP signet_signatures_total Signatures handled on push, by outcome.\n"
-	    "# TYPE signet_signatures_total counter\n"
-	    "signet_signatures_total{outcome=\"signed\"} %llu\n"
-	    "signet_signatures_total{outcome=\"present\"} %llu\n"
-	    "signet_signatures_total{outcome=\"failed\"} %llu\n"
-	    "# HELP signet_signature_repairs_total Signatures re-appended after "
-	    "a concurrent writer dropped them.\n"
-	    "# TYPE signet_signature_repairs_total counter\n"
-	    "signet_signature_repairs_total %llu\n"
-	    "# HELP signet_signature_losses_total Signatures a concurrent writer "
-	    "removed for good.\n"
-	    "# TYPE signet_signature_losses_total counter\n"
-	    "signet_signature_losses_total %llu\n"
-	    "# HELP signet_connections Client connections open.\n"
-	    "# TYPE signet_connections gauge\n"
-	    "signet_connections %d\n",
-	    (unsigned long long)st->signed_, (unsigned long long)st->present,
-	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
-	    (unsigned long long)st->lost, c->c_srv->nconns);
-	if (n > 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n,
-		    "# HELP signet_decisions_total Pull verification decisions.\n"
-		    "# TYPE signet_decisions_total counter\n"
-		    "signet_decisions_total{decision=\"allow\"} %llu\n"
-		    "signet_decisions_total{decision=\"deny\"} %llu\n"
-		    "signet_decisions_total{decision=\"warn\"} %llu\n"
-		    "signet_decisions_total{decision=\"indeterminate\"} %llu\n"
-		    "# HELP signet_verify_cache_total Verification cache lookups.\n"
-		    "# TYPE signet_verify_cache_total counter\n"
-		    "signet_verify_cache_total{result=\"hit\"} %llu\n"
-		    "signet_verify_cache_total{result=\"miss\"} %llu\n",
-		    (unsigned long long)vs->allowed,
-		    (unsigned long long)vs->denied,
-		    (unsigned long long)vs->warned,
-		    (unsigned long long)vs->indeterminate,
-		    (unsigned long long)vs->cache_hits,
-		    (unsigned long long)vs->cache_misses);
-	n = (int)strlen(buf);
-	if ((size_t)n < sizeof(buf))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-		    "# HELP signet_requests_total Client requests by method and "
-		    "status class.\n# TYPE signet_requests_total counter\n");
-	for (m = 0; m < NMETHODS; m++)
-		for (k = 0; k < 6; k++) {
-			if (request_counts[m][k] == 0 || (size_t)n >= sizeof(buf))
-				continue;
-			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			    "signet_requests_total{method=\"%s\",status=\"%s\"}"
-			    " %llu\n", metric_methods[m], classes[k],
-			    (unsigned long long)request_counts[m][k]);
-		}
-	if ((size_t)n < sizeof(buf))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-		    "# HELP signet_upstream_errors_total Requests that failed "
-		    "because the upstream did.\n"
-		    "# TYPE signet_upstream_errors_total counter\n"
-		    "signet_upstream_errors_total %llu\n",
-		    (unsigned long long)upstream_errors);
-	if ((size_t)n < sizeof(buf))
-		px_verify_histogram(buf + n, sizeof(buf) - (size_t)n);
-	conn_reply_text(c, 200, buf);
+	c->c_handler = h;
+	if (old != NULL && old != h && old->free != NULL)
+		old->free(c);
+	if (h != NULL)
+		px_debug("conn %llu: handler %s", (unsigned long long)c->c_id,
+		    h->name);
+}
+
+int
+px_server_nconns(const struct px_server *srv)
+{
+	return srv->nconns;
 }
 
 void
@@ -577,18 +496,17 @@ static int
 read_body(struct px_conn *c, struct evbuffer *in)
 {
 	size_t	 n, used, off, dlen;
+	size_t	 max = c->c_handler != NULL ? c->c_handler->body_max : 0;
 	char	*p;
 
 	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
-		if (c->c_signing &&
-		    evbuffer_get_length(c->c_body) > CORE_SIGMAN_MAX) {
+		if (max > 0 && evbuffer_get_length(c->c_body) > max) {
 			c->c_keepalive = 0;
 			px_conn_error(c, 413, "SIZE_INVALID",
 			    "manifest larger than 4 MiB");
 			return -1;
 		}
-		if (!c->c_signing &&
-		    evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
+		if (max == 0 && evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
 			/* backpressure: the upstream is slower than us */
 			c->c_read_paused = 1;
 			bufferevent_disable(c->c_bev, EV_READ);
@@ -646,68 +564,6 @@ method_allowed(const char *m)
 	return 0;
 }
 
-/*
- * require_subject: a pushed signature object (sha256-<hex>.sig, .att,
- * .sbom) is refused when its subject manifest is not in the repository, so
- * no orphan is created through signet.
- */
-static int
-subject_check_wanted(struct px_conn *c)
-{
-	const struct conf_policy *p;
-
-	if (c->c_route.kind != CORE_R_MANIFEST || c->c_route.ref_is_digest ||
-	    strcmp(c->c_req.method, "PUT") != 0 ||
-	    !core_cosign_tag(c->c_route.ref))
-		return 0;
-	p = conf_policy_for(c->c_conf, c->c_route.name);
-	return p != NULL && p->require_subject;
-}
-
-static void
-on_subject(struct px_fetch *f, void *arg)
-{
-	struct px_conn	*c = arg;
-	int		 st = px_fetch_status(f);
-	char		 msg[400];
-
-	c->c_subject = NULL;
-	if (st == 200) {
-		px_fetch_free(f);
-		px_relay_start(c);
-		if (c->c_state == PX_C_ACTIVE)
-			px_relay_body_ready(c);
-		return;
-	}
-	px_fetch_free(f);
-	if (st == 404) {
-		snprintf(msg, sizeof(msg), "signet: the subject sha256:%.64s of "
-		    "this signature object is not in %s", c->c_route.ref + 7,
-		    c->c_route.name);
-		px_conn_error(c, 400, "MANIFEST_BLOB_UNKNOWN", msg);
-	} else
-		px_conn_error(c, 502, "UNAVAILABLE", "cannot check the "
-		    "signature object's subject");
-}
-
-static int
-subject_check_start(struct px_conn *c)
-{
-	char	target[600], origin[300];
-
-	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256:%.64s",
-	    c->c_route.name, c->c_route.ref + 7);
-	px_conn_origin(c, origin, sizeof(origin));
-	c->c_subject = px_fetch_new(c->c_conf, "HEAD", target,
-	    px_http_req_header(&c->c_req, "authorization"), NULL,
-	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
-	    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST, NULL, 0, origin);
-	if (c->c_subject == NULL || px_fetch_start(c->c_srv->up, c->c_subject,
-	    on_subject, c) == -1)
-		return -1;
-	return 0;
-}
-
 /* A complete head is in the input: parse it and start the request. */
 static void
 start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
@@ -750,68 +606,17 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 		px_conn_error(c, 405, "UNSUPPORTED", "method not allowed");
 		return;
 	}
-	switch (c->c_route.kind) {
-	case CORE_R_HEALTHZ:
-		c->c_keepalive = c->c_keepalive && c->c_body_done;
-		conn_reply_text(c, 200, "ok\n");
-		return;
-	case CORE_R_READYZ:
-		c->c_keepalive = c->c_keepalive && c->c_body_done;
-		px_relay_probe(c);
-		return;
-	case CORE_R_METRICS:
-		c->c_keepalive = c->c_keepalive && c->c_body_done;
-		conn_metrics(c);
-		return;
-	default:
-		break;
-	}
-	if (!px_verify_blob_ok(c, &errstr)) {
-		c->c_keepalive = c->c_keepalive && c->c_body_done;
-		px_conn_error(c, 403, "DENIED", errstr);
-		return;
-	}
-	if (px_verify_wanted(c)) {
-		c->c_keepalive = c->c_keepalive && c->c_body_done;
-		px_verify_start(c);
-		return;
-	}
-	if (subject_check_wanted(c)) {
-		/* a cosign object for a subject the upstream must hold */
-		if (c->c_req.expect_continue && !c->c_body_done)
-			evbuffer_add_printf(bufferevent_get_output(c->c_bev),
-			    "HTTP/1.1 100 Continue\r\n\r\n");
-		if (subject_check_start(c) == -1)
-			px_conn_error(c, 500, "UNKNOWN", "cannot start a request");
-		else if (!c->c_body_done)
-			(void)read_body(c, in);
-		return;
-	}
-	if (px_push_wanted(c)) {
-		/* the manifest is buffered whole: it is signed as bytes */
-		if (c->c_req.content_length > CORE_SIGMAN_MAX) {
-			c->c_keepalive = 0;
-			px_conn_error(c, 413, "SIZE_INVALID",
-			    "manifest larger than 4 MiB");
-			return;
-		}
-		px_push_start(c);
-	}
+	px_dispatch(c);
+	if (c->c_state != PX_C_ACTIVE || c->c_handler == NULL ||
+	    !c->c_handler->wants_body)
+		return;		/* answered, or no body wanted */
 	if (c->c_req.expect_continue && !c->c_body_done)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
-	if (c->c_signing) {
-		if (!c->c_body_done && read_body(c, in) == -1)
-			return;
-		px_push_body_ready(c);
-		return;
-	}
-	px_relay_start(c);
-	if (c->c_state != PX_C_ACTIVE)
-		return;
 	if (!c->c_body_done && read_body(c, in) == -1)
 		return;
-	px_relay_body_ready(c);
+	if (c->c_handler->body != NULL)
+		c->c_handler->body(c);
 }
 
 static void
@@ -859,10 +664,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 		if (read_body(c, in) == -1)
 			return;
-		if (c->c_signing)
-			px_push_body_ready(c);
-		else
-			px_relay_body_ready(c);
+		if (c->c_handler != NULL && c->c_handler->body != NULL)
+			c->c_handler->body(c);
 		return;
 	default:
 		break;
@@ -878,7 +681,8 @@ conn_write(struct bufferevent *bev, void *arg)
 	struct px_conn	*c = arg;
 
 	if (c->c_state == PX_C_ACTIVE) {
-		px_relay_output_drained(c);
+		if (c->c_handler != NULL && c->c_handler->drained != NULL)
+			c->c_handler->drained(c);
 		return;
 	}
 	if (c->c_state != PX_C_FLUSH ||
@@ -897,11 +701,7 @@ conn_write(struct bufferevent *bev, void *arg)
 static void
 conn_next_request(struct px_conn *c)
 {
-	px_relay_free(c);
-	px_push_free(c);
-	px_verify_free(c);
-	px_fetch_free(c->c_subject);
-	c->c_subject = NULL;
+	px_conn_set_handler(c, NULL);
 	px_http_req_reset(&c->c_req);
 	memset(&c->c_route, 0, sizeof(c->c_route));
 	memset(&c->c_ck, 0, sizeof(c->c_ck));

@@ -21,6 +21,27 @@ enum px_conn_state {
 };
 
 struct px_server;
+struct px_conn;
+
+/*
+ * A request's handler: what the connection calls while the request is in
+ * progress (dispatch.c picks it).  Its state hangs off the connection
+ * (c_relay, c_sign, c_verify, c_subject).  A handler is never freed inside
+ * its own call: the end of a response is deferred to the loop.
+ */
+struct px_handler {
+	const char	*name;		/* for debug logs */
+	int		 wants_body;	/* read the request body for it */
+	size_t		 body_max;	/* 0: the body streams, reading pauses
+					 * at buffer_bytes; else it is buffered
+					 * whole, 413 beyond body_max */
+	/* more request body is in c_body, or it ended (c_body_done) */
+	void		(*body)(struct px_conn *);
+	/* the client's output drained below the low mark */
+	void		(*drained)(struct px_conn *);
+	/* the request or the connection ends: free the handler's state */
+	void		(*free)(struct px_conn *);
+};
 
 struct px_conn {
 	TAILQ_ENTRY(px_conn)	 c_entry;
@@ -61,8 +82,8 @@ struct px_conn {
 	int			 c_logged;	/* access line written */
 
 	struct px_relay		*c_relay;
-	int			 c_signing;	/* a manifest PUT to sign */
-	struct px_sign		*c_sign;	/* ... its signer, once read */
+	const struct px_handler	*c_handler;	/* the request's, or NULL */
+	struct px_sign		*c_sign;	/* a pushed manifest's signer */
 	struct px_verify	*c_verify;	/* a manifest pull being checked */
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
@@ -94,6 +115,12 @@ void	px_conn_resp_body(struct px_conn *, const void *, size_t);
 void	px_conn_resp_end(struct px_conn *);
 /* The relay took bytes from c_body: resume reading the client if paused. */
 void	px_conn_body_drained(struct px_conn *);
+/* Hand the request to h (NULL: none), freeing the previous handler's
+ * state. */
+void	px_conn_set_handler(struct px_conn *, const struct px_handler *h);
+/* A short text/plain answer. */
+void	px_conn_reply_text(struct px_conn *, int status, const char *text);
+int	px_server_nconns(const struct px_server *);
 /* Send a buffered upstream answer (status, filtered headers, body) to the
  * client, with one more header line when extra is not NULL. */
 void	px_conn_reply_fetch(struct px_conn *, struct px_fetch *,
@@ -111,6 +138,7 @@ void	px_relay_body_ready(struct px_conn *);
 void	px_relay_output_drained(struct px_conn *);
 /* Stop and free the relay of c, if any. */
 void	px_relay_free(struct px_conn *);
+extern const struct px_handler px_relay_handler;
 /* Probe the upstream's /v2/ for /readyz. */
 void	px_relay_probe(struct px_conn *);
 
@@ -118,11 +146,25 @@ void	px_relay_probe(struct px_conn *);
 
 /* 1 when c's request is a manifest PUT that a policy wants signed. */
 int	px_push_wanted(struct px_conn *);
-/* Take the request over: its body is buffered (CORE_SIGMAN_MAX). */
-void	px_push_start(struct px_conn *);
-/* More of the manifest arrived, or all of it (c_body_done). */
-void	px_push_body_ready(struct px_conn *);
-void	px_push_free(struct px_conn *);
+extern const struct px_handler px_push_handler;
+
+/* subject.c: require_subject */
+
+/* 1 when c pushes a signature object whose rule requires its subject. */
+int	px_subject_wanted(struct px_conn *);
+void	px_subject_start(struct px_conn *);
+extern const struct px_handler px_subject_handler;
+
+/* metrics.c: /metrics */
+
+/* Count a finished request (method, status class, upstream error). */
+void	px_metrics_count(struct px_conn *);
+void	px_metrics_reply(struct px_conn *);
+
+/* dispatch.c: route -> handler, the only file that knows them all */
+
+/* Pick c's handler and start it (or answer at once). */
+void	px_dispatch(struct px_conn *);
 
 /* cascade.c: a manifest DELETE's signature objects follow it */
 void	px_cascade_start(struct px_conn *);
@@ -142,6 +184,7 @@ void	px_verify_start(struct px_conn *);
  * mode); 0 when it is refused, with *reason. */
 int	px_verify_blob_ok(struct px_conn *, const char **reason);
 void	px_verify_free(struct px_conn *);
+extern const struct px_handler px_verify_handler;
 /* Forget every cached decision (tests, reload). */
 void	px_verify_flush(void);
 const struct px_verify_stats *px_verify_stats(void);
