@@ -500,11 +500,11 @@ static const struct conf_key tls_keys[] = {
 };
 
 static const struct conf_key upstream_keys[] = {
-	{ "url", CT_STRING, F(up_url), NULL, 0, 0, check_url, NULL },
-	{ "ca", CT_STRING, F(up_ca), NULL, 0, 0, check_readable, NULL },
-	{ "insecure", CT_BOOL, F(up_insecure), NULL, 0, 0, NULL, NULL },
-	{ "connect_timeout", CT_INT, F(up_connect_timeout), NULL, 1, 600, NULL, NULL },
-	{ "response_timeout", CT_INT, F(up_response_timeout), NULL, 1, 3600, NULL, NULL },
+	{ "url", CT_STRING, F(up.url), NULL, 0, 0, check_url, NULL },
+	{ "ca", CT_STRING, F(up.ca), NULL, 0, 0, check_readable, NULL },
+	{ "insecure", CT_BOOL, F(up.insecure), NULL, 0, 0, NULL, NULL },
+	{ "connect_timeout", CT_INT, F(up.connect_timeout), NULL, 1, 600, NULL, NULL },
+	{ "response_timeout", CT_INT, F(up.response_timeout), NULL, 1, 3600, NULL, NULL },
 	{ "media_types", CT_STRING, F(up_media_types), NULL, 0, 0, NULL, "oci|docker|auto" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -750,8 +750,8 @@ static void
 set_defaults(struct conf *c)
 {
 	c->refcnt = 1;
-	c->up_connect_timeout = 10;
-	c->up_response_timeout = 300;
+	c->up.connect_timeout = CONF_CONNECT_TIMEOUT;
+	c->up.response_timeout = CONF_RESPONSE_TIMEOUT;
 	c->log_level = CONF_LOG_INFO;
 	c->log_access = 1;
 	c->max_connections = 1024;
@@ -785,14 +785,83 @@ strip_comments(char *s, size_t len)
 	}
 }
 
-/* host[:port] of the upstream URL, as docker-reference names it */
-static void
-set_hostport(struct conf *c)
+/* Trailing slash dropped; host[:port], as docker-reference names it. */
+static int
+endpoint_finish(struct conf_endpoint *ep)
 {
-	const char	*h = strstr(c->up_url, "://");
+	size_t		 n = strlen(ep->url);
+	const char	*h;
 
-	h = h != NULL ? h + 3 : c->up_url;
-	c->up_hostport = strndup(h, strcspn(h, "/"));
+	if (n > 0 && ep->url[n - 1] == '/')
+		ep->url[n - 1] = '\0';
+	h = strstr(ep->url, "://");
+	h = h != NULL ? h + 3 : ep->url;
+	free(ep->hostport);
+	ep->hostport = strndup(h, strcspn(h, "/"));
+	return ep->hostport != NULL ? 0 : -1;
+}
+
+struct conf_endpoint *
+conf_endpoint_new(const char *url, const char *ca, char *err, size_t errlen)
+{
+	struct conf_endpoint	*ep;
+	json_t			*v = json_string(url);
+	char			 msg[256];
+
+	if (v == NULL || check_url(NULL, v, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s: %s", url, v == NULL ?
+		    "not a string" : msg);
+		json_decref(v);
+		return NULL;
+	}
+	json_decref(v);
+	ep = calloc(1, sizeof(*ep));
+	if (ep == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ep->url = strdup(url);
+	ep->ca = ca != NULL ? strdup(ca) : NULL;
+	ep->connect_timeout = CONF_CONNECT_TIMEOUT;
+	ep->response_timeout = CONF_RESPONSE_TIMEOUT;
+	if (ep->url == NULL || (ca != NULL && ep->ca == NULL) ||
+	    endpoint_finish(ep) == -1) {
+		conf_endpoint_free(ep);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return ep;
+}
+
+struct conf_endpoint *
+conf_endpoint_dup(const struct conf_endpoint *from)
+{
+	struct conf_endpoint	*ep;
+
+	ep = calloc(1, sizeof(*ep));
+	if (ep == NULL)
+		return NULL;
+	*ep = *from;
+	ep->url = strdup(from->url);
+	ep->hostport = from->hostport != NULL ? strdup(from->hostport) : NULL;
+	ep->ca = from->ca != NULL ? strdup(from->ca) : NULL;
+	if (ep->url == NULL || (from->hostport != NULL && ep->hostport ==
+	    NULL) || (from->ca != NULL && ep->ca == NULL)) {
+		conf_endpoint_free(ep);
+		return NULL;
+	}
+	return ep;
+}
+
+void
+conf_endpoint_free(struct conf_endpoint *ep)
+{
+	if (ep == NULL)
+		return;
+	free(ep->url);
+	free(ep->hostport);
+	free(ep->ca);
+	free(ep);
 }
 
 /*
@@ -952,17 +1021,15 @@ conf_load_buffer(const char *buf, size_t len, const char *name, char *err,
 	/* cross-key rules; a key given with a bad value was reported already */
 	if (!has_listen)
 		errf(&e, "listen: required");
-	if (c->up_url == NULL)
+	if (c->up.url == NULL)
 		errf(&e, "upstream.url: required");
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		errf(&e, "tls: certificate and key go together");
-	if (c->up_url != NULL) {
-		size_t n = strlen(c->up_url);
-		if (n > 0 && c->up_url[n - 1] == '/')
-			c->up_url[n - 1] = '\0';
-		set_hostport(c);
-		if ((c->up_ca != NULL || c->up_insecure) &&
-		    strncmp(c->up_url, "https://", 8) != 0)
+	if (c->up.url != NULL) {
+		if (endpoint_finish(&c->up) == -1)
+			errf(&e, "out of memory");
+		if ((c->up.ca != NULL || c->up.insecure) &&
+		    strncmp(c->up.url, "https://", 8) != 0)
 			errf(&e, "upstream: ca and insecure apply to an "
 			    "https:// url only");
 	}
@@ -1036,9 +1103,9 @@ conf_unref(struct conf *c)
 	free(c->path);
 	free(c->tls_cert);
 	free(c->tls_key);
-	free(c->up_url);
-	free(c->up_ca);
-	free(c->up_hostport);
+	free(c->up.url);
+	free(c->up.ca);
+	free(c->up.hostport);
 	free(c->sign_key_path);
 	free(c->sign_password_env);
 	json_decref(c->sign_annotations);

@@ -25,6 +25,8 @@ enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 /* The public Rekor instance, as cosign's default. */
 #define CONF_REKOR_URL_DEFAULT	"https://rekor.sigstore.dev"
 #define CONF_KEYS_MAX		16	/* trusted keys per rule, Rekor keys */
+#define CONF_CONNECT_TIMEOUT	10	/* seconds, an endpoint's default */
+#define CONF_RESPONSE_TIMEOUT	300
 #define CONF_KEYLESS_MAX	8	/* keyless signers per rule */
 
 /* One entry of "policies": the first whose glob matches a repository wins. */
@@ -59,6 +61,20 @@ struct conf_listen {
 	char	*port;
 };
 
+/*
+ * Where signet's own requests go and how: the upstream, a mirror, a
+ * command's registries.  The strings are owned by the endpoint.
+ */
+struct conf_endpoint {
+	char	*url;		/* scheme://host[:port], no slash */
+	char	*hostport;	/* host[:port] of url, as docker-reference
+				 * names it */
+	char	*ca;		/* CA file, or NULL: the system's */
+	int	 insecure;	/* no certificate check (https only) */
+	long	 connect_timeout;	/* seconds */
+	long	 response_timeout;	/* seconds to the whole answer */
+};
+
 struct conf {
 	int			 refcnt;
 	char			*path;
@@ -69,13 +85,8 @@ struct conf {
 	char			*tls_cert;	/* both NULL: plain HTTP */
 	char			*tls_key;
 
-	char			*up_url;	/* scheme://host[:port], no slash */
-	char			*up_ca;
-	int			 up_insecure;
-	long			 up_connect_timeout;	/* seconds */
-	long			 up_response_timeout;	/* seconds to headers */
+	struct conf_endpoint	 up;		/* the upstream registry */
 	enum conf_media_types	 up_media_types;	/* for signature manifests */
-	char			*up_hostport;	/* host[:port] of up_url */
 
 	/* signing */
 	char			*sign_key_path;
@@ -118,6 +129,17 @@ struct conf	*conf_load_buffer(const char *buf, size_t len, const char *name,
 struct conf	*conf_ref(struct conf *);
 void		 conf_unref(struct conf *);
 const char	*conf_log_level_name(enum conf_log_level);
+/*
+ * An endpoint for url (http:// or https://host[:port], a trailing slash
+ * dropped) with the CA file given (or NULL) and the default timeouts, as
+ * the upstream's would be: malloc'ed, NULL with a message naming what is
+ * wrong.  conf_endpoint_dup copies one; conf_endpoint_free frees either.
+ */
+struct conf_endpoint *conf_endpoint_new(const char *url, const char *ca,
+		    char *err, size_t errlen);
+struct conf_endpoint *conf_endpoint_dup(const struct conf_endpoint *);
+void		 conf_endpoint_free(struct conf_endpoint *);
+
 /* The policy for a repository, or NULL when no rule matches. */
 const struct conf_policy *conf_policy_for(const struct conf *, const char *repo);
 /* The signers a rule trusts, with the log keys and its Rekor requirement. */

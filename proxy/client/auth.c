@@ -15,8 +15,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <mbedtls/base64.h>
-
 #include "client.h"
 
 #define AUTH_CACHE_MAX	64
@@ -35,7 +33,7 @@ enum auth_state { AU_PING, AU_TOKEN };
 
 struct px_auth {
 	enum auth_state		 a_state;
-	struct conf		*a_conf;
+	struct conf_endpoint	*a_ep;		/* a copy */
 	struct px_upstream	*a_up;
 	struct px_fetch		*a_fetch;
 	char			 a_scope[3 * CORE_NAME_MAX + 96];
@@ -209,7 +207,7 @@ request_token(struct px_auth *a, const char *challenge)
 	free(realm);
 	free(service);
 	px_fetch_free(a->a_fetch);
-	a->a_fetch = url == NULL ? NULL : px_fetch_new_any(a->a_conf, "GET",
+	a->a_fetch = url == NULL ? NULL : px_fetch_new_any(a->a_ep, "GET",
 	    url, a->a_basic, "application/json", NULL, 0);
 	free(url);
 	a->a_state = AU_TOKEN;
@@ -247,7 +245,7 @@ on_fetch(struct px_fetch *f, void *arg)
 				    "credentials and none were given");
 				return;
 			}
-			cache_put(a->a_conf->up_url, a->a_scope, a->a_basic,
+			cache_put(a->a_ep->url, a->a_scope, a->a_basic,
 			    3600);
 			auth_finish(a, a->a_basic, NULL);
 			return;
@@ -279,14 +277,15 @@ on_fetch(struct px_fetch *f, void *arg)
 		return;
 	}
 	json_decref(o);
-	cache_put(a->a_conf->up_url, a->a_scope, header,
+	cache_put(a->a_ep->url, a->a_scope, header,
 	    ttl > 0 ? ttl : TOKEN_TTL_DEFAULT);
 	auth_finish(a, header, NULL);
 	wipe_free(header);
 }
 
 struct px_auth *
-px_auth_start(struct conf *cf, struct px_upstream *up, const char *basic,
+px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
+    const char *basic,
     const char *scopes, px_auth_fn cb, void *arg, const char **cached)
 {
 	struct auth_entry	*e;
@@ -295,7 +294,7 @@ px_auth_start(struct conf *cf, struct px_upstream *up, const char *basic,
 	*cached = NULL;
 	if (strlen(scopes) >= sizeof(a->a_scope))
 		return NULL;
-	e = cache_find(cf->up_url, scopes);
+	e = cache_find(ep->url, scopes);
 	if (e != NULL && e->expires > time(NULL)) {
 		*cached = e->header;
 		return NULL;
@@ -303,15 +302,15 @@ px_auth_start(struct conf *cf, struct px_upstream *up, const char *basic,
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return NULL;
-	a->a_conf = conf_ref(cf);
+	a->a_ep = conf_endpoint_dup(ep);
 	a->a_up = up;
 	a->a_cb = cb;
 	a->a_arg = arg;
 	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scopes);
 	a->a_basic = basic != NULL ? strdup(basic) : NULL;
 	a->a_state = AU_PING;
-	a->a_fetch = px_fetch_new(cf, "GET", "/v2/", NULL, NULL, NULL, NULL, 0,
-	    NULL);
+	a->a_fetch = a->a_ep != NULL ? px_fetch_new(a->a_ep, "GET", "/v2/",
+	    NULL, NULL, NULL, NULL, 0, NULL) : NULL;
 	if ((basic != NULL && a->a_basic == NULL) || a->a_fetch == NULL ||
 	    px_fetch_start(up, a->a_fetch, on_fetch, a) == -1) {
 		px_auth_free(a);
@@ -325,25 +324,17 @@ px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
     px_auth_fn cb, void *arg, const char **cached)
 {
 	struct px_auth	*a;
-	char		 scope[CORE_NAME_MAX + 64], cred[512], b64[800];
-	char		*basic = NULL;
-	const char	*pw;
-	size_t		 blen;
+	char		 scope[CORE_NAME_MAX + 64];
+	char		*basic;
+	const char	*pw = getenv(cf->reg_password_env);
 
 	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
-	pw = getenv(cf->reg_password_env);
-	snprintf(cred, sizeof(cred), "%s:%s", cf->reg_user, pw ? pw : "");
-	mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &blen,
-	    (unsigned char *)cred, strlen(cred));
-	mbedtls_platform_zeroize(cred, sizeof(cred));
-	if (asprintf(&basic, "Basic %s", b64) == -1)
-		basic = NULL;
-	mbedtls_platform_zeroize(b64, sizeof(b64));
+	basic = px_basic_auth(cf->reg_user, pw != NULL ? pw : "");
 	if (basic == NULL) {
 		*cached = NULL;
 		return NULL;
 	}
-	a = px_auth_start(cf, up, basic, scope, cb, arg, cached);
+	a = px_auth_start(&cf->up, up, basic, scope, cb, arg, cached);
 	wipe_free(basic);
 	return a;
 }
@@ -355,6 +346,6 @@ px_auth_free(struct px_auth *a)
 		return;
 	px_fetch_free(a->a_fetch);
 	wipe_free(a->a_basic);
-	conf_unref(a->a_conf);
+	conf_endpoint_free(a->a_ep);
 	free(a);
 }

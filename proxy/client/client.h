@@ -10,8 +10,8 @@
 
 struct px_sign;
 
-/* fetch.c: small buffered exchanges with the upstream, for signet's own
- * requests */
+/* fetch.c: small buffered exchanges with a registry (an endpoint), for
+ * signet's own requests */
 
 struct px_fetch;
 typedef void (*px_fetch_fn)(struct px_fetch *, void *arg);
@@ -20,23 +20,18 @@ typedef void (*px_fetch_fn)(struct px_fetch *, void *arg);
  * A request to target (a path, or an absolute URL on the upstream's own
  * origin) with the given Authorization (or NULL), body (copied) and
  * headers.  origin is the client's view of signet, for rewriting Location
- * in a response relayed with px_fetch_reply.  NULL on failure, including a
- * target on another origin.
+ * in a response relayed with px_conn_reply_fetch.  NULL on failure,
+ * including a target on another origin than the endpoint's.
  */
-struct px_fetch *px_fetch_new(const struct conf *, const char *method,
-	    const char *target, const char *authorization,
+struct px_fetch *px_fetch_new(const struct conf_endpoint *,
+	    const char *method, const char *target, const char *authorization,
 	    const char *content_type, const char *accept, const void *body,
 	    size_t len, const char *origin);
-/* Any URL: only for a token realm, which the registry itself names. */
-/*
- * A configuration that only names a registry (url, and a CA file or NULL),
- * for the commands and for mirrors: requests made with it go there.
- */
-struct conf	*px_registry_conf(const char *name, const char *url,
-		    const char *ca, char *err, size_t errlen);
-struct px_fetch *px_fetch_new_any(const struct conf *, const char *method,
-	    const char *url, const char *authorization, const char *accept,
-	    const void *body, size_t len);
+/* Any URL: only for a token realm or a log, which the configuration or the
+ * registry itself names.  The endpoint gives the timeouts and the CA. */
+struct px_fetch *px_fetch_new_any(const struct conf_endpoint *,
+	    const char *method, const char *url, const char *authorization,
+	    const char *accept, const void *body, size_t len);
 /* The Content-Type of a request made with px_fetch_new_any. */
 void	px_fetch_content(struct px_fetch *, const char *content_type);
 /* The User-Agent to send (the client's); NULL: signet's own. */
@@ -81,14 +76,14 @@ struct px_auth *px_auth_get(struct conf *, struct px_upstream *,
  * The same flow with given credentials ("Basic ...", or NULL for an
  * anonymous token) and space-separated scopes: the copy command.
  */
-struct px_auth *px_auth_start(struct conf *, struct px_upstream *,
-	    const char *basic, const char *scopes, px_auth_fn cb, void *arg,
-	    const char **cached);
+struct px_auth *px_auth_start(const struct conf_endpoint *,
+	    struct px_upstream *, const char *basic, const char *scopes,
+	    px_auth_fn cb, void *arg, const char **cached);
 void	px_auth_free(struct px_auth *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
 /* 1 while the cached Authorization for these scopes is still good */
-int	px_auth_fresh(const char *up_url, const char *scopes);
+int	px_auth_fresh(const char *url, const char *scopes);
 
 /* creds.c: credentials named by the user */
 
@@ -106,13 +101,13 @@ char	*px_basic_auth(const char *user, const char *pass);
  */
 struct px_sigcheck;
 struct px_sigcheck_req {
-	struct conf		*conf;		/* endpoint, timeouts, rekor_url */
+	const struct conf_endpoint *endpoint;	/* the registry (copied) */
 	struct px_upstream	*up;
 	const char		*sigrepo;
 	const char		*authorization;	/* sent to the registry only */
 	const char		*user_agent;	/* NULL: signet's own */
 	const char		*origin;	/* the client's view, or NULL */
-	const char		*rekor_url;	/* NULL: conf's */
+	const char		*rekor_url;	/* the log, for online checks */
 };
 /* cb runs once, from the loop, when the verdict is in (read it from the
  * verifier); free the check there or later.  NULL: could not start. */

@@ -142,7 +142,7 @@ make_url(const char *up_url, const char *target)
 }
 
 static struct px_fetch *
-fetch_new(const struct conf *cf, const char *method, char *url,
+fetch_new(const struct conf_endpoint *ep, const char *method, char *url,
     const char *authorization, const char *content_type, const char *accept,
     const void *body, size_t len, const char *origin)
 {
@@ -163,7 +163,7 @@ fetch_new(const struct conf *cf, const char *method, char *url,
 	f->f_xfer.easy = e = curl_easy_init();
 	f->f_xfer.done = on_done;
 	f->f_xfer.arg = f;
-	snprintf(f->f_up_url, sizeof(f->f_up_url), "%s", cf->up_url);
+	snprintf(f->f_up_url, sizeof(f->f_up_url), "%s", ep->url);
 	snprintf(f->f_origin, sizeof(f->f_origin), "%s", origin ? origin : "");
 	if (f->f_resp == NULL || f->f_resp_hdrs == NULL || f->f_url == NULL ||
 	    e == NULL) {
@@ -189,24 +189,14 @@ fetch_new(const struct conf *cf, const char *method, char *url,
 		px_fetch_free(f);
 		return NULL;
 	}
+	px_xfer_setup(e, ep, PX_XFER_BUFFERED);
 	curl_easy_setopt(e, CURLOPT_URL, f->f_url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->f_hdrs);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->f_err);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cf->up_connect_timeout);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, cf->up_response_timeout);
-	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (cf->up_ca != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, cf->up_ca);
-	if (cf->up_insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET") != 0) {
@@ -227,52 +217,28 @@ fetch_new(const struct conf *cf, const char *method, char *url,
 }
 
 struct px_fetch *
-px_fetch_new(const struct conf *cf, const char *method, const char *target,
-    const char *authorization, const char *content_type, const char *accept,
-    const void *body, size_t len, const char *origin)
+px_fetch_new(const struct conf_endpoint *ep, const char *method,
+    const char *target, const char *authorization, const char *content_type,
+    const char *accept, const void *body, size_t len, const char *origin)
 {
-	char	*url = make_url(cf->up_url, target);
+	char	*url = make_url(ep->url, target);
 
 	if (url == NULL)
 		return NULL;
-	return fetch_new(cf, method, url, authorization, content_type, accept,
+	return fetch_new(ep, method, url, authorization, content_type, accept,
 	    body, len, origin);
 }
 
-struct conf *
-px_registry_conf(const char *name, const char *url, const char *ca,
-    char *err, size_t errlen)
-{
-	struct conf	*cf = NULL;
-	json_t		*o;
-	char		*text;
-
-	o = json_pack("{s:[s], s:{s:s}, s:{s:s}}", "listen", "127.0.0.1:1",
-	    "upstream", "url", url, "log", "level", "warn");
-	if (o != NULL && ca != NULL)
-		json_object_set_new(json_object_get(o, "upstream"), "ca",
-		    json_string(ca));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (text == NULL) {
-		snprintf(err, errlen, "%s: out of memory\n", name);
-		return NULL;
-	}
-	cf = conf_load_buffer(text, strlen(text), name, err, errlen);
-	free(text);
-	return cf;
-}
-
 struct px_fetch *
-px_fetch_new_any(const struct conf *cf, const char *method, const char *url,
-    const char *authorization, const char *accept, const void *body,
-    size_t len)
+px_fetch_new_any(const struct conf_endpoint *ep, const char *method,
+    const char *url, const char *authorization, const char *accept,
+    const void *body, size_t len)
 {
 	char	*copy = strdup(url);
 
 	if (copy == NULL)
 		return NULL;
-	return fetch_new(cf, method, copy, authorization, NULL, accept, body,
+	return fetch_new(ep, method, copy, authorization, NULL, accept, body,
 	    len, NULL);
 }
 

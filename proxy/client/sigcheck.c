@@ -16,7 +16,7 @@
 
 struct px_sigcheck {
 	struct core_verifier	*k_run;		/* borrowed */
-	struct conf		*k_conf;	/* reference: the endpoint */
+	struct conf_endpoint	*k_ep;		/* a copy */
 	struct px_upstream	*k_up;
 	struct px_fetch		*k_f;
 	char			 k_sigrepo[CORE_NAME_MAX + 1];
@@ -85,11 +85,11 @@ issue(struct px_sigcheck *k)
 		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
 		    k->k_rekor, need.ref);
 		/* the log is not the registry: no credentials go there */
-		k->k_f = px_fetch_new_any(k->k_conf, "GET", target, NULL,
+		k->k_f = px_fetch_new_any(k->k_ep, "GET", target, NULL,
 		    "application/json", NULL, 0);
 		goto start;
 	}
-	k->k_f = px_fetch_new(k->k_conf, "GET", target, k->k_auth, NULL,
+	k->k_f = px_fetch_new(k->k_ep, "GET", target, k->k_auth, NULL,
 	    accept, NULL, 0, k->k_origin);
 start:
 	if (k->k_f != NULL)
@@ -115,7 +115,7 @@ px_sigcheck_start(const struct px_sigcheck_req *rq, struct core_verifier *run,
 	if (k == NULL)
 		return NULL;
 	k->k_run = run;
-	k->k_conf = conf_ref(rq->conf);
+	k->k_ep = conf_endpoint_dup(rq->endpoint);
 	k->k_up = rq->up;
 	k->k_cb = cb;
 	k->k_arg = arg;
@@ -123,11 +123,12 @@ px_sigcheck_start(const struct px_sigcheck_req *rq, struct core_verifier *run,
 	snprintf(k->k_origin, sizeof(k->k_origin), "%s",
 	    rq->origin != NULL ? rq->origin : "");
 	snprintf(k->k_rekor, sizeof(k->k_rekor), "%s", rq->rekor_url != NULL ?
-	    rq->rekor_url : rq->conf->rekor_url);
+	    rq->rekor_url : CONF_REKOR_URL_DEFAULT);
 	k->k_auth = rq->authorization != NULL ? strdup(rq->authorization) :
 	    NULL;
 	k->k_ua = rq->user_agent != NULL ? strdup(rq->user_agent) : NULL;
-	if ((rq->authorization != NULL && k->k_auth == NULL) ||
+	if (k->k_ep == NULL || (rq->authorization != NULL && k->k_auth ==
+	    NULL) ||
 	    (rq->user_agent != NULL && k->k_ua == NULL)) {
 		px_sigcheck_free(k);
 		return NULL;
@@ -151,6 +152,6 @@ px_sigcheck_free(struct px_sigcheck *k)
 		free(k->k_auth);
 	}
 	free(k->k_ua);
-	conf_unref(k->k_conf);
+	conf_endpoint_free(k->k_ep);
 	free(k);
 }

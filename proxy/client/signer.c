@@ -145,7 +145,7 @@ struct px_sign {
 	 * valid layer whose payload is being copied here */
 	int			 s_mi, s_mstep;
 	size_t			 s_ml;
-	struct conf		*s_mconf;	/* the mirror's URL */
+	struct conf_endpoint	*s_mep;		/* the mirror */
 	struct core_trust	 s_mtrust;
 	struct core_verifier	*s_mrun;
 	struct px_sigcheck	*s_mcheck;
@@ -332,7 +332,7 @@ send_req(struct px_sign *s, int i, int sigrepo, const char *method,
 	/* the signature repository may be written with signet's own */
 	if (sigrepo && s->s_own_auth)
 		auth = s->s_sigauth;
-	s->s_f[i] = px_fetch_new(s->s_conf, method, target, auth, ctype,
+	s->s_f[i] = px_fetch_new(&s->s_conf->up, method, target, auth, ctype,
 	    accept, body, len, s->s_origin);
 	if (s->s_f[i] != NULL)
 		px_fetch_user_agent(s->s_f[i], s->s_ua);
@@ -384,7 +384,7 @@ make_payload(struct px_sign *s)
 {
 	struct conf	*cf = s->s_conf;
 	const char	*host = s->s_policy->reference_registry != NULL ?
-			    s->s_policy->reference_registry : cf->up_hostport;
+			    s->s_policy->reference_registry : cf->up.hostport;
 	json_t		*opt;
 	char		 ref[512], hex[65];
 
@@ -515,7 +515,7 @@ send_rekor(struct px_sign *s)
 	    s->s_conf->sign_key);
 	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
 	    s->s_conf->rekor_url);
-	s->s_f[3] = entry != NULL ? px_fetch_new_any(s->s_conf, "POST", url,
+	s->s_f[3] = entry != NULL ? px_fetch_new_any(&s->s_conf->up, "POST", url,
 	    NULL, "application/json", entry, strlen(entry)) : NULL;
 	free(entry);
 	if (s->s_f[3] != NULL)
@@ -555,7 +555,7 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		else
 			snprintf(url, sizeof(url), "%s%s", s->s_conf->rekor_url,
 			    px_fetch_location(f));
-		s->s_f[3] = px_fetch_new_any(s->s_conf, "GET", url, NULL,
+		s->s_f[3] = px_fetch_new_any(&s->s_conf->up, "GET", url, NULL,
 		    "application/json", NULL, 0);
 		if (s->s_f[3] != NULL && px_fetch_start(s->s_up, s->s_f[3],
 		    on_fetch, s) == 0) {
@@ -944,8 +944,8 @@ mirror_drop(struct px_sign *s)
 	s->s_mcheck = NULL;
 	core_verifier_free(s->s_mrun);
 	s->s_mrun = NULL;
-	conf_unref(s->s_mconf);
-	s->s_mconf = NULL;
+	conf_endpoint_free(s->s_mep);
+	s->s_mep = NULL;
 }
 
 static void
@@ -967,9 +967,9 @@ mirror_next_registry(struct px_sign *s)
 		/* the mirror is reached as the upstream is, with its CA file */
 		snprintf(url, sizeof(url), "%s%s", strstr(m, "://") ? "" :
 		    "https://", m);
-		s->s_mconf = px_registry_conf("mirror", url, s->s_conf->up_ca,
-		    err, sizeof(err));
-		if (s->s_mconf == NULL) {
+		s->s_mep = conf_endpoint_new(url, s->s_conf->up.ca, err,
+		    sizeof(err));
+		if (s->s_mep == NULL) {
 			px_warn("mirror %s: %s", m, err);
 			continue;
 		}
@@ -981,7 +981,7 @@ mirror_next_registry(struct px_sign *s)
 		o.all = 1;
 		s->s_mrun = core_verifier_new(&o, s->s_digest);
 		memset(&rq, 0, sizeof(rq));
-		rq.conf = s->s_mconf;
+		rq.endpoint = s->s_mep;
 		rq.up = s->s_up;
 		rq.sigrepo = s->s_repo;
 		rq.rekor_url = s->s_conf->rekor_url;

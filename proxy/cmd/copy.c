@@ -33,7 +33,7 @@ struct cp_ref {
 	char		 registry[256];
 	char		 repo[CORE_NAME_MAX + 1];
 	char		 ref[CORE_REF_MAX + 1];	/* tag or digest */
-	struct conf	*conf;			/* its URL, for the fetches */
+	struct conf_endpoint *ep;		/* the registry */
 	char		*basic;			/* from config.json, or NULL */
 	char		*auth;			/* what is sent: basic, a token */
 	char		 scopes[3 * CORE_NAME_MAX + 96];	/* its token's */
@@ -166,8 +166,8 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 	memcpy(r->ref, ir.ref, sizeof(r->ref));
 	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
 	    r->registry);
-	r->conf = px_registry_conf("copy", url, NULL, cerr, sizeof(cerr));
-	if (r->conf == NULL) {
+	r->ep = conf_endpoint_new(url, NULL, cerr, sizeof(cerr));
+	if (r->ep == NULL) {
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
 	}
@@ -184,7 +184,7 @@ send_fetch(struct copy *c, struct cp_ref *r, const char *method,
 	char	msg[700];
 
 	px_fetch_free(c->f);
-	c->f = px_fetch_new(r->conf, method, target, r->auth, ctype,
+	c->f = px_fetch_new(r->ep, method, target, r->auth, ctype,
 	    ACCEPT_ALL, body, len, NULL);
 	if (c->f == NULL || px_fetch_start(c->up, c->f, cb, c) == -1) {
 		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
@@ -751,7 +751,7 @@ lane_fetch(struct cp_lane *ln, const char *method, const char *target,
 	char		 msg[700];
 
 	px_fetch_free(ln->f);
-	ln->f = px_fetch_new(c->dst.conf, method, target, c->dst.auth, NULL,
+	ln->f = px_fetch_new(c->dst.ep, method, target, c->dst.auth, NULL,
 	    NULL, method[0] == 'P' ? "" : NULL, 0, NULL);
 	if (ln->f == NULL || px_fetch_start(c->up, ln->f, cb, ln) == -1) {
 		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
@@ -903,8 +903,11 @@ pipe_start(struct cp_lane *ln, const char *location)
 	ln->put.easy = curl_easy_init();
 	if (ln->get.easy == NULL || ln->put.easy == NULL)
 		return -1;
-	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", c->src.conf->up_url,
+	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", c->src.ep->url,
 	    c->src.repo, b->digest);
+	/* both halves stall-checked: no byte for response_timeout fails */
+	px_xfer_setup(ln->get.easy, c->src.ep, PX_XFER_STREAM);
+	px_xfer_setup(ln->put.easy, c->dst.ep, PX_XFER_STREAM);
 	curl_easy_setopt(ln->get.easy, CURLOPT_URL, url);
 	ln->get_hdrs = auth_header(NULL, c->src.auth);
 	curl_easy_setopt(ln->get.easy, CURLOPT_HTTPHEADER, ln->get_hdrs);
@@ -914,14 +917,12 @@ pipe_start(struct cp_lane *ln, const char *location)
 	curl_easy_setopt(ln->get.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEFUNCTION, pipe_write);
 	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEDATA, ln);
-	curl_easy_setopt(ln->get.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(ln->get.easy, CURLOPT_BUFFERSIZE, 65536L);
 	if (strncmp(location, "http", 4) == 0)
 		snprintf(url, sizeof(url), "%s%cdigest=%s", location,
 		    strchr(location, '?') ? '&' : '?', b->digest);
 	else
 		snprintf(url, sizeof(url), "%s%s%cdigest=%s",
-		    c->dst.conf->up_url, location, strchr(location, '?') ? '&' :
+		    c->dst.ep->url, location, strchr(location, '?') ? '&' :
 		    '?', b->digest);
 	curl_easy_setopt(ln->put.easy, CURLOPT_URL, url);
 	ln->put_hdrs = curl_slist_append(NULL, "Content-Type: "
@@ -934,8 +935,6 @@ pipe_start(struct cp_lane *ln, const char *location)
 	    (curl_off_t)b->size);
 	curl_easy_setopt(ln->put.easy, CURLOPT_READFUNCTION, pipe_read);
 	curl_easy_setopt(ln->put.easy, CURLOPT_READDATA, ln);
-	curl_easy_setopt(ln->put.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(ln->put.easy, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
 	ln->get.done = pipe_done;
 	ln->get.arg = ln;
 	ln->put.done = put_done;
@@ -1215,7 +1214,7 @@ start_auth(struct copy *c)
 		    strcmp(c->sigrepo, c->dst.repo) ? " repository:" : "",
 		    strcmp(c->sigrepo, c->dst.repo) ? c->sigrepo : "",
 		    strcmp(c->sigrepo, c->dst.repo) ? ":pull,push" : "");
-	c->authjob = px_auth_start(r->conf, c->up, r->basic, scopes, on_auth,
+	c->authjob = px_auth_start(r->ep, c->up, r->basic, scopes, on_auth,
 	    c, &cached);
 	if (c->authjob != NULL)
 		return 1;
@@ -1238,9 +1237,9 @@ next(struct copy *c)
 
 	/* tokens expire (Docker Hub's after 300 s): renew between requests */
 	if (c->phase != PH_AUTH && c->phase != PH_DONE &&
-	    ((c->src.bearer && !px_auth_fresh(c->src.conf->up_url,
+	    ((c->src.bearer && !px_auth_fresh(c->src.ep->url,
 	    c->src.scopes)) || (c->dst.bearer &&
-	    !px_auth_fresh(c->dst.conf->up_url, c->dst.scopes)))) {
+	    !px_auth_fresh(c->dst.ep->url, c->dst.scopes)))) {
 		c->resume = c->phase;
 		c->phase = PH_AUTH;
 		c->aside = 0;
@@ -1329,7 +1328,7 @@ next(struct copy *c)
 		o.all = 1;	/* every layer: only those that verify go */
 		c->run = core_verifier_new(&o, c->top.digest);
 		memset(&rq, 0, sizeof(rq));
-		rq.conf = c->src.conf;
+		rq.endpoint = c->src.ep;
 		rq.up = c->up;
 		rq.sigrepo = c->src.repo;
 		rq.authorization = c->src.auth;
@@ -1402,7 +1401,8 @@ px_cmd_copy(int argc, char **argv)
 	struct px_cmd_trust init = PX_CMD_TRUST_INIT;
 	const char	*srcs = NULL, *dsts = NULL;
 	const char	*sigrepo = getenv("COSIGN_REPOSITORY");
-	char		 err[CONF_ERR_MAX];
+	char		 err[CONF_ERR_MAX], *end;
+	long		 timeout = 0;
 	int		 i, allow_http = 0, rc, r;
 	size_t		 k;
 
@@ -1424,6 +1424,15 @@ px_cmd_copy(int argc, char **argv)
 			c->all = 1;
 		else if (strcmp(argv[i], "--allow-http") == 0)
 			allow_http = 1;
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			timeout = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || timeout < 1 || timeout > 86400) {
+				fprintf(stderr, "signet: copy: --timeout is 1 "
+				    "to 86400 seconds\n");
+				free(c);
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--verify") == 0)
 			c->verify = 1;
 		else if (strcmp(argv[i], "--signature-repository") == 0 &&
@@ -1449,7 +1458,8 @@ px_cmd_copy(int argc, char **argv)
 		    "[--verify (--key PUB ... | --ca-roots PEM "
 		    "--certificate-identity ID --certificate-oidc-issuer ISSUER "
 		    "| --policy FILE) [--rekor-key PUB] [--threshold N]] "
-		    "[--signature-repository REPO] [--allow-http] SRC DST\n");
+		    "[--signature-repository REPO] [--timeout SECONDS] "
+		    "[--allow-http] SRC DST\n");
 		free(c);
 		return 2;
 	}
@@ -1459,6 +1469,9 @@ px_cmd_copy(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
+	if (timeout > 0)
+		c->src.ep->response_timeout = c->dst.ep->response_timeout =
+		    timeout;
 	/* the target's signature repository: the option, COSIGN_REPOSITORY,
 	 * or the image's own (a name on the target registry, as in serve) */
 	if (sigrepo != NULL && *sigrepo != '\0' &&
@@ -1541,8 +1554,8 @@ done:
 	wipe(c->dst.auth);
 	wipe(c->src.basic);
 	wipe(c->dst.basic);
-	conf_unref(c->src.conf);
-	conf_unref(c->dst.conf);
+	conf_endpoint_free(c->src.ep);
+	conf_endpoint_free(c->dst.ep);
 	px_cmd_trust_free(&c->trust);
 	free(c);
 	return rc;

@@ -21,7 +21,7 @@ enum gc_step { GC_LIST, GC_SUBJECT, GC_RESOLVE, GC_DELETE };
 
 struct gc {
 	struct event_base	*base;
-	struct conf		*conf;
+	struct conf_endpoint	*ep;		/* the registry */
 	struct px_upstream	*up;
 	struct px_fetch		*f;
 	enum gc_step		 step;
@@ -40,7 +40,7 @@ gc_send(struct gc *g, const char *method, const char *target,
     void (*cb)(struct px_fetch *, void *))
 {
 	px_fetch_free(g->f);
-	g->f = px_fetch_new(g->conf, method, target, NULL, NULL, ACCEPT_ALL,
+	g->f = px_fetch_new(g->ep, method, target, NULL, NULL, ACCEPT_ALL,
 	    NULL, 0, NULL);
 	if (g->f == NULL || px_fetch_start(g->up, g->f, cb, g) == -1) {
 		fprintf(stderr, "signet: gc: cannot start %s %s\n", method,
@@ -223,9 +223,9 @@ px_cmd_gc(int argc, char **argv)
 	memcpy(g.repo, ir.repo, sizeof(g.repo));
 	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
 	    g.registry);
-	g.conf = px_registry_conf("gc", url, NULL, err, sizeof(err));
-	if (g.conf == NULL) {
-		fprintf(stderr, "%s", err);
+	g.ep = conf_endpoint_new(url, NULL, err, sizeof(err));
+	if (g.ep == NULL) {
+		fprintf(stderr, "signet: gc: %s\n", err);
 		return 1;
 	}
 	px_log_set_level(CONF_LOG_WARN);
@@ -242,7 +242,7 @@ px_cmd_gc(int argc, char **argv)
 	for (k = 0; k < g.ntags; k++)
 		free(g.tags[k]);
 	free(g.tags);
-	conf_unref(g.conf);
+	conf_endpoint_free(g.ep);
 	curl_global_cleanup();
 	return g.errors > 0 ? 1 : 0;
 }

@@ -99,7 +99,7 @@ px_cmd_serve(int argc, char **argv)
 	for (i = 0; i < c->nlisten; i++)
 		px_info("listening on %s:%s%s, upstream %s",
 		    c->listen[i].host, c->listen[i].port,
-		    c->tls_cert != NULL ? " (TLS)" : "", c->up_url);
+		    c->tls_cert != NULL ? " (TLS)" : "", c->up.url);
 	conf_unref(c);
 	event_base_dispatch(base);
 	px_server_free(srv);

@@ -95,7 +95,7 @@ sign_get(struct sign_cmd *sc)
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc->repo,
 	    sc->ref);
-	sc->get = px_fetch_new(sc->conf, "GET", target, sc->auth, NULL,
+	sc->get = px_fetch_new(&sc->conf->up, "GET", target, sc->auth, NULL,
 	    CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
 	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL);
 	if (sc->get == NULL ||
@@ -135,7 +135,7 @@ sign_start(struct sign_cmd *sc)
 	snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s",
 	    sc->repo, sr != NULL ? " repository:" : "", sr != NULL ? sr : "",
 	    sr != NULL ? ":pull,push" : "");
-	sc->authjob = px_auth_start(sc->conf, sc->up, sc->auth, scopes,
+	sc->authjob = px_auth_start(&sc->conf->up, sc->up, sc->auth, scopes,
 	    sign_on_auth, sc, &cached);
 	if (sc->authjob != NULL)
 		return;

@@ -21,7 +21,7 @@
 
 struct verify_cmd {
 	struct event_base	*base;
-	struct conf		*conf;
+	struct conf_endpoint	*ep;		/* the registry */
 	struct px_upstream	*up;
 	struct px_fetch		*f;
 	struct px_auth		*authjob;
@@ -133,7 +133,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	o.all = 1;	/* print every signature that verifies, as cosign */
 	vc->run = core_verifier_new(&o, vc->digest);
 	memset(&rq, 0, sizeof(rq));
-	rq.conf = vc->conf;
+	rq.endpoint = vc->ep;
 	rq.up = vc->up;
 	rq.sigrepo = vc->sigrepo;
 	rq.authorization = vc->auth;
@@ -151,7 +151,7 @@ get_manifest(struct verify_cmd *vc)
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", vc->ref.repo,
 	    vc->ref.ref);
-	vc->f = px_fetch_new(vc->conf, "GET", target, vc->auth, NULL,
+	vc->f = px_fetch_new(vc->ep, "GET", target, vc->auth, NULL,
 	    ACCEPT_ANY, NULL, 0, NULL);
 	if (vc->f == NULL ||
 	    px_fetch_start(vc->up, vc->f, on_manifest, vc) == -1)
@@ -190,7 +190,7 @@ authenticate(struct verify_cmd *vc)
 	snprintf(scopes, sizeof(scopes), "repository:%s:pull%s%s%s",
 	    vc->ref.repo, other ? " repository:" : "", other ? vc->sigrepo :
 	    "", other ? ":pull" : "");
-	vc->authjob = px_auth_start(vc->conf, vc->up, vc->basic, scopes,
+	vc->authjob = px_auth_start(vc->ep, vc->up, vc->basic, scopes,
 	    on_auth, vc, &cached);
 	if (vc->authjob != NULL)
 		return;
@@ -278,9 +278,9 @@ px_cmd_verify(int argc, char **argv)
 	}
 	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
 	    vc.ref.registry);
-	vc.conf = px_registry_conf("verify", url, NULL, err, sizeof(err));
-	if (vc.conf == NULL) {
-		fprintf(stderr, "%s", err);
+	vc.ep = conf_endpoint_new(url, NULL, err, sizeof(err));
+	if (vc.ep == NULL) {
+		fprintf(stderr, "signet: verify: %s\n", err);
 		px_cmd_trust_free(&vc.trust);
 		return 1;
 	}
@@ -304,7 +304,7 @@ px_cmd_verify(int argc, char **argv)
 	if (vc.base != NULL)
 		event_base_free(vc.base);
 	curl_global_cleanup();
-	conf_unref(vc.conf);
+	conf_endpoint_free(vc.ep);
 	wipe_free(vc.basic);
 	wipe_free(vc.auth);
 	px_cmd_trust_free(&vc.trust);

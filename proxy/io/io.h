@@ -145,6 +145,16 @@ int	px_upstream_start(struct px_upstream *, struct px_xfer *x);
 /* Remove an unfinished transfer; done is not called.  Never call this from
  * inside a curl callback. */
 void	px_upstream_cancel(struct px_upstream *, struct px_xfer *x);
+/*
+ * The options every transfer to an endpoint shares, set once here: no
+ * signals, http and https only, the endpoint's CA (or no check when
+ * insecure), its connect timeout, no content decoding.  A buffered exchange
+ * must end within response_timeout; a stream (a blob piped between two
+ * registries) fails when no byte moved for response_timeout; the relay
+ * times the response head itself and then runs at the client's pace.
+ */
+enum px_xfer_kind { PX_XFER_BUFFERED, PX_XFER_STREAM, PX_XFER_RELAY };
+void	px_xfer_setup(CURL *, const struct conf_endpoint *, enum px_xfer_kind);
 
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 

@@ -185,3 +185,38 @@ px_upstream_cancel(struct px_upstream *up, struct px_xfer *x)
 	curl_multi_remove_handle(up->multi, x->easy);
 	x->active = 0;
 }
+
+void
+px_xfer_setup(CURL *e, const struct conf_endpoint *ep, enum px_xfer_kind kind)
+{
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ep->connect_timeout);
+	/* bytes pass through as they are: no content decoding */
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (ep->ca != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ep->ca);
+	if (ep->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	switch (kind) {
+	case PX_XFER_BUFFERED:
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, ep->response_timeout);
+		break;
+	case PX_XFER_STREAM:
+		/* a registry that moves no byte for that long has stalled */
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+		    ep->response_timeout);
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 65536L);
+		break;
+	case PX_XFER_RELAY:
+		/* the relay times the response head itself; the body runs at
+		 * the client's pace */
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+		break;
+	}
+}

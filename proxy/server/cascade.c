@@ -57,7 +57,7 @@ send_one(struct cascade *k, size_t i, const char *method, const char *ref)
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", k->k_repo, ref);
 	px_fetch_free(k->k_f[i]);
-	k->k_f[i] = px_fetch_new(k->k_conf, method, target, k->k_auth, NULL,
+	k->k_f[i] = px_fetch_new(&k->k_conf->up, method, target, k->k_auth, NULL,
 	    ACCEPT_ALL, NULL, 0, NULL);
 	if (k->k_f[i] == NULL ||
 	    px_fetch_start(k->k_up, k->k_f[i], on_fetch, k) == -1)

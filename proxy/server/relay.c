@@ -71,7 +71,7 @@ on_response_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 arm_response_timer(struct px_relay *r)
 {
-	struct timeval	tv = { r->r_conn->c_conf->up_response_timeout, 0 };
+	struct timeval	tv = { r->r_conn->c_conf->up.response_timeout, 0 };
 
 	if (r->r_timer != NULL && !r->r_head_sent)
 		evtimer_add(r->r_timer, &tv);
@@ -140,7 +140,7 @@ header_line(struct px_relay *r, struct px_conn *c, char *line, size_t len)
 		return;
 	}
 	px_header_filter(line, r->r_resp_hdrs, &r->r_content_length,
-	    c->c_conf->up_url, r->r_origin);
+	    c->c_conf->up.url, r->r_origin);
 }
 
 /* CURLOPT_WRITEFUNCTION: the response body, towards the client. */
@@ -270,25 +270,13 @@ relay_new(struct px_conn *c, enum relay_kind kind)
 		return NULL;
 	px_conn_origin(c, r->r_origin, sizeof(r->r_origin));
 
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	px_xfer_setup(e, &cf->up, PX_XFER_RELAY);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->r_errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, cf->up_connect_timeout);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	/* bytes pass through as they are: no content decoding */
-	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
-	if (cf->up_ca != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, cf->up_ca);
-	if (cf->up_insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	return r;
 }
 
@@ -353,13 +341,13 @@ px_relay_start(struct px_conn *c)
 		return;
 	}
 	e = r->r_xfer.easy;
-	ulen = strlen(c->c_conf->up_url) + strlen(c->c_req.target) + 1;
+	ulen = strlen(c->c_conf->up.url) + strlen(c->c_req.target) + 1;
 	r->r_url = malloc(ulen);
 	if (r->r_url == NULL) {
 		px_conn_error(c, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	snprintf(r->r_url, ulen, "%s%s", c->c_conf->up_url, c->c_req.target);
+	snprintf(r->r_url, ulen, "%s%s", c->c_conf->up.url, c->c_req.target);
 	curl_easy_setopt(e, CURLOPT_URL, r->r_url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->r_hdrs);
 
@@ -400,16 +388,16 @@ px_relay_probe(struct px_conn *c)
 		px_conn_error(c, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	ulen = strlen(c->c_conf->up_url) + sizeof("/v2/");
+	ulen = strlen(c->c_conf->up.url) + sizeof("/v2/");
 	r->r_url = malloc(ulen);
 	if (r->r_url == NULL) {
 		px_conn_error(c, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	snprintf(r->r_url, ulen, "%s/v2/", c->c_conf->up_url);
+	snprintf(r->r_url, ulen, "%s/v2/", c->c_conf->up.url);
 	curl_easy_setopt(r->r_xfer.easy, CURLOPT_URL, r->r_url);
 	curl_easy_setopt(r->r_xfer.easy, CURLOPT_TIMEOUT,
-	    c->c_conf->up_connect_timeout);
+	    c->c_conf->up.connect_timeout);
 	if (px_upstream_start(upstream_of(c), &r->r_xfer) == -1)
 		px_conn_error(c, 500, "UNKNOWN", "cannot start upstream request");
 }

@@ -63,7 +63,7 @@ px_subject_start(struct px_conn *c)
 	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256:%.64s",
 	    c->c_route.name, c->c_route.ref + 7);
 	px_conn_origin(c, origin, sizeof(origin));
-	c->c_subject = px_fetch_new(c->c_conf, "HEAD", target,
+	c->c_subject = px_fetch_new(&c->c_conf->up, "HEAD", target,
 	    px_http_req_header(&c->c_req, "authorization"), NULL,
 	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
 	    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST, NULL, 0, origin);

@@ -555,7 +555,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	else {
 		/* a HEAD without a digest (ECR): GET it to hash the bytes */
 		px_fetch_free(v->v_manifest);
-		v->v_manifest = px_fetch_new(c->c_conf, "GET",
+		v->v_manifest = px_fetch_new(&c->c_conf->up, "GET",
 		    c->c_req.target, px_http_req_header(&c->c_req,
 		    "authorization"), NULL, v->v_accept[0] ? v->v_accept :
 		    ACCEPT_LIST, NULL, 0, v->v_origin);
@@ -614,13 +614,13 @@ on_manifest(struct px_fetch *f, void *arg)
 	conf_policy_vopts(c->c_conf, v->v_policy, v->v_want_ref, &v->v_trust,
 	    &o);
 	v->v_run = core_verifier_new(&o, v->v_digest);
-	rq.conf = c->c_conf;
+	rq.endpoint = &c->c_conf->up;
 	rq.up = px_server_upstream(c->c_srv);
 	rq.sigrepo = v->v_sigrepo;
 	rq.authorization = px_http_req_header(&c->c_req, "authorization");
 	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
 	rq.origin = v->v_origin;
-	rq.rekor_url = NULL;
+	rq.rekor_url = c->c_conf->rekor_url;
 	v->v_check = v->v_run != NULL ? px_sigcheck_start(&rq, v->v_run,
 	    on_verdict, v) : NULL;
 	if (v->v_check == NULL)
@@ -664,14 +664,14 @@ px_verify_start(struct px_conn *c)
 	    c->c_conf->sig_repo != NULL ? c->c_conf->sig_repo : v->v_repo);
 	snprintf(v->v_want_ref, sizeof(v->v_want_ref), "%s/%s",
 	    v->v_policy->reference_registry != NULL ?
-	    v->v_policy->reference_registry : c->c_conf->up_hostport,
+	    v->v_policy->reference_registry : c->c_conf->up.hostport,
 	    v->v_repo);
 	px_conn_origin(c, v->v_origin, sizeof(v->v_origin));
 	accept = px_http_req_header_join(&c->c_req, "accept", v->v_accept,
 	    sizeof(v->v_accept)) == 0 ? v->v_accept : NULL;
 	v->v_state = V_MANIFEST;
 	v->v_is_get = strcmp(c->c_req.method, "GET") == 0;
-	v->v_manifest = px_fetch_new(c->c_conf, c->c_req.method,
+	v->v_manifest = px_fetch_new(&c->c_conf->up, c->c_req.method,
 	    c->c_req.target, px_http_req_header(&c->c_req, "authorization"),
 	    NULL, accept != NULL ? accept : ACCEPT_LIST, NULL, 0, v->v_origin);
 	if (v->v_manifest != NULL)

@@ -223,6 +223,14 @@ def quirk_front(port, upstream, quirk):
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
+            if (quirk == "stall-blob" and self.command == "GET" and r.status == 200
+                    and "/blobs/sha256:" in self.path and len(data) > 1024):
+                # half the blob, then nothing: a stalled registry
+                import time
+                self.wfile.write(data[:len(data) // 2])
+                self.wfile.flush()
+                time.sleep(3600)
+                return
             if self.command != "HEAD":
                 self.wfile.write(data)
             c.close()

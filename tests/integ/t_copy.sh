@@ -157,6 +157,22 @@ expect_match "  notices it" "$(cat "$T/err")" 'changed under the copy; merging a
 out=$($CHECK "$REG_b" lost/half 1 "$T/k.pub")
 expect_match "  and the signatures are there" "$out" '"layers": 2, "valid": 1'
 
+# 6e. a source that stalls in the middle of a blob: the copy fails after
+# --timeout seconds without a byte, instead of hanging
+sport=$(free_port)
+$HELPERS quirk-front "$sport" "$REG_a" stall-blob >"$T/stall.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$sport"
+start=$(date +%s)
+timeout 60 "$SIGNET" copy --timeout 3 --allow-http "127.0.0.1:$sport/app/half:1" \
+    "$REG_b/stalled/half:1" >/dev/null 2>"$T/err"
+rc=$?
+took=$(( $(date +%s) - start ))
+expect_eq "a stalled source fails the copy (exit 1)" "$rc" 1
+check "  within the timeout, not forever ($took s)" test "$took" -lt 30
+expect_match "  naming the stall" "$(cat "$T/err")" 'too slow|timed out|Timeout'
+expect_eq "  and no tag at the target" "$(http_status GET "http://$REG_b/v2/stalled/half/manifests/1")" 404
+
 # 7. --verify --policy: the target repository's rule, with its threshold
 "$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
 printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://x"}, "policies": [

@@ -30,8 +30,8 @@ test_good(void)
 	CHECK(strcmp(c->listen[1].host, "::1") == 0, "listen v6 %s",
 	    c->listen[1].host);
 	CHECK(strcmp(c->listen[2].host, "") == 0, "listen any");
-	CHECK(strcmp(c->up_url, "http://127.0.0.1:5001") == 0,
-	    "trailing slash kept: %s", c->up_url);
+	CHECK(strcmp(c->up.url, "http://127.0.0.1:5001") == 0,
+	    "trailing slash kept: %s", c->up.url);
 	CHECK(c->log_level == CONF_LOG_DEBUG, "level");
 	CHECK(c->log_access == 0, "access");
 	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
@@ -137,7 +137,7 @@ test_signing(void)
 	if (c != NULL) {
 		CHECK(c->sign_key != NULL, "key loaded");
 		CHECK(c->up_media_types == CONF_MT_AUTO, "media_types");
-		CHECK(strcmp(c->up_hostport, "reg.example:5000") == 0, "hostport");
+		CHECK(strcmp(c->up.hostport, "reg.example:5000") == 0, "hostport");
 		p = conf_policy_for(c, "team/app");
 		CHECK(p != NULL && p->sign == CONF_SIGN_REQUIRED &&
 		    strcmp(p->reference_registry, "signet.example:443") == 0,
