@@ -164,7 +164,7 @@ static void on_fetch(struct px_fetch *, void *);
 static void
 request_token(struct px_auth *a, const char *challenge)
 {
-	char	*realm, *service, *url;
+	char	*realm, *service, *url, err[400];
 	size_t	 n;
 
 	realm = challenge_param(challenge, "realm");
@@ -207,12 +207,13 @@ request_token(struct px_auth *a, const char *challenge)
 	free(realm);
 	free(service);
 	px_fetch_free(a->a_fetch);
-	a->a_fetch = url == NULL ? NULL : px_fetch_new_any(a->a_ep, "GET",
-	    url, a->a_basic, "application/json", NULL, 0);
-	free(url);
 	a->a_state = AU_TOKEN;
-	if (a->a_fetch == NULL ||
-	    px_fetch_start(a->a_up, a->a_fetch, on_fetch, a) == -1)
+	a->a_fetch = url == NULL ? NULL : px_fetch_send(a->a_up, a->a_ep,
+	    &(struct px_request){ .method = "GET", .url = url,
+	    .authorization = a->a_basic, .accept = "application/json" },
+	    on_fetch, a, err, sizeof(err));
+	free(url);
+	if (a->a_fetch == NULL)
 		auth_finish(a, NULL, "cannot start the token request");
 }
 
@@ -290,6 +291,7 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 {
 	struct auth_entry	*e;
 	struct px_auth		*a;
+	char			 err[400];
 
 	*cached = NULL;
 	if (strlen(scopes) >= sizeof(a->a_scope))
@@ -309,10 +311,11 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scopes);
 	a->a_basic = basic != NULL ? strdup(basic) : NULL;
 	a->a_state = AU_PING;
-	a->a_fetch = a->a_ep != NULL ? px_fetch_new(a->a_ep, "GET", "/v2/",
-	    NULL, NULL, NULL, NULL, 0, NULL) : NULL;
-	if ((basic != NULL && a->a_basic == NULL) || a->a_fetch == NULL ||
-	    px_fetch_start(up, a->a_fetch, on_fetch, a) == -1) {
+	if (a->a_ep != NULL && (basic == NULL || a->a_basic != NULL))
+		a->a_fetch = px_fetch_send(up, a->a_ep, &(struct px_request){
+		    .method = "GET", .target = "/v2/" }, on_fetch, a, err,
+		    sizeof(err));
+	if (a->a_fetch == NULL) {
 		px_auth_free(a);
 		return NULL;
 	}

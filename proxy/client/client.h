@@ -16,29 +16,33 @@ struct px_sign;
 struct px_fetch;
 typedef void (*px_fetch_fn)(struct px_fetch *, void *arg);
 
+/* A request of signet's own; strings and the body are copied. */
+struct px_request {
+	const char	*method;
+	const char	*target;	/* a path, or an absolute URL on the
+					 * endpoint's own origin (credentials
+					 * never go elsewhere) */
+	const char	*url;		/* or any URL: only a token realm or a
+					 * log, which signet's configuration or
+					 * the registry itself names */
+	const char	*authorization;	/* or NULL */
+	const char	*content_type;
+	const char	*accept;	/* NULL: any */
+	const char	*user_agent;	/* the client's; NULL: signet's */
+	const char	*origin;	/* the client's view of signet, for an
+					 * answer relayed with
+					 * px_conn_reply_fetch */
+	const void	*body;
+	size_t		 len;
+};
 /*
- * A request to target (a path, or an absolute URL on the upstream's own
- * origin) with the given Authorization (or NULL), body (copied) and
- * headers.  origin is the client's view of signet, for rewriting Location
- * in a response relayed with px_conn_reply_fetch.  NULL on failure,
- * including a target on another origin than the endpoint's.
+ * Make and start a request to the endpoint (its timeouts and CA); cb runs
+ * once, from the loop, and may free the fetch.  NULL when it could not
+ * start, with "cannot start METHOD TARGET: why" in err.
  */
-struct px_fetch *px_fetch_new(const struct conf_endpoint *,
-	    const char *method, const char *target, const char *authorization,
-	    const char *content_type, const char *accept, const void *body,
-	    size_t len, const char *origin);
-/* Any URL: only for a token realm or a log, which the configuration or the
- * registry itself names.  The endpoint gives the timeouts and the CA. */
-struct px_fetch *px_fetch_new_any(const struct conf_endpoint *,
-	    const char *method, const char *url, const char *authorization,
-	    const char *accept, const void *body, size_t len);
-/* The Content-Type of a request made with px_fetch_new_any. */
-void	px_fetch_content(struct px_fetch *, const char *content_type);
-/* The User-Agent to send (the client's); NULL: signet's own. */
-void	px_fetch_user_agent(struct px_fetch *, const char *ua);
-/* cb runs once, from the loop; free the fetch there or later. */
-int	px_fetch_start(struct px_upstream *, struct px_fetch *, px_fetch_fn cb,
-	    void *arg);
+struct px_fetch *px_fetch_send(struct px_upstream *,
+	    const struct conf_endpoint *, const struct px_request *,
+	    px_fetch_fn cb, void *arg, char *err, size_t errlen);
 void	px_fetch_free(struct px_fetch *);
 /* HTTP status, or 0 when no answer came (px_fetch_error says why) */
 int	px_fetch_status(const struct px_fetch *);

@@ -216,8 +216,8 @@ fetch_new(const struct conf_endpoint *ep, const char *method, char *url,
 	return f;
 }
 
-struct px_fetch *
-px_fetch_new(const struct conf_endpoint *ep, const char *method,
+static struct px_fetch *
+fetch_on(const struct conf_endpoint *ep, const char *method,
     const char *target, const char *authorization, const char *content_type,
     const char *accept, const void *body, size_t len, const char *origin)
 {
@@ -229,8 +229,8 @@ px_fetch_new(const struct conf_endpoint *ep, const char *method,
 	    body, len, origin);
 }
 
-struct px_fetch *
-px_fetch_new_any(const struct conf_endpoint *ep, const char *method,
+static struct px_fetch *
+fetch_any(const struct conf_endpoint *ep, const char *method,
     const char *url, const char *authorization, const char *accept,
     const void *body, size_t len)
 {
@@ -242,8 +242,8 @@ px_fetch_new_any(const struct conf_endpoint *ep, const char *method,
 	    len, NULL);
 }
 
-void
-px_fetch_content(struct px_fetch *f, const char *content_type)
+static void
+set_content_type(struct px_fetch *f, const char *content_type)
 {
 	char			 h[256];
 	struct curl_slist	*t;
@@ -255,22 +255,49 @@ px_fetch_content(struct px_fetch *f, const char *content_type)
 	curl_easy_setopt(f->f_xfer.easy, CURLOPT_HTTPHEADER, f->f_hdrs);
 }
 
-void
-px_fetch_user_agent(struct px_fetch *f, const char *ua)
+static void
+set_user_agent(struct px_fetch *f, const char *ua)
 {
 	/* the client's, so the registry's logs name who asked */
 	curl_easy_setopt(f->f_xfer.easy, CURLOPT_USERAGENT,
 	    ua != NULL ? ua : "signet/" PACKAGE_VERSION);
 }
 
-int
-px_fetch_start(struct px_upstream *up, struct px_fetch *f, px_fetch_fn cb,
-    void *arg)
+struct px_fetch *
+px_fetch_send(struct px_upstream *up, const struct conf_endpoint *ep,
+    const struct px_request *rq, px_fetch_fn cb, void *arg, char *err,
+    size_t errlen)
 {
+	struct px_fetch	*f;
+
+	if (rq->url != NULL) {
+		f = fetch_any(ep, rq->method, rq->url, rq->authorization,
+		    rq->accept, rq->body, rq->len);
+		if (f != NULL && rq->content_type != NULL)
+			set_content_type(f, rq->content_type);
+	} else
+		f = fetch_on(ep, rq->method, rq->target, rq->authorization,
+		    rq->content_type, rq->accept, rq->body, rq->len,
+		    rq->origin);
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot start %s %.300s: %s", rq->method,
+		    rq->url != NULL ? rq->url : rq->target, rq->url == NULL &&
+		    strncmp(rq->target, "http", 4) == 0 ? "not on the "
+		    "registry's origin" : "out of memory");
+		return NULL;
+	}
+	set_user_agent(f, rq->user_agent);
 	f->f_up = up;
 	f->f_cb = cb;
 	f->f_arg = arg;
-	return px_upstream_start(up, &f->f_xfer);
+	if (px_upstream_start(up, &f->f_xfer) == -1) {
+		snprintf(err, errlen, "cannot start %s %.300s: refused by "
+		    "libcurl", rq->method, rq->url != NULL ? rq->url :
+		    rq->target);
+		px_fetch_free(f);
+		return NULL;
+	}
+	return f;
 }
 
 void

@@ -65,17 +65,23 @@ static int
 issue(struct px_sigcheck *k)
 {
 	struct core_vneed	 need;
-	char			 target[1024];
-	const char		*accept = NULL;
+	struct px_request	 rq;
+	char			 target[1024], err[400];
 
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.target = target;
+	rq.authorization = k->k_auth;
+	rq.user_agent = k->k_ua;
+	rq.origin = k->k_origin;
 	switch (core_verifier_next(k->k_run, &need)) {
 	case CORE_VN_DONE:
 		return 0;
 	case CORE_VN_LIST:
 		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
 		    k->k_sigrepo, need.ref);
-		accept = CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
-		    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST;
+		rq.accept = CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST
+		    ", " CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST;
 		break;
 	case CORE_VN_PAYLOAD:
 		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
@@ -85,21 +91,16 @@ issue(struct px_sigcheck *k)
 		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
 		    k->k_rekor, need.ref);
 		/* the log is not the registry: no credentials go there */
-		k->k_f = px_fetch_new_any(k->k_ep, "GET", target, NULL,
-		    "application/json", NULL, 0);
-		goto start;
+		rq.target = NULL;
+		rq.url = target;
+		rq.authorization = NULL;
+		rq.accept = "application/json";
+		break;
 	}
-	k->k_f = px_fetch_new(k->k_ep, "GET", target, k->k_auth, NULL,
-	    accept, NULL, 0, k->k_origin);
-start:
-	if (k->k_f != NULL)
-		px_fetch_user_agent(k->k_f, k->k_ua);
-	if (k->k_f == NULL ||
-	    px_fetch_start(k->k_up, k->k_f, on_answer, k) == -1) {
-		px_fetch_free(k->k_f);
-		k->k_f = NULL;
-		core_verifier_feed(k->k_run, 0, NULL, 0,
-		    "cannot start a request");
+	k->k_f = px_fetch_send(k->k_up, k->k_ep, &rq, on_answer, k, err,
+	    sizeof(err));
+	if (k->k_f == NULL) {
+		core_verifier_feed(k->k_run, 0, NULL, 0, err);
 		return -1;
 	}
 	return 1;

@@ -332,16 +332,13 @@ send_req(struct px_sign *s, int i, int sigrepo, const char *method,
 	/* the signature repository may be written with signet's own */
 	if (sigrepo && s->s_own_auth)
 		auth = s->s_sigauth;
-	s->s_f[i] = px_fetch_new(&s->s_conf->up, method, target, auth, ctype,
-	    accept, body, len, s->s_origin);
-	if (s->s_f[i] != NULL)
-		px_fetch_user_agent(s->s_f[i], s->s_ua);
-	if (s->s_f[i] == NULL ||
-	    px_fetch_start(s->s_up, s->s_f[i], on_fetch, s) == -1) {
-		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start %s %.400s",
-		    method, target);
+	s->s_f[i] = px_fetch_send(s->s_up, &s->s_conf->up,
+	    &(struct px_request){ .method = method, .target = target,
+	    .authorization = auth, .content_type = ctype, .accept = accept,
+	    .user_agent = s->s_ua, .origin = s->s_origin, .body = body,
+	    .len = len }, on_fetch, s, s->s_fail, sizeof(s->s_fail));
+	if (s->s_f[i] == NULL)
 		return -1;
-	}
 	s->s_pending++;
 	return 0;
 }
@@ -515,15 +512,13 @@ send_rekor(struct px_sign *s)
 	    s->s_conf->sign_key);
 	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
 	    s->s_conf->rekor_url);
-	s->s_f[3] = entry != NULL ? px_fetch_new_any(&s->s_conf->up, "POST", url,
-	    NULL, "application/json", entry, strlen(entry)) : NULL;
+	s->s_f[3] = entry != NULL ? px_fetch_send(s->s_up, &s->s_conf->up,
+	    &(struct px_request){ .method = "POST", .url = url,
+	    .content_type = "application/json", .accept = "application/json",
+	    .body = entry, .len = strlen(entry) }, on_fetch, s, s->s_fail,
+	    sizeof(s->s_fail)) : NULL;
 	free(entry);
-	if (s->s_f[3] != NULL)
-		px_fetch_content(s->s_f[3], "application/json");
-	if (s->s_f[3] == NULL || px_fetch_start(s->s_up, s->s_f[3], on_fetch,
-	    s) == -1) {
-		snprintf(s->s_fail, sizeof(s->s_fail), "cannot start the Rekor "
-		    "upload");
+	if (s->s_f[3] == NULL) {
 		s->s_fail_status = 500;
 		return -1;
 	}
@@ -555,10 +550,11 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		else
 			snprintf(url, sizeof(url), "%s%s", s->s_conf->rekor_url,
 			    px_fetch_location(f));
-		s->s_f[3] = px_fetch_new_any(&s->s_conf->up, "GET", url, NULL,
-		    "application/json", NULL, 0);
-		if (s->s_f[3] != NULL && px_fetch_start(s->s_up, s->s_f[3],
-		    on_fetch, s) == 0) {
+		s->s_f[3] = px_fetch_send(s->s_up, &s->s_conf->up,
+		    &(struct px_request){ .method = "GET", .url = url,
+		    .accept = "application/json" }, on_fetch, s, reason,
+		    sizeof(reason));
+		if (s->s_f[3] != NULL) {
 			s->s_pending++;
 			s->s_rekor_sent = 1;
 			return 1;

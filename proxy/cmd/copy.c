@@ -184,10 +184,11 @@ send_fetch(struct copy *c, struct cp_ref *r, const char *method,
 	char	msg[700];
 
 	px_fetch_free(c->f);
-	c->f = px_fetch_new(r->ep, method, target, r->auth, ctype,
-	    ACCEPT_ALL, body, len, NULL);
-	if (c->f == NULL || px_fetch_start(c->up, c->f, cb, c) == -1) {
-		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
+	c->f = px_fetch_send(c->up, r->ep, &(struct px_request){
+	    .method = method, .target = target, .authorization = r->auth,
+	    .content_type = ctype, .accept = ACCEPT_ALL, .body = body,
+	    .len = len }, cb, c, msg, sizeof(msg));
+	if (c->f == NULL) {
 		fail(c, msg);
 		return -1;
 	}
@@ -751,10 +752,10 @@ lane_fetch(struct cp_lane *ln, const char *method, const char *target,
 	char		 msg[700];
 
 	px_fetch_free(ln->f);
-	ln->f = px_fetch_new(c->dst.ep, method, target, c->dst.auth, NULL,
-	    NULL, method[0] == 'P' ? "" : NULL, 0, NULL);
-	if (ln->f == NULL || px_fetch_start(c->up, ln->f, cb, ln) == -1) {
-		snprintf(msg, sizeof(msg), "cannot start %s %s", method, target);
+	ln->f = px_fetch_send(c->up, c->dst.ep, &(struct px_request){
+	    .method = method, .target = target, .authorization = c->dst.auth },
+	    cb, ln, msg, sizeof(msg));
+	if (ln->f == NULL) {
 		fail(c, msg);
 		return -1;
 	}

@@ -39,12 +39,14 @@ static int
 gc_send(struct gc *g, const char *method, const char *target,
     void (*cb)(struct px_fetch *, void *))
 {
+	char	err[400];
+
 	px_fetch_free(g->f);
-	g->f = px_fetch_new(g->ep, method, target, NULL, NULL, ACCEPT_ALL,
-	    NULL, 0, NULL);
-	if (g->f == NULL || px_fetch_start(g->up, g->f, cb, g) == -1) {
-		fprintf(stderr, "signet: gc: cannot start %s %s\n", method,
-		    target);
+	g->f = px_fetch_send(g->up, g->ep, &(struct px_request){
+	    .method = method, .target = target, .accept = ACCEPT_ALL }, cb, g,
+	    err, sizeof(err));
+	if (g->f == NULL) {
+		fprintf(stderr, "signet: gc: %s\n", err);
 		g->errors++;
 		event_base_loopexit(g->base, NULL);
 		return -1;

@@ -91,16 +91,17 @@ sign_got_manifest(struct px_fetch *f, void *arg)
 static void
 sign_get(struct sign_cmd *sc)
 {
-	char	target[600];
+	char	target[600], err[400];
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc->repo,
 	    sc->ref);
-	sc->get = px_fetch_new(&sc->conf->up, "GET", target, sc->auth, NULL,
-	    CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
-	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST, NULL, 0, NULL);
-	if (sc->get == NULL ||
-	    px_fetch_start(sc->up, sc->get, sign_got_manifest, sc) == -1) {
-		fprintf(stderr, "signet: sign: cannot start\n");
+	sc->get = px_fetch_send(sc->up, &sc->conf->up, &(struct px_request){
+	    .method = "GET", .target = target, .authorization = sc->auth,
+	    .accept = CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
+	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST },
+	    sign_got_manifest, sc, err, sizeof(err));
+	if (sc->get == NULL) {
+		fprintf(stderr, "signet: sign: %s\n", err);
 		event_base_loopexit(sc->base, NULL);
 	}
 }

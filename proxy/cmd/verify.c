@@ -147,15 +147,15 @@ on_manifest(struct px_fetch *f, void *arg)
 static void
 get_manifest(struct verify_cmd *vc)
 {
-	char	target[600];
+	char	target[600], err[400];
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", vc->ref.repo,
 	    vc->ref.ref);
-	vc->f = px_fetch_new(vc->ep, "GET", target, vc->auth, NULL,
-	    ACCEPT_ANY, NULL, 0, NULL);
-	if (vc->f == NULL ||
-	    px_fetch_start(vc->up, vc->f, on_manifest, vc) == -1)
-		stop(vc, 1, "cannot start a request");
+	vc->f = px_fetch_send(vc->up, vc->ep, &(struct px_request){
+	    .method = "GET", .target = target, .authorization = vc->auth,
+	    .accept = ACCEPT_ANY }, on_manifest, vc, err, sizeof(err));
+	if (vc->f == NULL)
+		stop(vc, 1, err);
 }
 
 static void

@@ -53,15 +53,17 @@ static void on_fetch(struct px_fetch *, void *);
 static int
 send_one(struct cascade *k, size_t i, const char *method, const char *ref)
 {
-	char	target[600];
+	char	target[600], err[400];
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", k->k_repo, ref);
 	px_fetch_free(k->k_f[i]);
-	k->k_f[i] = px_fetch_new(&k->k_conf->up, method, target, k->k_auth, NULL,
-	    ACCEPT_ALL, NULL, 0, NULL);
-	if (k->k_f[i] == NULL ||
-	    px_fetch_start(k->k_up, k->k_f[i], on_fetch, k) == -1)
+	k->k_f[i] = px_fetch_send(k->k_up, &k->k_conf->up, &(struct px_request){
+	    .method = method, .target = target, .authorization = k->k_auth,
+	    .accept = ACCEPT_ALL }, on_fetch, k, err, sizeof(err));
+	if (k->k_f[i] == NULL) {
+		px_warn("%s", err);
 		return -1;
+	}
 	k->k_pending++;
 	return 0;
 }

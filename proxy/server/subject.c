@@ -58,18 +58,21 @@ on_subject(struct px_fetch *f, void *arg)
 void
 px_subject_start(struct px_conn *c)
 {
-	char	target[600], origin[300];
+	char	target[600], origin[300], err[400];
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256:%.64s",
 	    c->c_route.name, c->c_route.ref + 7);
 	px_conn_origin(c, origin, sizeof(origin));
-	c->c_subject = px_fetch_new(&c->c_conf->up, "HEAD", target,
-	    px_http_req_header(&c->c_req, "authorization"), NULL,
-	    CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", "
-	    CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST, NULL, 0, origin);
-	if (c->c_subject == NULL || px_fetch_start(px_server_upstream(
-	    c->c_srv), c->c_subject, on_subject, c) == -1)
-		px_conn_error(c, 500, "UNKNOWN", "cannot start a request");
+	c->c_subject = px_fetch_send(px_server_upstream(c->c_srv),
+	    &c->c_conf->up, &(struct px_request){ .method = "HEAD",
+	    .target = target, .authorization = px_http_req_header(&c->c_req,
+	    "authorization"), .accept = CORE_MT_OCI_MANIFEST ", "
+	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_OCI_INDEX ", "
+	    CORE_MT_DOCKER_LIST, .user_agent = px_http_req_header(&c->c_req,
+	    "user-agent"), .origin = origin }, on_subject, c, err,
+	    sizeof(err));
+	if (c->c_subject == NULL)
+		px_conn_error(c, 500, "UNKNOWN", err);
 }
 
 static void

@@ -513,6 +513,28 @@ on_verdict(void *arg, struct core_verifier *run)
 	}
 }
 
+static void	on_manifest(struct px_fetch *, void *);
+
+/* The client's manifest request, sent by signet with the client's
+ * credentials, Accept and User-Agent; NULL (answered) if it cannot start. */
+static struct px_fetch *
+manifest_request(struct px_verify *v, const char *method)
+{
+	struct px_conn	*c = v->v_conn;
+	struct px_fetch	*f;
+	char		 err[400];
+
+	f = px_fetch_send(px_server_upstream(c->c_srv), &c->c_conf->up,
+	    &(struct px_request){ .method = method, .target = c->c_req.target,
+	    .authorization = px_http_req_header(&c->c_req, "authorization"),
+	    .accept = v->v_accept[0] != '\0' ? v->v_accept : ACCEPT_LIST,
+	    .user_agent = px_http_req_header(&c->c_req, "user-agent"),
+	    .origin = v->v_origin }, on_manifest, v, err, sizeof(err));
+	if (f == NULL)
+		px_conn_error(c, 502, "UNAVAILABLE", err);
+	return f;
+}
+
 /* The manifest is here: work out its digest, then decide. */
 static void
 on_manifest(struct px_fetch *f, void *arg)
@@ -555,15 +577,8 @@ on_manifest(struct px_fetch *f, void *arg)
 	else {
 		/* a HEAD without a digest (ECR): GET it to hash the bytes */
 		px_fetch_free(v->v_manifest);
-		v->v_manifest = px_fetch_new(&c->c_conf->up, "GET",
-		    c->c_req.target, px_http_req_header(&c->c_req,
-		    "authorization"), NULL, v->v_accept[0] ? v->v_accept :
-		    ACCEPT_LIST, NULL, 0, v->v_origin);
 		v->v_is_get = 1;
-		if (v->v_manifest == NULL || px_fetch_start(px_server_upstream(
-		    c->c_srv), v->v_manifest, on_manifest, v) == -1)
-			px_conn_error(c, 502, "UNAVAILABLE",
-			    "cannot start a request");
+		v->v_manifest = manifest_request(v, "GET");
 		return;
 	}
 	if (c->c_route.ref_is_digest &&
@@ -648,7 +663,6 @@ void
 px_verify_start(struct px_conn *c)
 {
 	struct px_verify	*v;
-	const char		*accept;
 
 	v = calloc(1, sizeof(*v));
 	if (v == NULL) {
@@ -667,20 +681,13 @@ px_verify_start(struct px_conn *c)
 	    v->v_policy->reference_registry : c->c_conf->up.hostport,
 	    v->v_repo);
 	px_conn_origin(c, v->v_origin, sizeof(v->v_origin));
-	accept = px_http_req_header_join(&c->c_req, "accept", v->v_accept,
-	    sizeof(v->v_accept)) == 0 ? v->v_accept : NULL;
+	/* the client's Accept, all of it; ours when it does not fit */
+	if (px_http_req_header_join(&c->c_req, "accept", v->v_accept,
+	    sizeof(v->v_accept)) == -1)
+		v->v_accept[0] = '\0';
 	v->v_state = V_MANIFEST;
 	v->v_is_get = strcmp(c->c_req.method, "GET") == 0;
-	v->v_manifest = px_fetch_new(&c->c_conf->up, c->c_req.method,
-	    c->c_req.target, px_http_req_header(&c->c_req, "authorization"),
-	    NULL, accept != NULL ? accept : ACCEPT_LIST, NULL, 0, v->v_origin);
-	if (v->v_manifest != NULL)
-		px_fetch_user_agent(v->v_manifest, px_http_req_header(
-		    &c->c_req, "user-agent"));
-	if (v->v_manifest == NULL ||
-	    px_fetch_start(px_server_upstream(c->c_srv), v->v_manifest,
-	    on_manifest, v) == -1)
-		px_conn_error(c, 502, "UNAVAILABLE", "cannot start a request");
+	v->v_manifest = manifest_request(v, c->c_req.method);
 }
 
 void
