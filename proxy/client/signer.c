@@ -81,6 +81,25 @@ static const char *const state_names[] = {
 static const int recheck_ms[] = { 1000, 4000 };
 #define RECHECKS	(int)(sizeof(recheck_ms) / sizeof(*recheck_ms))
 
+/* How a signing round ended, when it did not fail. */
+enum sign_outcome {
+	SO_NONE,
+	SO_SIGNED,	/* our signature written */
+	SO_PRESENT,	/* an identical one was there already */
+	SO_REPAIRED,	/* written again after a concurrent writer dropped it */
+	SO_INTACT,	/* a recheck found it in place */
+	SO_LOGGED	/* a late Rekor bundle added to it */
+};
+
+static const char *const outcome_names[] = {
+	[SO_NONE] = "none", [SO_SIGNED] = "signed", [SO_PRESENT] = "present",
+	[SO_REPAIRED] = "repaired", [SO_INTACT] = "intact",
+	[SO_LOGGED] = "logged",
+};
+
+/* Why a round failed, where the caller's bookkeeping depends on it. */
+enum sign_failure { SF_NONE, SF_OTHER, SF_LOST };
+
 struct sign_lock;
 
 struct px_sign {
@@ -158,7 +177,8 @@ struct px_sign {
 	struct event		*s_timer;
 	int			 s_attempt;
 	struct timeval		 s_start;
-	const char		*s_outcome;
+	enum sign_outcome	 s_outcome;
+	enum sign_failure	 s_failure;
 	char			 s_fail[512];	/* why signing failed */
 	int			 s_fail_status;	/* for the client */
 };
@@ -193,6 +213,16 @@ const struct px_sign_stats *
 px_sign_stats(void)
 {
 	return &stats;
+}
+
+/* Every transition goes through here, logged at debug. */
+static void
+set_state(struct px_sign *s, enum sign_state st)
+{
+	if (s->s_state != st)
+		px_debug("sign %s@%s: %s -> %s", s->s_repo, s->s_digest,
+		    state_names[s->s_state], state_names[st]);
+	s->s_state = st;
 }
 
 /*
@@ -436,7 +466,7 @@ put_digest(struct px_sign *s)
 {
 	char	target[512];
 
-	s->s_state = SG_PUT_DIGEST;
+	set_state(s, SG_PUT_DIGEST);
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
 	    s->s_digest);
 	if (send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
@@ -450,7 +480,7 @@ put_digest(struct px_sign *s)
 fail:
 	/* nothing was written: answer without signing or tagging */
 	drop_fetches(s);
-	s->s_state = SG_DONE;
+	set_state(s, SG_DONE);
 	answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
@@ -604,7 +634,7 @@ read_list(struct px_sign *s)
 	json_t			*ann;
 	int			 rc;
 
-	s->s_state = SG_READ_LIST;
+	set_state(s, SG_READ_LIST);
 	s->s_guess_ok = 0;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
@@ -657,7 +687,7 @@ post_config(struct px_sign *s)
 {
 	char	target[512];
 
-	s->s_state = SG_POST_CONFIG;
+	set_state(s, SG_POST_CONFIG);
 	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
 	if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == -1)
 		finish_signing(s, 0);
@@ -669,7 +699,7 @@ put_config(struct px_sign *s)
 	char	hex[65], digest[CORE_DIGEST_MAX + 1], *u;
 	int	rc;
 
-	s->s_state = SG_PUT_CONFIG;
+	set_state(s, SG_PUT_CONFIG);
 	core_sha256_hex(s->s_cfg, s->s_cfglen, hex);
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	u = upload_url(s->s_upload[1], digest);
@@ -685,7 +715,7 @@ put_list(struct px_sign *s)
 {
 	char	target[512];
 
-	s->s_state = SG_PUT_LIST;
+	set_state(s, SG_PUT_LIST);
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
 	if (send_req(s, 0, 1, "PUT", target, core_sigman_media_type(&s->s_list),
@@ -698,7 +728,7 @@ read_back(struct px_sign *s)
 {
 	char	target[512];
 
-	s->s_state = SG_READ_BACK;
+	set_state(s, SG_READ_BACK);
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
 	if (send_req(s, 0, 1, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
@@ -711,7 +741,7 @@ put_tag(struct px_sign *s)
 {
 	char	target[512];
 
-	s->s_state = SG_PUT_TAG;
+	set_state(s, SG_PUT_TAG);
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
 	    s->s_ref);
 	if (send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
@@ -762,7 +792,7 @@ list_read(struct px_sign *s, struct px_fetch *get)
 		 * The whole list is gone: deleted on purpose (the subject's
 		 * DELETE cascade, gc), not lost to a race.  Do not recreate it.
 		 */
-		s->s_outcome = "intact";
+		s->s_outcome = SO_INTACT;
 		s->s_recheck = RECHECKS;
 		finish_signing(s, 1);
 		return;
@@ -816,10 +846,11 @@ list_read(struct px_sign *s, struct px_fetch *get)
 	if (found >= 0) {
 		/* an identical signature under our key is already there */
 		if (s->s_background)
-			s->s_outcome = s->s_attempt == 0 ? "intact" :
-			    "repaired";
+			s->s_outcome = s->s_attempt == 0 ? SO_INTACT :
+			    SO_REPAIRED;
 		else
-			s->s_outcome = s->s_attempt == 0 ? "present" : "signed";
+			s->s_outcome = s->s_attempt == 0 ? SO_PRESENT :
+			    SO_SIGNED;
 		finish_signing(s, 1);
 		return;
 	}
@@ -871,7 +902,8 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	case SG_RECHECK_WAIT:
 		s->s_background = 1;
 		s->s_attempt = 0;
-		s->s_outcome = NULL;
+		s->s_outcome = SO_NONE;
+		s->s_failure = SF_NONE;
 		take_lock(s);
 		return;
 	default:
@@ -886,7 +918,7 @@ schedule_recheck(struct px_sign *s)
 	struct timeval	tv;
 
 	if (s->s_recheck >= RECHECKS) {
-		s->s_state = SG_DONE;
+		set_state(s, SG_DONE);
 		if (s->s_detached)
 			sign_destroy(s);
 		return;
@@ -894,14 +926,14 @@ schedule_recheck(struct px_sign *s)
 	tv.tv_sec = recheck_ms[s->s_recheck] / 1000;
 	tv.tv_usec = (recheck_ms[s->s_recheck] % 1000) * 1000;
 	s->s_recheck++;
-	s->s_state = SG_RECHECK_WAIT;
+	set_state(s, SG_RECHECK_WAIT);
 	evtimer_add(s->s_timer, &tv);
 }
 
 static void
 take_lock(struct px_sign *s)
 {
-	s->s_state = SG_WAIT_LOCK;
+	set_state(s, SG_WAIT_LOCK);
 	switch (lock_acquire(s)) {
 	case 1:
 		read_list(s);
@@ -911,7 +943,7 @@ take_lock(struct px_sign *s)
 	default:
 		if (s->s_background) {
 			/* out of memory: give the recheck up */
-			s->s_state = SG_DONE;
+			set_state(s, SG_DONE);
 			s->s_background = 0;
 			if (s->s_detached)
 				sign_destroy(s);
@@ -952,7 +984,7 @@ mirror_next_registry(struct px_sign *s)
 	char			 url[300], err[CONF_ERR_MAX];
 	const char		*m;
 
-	s->s_state = SG_MIRROR;
+	set_state(s, SG_MIRROR);
 	for (;;) {
 		mirror_drop(s);
 		if (++s->s_mi >= s->s_policy->nmirrors) {
@@ -1098,7 +1130,7 @@ retry(struct px_sign *s)
 	struct timeval	tv;
 
 	s->s_attempt++;
-	s->s_state = SG_RETRY_WAIT;
+	set_state(s, SG_RETRY_WAIT);
 	tv.tv_sec = 0;
 	tv.tv_usec = 20000 * s->s_attempt + (long)arc4random_uniform(50000);
 	evtimer_add(s->s_timer, &tv);
@@ -1117,7 +1149,7 @@ sign_step(struct px_sign *s)
 	case SG_PUT_DIGEST:
 		if (st < 200 || st > 299) {
 			/* the upstream's verdict on the manifest: no signing */
-			s->s_state = SG_DONE;
+			set_state(s, SG_DONE);
 			answer_fetch(s, f0);
 			return;
 		}
@@ -1173,7 +1205,7 @@ sign_step(struct px_sign *s)
 			case 1:		/* 409: fetch the entry, keep the list */
 				px_fetch_free(f3);
 				s->s_listget = f0;
-				s->s_state = SG_REKOR_GET;
+				set_state(s, SG_REKOR_GET);
 				return;
 			case -1:
 				px_fetch_free(f3);
@@ -1202,7 +1234,7 @@ sign_step(struct px_sign *s)
 		}
 		px_fetch_free(f3);
 		drop_fetches(s);
-		s->s_state = SG_READ_LIST;
+		set_state(s, SG_READ_LIST);
 		list_read(s, lg);
 		px_fetch_free(lg);
 		return;
@@ -1286,8 +1318,8 @@ sign_step(struct px_sign *s)
 		core_sigman_free(&back);
 		drop_fetches(s);
 		if (found) {
-			s->s_outcome = s->s_bundle_added ? "logged" :
-			    s->s_background ? "repaired" : "signed";
+			s->s_outcome = s->s_bundle_added ? SO_LOGGED :
+			    s->s_background ? SO_REPAIRED : SO_SIGNED;
 			finish_signing(s, 1);
 			return;
 		}
@@ -1296,6 +1328,7 @@ sign_step(struct px_sign *s)
 			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
 			    "was removed by a concurrent writer %d times; "
 			    "giving up", SIGN_ATTEMPTS);
+			s->s_failure = SF_LOST;	/* counted here */
 			s->s_fail_status = 503;
 			finish_signing(s, 0);
 			return;
@@ -1308,7 +1341,7 @@ sign_step(struct px_sign *s)
 	case SG_PUT_TAG:
 		s->s_f[0] = NULL;
 		drop_fetches(s);
-		s->s_state = SG_DONE;
+		set_state(s, SG_DONE);
 		if (s->s_wrote)
 			schedule_recheck(s);
 		answer_fetch(s, f0);
@@ -1337,16 +1370,15 @@ finish_signing(struct px_sign *s, int ok)
 	timersub(&now, &s->s_start, &d);
 	if (!ok)
 		stats.failed++;
-	else if (strcmp(s->s_outcome, "present") == 0)
+	else if (s->s_outcome == SO_PRESENT)
 		stats.present++;
-	else if (strcmp(s->s_outcome, "signed") == 0)
+	else if (s->s_outcome == SO_SIGNED)
 		stats.signed_++;
-	else if (strcmp(s->s_outcome, "repaired") == 0)
+	else if (s->s_outcome == SO_REPAIRED)
 		stats.repaired++;
-	if (ok && (strcmp(s->s_outcome, "signed") == 0 ||
-	    strcmp(s->s_outcome, "repaired") == 0))
+	if (ok && (s->s_outcome == SO_SIGNED || s->s_outcome == SO_REPAIRED))
 		s->s_wrote = 1;
-	if (!s->s_background || !ok || strcmp(s->s_outcome, "intact") != 0) {
+	if (!s->s_background || !ok || s->s_outcome != SO_INTACT) {
 		o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
 		    "s:f}",
 		    "msg", "signature", "conn", (json_int_t)s->s_id,
@@ -1354,7 +1386,7 @@ finish_signing(struct px_sign *s, int ok)
 		    "signature_repository", s->s_sigrepo,
 		    "key", core_key_fingerprint(s->s_conf->sign_key),
 		    "mode", conf_sign_name(mode),
-		    "outcome", ok ? s->s_outcome : "failed",
+		    "outcome", ok ? outcome_names[s->s_outcome] : "failed",
 		    "attempts", s->s_attempt + 1,
 		    "duration_ms", d.tv_sec * 1000.0 + d.tv_usec / 1000.0);
 		if (o != NULL && !ok)
@@ -1367,9 +1399,9 @@ finish_signing(struct px_sign *s, int ok)
 		/* a recheck: nobody to answer */
 		s->s_background = 0;
 		if (!ok) {
-			if (strstr(s->s_fail, "concurrent writer") == NULL)
+			if (s->s_failure != SF_LOST)
 				stats.lost++;	/* counted there already */
-			s->s_state = SG_DONE;
+			set_state(s, SG_DONE);
 			if (s->s_detached)
 				sign_destroy(s);
 			return;
@@ -1382,7 +1414,7 @@ finish_signing(struct px_sign *s, int ok)
 		    "failed, so %s was not %s: %s", s->s_repo, s->s_by_tag ?
 		    "the tag" : "the push", s->s_by_tag ? "created" :
 		    "completed", s->s_fail);
-		s->s_state = SG_DONE;
+		set_state(s, SG_DONE);
 		s->s_refused = 1;
 		answer_error(s, s->s_fail_status ? s->s_fail_status : 403,
 		    s->s_fail_status >= 500 ? "UNAVAILABLE" : "DENIED", msg);
@@ -1392,7 +1424,7 @@ finish_signing(struct px_sign *s, int ok)
 		put_tag(s);
 		return;
 	}
-	s->s_state = SG_DONE;
+	set_state(s, SG_DONE);
 	if (s->s_wrote && !s->s_command)
 		schedule_recheck(s);
 	if (s->s_command) {
@@ -1401,7 +1433,7 @@ finish_signing(struct px_sign *s, int ok)
 		memset(&r, 0, sizeof(r));
 		r.ok = ok;
 		r.status = ok ? 201 : s->s_fail_status;
-		r.message = ok ? s->s_outcome : s->s_fail;
+		r.message = ok ? outcome_names[s->s_outcome] : s->s_fail;
 		deliver(s, &r);
 	} else if (s->s_answer != NULL)
 		answer_fetch(s, s->s_answer);
@@ -1420,7 +1452,7 @@ on_auth(void *arg, const char *header, const char *err)
 		snprintf(s->s_fail, sizeof(s->s_fail), "registry_auth for %s: "
 		    "%s", s->s_sigrepo, err);
 		s->s_fail_status = 403;
-		s->s_state = SG_DONE;
+		set_state(s, SG_DONE);
 		/* nothing written yet: answer as a refused push */
 		if (s->s_policy->sign == CONF_SIGN_REQUIRED ||
 		    s->s_command) {
@@ -1449,7 +1481,7 @@ begin(struct px_sign *s)
 		put_digest(s);
 		return;
 	}
-	s->s_state = SG_AUTH;
+	set_state(s, SG_AUTH);
 	s->s_authjob = px_auth_get(s->s_conf, s->s_up, s->s_sigrepo, on_auth,
 	    s, &cached);
 	if (s->s_authjob != NULL)
@@ -1605,7 +1637,7 @@ queue_done(void *arg, const struct px_signer_result *r)
 		px_debug("queued Rekor upload for %s@%s still failing: %s",
 		    s->s_repo, s->s_digest, r->message);
 	/* freed from the next run, outside this callback chain */
-	s->s_state = SG_DONE;
+	set_state(s, SG_DONE);
 }
 
 void

@@ -68,8 +68,34 @@ struct cp_lane {
 	struct curl_slist	*get_hdrs, *put_hdrs;
 };
 
-enum { PH_AUTH, PH_TOP, PH_CHILD, PH_SIGS, PH_REFERRERS, PH_VERIFY, PH_BLOBS,
-	PH_LISTS, PH_MANIFESTS, PH_REFINDEX, PH_TAG, PH_DONE };
+/*
+ * The copy, phase by phase.  Each phase has one function (phases[]) that
+ * starts its next request and returns 1 (the answer's callback calls
+ * next() again), or moves on with enter() and returns 0.  Sub-steps are
+ * counted in c->i, c->j, c->k, reset on entering a phase.
+ */
+enum cp_phase {
+	PH_AUTH,	/* tokens for the source and the target */
+	PH_TOP,		/* the manifest named (an index, or one platform's) */
+	PH_CHILD,	/* each child of an index */
+	PH_SIGS,	/* .sig (and with --all .att, .sbom) of each */
+	PH_REFERRERS,	/* --all: OCI referrers of each */
+	PH_VERIFY,	/* --verify: the top's signatures, before any write */
+	PH_BLOBS,	/* blobs piped, COPY_LANES at a time */
+	PH_LISTS,	/* signature objects merged into the target's */
+	PH_MANIFESTS,	/* children, then the top, by digest */
+	PH_REFINDEX,	/* the referrers tag schema's index at the target */
+	PH_TAG,		/* the tag, last */
+	PH_DONE
+};
+
+static const char *const phase_names[] = {
+	[PH_AUTH] = "auth", [PH_TOP] = "top", [PH_CHILD] = "children",
+	[PH_SIGS] = "signatures", [PH_REFERRERS] = "referrers",
+	[PH_VERIFY] = "verify", [PH_BLOBS] = "blobs", [PH_LISTS] = "lists",
+	[PH_MANIFESTS] = "manifests", [PH_REFINDEX] = "referrers-index",
+	[PH_TAG] = "tag", [PH_DONE] = "done",
+};
 
 struct copy {
 	struct event_base	*base;
@@ -92,7 +118,7 @@ struct copy {
 	size_t			 nsig;
 	struct cp_blob		 blob[COPY_ITEMS_MAX];
 	size_t			 nblob;
-	int			 phase;
+	enum cp_phase		 phase;
 	size_t			 i, j, k;	/* current item, sub-steps */
 	size_t			 nsubj;		/* the top and its children */
 	/* OCI referrers (--all): [{"subject": D, "manifests": [...]}] */
@@ -101,7 +127,7 @@ struct copy {
 	struct px_fetch		*f;
 	struct px_auth		*authjob;	/* PH_AUTH: a token */
 	int			 aside;		/* PH_AUTH: 0 source, 1 target */
-	int			 resume;	/* the phase after PH_AUTH */
+	enum cp_phase		 resume;	/* the phase after PH_AUTH */
 	struct core_sigman	 list;		/* PH_LISTS */
 	char			*cfg, *newlist;
 	size_t			 cfglen, newlen;
@@ -116,6 +142,7 @@ struct copy {
 };
 
 static void	next(struct copy *);
+static void	enter(struct copy *, enum cp_phase);
 static void	on_refindex_put(struct px_fetch *, void *);
 
 static void
@@ -338,10 +365,9 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 	if (mi.is_index) {
 		c->children = json_loadb(body, len, 0, &jerr);
-		c->phase = PH_CHILD;
+		enter(c, PH_CHILD);
 	} else
-		c->phase = PH_SIGS;
-	c->i = c->j = 0;
+		enter(c, PH_SIGS);
 	next(c);
 }
 
@@ -721,8 +747,7 @@ on_verdict(void *arg, struct core_verifier *run)
 	}
 	fprintf(stderr, "verified %zu signature(s) of %s (%s)\n",
 	    core_verifier_nvalid(run), c->top.digest, reason);
-	c->phase = PH_BLOBS;
-	c->i = c->j = 0;
+	enter(c, PH_BLOBS);
 	next(c);
 }
 
@@ -1226,173 +1251,233 @@ start_auth(struct copy *c)
 	return set_auth(c, r, cached);
 }
 
+/* Move to phase ph, its sub-steps from the start; logged at debug. */
+static void
+enter(struct copy *c, enum cp_phase ph)
+{
+	px_debug("copy: %s -> %s", phase_names[c->phase], phase_names[ph]);
+	c->phase = ph;
+	c->i = c->j = c->k = 0;
+}
+
+static int
+ph_auth(struct copy *c)
+{
+	while (c->aside < 2) {
+		switch (start_auth(c)) {
+		case 1:
+			return 1;	/* on_auth goes on */
+		case 0:
+			c->aside++;
+			continue;
+		default:
+			return 1;	/* failed */
+		}
+	}
+	/* back where the copy was, its sub-steps as they were */
+	px_debug("copy: auth -> %s", phase_names[c->resume]);
+	c->phase = c->resume;
+	return 0;
+}
+
+static int
+ph_top(struct copy *c)
+{
+	char	target[800];
+
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->src.repo,
+	    c->src.ref);
+	send_fetch(c, &c->src, "GET", target, NULL, NULL, 0, on_manifest);
+	return 1;
+}
+
+static int
+ph_child(struct copy *c)
+{
+	json_t		*ms = json_object_get(c->children, "manifests");
+	const char	*d;
+	char		 target[800];
+
+	if (c->i >= json_array_size(ms)) {
+		enter(c, PH_SIGS);
+		return 0;
+	}
+	d = json_string_value(json_object_get(json_array_get(ms, c->i),
+	    "digest"));
+	if (d == NULL || !core_digest_valid(d, strlen(d))) {
+		fail(c, "an index child has no valid digest");
+		return 1;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->src.repo,
+	    d);
+	send_fetch(c, &c->src, "GET", target, NULL, NULL, 0, on_manifest);
+	return 1;
+}
+
+/* the top and each child; .sig, and with --all .att, .sbom */
+static int
+ph_sigs(struct copy *c)
+{
+	static const char *const kinds[] = { "sig", "att", "sbom" };
+	size_t			 nkinds = c->all ? 3 : 1;
+	struct cp_manifest	*m;
+	char			 target[800];
+
+	while (c->i <= c->nman && c->j >= nkinds) {
+		c->i++;
+		c->j = 0;
+	}
+	if (c->i > c->nman) {
+		c->nsubj = c->nman + 1;
+		enter(c, c->all ? PH_REFERRERS : c->verify ? PH_VERIFY :
+		    PH_BLOBS);
+		return 0;
+	}
+	if (c->nsig >= COPY_ITEMS_MAX) {
+		fail(c, "too many signature objects");
+		return 1;
+	}
+	m = c->i == 0 ? &c->top : &c->man[c->i - 1];
+	snprintf(target, sizeof(target), "/v2/%s/manifests/sha256-%s.%s",
+	    c->src.repo, m->digest + 7, kinds[c->j]);
+	snprintf(c->sig[c->nsig].tag, sizeof(c->sig[0].tag), "sha256-%s.%s",
+	    m->digest + 7, kinds[c->j]);
+	send_fetch(c, &c->src, "GET", target, NULL, NULL, 0, on_sig);
+	return 1;
+}
+
+static int
+ph_referrers(struct copy *c)
+{
+	if (next_referrer(c) == 0)
+		return 1;
+	enter(c, c->verify ? PH_VERIFY : PH_BLOBS);
+	return 0;
+}
+
+static int
+ph_verify(struct copy *c)
+{
+	struct core_vopts	o;
+	struct px_sigcheck_req	rq;
+
+	px_cmd_trust_vopts(&c->trust, c->want_ref, &c->ct, &o);
+	o.all = 1;	/* every layer: only those that verify go */
+	c->run = core_verifier_new(&o, c->top.digest);
+	memset(&rq, 0, sizeof(rq));
+	rq.endpoint = c->src.ep;
+	rq.up = c->up;
+	rq.sigrepo = c->src.repo;
+	rq.authorization = c->src.auth;
+	rq.rekor_url = px_cmd_trust_rekor_url(&c->trust);
+	c->check = c->run != NULL ? px_sigcheck_start(&rq, c->run, on_verdict,
+	    c) : NULL;
+	if (c->check == NULL)
+		fail(c, "--verify: cannot start a request");
+	return 1;		/* on_verdict goes on */
+}
+
+static int
+ph_blobs(struct copy *c)
+{
+	if (!blobs_pump(c))
+		return 1;
+	enter(c, PH_LISTS);
+	return 0;
+}
+
+static int
+ph_lists(struct copy *c)
+{
+	char	target[800];
+
+	if (c->i >= c->nsig) {
+		enter(c, PH_MANIFESTS);
+		return 0;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->sigrepo,
+	    c->sig[c->i].tag);
+	send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0, on_target_list);
+	return 1;
+}
+
+/* children by digest, then the top by digest */
+static int
+ph_manifests(struct copy *c)
+{
+	struct cp_manifest	*m;
+	char			 target[800];
+
+	if (c->i > c->nman) {
+		enter(c, PH_REFINDEX);
+		return 0;
+	}
+	m = c->i < c->nman ? &c->man[c->i] : &c->top;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->dst.repo,
+	    m->digest);
+	send_fetch(c, &c->dst, "PUT", target, m->ctype, m->bytes, m->len,
+	    on_manifest_put);
+	return 1;
+}
+
+static int
+ph_refindex(struct copy *c)
+{
+	if (next_refindex(c) == 0)
+		return 1;
+	enter(c, PH_TAG);
+	return 0;
+}
+
+/* the subject's tag last: never an image without its signatures */
+static int
+ph_tag(struct copy *c)
+{
+	char	target[800];
+
+	if (c->i > 0 || core_digest_valid(c->dst.ref, strlen(c->dst.ref))) {
+		enter(c, PH_DONE);
+		return 0;
+	}
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->dst.repo,
+	    c->dst.ref);
+	send_fetch(c, &c->dst, "PUT", target, c->top.ctype, c->top.bytes,
+	    c->top.len, on_manifest_put);
+	return 1;
+}
+
+static int
+ph_done(struct copy *c)
+{
+	event_base_loopexit(c->base, NULL);
+	return 1;
+}
+
+static int (*const phases[])(struct copy *) = {
+	[PH_AUTH] = ph_auth, [PH_TOP] = ph_top, [PH_CHILD] = ph_child,
+	[PH_SIGS] = ph_sigs, [PH_REFERRERS] = ph_referrers,
+	[PH_VERIFY] = ph_verify, [PH_BLOBS] = ph_blobs, [PH_LISTS] = ph_lists,
+	[PH_MANIFESTS] = ph_manifests, [PH_REFINDEX] = ph_refindex,
+	[PH_TAG] = ph_tag, [PH_DONE] = ph_done,
+};
+
 /* The next request of the copy, whatever phase it is in. */
 static void
 next(struct copy *c)
 {
-	static const char *const kinds[] = { "sig", "att", "sbom" };
-	const char		*d;
-	char			 target[800];
-	size_t			 nkinds = c->all ? 3 : 1, nsubj;
-	struct cp_manifest	*m;
-
 	/* tokens expire (Docker Hub's after 300 s): renew between requests */
 	if (c->phase != PH_AUTH && c->phase != PH_DONE &&
 	    ((c->src.bearer && !px_auth_fresh(c->src.ep->url,
 	    c->src.scopes)) || (c->dst.bearer &&
 	    !px_auth_fresh(c->dst.ep->url, c->dst.scopes)))) {
+		px_debug("copy: %s -> auth (a token expired)",
+		    phase_names[c->phase]);
 		c->resume = c->phase;
 		c->phase = PH_AUTH;
 		c->aside = 0;
 	}
-	switch (c->phase) {
-	case PH_AUTH:
-		while (c->aside < 2) {
-			switch (start_auth(c)) {
-			case 1:
-				return;		/* on_auth goes on */
-			case 0:
-				c->aside++;
-				continue;
-			default:
-				return;
-			}
-		}
-		c->phase = c->resume;
-		next(c);
-		return;
-	case PH_TOP:
-		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-		    c->src.repo, c->src.ref);
-		send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
-		    on_manifest);
-		return;
-	case PH_CHILD:
-		if (c->i < json_array_size(json_object_get(c->children,
-		    "manifests"))) {
-			d = json_string_value(json_object_get(json_array_get(
-			    json_object_get(c->children, "manifests"), c->i),
-			    "digest"));
-			if (d == NULL || !core_digest_valid(d, strlen(d))) {
-				fail(c, "an index child has no valid digest");
-				return;
-			}
-			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    c->src.repo, d);
-			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
-			    on_manifest);
-			return;
-		}
-		c->phase = PH_SIGS;
-		c->i = c->j = 0;
-		break;
-	case PH_SIGS:
-		/* the top and each child; .sig, and with --all .att, .sbom */
-		nsubj = c->nman + 1;
-		if (c->i < nsubj) {
-			if (c->j >= nkinds) {
-				c->i++;
-				c->j = 0;
-				next(c);
-				return;
-			}
-			if (c->nsig >= COPY_ITEMS_MAX) {
-				fail(c, "too many signature objects");
-				return;
-			}
-			m = c->i == 0 ? &c->top : &c->man[c->i - 1];
-			snprintf(target, sizeof(target), "/v2/%s/manifests/"
-			    "sha256-%s.%s", c->src.repo, m->digest + 7,
-			    kinds[c->j]);
-			snprintf(c->sig[c->nsig].tag, sizeof(c->sig[0].tag),
-			    "sha256-%s.%s", m->digest + 7, kinds[c->j]);
-			send_fetch(c, &c->src, "GET", target, NULL, NULL, 0,
-			    on_sig);
-			return;
-		}
-		c->nsubj = nsubj;
-		c->phase = c->all ? PH_REFERRERS : c->verify ? PH_VERIFY :
-		    PH_BLOBS;
-		c->i = c->j = c->k = 0;
-		break;
-	case PH_REFERRERS:
-		if (next_referrer(c) == 0)
-			return;
-		c->phase = c->verify ? PH_VERIFY : PH_BLOBS;
-		c->i = c->j = 0;
-		break;
-	case PH_VERIFY: {
-		struct core_vopts	o;
-		struct px_sigcheck_req	rq;
-
-		px_cmd_trust_vopts(&c->trust, c->want_ref, &c->ct, &o);
-		o.all = 1;	/* every layer: only those that verify go */
-		c->run = core_verifier_new(&o, c->top.digest);
-		memset(&rq, 0, sizeof(rq));
-		rq.endpoint = c->src.ep;
-		rq.up = c->up;
-		rq.sigrepo = c->src.repo;
-		rq.authorization = c->src.auth;
-		rq.rekor_url = px_cmd_trust_rekor_url(&c->trust);
-		c->check = c->run != NULL ? px_sigcheck_start(&rq, c->run,
-		    on_verdict, c) : NULL;
-		if (c->check == NULL)
-			fail(c, "--verify: cannot start a request");
-		return;
-	}
-	case PH_BLOBS:
-		if (!blobs_pump(c))
-			return;
-		c->phase = PH_LISTS;
-		c->i = c->j = 0;
-		break;
-	case PH_LISTS:
-		if (c->i < c->nsig) {
-			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    c->sigrepo, c->sig[c->i].tag);
-			send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0,
-			    on_target_list);
-			return;
-		}
-		c->phase = PH_MANIFESTS;
-		c->i = 0;
-		break;
-	case PH_MANIFESTS:
-		/* children by digest, then the top by digest */
-		if (c->i <= c->nman) {
-			m = c->i < c->nman ? &c->man[c->i] : &c->top;
-			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    c->dst.repo, m->digest);
-			send_fetch(c, &c->dst, "PUT", target, m->ctype, m->bytes,
-			    m->len, on_manifest_put);
-			return;
-		}
-		c->phase = PH_REFINDEX;
-		c->i = c->j = 0;
-		break;
-	case PH_REFINDEX:
-		if (next_refindex(c) == 0)
-			return;
-		c->phase = PH_TAG;
-		c->i = 0;
-		break;
-	case PH_TAG:
-		/* the subject's tag last: never an image without signatures */
-		if (c->i == 0 && !core_digest_valid(c->dst.ref,
-		    strlen(c->dst.ref))) {
-			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    c->dst.repo, c->dst.ref);
-			send_fetch(c, &c->dst, "PUT", target, c->top.ctype,
-			    c->top.bytes, c->top.len, on_manifest_put);
-			return;
-		}
-		c->phase = PH_DONE;
-		break;
-	default:
-		event_base_loopexit(c->base, NULL);
-		return;
-	}
-	next(c);
+	while (phases[c->phase](c) == 0)
+		;
 }
 
 int
@@ -1513,6 +1598,7 @@ px_cmd_copy(int argc, char **argv)
 	}
 	c->phase = PH_AUTH;
 	c->resume = PH_TOP;
+	px_debug("copy: %s -> %s", srcs, dsts);
 	next(c);
 	event_base_dispatch(c->base);
 	if (c->failure[0] != '\0') {
