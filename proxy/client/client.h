@@ -89,6 +89,27 @@ void	px_auth_flush(void);
 /* 1 while the cached Authorization for these scopes is still good */
 int	px_auth_fresh(const char *url, const char *scopes);
 
+/* pipe.c: a blob piped from one registry into another's upload session */
+
+struct px_pipe;
+struct px_pipe_req {
+	const struct conf_endpoint *src;	/* borrowed for the call */
+	const char		*src_url;	/* GET: the blob's URL */
+	const char		*src_auth;	/* or NULL */
+	const struct conf_endpoint *dst;
+	const char		*dst_url;	/* PUT: the session, ?digest= */
+	const char		*dst_auth;
+	int64_t			 size;
+};
+/* Once, from the loop: ok, the bytes handed to the PUT, or why not. */
+typedef void (*px_pipe_fn)(void *arg, int ok, uint64_t bytes,
+	    const char *err);
+/* Strings are copied; NULL when it cannot start.  Free the pipe after cb
+ * or to cancel it, never from inside cb. */
+struct px_pipe *px_pipe_start(struct px_upstream *,
+	    const struct px_pipe_req *, px_pipe_fn cb, void *arg);
+void	px_pipe_free(struct px_pipe *);
+
 /* creds.c: credentials named by the user */
 
 /* "Basic ..." for registry from docker's config.json or podman's auth.json,

@@ -24,7 +24,6 @@
 
 #define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
 			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
-#define PIPE_HIGH	(1024 * 1024)	/* bytes buffered between the two */
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
@@ -61,11 +60,8 @@ struct cp_lane {
 	struct copy		*c;
 	int			 busy;
 	size_t			 bi;		/* its blob */
-	struct px_fetch		*f;
-	struct px_xfer		 get, put;
-	struct evbuffer		*buf;
-	int			 get_done, put_paused, get_paused, pending;
-	struct curl_slist	*get_hdrs, *put_hdrs;
+	struct px_fetch		*f;		/* HEAD, upload session */
+	struct px_pipe		*pipe;		/* GET piped into PUT */
 };
 
 /*
@@ -787,76 +783,17 @@ lane_fetch(struct cp_lane *ln, const char *method, const char *target,
 	return 0;
 }
 
-static size_t
-pipe_write(char *p, size_t size, size_t n, void *arg)
-{
-	struct cp_lane	*ln = arg;
-
-	if (evbuffer_get_length(ln->buf) >= PIPE_HIGH) {
-		ln->get_paused = 1;
-		return CURL_WRITEFUNC_PAUSE;
-	}
-	evbuffer_add(ln->buf, p, size * n);
-	if (ln->put_paused) {
-		ln->put_paused = 0;
-		curl_easy_pause(ln->put.easy, ln->get_paused ? CURLPAUSE_RECV :
-		    CURLPAUSE_CONT);
-	}
-	return size * n;
-}
-
-static size_t
-pipe_read(char *p, size_t size, size_t n, void *arg)
-{
-	struct cp_lane	*ln = arg;
-	int		 got;
-
-	if (evbuffer_get_length(ln->buf) == 0) {
-		if (ln->get_done)
-			return 0;
-		ln->put_paused = 1;
-		return CURL_READFUNC_PAUSE;
-	}
-	got = evbuffer_remove(ln->buf, p, size * n);
-	ln->c->bytes += (uint64_t)(got > 0 ? got : 0);
-	if (ln->get_paused && evbuffer_get_length(ln->buf) < PIPE_HIGH / 2) {
-		ln->get_paused = 0;
-		curl_easy_pause(ln->get.easy, CURLPAUSE_CONT);
-	}
-	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
-}
-
 static void
-pipe_done(CURLcode rc, void *arg)
+on_piped(void *arg, int ok, uint64_t bytes, const char *err)
 {
 	struct cp_lane	*ln = arg;
 	struct copy	*c = ln->c;
 	struct cp_blob	*b = &c->blob[ln->bi];
-	long		 gst = 0, pst = 0;
 	char		 msg[600];
 
-	if (ln->get.active == 0 && ln->get_done == 0) {
-		/* the GET finished: the PUT reads what is left, then EOF */
-		ln->get_done = 1;
-		curl_easy_getinfo(ln->get.easy, CURLINFO_RESPONSE_CODE, &gst);
-		if (rc != CURLE_OK || gst != 200) {
-			snprintf(msg, sizeof(msg), "reading blob %s: %s",
-			    b->digest, rc != CURLE_OK ? curl_easy_strerror(rc) :
-			    "HTTP error");
-			fail(c, msg);
-			return;
-		}
-		if (ln->put_paused) {
-			ln->put_paused = 0;
-			curl_easy_pause(ln->put.easy, CURLPAUSE_CONT);
-		}
-	}
-	if (--ln->pending > 0)
-		return;
-	curl_easy_getinfo(ln->put.easy, CURLINFO_RESPONSE_CODE, &pst);
-	if (pst != 201) {
-		snprintf(msg, sizeof(msg), "writing blob %s: HTTP %ld",
-		    b->digest, pst);
+	c->bytes += bytes;
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "blob %s: %s", b->digest, err);
 		fail(c, msg);
 		return;
 	}
@@ -867,112 +804,31 @@ pipe_done(CURLcode rc, void *arg)
 	lane_finished(ln);
 }
 
-static void
-put_done(CURLcode rc, void *arg)
-{
-	struct cp_lane	*ln = arg;
-
-	if (ln->get_done == 0) {
-		/* the target gave up before the source finished */
-		ln->get_done = 1;
-		px_upstream_cancel(ln->c->up, &ln->get);
-		ln->pending--;
-	}
-	pipe_done(rc, ln);
-}
-
-/* Free a lane's transfers (cancelled first when still running). */
-static void
-lane_clear(struct cp_lane *ln)
-{
-	if (ln->get.easy != NULL) {
-		if (ln->get.active)
-			px_upstream_cancel(ln->c->up, &ln->get);
-		curl_easy_cleanup(ln->get.easy);
-		ln->get.easy = NULL;
-	}
-	if (ln->put.easy != NULL) {
-		if (ln->put.active)
-			px_upstream_cancel(ln->c->up, &ln->put);
-		curl_easy_cleanup(ln->put.easy);
-		ln->put.easy = NULL;
-	}
-	curl_slist_free_all(ln->get_hdrs);
-	curl_slist_free_all(ln->put_hdrs);
-	ln->get_hdrs = ln->put_hdrs = NULL;
-}
-
-static struct curl_slist *
-auth_header(struct curl_slist *l, const char *auth)
-{
-	char	*h;
-
-	/* tokens with certificate chains run to several KiB */
-	if (auth == NULL || asprintf(&h, "Authorization: %s", auth) == -1)
-		return l;
-	l = curl_slist_append(l, h);
-	free(h);
-	return l;
-}
-
+/* The upload session is open at location: pipe the source's blob in. */
 static int
 pipe_start(struct cp_lane *ln, const char *location)
 {
-	struct copy	*c = ln->c;
-	struct cp_blob	*b = &c->blob[ln->bi];
-	char		 url[2048];
+	struct copy		*c = ln->c;
+	struct cp_blob		*b = &c->blob[ln->bi];
+	struct px_pipe_req	 rq;
+	char			 src[2048], dst[2048];
 
-	evbuffer_drain(ln->buf, evbuffer_get_length(ln->buf));
-	ln->get_done = ln->get_paused = ln->put_paused = 0;
-	lane_clear(ln);
-	ln->get.easy = curl_easy_init();
-	ln->put.easy = curl_easy_init();
-	if (ln->get.easy == NULL || ln->put.easy == NULL)
-		return -1;
-	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", c->src.ep->url,
+	snprintf(src, sizeof(src), "%s/v2/%s/blobs/%s", c->src.ep->url,
 	    c->src.repo, b->digest);
-	/* both halves stall-checked: no byte for response_timeout fails */
-	px_xfer_setup(ln->get.easy, c->src.ep, PX_XFER_STREAM);
-	px_xfer_setup(ln->put.easy, c->dst.ep, PX_XFER_STREAM);
-	curl_easy_setopt(ln->get.easy, CURLOPT_URL, url);
-	ln->get_hdrs = auth_header(NULL, c->src.auth);
-	curl_easy_setopt(ln->get.easy, CURLOPT_HTTPHEADER, ln->get_hdrs);
-	/* blobs may be served from elsewhere (S3): follow, and do not carry
-	 * the registry's credentials there */
-	curl_easy_setopt(ln->get.easy, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(ln->get.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
-	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEFUNCTION, pipe_write);
-	curl_easy_setopt(ln->get.easy, CURLOPT_WRITEDATA, ln);
-	if (strncmp(location, "http", 4) == 0)
-		snprintf(url, sizeof(url), "%s%cdigest=%s", location,
-		    strchr(location, '?') ? '&' : '?', b->digest);
-	else
-		snprintf(url, sizeof(url), "%s%s%cdigest=%s",
-		    c->dst.ep->url, location, strchr(location, '?') ? '&' :
-		    '?', b->digest);
-	curl_easy_setopt(ln->put.easy, CURLOPT_URL, url);
-	ln->put_hdrs = curl_slist_append(NULL, "Content-Type: "
-	    "application/octet-stream");
-	ln->put_hdrs = curl_slist_append(ln->put_hdrs, "Expect:");
-	ln->put_hdrs = auth_header(ln->put_hdrs, c->dst.auth);
-	curl_easy_setopt(ln->put.easy, CURLOPT_HTTPHEADER, ln->put_hdrs);
-	curl_easy_setopt(ln->put.easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(ln->put.easy, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)b->size);
-	curl_easy_setopt(ln->put.easy, CURLOPT_READFUNCTION, pipe_read);
-	curl_easy_setopt(ln->put.easy, CURLOPT_READDATA, ln);
-	ln->get.done = pipe_done;
-	ln->get.arg = ln;
-	ln->put.done = put_done;
-	ln->put.arg = ln;
-	ln->pending = 2;
-	if (px_upstream_start(c->up, &ln->get) == -1)
-		return -1;
-	if (px_upstream_start(c->up, &ln->put) == -1) {
-		px_upstream_cancel(c->up, &ln->get);
-		return -1;
-	}
-	return 0;
+	snprintf(dst, sizeof(dst), "%s%s%cdigest=%s",
+	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ep->url, location,
+	    strchr(location, '?') ? '&' : '?', b->digest);
+	memset(&rq, 0, sizeof(rq));
+	rq.src = c->src.ep;
+	rq.src_url = src;
+	rq.src_auth = c->src.auth;
+	rq.dst = c->dst.ep;
+	rq.dst_url = dst;
+	rq.dst_auth = c->dst.auth;
+	rq.size = b->size;
+	px_pipe_free(ln->pipe);
+	ln->pipe = px_pipe_start(c->up, &rq, on_piped, ln);
+	return ln->pipe != NULL ? 0 : -1;
 }
 
 static void
@@ -1585,13 +1441,9 @@ px_cmd_copy(int argc, char **argv)
 	c->base = event_base_new();
 	c->up = c->base != NULL ? px_upstream_new(c->base) : NULL;
 	core_sigman_init(&c->list);
-	for (k = 0; k < COPY_LANES; k++) {
+	for (k = 0; k < COPY_LANES; k++)
 		c->lane[k].c = c;
-		c->lane[k].buf = evbuffer_new();
-		if (c->lane[k].buf == NULL)
-			break;
-	}
-	if (c->up == NULL || k < COPY_LANES) {
+	if (c->up == NULL) {
 		fprintf(stderr, "signet: copy: cannot start\n");
 		rc = 1;
 		goto done;
@@ -1615,10 +1467,8 @@ px_cmd_copy(int argc, char **argv)
 	}
 done:
 	for (k = 0; k < COPY_LANES; k++) {
-		lane_clear(&c->lane[k]);
+		px_pipe_free(c->lane[k].pipe);
 		px_fetch_free(c->lane[k].f);
-		if (c->lane[k].buf != NULL)
-			evbuffer_free(c->lane[k].buf);
 	}
 	px_fetch_free(c->f);
 	px_auth_free(c->authjob);
