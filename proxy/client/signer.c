@@ -1136,223 +1136,288 @@ retry(struct px_sign *s)
 	evtimer_add(s->s_timer, &tv);
 }
 
+/* put-digest: the manifest by digest, and two upload sessions */
 static void
-sign_step(struct px_sign *s)
+done_put_digest(struct px_sign *s)
 {
 	struct px_fetch	*f0 = s->s_f[0], *f1 = s->s_f[1], *f2 = s->s_f[2];
-	const char	*loc;
-	size_t		 len;
-	int		 st;
+	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
 
-	st = f0 != NULL ? px_fetch_status(f0) : 0;
-	switch (s->s_state) {
-	case SG_PUT_DIGEST:
-		if (st < 200 || st > 299) {
-			/* the upstream's verdict on the manifest: no signing */
-			set_state(s, SG_DONE);
-			answer_fetch(s, f0);
-			return;
-		}
-		s->s_answer = f0;
-		s->s_f[0] = NULL;
-		if (px_fetch_status(f1) != 202 || px_fetch_status(f2) != 202 ||
-		    px_fetch_location(f1) == NULL ||
-		    px_fetch_location(f2) == NULL) {
-			fail_http(s, px_fetch_status(f1) != 202 ? f1 : f2,
-			    "starting a blob upload for the signature");
+	if (st < 200 || st > 299) {
+		/* the upstream's verdict on the manifest: no signing */
+		set_state(s, SG_DONE);
+		answer_fetch(s, f0);
+		return;
+	}
+	s->s_answer = f0;
+	s->s_f[0] = NULL;
+	if (px_fetch_status(f1) != 202 || px_fetch_status(f2) != 202 ||
+	    px_fetch_location(f1) == NULL ||
+	    px_fetch_location(f2) == NULL) {
+		fail_http(s, px_fetch_status(f1) != 202 ? f1 : f2,
+		    "starting a blob upload for the signature");
+		drop_fetches(s);
+		finish_signing(s, 0);
+		return;
+	}
+	s->s_upload[0] = strdup(px_fetch_location(f1));
+	s->s_upload[1] = strdup(px_fetch_location(f2));
+	drop_fetches(s);
+	if (s->s_policy->nmirrors > 0 && s->s_mirrored == NULL) {
+		s->s_mirrored = json_array();
+		s->s_mi = -1;
+		mirror_next_registry(s);
+		return;
+	}
+	take_lock(s);
+}
+
+/* mirror: a request of mirror_signatures_from */
+static void
+done_mirror(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0];
+
+	s->s_f[0] = NULL;
+	mirror_step(s, f0);
+	px_fetch_free(f0);
+}
+
+/* read-list: the list, the payload blob (and the guessed config), the log */
+static void
+done_read_list(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0], *f1 = s->s_f[1], *f2 = s->s_f[2];
+
+	if (!s->s_payload_up) {
+		if (px_fetch_status(f1) != 201) {
+			fail_http(s, f1, "uploading the payload blob");
 			drop_fetches(s);
 			finish_signing(s, 0);
 			return;
 		}
-		s->s_upload[0] = strdup(px_fetch_location(f1));
-		s->s_upload[1] = strdup(px_fetch_location(f2));
-		drop_fetches(s);
-		if (s->s_policy->nmirrors > 0 && s->s_mirrored == NULL) {
-			s->s_mirrored = json_array();
-			s->s_mi = -1;
-			mirror_next_registry(s);
-			return;
-		}
-		take_lock(s);
-		return;
-	case SG_MIRROR:
-		s->s_f[0] = NULL;
-		mirror_step(s, f0);
-		px_fetch_free(f0);
-		return;
-	case SG_READ_LIST:
-		if (!s->s_payload_up) {
-			if (px_fetch_status(f1) != 201) {
-				fail_http(s, f1, "uploading the payload blob");
-				drop_fetches(s);
-				finish_signing(s, 0);
-				return;
-			}
-			s->s_payload_up = 1;
-			free(s->s_upload[0]);
-			s->s_upload[0] = NULL;
-		}
-		if (s->s_guess_sent) {
-			s->s_guess_sent = 0;
-			s->s_guess_ok = px_fetch_status(f2) == 201;
-		}
-		s->s_f[0] = NULL;
-		if (s->s_rekor_sent) {
-			struct px_fetch *f3 = s->s_f[3];
-
-			s->s_f[3] = NULL;
-			switch (rekor_answer(s, f3)) {
-			case 1:		/* 409: fetch the entry, keep the list */
-				px_fetch_free(f3);
-				s->s_listget = f0;
-				set_state(s, SG_REKOR_GET);
-				return;
-			case -1:
-				px_fetch_free(f3);
-				px_fetch_free(f0);
-				drop_fetches(s);
-				finish_signing(s, 0);
-				return;
-			}
-			px_fetch_free(f3);
-		}
-		drop_fetches(s);
-		list_read(s, f0);
-		px_fetch_free(f0);
-		return;
-	case SG_REKOR_GET: {
-		struct px_fetch *f3 = s->s_f[3], *lg = s->s_listget;
+		s->s_payload_up = 1;
+		free(s->s_upload[0]);
+		s->s_upload[0] = NULL;
+	}
+	if (s->s_guess_sent) {
+		s->s_guess_sent = 0;
+		s->s_guess_ok = px_fetch_status(f2) == 201;
+	}
+	s->s_f[0] = NULL;
+	if (s->s_rekor_sent) {
+		struct px_fetch *f3 = s->s_f[3];
 
 		s->s_f[3] = NULL;
-		s->s_listget = NULL;
-		if (rekor_answer(s, f3) != 0) {
+		switch (rekor_answer(s, f3)) {
+		case 1:		/* 409: fetch the entry, keep the list */
 			px_fetch_free(f3);
-			px_fetch_free(lg);
+			s->s_listget = f0;
+			set_state(s, SG_REKOR_GET);
+			return;
+		case -1:
+			px_fetch_free(f3);
+			px_fetch_free(f0);
 			drop_fetches(s);
 			finish_signing(s, 0);
 			return;
 		}
 		px_fetch_free(f3);
-		drop_fetches(s);
-		set_state(s, SG_READ_LIST);
-		list_read(s, lg);
+	}
+	drop_fetches(s);
+	list_read(s, f0);
+	px_fetch_free(f0);
+}
+
+/* rekor-get: the log's existing entry (after a 409) */
+static void
+done_rekor_get(struct px_sign *s)
+{
+	struct px_fetch *f3 = s->s_f[3], *lg = s->s_listget;
+
+	s->s_f[3] = NULL;
+	s->s_listget = NULL;
+	if (rekor_answer(s, f3) != 0) {
+		px_fetch_free(f3);
 		px_fetch_free(lg);
+		drop_fetches(s);
+		finish_signing(s, 0);
 		return;
 	}
-	case SG_POST_CONFIG:
-		loc = px_fetch_location(f0);
-		if (st != 202 || loc == NULL) {
-			fail_http(s, f0, "starting a blob upload for the config");
-			drop_fetches(s);
-			finish_signing(s, 0);
-			return;
-		}
-		s->s_upload[1] = strdup(loc);
+	px_fetch_free(f3);
+	drop_fetches(s);
+	set_state(s, SG_READ_LIST);
+	list_read(s, lg);
+	px_fetch_free(lg);
+}
+
+/* post-config: a new upload session for the config */
+static void
+done_post_config(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0];
+	const char	*loc;
+	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
+
+	loc = px_fetch_location(f0);
+	if (st != 202 || loc == NULL) {
+		fail_http(s, f0, "starting a blob upload for the config");
 		drop_fetches(s);
-		put_config(s);
+		finish_signing(s, 0);
 		return;
-	case SG_PUT_CONFIG:
-		free(s->s_upload[1]);
-		s->s_upload[1] = NULL;	/* a session serves one blob */
-		if (st != 201) {
-			fail_http(s, f0, "uploading the config blob");
-			drop_fetches(s);
+	}
+	s->s_upload[1] = strdup(loc);
+	drop_fetches(s);
+	put_config(s);
+}
+
+/* put-config: the config blob */
+static void
+done_put_config(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0];
+	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
+
+	free(s->s_upload[1]);
+	s->s_upload[1] = NULL;	/* a session serves one blob */
+	if (st != 201) {
+		fail_http(s, f0, "uploading the config blob");
+		drop_fetches(s);
+		finish_signing(s, 0);
+		return;
+	}
+	drop_fetches(s);
+	put_list(s);
+}
+
+/* put-list: the list written */
+static void
+done_put_list(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0];
+	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
+
+	if (st >= 400 && st < 500 && s->s_new_list &&
+	    s->s_conf->up_media_types == CONF_MT_AUTO &&
+	    strcmp(core_sigman_media_type(&s->s_list),
+	    CORE_MT_OCI_MANIFEST) == 0) {
+		/* "auto": the upstream refused OCI, try Docker types */
+		px_info("%s: upstream refused an OCI signature manifest "
+		    "(HTTP %d), retrying with Docker media types",
+		    s->s_sigrepo, st);
+		drop_fetches(s);
+		core_sigman_set_docker(&s->s_list);
+		if (serialize_list(s) == -1) {
 			finish_signing(s, 0);
 			return;
 		}
-		drop_fetches(s);
 		put_list(s);
 		return;
-	case SG_PUT_LIST:
-		if (st >= 400 && st < 500 && s->s_new_list &&
-		    s->s_conf->up_media_types == CONF_MT_AUTO &&
-		    strcmp(core_sigman_media_type(&s->s_list),
-		    CORE_MT_OCI_MANIFEST) == 0) {
-			/* "auto": the upstream refused OCI, try Docker types */
-			px_info("%s: upstream refused an OCI signature manifest "
-			    "(HTTP %d), retrying with Docker media types",
-			    s->s_sigrepo, st);
-			drop_fetches(s);
-			core_sigman_set_docker(&s->s_list);
-			if (serialize_list(s) == -1) {
-				finish_signing(s, 0);
-				return;
-			}
-			put_list(s);
-			return;
-		}
-		if ((st == 400 || st == 0 || st >= 500) &&
-		    s->s_attempt + 1 < SIGN_ATTEMPTS) {
-			/*
-			 * Seen under concurrent writers: distribution refuses
-			 * the list as referring to an unknown blob, or fails
-			 * with a 500.  Read the list and append again, like a
-			 * lost layer.
-			 */
-			drop_fetches(s);
-			retry(s);
-			return;
-		}
-		if (st < 200 || st > 299) {
-			fail_http(s, f0, "writing the signature list");
-			drop_fetches(s);
-			finish_signing(s, 0);
-			return;
-		}
+	}
+	if ((st == 400 || st == 0 || st >= 500) &&
+	    s->s_attempt + 1 < SIGN_ATTEMPTS) {
+		/*
+		 * Seen under concurrent writers: distribution refuses
+		 * the list as referring to an unknown blob, or fails
+		 * with a 500.  Read the list and append again, like a
+		 * lost layer.
+		 */
 		drop_fetches(s);
-		read_back(s);
-		return;
-	case SG_READ_BACK: {
-		struct core_sigman	back;
-		const char		*body, *errstr;
-		int			 found = 0;
-
-		core_sigman_init(&back);
-		if (st == 200) {
-			body = px_fetch_body(f0, &len);
-			found = core_sigman_open(&back, body, len, 0, &errstr)
-			    == 0 && core_sigman_find(&back, s->s_pdigest,
-			    s->s_payload, s->s_plen,
-			    s->s_conf->sign_key) >= 0;
-		}
-		core_sigman_free(&back);
-		drop_fetches(s);
-		if (found) {
-			s->s_outcome = s->s_bundle_added ? SO_LOGGED :
-			    s->s_background ? SO_REPAIRED : SO_SIGNED;
-			finish_signing(s, 1);
-			return;
-		}
-		if (s->s_attempt + 1 >= SIGN_ATTEMPTS) {
-			stats.lost++;
-			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
-			    "was removed by a concurrent writer %d times; "
-			    "giving up", SIGN_ATTEMPTS);
-			s->s_failure = SF_LOST;	/* counted here */
-			s->s_fail_status = 503;
-			finish_signing(s, 0);
-			return;
-		}
-		/* someone outside signet rewrote the list: append again */
-		stats.repaired++;
 		retry(s);
 		return;
 	}
-	case SG_PUT_TAG:
-		s->s_f[0] = NULL;
+	if (st < 200 || st > 299) {
+		fail_http(s, f0, "writing the signature list");
 		drop_fetches(s);
-		set_state(s, SG_DONE);
-		if (s->s_wrote)
-			schedule_recheck(s);
-		answer_fetch(s, f0);
-		px_fetch_free(f0);
+		finish_signing(s, 0);
 		return;
-	default:
+	}
+	drop_fetches(s);
+	read_back(s);
+}
+
+/* read-back: the list read back: is our layer there? */
+static void
+done_read_back(struct px_sign *s)
+{
+	struct px_fetch		*f0 = s->s_f[0];
+	struct core_sigman	 back;
+	const char		*body, *errstr;
+	size_t			 len;
+	int			 st = f0 != NULL ? px_fetch_status(f0) : 0;
+	int			 found = 0;
+
+	core_sigman_init(&back);
+	if (st == 200) {
+		body = px_fetch_body(f0, &len);
+		found = core_sigman_open(&back, body, len, 0, &errstr)
+		    == 0 && core_sigman_find(&back, s->s_pdigest,
+		    s->s_payload, s->s_plen,
+		    s->s_conf->sign_key) >= 0;
+	}
+	core_sigman_free(&back);
+	drop_fetches(s);
+	if (found) {
+		s->s_outcome = s->s_bundle_added ? SO_LOGGED :
+		    s->s_background ? SO_REPAIRED : SO_SIGNED;
+		finish_signing(s, 1);
+		return;
+	}
+	if (s->s_attempt + 1 >= SIGN_ATTEMPTS) {
+		stats.lost++;
+		snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
+		    "was removed by a concurrent writer %d times; "
+		    "giving up", SIGN_ATTEMPTS);
+		s->s_failure = SF_LOST;	/* counted here */
+		s->s_fail_status = 503;
+		finish_signing(s, 0);
+		return;
+	}
+	/* someone outside signet rewrote the list: append again */
+	stats.repaired++;
+	retry(s);
+}
+
+/* put-tag: the tag: the push's answer */
+static void
+done_put_tag(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0];
+
+	s->s_f[0] = NULL;
+	drop_fetches(s);
+	set_state(s, SG_DONE);
+	if (s->s_wrote)
+		schedule_recheck(s);
+	answer_fetch(s, f0);
+	px_fetch_free(f0);
+}
+
+/* What answered requests mean, state by state. */
+static void (*const on_done[])(struct px_sign *) = {
+	[SG_PUT_DIGEST] = done_put_digest,
+	[SG_MIRROR] = done_mirror,
+	[SG_READ_LIST] = done_read_list,
+	[SG_REKOR_GET] = done_rekor_get,
+	[SG_POST_CONFIG] = done_post_config,
+	[SG_PUT_CONFIG] = done_put_config,
+	[SG_PUT_LIST] = done_put_list,
+	[SG_READ_BACK] = done_read_back,
+	[SG_PUT_TAG] = done_put_tag,
+};
+
+/* Every request of the current step answered: go on from its state. */
+static void
+sign_step(struct px_sign *s)
+{
+	if ((size_t)s->s_state >= sizeof(on_done) / sizeof(on_done[0]) ||
+	    on_done[s->s_state] == NULL) {
 		px_error("sign: unexpected completion in state %s",
 		    state_names[s->s_state]);
 		drop_fetches(s);
 		return;
 	}
+	on_done[s->s_state](s);
 }
 
 /* Signing is over, well or not: log it, then answer or create the tag. */
