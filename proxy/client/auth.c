@@ -352,3 +352,67 @@ px_auth_free(struct px_auth *a)
 	conf_endpoint_free(a->a_ep);
 	free(a);
 }
+
+/*
+ * A command's session with a registry: the credentials it was given, the
+ * token flow for its scopes, and the Authorization to send.
+ */
+static int
+session_set(struct px_session *ss, const char *header)
+{
+	char	*copy = strdup(header);
+
+	if (copy == NULL)
+		return -1;
+	wipe_free(ss->ss_auth);
+	ss->ss_auth = copy;
+	ss->ss_bearer = strncasecmp(header, "Bearer ", 7) == 0;
+	return 0;
+}
+
+static void
+session_on_auth(void *arg, const char *header, const char *err)
+{
+	struct px_session	*ss = arg;
+	px_session_fn		 cb = ss->ss_cb;
+
+	px_auth_free(ss->ss_job);
+	ss->ss_job = NULL;
+	if (err == NULL && header != NULL && session_set(ss, header) == -1)
+		err = "out of memory";
+	cb(ss->ss_arg, err);
+}
+
+int
+px_session_login(struct px_session *ss, struct px_upstream *up,
+    const char *scopes, px_session_fn cb, void *arg)
+{
+	const char	*cached;
+
+	snprintf(ss->ss_scopes, sizeof(ss->ss_scopes), "%s", scopes);
+	ss->ss_cb = cb;
+	ss->ss_arg = arg;
+	ss->ss_job = px_auth_start(ss->ss_ep, up, ss->ss_basic, scopes,
+	    session_on_auth, ss, &cached);
+	if (ss->ss_job != NULL)
+		return 1;
+	if (cached == NULL)
+		return -1;
+	return session_set(ss, cached);
+}
+
+int
+px_session_stale(const struct px_session *ss)
+{
+	return ss->ss_bearer && !px_auth_fresh(ss->ss_ep->url, ss->ss_scopes);
+}
+
+void
+px_session_clear(struct px_session *ss)
+{
+	px_auth_free(ss->ss_job);
+	wipe_free(ss->ss_auth);
+	wipe_free(ss->ss_basic);
+	conf_endpoint_free(ss->ss_ep);
+	memset(ss, 0, sizeof(*ss));
+}

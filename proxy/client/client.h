@@ -89,6 +89,32 @@ void	px_auth_flush(void);
 /* 1 while the cached Authorization for these scopes is still good */
 int	px_auth_fresh(const char *url, const char *scopes);
 
+/*
+ * A command's session with a registry (auth.c): the endpoint and the
+ * credentials given (both owned: set them, px_session_clear frees them),
+ * and the Authorization to send (ss_auth: the credentials, or the token the
+ * flow got for the scopes of the last login).
+ */
+typedef void (*px_session_fn)(void *arg, const char *err);
+struct px_session {
+	struct conf_endpoint	*ss_ep;
+	char			*ss_basic;	/* "Basic ...", or NULL */
+	char			*ss_auth;	/* what is sent, or NULL */
+	int			 ss_bearer;	/* ss_auth is a token */
+	char			 ss_scopes[3 * CORE_NAME_MAX + 96];
+	struct px_auth		*ss_job;
+	px_session_fn		 ss_cb;
+	void			*ss_arg;
+};
+/* The token flow for these space-separated scopes: 1 when it runs (cb
+ * runs once, with NULL or why not), 0 when ss_auth is already set (from
+ * the cache, or no auth needed), -1 when it cannot start. */
+int	px_session_login(struct px_session *, struct px_upstream *,
+	    const char *scopes, px_session_fn cb, void *arg);
+/* 1 when ss_auth is a token that has expired: log in again. */
+int	px_session_stale(const struct px_session *);
+void	px_session_clear(struct px_session *);
+
 /* pipe.c: a blob piped from one registry into another's upload session */
 
 struct px_pipe;

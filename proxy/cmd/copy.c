@@ -32,11 +32,7 @@ struct cp_ref {
 	char		 registry[256];
 	char		 repo[CORE_NAME_MAX + 1];
 	char		 ref[CORE_REF_MAX + 1];	/* tag or digest */
-	struct conf_endpoint *ep;		/* the registry */
-	char		*basic;			/* from config.json, or NULL */
-	char		*auth;			/* what is sent: basic, a token */
-	char		 scopes[3 * CORE_NAME_MAX + 96];	/* its token's */
-	int		 bearer;		/* auth is a token: renew it */
+	struct px_session ss;			/* endpoint, credentials, token */
 };
 
 struct cp_blob {
@@ -121,7 +117,6 @@ struct copy {
 	json_t			*refs;
 	int			 nrefs;		/* referrer manifests copied */
 	struct px_fetch		*f;
-	struct px_auth		*authjob;	/* PH_AUTH: a token */
 	int			 aside;		/* PH_AUTH: 0 source, 1 target */
 	enum cp_phase		 resume;	/* the phase after PH_AUTH */
 	struct core_sigman	 list;		/* PH_LISTS */
@@ -146,16 +141,6 @@ fail(struct copy *c, const char *msg)
 {
 	snprintf(c->failure, sizeof(c->failure), "%s", msg);
 	event_base_loopexit(c->base, NULL);
-}
-
-/* Credentials and tokens are cleared before they are freed. */
-static void
-wipe(char *secret)
-{
-	if (secret != NULL) {
-		mbedtls_platform_zeroize(secret, strlen(secret));
-		free(secret);
-	}
 }
 
 /* A PUT at the target that was not 2xx fails the copy; 1 then. */
@@ -189,13 +174,13 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 	memcpy(r->ref, ir.ref, sizeof(r->ref));
 	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
 	    r->registry);
-	r->ep = conf_endpoint_new(url, NULL, cerr, sizeof(cerr));
-	if (r->ep == NULL) {
+	r->ss.ss_ep = conf_endpoint_new(url, NULL, cerr, sizeof(cerr));
+	if (r->ss.ss_ep == NULL) {
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
 	}
-	r->basic = px_docker_auth(r->registry);
-	r->auth = r->basic != NULL ? strdup(r->basic) : NULL;
+	r->ss.ss_basic = px_docker_auth(r->registry);
+	r->ss.ss_auth = r->ss.ss_basic != NULL ? strdup(r->ss.ss_basic) : NULL;
 	return 0;
 }
 
@@ -207,8 +192,8 @@ send_fetch(struct copy *c, struct cp_ref *r, const char *method,
 	char	msg[700];
 
 	px_fetch_free(c->f);
-	c->f = px_fetch_send(c->up, r->ep, &(struct px_request){
-	    .method = method, .target = target, .authorization = r->auth,
+	c->f = px_fetch_send(c->up, r->ss.ss_ep, &(struct px_request){
+	    .method = method, .target = target, .authorization = r->ss.ss_auth,
 	    .content_type = ctype, .accept = ACCEPT_ALL, .body = body,
 	    .len = len }, cb, c, msg, sizeof(msg));
 	if (c->f == NULL) {
@@ -773,8 +758,8 @@ lane_fetch(struct cp_lane *ln, const char *method, const char *target,
 	char		 msg[700];
 
 	px_fetch_free(ln->f);
-	ln->f = px_fetch_send(c->up, c->dst.ep, &(struct px_request){
-	    .method = method, .target = target, .authorization = c->dst.auth },
+	ln->f = px_fetch_send(c->up, c->dst.ss.ss_ep, &(struct px_request){
+	    .method = method, .target = target, .authorization = c->dst.ss.ss_auth },
 	    cb, ln, msg, sizeof(msg));
 	if (ln->f == NULL) {
 		fail(c, msg);
@@ -813,18 +798,18 @@ pipe_start(struct cp_lane *ln, const char *location)
 	struct px_pipe_req	 rq;
 	char			 src[2048], dst[2048];
 
-	snprintf(src, sizeof(src), "%s/v2/%s/blobs/%s", c->src.ep->url,
+	snprintf(src, sizeof(src), "%s/v2/%s/blobs/%s", c->src.ss.ss_ep->url,
 	    c->src.repo, b->digest);
 	snprintf(dst, sizeof(dst), "%s%s%cdigest=%s",
-	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ep->url, location,
+	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ss.ss_ep->url, location,
 	    strchr(location, '?') ? '&' : '?', b->digest);
 	memset(&rq, 0, sizeof(rq));
-	rq.src = c->src.ep;
+	rq.src = c->src.ss.ss_ep;
 	rq.src_url = src;
-	rq.src_auth = c->src.auth;
-	rq.dst = c->dst.ep;
+	rq.src_auth = c->src.ss.ss_auth;
+	rq.dst = c->dst.ss.ss_ep;
 	rq.dst_url = dst;
-	rq.dst_auth = c->dst.auth;
+	rq.dst_auth = c->dst.ss.ss_auth;
 	rq.size = b->size;
 	px_pipe_free(ln->pipe);
 	ln->pipe = px_pipe_start(c->up, &rq, on_piped, ln);
@@ -1044,67 +1029,51 @@ on_manifest_put(struct px_fetch *f, void *arg)
  * target, and pull on the source repository for mounts within one registry.
  * A registry without auth, or with Basic, keeps the config.json header.
  */
-static int
-set_auth(struct copy *c, struct cp_ref *r, const char *header)
-{
-	wipe(r->auth);
-	r->auth = strdup(header);
-	if (r->auth == NULL) {
-		fail(c, "out of memory");
-		return -1;
-	}
-	r->bearer = strncasecmp(header, "Bearer ", 7) == 0;
-	return 0;
-}
-
 static void
-on_auth(void *arg, const char *header, const char *err)
+on_login(void *arg, const char *err)
 {
 	struct copy	*c = arg;
 	struct cp_ref	*r = c->aside == 0 ? &c->src : &c->dst;
 	char		 msg[600];
 
-	px_auth_free(c->authjob);
-	c->authjob = NULL;
 	if (err != NULL) {
 		snprintf(msg, sizeof(msg), "authenticating to %s: %s",
 		    r->registry, err);
 		fail(c, msg);
 		return;
 	}
-	if (header != NULL && set_auth(c, r, header) == -1)
-		return;
 	c->aside++;
 	next(c);
 }
 
+/* A token for the source (pull) or the target (push, and pull on the
+ * source for mounts and on the signature repository): 1 when the flow
+ * runs, 0 when the session is ready, -1 (failed) when it cannot start. */
 static int
 start_auth(struct copy *c)
 {
 	struct cp_ref	*r = c->aside == 0 ? &c->src : &c->dst;
-	char		*scopes = r->scopes;
-	const char	*cached;
+	char		 scopes[3 * CORE_NAME_MAX + 96];
+	int		 sr = strcmp(c->sigrepo, c->dst.repo) != 0;
 
 	if (c->aside == 0)
-		snprintf(r->scopes, sizeof(r->scopes), "repository:%s:pull",
+		snprintf(scopes, sizeof(scopes), "repository:%s:pull",
 		    c->src.repo);
 	else
-		snprintf(r->scopes, sizeof(r->scopes), "repository:%s:pull,push%s%s%s"
+		snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s"
 		    "%s%s%s", c->dst.repo, c->same_registry ? " repository:" :
 		    "", c->same_registry ? c->src.repo : "",
-		    c->same_registry ? ":pull" : "",
-		    strcmp(c->sigrepo, c->dst.repo) ? " repository:" : "",
-		    strcmp(c->sigrepo, c->dst.repo) ? c->sigrepo : "",
-		    strcmp(c->sigrepo, c->dst.repo) ? ":pull,push" : "");
-	c->authjob = px_auth_start(r->ep, c->up, r->basic, scopes, on_auth,
-	    c, &cached);
-	if (c->authjob != NULL)
+		    c->same_registry ? ":pull" : "", sr ? " repository:" : "",
+		    sr ? c->sigrepo : "", sr ? ":pull,push" : "");
+	switch (px_session_login(&r->ss, c->up, scopes, on_login, c)) {
+	case 1:
 		return 1;
-	if (cached == NULL) {
+	case 0:
+		return 0;
+	default:
 		fail(c, "cannot start authentication");
 		return -1;
 	}
-	return set_auth(c, r, cached);
 }
 
 /* Move to phase ph, its sub-steps from the start; logged at debug. */
@@ -1221,10 +1190,10 @@ ph_verify(struct copy *c)
 	o.all = 1;	/* every layer: only those that verify go */
 	c->run = core_verifier_new(&o, c->top.digest);
 	memset(&rq, 0, sizeof(rq));
-	rq.endpoint = c->src.ep;
+	rq.endpoint = c->src.ss.ss_ep;
 	rq.up = c->up;
 	rq.sigrepo = c->src.repo;
-	rq.authorization = c->src.auth;
+	rq.authorization = c->src.ss.ss_auth;
 	rq.rekor_url = px_cmd_trust_rekor_url(&c->trust);
 	c->check = c->run != NULL ? px_sigcheck_start(&rq, c->run, on_verdict,
 	    c) : NULL;
@@ -1323,9 +1292,7 @@ next(struct copy *c)
 {
 	/* tokens expire (Docker Hub's after 300 s): renew between requests */
 	if (c->phase != PH_AUTH && c->phase != PH_DONE &&
-	    ((c->src.bearer && !px_auth_fresh(c->src.ep->url,
-	    c->src.scopes)) || (c->dst.bearer &&
-	    !px_auth_fresh(c->dst.ep->url, c->dst.scopes)))) {
+	    (px_session_stale(&c->src.ss) || px_session_stale(&c->dst.ss))) {
 		px_debug("copy: %s -> auth (a token expired)",
 		    phase_names[c->phase]);
 		c->resume = c->phase;
@@ -1412,7 +1379,7 @@ px_cmd_copy(int argc, char **argv)
 		goto done;
 	}
 	if (timeout > 0)
-		c->src.ep->response_timeout = c->dst.ep->response_timeout =
+		c->src.ss.ss_ep->response_timeout = c->dst.ss.ss_ep->response_timeout =
 		    timeout;
 	/* the target's signature repository: the option, COSIGN_REPOSITORY,
 	 * or the image's own (a name on the target registry, as in serve) */
@@ -1471,7 +1438,6 @@ done:
 		px_fetch_free(c->lane[k].f);
 	}
 	px_fetch_free(c->f);
-	px_auth_free(c->authjob);
 	px_sigcheck_free(c->check);
 	core_verifier_free(c->run);
 	px_upstream_free(c->up);
@@ -1487,12 +1453,9 @@ done:
 	core_sigman_free(&c->list);
 	free(c->cfg);
 	free(c->newlist);
-	wipe(c->src.auth);
-	wipe(c->dst.auth);
-	wipe(c->src.basic);
-	wipe(c->dst.basic);
-	conf_endpoint_free(c->src.ep);
-	conf_endpoint_free(c->dst.ep);
+	px_session_clear(&c->src.ss);
+	px_session_clear(&c->dst.ss);
+
 	px_cmd_trust_free(&c->trust);
 	free(c);
 	return rc;

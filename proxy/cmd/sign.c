@@ -22,8 +22,7 @@ struct sign_cmd {
 	char			 repo[CORE_NAME_MAX + 1];
 	char			 ref[CORE_REF_MAX + 1];
 	char			 registry[256];
-	char			*auth;
-	struct px_auth		*authjob;
+	struct px_session	 ss;		/* the registry */
 	int			 ok;
 };
 
@@ -79,7 +78,7 @@ sign_got_manifest(struct px_fetch *f, void *arg)
 	rq.content_type = *ct ? ct : CORE_MT_DOCKER_MANIFEST;
 	rq.manifest = body;
 	rq.mlen = len;
-	rq.authorization = sc->auth;
+	rq.authorization = sc->ss.ss_auth;
 	rq.command = 1;
 	sc->job = px_signer_start(&rq, sign_done, sc);
 	if (sc->job == NULL) {
@@ -95,8 +94,8 @@ sign_get(struct sign_cmd *sc)
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", sc->repo,
 	    sc->ref);
-	sc->get = px_fetch_send(sc->up, &sc->conf->up, &(struct px_request){
-	    .method = "GET", .target = target, .authorization = sc->auth,
+	sc->get = px_fetch_send(sc->up, sc->ss.ss_ep, &(struct px_request){
+	    .method = "GET", .target = target, .authorization = sc->ss.ss_auth,
 	    .accept = CORE_MT_OCI_MANIFEST ", " CORE_MT_OCI_INDEX ", "
 	    CORE_MT_DOCKER_MANIFEST ", " CORE_MT_DOCKER_LIST },
 	    sign_got_manifest, sc, err, sizeof(err));
@@ -108,21 +107,15 @@ sign_get(struct sign_cmd *sc)
 
 /* The registry's token flow: the credentials become a Bearer token. */
 static void
-sign_on_auth(void *arg, const char *header, const char *err)
+sign_on_login(void *arg, const char *err)
 {
 	struct sign_cmd	*sc = arg;
 
-	px_auth_free(sc->authjob);
-	sc->authjob = NULL;
 	if (err != NULL) {
 		fprintf(stderr, "signet: sign: authenticating to %s: %s\n",
 		    sc->registry, err);
 		event_base_loopexit(sc->base, NULL);
 		return;
-	}
-	if (header != NULL) {
-		free(sc->auth);
-		sc->auth = strdup(header);
 	}
 	sign_get(sc);
 }
@@ -131,23 +124,21 @@ static void
 sign_start(struct sign_cmd *sc)
 {
 	char		 scopes[3 * CORE_NAME_MAX + 96];
-	const char	*cached, *sr = sc->conf->sig_repo;
+	const char	*sr = sc->conf->sig_repo;
 
 	snprintf(scopes, sizeof(scopes), "repository:%s:pull,push%s%s%s",
 	    sc->repo, sr != NULL ? " repository:" : "", sr != NULL ? sr : "",
 	    sr != NULL ? ":pull,push" : "");
-	sc->authjob = px_auth_start(&sc->conf->up, sc->up, sc->auth, scopes,
-	    sign_on_auth, sc, &cached);
-	if (sc->authjob != NULL)
+	switch (px_session_login(&sc->ss, sc->up, scopes, sign_on_login, sc)) {
+	case 1:
 		return;
-	if (cached == NULL) {
-		fprintf(stderr, "signet: sign: cannot start\n");
+	case 0:
+		sign_get(sc);
+		return;
+	default:
+		fprintf(stderr, "signet: sign: cannot start the token flow\n");
 		event_base_loopexit(sc->base, NULL);
-		return;
 	}
-	free(sc->auth);
-	sc->auth = strdup(cached);
-	sign_get(sc);
 }
 
 /* REGISTRY/REPO[:TAG|@DIGEST] */
@@ -223,27 +214,25 @@ px_cmd_sign(int argc, char **argv)
 		return 1;
 	}
 	px_log_set_level(CONF_LOG_WARN);
-	sc.auth = user != NULL && pass != NULL ? px_basic_auth(user, pass) :
-	    px_docker_auth(sc.registry);
+	sc.ss.ss_ep = conf_endpoint_dup(&sc.conf->up);
+	sc.ss.ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
+	    pass) : px_docker_auth(sc.registry);
+	sc.ss.ss_auth = sc.ss.ss_basic != NULL ? strdup(sc.ss.ss_basic) : NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	sc.base = event_base_new();
 	sc.up = sc.base != NULL ? px_upstream_new(sc.base) : NULL;
-	if (sc.up != NULL) {
+	if (sc.up != NULL && sc.ss.ss_ep != NULL) {
 		sign_start(&sc);
 		event_base_dispatch(sc.base);
 	} else
 		fprintf(stderr, "signet: sign: cannot start\n");
 	px_signer_abandon(sc.job);
-	px_auth_free(sc.authjob);
 	px_fetch_free(sc.get);
 	px_upstream_free(sc.up);
 	if (sc.base != NULL)
 		event_base_free(sc.base);
 	conf_unref(sc.conf);
-	if (sc.auth != NULL) {
-		mbedtls_platform_zeroize(sc.auth, strlen(sc.auth));
-		free(sc.auth);
-	}
+	px_session_clear(&sc.ss);
 	curl_global_cleanup();
 	return sc.ok ? 0 : 1;
 }

@@ -21,10 +21,9 @@
 
 struct verify_cmd {
 	struct event_base	*base;
-	struct conf_endpoint	*ep;		/* the registry */
+	struct px_session	 ss;		/* the registry */
 	struct px_upstream	*up;
 	struct px_fetch		*f;
-	struct px_auth		*authjob;
 	struct px_sigcheck	*check;
 	struct core_verifier	*run;
 	struct px_cmd_trust	 trust;
@@ -33,19 +32,8 @@ struct verify_cmd {
 	char			 sigrepo[CORE_NAME_MAX + 1];
 	char			 digest[CORE_DIGEST_MAX + 1];
 	char			 want_ref[CORE_NAME_MAX + 300];
-	char			*basic;		/* the credentials given */
-	char			*auth;		/* what is sent */
 	int			 rc;
 };
-
-static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		mbedtls_platform_zeroize(s, strlen(s));
-		free(s);
-	}
-}
 
 static void
 stop(struct verify_cmd *vc, int rc, const char *msg)
@@ -133,10 +121,10 @@ on_manifest(struct px_fetch *f, void *arg)
 	o.all = 1;	/* print every signature that verifies, as cosign */
 	vc->run = core_verifier_new(&o, vc->digest);
 	memset(&rq, 0, sizeof(rq));
-	rq.endpoint = vc->ep;
+	rq.endpoint = vc->ss.ss_ep;
 	rq.up = vc->up;
 	rq.sigrepo = vc->sigrepo;
-	rq.authorization = vc->auth;
+	rq.authorization = vc->ss.ss_auth;
 	rq.rekor_url = px_cmd_trust_rekor_url(&vc->trust);
 	vc->check = vc->run != NULL ? px_sigcheck_start(&rq, vc->run,
 	    on_verdict, vc) : NULL;
@@ -151,30 +139,24 @@ get_manifest(struct verify_cmd *vc)
 
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", vc->ref.repo,
 	    vc->ref.ref);
-	vc->f = px_fetch_send(vc->up, vc->ep, &(struct px_request){
-	    .method = "GET", .target = target, .authorization = vc->auth,
+	vc->f = px_fetch_send(vc->up, vc->ss.ss_ep, &(struct px_request){
+	    .method = "GET", .target = target, .authorization = vc->ss.ss_auth,
 	    .accept = ACCEPT_ANY }, on_manifest, vc, err, sizeof(err));
 	if (vc->f == NULL)
 		stop(vc, 1, err);
 }
 
 static void
-on_auth(void *arg, const char *header, const char *err)
+on_login(void *arg, const char *err)
 {
 	struct verify_cmd	*vc = arg;
 	char			 msg[600];
 
-	px_auth_free(vc->authjob);
-	vc->authjob = NULL;
 	if (err != NULL) {
 		snprintf(msg, sizeof(msg), "authenticating to %s: %s",
 		    vc->ref.registry, err);
 		stop(vc, 1, msg);
 		return;
-	}
-	if (header != NULL) {
-		wipe_free(vc->auth);
-		vc->auth = strdup(header);
 	}
 	get_manifest(vc);
 }
@@ -183,24 +165,21 @@ on_auth(void *arg, const char *header, const char *err)
 static void
 authenticate(struct verify_cmd *vc)
 {
-	char		 scopes[3 * CORE_NAME_MAX + 96];
-	const char	*cached;
-	int		 other = strcmp(vc->sigrepo, vc->ref.repo) != 0;
+	char	scopes[3 * CORE_NAME_MAX + 96];
+	int	other = strcmp(vc->sigrepo, vc->ref.repo) != 0;
 
 	snprintf(scopes, sizeof(scopes), "repository:%s:pull%s%s%s",
 	    vc->ref.repo, other ? " repository:" : "", other ? vc->sigrepo :
 	    "", other ? ":pull" : "");
-	vc->authjob = px_auth_start(vc->ep, vc->up, vc->basic, scopes,
-	    on_auth, vc, &cached);
-	if (vc->authjob != NULL)
+	switch (px_session_login(&vc->ss, vc->up, scopes, on_login, vc)) {
+	case 1:
 		return;
-	if (cached == NULL) {
-		stop(vc, 1, "cannot start a request");
+	case 0:
+		get_manifest(vc);
 		return;
+	default:
+		stop(vc, 1, "cannot start the token flow");
 	}
-	wipe_free(vc->auth);
-	vc->auth = strdup(cached);
-	get_manifest(vc);
 }
 
 int
@@ -278,15 +257,16 @@ px_cmd_verify(int argc, char **argv)
 	}
 	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
 	    vc.ref.registry);
-	vc.ep = conf_endpoint_new(url, NULL, err, sizeof(err));
-	if (vc.ep == NULL) {
+	vc.ss.ss_ep = conf_endpoint_new(url, NULL, err, sizeof(err));
+	if (vc.ss.ss_ep == NULL) {
 		fprintf(stderr, "signet: verify: %s\n", err);
 		px_cmd_trust_free(&vc.trust);
 		return 1;
 	}
-	vc.basic = user != NULL ? px_basic_auth(user, pass) :
+	vc.ss.ss_basic = user != NULL ? px_basic_auth(user, pass) :
 	    px_docker_auth(vc.ref.registry);
-	vc.auth = vc.basic != NULL ? strdup(vc.basic) : NULL;
+	vc.ss.ss_auth = vc.ss.ss_basic != NULL ? strdup(vc.ss.ss_basic) :
+	    NULL;
 	px_log_set_level(CONF_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	vc.base = event_base_new();
@@ -298,15 +278,12 @@ px_cmd_verify(int argc, char **argv)
 		fprintf(stderr, "signet: verify: cannot start\n");
 	px_sigcheck_free(vc.check);
 	core_verifier_free(vc.run);
-	px_auth_free(vc.authjob);
 	px_fetch_free(vc.f);
 	px_upstream_free(vc.up);
 	if (vc.base != NULL)
 		event_base_free(vc.base);
 	curl_global_cleanup();
-	conf_endpoint_free(vc.ep);
-	wipe_free(vc.basic);
-	wipe_free(vc.auth);
+	px_session_clear(&vc.ss);
 	px_cmd_trust_free(&vc.trust);
 	return vc.rc;
 }
