@@ -528,6 +528,9 @@ static const struct conf_key limits_keys[] = {
 	{ "header_timeout", CT_INT, F(header_timeout), NULL, 1, 600, NULL, NULL },
 	{ "drain_timeout", CT_INT, F(drain_timeout), NULL, 0, 3600, NULL, NULL },
 	{ "buffer_bytes", CT_INT, F(buffer_bytes), NULL, 16384, 64 * 1024 * 1024, NULL, NULL },
+	{ "max_connections_per_address", CT_INT, F(max_conns_per_addr), NULL, 1, 100000, NULL, NULL },
+	{ "verifications", CT_INT, F(verify_slots), NULL, 1, 4096, NULL, NULL },
+	{ "verification_queue", CT_INT, F(verify_queue), NULL, 0, 100000, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -759,6 +762,9 @@ set_defaults(struct conf *c)
 	c->header_timeout = 30;
 	c->drain_timeout = 30;
 	c->buffer_bytes = 256 * 1024;
+	c->max_conns_per_addr = 128;
+	c->verify_slots = 8;
+	c->verify_queue = 1024;
 	c->vcache_ok_ttl = 300;
 	c->vcache_fail_ttl = 10;
 	c->vcache_max = 100000;

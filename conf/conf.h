@@ -115,6 +115,9 @@ struct conf {
 	long			 header_timeout;	/* seconds */
 	long			 drain_timeout;		/* seconds */
 	long			 buffer_bytes;		/* backpressure HIGH */
+	long			 max_conns_per_addr;	/* from one client address */
+	long			 verify_slots;		/* verified pulls at once */
+	long			 verify_queue;		/* waiting for a slot */
 };
 
 /*

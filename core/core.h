@@ -43,6 +43,35 @@ struct core_image_ref {
 int	core_image_ref_parse(const char *s, int want_ref,
 	    struct core_image_ref *r);
 
+/*
+ * json.c: JSON measured before it is parsed.  The limits of a kind of
+ * document: bytes, values (every scalar, array, object and key counts) and
+ * nesting.  Far above real documents; they bound what a hostile one costs.
+ */
+struct core_json_limits {
+	const char	*what;		/* for messages */
+	size_t		 max_bytes;
+	size_t		 max_values;
+	size_t		 max_depth;
+};
+extern const struct core_json_limits core_json_manifest;  /* 4 MiB, 65536, 32 */
+extern const struct core_json_limits core_json_siglist;	  /* 4 MiB, 16384, 8 */
+extern const struct core_json_limits core_json_payload;	  /* 64 KiB, 4096, 16 */
+extern const struct core_json_limits core_json_bundle;	  /* 64 KiB, 1024, 8 */
+extern const struct core_json_limits core_json_log;	  /* 256 KiB, 8192, 16 */
+extern const struct core_json_limits core_json_small;	  /* 1 MiB, 65536, 32 */
+/* Count the values and the nesting of buf in one pass, allocating
+ * nothing; -1 when it cannot be JSON (unbalanced, an open string). */
+int	 core_json_measure(const char *buf, size_t len, size_t *values,
+	    size_t *depth);
+/* Parse buf (duplicate keys refused) when it is within the limits; NULL
+ * with the reason in err.  The caller owns the result (json_decref). */
+json_t	*core_json_load(const char *buf, size_t len,
+	    const struct core_json_limits *, char *err, size_t errlen);
+/* The same where the reason is not needed (a malformed field is). */
+json_t	*core_json_parse(const char *buf, size_t len,
+	    const struct core_json_limits *);
+
 /* Standard base64 decoded into a new NUL-terminated buffer; NULL if bad. */
 unsigned char	*core_b64_decode(const char *s, size_t *len);
 
@@ -161,6 +190,7 @@ struct core_manifest_info {
 	char	media_type[128];
 	int	is_index;
 	int	is_cosign;	/* layers carry cosign media types */
+	char	err[160];	/* where *errstr points on failure */
 };
 int	 core_manifest_inspect(const char *bytes, size_t len,
 	    struct core_manifest_info *, const char **errstr);
@@ -168,6 +198,7 @@ int	 core_manifest_inspect(const char *bytes, size_t len,
 /* A signature manifest being read or extended. */
 struct core_sigman {
 	json_t	*sm_manifest;
+	char	 sm_err[160];	/* where *errstr points on failure */
 };
 struct core_sig_layer {		/* pointers live as long as the sigman */
 	const char	*media_type;

@@ -215,7 +215,6 @@ core_cosign_decrypt(const char *pem, const char *password,
 	unsigned char	*body, *salt = NULL, *nonce = NULL, *ct = NULL;
 	unsigned char	*plain = NULL, key[32];
 	size_t		 blen, slen = 0, nlen = 0, clen = 0;
-	json_error_t	 jerr;
 	json_t		*o = NULL, *kdf, *params, *cipher;
 	json_int_t	 N, r, p;
 	int		 rc = -1;
@@ -228,7 +227,7 @@ core_cosign_decrypt(const char *pem, const char *password,
 		    PEM_SIGSTORE " or " PEM_COSIGN ")");
 		return -1;
 	}
-	o = json_loadb((const char *)body, blen, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_parse((const char *)body, blen, &core_json_small);
 	free(body);
 	kdf = json_object_get(o, "kdf");
 	params = json_object_get(kdf, "params");

@@ -127,13 +127,12 @@ core_rekor_check_response(struct core_key *const *logs, size_t nlogs,
     const char *sig_b64, const struct core_key *signer, char **bundle,
     struct core_checkpoint *cp, char *reason, size_t rlen)
 {
-	json_error_t	 jerr;
 	json_t		*o, *e, *ver, *proof, *b;
 	const char	*body64, *set, *logid;
 	int		 rc = -1;
 
 	*bundle = NULL;
-	o = json_loadb(resp, len, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_parse(resp, len, &core_json_log);
 	if (!json_is_object(o) || json_object_size(o) != 1) {
 		why(reason, rlen, "Rekor answer is not one entry");
 		goto done;
@@ -184,15 +183,15 @@ core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
     const char *resp, size_t len, const char *bundle,
     struct core_checkpoint *cp, char *reason, size_t rlen)
 {
-	json_error_t	 jerr;
 	json_t		*o, *b, *e, *proof;
 	const char	*want, *body64;
 	int		 rc = -1;
 
-	b = json_loads(bundle, 0, &jerr);
+	b = bundle != NULL ? core_json_parse(bundle, strlen(bundle),
+	    &core_json_bundle) : NULL;
 	want = json_string_value(json_object_get(json_object_get(b, "Payload"),
 	    "body"));
-	o = json_loadb(resp, len, 0, &jerr);
+	o = core_json_parse(resp, len, &core_json_log);
 	e = json_is_object(o) && json_object_size(o) == 1 ?
 	    json_object_iter_value(json_object_iter(o)) : NULL;
 	body64 = json_string_value(json_object_get(e, "body"));
@@ -267,14 +266,13 @@ core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
 static char *
 bundle_field(const char *bundle, const char *field)
 {
-	json_error_t	 jerr;
 	json_t		*o;
 	const char	*s;
 	char		*out = NULL;
 
 	if (bundle == NULL || strlen(bundle) > CORE_BUNDLE_MAX)
 		return NULL;
-	o = json_loads(bundle, 0, &jerr);
+	o = core_json_parse(bundle, strlen(bundle), &core_json_bundle);
 	s = json_string_value(json_object_get(json_object_get(o, "Payload"),
 	    field));
 	if (s != NULL)

@@ -107,16 +107,19 @@ int
 core_manifest_inspect(const char *bytes, size_t len,
     struct core_manifest_info *mi, const char **errstr)
 {
-	json_error_t	 jerr;
 	json_t		*o, *layers, *l, *mt;
 	const char	*t;
 	size_t		 i;
 
 	memset(mi, 0, sizeof(*mi));
-	o = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_load(bytes, len, &core_json_manifest, mi->err,
+	    sizeof(mi->err));
 	if (o == NULL || !json_is_object(o)) {
+		if (o != NULL)
+			snprintf(mi->err, sizeof(mi->err), "manifest is not a "
+			    "JSON object");
 		json_decref(o);
-		*errstr = "manifest is not a JSON object";
+		*errstr = mi->err;
 		return -1;
 	}
 	mt = json_object_get(o, "mediaType");
@@ -154,7 +157,6 @@ int
 core_sigman_open(struct core_sigman *sm, const char *bytes, size_t len,
     int docker_types, const char **errstr)
 {
-	json_error_t	 jerr;
 	json_t		*o, *layers, *l;
 	const char	*mt;
 	size_t		 i;
@@ -177,14 +179,14 @@ core_sigman_open(struct core_sigman *sm, const char *bytes, size_t len,
 		sm->sm_manifest = o;
 		return 0;
 	}
-	if (len > CORE_SIGMAN_MAX) {
-		*errstr = "signature manifest larger than 4 MiB";
-		return -1;
-	}
-	o = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_load(bytes, len, &core_json_siglist, sm->sm_err,
+	    sizeof(sm->sm_err));
 	if (o == NULL || !json_is_object(o)) {
+		if (o != NULL)
+			snprintf(sm->sm_err, sizeof(sm->sm_err), "signature "
+			    "manifest is not a JSON object");
 		json_decref(o);
-		*errstr = "signature manifest is not a JSON object";
+		*errstr = sm->sm_err;
 		return -1;
 	}
 	mt = json_string_value(json_object_get(o, "mediaType"));

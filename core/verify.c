@@ -26,14 +26,13 @@ int
 core_payload_check(const char *payload, size_t plen, const char *digest,
     const char *want_ref, char *reason, size_t rlen)
 {
-	json_error_t	 jerr;
 	json_t		*o, *crit;
 	const char	*d, *type, *ref;
 	int		 rc = -1;
 
 	if (plen > CORE_PAYLOAD_MAX)
 		return why(reason, rlen, "payload larger than 64 KiB");
-	o = json_loadb(payload, plen, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_parse(payload, plen, &core_json_payload);
 	crit = json_object_get(o, "critical");
 	if (!json_is_object(crit)) {
 		why(reason, rlen, "payload is not a simple-signing document");
@@ -101,7 +100,6 @@ check_body(const char *body64, const char *payload, size_t plen,
 {
 	unsigned char	*body, *pem = NULL;
 	struct core_key	*k = NULL;
-	json_error_t	 jerr;
 	json_t		*o, *spec, *hash;
 	const char	*alg, *value, *content, *pkey;
 	char		 hex[65], err[128];
@@ -111,7 +109,7 @@ check_body(const char *body64, const char *payload, size_t plen,
 	body = core_b64_decode(body64, &blen);
 	if (body == NULL)
 		return why(reason, rlen, "Rekor entry body is not base64");
-	o = json_loadb((const char *)body, blen, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_parse((const char *)body, blen, &core_json_payload);
 	free(body);
 	spec = json_object_get(o, "spec");
 	hash = json_object_get(json_object_get(spec, "data"), "hash");
@@ -161,7 +159,6 @@ core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
     const char *bundle, const char *payload, size_t plen, const char *sig_b64,
     const struct core_key *signer, char *reason, size_t rlen)
 {
-	json_error_t	 jerr;
 	json_t		*o, *p;
 	const char	*set64, *body, *logid;
 	unsigned char	*set = NULL;
@@ -174,7 +171,7 @@ core_rekor_check_bundle(struct core_key *const *logs, size_t nlogs,
 		return why(reason, rlen, "Rekor entry missing: no bundle");
 	if (strlen(bundle) > CORE_BUNDLE_MAX)
 		return why(reason, rlen, "Rekor bundle too large");
-	o = json_loads(bundle, JSON_REJECT_DUPLICATES, &jerr);
+	o = core_json_parse(bundle, strlen(bundle), &core_json_bundle);
 	p = json_object_get(o, "Payload");
 	set64 = json_string_value(json_object_get(o, "SignedEntryTimestamp"));
 	body = json_string_value(json_object_get(p, "body"));
@@ -242,10 +239,9 @@ core_verify_signature(const struct core_trust *t, const char *digest,
 int
 core_rekor_bundle_time(const char *bundle, time_t *at)
 {
-	json_error_t	 jerr;
 	json_t		*o, *t;
 
-	o = json_loads(bundle, 0, &jerr);
+	o = core_json_parse(bundle, strlen(bundle), &core_json_bundle);
 	t = json_object_get(json_object_get(o, "Payload"), "integratedTime");
 	if (!json_is_integer(t)) {
 		json_decref(o);

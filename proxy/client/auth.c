@@ -223,7 +223,6 @@ on_fetch(struct px_fetch *f, void *arg)
 	struct px_auth	*a = arg;
 	const char	*ch, *body, *tok;
 	char		*header;
-	json_error_t	 jerr;
 	json_t		*o;
 	size_t		 len;
 	long		 ttl;
@@ -266,7 +265,7 @@ on_fetch(struct px_fetch *f, void *arg)
 		return;
 	}
 	body = px_fetch_body(f, &len);
-	o = json_loadb(body, len, 0, &jerr);
+	o = core_json_parse(body, len, &core_json_small);
 	tok = json_string_value(json_object_get(o, "token"));
 	if (tok == NULL)
 		tok = json_string_value(json_object_get(o, "access_token"));

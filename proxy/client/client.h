@@ -200,6 +200,10 @@ struct px_signer_req {
 	uint64_t		 id;		/* for log lines */
 	int			 command;	/* no recheck; a failure to get
 						 * registry_auth is final */
+	const char		*upload;	/* an upload session already open
+						 * in the signature repository
+						 * with these credentials, or
+						 * NULL */
 };
 struct px_signer_result {
 	int		 ok;

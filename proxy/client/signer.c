@@ -473,7 +473,9 @@ put_digest(struct px_sign *s)
 	    s->s_mlen) == -1)
 		goto fail;
 	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
-	if (send_req(s, 1, 1, "POST", target, NULL, NULL, "", 0) == -1 ||
+	/* the push handler may have opened the first session already */
+	if ((s->s_upload[0] == NULL && send_req(s, 1, 1, "POST", target, NULL,
+	    NULL, "", 0) == -1) ||
 	    send_req(s, 2, 1, "POST", target, NULL, NULL, "", 0) == -1)
 		goto fail;
 	return;
@@ -1151,16 +1153,17 @@ done_put_digest(struct px_sign *s)
 	}
 	s->s_answer = f0;
 	s->s_f[0] = NULL;
-	if (px_fetch_status(f1) != 202 || px_fetch_status(f2) != 202 ||
-	    px_fetch_location(f1) == NULL ||
+	if ((f1 != NULL && (px_fetch_status(f1) != 202 ||
+	    px_fetch_location(f1) == NULL)) || px_fetch_status(f2) != 202 ||
 	    px_fetch_location(f2) == NULL) {
-		fail_http(s, px_fetch_status(f1) != 202 ? f1 : f2,
+		fail_http(s, f1 != NULL && px_fetch_status(f1) != 202 ? f1 : f2,
 		    "starting a blob upload for the signature");
 		drop_fetches(s);
 		finish_signing(s, 0);
 		return;
 	}
-	s->s_upload[0] = strdup(px_fetch_location(f1));
+	if (f1 != NULL)
+		s->s_upload[0] = strdup(px_fetch_location(f1));
 	s->s_upload[1] = strdup(px_fetch_location(f2));
 	drop_fetches(s);
 	if (s->s_policy->nmirrors > 0 && s->s_mirrored == NULL) {
@@ -1654,6 +1657,11 @@ px_signer_start(const struct px_signer_req *rq, px_signer_fn cb, void *arg)
 		return NULL;
 	}
 	memcpy(s->s_manifest, rq->manifest, rq->mlen);
+	s->s_upload[0] = rq->upload != NULL ? strdup(rq->upload) : NULL;
+	if (rq->upload != NULL && s->s_upload[0] == NULL) {
+		sign_destroy(s);
+		return NULL;
+	}
 	s->s_mlen = rq->mlen;
 	s->s_rekor_mode = s->s_policy->rekor_upload;
 	snprintf(s->s_repo, sizeof(s->s_repo), "%s", rq->repo);

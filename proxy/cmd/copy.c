@@ -234,7 +234,6 @@ static int
 keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
     const char *ct, const char *tag)
 {
-	json_error_t	 jerr;
 	json_t		*o, *l;
 	char		 hex[65];
 	size_t		 i;
@@ -248,7 +247,7 @@ keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
 	snprintf(m->tag, sizeof(m->tag), "%s", tag != NULL ? tag : "");
 	core_sha256_hex(body, len, hex);
 	snprintf(m->digest, sizeof(m->digest), "sha256:%s", hex);
-	o = json_loadb(body, len, 0, &jerr);
+	o = core_json_parse(body, len, &core_json_manifest);
 	l = json_object_get(o, "config");
 	add_blob(c, json_string_value(json_object_get(l, "digest")),
 	    json_integer_value(json_object_get(l, "size")), tag != NULL);
@@ -283,7 +282,6 @@ on_manifest(struct px_fetch *f, void *arg)
 	struct copy	*c = arg;
 	struct core_manifest_info mi;
 	const char	*body, *errstr, *d;
-	json_error_t	 jerr;
 	json_t		*o, *m;
 	char		 hex[65], msg[600];
 	size_t		 len, i;
@@ -318,7 +316,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 	if (mi.is_index && c->platform[0] != '\0') {
 		/* one platform: its manifest becomes what is copied */
-		o = json_loadb(body, len, 0, &jerr);
+		o = core_json_parse(body, len, &core_json_manifest);
 		d = NULL;
 		json_array_foreach(json_object_get(o, "manifests"), i, m) {
 			if (platform_matches(m, c->platform)) {
@@ -345,7 +343,7 @@ on_manifest(struct px_fetch *f, void *arg)
 		return;
 	}
 	if (mi.is_index) {
-		c->children = json_loadb(body, len, 0, &jerr);
+		c->children = core_json_parse(body, len, &core_json_manifest);
 		enter(c, PH_CHILD);
 	} else
 		enter(c, PH_SIGS);
@@ -426,13 +424,13 @@ on_referrers(struct px_fetch *f, void *arg)
 	struct copy	*c = arg;
 	const char	*body;
 	char		 msg[300];
-	json_error_t	 jerr;
 	json_t		*o, *ms;
 	size_t		 len;
 	int		 st = px_fetch_status(f);
 
 	body = px_fetch_body(f, &len);
-	o = st == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+	o = st == 200 ? core_json_parse(body, len, &core_json_manifest) :
+	    NULL;
 	ms = json_object_get(o, "manifests");
 	if (json_is_array(ms) && json_array_size(ms) > 0) {
 		if (json_array_append_new(c->refs, json_pack("{s:s, s:O}",
@@ -557,13 +555,13 @@ on_target_refs(struct px_fetch *f, void *arg)
 	json_t		*e = json_array_get(c->refs, c->i), *have, *o, *d;
 	const char	*body;
 	char		 target[800], *out;
-	json_error_t	 jerr;
 	size_t		 len, i, k;
 	int		 st = px_fetch_status(f), added = 0;
 
 	body = px_fetch_body(f, &len);
 	if (c->j == 0) {
-		o = st == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+		o = st == 200 ? core_json_parse(body, len, &core_json_manifest) :
+	    NULL;
 		c->j = json_is_array(json_object_get(o, "manifests")) ? 3 : 1;
 		json_decref(o);	/* 3: the registry keeps it itself */
 		next(c);
@@ -575,7 +573,8 @@ on_target_refs(struct px_fetch *f, void *arg)
 		fail(c, target);
 		return;
 	}
-	o = st == 200 ? json_loadb(body, len, 0, &jerr) : json_pack("{s:i, "
+	o = st == 200 ? core_json_parse(body, len, &core_json_manifest) :
+	    json_pack("{s:i, "
 	    "s:s, s:[]}", "schemaVersion", 2, "mediaType", CORE_MT_OCI_INDEX,
 	    "manifests");
 	have = json_object_get(o, "manifests");

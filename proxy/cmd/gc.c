@@ -78,7 +78,6 @@ on_tags(struct px_fetch *f, void *arg)
 {
 	struct gc	*g = arg;
 	const char	*body, *t, *link;
-	json_error_t	 jerr;
 	json_t		*o, *v;
 	char		 next[1024];
 	size_t		 len, i;
@@ -92,7 +91,7 @@ on_tags(struct px_fetch *f, void *arg)
 		return;
 	}
 	body = px_fetch_body(f, &len);
-	o = json_loadb(body, len, 0, &jerr);
+	o = core_json_parse(body, len, &core_json_small);
 	json_array_foreach(json_object_get(o, "tags"), i, v) {
 		t = json_string_value(v);
 		if (t == NULL || !core_cosign_tag(t) || g->ntags >= GC_TAGS_MAX)

@@ -69,6 +69,7 @@ px_dispatch(struct px_conn *c)
 			return;
 		}
 		px_conn_set_handler(c, &px_push_handler);
+		px_push_start(c);
 		return;
 	}
 	px_conn_set_handler(c, &px_relay_handler);

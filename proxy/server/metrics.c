@@ -37,7 +37,7 @@ px_metrics_reply(struct px_conn *c)
 	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
 	    "5xx", "other" };
 	const struct px_verify_stats *vs = px_verify_stats();
-	char	buf[8192];
+	char	buf[16384];
 	size_t	m, k;
 	int	n;
 
@@ -57,10 +57,15 @@ px_metrics_reply(struct px_conn *c)
 	    "signet_signature_losses_total %llu\n"
 	    "# HELP signet_connections Client connections open.\n"
 	    "# TYPE signet_connections gauge\n"
-	    "signet_connections %d\n",
+	    "signet_connections %d\n"
+	    "# HELP signet_connections_refused_total Connections refused "
+	    "because their address had max_connections_per_address.\n"
+	    "# TYPE signet_connections_refused_total counter\n"
+	    "signet_connections_refused_total{reason=\"per_address\"} %llu\n",
 	    (unsigned long long)st->signed_, (unsigned long long)st->present,
 	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
-	    (unsigned long long)st->lost, px_server_nconns(c->c_srv));
+	    (unsigned long long)st->lost, px_server_nconns(c->c_srv),
+	    (unsigned long long)px_server_refused_per_addr(c->c_srv));
 	if (n > 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "# HELP signet_decisions_total Pull verification decisions.\n"
@@ -72,13 +77,26 @@ px_metrics_reply(struct px_conn *c)
 		    "# HELP signet_verify_cache_total Verification cache lookups.\n"
 		    "# TYPE signet_verify_cache_total counter\n"
 		    "signet_verify_cache_total{result=\"hit\"} %llu\n"
-		    "signet_verify_cache_total{result=\"miss\"} %llu\n",
+		    "signet_verify_cache_total{result=\"miss\"} %llu\n"
+		    "# HELP signet_verifications Verified pulls running and "
+		    "waiting for a slot (limits.verifications).\n"
+		    "# TYPE signet_verifications gauge\n"
+		    "signet_verifications{state=\"running\"} %ld\n"
+		    "signet_verifications{state=\"waiting\"} %ld\n"
+		    "# HELP signet_verification_waits_total Verified pulls that "
+		    "waited, or were refused (503) with the queue full.\n"
+		    "# TYPE signet_verification_waits_total counter\n"
+		    "signet_verification_waits_total{result=\"waited\"} %llu\n"
+		    "signet_verification_waits_total{result=\"refused\"} %llu\n",
 		    (unsigned long long)vs->allowed,
 		    (unsigned long long)vs->denied,
 		    (unsigned long long)vs->warned,
 		    (unsigned long long)vs->indeterminate,
 		    (unsigned long long)vs->cache_hits,
-		    (unsigned long long)vs->cache_misses);
+		    (unsigned long long)vs->cache_misses,
+		    vs->active, vs->waiting,
+		    (unsigned long long)vs->queued,
+		    (unsigned long long)vs->busy);
 	n = (int)strlen(buf);
 	if ((size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,

@@ -4,6 +4,13 @@
  * handed to a signer (sign.c), whose result is the client's answer: the
  * upstream's answer to the tag PUT, or the refusal in words.
  *
+ * The client's right to push comes first when the manifest did not come
+ * whole with the request head: an upload session is opened with its
+ * credentials before more of its body is read.  A client the upstream
+ * turns away gets the upstream's answer (the challenge) and costs one
+ * request and at most one read; a client it accepts has the session used
+ * for the signature payload.
+ *
  * cosign's own objects (every layer of a cosign media type) are relayed
  * unsigned.
  */
@@ -26,6 +33,74 @@ px_push_wanted(struct px_conn *c)
 		return 0;	/* cosign's own objects pass unsigned */
 	p = conf_policy_for(c->c_conf, c->c_route.name);
 	return p != NULL && p->sign != CONF_SIGN_OFF;
+}
+
+static void
+on_probe(struct px_fetch *f, void *arg)
+{
+	struct px_conn	*c = arg;
+	int		 st = px_fetch_status(f);
+
+	if (st == 202 && px_fetch_location(f) != NULL) {
+		c->c_upload = strdup(px_fetch_location(f));
+		px_fetch_free(f);
+		c->c_probe = NULL;
+		if (c->c_upload == NULL) {
+			px_conn_error(c, 500, "UNKNOWN", "out of memory");
+			return;
+		}
+		px_conn_body_release(c);
+		return;
+	}
+	c->c_probe = NULL;
+	c->c_keepalive = 0;	/* the body stays unread */
+	if (st == 0)
+		px_conn_error(c, 502, "UNAVAILABLE", px_fetch_error(f));
+	else
+		px_conn_reply_fetch(c, f, NULL);	/* 401 and its challenge */
+	px_fetch_free(f);
+}
+
+void
+px_push_start(struct px_conn *c)
+{
+	char	target[600], origin[300], err[400];
+
+	/*
+	 * A manifest that came whole with its head (the usual case: they are
+	 * small) is in memory already, and checking first would only add a
+	 * round trip: the push's own requests carry the client's credentials.
+	 */
+	if (!c->c_req.chunked && c->c_req.content_length >= 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->c_bev)) >=
+	    (size_t)c->c_req.content_length)
+		return;
+	px_conn_body_hold(c);
+	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
+	    c->c_route.name);
+	px_conn_origin(c, origin, sizeof(origin));
+	c->c_probe = px_fetch_send(px_server_upstream(c->c_srv),
+	    &c->c_conf->up, &(struct px_request){ .method = "POST",
+	    .target = target, .authorization = px_http_req_header(&c->c_req,
+	    "authorization"), .user_agent = px_http_req_header(&c->c_req,
+	    "user-agent"), .origin = origin, .body = "", .len = 0 },
+	    on_probe, c, err, sizeof(err));
+	if (c->c_probe == NULL) {
+		c->c_keepalive = 0;
+		px_conn_error(c, 500, "UNKNOWN", err);
+	}
+}
+
+/*
+ * An upload session signet will not use (a cosign object, a refused
+ * manifest, a signature repository elsewhere) is left to the registry's
+ * purge of abandoned uploads, as a client's aborted upload is.
+ */
+static void
+cancel_upload(struct px_conn *c)
+{
+	free(c->c_upload);
+	c->c_upload = NULL;
 }
 
 /* The signer's result is the push's answer. */
@@ -65,12 +140,14 @@ push_body(struct px_conn *c)
 	evbuffer_copyout(c->c_body, manifest, mlen);
 	if (core_manifest_inspect(manifest, mlen, &mi, &errstr) == -1) {
 		free(manifest);
+		cancel_upload(c);
 		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
 		return;
 	}
 	if (mi.is_cosign) {
 		/* a signature or attestation pushed by a cosign client */
 		free(manifest);
+		cancel_upload(c);
 		px_conn_set_handler(c, &px_relay_handler);
 		px_relay_start(c);
 		if (c->c_state == PX_C_ACTIVE)
@@ -81,6 +158,7 @@ push_body(struct px_conn *c)
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	if (c->c_route.ref_is_digest && strcmp(digest, c->c_route.ref) != 0) {
 		free(manifest);
+		cancel_upload(c);
 		px_conn_error(c, 400, "DIGEST_INVALID", "the manifest's sha256 "
 		    "differs from the digest it was pushed by");
 		return;
@@ -99,6 +177,13 @@ push_body(struct px_conn *c)
 	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
 	rq.origin = origin;
 	rq.id = c->c_id;
+	/* the session serves the payload when it is in the signature
+	 * repository; else it is closed */
+	if (c->c_conf->sig_repo == NULL ||
+	    strcmp(c->c_conf->sig_repo, c->c_route.name) == 0)
+		rq.upload = c->c_upload;
+	else
+		cancel_upload(c);
 	c->c_sign = px_signer_start(&rq, on_signed, c);
 	free(manifest);
 	if (c->c_sign == NULL)
@@ -110,6 +195,10 @@ push_free(struct px_conn *c)
 {
 	px_signer_abandon(c->c_sign);
 	c->c_sign = NULL;
+	px_fetch_free(c->c_probe);
+	c->c_probe = NULL;
+	free(c->c_upload);
+	c->c_upload = NULL;
 }
 
 /* The manifest is buffered whole (413 beyond CORE_SIGMAN_MAX). */

@@ -45,6 +45,7 @@ struct px_server {
 	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
 	struct event		*ev_queue;	/* queued Rekor uploads */
 	uint64_t		 next_id;
+	uint64_t		 refused_per_addr;
 };
 
 static void	conn_read(struct bufferevent *, void *);
@@ -383,6 +384,13 @@ void
 px_conn_error(struct px_conn *c, int status, const char *code,
     const char *msg)
 {
+	px_conn_error_extra(c, status, code, msg, NULL);
+}
+
+void
+px_conn_error_extra(struct px_conn *c, int status, const char *code,
+    const char *msg, const char *extra)
+{
 	struct evbuffer	*hdrs;
 	json_t		*o;
 	char		*body;
@@ -413,6 +421,8 @@ px_conn_error(struct px_conn *c, int status, const char *code,
 	}
 	evbuffer_add_printf(hdrs, "Content-Type: application/json\r\n"
 	    "Docker-Distribution-API-Version: registry/2.0\r\n");
+	if (extra != NULL)
+		evbuffer_add_printf(hdrs, "%s\r\n", extra);
 	px_conn_resp_head(c, status, hdrs, (int64_t)strlen(body));
 	evbuffer_free(hdrs);
 	if (strcmp(c->c_req.method, "HEAD") != 0)
@@ -482,7 +492,7 @@ px_server_nconns(const struct px_server *srv)
 void
 px_conn_body_drained(struct px_conn *c)
 {
-	if (c->c_read_paused && !c->c_body_done &&
+	if (c->c_read_paused && !c->c_body_done && !c->c_body_hold &&
 	    evbuffer_get_length(c->c_body) <= OUT_LOW(c)) {
 		c->c_read_paused = 0;
 		bufferevent_enable(c->c_bev, EV_READ);
@@ -499,6 +509,12 @@ read_body(struct px_conn *c, struct evbuffer *in)
 	size_t	 max = c->c_handler != NULL ? c->c_handler->body_max : 0;
 	char	*p;
 
+	if (c->c_body_hold && !c->c_body_done) {
+		/* not yet: the handler checks something first */
+		c->c_read_paused = 1;
+		bufferevent_disable(c->c_bev, EV_READ);
+		return 0;
+	}
 	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
 		if (max > 0 && evbuffer_get_length(c->c_body) > max) {
 			c->c_keepalive = 0;
@@ -610,12 +626,38 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	if (c->c_state != PX_C_ACTIVE || c->c_handler == NULL ||
 	    !c->c_handler->wants_body)
 		return;		/* answered, or no body wanted */
-	if (c->c_req.expect_continue && !c->c_body_done)
+	if (c->c_req.expect_continue && !c->c_body_done && !c->c_body_hold)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
 	if (!c->c_body_done && read_body(c, in) == -1)
 		return;
-	if (c->c_handler->body != NULL)
+	if (c->c_handler->body != NULL && !c->c_body_hold)
+		c->c_handler->body(c);
+}
+
+void
+px_conn_body_hold(struct px_conn *c)
+{
+	c->c_body_hold = 1;
+}
+
+void
+px_conn_body_release(struct px_conn *c)
+{
+	if (!c->c_body_hold || c->c_state != PX_C_ACTIVE)
+		return;
+	c->c_body_hold = 0;
+	if (c->c_req.expect_continue && !c->c_body_done)
+		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
+	if (c->c_read_paused) {
+		c->c_read_paused = 0;
+		bufferevent_enable(c->c_bev, EV_READ);
+	}
+	if (!c->c_body_done &&
+	    read_body(c, bufferevent_get_input(c->c_bev)) == -1)
+		return;
+	if (c->c_handler != NULL && c->c_handler->body != NULL)
 		c->c_handler->body(c);
 }
 
@@ -664,7 +706,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 		if (read_body(c, in) == -1)
 			return;
-		if (c->c_handler != NULL && c->c_handler->body != NULL)
+		if (c->c_handler != NULL && c->c_handler->body != NULL &&
+		    !c->c_body_hold)
 			c->c_handler->body(c);
 		return;
 	default:
@@ -710,6 +753,7 @@ conn_next_request(struct px_conn *c)
 	c->c_body_done = 0;
 	c->c_body_left = 0;
 	c->c_read_paused = 0;
+	c->c_body_hold = 0;
 	c->c_bytes_in = c->c_bytes_out = 0;
 	c->c_resp_started = c->c_resp_done = c->c_resp_chunked = 0;
 	c->c_resp_status = c->c_up_status = 0;
@@ -745,6 +789,26 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Connections open from one client address (a scan: accepts are rare
+ * next to requests, and max_connections bounds it). */
+static long
+conns_from(struct px_server *srv, const char *addr)
+{
+	struct px_conn	*c;
+	long		 n = 0;
+
+	TAILQ_FOREACH(c, &srv->conns, c_entry)
+		if (c->c_state != PX_C_CLOSING && strcmp(c->c_addr, addr) == 0)
+			n++;
+	return n;
+}
+
+uint64_t
+px_server_refused_per_addr(const struct px_server *srv)
+{
+	return srv->refused_per_addr;
+}
+
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -758,9 +822,24 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)l;
 	(void)salen;
+	host[0] = '\0';
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
+		    sizeof(host));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+		    host, sizeof(host));
 	if (srv->draining || srv->nconns >= srv->conf->max_connections) {
-		px_warn("refusing connection: %s",
+		px_warn("refusing connection from %s: %s", host,
 		    srv->draining ? "shutting down" : "max_connections reached");
+		evutil_closesocket(fd);
+		return;
+	}
+	/* one address may not hold every connection */
+	if (conns_from(srv, host) >= srv->conf->max_conns_per_addr) {
+		srv->refused_per_addr++;
+		px_warn("refusing connection from %s: "
+		    "max_connections_per_address reached", host);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -774,13 +853,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_id = ++srv->next_id;
 	c->c_conf = conf_ref(srv->conf);
 	c->c_req.content_length = -1;
-	host[0] = '\0';
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host,
-		    sizeof(host));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
-		    host, sizeof(host));
+	snprintf(c->c_addr, sizeof(c->c_addr), "%s", host);
 	snprintf(c->c_peer, sizeof(c->c_peer), "%s:%u", host,
 	    sa->sa_family == AF_INET ?
 	    ntohs(((struct sockaddr_in *)sa)->sin_port) :

@@ -49,7 +49,8 @@ struct px_conn {
 	struct conf		*c_conf;	/* reference for this request */
 	uint64_t		 c_id;
 	struct bufferevent	*c_bev;
-	char			 c_peer[64];
+	char			 c_peer[64];	/* address:port */
+	char			 c_addr[64];	/* address */
 	int			 c_tls;
 	enum px_conn_state	 c_state;
 	struct event		*c_ev_close;	/* deferred free */
@@ -68,6 +69,7 @@ struct px_conn {
 	struct px_chunked	 c_ck;		/* chunked framing */
 	struct evbuffer		*c_body;	/* client bytes not yet sent up */
 	int			 c_read_paused;	/* backpressure on the client */
+	int			 c_body_hold;	/* body not read until released */
 	uint64_t		 c_bytes_in;	/* request body bytes */
 
 	/* the response */
@@ -84,6 +86,8 @@ struct px_conn {
 	struct px_relay		*c_relay;
 	const struct px_handler	*c_handler;	/* the request's, or NULL */
 	struct px_sign		*c_sign;	/* a pushed manifest's signer */
+	struct px_fetch		*c_probe;	/* ... its right to push */
+	char			*c_upload;	/* ... the session it opened */
 	struct px_verify	*c_verify;	/* a manifest pull being checked */
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
@@ -103,6 +107,9 @@ void	px_conn_close(struct px_conn *, const char *reason);
 /* An OCI error response; closes the connection if the response already began. */
 void	px_conn_error(struct px_conn *, int status, const char *code,
 	    const char *msg);
+/* The same with one more header line ("Retry-After: 1"), or NULL. */
+void	px_conn_error_extra(struct px_conn *, int status, const char *code,
+	    const char *msg, const char *extra);
 /*
  * Send the status line and headers.  hdrs holds "Name: value\r\n" lines
  * (no framing headers); content_length < 0 means unknown.
@@ -113,6 +120,13 @@ void	px_conn_resp_head(struct px_conn *, int status, struct evbuffer *hdrs,
 int	px_conn_output_full(struct px_conn *);
 void	px_conn_resp_body(struct px_conn *, const void *, size_t);
 void	px_conn_resp_end(struct px_conn *);
+/*
+ * Read none of the request body until px_conn_body_release (the handler
+ * checks something first, and a client it turns away costs nothing more);
+ * release reads what has come and calls the handler's body callback.
+ */
+void	px_conn_body_hold(struct px_conn *);
+void	px_conn_body_release(struct px_conn *);
 /* The relay took bytes from c_body: resume reading the client if paused. */
 void	px_conn_body_drained(struct px_conn *);
 /* Hand the request to h (NULL: none), freeing the previous handler's
@@ -121,6 +135,8 @@ void	px_conn_set_handler(struct px_conn *, const struct px_handler *h);
 /* A short text/plain answer. */
 void	px_conn_reply_text(struct px_conn *, int status, const char *text);
 int	px_server_nconns(const struct px_server *);
+/* Connections refused by max_connections_per_address. */
+uint64_t px_server_refused_per_addr(const struct px_server *);
 /* Send a buffered upstream answer (status, filtered headers, body) to the
  * client, with one more header line when extra is not NULL. */
 void	px_conn_reply_fetch(struct px_conn *, struct px_fetch *,
@@ -146,6 +162,9 @@ void	px_relay_probe(struct px_conn *);
 
 /* 1 when c's request is a manifest PUT that a policy wants signed. */
 int	px_push_wanted(struct px_conn *);
+/* The client's right to push is checked first (an upload session opened
+ * with its credentials); its body is read only then. */
+void	px_push_start(struct px_conn *);
 extern const struct px_handler px_push_handler;
 
 /* subject.c: require_subject */
@@ -175,6 +194,9 @@ struct px_verify_stats {
 	uint64_t	allowed, denied, warned, indeterminate;
 	uint64_t	cache_hits, cache_misses;
 	uint64_t	blobs_denied;
+	uint64_t	queued;		/* waited for a verification slot */
+	uint64_t	busy;		/* refused: the queue was full (503) */
+	long		active, waiting;	/* now */
 };
 
 /* 1 when c's request is a manifest GET/HEAD a policy wants verified. */

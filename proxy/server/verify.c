@@ -108,10 +108,12 @@ hist_add(double ms)
 	hist_sum += ms;
 }
 
-enum vstate { V_MANIFEST, V_WAIT, V_CHECK, V_DONE };
+enum vstate { V_QUEUED, V_MANIFEST, V_WAIT, V_CHECK, V_DONE };
 
 struct px_verify {
 	TAILQ_ENTRY(px_verify)	 v_wait;
+	TAILQ_ENTRY(px_verify)	 v_queue;	/* waiting for a slot */
+	int			 v_slot;	/* holds a verification slot */
 	struct px_conn		*v_conn;
 	enum vstate		 v_state;
 	const struct conf_policy *v_policy;
@@ -134,6 +136,48 @@ struct px_verify {
 
 static void	decide(struct px_verify *, enum decision, const char *reason,
 		    int cache);
+static struct px_fetch *manifest_request(struct px_verify *, const char *);
+
+/*
+ * At most limits.verifications verified pulls run at once (their manifest,
+ * signature list and payloads are in memory), the others wait in a queue
+ * of limits.verification_queue, and beyond that get 503 with Retry-After:
+ * a flood of pulls costs a bounded amount, and /healthz stays quick.
+ */
+static TAILQ_HEAD(, px_verify) vqueue = TAILQ_HEAD_INITIALIZER(vqueue);
+
+static void
+slot_take(struct px_verify *v)
+{
+	v->v_slot = 1;
+	vstats.active++;
+	v->v_state = V_MANIFEST;
+	v->v_manifest = manifest_request(v, v->v_conn->c_req.method);
+}
+
+/* The verification no longer needs its slot: the next one in line gets it. */
+static void
+slot_release(struct px_verify *v)
+{
+	struct px_verify	*next;
+
+	if (v->v_state == V_QUEUED && !v->v_slot) {
+		TAILQ_REMOVE(&vqueue, v, v_queue);
+		vstats.waiting--;
+		v->v_state = V_DONE;
+		return;
+	}
+	if (!v->v_slot)
+		return;
+	v->v_slot = 0;
+	vstats.active--;
+	next = TAILQ_FIRST(&vqueue);
+	if (next != NULL) {
+		TAILQ_REMOVE(&vqueue, next, v_queue);
+		vstats.waiting--;
+		slot_take(next);
+	}
+}
 
 const struct px_verify_stats *
 px_verify_stats(void)
@@ -228,14 +272,13 @@ static void
 allow_children(struct px_verify *v, const char *body, size_t len,
     const struct conf *cf)
 {
-	json_error_t	 jerr;
 	json_t		*o, *m;
 	const char	*d;
 	struct vc_entry	*e;
 	char		 key[sizeof(e->e_key)];
 	size_t		 i;
 
-	o = json_loadb(body, len, 0, &jerr);
+	o = core_json_parse(body, len, &core_json_manifest);
 	json_array_foreach(json_object_get(o, "manifests"), i, m) {
 		d = json_string_value(json_object_get(m, "digest"));
 		if (d == NULL || !core_digest_valid(d, strlen(d)))
@@ -262,7 +305,6 @@ static void
 allow_blobs(struct px_verify *v, const char *body, size_t len,
     const struct conf *cf)
 {
-	json_error_t	 jerr;
 	json_t		*o, *l;
 	const char	*d;
 	struct vc_entry	*e;
@@ -271,7 +313,7 @@ allow_blobs(struct px_verify *v, const char *body, size_t len,
 
 	if (!v->v_policy->strict_blobs)
 		return;
-	o = json_loadb(body, len, 0, &jerr);
+	o = core_json_parse(body, len, &core_json_manifest);
 	n = json_array_size(json_object_get(o, "layers"));
 	for (i = 0; i <= n; i++) {
 		l = i < n ? json_array_get(json_object_get(o, "layers"), i) :
@@ -413,8 +455,23 @@ audit(struct px_verify *v, enum decision d, const char *reason,
 		px_log_fields(d == D_ALLOW ? CONF_LOG_INFO : CONF_LOG_WARN, o);
 }
 
+static void	answer_client(struct px_verify *, enum decision, const char *,
+		    const char *);
+
+/* Answer the client, then give up the slot and the manifest's memory (the
+ * answer holds its own copy). */
 static void
 answer(struct px_verify *v, enum decision d, const char *reason,
+    const char *signer)
+{
+	answer_client(v, d, reason, signer);
+	slot_release(v);
+	px_fetch_free(v->v_manifest);
+	v->v_manifest = NULL;
+}
+
+static void
+answer_client(struct px_verify *v, enum decision d, const char *reason,
     const char *signer)
 {
 	struct px_conn	*c = v->v_conn;
@@ -685,9 +742,23 @@ px_verify_start(struct px_conn *c)
 	if (px_http_req_header_join(&c->c_req, "accept", v->v_accept,
 	    sizeof(v->v_accept)) == -1)
 		v->v_accept[0] = '\0';
-	v->v_state = V_MANIFEST;
 	v->v_is_get = strcmp(c->c_req.method, "GET") == 0;
-	v->v_manifest = manifest_request(v, c->c_req.method);
+	if (vstats.active < c->c_conf->verify_slots) {
+		slot_take(v);
+		return;
+	}
+	if (vstats.waiting >= c->c_conf->verify_queue) {
+		vstats.busy++;
+		v->v_state = V_DONE;
+		c->c_error = "verification queue full";
+		px_conn_error_extra(c, 503, "TOOMANYREQUESTS", "signet: too "
+		    "many pulls are being verified; retry", "Retry-After: 1");
+		return;
+	}
+	vstats.queued++;
+	vstats.waiting++;
+	v->v_state = V_QUEUED;
+	TAILQ_INSERT_TAIL(&vqueue, v, v_queue);
 }
 
 void
@@ -713,6 +784,7 @@ px_verify_free(struct px_conn *c)
 		}
 		vc_remove(e);
 	}
+	slot_release(v);
 	px_sigcheck_free(v->v_check);
 	core_verifier_free(v->v_run);
 	px_fetch_free(v->v_manifest);

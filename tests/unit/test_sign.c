@@ -431,6 +431,82 @@ test_merge(void)
 	core_sigman_free(&sm);
 }
 
+/* JSON measured before it is parsed: counts, and hostile documents. */
+static void
+test_json_limits(void)
+{
+	static const struct {
+		const char	*doc;
+		int		 rc;
+		size_t		 values, depth;
+	} rows[] = {
+		{ "{}", 0, 1, 1 },
+		{ "[1,2,3]", 0, 3, 1 },
+		{ "{\"a\":1,\"b\":[true,null]}", 0, 5, 2 },
+		{ "{\"a,:{[\":\"]}\\\"\"}", 0, 2, 1 },	/* in strings */
+		{ "[[[[]]]]", 0, 1, 4 },
+		{ "{\"a\":1", -1, 0, 0 },			/* unbalanced */
+		{ "]", -1, 0, 0 },
+		{ "\"open", -1, 0, 0 },
+	};
+	struct core_sigman	 sm;
+	struct core_manifest_info mi;
+	const char		*errstr;
+	char			 err[200], *big;
+	const char		*doc;
+	size_t			 i, v, d, n;
+	json_t			*o;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		v = d = 0;
+		CHECK(core_json_measure(rows[i].doc, strlen(rows[i].doc), &v,
+		    &d) == rows[i].rc, "measure row %zu", i);
+		if (rows[i].rc == 0)
+			CHECK(v == rows[i].values && d == rows[i].depth,
+			    "measure row %zu: %zu values, depth %zu", i, v, d);
+	}
+	/* 4 MiB of "{}," as a signature list: refused before parsing */
+	n = CORE_SIGMAN_MAX / 3;
+	big = malloc(n * 3 + 16);
+	strcpy(big, "{\"layers\":[");
+	for (i = 0; i < n - 8; i++)
+		memcpy(big + 11 + 3 * i, "{},", 3);
+	strcpy(big + 11 + 3 * i, "{}]}");
+	core_sigman_init(&sm);
+	CHECK(core_sigman_open(&sm, big, strlen(big), 0, &errstr) == -1,
+	    "a list of a million empty objects is refused");
+	CHECK(strstr(errstr, "JSON values, more than 16384") != NULL,
+	    "  with the count: %s", errstr);
+	CHECK(sm.sm_manifest == NULL, "  and nothing was parsed");
+	CHECK(core_manifest_inspect(big, strlen(big), &mi, &errstr) == -1 &&
+	    strstr(errstr, "more than 65536") != NULL, "as a manifest: %s",
+	    errstr);
+	free(big);
+	/* nesting */
+	big = malloc(200);
+	memset(big, '[', 40);
+	memset(big + 40, ']', 40);
+	big[80] = '\0';
+	o = core_json_load(big, 80, &core_json_siglist, err, sizeof(err));
+	CHECK(o == NULL && strstr(err, "nested 40 deep") != NULL, "deep: %s",
+	    err);
+	o = core_json_load(big, 80, &core_json_manifest, err, sizeof(err));
+	CHECK(o == NULL && strstr(err, "more than 32") != NULL, "deep: %s",
+	    err);
+	free(big);
+	/* a real list passes */
+	doc = "{\"schemaVersion\":2}";
+	o = core_json_load(doc, strlen(doc), &core_json_siglist, err,
+	    sizeof(err));
+	CHECK(o != NULL, "a small document parses: %s", err);
+	json_decref(o);
+	doc = "{\"a\":1,\"a\":2}";
+	o = core_json_load(doc, strlen(doc), &core_json_small, err,
+	    sizeof(err));
+	CHECK(o == NULL && strstr(err, "not JSON") != NULL,
+	    "duplicate keys refused: %s", err);
+}
+
 int
 main(void)
 {
@@ -444,5 +520,6 @@ main(void)
 	test_keygen();
 	test_tags_globs();
 	test_merge();
+	test_json_limits();
 	return unit_done();
 }
