@@ -528,7 +528,8 @@ static const struct conf_key limits_keys[] = {
 	{ "header_timeout", CT_INT, F(header_timeout), NULL, 1, 600, NULL, NULL },
 	{ "drain_timeout", CT_INT, F(drain_timeout), NULL, 0, 3600, NULL, NULL },
 	{ "buffer_bytes", CT_INT, F(buffer_bytes), NULL, 16384, 64 * 1024 * 1024, NULL, NULL },
-	{ "max_connections_per_address", CT_INT, F(max_conns_per_addr), NULL, 1, 100000, NULL, NULL },
+	{ "max_connections_per_address", CT_INT, F(max_conns_per_addr), NULL, 1, 100000,
+	    NULL, NULL },
 	{ "verifications", CT_INT, F(verify_slots), NULL, 1, 4096, NULL, NULL },
 	{ "verification_queue", CT_INT, F(verify_queue), NULL, 0, 100000, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
