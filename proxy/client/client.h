@@ -141,6 +141,8 @@ void	px_pipe_free(struct px_pipe *);
 /* "Basic ..." for registry from docker's config.json or podman's auth.json,
  * or NULL; malloc'ed. */
 char	*px_docker_auth(const char *registry);
+/* The same from the bytes of one such file (at most 1 MiB is read). */
+char	*px_auth_file_parse(const char *buf, size_t len, const char *registry);
 /* "Basic base64(user:pass)", malloc'ed, or NULL. */
 char	*px_basic_auth(const char *user, const char *pass);
 

@@ -13,6 +13,49 @@
 
 #include "client.h"
 
+#define AUTH_FILE_MAX	(1024 * 1024)	/* a credentials file */
+
+char *
+px_auth_file_parse(const char *buf, size_t len, const char *registry)
+{
+	json_t		*o;
+	const char	*b64;
+	char		*out = NULL;
+
+	o = core_json_parse(buf, len, &core_json_small);
+	b64 = json_string_value(json_object_get(json_object_get(
+	    json_object_get(o, "auths"), registry), "auth"));
+	/* base64 of user:password, nothing else goes into the header */
+	if (b64 != NULL && *b64 != '\0' && strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVW"
+	    "XYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == strlen(b64) &&
+	    asprintf(&out, "Basic %s", b64) == -1)
+		out = NULL;
+	json_decref(o);
+	return out;
+}
+
+/* The file, whole, when it is no larger than max; NULL otherwise. */
+static char *
+read_small(const char *path, size_t max, size_t *len)
+{
+	FILE	*fp = fopen(path, "rb");
+	char	*buf;
+	size_t	 n;
+
+	if (fp == NULL)
+		return NULL;
+	buf = malloc(max + 1);
+	n = buf != NULL ? fread(buf, 1, max + 1, fp) : 0;
+	fclose(fp);
+	if (buf == NULL || n > max) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 /* Registry credentials from a docker-style config.json, or podman's. */
 char *
 px_docker_auth(const char *registry)
@@ -24,23 +67,21 @@ px_docker_auth(const char *registry)
 		{ "XDG_RUNTIME_DIR", "/containers/auth.json" },
 		{ "HOME", "/.config/containers/auth.json" },
 	};
-	char		 path[1024], *out = NULL;
-	json_error_t	 jerr;
-	json_t		*o;
-	const char	*b64, *v;
-	size_t		 i;
+	char		 path[1024], *out = NULL, *buf;
+	const char	*v;
+	size_t		 i, len;
 
 	for (i = 0; i < sizeof(env) / sizeof(env[0]) && out == NULL; i++) {
 		v = getenv(env[i][0]);
 		if (v == NULL || *v == '\0')
 			continue;
 		snprintf(path, sizeof(path), "%s%s", v, env[i][1]);
-		o = json_load_file(path, 0, &jerr);
-		b64 = json_string_value(json_object_get(json_object_get(
-		    json_object_get(o, "auths"), registry), "auth"));
-		if (b64 != NULL && asprintf(&out, "Basic %s", b64) == -1)
-			out = NULL;
-		json_decref(o);
+		buf = read_small(path, AUTH_FILE_MAX, &len);
+		if (buf == NULL)
+			continue;
+		out = px_auth_file_parse(buf, len, registry);
+		mbedtls_platform_zeroize(buf, len);
+		free(buf);
 	}
 	return out;
 }
