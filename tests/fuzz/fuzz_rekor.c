@@ -50,7 +50,8 @@ setup(void)
 	payload = slurp("tests/vectors/worked-example/payload.json", &plen);
 	bundle = slurp("tests/vectors/worked-example/bundle-annotation.json",
 	    NULL);
-	if ((p = strrchr(bundle, '}')) != NULL)
+	p = strrchr(bundle, '}');
+	if (p != NULL)
 		p[1] = '\0';
 	der = slurp("tests/vectors/worked-example/signature.der", &dlen);
 	sig64 = calloc(1, 4 * dlen / 3 + 8);
