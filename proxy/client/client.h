@@ -167,6 +167,9 @@ struct px_sigcheck_req {
 typedef void (*px_sigcheck_fn)(void *arg, struct core_verifier *);
 struct px_sigcheck *px_sigcheck_start(const struct px_sigcheck_req *,
 	    struct core_verifier *, px_sigcheck_fn cb, void *arg);
+/* Requests sent for it so far (the list, payloads, log entries): at most
+ * 1 + 2 * CORE_VERIFY_LAYERS_MAX. */
+int	px_sigcheck_requests(const struct px_sigcheck *);
 void	px_sigcheck_free(struct px_sigcheck *);
 
 /* signer.c: a signature written for a manifest (push, sign, the queue) */

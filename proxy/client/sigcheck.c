@@ -24,6 +24,7 @@ struct px_sigcheck {
 	char			*k_ua;
 	char			 k_origin[300];
 	char			 k_rekor[256];
+	int			 k_requests;	/* sent so far */
 	px_sigcheck_fn		 k_cb;
 	void			*k_arg;
 };
@@ -97,6 +98,7 @@ issue(struct px_sigcheck *k)
 		rq.accept = "application/json";
 		break;
 	}
+	k->k_requests++;
 	k->k_f = px_fetch_send(k->k_up, k->k_ep, &rq, on_answer, k, err,
 	    sizeof(err));
 	if (k->k_f == NULL) {
@@ -140,6 +142,12 @@ px_sigcheck_start(const struct px_sigcheck_req *rq, struct core_verifier *run,
 		return NULL;
 	}
 	return k;
+}
+
+int
+px_sigcheck_requests(const struct px_sigcheck *k)
+{
+	return k->k_requests;
 }
 
 void

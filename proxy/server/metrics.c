@@ -87,7 +87,19 @@ px_metrics_reply(struct px_conn *c)
 		    "waited, or were refused (503) with the queue full.\n"
 		    "# TYPE signet_verification_waits_total counter\n"
 		    "signet_verification_waits_total{result=\"waited\"} %llu\n"
-		    "signet_verification_waits_total{result=\"refused\"} %llu\n",
+		    "signet_verification_waits_total{result=\"refused\"} %llu\n"
+		    "# HELP signet_index_walks_total Verified indexes parsed to "
+		    "allow their children and blobs.\n"
+		    "# TYPE signet_index_walks_total counter\n"
+		    "signet_index_walks_total %llu\n"
+		    "# HELP signet_verification_upstream_requests_total Requests "
+		    "cold verifications sent (lists, payloads, log entries).\n"
+		    "# TYPE signet_verification_upstream_requests_total counter\n"
+		    "signet_verification_upstream_requests_total %llu\n"
+		    "# HELP signet_verification_upstream_requests_max The most one "
+		    "verification sent.\n"
+		    "# TYPE signet_verification_upstream_requests_max gauge\n"
+		    "signet_verification_upstream_requests_max %d\n",
 		    (unsigned long long)vs->allowed,
 		    (unsigned long long)vs->denied,
 		    (unsigned long long)vs->warned,
@@ -96,7 +108,10 @@ px_metrics_reply(struct px_conn *c)
 		    (unsigned long long)vs->cache_misses,
 		    vs->active, vs->waiting,
 		    (unsigned long long)vs->queued,
-		    (unsigned long long)vs->busy);
+		    (unsigned long long)vs->busy,
+		    (unsigned long long)vs->index_walks,
+		    (unsigned long long)vs->upstream_requests,
+		    vs->upstream_requests_max);
 	n = (int)strlen(buf);
 	if ((size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,

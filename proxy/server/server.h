@@ -194,6 +194,9 @@ struct px_verify_stats {
 	uint64_t	allowed, denied, warned, indeterminate;
 	uint64_t	cache_hits, cache_misses;
 	uint64_t	blobs_denied;
+	uint64_t	index_walks;	/* an index's children allowed anew */
+	uint64_t	upstream_requests;	/* by cold verifications */
+	int		upstream_requests_max;	/* by one of them */
 	uint64_t	queued;		/* waited for a verification slot */
 	uint64_t	busy;		/* refused: the queue was full (503) */
 	long		active, waiting;	/* now */

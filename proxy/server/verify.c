@@ -49,6 +49,7 @@ struct vc_entry {
 	char			 e_reason[256];
 	char			 e_signer[300];
 	time_t			 e_expires;
+	time_t			 e_walked_until;	/* children, blobs allowed */
 	int			 e_pending;	/* a verification runs */
 	TAILQ_HEAD(, px_verify)	 e_waiters;
 };
@@ -525,8 +526,12 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	if (d == D_ALLOW && v->v_manifest != NULL) {
 		body = px_fetch_body(v->v_manifest, &len);
 		if (len > 0) {
+			vstats.index_walks++;
 			allow_children(v, body, len, cf);
 			allow_blobs(v, body, len, cf);
+			if (e != NULL && v->v_owner)
+				e->e_walked_until = time(NULL) +
+				    cf->vcache_ok_ttl / 2;
 		}
 	}
 	if (e != NULL && v->v_owner) {
@@ -556,7 +561,11 @@ on_verdict(void *arg, struct core_verifier *run)
 	struct px_verify	*v = arg;
 	const char		*reason;
 	enum core_verdict	 d = core_verifier_verdict(run, &reason);
+	int			 n = px_sigcheck_requests(v->v_check);
 
+	vstats.upstream_requests += (uint64_t)n;
+	if (n > vstats.upstream_requests_max)
+		vstats.upstream_requests_max = n;
 	switch (d) {
 	case CORE_VERDICT_ALLOW:
 		decide(v, D_ALLOW, reason, 1);
@@ -657,6 +666,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 	if (e != NULL) {
 		enum decision	d = e->e_decision;
+		int		walk;
 		char		reason[sizeof(e->e_reason)];
 		char		signer[sizeof(e->e_signer)];
 
@@ -666,10 +676,20 @@ on_manifest(struct px_fetch *f, void *arg)
 		 */
 		memcpy(reason, e->e_reason, sizeof(reason));
 		memcpy(signer, e->e_signer, sizeof(signer));
+		/*
+		 * What an index allows was recorded when it was verified or
+		 * walked last: walk it again (parse it) only at half the
+		 * entries' life, not on every pull.
+		 */
+		walk = e->e_walked_until <= time(NULL);
+		if (walk)
+			e->e_walked_until = time(NULL) +
+			    c->c_conf->vcache_ok_ttl / 2;
 		e = NULL;
 		vstats.cache_hits++;
 		v->v_cached = 1;
-		if (d == D_ALLOW && len > 0) {
+		if (d == D_ALLOW && len > 0 && walk) {
+			vstats.index_walks++;
 			allow_children(v, body, len, c->c_conf);
 			allow_blobs(v, body, len, c->c_conf);
 		}

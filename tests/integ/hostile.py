@@ -77,6 +77,35 @@ def plant(reg, repo, n, creds):
     print("\n".join(out))
 
 
+def plant_layers(reg, repo, creds):
+    """One manifest whose list has 999 layers whose payloads are absent."""
+    cfg, cfglen = put_blob(reg, repo, b'{"architecture":"amd64","os":"linux","x":1}', creds)
+    m = json.dumps({"schemaVersion": 2, "mediaType": OCI,
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "digest": cfg, "size": cfglen},
+                    "layers": [], "annotations": {"n": "layers"}}).encode()
+    d = "sha256:" + hashlib.sha256(m).hexdigest()
+    st, _, body = req(reg, "PUT", "/v2/%s/manifests/%s" % (repo, d), m,
+                      {"Content-Type": OCI}, creds)
+    assert st == 201, (st, body)
+    # one payload blob (distribution wants every layer's blob), named by
+    # every layer, each with a signature that verifies under nobody
+    pd, plen = put_blob(reg, repo, b'{"critical":{}}', creds)
+    layers = [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+               "digest": pd, "size": plen,
+               "annotations": {"dev.cosignproject.cosign/signature":
+                               base64.b64encode(b"sig%d" % i).decode()}}
+              for i in range(999)]
+    lst = json.dumps({"schemaVersion": 2, "mediaType": OCI,
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                 "digest": cfg, "size": cfglen},
+                      "layers": layers}).encode()
+    st, _, body = req(reg, "PUT", "/v2/%s/manifests/sha256-%s.sig" % (repo, d[7:]),
+                      lst, {"Content-Type": OCI}, creds)
+    assert st == 201, (st, body[:300])
+    print(d)
+
+
 def rss_kib(pid):
     with open("/proc/%s/status" % pid) as f:
         for line in f:
@@ -208,6 +237,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "plant":
         plant(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif cmd == "plant-layers":
+        plant_layers(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "pulls":
         pulls(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
     elif cmd == "puts":

@@ -40,6 +40,12 @@ line=$(grep '"msg":"decision"' "$T/signet.log" | grep '"decision":"allow"' | hea
 expect_match "audit line for the decision" "$line" \
     "\"repository\":\"team/app\",\"digest\":\"$top\",\"decision\":\"allow\",\"rule\":\"team/\\*\",\"signer\":\"[0-9a-f]{64}\""
 check "later pulls come from the cache" sh -c "grep '\"msg\":\"decision\"' '$T/signet.log' | grep -q '\"cached\":true'"
+walks() { curl -s "$P/metrics" | sed -n 's/^signet_index_walks_total //p'; }
+w0=$(walks)
+for i in 1 2 3; do
+	curl -s -o /dev/null -H "Accept: $OCI" "$P/v2/team/app/manifests/$top"
+done
+expect_eq "cached pulls do not parse the manifest again (index walks)" "$(walks)" "$w0"
 
 curl -s -o /dev/null -u bob:pw -H "Accept: $OCI" "$P/v2/team/app/manifests/$top"
 line=$(grep '"msg":"decision"' "$T/signet.log" | tail -1)
