@@ -109,6 +109,7 @@ start_signet "http://$REG_up" "\"limits\": {\"max_connections_per_address\": 4}"
 out=$("$PYCRYPTO" - "$SIGNET_PORT" <<'EOF'
 import socket, sys, time
 port = int(sys.argv[1])
+time.sleep(1)	# the start's own /healthz connection is gone by now
 held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
 time.sleep(0.3)
 s = socket.create_connection(("127.0.0.1", port))
