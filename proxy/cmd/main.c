@@ -67,11 +67,16 @@ main(int argc, char **argv)
 		return px_cmd_copy(argc, argv);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
+		if (argc > 2) {
+			fprintf(stderr, "signet: version: unexpected argument: "
+			    "%s\nusage: signet version\n", argv[2]);
+			return 2;
+		}
 		printf("signet %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
+	if ((strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) && argc == 2) {
 		usage(stdout);
 		return 0;
 	}

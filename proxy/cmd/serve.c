@@ -13,24 +13,32 @@
 #include "cmd.h"
 #include "proxy/server/server.h"
 
-/* -c FILE, the only option these commands take */
+/* -c FILE, the only option these commands take, once; anything else is a
+ * usage error (NULL) */
 static const char *
 config_arg(int argc, char **argv)
 {
-	int	i;
+	const char	*path = NULL, *v;
+	int		 i;
 
 	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			return argv[++i];
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			return argv[i] + 9;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			return argv[++i];
-		fprintf(stderr, "signet: unexpected argument: %s\n", argv[i]);
-		return NULL;
+		v = NULL;
+		if ((strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			v = argv[i] + 9;
+		if (v == NULL || path != NULL) {
+			fprintf(stderr, "signet: %s: unexpected argument: %s\n"
+			    "usage: signet %s -c FILE\n", argv[1], argv[i],
+			    argv[1]);
+			return NULL;
+		}
+		path = v;
 	}
-	fprintf(stderr, "signet: %s needs -c FILE\n", argv[1]);
-	return NULL;
+	if (path == NULL)
+		fprintf(stderr, "usage: signet %s -c FILE\n", argv[1]);
+	return path;
 }
 
 static struct conf *

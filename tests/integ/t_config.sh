@@ -86,4 +86,16 @@ out=$(timeout 10 "$SIGNET" serve -c "$T/busy.json" 2>&1)
 rc=$?
 expect_eq "busy port: exit 1" "$rc" 1
 expect_match "busy port is named" "$out" "listen 127.0.0.1:$port: Address already in use"
+# every command refuses what it does not know, with a usage line, exit 2
+for args in "check-config -c $top_srcdir/conf/quickstart.json bogus" \
+    "serve -c $top_srcdir/conf/quickstart.json bogus" "version bogus" \
+    "keygen bogus" "sign --key x bogus extra" "verify --key x r/a:1 extra" \
+    "verify-blob --key x --signature y p extra" "copy --bogus a/b:1 c/d:1" \
+    "gc --bogus r/a" "check-config -c a -c b" "nosuchcommand"; do
+	# shellcheck disable=SC2086
+	out=$("$SIGNET" $args 2>&1 </dev/null)
+	rc=$?
+	expect_eq "signet $args: exit 2" "$rc" 2
+	expect_match "  with a usage line or the argument named" "$out" 'usage|unexpected|unknown'
+done
 finish
