@@ -268,71 +268,62 @@ vc_add(const char *key, long max)
 	return e;
 }
 
-/* Record "allowed via a verified index" for each child of an index. */
+/* An allow decision for key (a child, or a blob), unless one is pending. */
 static void
-allow_children(struct px_verify *v, const char *body, size_t len,
-    const struct conf *cf)
+allow_key(struct px_verify *v, const char *key, const struct conf *cf,
+    const char *reason, const char *signer)
 {
-	json_t		*o, *m;
-	const char	*d;
-	struct vc_entry	*e;
-	char		 key[sizeof(e->e_key)];
-	size_t		 i;
+	struct vc_entry	*e = vc_find(key);
 
+	if (e == NULL)
+		e = vc_add(key, cf->vcache_max);
+	if (e == NULL || e->e_pending)
+		return;
+	e->e_decision = D_ALLOW;
+	snprintf(e->e_reason, sizeof(e->e_reason), "%s %s", reason,
+	    v->v_digest);
+	snprintf(e->e_signer, sizeof(e->e_signer), "%s", signer);
+	e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+}
+
+/*
+ * What a verified manifest allows, parsed once: the children of an index
+ * when pulled by digest, and with strict_blobs the blobs of an image.
+ */
+static void
+walk_manifest(struct px_verify *v, const char *body, size_t len,
+    const struct conf *cf, const char *signer)
+{
+	struct vc_entry	*e;
+	json_t		*o, *m, *layers;
+	const char	*d;
+	char		 key[sizeof(e->e_key)], blobkey[CORE_DIGEST_MAX + 8];
+	size_t		 i, n;
+
+	vstats.index_walks++;
 	o = core_json_parse(body, len, &core_json_manifest);
 	json_array_foreach(json_object_get(o, "manifests"), i, m) {
 		d = json_string_value(json_object_get(m, "digest"));
 		if (d == NULL || !core_digest_valid(d, strlen(d)))
 			continue;
 		vc_key(key, sizeof(key), v->v_repo, d, v->v_policy);
-		e = vc_find(key);
-		if (e == NULL)
-			e = vc_add(key, cf->vcache_max);
-		if (e == NULL || e->e_pending)
-			continue;
-		e->e_decision = D_ALLOW;
-		snprintf(e->e_reason, sizeof(e->e_reason),
-		    "listed in verified index %s", v->v_digest);
-		snprintf(e->e_signer, sizeof(e->e_signer), "%s",
-		    v->v_run != NULL && core_verifier_signer(v->v_run, 0) !=
-		    NULL ? core_verifier_signer(v->v_run, 0) : "");
-		e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+		allow_key(v, key, cf, "listed in verified index", signer);
 	}
-	json_decref(o);
-}
-
-/* strict_blobs: the blobs of a verified image manifest may be fetched */
-static void
-allow_blobs(struct px_verify *v, const char *body, size_t len,
-    const struct conf *cf)
-{
-	json_t		*o, *l;
-	const char	*d;
-	struct vc_entry	*e;
-	char		 key[sizeof(e->e_key)], blobkey[CORE_DIGEST_MAX + 8];
-	size_t		 i, n;
-
-	if (!v->v_policy->strict_blobs)
-		return;
-	o = core_json_parse(body, len, &core_json_manifest);
-	n = json_array_size(json_object_get(o, "layers"));
-	for (i = 0; i <= n; i++) {
-		l = i < n ? json_array_get(json_object_get(o, "layers"), i) :
-		    json_object_get(o, "config");
-		d = json_string_value(json_object_get(l, "digest"));
-		if (d == NULL || !core_digest_valid(d, strlen(d)))
-			continue;
-		snprintf(blobkey, sizeof(blobkey), "blob:%s", d);
-		vc_key(key, sizeof(key), v->v_repo, blobkey, v->v_policy);
-		e = vc_find(key);
-		if (e == NULL)
-			e = vc_add(key, cf->vcache_max);
-		if (e == NULL || e->e_pending)
-			continue;
-		e->e_decision = D_ALLOW;
-		snprintf(e->e_reason, sizeof(e->e_reason),
-		    "referenced by verified manifest %s", v->v_digest);
-		e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+	if (v->v_policy->strict_blobs) {
+		layers = json_object_get(o, "layers");
+		n = json_array_size(layers);
+		for (i = 0; i <= n; i++) {
+			m = i < n ? json_array_get(layers, i) :
+			    json_object_get(o, "config");
+			d = json_string_value(json_object_get(m, "digest"));
+			if (d == NULL || !core_digest_valid(d, strlen(d)))
+				continue;
+			snprintf(blobkey, sizeof(blobkey), "blob:%s", d);
+			vc_key(key, sizeof(key), v->v_repo, blobkey,
+			    v->v_policy);
+			allow_key(v, key, cf, "referenced by verified manifest",
+			    "");
+		}
 	}
 	json_decref(o);
 }
@@ -526,9 +517,8 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	if (d == D_ALLOW && v->v_manifest != NULL) {
 		body = px_fetch_body(v->v_manifest, &len);
 		if (len > 0) {
-			vstats.index_walks++;
-			allow_children(v, body, len, cf);
-			allow_blobs(v, body, len, cf);
+			walk_manifest(v, body, len, cf, signer != NULL ?
+			    signer : "");
 			if (e != NULL && v->v_owner)
 				e->e_walked_until = time(NULL) +
 				    cf->vcache_ok_ttl / 2;
@@ -688,11 +678,8 @@ on_manifest(struct px_fetch *f, void *arg)
 		e = NULL;
 		vstats.cache_hits++;
 		v->v_cached = 1;
-		if (d == D_ALLOW && len > 0 && walk) {
-			vstats.index_walks++;
-			allow_children(v, body, len, c->c_conf);
-			allow_blobs(v, body, len, c->c_conf);
-		}
+		if (d == D_ALLOW && len > 0 && walk)
+			walk_manifest(v, body, len, c->c_conf, signer);
 		answer(v, d, reason, signer[0] ? signer : NULL);
 		return;
 	}
