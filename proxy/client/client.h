@@ -44,10 +44,16 @@ struct px_fetch *px_fetch_send(struct px_upstream *,
 	    const struct conf_endpoint *, const struct px_request *,
 	    px_fetch_fn cb, void *arg, char *err, size_t errlen);
 void	px_fetch_free(struct px_fetch *);
+/*
+ * The answer.  Every pointer returned below is owned by the fetch and
+ * lives until px_fetch_free; copy what outlives it.
+ */
 /* HTTP status, or 0 when no answer came (px_fetch_error says why) */
 int	px_fetch_status(const struct px_fetch *);
 const char *px_fetch_error(const struct px_fetch *);
+/* The body, contiguous, NUL-terminated or not: use *len. */
 const char *px_fetch_body(struct px_fetch *, size_t *len);
+/* Raw header values, or NULL when absent ("" for digest and type). */
 const char *px_fetch_location(const struct px_fetch *);
 const char *px_fetch_digest(const struct px_fetch *);
 const char *px_fetch_content_type(const struct px_fetch *);
@@ -70,7 +76,8 @@ struct px_auth;
 typedef void (*px_auth_fn)(void *arg, const char *header, const char *err);
 /*
  * An Authorization for pull and push on repo with registry_auth's
- * credentials.  A valid cached one is returned in *cached (and NULL);
+ * credentials.  A valid cached one is returned in *cached (and NULL): it
+ * is the cache's, valid until the next call into this file, so copy it;
  * otherwise the flow starts and cb runs once; NULL and no *cached means it
  * could not start.  Free the returned object after cb (or to cancel).
  */
