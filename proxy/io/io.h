@@ -62,7 +62,8 @@ struct px_http_req {
 int	 px_http_parse_head(const char *buf, size_t len, struct px_http_req *req,
 	    int *status, const char **errstr);
 void	 px_http_req_reset(struct px_http_req *req);
-/* First value of a header, case-insensitive name; NULL when absent. */
+/* First value of a header, case-insensitive name; NULL when absent.  It
+ * points into req->head and lives until px_http_req_reset. */
 const char *px_http_req_header(const struct px_http_req *req, const char *name);
 
 /*

@@ -92,9 +92,11 @@ struct px_conn {
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
 
+/* The server takes a reference to conf; NULL with err on failure. */
 struct px_server *px_server_new(struct event_base *, struct conf *,
 	    char *err, size_t errlen);
 void	px_server_free(struct px_server *);
+/* The server's libcurl driver, borrowed: it lives as long as the server. */
 struct px_upstream *px_server_upstream(struct px_server *);
 /* Reload the configuration from its file; on error keep the old one. */
 void	px_server_reload(struct px_server *);
