@@ -82,7 +82,28 @@ x509_time(const mbedtls_x509_time *t)
 	return timegm(&tm);
 }
 
-/* Walk the raw extensions for the SAN and the OIDC issuer. */
+/*
+ * An identity or issuer value, whole: one with a NUL or control byte, or
+ * longer than the buffer, is refused rather than cut short (a value cut at
+ * a NUL could match a shorter trusted one).
+ */
+static int
+copy_value(char *dst, size_t dstlen, const unsigned char *p, size_t len)
+{
+	size_t	i;
+
+	if (len >= dstlen)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return -1;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/* Walk the raw extensions for the SAN and the OIDC issuer; -1 when they
+ * do not parse, -2 when a value is refused by copy_value. */
 static int
 read_extensions(const mbedtls_x509_crt *crt, struct core_cert_identity *id)
 {
@@ -120,17 +141,19 @@ read_extensions(const mbedtls_x509_crt *crt, struct core_cert_identity *id)
 		if (oidlen == sizeof(oid_issuer_v1) &&
 		    memcmp(val, oid_issuer_v1, oidlen) == 0 &&
 		    id->issuer[0] == '\0') {
-			snprintf(id->issuer, sizeof(id->issuer), "%.*s",
-			    (int)vlen, p);
+			if (copy_value(id->issuer, sizeof(id->issuer), p,
+			    vlen) == -1)
+				return -2;
 		} else if (oidlen == sizeof(oid_issuer_v2) &&
 		    memcmp(val, oid_issuer_v2, oidlen) == 0) {
 			unsigned char	*q = p;
 			size_t		 slen;
 
 			if (mbedtls_asn1_get_tag(&q, p + vlen, &slen,
-			    MBEDTLS_ASN1_UTF8_STRING) == 0)
-				snprintf(id->issuer, sizeof(id->issuer),
-				    "%.*s", (int)slen, q);
+			    MBEDTLS_ASN1_UTF8_STRING) == 0 &&
+			    copy_value(id->issuer, sizeof(id->issuer), q,
+			    slen) == -1)
+				return -2;
 		} else if (oidlen == sizeof(oid_san) &&
 		    memcmp(val, oid_san, oidlen) == 0) {
 			unsigned char	*q = p;
@@ -145,11 +168,11 @@ read_extensions(const mbedtls_x509_crt *crt, struct core_cert_identity *id)
 				if (mbedtls_asn1_get_len(&q, san_end, &len) != 0)
 					return -1;
 				/* [1] rfc822Name, [6] uniformResourceIdentifier */
-				if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1) ||
-				    tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6))
-					snprintf(id->subject,
-					    sizeof(id->subject), "%.*s",
-					    (int)len, q);
+				if ((tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1) ||
+				    tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6)) &&
+				    copy_value(id->subject,
+				    sizeof(id->subject), q, len) == -1)
+					return -2;
 				q += len;
 			}
 		}
@@ -240,7 +263,13 @@ core_cert_check(const struct core_keyless *kl, const char *leaf_pem,
 		snprintf(reason, rlen, "certificate not for code signing");
 		goto done;
 	}
-	if (read_extensions(&leaf, id) == -1 || id->subject[0] == '\0') {
+	n = read_extensions(&leaf, id);
+	if (n == -2) {
+		snprintf(reason, rlen, "certificate identity or OIDC issuer "
+		    "holds a NUL or control byte, or is too long");
+		goto done;
+	}
+	if (n == -1 || id->subject[0] == '\0') {
 		snprintf(reason, rlen, "certificate has no email or URI "
 		    "subject");
 		goto done;

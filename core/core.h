@@ -269,8 +269,8 @@ struct core_keyless {
 };
 
 struct core_cert_identity {
-	char	subject[256];	/* email or URI SAN */
-	char	issuer[256];	/* OIDC issuer extension */
+	char	subject[1024];	/* email or URI SAN */
+	char	issuer[1024];	/* OIDC issuer extension */
 };
 
 /*
@@ -313,7 +313,7 @@ int	 core_verify_signature(const struct core_trust *t, const char *digest,
  * tried for it.  *signer gets the key fingerprint or "keyless:<subject>".
  * Returns 0 or -1.
  */
-#define CORE_SIGNER_MAX	300	/* "keyless:<subject>" or a fingerprint */
+#define CORE_SIGNER_MAX	1040	/* "keyless:<subject>" or a fingerprint */
 /* Add signer to a set of distinct signers (up to max); the new count. */
 int	 core_signer_add(char (*set)[CORE_SIGNER_MAX], int *n, int max,
 	    const char *signer);

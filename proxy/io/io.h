@@ -185,6 +185,13 @@ int	px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
  * points at the client origin.  Returns a malloc'ed string, or NULL when the
  * value is left as it is.
  */
+/*
+ * A header line (or value) with every control, non-ASCII or backslash byte
+ * written as \xHH, so a value from a registry, a payload or a certificate
+ * cannot add a header or end the head; cut to fit outlen.  The length
+ * written.
+ */
+size_t	px_header_safe(char *out, size_t outlen, const char *in);
 char	*px_rewrite_url(const char *value, const char *upstream,
 	    const char *client_origin, int is_link);
 

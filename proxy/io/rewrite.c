@@ -79,3 +79,28 @@ px_header_filter(const char *line, struct evbuffer *out, int64_t *clen,
 	evbuffer_add_printf(out, "%s\r\n", line);
 	return 0;
 }
+
+size_t
+px_header_safe(char *out, size_t outlen, const char *in)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 n = 0;
+	unsigned char		 ch;
+
+	if (outlen == 0)
+		return 0;
+	for (; *in != '\0' && n + 5 < outlen; in++) {
+		ch = (unsigned char)*in;
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\') {
+			/* nothing from a registry, a payload or a certificate
+			 * reaches a header as it is */
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		} else
+			out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+	return n;
+}

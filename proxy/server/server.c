@@ -392,6 +392,7 @@ px_conn_error_extra(struct px_conn *c, int status, const char *code,
     const char *msg, const char *extra)
 {
 	struct evbuffer	*hdrs;
+	char		 line[1024];
 	json_t		*o;
 	char		*body;
 
@@ -421,8 +422,10 @@ px_conn_error_extra(struct px_conn *c, int status, const char *code,
 	}
 	evbuffer_add_printf(hdrs, "Content-Type: application/json\r\n"
 	    "Docker-Distribution-API-Version: registry/2.0\r\n");
-	if (extra != NULL)
-		evbuffer_add_printf(hdrs, "%s\r\n", extra);
+	if (extra != NULL) {
+		px_header_safe(line, sizeof(line), extra);
+		evbuffer_add_printf(hdrs, "%s\r\n", line);
+	}
 	px_conn_resp_head(c, status, hdrs, (int64_t)strlen(body));
 	evbuffer_free(hdrs);
 	if (strcmp(c->c_req.method, "HEAD") != 0)
@@ -435,13 +438,16 @@ void
 px_conn_reply_fetch(struct px_conn *c, struct px_fetch *f, const char *extra)
 {
 	struct evbuffer	*hdrs = px_fetch_headers(f);
+	char		 line[1024];
 	size_t		 len;
 	const char	*body = px_fetch_body(f, &len);
 	int64_t		 clen = (int64_t)len;
 
 	c->c_up_status = px_fetch_status(f);
-	if (extra != NULL)
-		evbuffer_add_printf(hdrs, "%s\r\n", extra);
+	if (extra != NULL) {
+		px_header_safe(line, sizeof(line), extra);
+		evbuffer_add_printf(hdrs, "%s\r\n", line);
+	}
 	/* a HEAD answered by a HEAD: the upstream's length, no body */
 	if (strcmp(c->c_req.method, "HEAD") == 0 && len == 0 &&
 	    px_fetch_content_length(f) >= 0)

@@ -101,8 +101,10 @@ def sign(d, reg, repo, digest, opts):
     root_pem = open(os.path.join(d, prefix + "root.pem"), "rb").read()
     ik = load_key(os.path.join(d, prefix + "inter.key"))
     lk = load_key(os.path.join(d, "log.key"))
-    identity = opts.get("--identity", "ci@example.com")
-    issuer = opts.get("--issuer", "https://token.actions.githubusercontent.com")
+    # \0, \r, \n written as escapes on the command line (hostile values)
+    identity = opts.get("--identity", "ci@example.com").encode().decode("unicode_escape")
+    issuer = opts.get("--issuer", "https://token.actions.githubusercontent.com"
+                      ).encode().decode("unicode_escape")
     # a leaf that lived ten minutes, an hour ago
     t0 = datetime.datetime.utcnow().replace(microsecond=0) - datetime.timedelta(hours=1)
     key = ec.generate_private_key(ec.SECP256R1())

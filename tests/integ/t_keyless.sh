@@ -51,6 +51,10 @@ expect_match "logged after the certificate expired: refused" "$(pull kl/late:1)"
 image kl/rogue --rogue >/dev/null
 expect_match "a certificate from another CA is refused" "$(pull kl/rogue:1)" \
     'certificate does not chain to the trusted roots'
+# a NUL in the identity must not cut it short to the trusted one
+image kl/nul --identity 'ci@example.com\x00.attacker.example' >/dev/null
+expect_match "an identity with a NUL byte is refused" "$(pull kl/nul:1)" \
+    'holds a NUL or control byte'
 image klre/ok --identity build@example.com >/dev/null
 expect_eq "identity and issuer by regular expression" "$(pull klre/ok:1)" ""
 image klre/no --identity build@example.org >/dev/null
@@ -105,5 +109,20 @@ expect_eq "verify-blob: another issuer rejected" \
 expect_eq "verify-blob: other roots rejected" \
     "$(vb --ca-roots "$T/rogue-root.pem" --certificate-identity ci@example.com --certificate-oidc-issuer "$ISS")" 1
 expect_match "  with the reason" "$(cat "$T/vb.out")" 'does not chain to the trusted roots'
+# warn mode: the reason goes into a response header; a certificate whose
+# issuer carries CR LF cannot add a header (the value is refused, and any
+# header line is escaped besides: test_rewrite)
+stop_signet
+: >"$T/signet.log"
+start_signet "http://$REG_up" "\"rekor\": {\"public_key\": \"$T/log.pub\"}, \"verify_cache\": {\"failure_ttl\": 0},
+ \"policies\": [{\"match\": \"klw/*\", \"verify\": \"warn\",
+   \"keyless\": [{\"ca_roots\": \"$T/root.pem\", \"identity\": \"ci@example.com\", \"issuer\": \"$ISS\"}]}]"
+image klw/inj --issuer 'https://x.example\r\nX-Injected: yes' >/dev/null
+h=$(curl -s -D - -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$PROXY/v2/klw/inj/manifests/1")
+expect_match "warn mode: the reason is in Signet-Verification" "$h" 'Signet-Verification: failed;'
+check "  and no header was injected" sh -c "! printf '%s' \"\$1\" | grep -qi '^X-Injected'" _ "$h"
+expect_match "  the certificate refused for its control bytes" "$h" 'holds a NUL or control byte'
+
 stop_signet
 finish

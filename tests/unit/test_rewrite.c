@@ -35,5 +35,30 @@ main(void)
 	    "<https://proxy.example:5000/v2/_catalog?last=b&n=2>; rel=\"next\"");
 	check("</v2/_catalog?last=b&n=2>; rel=\"next\"", 1, NULL);
 	check("http://127.0.0.1:5001/x", 1, NULL);
+	/* header lines carrying registry or certificate bytes */
+	{
+		static const struct {
+			const char	*in, *want;
+		} rows[] = {
+			{ "Signet-Verification: failed; plain", "Signet-Verification: "
+			    "failed; plain" },
+			{ "a\r\nX-Injected: yes", "a\\x0d\\x0aX-Injected: yes" },
+			{ "tab\there", "tab\\x09here" },
+			{ "caf\xc3\xa9", "caf\\xc3\\xa9" },
+			{ "back\\slash", "back\\x5cslash" },
+			{ "del\x7f", "del\\x7f" },
+		};
+		char	out[64];
+		size_t	i;
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			px_header_safe(out, sizeof(out), rows[i].in);
+			CHECK(strcmp(out, rows[i].want) == 0, "header_safe %zu: "
+			    "%s", i, out);
+		}
+		px_header_safe(out, 8, "\r\r\r\r");
+		CHECK(strlen(out) < 8 && strchr(out, '\r') == NULL,
+		    "header_safe cuts to fit: %s", out);
+	}
 	return unit_done();
 }
