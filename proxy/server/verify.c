@@ -298,6 +298,7 @@ walk_manifest(struct px_verify *v, const char *body, size_t len,
 	json_t		*o, *m, *layers;
 	const char	*d;
 	char		 key[sizeof(e->e_key)], blobkey[CORE_DIGEST_MAX + 8];
+	char		 childkey[CORE_DIGEST_MAX + 8];
 	size_t		 i, n;
 
 	vstats.index_walks++;
@@ -306,7 +307,8 @@ walk_manifest(struct px_verify *v, const char *body, size_t len,
 		d = json_string_value(json_object_get(m, "digest"));
 		if (d == NULL || !core_digest_valid(d, strlen(d)))
 			continue;
-		vc_key(key, sizeof(key), v->v_repo, d, v->v_policy);
+		snprintf(childkey, sizeof(childkey), "child:%s", d);
+		vc_key(key, sizeof(key), v->v_repo, childkey, v->v_policy);
 		allow_key(v, key, cf, "listed in verified index", signer);
 	}
 	if (v->v_policy->strict_blobs) {
@@ -602,6 +604,8 @@ on_manifest(struct px_fetch *f, void *arg)
 	struct px_sigcheck_req	 rq;
 	const char		*body, *hdr;
 	char			 hex[65], key[sizeof(e->e_key)];
+	char			 ckey[sizeof(e->e_key)];
+	char			 childkey[CORE_DIGEST_MAX + 8];
 	size_t			 len;
 	int			 st = px_fetch_status(f);
 
@@ -645,7 +649,20 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 
 	vc_key(key, sizeof(key), v->v_repo, v->v_digest, v->v_policy);
-	e = vc_find(key);
+	e = NULL;
+	if (c->c_route.ref_is_digest) {
+		/*
+		 * A child of a verified index is allowed when pulled by
+		 * digest, as a client resolving the index does; pulled by a
+		 * tag of its own it is an image on its own, and needs its own
+		 * signature (the allowance is kept under its own key).
+		 */
+		snprintf(childkey, sizeof(childkey), "child:%s", v->v_digest);
+		vc_key(ckey, sizeof(ckey), v->v_repo, childkey, v->v_policy);
+		e = vc_find(ckey);
+	}
+	if (e == NULL)
+		e = vc_find(key);
 	if (e != NULL && e->e_pending) {
 		/* someone is verifying this already: wait for the verdict */
 		vstats.cache_hits++;

@@ -207,6 +207,15 @@ check "podman pulls its platform through the signed index" \
     pm pull -q --tls-verify=false --arch arm64 "$PROXY/team/multi:1"
 out=$(pull team/multi@"$arm")
 expect_eq "the child is allowed once its index is verified" "$out" ""
+# the same child under a tag of its own is an image on its own
+curl -s -H "Accept: $OCI" "$R/v2/team/multi/manifests/$arm" >"$T/child.json"
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/child.json" \
+    "$R/v2/team/multi/manifests/armonly"
+out=$(pull team/multi:armonly)
+expect_match "a child pulled by a tag of its own needs its own signature" "$out" \
+    'no signature found'
+out=$(pull team/multi@"$arm")
+expect_eq "  while by digest it stays allowed through its index" "$out" ""
 
 # 8b. signet verify, against the registry directly
 out=$("$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/team/app:1" 2>/dev/null)
