@@ -28,7 +28,7 @@ export COSIGN_PASSWORD=pw
 POL="\"signing\": {\"key\": \"$T/k.key\"}, \"policies\": [
   {\"match\": \"evil/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"team/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
-start_signet "http://$REG_up" "$POL"
+start_signet "http://$REG_up" "\"verify_cache\": {\"failure_ttl\": 0}, $POL"
 bounds() {	# bounds WHAT JSON: the RSS and /healthz bounds (release build)
 	rss=$(printf '%s' "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_kib"])')
 	p99=$(printf '%s' "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["healthz_p99_ms"])')
