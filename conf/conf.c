@@ -379,6 +379,8 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 		}
 		p = &c->policies[c->npolicies++];
 		p->delete_signatures = 1;
+		/* a signature must name this repository unless "any" says not */
+		p->identity_repository = 1;
 		json_object_foreach(item, k, x) {
 			str = json_string_value(x);
 			if (strcmp(k, "match") == 0 && str != NULL && *str) {
@@ -410,10 +412,12 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 				else
 					p->rekor_required = idx;
 			} else if (strcmp(k, "identity") == 0 && str != NULL) {
-				if (strcmp(str, "repository") != 0)
-					errf(e, "%s.identity: only \"repository\" "
-					    "is known", ipath);
-				p->identity_repository = 1;
+				idx = choice_index("any|repository", str);
+				if (idx < 0)
+					errf(e, "%s.identity: \"%s\" is not one of "
+					    "repository|any", ipath, str);
+				else
+					p->identity_repository = idx;
 			} else if (strcmp(k, "rekor_upload") == 0 && str != NULL) {
 				idx = choice_index("off|best-effort|required",
 				    str);

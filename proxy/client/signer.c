@@ -166,6 +166,7 @@ struct px_sign {
 	size_t			 s_ml;
 	struct conf_endpoint	*s_mep;		/* the mirror */
 	struct core_trust	 s_mtrust;
+	char			 s_mref[CORE_NAME_MAX + 300];	/* as signed there */
 	struct core_verifier	*s_mrun;
 	struct px_sigcheck	*s_mcheck;
 	json_t			*s_mirrored;	/* valid layers, to merge */
@@ -1003,10 +1004,12 @@ mirror_next_registry(struct px_sign *s)
 			px_warn("mirror %s: %s", m, err);
 			continue;
 		}
-		/* every layer, each on its own: the identity is checked when
-		 * the image is pulled through signet */
-		conf_policy_vopts(s->s_conf, s->s_policy, NULL, &s->s_mtrust,
-		    &o);
+		/* every layer, each on its own, as the rule checks them; a
+		 * mirror's signatures name the image at the mirror */
+		snprintf(s->s_mref, sizeof(s->s_mref), "%s/%s",
+		    s->s_mep->hostport, s->s_repo);
+		conf_policy_vopts(s->s_conf, s->s_policy, s->s_mref,
+		    &s->s_mtrust, &o);
 		o.threshold = 1;
 		o.all = 1;
 		s->s_mrun = core_verifier_new(&o, s->s_digest);

@@ -104,6 +104,12 @@ px_cmd_serve(int argc, char **argv)
 		conf_unref(c);
 		return 1;
 	}
+	for (i = 0; i < c->npolicies; i++)
+		if (c->policies[i].verify != CONF_VERIFY_OFF &&
+		    !c->policies[i].identity_repository)
+			px_warn("policies[%d] (%s): identity \"any\": a "
+			    "signature made for another repository is accepted "
+			    "here", i, c->policies[i].match);
 	for (i = 0; i < c->nlisten; i++)
 		px_info("listening on %s:%s%s, upstream %s",
 		    c->listen[i].host, c->listen[i].port,

@@ -213,7 +213,8 @@ px_cmd_trust_vopts(struct px_cmd_trust *t, const char *want_ref,
 	ct->rekor_required = t->nrekor > 0;
 	ct->keyless = t->roots != NULL ? &t->keyless : NULL;
 	ct->nkeyless = t->roots != NULL ? 1 : 0;
-	ct->want_ref = t->identity == 1 ? want_ref : NULL;
+	/* the repository check unless --identity any turns it off */
+	ct->want_ref = t->identity != 0 ? want_ref : NULL;
 	memset(o, 0, sizeof(*o));
 	o->trust = ct;
 	o->threshold = t->threshold > 0 ? t->threshold : 1;

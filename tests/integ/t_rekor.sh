@@ -36,10 +36,13 @@ CFG="\"signing\": {\"key\": \"$T/k.key\"},
   {\"match\": \"rk/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
    \"verify\": \"enforce\", \"rekor\": \"required\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"be/*\", \"sign\": \"required\", \"rekor_upload\": \"best-effort\"},
+  {\"match\": \"on/copy\", \"verify\": \"enforce\", \"rekor\": \"online\",
+   \"keys\": [\"$T/k.pub\"], \"identity\": \"any\"},
   {\"match\": \"on/*\", \"sign\": \"required\", \"rekor_upload\": \"required\",
    \"verify\": \"enforce\", \"rekor\": \"online\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"*\", \"sign\": \"off\"}]"
 start_signet "http://$REG_up" "$CFG"
+check "identity any is said at start" grep -q 'policies\[2\] (on/copy): identity \\"any\\"' "$T/signet.log"
 CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
 cpd="skopeo copy -q --dest-tls-verify=false"
 pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/p-$RANDOM:x" 2>&1; }

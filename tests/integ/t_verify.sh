@@ -15,6 +15,8 @@ OCI='application/vnd.oci.image.manifest.v1+json'
 POL="\"policies\": [
   {\"match\": \"team/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]},
   {\"match\": \"ident/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"identity\": \"repository\"},
+  {\"match\": \"prod/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]},
+  {\"match\": \"anyid/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"identity\": \"any\"},
   {\"match\": \"rekor/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"rekor\": \"required\"},
   {\"match\": \"two/*\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\", \"$T/evil.pub\"], \"threshold\": 2},
   {\"match\": \"warn/*\", \"verify\": \"warn\", \"keys\": [\"$T/k.pub\"]},
@@ -254,6 +256,25 @@ curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/siglist.json" \
     "$REG_up/team/elsewhere:1" >/dev/null 2>"$T/verr"
 expect_eq "signet verify --identity repository: another repository's signature exits 1" "$?" 1
 expect_match "  naming both" "$(cat "$T/verr")" "names $REG_up/team/app, not $REG_up/team/elsewhere"
+"$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/team/elsewhere:1" >/dev/null 2>"$T/verr"
+expect_eq "signet verify: the repository check is the default" "$?" 1
+"$SIGNET" verify --key "$T/k.pub" --identity any --allow-http "$REG_up/team/elsewhere:1" >/dev/null 2>&1
+expect_eq "signet verify --identity any: accepted" "$?" 0
+# on pull too: a signature for team/app written into prod/app (a rule
+# without "identity") is refused; under "identity": "any" it is accepted
+for r in prod anyid; do
+	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false --preserve-digests \
+	    "docker://$REG_up/team/app:1" "docker://$REG_up/$r/app:1"
+	for d in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["config"]["digest"], *[l["digest"] for l in m["layers"]])' "$T/siglist.json"); do
+		curl -s -o /dev/null -X POST "$R/v2/$r/app/blobs/uploads/?mount=$d&from=team/app"
+	done
+	curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/siglist.json" \
+	    "$R/v2/$r/app/manifests/sha256-${appd#sha256:}.sig" >/dev/null
+done
+expect_match "pull: another repository's signature is refused by default" "$(pull prod/app:1)" \
+    "the signature names $REG_up/team/app, not $REG_up/prod/app"
+expect_eq "pull: accepted under identity any" "$(pull anyid/app:1)" ""
+check "identity any is said at start" grep -q 'identity \\"any\\": a signature made for another repository' "$T/signet.log"
 "$SIGNET" verify --policy "$T/signet.json" --allow-http "$REG_up/two/x:1" >/dev/null 2>"$T/verr"
 expect_match "signet verify --policy: the repository's rule (threshold 2)" "$(cat "$T/verr")" \
     'is not verified|reading the manifest'
