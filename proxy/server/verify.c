@@ -123,6 +123,7 @@ struct px_verify {
 	struct px_fetch		*v_manifest;	/* the answer to forward */
 	struct core_trust	 v_trust;	/* the rule's, for v_run */
 	struct core_verifier	*v_run;		/* the signatures, checked */
+	struct px_auth		*v_authjob;	/* registry_auth's token */
 	struct px_sigcheck	*v_check;	/* ... against the upstream */
 	char			 v_repo[CORE_NAME_MAX + 1];
 	char			 v_sigrepo[CORE_NAME_MAX + 1];
@@ -593,6 +594,48 @@ manifest_request(struct px_verify *v, const char *method)
 	return f;
 }
 
+/* Check the signatures, reading them with this Authorization. */
+static void
+start_check(struct px_verify *v, const char *authorization)
+{
+	struct px_conn		*c = v->v_conn;
+	struct core_vopts	 o;
+	struct px_sigcheck_req	 rq;
+
+	conf_policy_vopts(c->c_conf, v->v_policy, v->v_want_ref, &v->v_trust,
+	    &o);
+	v->v_run = core_verifier_new(&o, v->v_digest);
+	memset(&rq, 0, sizeof(rq));
+	rq.endpoint = &c->c_conf->up;
+	rq.up = px_server_upstream(c->c_srv);
+	rq.sigrepo = v->v_sigrepo;
+	rq.authorization = authorization;
+	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
+	rq.origin = v->v_origin;
+	rq.rekor_url = c->c_conf->rekor_url;
+	v->v_check = v->v_run != NULL ? px_sigcheck_start(&rq, v->v_run,
+	    on_verdict, v) : NULL;
+	if (v->v_check == NULL)
+		decide(v, D_INDETERMINATE, "cannot start a request", 0);
+}
+
+static void
+on_sigauth(void *arg, const char *header, const char *err)
+{
+	struct px_verify	*v = arg;
+	char			 reason[400];
+
+	px_auth_free(v->v_authjob);
+	v->v_authjob = NULL;
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "registry_auth for %s: %s",
+		    v->v_sigrepo, err);
+		decide(v, D_INDETERMINATE, reason, 0);
+		return;
+	}
+	start_check(v, header);
+}
+
 /* The manifest is here: work out its digest, then decide. */
 static void
 on_manifest(struct px_fetch *f, void *arg)
@@ -600,9 +643,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	struct px_verify	*v = arg;
 	struct px_conn		*c = v->v_conn;
 	struct vc_entry		*e;
-	struct core_vopts	 o;
-	struct px_sigcheck_req	 rq;
-	const char		*body, *hdr;
+	const char		*body, *hdr, *cached;
 	char			 hex[65], key[sizeof(e->e_key)];
 	char			 ckey[sizeof(e->e_key)];
 	char			 childkey[CORE_DIGEST_MAX + 8];
@@ -707,20 +748,23 @@ on_manifest(struct px_fetch *f, void *arg)
 		v->v_owner = 1;
 	}
 	v->v_state = V_CHECK;
-	conf_policy_vopts(c->c_conf, v->v_policy, v->v_want_ref, &v->v_trust,
-	    &o);
-	v->v_run = core_verifier_new(&o, v->v_digest);
-	rq.endpoint = &c->c_conf->up;
-	rq.up = px_server_upstream(c->c_srv);
-	rq.sigrepo = v->v_sigrepo;
-	rq.authorization = px_http_req_header(&c->c_req, "authorization");
-	rq.user_agent = px_http_req_header(&c->c_req, "user-agent");
-	rq.origin = v->v_origin;
-	rq.rekor_url = c->c_conf->rekor_url;
-	v->v_check = v->v_run != NULL ? px_sigcheck_start(&rq, v->v_run,
-	    on_verdict, v) : NULL;
-	if (v->v_check == NULL)
-		decide(v, D_INDETERMINATE, "cannot start a request", 0);
+	/*
+	 * A separate signature repository with registry_auth is read with
+	 * signet's own credentials: the client's token is scoped to the
+	 * image's repository.  Only the verdict reaches the client.
+	 */
+	if (strcmp(v->v_sigrepo, v->v_repo) != 0 &&
+	    c->c_conf->reg_user != NULL) {
+		v->v_authjob = px_auth_get(c->c_conf, px_server_upstream(
+		    c->c_srv), v->v_sigrepo, on_sigauth, v, &cached);
+		if (v->v_authjob == NULL && cached == NULL)
+			decide(v, D_INDETERMINATE, "registry_auth: cannot start "
+			    "the token flow", 0);
+		else if (v->v_authjob == NULL)
+			start_check(v, cached);
+		return;
+	}
+	start_check(v, px_http_req_header(&c->c_req, "authorization"));
 }
 
 /* Entry points */
@@ -809,6 +853,7 @@ px_verify_free(struct px_conn *c)
 		vc_remove(e);
 	}
 	slot_release(v);
+	px_auth_free(v->v_authjob);
 	px_sigcheck_free(v->v_check);
 	core_verifier_free(v->v_run);
 	px_fetch_free(v->v_manifest);

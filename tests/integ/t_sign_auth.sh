@@ -49,7 +49,8 @@ stop_signet
 
 # 3. with registry_auth: signet's own token for sigs/store, cached
 AUTH='"registry_auth": {"username": "signer", "password_env": "SIGNET_REG_PW"}'
-start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POL"
+POLV="\"policies\": [{\"match\": \"app/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POLV"
 check "push with registry_auth for the signature repository" \
     $cp "oci:$T/img2" "docker://$PROXY/app/two:1"
 out=$($CHECK "$REG_up" app/two 1 "$T/k.pub" --sigrepo sigs/store --creds signer:spw \
@@ -61,6 +62,13 @@ out=$($CHECK "$REG_up" app/three 1 "$T/k.pub" --sigrepo sigs/store --creds signe
 expect_match "second signature in sigs/store" "$out" '"valid": 1'
 expect_eq "one token fetched for both pushes (cached)" \
     "$(grep -c '^signer repository:sigs/store:pull,push pull,push$' "$T/tokens.log")" 1
+# pulls verified: the client's token cannot read sigs/store, signet reads
+# it with registry_auth's
+out=$(skopeo copy -q --src-tls-verify=false --src-creds alice:apw \
+    "docker://$PROXY/app/two:1" "oci:$T/pulled:x" 2>&1)
+expect_eq "a verified pull reads the signature repository with registry_auth" "$out" ""
+check "  signet asked the token service for sigs/store, not the client" \
+    grep -q '^signer repository:sigs/store:pull,push' "$T/tokens.log"
 check "the token is never logged" sh -c "! grep -q 'Bearer\|spw\|apw' '$T/signet.log'"
 stop_signet
 : >"$T/signet.log"
