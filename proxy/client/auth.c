@@ -415,3 +415,26 @@ px_session_clear(struct px_session *ss)
 	conf_endpoint_free(ss->ss_ep);
 	memset(ss, 0, sizeof(*ss));
 }
+
+int
+px_session_open(struct px_session *ss, const char *registry, int allow_http,
+    const char *user, const char *pass, char *err, size_t errlen)
+{
+	char	url[300];
+
+	memset(ss, 0, sizeof(*ss));
+	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
+	    registry);
+	ss->ss_ep = conf_endpoint_new(url, NULL, err, errlen);
+	if (ss->ss_ep == NULL)
+		return -1;
+	ss->ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
+	    pass) : px_docker_auth(registry);
+	ss->ss_auth = ss->ss_basic != NULL ? strdup(ss->ss_basic) : NULL;
+	if (ss->ss_basic != NULL && ss->ss_auth == NULL) {
+		px_session_clear(ss);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}

@@ -34,6 +34,8 @@ struct px_request {
 					 * px_conn_reply_fetch */
 	const void	*body;
 	size_t		 len;
+	size_t		 max_len;	/* response body bound, as it arrives;
+					 * 0: 4 MiB + 64 KiB */
 };
 /*
  * Make and start a request to the endpoint (its timeouts and CA); cb runs
@@ -113,6 +115,12 @@ struct px_session {
 	px_session_fn		 ss_cb;
 	void			*ss_arg;
 };
+/* A session with registry (host[:port]; https unless allow_http): the
+ * credentials given, or else those of the docker/podman files.  -1 with
+ * err when the name makes no URL. */
+int	px_session_open(struct px_session *, const char *registry,
+	    int allow_http, const char *user, const char *pass, char *err,
+	    size_t errlen);
 /* The token flow for these space-separated scopes: 1 when it runs (cb
  * runs once, with NULL or why not), 0 when ss_auth is already set (from
  * the cache, or no auth needed), -1 when it cannot start. */

@@ -36,6 +36,7 @@ struct px_fetch {
 	char			 f_origin[300];
 	int			 f_status;
 	int			 f_too_big;
+	size_t			 f_max;		/* response body bound */
 	CURLcode		 f_rc;
 	char			 f_err[CURL_ERROR_SIZE];
 	px_fetch_fn		 f_cb;
@@ -97,7 +98,8 @@ on_write(char *buf, size_t size, size_t n, void *arg)
 {
 	struct px_fetch	*f = arg;
 
-	if (evbuffer_get_length(f->f_resp) + size * n > FETCH_BODY_MAX) {
+	/* bounded as bytes arrive: a larger answer is cut off, not kept */
+	if (evbuffer_get_length(f->f_resp) + size * n > f->f_max) {
 		f->f_too_big = 1;
 		return 0;
 	}
@@ -113,7 +115,7 @@ on_done(CURLcode rc, void *arg)
 	f->f_rc = rc;
 	if (f->f_too_big)
 		snprintf(f->f_err, sizeof(f->f_err), "response body larger "
-		    "than %d bytes", FETCH_BODY_MAX);
+		    "than %zu bytes", f->f_max);
 	f->f_cb(f, f->f_arg);
 }
 
@@ -287,6 +289,8 @@ px_fetch_send(struct px_upstream *up, const struct conf_endpoint *ep,
 		return NULL;
 	}
 	set_user_agent(f, rq->user_agent);
+	f->f_max = rq->max_len > 0 && rq->max_len < FETCH_BODY_MAX ?
+	    rq->max_len : FETCH_BODY_MAX;
 	f->f_up = up;
 	f->f_cb = cb;
 	f->f_arg = arg;

@@ -37,7 +37,6 @@ on_answer(struct px_fetch *f, void *arg)
 	struct px_sigcheck	*k = arg;
 	struct core_vneed	 need;
 	const char		*body;
-	char			 err[128];
 	size_t			 len;
 	int			 st = px_fetch_status(f);
 
@@ -45,12 +44,8 @@ on_answer(struct px_fetch *f, void *arg)
 	body = px_fetch_body(f, &len);
 	px_debug("sigcheck: %s %s: HTTP %d, %zu bytes",
 	    core_verifier_state(k->k_run), need.ref, st, len);
-	if (st != 0 && len > need.max_len) {
-		snprintf(err, sizeof(err), "answer larger than %zu bytes",
-		    need.max_len);
-		core_verifier_feed(k->k_run, 0, NULL, 0, err);
-	} else
-		core_verifier_feed(k->k_run, st, body, len, px_fetch_error(f));
+	/* an answer over need.max_len was cut off by the fetch: status 0 */
+	core_verifier_feed(k->k_run, st, body, len, px_fetch_error(f));
 	px_fetch_free(k->k_f);
 	k->k_f = NULL;
 	if (issue(k) != 1)
@@ -98,6 +93,7 @@ issue(struct px_sigcheck *k)
 		rq.accept = "application/json";
 		break;
 	}
+	rq.max_len = need.max_len;
 	k->k_requests++;
 	k->k_f = px_fetch_send(k->k_up, k->k_ep, &rq, on_answer, k, err,
 	    sizeof(err));

@@ -163,7 +163,7 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
     size_t errlen)
 {
 	struct core_image_ref	ir;
-	char			url[300], cerr[CONF_ERR_MAX];
+	char			cerr[CONF_ERR_MAX];
 
 	if (core_image_ref_parse(s, 1, &ir) == -1) {
 		snprintf(err, errlen, "%s is not REGISTRY/REPO[:TAG|@DIGEST]", s);
@@ -172,15 +172,11 @@ parse_ref(const char *s, struct cp_ref *r, int allow_http, char *err,
 	memcpy(r->registry, ir.registry, sizeof(r->registry));
 	memcpy(r->repo, ir.repo, sizeof(r->repo));
 	memcpy(r->ref, ir.ref, sizeof(r->ref));
-	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
-	    r->registry);
-	r->ss.ss_ep = conf_endpoint_new(url, NULL, cerr, sizeof(cerr));
-	if (r->ss.ss_ep == NULL) {
+	if (px_session_open(&r->ss, r->registry, allow_http, NULL, NULL, cerr,
+	    sizeof(cerr)) == -1) {
 		snprintf(err, errlen, "%.200s: %.3800s", s, cerr);
 		return -1;
 	}
-	r->ss.ss_basic = px_docker_auth(r->registry);
-	r->ss.ss_auth = r->ss.ss_basic != NULL ? strdup(r->ss.ss_basic) : NULL;
 	return 0;
 }
 

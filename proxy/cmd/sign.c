@@ -214,10 +214,12 @@ px_cmd_sign(int argc, char **argv)
 		return 1;
 	}
 	px_log_set_level(CONF_LOG_WARN);
-	sc.ss.ss_ep = conf_endpoint_dup(&sc.conf->up);
-	sc.ss.ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
-	    pass) : px_docker_auth(sc.registry);
-	sc.ss.ss_auth = sc.ss.ss_basic != NULL ? strdup(sc.ss.ss_basic) : NULL;
+	if (px_session_open(&sc.ss, sc.registry, allow_http, user, pass, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "signet: sign: %s\n", err);
+		conf_unref(sc.conf);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	sc.base = event_base_new();
 	sc.up = sc.base != NULL ? px_upstream_new(sc.base) : NULL;

@@ -189,7 +189,7 @@ px_cmd_verify(int argc, char **argv)
 	struct px_cmd_trust	 init = PX_CMD_TRUST_INIT;
 	const char		*image = NULL, *user = NULL, *pass = NULL;
 	const char		*sigrepo = getenv("COSIGN_REPOSITORY");
-	char			 url[300], err[CONF_ERR_MAX];
+	char			 err[CONF_ERR_MAX];
 	int			 i, allow_http = 0, r;
 
 	memset(&vc, 0, sizeof(vc));
@@ -255,18 +255,12 @@ px_cmd_verify(int argc, char **argv)
 		px_cmd_trust_free(&vc.trust);
 		return 1;
 	}
-	snprintf(url, sizeof(url), "%s://%s", allow_http ? "http" : "https",
-	    vc.ref.registry);
-	vc.ss.ss_ep = conf_endpoint_new(url, NULL, err, sizeof(err));
-	if (vc.ss.ss_ep == NULL) {
+	if (px_session_open(&vc.ss, vc.ref.registry, allow_http, user, pass,
+	    err, sizeof(err)) == -1) {
 		fprintf(stderr, "signet: verify: %s\n", err);
 		px_cmd_trust_free(&vc.trust);
 		return 1;
 	}
-	vc.ss.ss_basic = user != NULL ? px_basic_auth(user, pass) :
-	    px_docker_auth(vc.ref.registry);
-	vc.ss.ss_auth = vc.ss.ss_basic != NULL ? strdup(vc.ss.ss_basic) :
-	    NULL;
 	px_log_set_level(CONF_LOG_WARN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	vc.base = event_base_new();

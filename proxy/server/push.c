@@ -97,7 +97,7 @@ px_push_start(struct px_conn *c)
  * purge of abandoned uploads, as a client's aborted upload is.
  */
 static void
-cancel_upload(struct px_conn *c)
+forget_upload(struct px_conn *c)
 {
 	free(c->c_upload);
 	c->c_upload = NULL;
@@ -140,14 +140,14 @@ push_body(struct px_conn *c)
 	evbuffer_copyout(c->c_body, manifest, mlen);
 	if (core_manifest_inspect(manifest, mlen, &mi, &errstr) == -1) {
 		free(manifest);
-		cancel_upload(c);
+		forget_upload(c);
 		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
 		return;
 	}
 	if (mi.is_cosign) {
 		/* a signature or attestation pushed by a cosign client */
 		free(manifest);
-		cancel_upload(c);
+		forget_upload(c);
 		px_conn_set_handler(c, &px_relay_handler);
 		px_relay_start(c);
 		if (c->c_state == PX_C_ACTIVE)
@@ -158,7 +158,7 @@ push_body(struct px_conn *c)
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	if (c->c_route.ref_is_digest && strcmp(digest, c->c_route.ref) != 0) {
 		free(manifest);
-		cancel_upload(c);
+		forget_upload(c);
 		px_conn_error(c, 400, "DIGEST_INVALID", "the manifest's sha256 "
 		    "differs from the digest it was pushed by");
 		return;
@@ -183,7 +183,7 @@ push_body(struct px_conn *c)
 	    strcmp(c->c_conf->sig_repo, c->c_route.name) == 0)
 		rq.upload = c->c_upload;
 	else
-		cancel_upload(c);
+		forget_upload(c);
 	c->c_sign = px_signer_start(&rq, on_signed, c);
 	free(manifest);
 	if (c->c_sign == NULL)
