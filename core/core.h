@@ -3,6 +3,14 @@
  *
  * Everything here is pure: it takes bytes and returns verdicts, so it can be
  * unit-tested without sockets and reused by the commands.
+ *
+ * Ownership, wherever a comment does not say otherwise: pointer arguments
+ * are borrowed for the call only; an object returned by a *_new, *_load or
+ * *_open function, and a returned non-const char * or json_t *, is the
+ * caller's (free it with the matching *_free, free() or json_decref); a
+ * returned const pointer is borrowed from the object it came from and
+ * lives as long as that object (or for ever, for a name of an enum).
+ * Sections follow the files.
  */
 #ifndef SIGNET_CORE_H
 #define SIGNET_CORE_H
@@ -72,7 +80,8 @@ json_t	*core_json_load(const char *buf, size_t len,
 json_t	*core_json_parse(const char *buf, size_t len,
 	    const struct core_json_limits *);
 
-/* Standard base64 decoded into a new NUL-terminated buffer; NULL if bad. */
+/* Standard base64 decoded into a new NUL-terminated buffer (the caller
+ * frees it); NULL if bad. */
 unsigned char	*core_b64_decode(const char *s, size_t *len);
 
 /* Lower-case hex sha256 of buf into out (65 bytes with the NUL). */
@@ -117,6 +126,12 @@ const char *core_route_name(enum core_route_kind);
 #define CORE_MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
 #define CORE_MT_DOCKER_MANIFEST	"application/vnd.docker.distribution.manifest.v2+json"
 #define CORE_MT_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
+/* An Accept naming every manifest type: a registry answers 404 for a type
+ * the Accept header leaves out (distribution does), and what sits at a tag
+ * must be seen whatever it is. */
+#define CORE_MT_ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " \
+				CORE_MT_DOCKER_MANIFEST ", " \
+				CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 #define CORE_MT_OCI_CONFIG	"application/vnd.oci.image.config.v1+json"
 #define CORE_MT_DOCKER_CONFIG	"application/vnd.docker.container.image.v1+json"
 #define CORE_MT_SIMPLESIGNING	"application/vnd.dev.cosign.simplesigning.v1+json"
@@ -257,6 +272,8 @@ int	 core_sig_b64_verify(struct core_key *, const char *payload,
 #include <time.h>
 
 struct core_roots;
+/* The PEM certificates of path as trust anchors; the caller frees them
+ * with core_roots_free. */
 struct core_roots *core_roots_load(const char *path, char *err, size_t errlen);
 void	 core_roots_free(struct core_roots *);
 
@@ -436,16 +453,17 @@ void	 core_verifier_feed(struct core_verifier *, int status,
 enum core_verdict core_verifier_verdict(const struct core_verifier *,
 	    const char **reason);
 int	 core_verifier_nsigners(const struct core_verifier *);
+/* Distinct signer i (a fingerprint or "keyless:<subject>"); borrowed. */
 const char *core_verifier_signer(const struct core_verifier *, int i);
 /* The layers that verified, in list order; borrowed. */
 size_t	 core_verifier_nvalid(const struct core_verifier *);
 const struct core_vvalid *core_verifier_valid(const struct core_verifier *,
 	    size_t i);
-/* Why the last refused layer was refused, or NULL. */
+/* Why the last refused layer was refused, or NULL; borrowed. */
 const char *core_verifier_last_refusal(const struct core_verifier *);
-/* The signature list as read (empty before it is). */
+/* The signature list as read (empty before it is); borrowed. */
 const struct core_sigman *core_verifier_list(const struct core_verifier *);
-/* The state's name, for debug logs. */
+/* The state's name, for debug logs (static). */
 const char *core_verifier_state(const struct core_verifier *);
 
 /* merkle.c: RFC 6962 inclusion proofs, signed checkpoints */

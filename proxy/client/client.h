@@ -187,6 +187,76 @@ struct px_sigcheck *px_sigcheck_start(const struct px_sigcheck_req *,
 int	px_sigcheck_requests(const struct px_sigcheck *);
 void	px_sigcheck_free(struct px_sigcheck *);
 
+/*
+ * listwrite.c: the signature-list cycle, the one writer of signature lists
+ * (the signer and `signet copy`): read the list, ask the caller what it
+ * lacks, write the config and the list, read it back, and go round again
+ * (after a jittered pause) while a concurrent writer keeps dropping layers.
+ */
+struct px_listwrite;
+enum px_lw_outcome {
+	PX_LW_PRESENT,	/* the list held everything: nothing written */
+	PX_LW_WRITTEN,	/* written, and read back whole */
+	PX_LW_ABSENT,	/* no list, and create was 0 (a recheck: deleted on
+			 * purpose, not recreated) */
+	PX_LW_LOST,	/* still lacking layers after the attempts */
+	PX_LW_FAILED	/* an upstream refusal or fault: see status */
+};
+struct px_lw_result {
+	enum px_lw_outcome	 outcome;
+	int			 status;	/* for a client: 403 refused,
+						 * 503 transient, 500 signet */
+	int			 writes;	/* lists written */
+	int			 repairs;	/* read-backs that lacked layers */
+	int			 attempts;	/* rounds, 1 and up */
+	const char		*message;	/* why, when not PRESENT/WRITTEN;
+						 * lives until cb returns */
+};
+/*
+ * What the list must hold: change list (append, merge, annotate) and return
+ * 1, or return 0 when it holds everything already, or -1 with a message in
+ * err.  absent: there was no list (list is a new empty one).  Called for
+ * each read and read-back; list is the job's, valid for the call.
+ */
+typedef int (*px_lw_need_fn)(void *arg, struct core_sigman *list,
+	    int absent, char *err, size_t errlen);
+/* Once, from the loop; the callback may free the job. */
+typedef void (*px_lw_fn)(void *arg, const struct px_lw_result *);
+struct px_listwrite_req {
+	struct px_upstream	*up;
+	struct event_base	*base;
+	const struct conf_endpoint *endpoint;	/* borrowed: must outlive */
+	const char		*repo;		/* the signature repository */
+	const char		*tag;		/* sha256-<hex>.sig */
+	const char		*authorization;	/* or NULL */
+	const char		*user_agent;	/* NULL: signet's */
+	const char		*origin;	/* the client's view, or NULL */
+	int			 attempts;	/* rounds at most */
+	int			 create;	/* write a list where none is */
+	int			 docker;	/* a new list in Docker types */
+	int			 fallback_docker;	/* OCI refused: Docker */
+	const char		*verbatim;	/* written as they are where no
+						 * list is (a copy keeps the
+						 * source list's digest), or
+						 * NULL */
+	size_t			 verbatim_len;
+	const char		*verbatim_type;
+	const char		*upload;	/* an upload session open in repo
+						 * for the config, or NULL */
+	const char		*uploaded;	/* the digest of a config blob
+						 * already there, or NULL */
+	px_lw_need_fn		 need;
+};
+/*
+ * Start the cycle; strings and bytes are copied.  read: the answer to a
+ * GET of the list the caller made (taken), or NULL to read it first.  It
+ * never calls back from here; NULL when it cannot start.  Free the job
+ * after cb, or to cancel it.
+ */
+struct px_listwrite *px_listwrite_start(const struct px_listwrite_req *,
+	    struct px_fetch *read, px_lw_fn cb, void *arg);
+void	px_listwrite_free(struct px_listwrite *);
+
 /* signer.c: a signature written for a manifest (push, sign, the queue) */
 
 struct px_sign_stats {

@@ -33,14 +33,6 @@
 
 #define SIGN_ATTEMPTS	5		/* append + read-back rounds */
 #define SIGN_FETCHES	4		/* requests in flight at once */
-/*
- * Ask for every manifest type: a registry answers 404 for an index the
- * Accept header leaves out (distribution does), and whatever sits at the
- * .sig tag must be seen before it is replaced.
- */
-#define ACCEPT_MANIFESTS	CORE_MT_OCI_MANIFEST ", " \
-				CORE_MT_DOCKER_MANIFEST ", " \
-				CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 
 enum sign_state {
 	SG_BODY,	/* reading the manifest from the client */
@@ -50,11 +42,8 @@ enum sign_state {
 	SG_WAIT_LOCK,	/* another push appends to the same list */
 	SG_READ_LIST,	/* GET the list; PUT the payload blob; log to Rekor */
 	SG_REKOR_GET,	/* the log had the entry (409): fetch it */
-	SG_POST_CONFIG,	/* a new upload session (retries) */
-	SG_PUT_CONFIG,
-	SG_PUT_LIST,
-	SG_READ_BACK,
-	SG_RETRY_WAIT,
+	SG_LIST,	/* the list extended, written, read back
+			 * (listwrite.c) */
 	SG_PUT_TAG,
 	SG_DONE,
 	SG_RECHECK_WAIT	/* answered; look again in a moment */
@@ -65,9 +54,7 @@ static const char *const state_names[] = {
 	[SG_MIRROR] = "mirror", [SG_WAIT_LOCK] = "wait-lock",
 	[SG_READ_LIST] = "read-list",
 	[SG_REKOR_GET] = "rekor-get",
-	[SG_POST_CONFIG] = "post-config", [SG_PUT_CONFIG] = "put-config",
-	[SG_PUT_LIST] = "put-list", [SG_READ_BACK] = "read-back",
-	[SG_RETRY_WAIT] = "retry-wait", [SG_PUT_TAG] = "put-tag",
+	[SG_LIST] = "list", [SG_PUT_TAG] = "put-tag",
 	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
 };
 
@@ -113,6 +100,7 @@ struct px_sign {
 						 * failed" */
 	struct conf		*s_conf;	/* a reference */
 	struct px_upstream	*s_up;
+	struct event_base	*s_base;
 	uint64_t		 s_id;		/* connection id, for logs */
 	int			 s_recheck;	/* rechecks started */
 	int			 s_background;	/* in a recheck round */
@@ -144,10 +132,7 @@ struct px_sign {
 	char			 s_sig64[2 * CORE_SIG_MAX];
 	int			 s_signed;	/* s_sig64 is made */
 	int			 s_payload_up;	/* payload blob uploaded */
-	struct core_sigman	 s_list;
-	char			*s_cfg, *s_listbytes;
-	size_t			 s_cfglen, s_listlen;
-	int			 s_new_list;
+	struct px_listwrite	*s_lw;		/* the list cycle, in SG_LIST */
 	char			*s_guess;	/* config of a list of just ours */
 	size_t			 s_guesslen;
 	int			 s_guess_sent;	/* its upload is in this round */
@@ -205,10 +190,9 @@ static void	sign_destroy(struct px_sign *);
 static void	mirror_next_registry(struct px_sign *);
 static void	mirror_step(struct px_sign *, struct px_fetch *);
 static void	take_lock(struct px_sign *);
-static int	merge_mirrored(struct px_sign *);
+static int	merge_mirrored(struct px_sign *, struct core_sigman *);
 static void	on_fetch(struct px_fetch *, void *);
 static void	begin(struct px_sign *);
-static void	retry(struct px_sign *);
 
 const struct px_sign_stats *
 px_sign_stats(void)
@@ -641,7 +625,7 @@ read_list(struct px_sign *s)
 	s->s_guess_ok = 0;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
 	    s->s_sigtag);
-	if (send_req(s, 0, 1, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
+	if (send_req(s, 0, 1, "GET", target, NULL, CORE_MT_ACCEPT_ALL, NULL, 0) ==
 	    -1 || make_signature(s) == -1) {
 		finish_signing(s, 0);
 		return;
@@ -686,60 +670,6 @@ read_list(struct px_sign *s)
 }
 
 static void
-post_config(struct px_sign *s)
-{
-	char	target[512];
-
-	set_state(s, SG_POST_CONFIG);
-	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
-	if (send_req(s, 0, 1, "POST", target, NULL, NULL, "", 0) == -1)
-		finish_signing(s, 0);
-}
-
-static void
-put_config(struct px_sign *s)
-{
-	char	hex[65], digest[CORE_DIGEST_MAX + 1], *u;
-	int	rc;
-
-	set_state(s, SG_PUT_CONFIG);
-	core_sha256_hex(s->s_cfg, s->s_cfglen, hex);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	u = upload_url(s->s_upload[1], digest);
-	rc = u == NULL ? -1 : send_req(s, 0, 1, "PUT", u,
-	    "application/octet-stream", NULL, s->s_cfg, s->s_cfglen);
-	free(u);
-	if (rc == -1)
-		finish_signing(s, 0);
-}
-
-static void
-put_list(struct px_sign *s)
-{
-	char	target[512];
-
-	set_state(s, SG_PUT_LIST);
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
-	    s->s_sigtag);
-	if (send_req(s, 0, 1, "PUT", target, core_sigman_media_type(&s->s_list),
-	    NULL, s->s_listbytes, s->s_listlen) == -1)
-		finish_signing(s, 0);
-}
-
-static void
-read_back(struct px_sign *s)
-{
-	char	target[512];
-
-	set_state(s, SG_READ_BACK);
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_sigrepo,
-	    s->s_sigtag);
-	if (send_req(s, 0, 1, "GET", target, NULL, ACCEPT_MANIFESTS, NULL, 0) ==
-	    -1)
-		finish_signing(s, 0);
-}
-
-static void
 put_tag(struct px_sign *s)
 {
 	char	target[512];
@@ -752,142 +682,130 @@ put_tag(struct px_sign *s)
 		answer_error(s, 500, "UNKNOWN", s->s_fail);
 }
 
+/*
+ * What the list must hold (listwrite.c asks on each read and read-back):
+ * our signature, under our key, with its Rekor bundle once there is one,
+ * and the mirrored signatures.
+ */
 static int
-serialize_list(struct px_sign *s)
+sign_need(void *arg, struct core_sigman *list, int absent, char *err,
+    size_t errlen)
 {
-	free(s->s_cfg);
-	free(s->s_listbytes);
-	s->s_cfg = s->s_listbytes = NULL;
-	if (core_sigman_serialize(&s->s_list, &s->s_cfg, &s->s_cfglen,
-	    &s->s_listbytes, &s->s_listlen) == -1) {
-		snprintf(s->s_fail, sizeof(s->s_fail), "cannot serialize the "
-		    "signature list");
-		s->s_fail_status = 500;
-		return -1;
-	}
-	return 0;
-}
+	struct px_sign		*s = arg;
+	struct core_sig_layer	 layer;
+	json_t			*ann;
+	int			 found, rc;
 
-/* The list as read: already signed, or extend it and write it back. */
-static void
-list_read(struct px_sign *s, struct px_fetch *get)
-{
-	struct conf	*cf = s->s_conf;
-	struct core_sig_layer layer;
-	const char	*body, *errstr;
-	json_t		*ann;
-	size_t		 len;
-	int		 st = px_fetch_status(get), rc, found;
-
-	if (st == 200) {
-		body = px_fetch_body(get, &len);
-		if (core_sigman_open(&s->s_list, body, len, 0, &errstr) == -1) {
-			snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
-			    "list %s:%s is unusable: %s", s->s_sigrepo,
-			    s->s_sigtag, errstr);
-			s->s_fail_status = 403;
-			finish_signing(s, 0);
-			return;
-		}
-		s->s_new_list = 0;
-	} else if (st == 404 && s->s_background) {
-		/*
-		 * The whole list is gone: deleted on purpose (the subject's
-		 * DELETE cascade, gc), not lost to a race.  Do not recreate it.
-		 */
-		s->s_outcome = SO_INTACT;
-		s->s_recheck = RECHECKS;
-		finish_signing(s, 1);
-		return;
-	} else if (st == 404) {
-		core_sigman_open(&s->s_list, NULL, 0,
-		    cf->up_media_types == CONF_MT_DOCKER, &errstr);
-		s->s_new_list = 1;
-	} else if ((st == 0 || st >= 500) && s->s_attempt + 1 < SIGN_ATTEMPTS) {
-		/*
-		 * Transient: distribution answers 500 now and then for a tag
-		 * that is being rewritten at that moment.
-		 */
-		retry(s);
-		return;
-	} else {
-		fail_http(s, get, "reading the signature list");
-		finish_signing(s, 0);
-		return;
-	}
-	found = core_sigman_find(&s->s_list, s->s_pdigest, s->s_payload,
-	    s->s_plen, cf->sign_key);
+	(void)absent;
+	found = core_sigman_find(list, s->s_pdigest, s->s_payload, s->s_plen,
+	    s->s_conf->sign_key);
 	if (found >= 0 && s->s_bundle != NULL &&
-	    core_sigman_layer(&s->s_list, (size_t)found, &layer) == 0 &&
+	    core_sigman_layer(list, (size_t)found, &layer) == 0 &&
 	    layer.bundle == NULL) {
 		/* ours, logged late (a queued upload): add its bundle */
-		if (core_sigman_set_annotation(&s->s_list, (size_t)found,
-		    CORE_ANN_BUNDLE, s->s_bundle) == -1 ||
-		    serialize_list(s) == -1) {
-			finish_signing(s, 0);
-			return;
+		if (core_sigman_set_annotation(list, (size_t)found,
+		    CORE_ANN_BUNDLE, s->s_bundle) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
 		}
 		s->s_bundle_added = 1;
-		if (s->s_upload[1] != NULL)
-			put_config(s);
-		else
-			post_config(s);
-		return;
+		(void)merge_mirrored(s, list);
+		return 1;
 	}
-	if (found >= 0 && merge_mirrored(s) > 0) {
-		/* ours is there; the mirrored ones were not */
-		if (serialize_list(s) == -1) {
-			finish_signing(s, 0);
-			return;
-		}
-		if (s->s_upload[1] != NULL)
-			put_config(s);
-		else
-			post_config(s);
-		return;
-	}
-	if (found >= 0) {
-		/* an identical signature under our key is already there */
-		if (s->s_background)
-			s->s_outcome = s->s_attempt == 0 ? SO_INTACT :
-			    SO_REPAIRED;
-		else
-			s->s_outcome = s->s_attempt == 0 ? SO_PRESENT :
-			    SO_SIGNED;
-		finish_signing(s, 1);
-		return;
-	}
+	if (found >= 0)
+		return merge_mirrored(s, list) > 0;
 	if (make_signature(s) == -1) {
-		finish_signing(s, 0);
-		return;
+		snprintf(err, errlen, "%s", s->s_fail);
+		return -1;
 	}
 	ann = json_pack("{s:s}", CORE_ANN_SIGNATURE, s->s_sig64);
 	if (ann != NULL && s->s_bundle != NULL)
 		json_object_set_new(ann, CORE_ANN_BUNDLE,
 		    json_string(s->s_bundle));
-	rc = ann == NULL ? -1 : core_sigman_append(&s->s_list, s->s_pdigest,
+	rc = ann == NULL ? -1 : core_sigman_append(list, s->s_pdigest,
 	    s->s_plen, ann);
 	json_decref(ann);
-	if (rc == 0)
-		(void)merge_mirrored(s);
 	if (rc == -1) {
-		snprintf(s->s_fail, sizeof(s->s_fail), "the signature list "
-		    "has %d layers, cosign's limit", CORE_SIG_LAYERS_MAX);
-		s->s_fail_status = 403;
-		finish_signing(s, 0);
-		return;
+		snprintf(err, errlen, "the signature list has %d layers, "
+		    "cosign's limit", CORE_SIG_LAYERS_MAX);
+		return -1;
 	}
-	if (serialize_list(s) == -1) {
-		finish_signing(s, 0);
+	(void)merge_mirrored(s, list);
+	return 1;
+}
+
+/* The list cycle's end: the signing round's outcome. */
+static void
+on_list_done(void *arg, const struct px_lw_result *r)
+{
+	struct px_sign	*s = arg;
+
+	s->s_attempt = r->attempts - 1;
+	stats.repaired += (uint64_t)r->repairs;
+	switch (r->outcome) {
+	case PX_LW_PRESENT:
+		/* an identical signature under our key is already there */
+		s->s_outcome = s->s_background ? SO_INTACT : SO_PRESENT;
+		finish_signing(s, 1);
 		return;
+	case PX_LW_WRITTEN:
+		s->s_outcome = s->s_bundle_added ? SO_LOGGED :
+		    s->s_background ? SO_REPAIRED : SO_SIGNED;
+		finish_signing(s, 1);
+		return;
+	case PX_LW_ABSENT:
+		/*
+		 * A recheck found the whole list gone: deleted on purpose
+		 * (the subject's DELETE cascade, gc), not lost to a race.
+		 * It is not recreated.
+		 */
+		s->s_outcome = SO_INTACT;
+		s->s_recheck = RECHECKS;
+		finish_signing(s, 1);
+		return;
+	case PX_LW_LOST:
+		stats.lost++;
+		s->s_failure = SF_LOST;	/* counted here */
+		break;
+	case PX_LW_FAILED:
+		break;
 	}
-	if (s->s_guess_ok && s->s_cfglen == s->s_guesslen &&
-	    memcmp(s->s_cfg, s->s_guess, s->s_cfglen) == 0)
-		put_list(s);	/* the config is up already */
-	else if (s->s_upload[1] != NULL)
-		put_config(s);
-	else
-		post_config(s);
+	snprintf(s->s_fail, sizeof(s->s_fail), "%s", r->message);
+	s->s_fail_status = r->status;
+	finish_signing(s, 0);
+}
+
+/*
+ * The list as read in SG_READ_LIST (get, taken): the cycle goes on from it,
+ * with the config upload already made or the session already open.
+ */
+static void
+start_list(struct px_sign *s, struct px_fetch *get)
+{
+	char	hex[65], guess[CORE_DIGEST_MAX + 1];
+
+	set_state(s, SG_LIST);
+	if (s->s_guess_ok) {
+		core_sha256_hex(s->s_guess, s->s_guesslen, hex);
+		snprintf(guess, sizeof(guess), "sha256:%s", hex);
+	}
+	s->s_lw = px_listwrite_start(&(struct px_listwrite_req){
+	    .up = s->s_up, .base = s->s_base, .endpoint = &s->s_conf->up,
+	    .repo = s->s_sigrepo, .tag = s->s_sigtag,
+	    .authorization = s->s_own_auth ? s->s_sigauth : s->s_auth,
+	    .user_agent = s->s_ua, .origin = s->s_origin,
+	    .attempts = SIGN_ATTEMPTS, .create = !s->s_background,
+	    .docker = s->s_conf->up_media_types == CONF_MT_DOCKER,
+	    .fallback_docker = s->s_conf->up_media_types == CONF_MT_AUTO,
+	    .upload = s->s_upload[1], .uploaded = s->s_guess_ok ? guess : NULL,
+	    .need = sign_need }, get, on_list_done, s);
+	free(s->s_upload[1]);
+	s->s_upload[1] = NULL;	/* the cycle's now */
+	if (s->s_lw == NULL) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
+		s->s_fail_status = 500;
+		finish_signing(s, 0);
+	}
 }
 
 static void
@@ -899,7 +817,6 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->s_state) {
 	case SG_WAIT_LOCK:	/* the lock was handed over to us */
-	case SG_RETRY_WAIT:
 		read_list(s);
 		return;
 	case SG_RECHECK_WAIT:
@@ -1114,7 +1031,7 @@ mirror_step(struct px_sign *s, struct px_fetch *f)
 
 /* Merge the mirrored layers the list lacks; the number appended. */
 static int
-merge_mirrored(struct px_sign *s)
+merge_mirrored(struct px_sign *s, struct core_sigman *list)
 {
 	json_t	*layer;
 	size_t	 i;
@@ -1123,22 +1040,9 @@ merge_mirrored(struct px_sign *s)
 	if (s->s_mirrored == NULL)
 		return 0;
 	json_array_foreach(s->s_mirrored, i, layer)
-		if (core_sigman_merge_layer(&s->s_list, layer) == 1)
+		if (core_sigman_merge_layer(list, layer) == 1)
 			n++;
 	return n;
-}
-
-/* Read the list and append again after a jittered pause. */
-static void
-retry(struct px_sign *s)
-{
-	struct timeval	tv;
-
-	s->s_attempt++;
-	set_state(s, SG_RETRY_WAIT);
-	tv.tv_sec = 0;
-	tv.tv_usec = 20000 * s->s_attempt + (long)arc4random_uniform(50000);
-	evtimer_add(s->s_timer, &tv);
 }
 
 /* put-digest: the manifest by digest, and two upload sessions */
@@ -1231,8 +1135,7 @@ done_read_list(struct px_sign *s)
 		px_fetch_free(f3);
 	}
 	drop_fetches(s);
-	list_read(s, f0);
-	px_fetch_free(f0);
+	start_list(s, f0);
 }
 
 /* rekor-get: the log's existing entry (after a 409) */
@@ -1253,135 +1156,7 @@ done_rekor_get(struct px_sign *s)
 	px_fetch_free(f3);
 	drop_fetches(s);
 	set_state(s, SG_READ_LIST);
-	list_read(s, lg);
-	px_fetch_free(lg);
-}
-
-/* post-config: a new upload session for the config */
-static void
-done_post_config(struct px_sign *s)
-{
-	struct px_fetch	*f0 = s->s_f[0];
-	const char	*loc;
-	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
-
-	loc = px_fetch_location(f0);
-	if (st != 202 || loc == NULL) {
-		fail_http(s, f0, "starting a blob upload for the config");
-		drop_fetches(s);
-		finish_signing(s, 0);
-		return;
-	}
-	s->s_upload[1] = strdup(loc);
-	drop_fetches(s);
-	put_config(s);
-}
-
-/* put-config: the config blob */
-static void
-done_put_config(struct px_sign *s)
-{
-	struct px_fetch	*f0 = s->s_f[0];
-	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
-
-	free(s->s_upload[1]);
-	s->s_upload[1] = NULL;	/* a session serves one blob */
-	if (st != 201) {
-		fail_http(s, f0, "uploading the config blob");
-		drop_fetches(s);
-		finish_signing(s, 0);
-		return;
-	}
-	drop_fetches(s);
-	put_list(s);
-}
-
-/* put-list: the list written */
-static void
-done_put_list(struct px_sign *s)
-{
-	struct px_fetch	*f0 = s->s_f[0];
-	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
-
-	if (st >= 400 && st < 500 && s->s_new_list &&
-	    s->s_conf->up_media_types == CONF_MT_AUTO &&
-	    strcmp(core_sigman_media_type(&s->s_list),
-	    CORE_MT_OCI_MANIFEST) == 0) {
-		/* "auto": the upstream refused OCI, try Docker types */
-		px_info("%s: upstream refused an OCI signature manifest "
-		    "(HTTP %d), retrying with Docker media types",
-		    s->s_sigrepo, st);
-		drop_fetches(s);
-		core_sigman_set_docker(&s->s_list);
-		if (serialize_list(s) == -1) {
-			finish_signing(s, 0);
-			return;
-		}
-		put_list(s);
-		return;
-	}
-	if ((st == 400 || st == 0 || st >= 500) &&
-	    s->s_attempt + 1 < SIGN_ATTEMPTS) {
-		/*
-		 * Seen under concurrent writers: distribution refuses
-		 * the list as referring to an unknown blob, or fails
-		 * with a 500.  Read the list and append again, like a
-		 * lost layer.
-		 */
-		drop_fetches(s);
-		retry(s);
-		return;
-	}
-	if (st < 200 || st > 299) {
-		fail_http(s, f0, "writing the signature list");
-		drop_fetches(s);
-		finish_signing(s, 0);
-		return;
-	}
-	drop_fetches(s);
-	read_back(s);
-}
-
-/* read-back: the list read back: is our layer there? */
-static void
-done_read_back(struct px_sign *s)
-{
-	struct px_fetch		*f0 = s->s_f[0];
-	struct core_sigman	 back;
-	const char		*body, *errstr;
-	size_t			 len;
-	int			 st = f0 != NULL ? px_fetch_status(f0) : 0;
-	int			 found = 0;
-
-	core_sigman_init(&back);
-	if (st == 200) {
-		body = px_fetch_body(f0, &len);
-		found = core_sigman_open(&back, body, len, 0, &errstr)
-		    == 0 && core_sigman_find(&back, s->s_pdigest,
-		    s->s_payload, s->s_plen,
-		    s->s_conf->sign_key) >= 0;
-	}
-	core_sigman_free(&back);
-	drop_fetches(s);
-	if (found) {
-		s->s_outcome = s->s_bundle_added ? SO_LOGGED :
-		    s->s_background ? SO_REPAIRED : SO_SIGNED;
-		finish_signing(s, 1);
-		return;
-	}
-	if (s->s_attempt + 1 >= SIGN_ATTEMPTS) {
-		stats.lost++;
-		snprintf(s->s_fail, sizeof(s->s_fail), "the signature "
-		    "was removed by a concurrent writer %d times; "
-		    "giving up", SIGN_ATTEMPTS);
-		s->s_failure = SF_LOST;	/* counted here */
-		s->s_fail_status = 503;
-		finish_signing(s, 0);
-		return;
-	}
-	/* someone outside signet rewrote the list: append again */
-	stats.repaired++;
-	retry(s);
+	start_list(s, lg);
 }
 
 /* put-tag: the tag: the push's answer */
@@ -1405,10 +1180,6 @@ static void (*const on_done[])(struct px_sign *) = {
 	[SG_MIRROR] = done_mirror,
 	[SG_READ_LIST] = done_read_list,
 	[SG_REKOR_GET] = done_rekor_get,
-	[SG_POST_CONFIG] = done_post_config,
-	[SG_PUT_CONFIG] = done_put_config,
-	[SG_PUT_LIST] = done_put_list,
-	[SG_READ_BACK] = done_read_back,
 	[SG_PUT_TAG] = done_put_tag,
 };
 
@@ -1437,6 +1208,8 @@ finish_signing(struct px_sign *s, int ok)
 
 	lock_release(s);
 	drop_fetches(s);
+	px_listwrite_free(s->s_lw);
+	s->s_lw = NULL;
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->s_start, &d);
 	if (!ok)
@@ -1585,12 +1358,10 @@ sign_destroy(struct px_sign *s)
 	}
 	px_auth_free(s->s_authjob);
 	free(s->s_ua);
-	core_sigman_free(&s->s_list);
+	px_listwrite_free(s->s_lw);
 	conf_unref(s->s_conf);
 	free(s->s_manifest);
 	free(s->s_payload);
-	free(s->s_cfg);
-	free(s->s_listbytes);
 	free(s->s_guess);
 	mirror_drop(s);
 	json_decref(s->s_mirrored);
@@ -1647,7 +1418,7 @@ px_signer_start(const struct px_signer_req *rq, px_signer_fn cb, void *arg)
 	s->s_id = rq->id;
 	s->s_policy = conf_policy_for(rq->conf, rq->repo);
 	gettimeofday(&s->s_start, NULL);
-	core_sigman_init(&s->s_list);
+	s->s_base = rq->base;
 	s->s_timer = evtimer_new(rq->base, on_retry, s);
 	s->s_manifest = malloc(rq->mlen + 1);
 	s->s_auth = rq->authorization != NULL ? strdup(rq->authorization) :

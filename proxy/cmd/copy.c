@@ -22,8 +22,6 @@
 
 #include "cmd.h"
 
-#define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
-			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
@@ -119,9 +117,7 @@ struct copy {
 	struct px_fetch		*f;
 	int			 aside;		/* PH_AUTH: 0 source, 1 target */
 	enum cp_phase		 resume;	/* the phase after PH_AUTH */
-	struct core_sigman	 list;		/* PH_LISTS */
-	char			*cfg, *newlist;
-	size_t			 cfglen, newlen;
+	struct px_listwrite	*lw;		/* PH_LISTS: the list cycle */
 
 	/* PH_BLOBS: the lanes, and the next blob to hand out */
 	struct cp_lane		 lane[COPY_LANES];
@@ -190,7 +186,7 @@ send_fetch(struct copy *c, struct cp_ref *r, const char *method,
 	px_fetch_free(c->f);
 	c->f = px_fetch_send(c->up, r->ss.ss_ep, &(struct px_request){
 	    .method = method, .target = target, .authorization = r->ss.ss_auth,
-	    .content_type = ctype, .accept = ACCEPT_ALL, .body = body,
+	    .content_type = ctype, .accept = CORE_MT_ACCEPT_ALL, .body = body,
 	    .len = len }, cb, c, msg, sizeof(msg));
 	if (c->f == NULL) {
 		fail(c, msg);
@@ -878,131 +874,63 @@ blobs_pump(struct copy *c)
 	return busy == 0 && c->bnext >= c->nblob;
 }
 
-/* PH_LISTS: merge each signature list into the target's */
-
-static void
-on_list_written(struct px_fetch *f, void *arg)
-{
-	struct copy	*c = arg;
-	char		 msg[300];
-
-	if (px_fetch_status(f) < 200 || px_fetch_status(f) > 299) {
-		snprintf(msg, sizeof(msg), "writing signature object %s: HTTP "
-		    "%d", c->sig[c->i].tag, px_fetch_status(f));
-		fail(c, msg);
-		return;
-	}
-	/*
-	 * Read it back, as on push: on_target_list finds every layer there
-	 * and moves on, or merges again what another writer's list lacked.
-	 */
-	if (c->j == 0)
-		c->lists++;
-	if (++c->j >= COPY_APPEND_ATTEMPTS) {
-		snprintf(msg, sizeof(msg), "signature object %s: still missing "
-		    "layers after %d writes (another writer keeps replacing "
-		    "it)", c->sig[c->i].tag, COPY_APPEND_ATTEMPTS);
-		fail(c, msg);
-		return;
-	}
-	if (c->j > 1)
-		fprintf(stderr, "signet: copy: %s changed under the copy; "
-		    "merging again\n", c->sig[c->i].tag);
-	next(c);
-}
-
-static void
-write_list(struct copy *c, const char *bytes, size_t len, const char *ct)
-{
-	char	target[600];
-
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->sigrepo,
-	    c->sig[c->i].tag);
-	send_fetch(c, &c->dst, "PUT", target, ct, bytes, len, on_list_written);
-}
-
-static void
-on_cfg_put(struct px_fetch *f, void *arg)
-{
-	struct copy	*c = arg;
-
-	if (px_fetch_status(f) != 201) {
-		fail(c, "writing a merged signature list's config");
-		return;
-	}
-	write_list(c, c->newlist, c->newlen, core_sigman_media_type(&c->list));
-}
-
-static void
-on_cfg_post(struct px_fetch *f, void *arg)
-{
-	struct copy	*c = arg;
-	char		 hex[65], url[2048];
-	const char	*loc = px_fetch_location(f);
-
-	if (px_fetch_status(f) != 202 || loc == NULL) {
-		fail(c, "starting the merged list's config upload");
-		return;
-	}
-	core_sha256_hex(c->cfg, c->cfglen, hex);
-	snprintf(url, sizeof(url), "%s%cdigest=sha256:%s", loc,
-	    strchr(loc, '?') ? '&' : '?', hex);
-	send_fetch(c, &c->dst, "PUT", url, "application/octet-stream", c->cfg,
-	    c->cfglen, on_cfg_put);
-}
-
-static void
-on_target_list(struct px_fetch *f, void *arg)
+/*
+ * PH_LISTS: each signature list merged into the target's by the list cycle
+ * (listwrite.c), as on push: written, read back, merged again when another
+ * writer's list lacked layers.  Where the target has none, the source's
+ * bytes go as they are, so the list keeps its digest.
+ */
+static int
+copy_need(void *arg, struct core_sigman *list, int absent, char *err,
+    size_t errlen)
 {
 	struct copy		*c = arg;
 	struct core_sigman	 src;
-	const char		*body, *errstr;
-	size_t			 len;
-	int			 st = px_fetch_status(f), added;
-	char			 target[600];
+	const char		*errstr;
+	int			 added;
 
-	if (st == 404 && c->sig[c->i].ctype[0] != '\0') {
-		/* nothing there: the bytes as they are (digests kept) */
-		write_list(c, c->sig[c->i].bytes, c->sig[c->i].len,
-		    c->sig[c->i].ctype);
-		return;
-	}
-	body = px_fetch_body(f, &len);
-	core_sigman_free(&c->list);
+	(void)absent;
 	core_sigman_init(&src);
-	if (st == 404)		/* a list --verify rebuilt: its config too */
-		body = NULL;
-	if ((st != 200 && st != 404) || core_sigman_open(&c->list, body, len,
-	    0, &errstr) == -1 || core_sigman_open(&src, c->sig[c->i].bytes,
-	    c->sig[c->i].len, 0, &errstr) == -1) {
+	if (core_sigman_open(&src, c->sig[c->i].bytes, c->sig[c->i].len, 0,
+	    &errstr) == -1) {
+		snprintf(err, errlen, "the source's signature list %s is "
+		    "unusable: %s", c->sig[c->i].tag, errstr);
 		core_sigman_free(&src);
-		fail(c, "the target's signature list is unusable");
-		return;
+		return -1;
 	}
 	/* append what the target lacks (same payload and signature) */
-	added = core_sigman_merge(&c->list, &src);
+	added = core_sigman_merge(list, &src);
 	core_sigman_free(&src);
 	if (added == -1) {
-		snprintf(target, sizeof(target), "the merged signature list "
-		    "would exceed %d layers", CORE_SIG_LAYERS_MAX);
-		fail(c, target);
+		snprintf(err, errlen, "the merged signature list would exceed "
+		    "%d layers", CORE_SIG_LAYERS_MAX);
+		return -1;
+	}
+	return added > 0;
+}
+
+static void
+on_list_done(void *arg, const struct px_lw_result *r)
+{
+	struct copy	*c = arg;
+	char		 msg[900];
+
+	px_listwrite_free(c->lw);
+	c->lw = NULL;
+	if (r->repairs > 0)
+		fprintf(stderr, "signet: copy: %s changed under the copy; "
+		    "merged again (%d time(s))\n", c->sig[c->i].tag,
+		    r->repairs);
+	if (r->outcome != PX_LW_PRESENT && r->outcome != PX_LW_WRITTEN) {
+		snprintf(msg, sizeof(msg), "signature object %s at the target: "
+		    "%s", c->sig[c->i].tag, r->message);
+		fail(c, msg);
 		return;
 	}
-	if (added == 0) {
-		c->i++;
-		c->j = 0;
-		next(c);
-		return;
-	}
-	free(c->cfg);
-	free(c->newlist);
-	if (core_sigman_serialize(&c->list, &c->cfg, &c->cfglen, &c->newlist,
-	    &c->newlen) == -1) {
-		fail(c, "cannot merge signature lists");
-		return;
-	}
-	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", c->sigrepo);
-	send_fetch(c, &c->dst, "POST", target, NULL, "", 0, on_cfg_post);
+	if (r->writes > 0)
+		c->lists++;
+	c->i++;
+	next(c);
 }
 
 /* PH_MANIFESTS, PH_TAG */
@@ -1209,16 +1137,23 @@ ph_blobs(struct copy *c)
 static int
 ph_lists(struct copy *c)
 {
-	char	target[800];
+	struct cp_manifest	*m = &c->sig[c->i];
 
 	if (c->i >= c->nsig) {
 		enter(c, PH_MANIFESTS);
 		return 0;
 	}
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->sigrepo,
-	    c->sig[c->i].tag);
-	send_fetch(c, &c->dst, "GET", target, NULL, NULL, 0, on_target_list);
-	return 1;
+	c->lw = px_listwrite_start(&(struct px_listwrite_req){
+	    .up = c->up, .base = c->base, .endpoint = c->dst.ss.ss_ep,
+	    .repo = c->sigrepo, .tag = m->tag,
+	    .authorization = c->dst.ss.ss_auth,
+	    .attempts = COPY_APPEND_ATTEMPTS, .create = 1,
+	    .verbatim = m->ctype[0] != '\0' ? m->bytes : NULL,
+	    .verbatim_len = m->len, .verbatim_type = m->ctype,
+	    .need = copy_need }, NULL, on_list_done, c);
+	if (c->lw == NULL)
+		fail(c, "out of memory");
+	return 1;		/* on_list_done, or the loop exits */
 }
 
 /* children by digest, then the top by digest */
@@ -1402,7 +1337,6 @@ px_cmd_copy(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c->base = event_base_new();
 	c->up = c->base != NULL ? px_upstream_new(c->base) : NULL;
-	core_sigman_init(&c->list);
 	for (k = 0; k < COPY_LANES; k++)
 		c->lane[k].c = c;
 	if (c->up == NULL) {
@@ -1445,9 +1379,7 @@ done:
 	free(c->top.bytes);
 	json_decref(c->children);
 	json_decref(c->refs);
-	core_sigman_free(&c->list);
-	free(c->cfg);
-	free(c->newlist);
+	px_listwrite_free(c->lw);
 	px_session_clear(&c->src.ss);
 	px_session_clear(&c->dst.ss);
 

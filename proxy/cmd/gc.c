@@ -13,8 +13,6 @@
 
 #include "cmd.h"
 
-#define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
-			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 #define GC_TAGS_MAX	100000
 
 enum gc_step { GC_LIST, GC_SUBJECT, GC_RESOLVE, GC_DELETE };
@@ -43,7 +41,7 @@ gc_send(struct gc *g, const char *method, const char *target,
 
 	px_fetch_free(g->f);
 	g->f = px_fetch_send(g->up, g->ep, &(struct px_request){
-	    .method = method, .target = target, .accept = ACCEPT_ALL }, cb, g,
+	    .method = method, .target = target, .accept = CORE_MT_ACCEPT_ALL }, cb, g,
 	    err, sizeof(err));
 	if (g->f == NULL) {
 		fprintf(stderr, "signet: gc: %s\n", err);

@@ -14,8 +14,6 @@
 
 #include "server.h"
 
-#define ACCEPT_ALL	CORE_MT_OCI_MANIFEST ", " CORE_MT_DOCKER_MANIFEST ", " \
-			CORE_MT_OCI_INDEX ", " CORE_MT_DOCKER_LIST
 
 static const char *const suffixes[] = { "sig", "att", "sbom" };
 #define NSUFFIX	(sizeof(suffixes) / sizeof(*suffixes))
@@ -59,7 +57,7 @@ send_one(struct cascade *k, size_t i, const char *method, const char *ref)
 	px_fetch_free(k->k_f[i]);
 	k->k_f[i] = px_fetch_send(k->k_up, &k->k_conf->up, &(struct px_request){
 	    .method = method, .target = target, .authorization = k->k_auth,
-	    .accept = ACCEPT_ALL }, on_fetch, k, err, sizeof(err));
+	    .accept = CORE_MT_ACCEPT_ALL }, on_fetch, k, err, sizeof(err));
 	if (k->k_f[i] == NULL) {
 		px_warn("%s", err);
 		return -1;

@@ -153,7 +153,7 @@ PIDS="$PIDS $!"
 wait_port "$fport"
 "$SIGNET" copy --allow-http "$REG_a/app/half:1" "127.0.0.1:$fport/lost/half:1" >/dev/null 2>"$T/err"
 expect_eq "a copy whose list write is lost" "$?" 0
-expect_match "  notices it" "$(cat "$T/err")" 'changed under the copy; merging again'
+expect_match "  notices it" "$(cat "$T/err")" 'changed under the copy; merged again'
 out=$($CHECK "$REG_b" lost/half 1 "$T/k.pub")
 expect_match "  and the signatures are there" "$out" '"layers": 2, "valid": 1'
 
