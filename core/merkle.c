@@ -76,7 +76,9 @@ core_merkle_verify_inclusion(uint64_t index, uint64_t size,
 	if (index >= size)
 		return -1;
 	inner = bitlen(index ^ (size - 1));
-	border = popcount(index >> inner);
+	/* inner is 64 when the paths part at the top bit: nothing is left
+	 * of index above it (a shift by 64 is undefined) */
+	border = inner >= 64 ? 0 : popcount(index >> inner);
 	if (nhashes != (size_t)(inner + border))
 		return -1;
 	memcpy(h, leaf, 32);

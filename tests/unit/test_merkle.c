@@ -181,6 +181,21 @@ test_proofs(void)
 	CHECK(core_merkle_verify_inclusion(0, 0, leaves[0], NULL, 0, root) ==
 	    -1, "index >= size rejected");
 	core_merkle_leaf("x", 1, bad);
+	/*
+	 * A leaf index and tree size whose paths differ in bit 63 (a log
+	 * answer signet does not control): the proof is refused, and the
+	 * shift by 64 the fuzzer found is not taken (UBSan fails this).
+	 */
+	{
+		unsigned char	hs[64][32];
+
+		memset(hs, 0, sizeof(hs));
+		CHECK(core_merkle_verify_inclusion(UINT64_C(1) << 63,
+		    UINT64_MAX, leaves[0], hs, 64, root) == -1,
+		    "a 64-level proof for a 2^64-1 tree is refused");
+		CHECK(core_merkle_verify_inclusion(0, UINT64_MAX, leaves[0],
+		    hs, 64, root) == -1, "index 0 of a 2^64-1 tree");
+	}
 	CHECK(core_merkle_verify_inclusion(0, 1, bad, NULL, 0, bad) == 0,
 	    "tree of one: root is the leaf");
 }
