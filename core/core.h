@@ -196,7 +196,8 @@ int		 core_keygen(const char *prefix, const char *password,
  */
 char	*core_sig_payload(const char *docker_ref, const char *digest,
 	    const json_t *optional, size_t *len);
-/* 1 for cosign's own tags: sha256-<hex>.sig, .att, .sbom */
+/* 1 for cosign's own tags: sha256-<hex>.sig, .att, .sbom (a name only:
+ * what an object is comes from core_manifest_inspect) */
 int	 core_cosign_tag(const char *tag);
 /* sha256:<hex> -> sha256-<hex>.sig */
 void	 core_sig_tag(const char *digest, char out[CORE_TAG_MAX + 1]);
@@ -204,9 +205,18 @@ void	 core_sig_tag(const char *digest, char out[CORE_TAG_MAX + 1]);
 struct core_manifest_info {
 	char	media_type[128];
 	int	is_index;
-	int	is_cosign;	/* layers carry cosign media types */
+	/*
+	 * A signature, attestation or SBOM object, by its content only (never
+	 * its tag): a manifest with at least one layer, every layer of a
+	 * cosign, Sigstore, DSSE/in-toto or SBOM media type, so nothing a
+	 * runtime unpacks (docker, containerd and podman take only layer
+	 * types of application/vnd.oci.image.* and application/vnd.docker.*).
+	 */
+	int	is_sig_object;
 	char	err[160];	/* where *errstr points on failure */
 };
+/* 1 when a layer of media type t is a signature object's (see above). */
+int	 core_sig_layer_type(const char *t);
 int	 core_manifest_inspect(const char *bytes, size_t len,
 	    struct core_manifest_info *, const char **errstr);
 

@@ -103,6 +103,36 @@ core_sig_tag(const char *digest, char out[CORE_TAG_MAX + 1])
 	snprintf(out, CORE_TAG_MAX + 1, "sha256-%s.sig", digest + 7);
 }
 
+/*
+ * What signature, attestation and SBOM objects carry (cosign's tags, cosign
+ * v3's referrers, `cosign attach sbom`): none is a layer type a runtime
+ * unpacks.
+ */
+int
+core_sig_layer_type(const char *t)
+{
+	static const char *const prefix[] = {
+		"application/vnd.dev.cosign.",		/* simplesigning, ... */
+		"application/vnd.dev.sigstore.bundle.",	/* v0.1 to v0.3 */
+	};
+	static const char *const exact[] = {
+		CORE_MT_DSSE, "application/vnd.in-toto+json",
+		"text/spdx", "text/spdx+xml", "text/spdx+json",
+		"application/spdx+json", "application/vnd.cyclonedx",
+		"application/vnd.cyclonedx+xml", "application/vnd.cyclonedx+json",
+		"application/vnd.syft+json",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
+		if (strncmp(t, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	for (i = 0; i < sizeof(exact) / sizeof(*exact); i++)
+		if (strcmp(t, exact[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 core_manifest_inspect(const char *bytes, size_t len,
     struct core_manifest_info *mi, const char **errstr)
@@ -128,11 +158,11 @@ core_manifest_inspect(const char *bytes, size_t len,
 		    json_string_value(mt));
 	mi->is_index = json_is_array(json_object_get(o, "manifests"));
 	layers = json_object_get(o, "layers");
+	mi->is_sig_object = !mi->is_index && json_array_size(layers) > 0;
 	json_array_foreach(layers, i, l) {
 		t = json_string_value(json_object_get(l, "mediaType"));
-		if (t != NULL && (strncmp(t, "application/vnd.dev.cosign.",
-		    27) == 0 || strcmp(t, CORE_MT_DSSE) == 0))
-			mi->is_cosign = 1;
+		if (t == NULL || !core_sig_layer_type(t))
+			mi->is_sig_object = 0;
 	}
 	json_decref(o);
 	return 0;

@@ -92,6 +92,10 @@ px_metrics_reply(struct px_conn *c)
 		    "allow their children and blobs.\n"
 		    "# TYPE signet_index_walks_total counter\n"
 		    "signet_index_walks_total %llu\n"
+		    "# HELP signet_signature_objects_total Pulls of signature, "
+		    "attestation and SBOM objects, allowed by their content.\n"
+		    "# TYPE signet_signature_objects_total counter\n"
+		    "signet_signature_objects_total %llu\n"
 		    "# HELP signet_verification_upstream_requests_total Requests "
 		    "cold verifications sent (lists, payloads, log entries).\n"
 		    "# TYPE signet_verification_upstream_requests_total counter\n"
@@ -110,6 +114,7 @@ px_metrics_reply(struct px_conn *c)
 		    (unsigned long long)vs->queued,
 		    (unsigned long long)vs->busy,
 		    (unsigned long long)vs->index_walks,
+		    (unsigned long long)vs->sig_objects,
 		    (unsigned long long)vs->upstream_requests,
 		    vs->upstream_requests_max);
 	n = (int)strlen(buf);

@@ -11,8 +11,9 @@
  * request and at most one read; a client it accepts has the session used
  * for the signature payload.
  *
- * cosign's own objects (every layer of a cosign media type) are relayed
- * unsigned.
+ * Signature, attestation and SBOM objects, told by their content (every
+ * layer of a signature type, core_manifest_inspect) and never by their
+ * tag, are relayed unsigned; anything else is signed whatever its tag.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,7 @@ px_push_wanted(struct px_conn *c)
 	    strcmp(c->c_req.method, "PUT") != 0 ||
 	    c->c_conf->sign_key == NULL)
 		return 0;
-	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
-		return 0;	/* cosign's own objects pass unsigned */
+	/* whatever the tag: a signature object is told by its content */
 	p = conf_policy_for(c->c_conf, c->c_route.name);
 	return p != NULL && p->sign != CONF_SIGN_OFF;
 }
@@ -144,7 +144,7 @@ push_body(struct px_conn *c)
 		px_conn_error(c, 400, "MANIFEST_INVALID", errstr);
 		return;
 	}
-	if (mi.is_cosign) {
+	if (mi.is_sig_object) {
 		/* a signature or attestation pushed by a cosign client */
 		free(manifest);
 		forget_upload(c);

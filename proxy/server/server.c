@@ -656,6 +656,14 @@ px_conn_body_release(struct px_conn *c)
 	if (c->c_req.expect_continue && !c->c_body_done)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
+	px_conn_body_resume(c);
+}
+
+void
+px_conn_body_resume(struct px_conn *c)
+{
+	if (c->c_state != PX_C_ACTIVE || c->c_body_hold)
+		return;
 	if (c->c_read_paused) {
 		c->c_read_paused = 0;
 		bufferevent_enable(c->c_bev, EV_READ);

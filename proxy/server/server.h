@@ -129,6 +129,9 @@ void	px_conn_resp_end(struct px_conn *);
  */
 void	px_conn_body_hold(struct px_conn *);
 void	px_conn_body_release(struct px_conn *);
+/* A handler that took a request over mid-way (the subject check hands a
+ * push to the signer): read on under its rules and feed it. */
+void	px_conn_body_resume(struct px_conn *);
 /* The relay took bytes from c_body: resume reading the client if paused. */
 void	px_conn_body_drained(struct px_conn *);
 /* Hand the request to h (NULL: none), freeing the previous handler's
@@ -197,6 +200,7 @@ struct px_verify_stats {
 	uint64_t	cache_hits, cache_misses;
 	uint64_t	blobs_denied;
 	uint64_t	index_walks;	/* an index's children allowed anew */
+	uint64_t	sig_objects;	/* allowed by content (cold pulls) */
 	uint64_t	upstream_requests;	/* by cold verifications */
 	int		upstream_requests_max;	/* by one of them */
 	uint64_t	queued;		/* waited for a verification slot */

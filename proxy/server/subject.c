@@ -35,6 +35,18 @@ on_subject(struct px_fetch *f, void *arg)
 	char		 msg[400];
 
 	c->c_subject = NULL;
+	if (st == 200 && px_push_wanted(c)) {
+		/*
+		 * The subject is there, and the rule signs: the push handler
+		 * relays a signature object as it is and signs anything else
+		 * (what it is comes from its content, not this tag).
+		 */
+		px_fetch_free(f);
+		px_conn_set_handler(c, &px_push_handler);
+		px_push_start(c);
+		px_conn_body_resume(c);
+		return;
+	}
 	if (st == 200) {
 		/* the subject is there: the object goes up as it is */
 		px_fetch_free(f);

@@ -17,6 +17,11 @@
  *
  * Children listed in a verified index are allowed when pulled by digest;
  * a child pulled without a verified parent needs its own signature.
+ *
+ * Every manifest is verified whatever its tag: a signature, attestation or
+ * SBOM object (sha256-<hex>.sig and the like, cosign v3's referrers) is
+ * allowed by its content only, every layer of a signature type, so an image
+ * pushed upstream under a cosign-shaped tag is verified like any image.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +138,11 @@ struct px_verify {
 	struct timeval		 v_start;
 	int			 v_cached;
 	int			 v_is_get;	/* v_manifest holds the bytes */
+	/* a HEAD whose signatures did not allow it: its content is read
+	 * (a signature object is allowed by what it is) before the verdict */
+	struct px_fetch		*v_content;
+	enum decision		 v_verdict;
+	char			 v_verdict_reason[256];
 	char			 v_accept[2048];	/* the client's, all of it */
 };
 
@@ -547,6 +557,79 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 	answer(v, d, reason, signer);
 }
 
+/*
+ * A signature, attestation or SBOM object is what a client pulls to check
+ * an image: it is allowed by its content (core_manifest_inspect), never by
+ * the tag it sits under, and carries nothing a runtime would unpack.
+ */
+#define SIG_OBJECT_REASON	"a signature object (every layer of a cosign, " \
+				"Sigstore or SBOM type), not an image"
+
+static int
+is_sig_object(const char *body, size_t len)
+{
+	struct core_manifest_info	 mi;
+	const char			*errstr;
+
+	return len > 0 && core_manifest_inspect(body, len, &mi, &errstr) == 0 &&
+	    mi.is_sig_object;
+}
+
+/* The content of a HEAD that its signatures did not allow. */
+static void
+on_content(struct px_fetch *f, void *arg)
+{
+	struct px_verify	*v = arg;
+	const char		*body;
+	char			 hex[65];
+	size_t			 len;
+	int			 cache = v->v_verdict != D_INDETERMINATE;
+
+	v->v_content = NULL;
+	body = px_fetch_status(f) == 200 ? px_fetch_body(f, &len) : NULL;
+	if (body != NULL) {
+		core_sha256_hex(body, len, hex);
+		if (strncmp(v->v_digest, "sha256:", 7) == 0 &&
+		    strcmp(v->v_digest + 7, hex) == 0 &&
+		    is_sig_object(body, len)) {
+			px_fetch_free(f);
+			vstats.sig_objects++;
+			decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
+			return;
+		}
+	}
+	px_fetch_free(f);
+	decide(v, v->v_verdict, v->v_verdict_reason, cache);
+}
+
+/* Not allowed by its signatures: a HEAD's content decides whether it is a
+ * signature object (a GET's was looked at before). */
+static void
+refuse_or_look(struct px_verify *v, enum decision d, const char *reason)
+{
+	struct px_conn	*c = v->v_conn;
+	char		 err[400], target[600];
+
+	if (v->v_is_get) {
+		decide(v, d, reason, d != D_INDETERMINATE);
+		return;
+	}
+	v->v_verdict = d;
+	snprintf(v->v_verdict_reason, sizeof(v->v_verdict_reason), "%s",
+	    reason);
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", v->v_repo,
+	    v->v_digest);
+	v->v_content = px_fetch_send(px_server_upstream(c->c_srv),
+	    &c->c_conf->up, &(struct px_request){ .method = "GET",
+	    .target = target, .authorization = px_http_req_header(&c->c_req,
+	    "authorization"), .accept = CORE_MT_ACCEPT_ALL,
+	    .user_agent = px_http_req_header(&c->c_req, "user-agent"),
+	    .origin = v->v_origin, .max_len = CORE_SIGMAN_MAX }, on_content,
+	    v, err, sizeof(err));
+	if (v->v_content == NULL)
+		decide(v, d, reason, d != D_INDETERMINATE);
+}
+
 /* The driver's verdict on the signatures. */
 static void
 on_verdict(void *arg, struct core_verifier *run)
@@ -564,10 +647,10 @@ on_verdict(void *arg, struct core_verifier *run)
 		decide(v, D_ALLOW, reason, 1);
 		break;
 	case CORE_VERDICT_DENY:
-		decide(v, D_DENY, reason, 1);
+		refuse_or_look(v, D_DENY, reason);
 		break;
 	case CORE_VERDICT_INDETERMINATE:
-		decide(v, D_INDETERMINATE, reason, 0);
+		refuse_or_look(v, D_INDETERMINATE, reason);
 		break;
 	}
 }
@@ -747,6 +830,11 @@ on_manifest(struct px_fetch *f, void *arg)
 		v->v_entry->e_pending = 1;
 		v->v_owner = 1;
 	}
+	if (v->v_is_get && is_sig_object(body, len)) {
+		vstats.sig_objects++;
+		decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
+		return;
+	}
 	v->v_state = V_CHECK;
 	/*
 	 * A separate signature repository with registry_auth is read with
@@ -778,8 +866,8 @@ px_verify_wanted(struct px_conn *c)
 	    (strcmp(c->c_req.method, "GET") != 0 &&
 	    strcmp(c->c_req.method, "HEAD") != 0))
 		return 0;
-	if (!c->c_route.ref_is_digest && core_cosign_tag(c->c_route.ref))
-		return 0;	/* signatures themselves are not signed */
+	/* every manifest, whatever its tag: a signature object is told by
+	 * its content (on_manifest, on_content) */
 	p = conf_policy_for(c->c_conf, c->c_route.name);
 	return p != NULL && p->verify != CONF_VERIFY_OFF;
 }
@@ -857,6 +945,7 @@ px_verify_free(struct px_conn *c)
 	px_sigcheck_free(v->v_check);
 	core_verifier_free(v->v_run);
 	px_fetch_free(v->v_manifest);
+	px_fetch_free(v->v_content);
 	free(v);
 }
 

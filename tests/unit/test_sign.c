@@ -507,6 +507,63 @@ test_json_limits(void)
 	    "duplicate keys refused: %s", err);
 }
 
+/*
+ * What makes a signature object is its content: every layer of a
+ * signature, attestation or SBOM type, never the tag it is pushed under.
+ */
+static void
+test_sig_object(void)
+{
+	static const struct {
+		const char	*doc;
+		int		 sig;
+	} rows[] = {
+		/* cosign's .sig list (OCI, then Docker config) */
+		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
+		  "\"application/vnd.oci.image.config.v1+json\"},\"layers\":"
+		  "[{\"mediaType\":\"application/vnd.dev.cosign.simplesigning."
+		  "v1+json\"}]}", 1 },
+		/* .att: DSSE envelopes */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dsse."
+		  "envelope.v1+json\"},{\"mediaType\":\"application/vnd.dsse."
+		  "envelope.v1+json\"}]}", 1 },
+		/* .sbom and a cosign v3 bundle referrer */
+		{ "{\"layers\":[{\"mediaType\":\"text/spdx+json\"}]}", 1 },
+		{ "{\"artifactType\":\"application/vnd.dev.sigstore.bundle."
+		  "v0.3+json\",\"layers\":[{\"mediaType\":\"application/vnd."
+		  "dev.sigstore.bundle.v0.3+json\"}]}", 1 },
+		/* an image, whatever its tag */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.oci.image."
+		  "layer.v1.tar+gzip\"}]}", 0 },
+		/* one runnable layer among signatures: an image */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev.cosign."
+		  "simplesigning.v1+json\"},{\"mediaType\":\"application/vnd."
+		  "docker.image.rootfs.diff.tar.gzip\"}]}", 0 },
+		/* a layer without a type, no layers, an index */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev.cosign."
+		  "simplesigning.v1+json\"},{\"digest\":\"sha256:00\"}]}", 0 },
+		{ "{\"layers\":[]}", 0 },
+		{ "{\"config\":{}}", 0 },
+		{ "{\"manifests\":[],\"layers\":[{\"mediaType\":\"text/spdx"
+		  "\"}]}", 0 },
+		/* a look-alike type */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev.cosignX"
+		  "\"}]}", 0 },
+		{ "{\"layers\":[{\"mediaType\":\"text/spdx+json+gzip\"}]}",
+		  0 },
+	};
+	struct core_manifest_info	 mi;
+	const char			*errstr;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		CHECK(core_manifest_inspect(rows[i].doc, strlen(rows[i].doc),
+		    &mi, &errstr) == 0, "row %zu parses", i);
+		CHECK(mi.is_sig_object == rows[i].sig, "row %zu: a signature "
+		    "object is %d, not %d", i, rows[i].sig, mi.is_sig_object);
+	}
+}
+
 int
 main(void)
 {
@@ -521,5 +578,6 @@ main(void)
 	test_tags_globs();
 	test_merge();
 	test_json_limits();
+	test_sig_object();
 	return unit_done();
 }

@@ -1,0 +1,122 @@
+#!/bin/bash
+# The boundary holds whatever a tag is called (issue #9, item 1): what makes
+# a manifest a signature, attestation or SBOM object is its content (every
+# layer of such a type), never a cosign-shaped tag.  An ordinary image under
+# sha256-<hex>.sig is verified on pull and signed on push like any image; a
+# real signature object is allowed by its content under any tag, by digest
+# too; under strict_blobs an unsigned manifest assembled from the blobs of
+# verified images gets neither blob.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo podman
+require_pycrypto
+
+start_registry up
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+R="http://$REG_up"
+OCI='application/vnd.oci.image.manifest.v1+json'
+POL="\"policies\": [
+  {\"match\": \"team/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]},
+  {\"match\": \"strict/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"strict_blobs\": true},
+  {\"match\": \"sub/*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"], \"require_subject\": true},
+  {\"match\": \"*\", \"sign\": \"off\"}]"
+start_signet "$R" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+P="http://$PROXY"
+cpd="skopeo copy -q --dest-tls-verify=false"
+pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/pulled-$RANDOM:x" 2>&1; }
+pm() { podman --root "$T/proot" --runroot "$T/prun" --storage-driver vfs "$@"; }
+FAKE=sha256-$(printf 'a%.0s' $(seq 64)).sig
+hexof() { printf '%s' "${1#sha256:}"; }
+
+# 1. an ordinary unsigned image pushed upstream under a cosign-shaped tag
+evil=$(mkimage "$T/evil" --layers 1 --size 20000 --seed evil)
+check "an unsigned image pushed straight upstream as team/app:$FAKE" \
+    $cpd "oci:$T/evil" "docker://$REG_up/team/app:$FAKE"
+out=$(pull "team/app:$FAKE")
+expect_match "skopeo's pull through signet is refused" "$out" \
+    "$evil is not verified"
+out=$(pm pull -q --tls-verify=false "$PROXY/team/app:$FAKE" 2>&1)
+expect_match "podman's too" "$out" "is not verified"
+expect_eq "HEAD by that tag: 403" "$(http_status HEAD \
+    "$P/v2/team/app/manifests/$FAKE" -H "Accept: $OCI")" 403
+expect_eq "GET by its digest: 403" "$(http_status GET \
+    "$P/v2/team/app/manifests/$evil" -H "Accept: $OCI")" 403
+
+# 2. a real signature object: allowed by its content, by tag (GET and a
+#    cold HEAD), by digest, and under a tag that is not cosign-shaped
+img=$(mkimage "$T/img" --layers 1 --size 20000 --seed good)
+check "push (signed) through signet" $cpd "oci:$T/img" \
+    "docker://$PROXY/team/app:1"
+sigtag=sha256-$(hexof "$img").sig
+expect_eq "a cold HEAD of the signature list by its tag: 200" \
+    "$(http_status HEAD "$P/v2/team/app/manifests/$sigtag" -H "Accept: $OCI")" 200
+expect_eq "GET of it by tag: 200" \
+    "$(http_status GET "$P/v2/team/app/manifests/$sigtag" -H "Accept: $OCI")" 200
+sigd=$(curl -s -D - -o "$T/list.json" -H "Accept: $OCI" \
+    "$R/v2/team/app/manifests/$sigtag" | tr -d '\r' |
+    sed -n 's/^Docker-Content-Digest: //Ip')
+expect_eq "GET of it by digest: 200" \
+    "$(http_status GET "$P/v2/team/app/manifests/$sigd" -H "Accept: $OCI")" 200
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/list.json" \
+    "$R/v2/team/app/manifests/copied-list"
+expect_eq "the same object under an ordinary tag: 200" \
+    "$(http_status GET "$P/v2/team/app/manifests/copied-list" -H "Accept: $OCI")" 200
+expect_match "counted in /metrics" "$(curl -s "$P/metrics")" \
+    'signet_signature_objects_total [1-9]'
+line=$(grep '"msg":"decision"' "$T/signet.log" | grep "\"digest\":\"$sigd\"" | head -1)
+expect_match "the audit line says why" "$line" 'a signature object'
+
+# 3. pushed through signet under a cosign-shaped tag, an image is signed
+img2=$(mkimage "$T/img2" --layers 1 --size 20000 --seed under-sig-tag)
+check "an image pushed through signet as team/app:$FAKE" \
+    $cpd "oci:$T/img2" "docker://$PROXY/team/app:$FAKE"
+out=$($CHECK "$REG_up" team/app "$img2" "$T/k.pub")
+expect_match "  is signed" "$out" '"valid": 1'
+out=$(pull "team/app:$FAKE")
+expect_eq "  and pulls through signet" "$out" ""
+#    ... while a signature object pushed through signet goes up unsigned
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/list.json" \
+    "$P/v2/team/app/manifests/sha256-$(hexof "$evil").sig" -w '%{http_code}' >"$T/st"
+expect_eq "a signature object pushed through signet: 201" "$(cat "$T/st")" 201
+expect_eq "  is not signed itself" "$(http_status HEAD \
+    "$R/v2/team/app/manifests/sha256-$(hexof "$sigd").sig" -H "Accept: $OCI")" 404
+
+# 4. require_subject and sign: an image under a signature tag whose subject
+#    exists is handed to the signer, not relayed as it is
+check "a subject in sub/app" $cpd "oci:$T/img" "docker://$PROXY/sub/app:1"
+img3=$(mkimage "$T/img3" --layers 1 --size 20000 --seed sub-image)
+check "an image pushed through signet as sub/app:$sigtag" \
+    $cpd "oci:$T/img3" "docker://$PROXY/sub/app:$sigtag"
+out=$($CHECK "$REG_up" sub/app "$img3" "$T/k.pub")
+expect_match "  is signed" "$out" '"valid": 1'
+
+# 5. strict_blobs: B's config with A's layer, pushed upstream unsigned
+a=$(mkimage "$T/a" --layers 1 --size 20000 --seed blob-a)
+b=$(mkimage "$T/b" --layers 1 --size 20000 --seed blob-b)
+check "A signed through signet" $cpd "oci:$T/a" "docker://$PROXY/strict/app:a"
+check "B signed through signet" $cpd "oci:$T/b" "docker://$PROXY/strict/app:b"
+expect_eq "A pulls" "$(pull strict/app:a)" ""
+expect_eq "B pulls" "$(pull strict/app:b)" ""
+curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/a" >"$T/ma.json"
+curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/b" >"$T/mb.json"
+python3 - "$T/ma.json" "$T/mb.json" >"$T/mix.json" <<'EOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+a["config"] = b["config"]
+sys.stdout.write(json.dumps(a))
+EOF
+for tag in mix "$FAKE"; do
+	curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" \
+	    --data-binary @"$T/mix.json" "$R/v2/strict/app/manifests/$tag"
+	n0=$(grep -c '"path":"/v2/strict/app/blobs/' "$T/signet.log")
+	out=$(pull "strict/app:$tag")
+	expect_match "the mix under strict/app:$tag is refused" "$out" \
+	    "is not verified"
+	expect_eq "  and not one of its blobs was asked for" \
+	    "$(grep -c '"path":"/v2/strict/app/blobs/' "$T/signet.log")" "$n0"
+done
+
+stop_signet
+finish
