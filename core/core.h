@@ -213,6 +213,7 @@ struct core_manifest_info {
 	 * types of application/vnd.oci.image.* and application/vnd.docker.*).
 	 */
 	int	is_sig_object;
+	char	subject[CORE_DIGEST_MAX + 1];	/* OCI 1.1 subject, or "" */
 	char	err[160];	/* where *errstr points on failure */
 };
 /* 1 when a layer of media type t is a signature object's (see above). */
@@ -271,11 +272,27 @@ int	 core_sigman_set_annotation(struct core_sigman *, size_t i,
 int	 core_sigman_serialize(struct core_sigman *, char **config,
 	    size_t *clen, char **manifest, size_t *mlen);
 const char *core_sigman_media_type(const struct core_sigman *);
+/* Remove layer i; 0, or -1 when there is none. */
+int	 core_sigman_remove(struct core_sigman *, size_t i);
 /* Switch a new list to Docker schema-2 media types. */
 int	 core_sigman_set_docker(struct core_sigman *);
 /* 0 when sig_b64 is a valid signature of payload under key */
 int	 core_sig_b64_verify(struct core_key *, const char *payload,
 	    size_t plen, const char *sig_b64);
+
+/*
+ * sigobj.c: what a signature object's layer was made for, from its content
+ * (a tag name proves nothing).  1 when blob (the layer's, of media_type)
+ * names subject (sha256:<hex>): a simple-signing payload's
+ * docker-manifest-digest, or a subject of the in-toto statement in a DSSE
+ * envelope; and, when repo is not NULL, names that repository too
+ * (docker-reference, the statement subject's name).  0 otherwise, with
+ * what it names in reason.
+ */
+int	 core_layer_names(const char *media_type, const char *blob, size_t len,
+	    const char *subject, const char *repo, char *reason, size_t rlen);
+/* 1 for the media types core_layer_names can read (payload, DSSE). */
+int	 core_layer_has_names(const char *media_type);
 
 /* cert.c: keyless signers (Fulcio-style certificates) */
 

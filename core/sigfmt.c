@@ -157,6 +157,10 @@ core_manifest_inspect(const char *bytes, size_t len,
 		snprintf(mi->media_type, sizeof(mi->media_type), "%s",
 		    json_string_value(mt));
 	mi->is_index = json_is_array(json_object_get(o, "manifests"));
+	t = json_string_value(json_object_get(json_object_get(o, "subject"),
+	    "digest"));
+	if (t != NULL && core_digest_valid(t, strlen(t)))
+		snprintf(mi->subject, sizeof(mi->subject), "%s", t);
 	layers = json_object_get(o, "layers");
 	mi->is_sig_object = !mi->is_index && json_array_size(layers) > 0;
 	json_array_foreach(layers, i, l) {
@@ -412,6 +416,12 @@ core_sigman_set_annotation(struct core_sigman *sm, size_t i, const char *key,
 	if (sorted == NULL)
 		return -1;
 	return json_object_set_new(l, "annotations", sorted);
+}
+
+int
+core_sigman_remove(struct core_sigman *sm, size_t i)
+{
+	return json_array_remove(json_object_get(sm->sm_manifest, "layers"), i);
 }
 
 json_t *

@@ -257,6 +257,52 @@ struct px_listwrite *px_listwrite_start(const struct px_listwrite_req *,
 	    struct px_fetch *read, px_lw_fn cb, void *arg);
 void	px_listwrite_free(struct px_listwrite *);
 
+/*
+ * sigdrop.c: what was signed for a deleted subject S taken away (the DELETE
+ * cascade, `signet gc`): each of sha256-<S>.sig, .att, .sbom is judged by
+ * its content, never its tag.  A signature object's layers that name S (and
+ * repo, in a shared signature repository) go; the object is deleted by
+ * digest when nothing else is left in it, else written back without them.
+ * Anything else is left alone, with the reason.
+ */
+struct px_sigdrop;
+enum px_sigdrop_action {
+	PX_SD_DELETED,	/* the whole object (or would be, dry run) */
+	PX_SD_TRIMMED,	/* written back without S's layers */
+	PX_SD_KEPT,	/* left alone: the reason says why */
+	PX_SD_FAILED	/* could not be read, deleted or written */
+};
+struct px_sigdrop_result {
+	int	deleted, trimmed, kept, errors;
+	char	message[700];	/* the last error */
+};
+struct px_sigdrop_req {
+	struct px_upstream	*up;
+	struct event_base	*base;
+	const struct conf_endpoint *endpoint;	/* borrowed: must outlive */
+	const char		*sigrepo;
+	const char		*subject;	/* sha256:<hex> */
+	const char		*repo;		/* judge the repository named too
+						 * (a shared signature
+						 * repository), or NULL */
+	const char		*suffix;	/* "sig", "att", "sbom"; NULL:
+						 * all three */
+	const char		*authorization;	/* or NULL */
+	const char		*user_agent;
+	int			 dry_run;	/* judge, change nothing */
+};
+/* Each object judged (strings live for the call), then the end, once;
+ * both from the loop.  The end may free the job. */
+typedef void (*px_sigdrop_obj_fn)(void *arg, const char *sigrepo,
+	    const char *tag, const char *digest, enum px_sigdrop_action,
+	    const char *why);
+typedef void (*px_sigdrop_fn)(void *arg, const struct px_sigdrop_result *);
+/* Strings are copied; NULL when subject or suffix is bad or memory is
+ * short.  Free after the end, or to cancel. */
+struct px_sigdrop *px_sigdrop_start(const struct px_sigdrop_req *,
+	    px_sigdrop_obj_fn obj_cb, px_sigdrop_fn cb, void *arg);
+void	px_sigdrop_free(struct px_sigdrop *);
+
 /* signer.c: a signature written for a manifest (push, sign, the queue) */
 
 struct px_sign_stats {

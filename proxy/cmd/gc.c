@@ -1,11 +1,14 @@
 /*
  * proxy/cmd/gc.c: `signet gc [--dry-run] [--allow-http] REGISTRY/REPO`: find
  * cosign signature objects (sha256-<hex>.sig, .att, .sbom) whose subject
- * manifest no longer exists in the repository, and delete them.
+ * manifest no longer exists in the repository, and take away what was
+ * signed for it.
  *
  * One request at a time: listing tags (following Link pages), a HEAD of
- * each object's subject, and for an orphan a HEAD of its tag (registries
- * delete by digest) then the DELETE.
+ * each object's subject, and for an orphan the judgement of sigdrop.c: the
+ * object is read and only a signature object whose layers name the missing
+ * subject goes (deleted by digest, or written back without those layers);
+ * a tag pointing at anything else is left alone and said so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +18,19 @@
 
 #define GC_TAGS_MAX	100000
 
-enum gc_step { GC_LIST, GC_SUBJECT, GC_RESOLVE, GC_DELETE };
 
 struct gc {
 	struct event_base	*base;
 	struct conf_endpoint	*ep;		/* the registry */
 	struct px_upstream	*up;
 	struct px_fetch		*f;
-	enum gc_step		 step;
+	struct px_sigdrop	*drop;		/* an orphan being judged */
 	char			 repo[CORE_NAME_MAX + 1];
 	char			 registry[256];
 	char			**tags;		/* cosign objects found */
 	size_t			 ntags, cur;
 	int			 dry_run;
-	int			 orphans, deleted, errors;
+	int			 orphans, deleted, trimmed, kept, errors;
 };
 
 static void	gc_next(struct gc *);
@@ -107,67 +109,75 @@ on_tags(struct px_fetch *f, void *arg)
 	gc_next(g);
 }
 
-static void on_subject(struct px_fetch *, void *);
-
 static void
-on_delete(struct px_fetch *f, void *arg)
+on_object(void *arg, const char *sigrepo, const char *tag, const char *digest,
+    enum px_sigdrop_action a, const char *why)
 {
 	struct gc	*g = arg;
-	int		 st = px_fetch_status(f);
 
-	if (st >= 200 && st < 300) {
-		g->deleted++;
-		printf("deleted %s/%s:%s\n", g->registry, g->repo,
-		    g->tags[g->cur]);
-	} else {
+	(void)sigrepo;
+	(void)digest;
+	switch (a) {
+	case PX_SD_DELETED:
+		g->deleted += !g->dry_run;
+		printf("%s %s/%s:%s\n", g->dry_run ? "would delete" :
+		    "deleted", g->registry, g->repo, tag);
+		break;
+	case PX_SD_TRIMMED:
+		g->trimmed += !g->dry_run;
+		printf("%s %s/%s:%s: %s\n", g->dry_run ? "would trim" :
+		    "trimmed", g->registry, g->repo, tag, why);
+		break;
+	case PX_SD_KEPT:
+		g->kept++;
+		printf("left alone %s/%s:%s: %s\n", g->registry, g->repo, tag,
+		    why);
+		break;
+	case PX_SD_FAILED:
 		g->errors++;
-		fprintf(stderr, "signet: gc: deleting %s:%s: HTTP %d\n",
-		    g->repo, g->tags[g->cur], st);
+		fprintf(stderr, "signet: gc: %s:%s: %s\n", g->repo, tag, why);
+		break;
 	}
-	g->cur++;
-	gc_next(g);
 }
 
 static void
-on_resolve(struct px_fetch *f, void *arg)
+on_dropped(void *arg, const struct px_sigdrop_result *r)
 {
 	struct gc	*g = arg;
-	const char	*d = px_fetch_digest(f);
-	char		 target[600];
 
-	if (px_fetch_status(f) != 200 || !core_digest_valid(d, strlen(d))) {
-		g->errors++;
-		fprintf(stderr, "signet: gc: resolving %s:%s failed\n",
-		    g->repo, g->tags[g->cur]);
-		g->cur++;
-		gc_next(g);
-		return;
-	}
-	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", g->repo, d);
-	gc_send(g, "DELETE", target, on_delete);
+	(void)r;
+	px_sigdrop_free(g->drop);
+	g->drop = NULL;
+	g->cur++;
+	gc_next(g);
 }
 
 static void
 on_subject(struct px_fetch *f, void *arg)
 {
 	struct gc	*g = arg;
-	char		 target[600];
+	const char	*tag = g->tags[g->cur];
+	char		 subject[CORE_DIGEST_MAX + 1];
 	int		 st = px_fetch_status(f);
 
 	if (st == 404) {
 		g->orphans++;
 		printf("orphan %s/%s:%s (subject sha256:%.64s is gone)\n",
-		    g->registry, g->repo, g->tags[g->cur], g->tags[g->cur] + 7);
-		if (!g->dry_run) {
-			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
-			    g->repo, g->tags[g->cur]);
-			gc_send(g, "HEAD", target, on_resolve);
+		    g->registry, g->repo, tag, tag + 7);
+		snprintf(subject, sizeof(subject), "sha256:%.64s", tag + 7);
+		g->drop = px_sigdrop_start(&(struct px_sigdrop_req){
+		    .up = g->up, .base = g->base, .endpoint = g->ep,
+		    .sigrepo = g->repo, .subject = subject,
+		    .suffix = strrchr(tag, '.') + 1, .dry_run = g->dry_run },
+		    on_object, on_dropped, g);
+		if (g->drop != NULL)
 			return;
-		}
+		g->errors++;
+		fprintf(stderr, "signet: gc: cannot judge %s\n", tag);
 	} else if (st != 200) {
 		g->errors++;
 		fprintf(stderr, "signet: gc: checking the subject of %s: %s\n",
-		    g->tags[g->cur], st == 0 ? px_fetch_error(f) : "HTTP error");
+		    tag, st == 0 ? px_fetch_error(f) : "HTTP error");
 	}
 	g->cur++;
 	gc_next(g);
@@ -179,8 +189,9 @@ gc_next(struct gc *g)
 	char	target[600];
 
 	if (g->cur >= g->ntags) {
-		printf("%zu signature object(s), %d orphan(s), %d deleted%s\n",
-		    g->ntags, g->orphans, g->deleted, g->dry_run ?
+		printf("%zu signature object(s), %d orphan(s), %d deleted, "
+		    "%d trimmed, %d left alone%s\n", g->ntags, g->orphans,
+		    g->deleted, g->trimmed, g->kept, g->dry_run ?
 		    " (dry run)" : "");
 		event_base_loopexit(g->base, NULL);
 		return;
@@ -235,6 +246,7 @@ px_cmd_gc(int argc, char **argv)
 	if (g.up != NULL && gc_send(&g, "GET", target, on_tags) == 0)
 		event_base_dispatch(g.base);
 	px_fetch_free(g.f);
+	px_sigdrop_free(g.drop);
 	px_upstream_free(g.up);
 	if (g.base != NULL)
 		event_base_free(g.base);

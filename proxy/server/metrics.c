@@ -37,6 +37,7 @@ px_metrics_reply(struct px_conn *c)
 	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
 	    "5xx", "other" };
 	const struct px_verify_stats *vs = px_verify_stats();
+	const struct px_cascade_stats *ks = px_cascade_stats();
 	char	buf[16384];
 	size_t	m, k;
 	int	n;
@@ -131,6 +132,19 @@ px_metrics_reply(struct px_conn *c)
 			    " %llu\n", metric_methods[m], classes[k],
 			    (unsigned long long)request_counts[m][k]);
 		}
+	if ((size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "# HELP signet_cascade_objects_total Signature objects the "
+		    "DELETE cascade looked at, by what it did.\n"
+		    "# TYPE signet_cascade_objects_total counter\n"
+		    "signet_cascade_objects_total{action=\"deleted\"} %llu\n"
+		    "signet_cascade_objects_total{action=\"trimmed\"} %llu\n"
+		    "signet_cascade_objects_total{action=\"left_alone\"} %llu\n"
+		    "signet_cascade_objects_total{action=\"failed\"} %llu\n",
+		    (unsigned long long)ks->deleted,
+		    (unsigned long long)ks->trimmed,
+		    (unsigned long long)ks->kept,
+		    (unsigned long long)ks->failed);
 	if ((size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "# HELP signet_upstream_errors_total Requests that failed "

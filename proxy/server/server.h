@@ -192,6 +192,11 @@ void	px_dispatch(struct px_conn *);
 
 /* cascade.c: a manifest DELETE's signature objects follow it */
 void	px_cascade_start(struct px_conn *);
+/* What the cascades did with the objects they looked at. */
+struct px_cascade_stats {
+	uint64_t	deleted, trimmed, kept, failed;
+};
+const struct px_cascade_stats *px_cascade_stats(void);
 
 /* verify.c: verification of pulled manifests */
 

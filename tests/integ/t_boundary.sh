@@ -5,7 +5,8 @@
 # sha256-<hex>.sig is verified on pull and signed on push like any image; a
 # real signature object is allowed by its content under any tag, by digest
 # too; under strict_blobs an unsigned manifest assembled from the blobs of
-# verified images gets neither blob.
+# verified images gets neither blob.  The DELETE cascade and `signet gc`
+# take away only what was signed for the deleted digest (items 2 and 3).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo podman
 require_pycrypto
@@ -27,6 +28,13 @@ cpd="skopeo copy -q --dest-tls-verify=false"
 pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/pulled-$RANDOM:x" 2>&1; }
 pm() { podman --root "$T/proot" --runroot "$T/prun" --storage-driver vfs "$@"; }
 FAKE=sha256-$(printf 'a%.0s' $(seq 64)).sig
+# wait_log PATTERN: until signet has logged it (5 s at most)
+wait_log() {
+	for i in $(seq 1 50); do
+		grep -q "$1" "$T/signet.log" && return
+		sleep 0.1
+	done
+}
 hexof() { printf '%s' "${1#sha256:}"; }
 
 # 1. an ordinary unsigned image pushed upstream under a cosign-shaped tag
@@ -117,6 +125,73 @@ for tag in mix "$FAKE"; do
 	expect_eq "  and not one of its blobs was asked for" \
 	    "$(grep -c '"path":"/v2/strict/app/blobs/' "$T/signet.log")" "$n0"
 done
+
+# 6. the cascade is no confused deputy: a push-only client points S's
+#    signature tags at P's signature list and at P itself
+p=$(mkimage "$T/p" --layers 1 --size 20000 --seed precious)
+check "P signed through signet" $cpd "oci:$T/p" "docker://$PROXY/team/app:p"
+s_=$(mkimage "$T/s" --layers 1 --size 20000 --seed subject-s)
+check "S pushed straight upstream" $cpd "oci:$T/s" "docker://$REG_up/team/app:s"
+ptag=sha256-$(hexof "$p").sig
+curl -s -H "Accept: $OCI" "$R/v2/team/app/manifests/$ptag" >"$T/plist.json"
+curl -s -H "Accept: $OCI" "$R/v2/team/app/manifests/$p" >"$T/pman.json"
+plant() {
+	curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: $OCI" \
+	    --data-binary @"$1" "$P/v2/team/app/manifests/sha256-$(hexof "$s_").$2"
+}
+expect_eq "P's list planted at S's .sig through signet" "$(plant "$T/plist.json" sig)" 201
+expect_eq "P's image planted at S's .att (signed: an image)" "$(plant "$T/pman.json" att)" 201
+expect_eq "DELETE of S through signet: 202" \
+    "$(http_status DELETE "$P/v2/team/app/manifests/$s_")" 202
+wait_log "\"msg\":\"delete cascade\".*\"subject\":\"$s_\""
+expect_eq "P's signature list is still there" \
+    "$(http_status GET "$R/v2/team/app/manifests/$ptag" -H "Accept: $OCI")" 200
+expect_eq "P itself is still there" \
+    "$(http_status GET "$R/v2/team/app/manifests/$p" -H "Accept: $OCI")" 200
+expect_eq "P still pulls through signet" "$(pull team/app:p)" ""
+line=$(grep '"msg":"delete cascade object"' "$T/signet.log" | grep "\"subject\":\"$s_\"" | grep '"tag":"sha256-[0-9a-f]*.sig"')
+expect_match "the .sig was left alone, with the reason" "$line" \
+    '"action":"left alone","reason":"kept: a payload for sha256:'
+line=$(grep '"msg":"delete cascade object"' "$T/signet.log" | grep "\"subject\":\"$s_\"" | grep '"tag":"sha256-[0-9a-f]*.att"')
+expect_match "the .att too" "$line" '"action":"left alone","reason":"not a signature object'
+expect_match "and counted" "$(curl -s "$P/metrics")" \
+    'signet_cascade_objects_total\{action="left_alone"\} 2'
+out=$("$SIGNET" gc --allow-http "$REG_up/team/app")
+expect_match "signet gc leaves them alone too" "$out" \
+    "left alone $REG_up/team/app:sha256-$(hexof "$s_").sig: kept: a payload for $p"
+# the image pushed in 3 under $FAKE is an orphan by its tag's name too
+expect_match "  all three: P's list, P, and the image under $FAKE" "$out" \
+    '3 orphan\(s\), 0 deleted, 0 trimmed, 3 left alone'
+expect_eq "  which is still there" "$(http_status GET \
+    "$R/v2/team/app/manifests/$img2" -H "Accept: $OCI")" 200
+expect_eq "  and P's list is there" \
+    "$(http_status GET "$R/v2/team/app/manifests/$ptag" -H "Accept: $OCI")" 200
+
+stop_signet
+
+# 7. a shared signature repository: a DELETE takes only the deleted
+#    repository's signatures, and the list only when nothing is left
+start_signet "$R" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/all\", \"policies\": [
+  {\"match\": \"*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
+P="http://$PROXY"
+sh_=$(mkimage "$T/sh" --layers 1 --size 20000 --seed shared)
+check "pushed to dev/app" $cpd "oci:$T/sh" "docker://$PROXY/dev/app:1"
+check "and to prod/app" $cpd "oci:$T/sh" "docker://$PROXY/prod/app:1"
+shtag=sha256-$(hexof "$sh_").sig
+out=$($CHECK "$REG_up" prod/app 1 "$T/k.pub" --sigrepo sigs/all)
+expect_match "one list, a signature for each" "$out" '"layers": 2, "valid": 2'
+expect_eq "DELETE dev/app@D through signet: 202" \
+    "$(http_status DELETE "$P/v2/dev/app/manifests/$sh_")" 202
+wait_log "\"msg\":\"delete cascade\".*\"repository\":\"dev/app\""
+out=$($CHECK "$REG_up" prod/app 1 "$T/k.pub" --sigrepo sigs/all)
+expect_match "prod/app's signature stays, dev/app's went" "$out" \
+    '"layers": 1, "valid": 1, "refs": \["127.0.0.1:[0-9]*/prod/app"\]'
+expect_eq "prod/app:1 still pulls through signet" "$(pull prod/app:1)" ""
+expect_eq "DELETE prod/app@D through signet: 202" \
+    "$(http_status DELETE "$P/v2/prod/app/manifests/$sh_")" 202
+wait_log "\"msg\":\"delete cascade\".*\"repository\":\"prod/app\""
+expect_eq "then the list goes" "$(http_status HEAD \
+    "$R/v2/sigs/all/manifests/$shtag" -H "Accept: $OCI")" 404
 
 stop_signet
 finish

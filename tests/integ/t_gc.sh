@@ -54,7 +54,8 @@ $cpd "oci:$T/c" "docker://$PROXY/g/app:3"
 curl -s -o /dev/null -X DELETE "$R/v2/g/app/manifests/$c"
 out=$("$SIGNET" gc --dry-run --allow-http "$REG_up/g/app")
 expect_match "gc --dry-run names the orphan" "$out" "orphan $REG_up/g/app:sha256-${c#sha256:}.sig"
-expect_match "gc --dry-run deletes nothing" "$out" '1 orphan\(s\), 0 deleted \(dry run\)'
+expect_match "gc --dry-run deletes nothing" "$out" '1 orphan\(s\), 0 deleted, 0 trimmed, 0 left alone \(dry run\)'
+expect_match "  and says what it would do" "$out" "would delete $REG_up/g/app:sha256-${c#sha256:}.sig"
 check "the orphan is still there" exists g/app "sha256-${c#sha256:}.sig"
 out=$("$SIGNET" gc --allow-http "$REG_up/g/app")
 expect_match "gc deletes the orphan" "$out" "deleted $REG_up/g/app:sha256-${c#sha256:}.sig"

@@ -564,6 +564,55 @@ test_sig_object(void)
 	}
 }
 
+/* What a signature object's layer names, from its content only. */
+static void
+test_layer_names(void)
+{
+	static const char S[] = "sha256:"
+	    "1111111111111111111111111111111111111111111111111111111111111111";
+	static const char P[] = "sha256:"
+	    "2222222222222222222222222222222222222222222222222222222222222222";
+	char	pay[512], stmt[512], env[1024], b64[800], why[300];
+	size_t	n;
+	struct layer_row {
+		const char	*mt, *blob, *repo;
+		const char	*subject;
+		int		 want;
+	} rows[6];
+	size_t	i;
+
+	snprintf(pay, sizeof(pay), "{\"critical\":{\"identity\":{\"docker-"
+	    "reference\":\"reg.example:5000/dev/app\"},\"image\":{\"docker-"
+	    "manifest-digest\":\"%s\"},\"type\":\"cosign container image "
+	    "signature\"},\"optional\":null}", S);
+	snprintf(stmt, sizeof(stmt), "{\"_type\":\"https://in-toto.io/"
+	    "Statement/v1\",\"subject\":[{\"name\":\"reg.example/prod/app\","
+	    "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":\"x\"}", S + 7);
+	mbedtls_base64_encode((unsigned char *)b64, sizeof(b64), &n,
+	    (const unsigned char *)stmt, strlen(stmt));
+	snprintf(env, sizeof(env), "{\"payloadType\":\"application/vnd."
+	    "in-toto+json\",\"payload\":\"%s\",\"signatures\":[]}", b64);
+	rows[0] = (struct layer_row){ CORE_MT_SIMPLESIGNING, pay, NULL, S, 1 };
+	rows[1] = (struct layer_row){ CORE_MT_SIMPLESIGNING, pay, NULL, P, 0 };
+	rows[2] = (struct layer_row){ CORE_MT_SIMPLESIGNING, pay, "dev/app", S,
+	    1 };
+	rows[3] = (struct layer_row){ CORE_MT_SIMPLESIGNING, pay, "prod/app", S,
+	    0 };
+	rows[4] = (struct layer_row){ CORE_MT_DSSE, env, "prod/app", S, 1 };
+	rows[5] = (struct layer_row){ "text/spdx+json", pay, NULL, S, 0 };
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK(core_layer_names(rows[i].mt, rows[i].blob,
+		    strlen(rows[i].blob), rows[i].subject, rows[i].repo, why,
+		    sizeof(why)) == rows[i].want, "layer row %zu (%s)", i, why);
+	CHECK(core_layer_names(CORE_MT_DSSE, env, strlen(env), P, NULL, why,
+	    sizeof(why)) == 0, "a statement for S does not name P");
+	CHECK(core_layer_names(CORE_MT_DSSE, env, strlen(env), S, "dev/app",
+	    why, sizeof(why)) == 0 && strstr(why, "prod/app") != NULL,
+	    "nor dev/app: %s", why);
+	CHECK(core_layer_names(CORE_MT_SIMPLESIGNING, "{", 1, S, NULL, why,
+	    sizeof(why)) == 0, "a broken payload names nothing");
+}
+
 int
 main(void)
 {
@@ -579,5 +628,6 @@ main(void)
 	test_merge();
 	test_json_limits();
 	test_sig_object();
+	test_layer_names();
 	return unit_done();
 }

@@ -1,0 +1,485 @@
+/*
+ * proxy/client/sigdrop.c: take away what was signed for a deleted subject.
+ * For each of sha256-<S>.sig, .att and .sbom in a signature repository,
+ * the object is read and judged by its content (core/sigobj.c), never by
+ * its tag: it must be a signature object, and each layer is looked at for
+ * what it names (a payload's digest and reference, a statement's subject).
+ * The layers made for S (for one repository, in a shared signature
+ * repository) go: the whole object is deleted by digest when nothing else
+ * is left, or the list is written back without them (listwrite.c).
+ * Anything else is left alone with the reason, and counted.
+ *
+ * Used by the DELETE cascade (server) and `signet gc`; one request at a
+ * time, in the background: at most SD_LAYERS_MAX blob reads per object.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <mbedtls/platform_util.h>
+
+#include "client.h"
+
+#define SD_LAYERS_MAX	256	/* layers looked at in one object */
+#define SD_DSSE_MAX	(1024 * 1024)	/* an attestation envelope */
+
+static const char *const suffixes[] = { "sig", "att", "sbom" };
+#define NSUFFIX	(sizeof(suffixes) / sizeof(*suffixes))
+
+enum sd_state { SD_GET, SD_BLOB, SD_DELETE, SD_REWRITE, SD_DONE };
+
+struct px_sigdrop {
+	struct px_upstream		*d_up;
+	struct event_base		*d_base;
+	const struct conf_endpoint	*d_ep;
+	char				 d_sigrepo[CORE_NAME_MAX + 1];
+	char				 d_repo[CORE_NAME_MAX + 1];
+	int				 d_by_repo;	/* judge d_repo too */
+	char				 d_subject[CORE_DIGEST_MAX + 1];
+	char				*d_auth, *d_ua;
+	int				 d_dry_run;
+	int				 d_only;	/* a suffix index, or -1 */
+	px_sigdrop_obj_fn		 d_obj_cb;
+	px_sigdrop_fn			 d_cb;
+	void				*d_arg;
+
+	enum sd_state			 d_state;
+	struct event			*d_ev;		/* the start */
+	struct px_fetch			*d_f;
+	struct px_listwrite		*d_lw;
+	size_t				 d_suffix;	/* current object */
+	char				 d_tag[CORE_TAG_MAX + 1];
+	char				 d_digest[CORE_DIGEST_MAX + 1];
+	struct core_sigman		 d_list;
+	size_t				 d_layer;	/* being looked at */
+	char				(*d_drop)[CORE_DIGEST_MAX + 1];
+	size_t				 d_ndrop;
+	size_t				 d_nlayers;
+	char				 d_why[300];	/* why a layer stays */
+	struct px_sigdrop_result	 d_res;
+};
+
+static void	next_object(struct px_sigdrop *);
+static void	next_layer(struct px_sigdrop *);
+static void	on_answer(struct px_fetch *, void *);
+static struct px_listwrite *rewrite(struct px_sigdrop *);
+
+static void
+send_req(struct px_sigdrop *d, const char *method, const char *target,
+    size_t max_len)
+{
+	char	err[400];
+
+	px_fetch_free(d->d_f);
+	d->d_f = px_fetch_send(d->d_up, d->d_ep, &(struct px_request){
+	    .method = method, .target = target, .authorization = d->d_auth,
+	    .accept = CORE_MT_ACCEPT_ALL, .user_agent = d->d_ua,
+	    .max_len = max_len }, on_answer, d, err, sizeof(err));
+	if (d->d_f == NULL) {
+		d->d_res.errors++;
+		snprintf(d->d_res.message, sizeof(d->d_res.message), "%s", err);
+		d->d_state = SD_DONE;
+		d->d_cb(d->d_arg, &d->d_res);
+	}
+}
+
+/* One object judged: tell the caller, and go on with the next. */
+static void
+object_done(struct px_sigdrop *d, enum px_sigdrop_action a, const char *why)
+{
+	switch (a) {
+	case PX_SD_DELETED:
+		d->d_res.deleted++;
+		break;
+	case PX_SD_TRIMMED:
+		d->d_res.trimmed++;
+		break;
+	case PX_SD_KEPT:
+		d->d_res.kept++;
+		break;
+	case PX_SD_FAILED:
+		d->d_res.errors++;
+		snprintf(d->d_res.message, sizeof(d->d_res.message), "%s:%s: "
+		    "%s", d->d_sigrepo, d->d_tag, why);
+		break;
+	}
+	if (d->d_obj_cb != NULL)
+		d->d_obj_cb(d->d_arg, d->d_sigrepo, d->d_tag, d->d_digest, a,
+		    why);
+	core_sigman_free(&d->d_list);
+	d->d_ndrop = 0;
+	d->d_suffix++;
+	next_object(d);
+}
+
+static void
+next_object(struct px_sigdrop *d)
+{
+	char	target[600];
+
+	while (d->d_suffix < NSUFFIX && d->d_only >= 0 &&
+	    d->d_suffix != (size_t)d->d_only)
+		d->d_suffix++;
+	if (d->d_suffix >= NSUFFIX) {
+		d->d_state = SD_DONE;
+		d->d_cb(d->d_arg, &d->d_res);
+		return;
+	}
+	snprintf(d->d_tag, sizeof(d->d_tag), "sha256-%.64s.%s",
+	    d->d_subject + 7, suffixes[d->d_suffix]);
+	d->d_digest[0] = '\0';
+	d->d_state = SD_GET;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", d->d_sigrepo,
+	    d->d_tag);
+	send_req(d, "GET", target, CORE_SIGMAN_MAX);
+}
+
+static int
+dropped(const struct px_sigdrop *d, const char *digest)
+{
+	size_t	i;
+
+	for (i = 0; i < d->d_ndrop; i++)
+		if (strcmp(d->d_drop[i], digest) == 0)
+			return 1;
+	return 0;
+}
+
+/* All layers looked at: delete, trim, or leave the object. */
+static void
+decide(struct px_sigdrop *d)
+{
+	char	target[600], why[600];
+
+	if (d->d_ndrop == 0) {
+		object_done(d, PX_SD_KEPT, d->d_why);
+		return;
+	}
+	if (d->d_ndrop < d->d_nlayers) {
+		snprintf(why, sizeof(why), "%zu of %zu layers made for %s%s%s",
+		    d->d_ndrop, d->d_nlayers, d->d_subject,
+		    d->d_by_repo ? " in " : "", d->d_by_repo ? d->d_repo : "");
+		if (d->d_dry_run) {
+			object_done(d, PX_SD_TRIMMED, why);
+			return;
+		}
+		d->d_state = SD_REWRITE;
+		d->d_lw = rewrite(d);
+		if (d->d_lw == NULL)
+			object_done(d, PX_SD_FAILED, "cannot start the rewrite");
+		return;
+	}
+	if (d->d_dry_run) {
+		object_done(d, PX_SD_DELETED, "every layer made for the subject");
+		return;
+	}
+	d->d_state = SD_DELETE;
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", d->d_sigrepo,
+	    d->d_digest);
+	send_req(d, "DELETE", target, 0);
+}
+
+/* SD_GET: the object at the tag */
+static void
+got_object(struct px_sigdrop *d, struct px_fetch *f)
+{
+	struct core_manifest_info	 mi;
+	const char			*body, *errstr, *hdr;
+	char				 hex[65], why[300];
+	size_t				 len;
+	int				 st = px_fetch_status(f);
+
+	if (st == 404) {
+		d->d_suffix++;
+		next_object(d);
+		return;
+	}
+	if (st != 200) {
+		snprintf(why, sizeof(why), "reading it: %s", st == 0 ?
+		    px_fetch_error(f) : "HTTP error");
+		if (st != 0)
+			snprintf(why, sizeof(why), "reading it: HTTP %d", st);
+		object_done(d, PX_SD_FAILED, why);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	core_sha256_hex(body, len, hex);
+	snprintf(d->d_digest, sizeof(d->d_digest), "sha256:%s", hex);
+	hdr = px_fetch_digest(f);
+	if (*hdr != '\0' && strcmp(hdr, d->d_digest) != 0) {
+		object_done(d, PX_SD_KEPT, "its Docker-Content-Digest is not the "
+		    "sha256 of its bytes");
+		return;
+	}
+	if (core_manifest_inspect(body, len, &mi, &errstr) == -1) {
+		snprintf(why, sizeof(why), "not a manifest signet can read: %s",
+		    errstr);
+		object_done(d, PX_SD_KEPT, why);
+		return;
+	}
+	if (!mi.is_sig_object) {
+		object_done(d, PX_SD_KEPT, "not a signature object (a layer "
+		    "that is not of a signature type, or an index)");
+		return;
+	}
+	if (mi.subject[0] != '\0' && strcmp(mi.subject, d->d_subject) != 0) {
+		snprintf(why, sizeof(why), "its subject is %s", mi.subject);
+		object_done(d, PX_SD_KEPT, why);
+		return;
+	}
+	if (core_sigman_open(&d->d_list, body, len, 0, &errstr) == -1) {
+		snprintf(why, sizeof(why), "unreadable: %s", errstr);
+		object_done(d, PX_SD_KEPT, why);
+		return;
+	}
+	d->d_nlayers = core_sigman_count(&d->d_list);
+	if (d->d_nlayers > SD_LAYERS_MAX) {
+		snprintf(why, sizeof(why), "%zu layers, more than the %d "
+		    "signet looks at", d->d_nlayers, SD_LAYERS_MAX);
+		object_done(d, PX_SD_KEPT, why);
+		return;
+	}
+	free(d->d_drop);
+	d->d_drop = calloc(d->d_nlayers + 1, sizeof(*d->d_drop));
+	if (d->d_drop == NULL) {
+		object_done(d, PX_SD_FAILED, "out of memory");
+		return;
+	}
+	d->d_ndrop = 0;
+	snprintf(d->d_why, sizeof(d->d_why), "no layer names %s",
+	    d->d_subject);
+	if (mi.subject[0] != '\0' && !d->d_by_repo) {
+		/* an OCI 1.1 referrer of S: it is S's, whole */
+		for (d->d_layer = 0; d->d_layer < d->d_nlayers; d->d_layer++) {
+			json_t *l = core_sigman_layer_json(&d->d_list,
+			    d->d_layer);
+
+			snprintf(d->d_drop[d->d_ndrop++], CORE_DIGEST_MAX + 1,
+			    "%s", json_string_value(json_object_get(l,
+			    "digest")));
+		}
+		decide(d);
+		return;
+	}
+	d->d_layer = 0;
+	next_layer(d);
+}
+
+/* The next layer that names something: read its blob. */
+static void
+next_layer(struct px_sigdrop *d)
+{
+	struct core_sig_layer	l;
+	char			target[600];
+
+	for (; d->d_layer < d->d_nlayers; d->d_layer++) {
+		if (core_sigman_layer(&d->d_list, d->d_layer, &l) == -1 ||
+		    !core_layer_has_names(l.media_type) ||
+		    !core_digest_valid(l.digest, strlen(l.digest)))
+			continue;
+		if (dropped(d, l.digest))
+			continue;	/* the same blob, judged already */
+		d->d_state = SD_BLOB;
+		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+		    d->d_sigrepo, l.digest);
+		send_req(d, "GET", target, strcmp(l.media_type, CORE_MT_DSSE)
+		    == 0 ? SD_DSSE_MAX : CORE_PAYLOAD_MAX);
+		return;
+	}
+	/* every layer of a dropped blob goes */
+	decide(d);
+}
+
+/* SD_BLOB: a layer's payload or envelope */
+static void
+got_blob(struct px_sigdrop *d, struct px_fetch *f)
+{
+	struct core_sig_layer	 l;
+	const char		*body;
+	char			 hex[65], why[300];
+	size_t			 len;
+
+	if (core_sigman_layer(&d->d_list, d->d_layer, &l) == -1) {
+		object_done(d, PX_SD_FAILED, "the list changed");
+		return;
+	}
+	if (px_fetch_status(f) != 200) {
+		snprintf(why, sizeof(why), "reading layer blob %s: %s",
+		    l.digest, px_fetch_status(f) == 0 ? px_fetch_error(f) :
+		    "not there");
+		object_done(d, PX_SD_FAILED, why);
+		return;
+	}
+	body = px_fetch_body(f, &len);
+	core_sha256_hex(body, len, hex);
+	if (strncmp(l.digest, "sha256:", 7) != 0 ||
+	    strcmp(l.digest + 7, hex) != 0) {
+		snprintf(d->d_why, sizeof(d->d_why), "layer blob %s is not what "
+		    "its digest says", l.digest);
+	} else if (core_layer_names(l.media_type, body, len, d->d_subject,
+	    d->d_by_repo ? d->d_repo : NULL, why, sizeof(why)) == 1) {
+		snprintf(d->d_drop[d->d_ndrop++], CORE_DIGEST_MAX + 1, "%s",
+		    l.digest);
+	} else
+		snprintf(d->d_why, sizeof(d->d_why), "kept: %.290s", why);
+	d->d_layer++;
+	next_layer(d);
+}
+
+static void
+on_answer(struct px_fetch *f, void *arg)
+{
+	struct px_sigdrop	*d = arg;
+	char			 why[300];
+	int			 st = px_fetch_status(f);
+
+	switch (d->d_state) {
+	case SD_GET:
+		got_object(d, f);
+		break;
+	case SD_BLOB:
+		got_blob(d, f);
+		break;
+	case SD_DELETE:
+		if (st >= 200 && st < 300) {
+			object_done(d, PX_SD_DELETED, "every layer made for "
+			    "the subject");
+			break;
+		}
+		snprintf(why, sizeof(why), "deleting it: HTTP %d", st);
+		object_done(d, PX_SD_FAILED, why);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The rewrite: the layers of dropped blobs taken out of the list as it is
+ * read again (it may have changed since). */
+static int
+trim_need(void *arg, struct core_sigman *list, int absent, char *err,
+    size_t errlen)
+{
+	struct px_sigdrop	*d = arg;
+	struct core_sig_layer	 l;
+	size_t			 i;
+	int			 n = 0;
+
+	(void)err;
+	(void)errlen;
+	if (absent)
+		return 0;
+	for (i = core_sigman_count(list); i-- > 0;)
+		if (core_sigman_layer(list, i, &l) == 0 &&
+		    dropped(d, l.digest) && core_sigman_remove(list, i) == 0)
+			n++;
+	return n > 0;
+}
+
+static void
+on_trimmed(void *arg, const struct px_lw_result *r)
+{
+	struct px_sigdrop	*d = arg;
+	char			 why[700];
+
+	px_listwrite_free(d->d_lw);
+	d->d_lw = NULL;
+	if (r->outcome == PX_LW_WRITTEN || r->outcome == PX_LW_PRESENT ||
+	    r->outcome == PX_LW_ABSENT) {
+		snprintf(why, sizeof(why), "%zu of %zu layers made for %s%s%s "
+		    "removed", d->d_ndrop, d->d_nlayers, d->d_subject,
+		    d->d_by_repo ? " in " : "", d->d_by_repo ? d->d_repo : "");
+		object_done(d, PX_SD_TRIMMED, why);
+		return;
+	}
+	snprintf(why, sizeof(why), "writing it back: %s", r->message);
+	object_done(d, PX_SD_FAILED, why);
+}
+
+static struct px_listwrite *
+rewrite(struct px_sigdrop *d)
+{
+	return px_listwrite_start(&(struct px_listwrite_req){
+	    .up = d->d_up, .base = d->d_base, .endpoint = d->d_ep,
+	    .repo = d->d_sigrepo, .tag = d->d_tag,
+	    .authorization = d->d_auth, .user_agent = d->d_ua,
+	    .attempts = 5, .create = 0, .need = trim_need }, NULL, on_trimmed,
+	    d);
+}
+
+static void
+on_start(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	next_object(arg);
+}
+
+struct px_sigdrop *
+px_sigdrop_start(const struct px_sigdrop_req *rq, px_sigdrop_obj_fn obj_cb,
+    px_sigdrop_fn cb, void *arg)
+{
+	struct px_sigdrop	*d;
+	size_t			 i;
+
+	if (rq->subject == NULL || strncmp(rq->subject, "sha256:", 7) != 0 ||
+	    !core_digest_valid(rq->subject, strlen(rq->subject)))
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	core_sigman_init(&d->d_list);
+	d->d_up = rq->up;
+	d->d_base = rq->base;
+	d->d_ep = rq->endpoint;
+	snprintf(d->d_sigrepo, sizeof(d->d_sigrepo), "%s", rq->sigrepo);
+	snprintf(d->d_subject, sizeof(d->d_subject), "%s", rq->subject);
+	if (rq->repo != NULL) {
+		d->d_by_repo = 1;
+		snprintf(d->d_repo, sizeof(d->d_repo), "%s", rq->repo);
+	}
+	d->d_dry_run = rq->dry_run;
+	d->d_only = -1;
+	for (i = 0; rq->suffix != NULL && i < NSUFFIX; i++)
+		if (strcmp(rq->suffix, suffixes[i]) == 0)
+			d->d_only = (int)i;
+	if (rq->suffix != NULL && d->d_only < 0) {
+		px_sigdrop_free(d);
+		return NULL;
+	}
+	d->d_auth = rq->authorization != NULL ? strdup(rq->authorization) :
+	    NULL;
+	d->d_ua = rq->user_agent != NULL ? strdup(rq->user_agent) : NULL;
+	d->d_obj_cb = obj_cb;
+	d->d_cb = cb;
+	d->d_arg = arg;
+	d->d_ev = event_new(rq->base, -1, 0, on_start, d);
+	if ((rq->authorization != NULL && d->d_auth == NULL) ||
+	    (rq->user_agent != NULL && d->d_ua == NULL) || d->d_ev == NULL) {
+		px_sigdrop_free(d);
+		return NULL;
+	}
+	/* from the loop: the callback may free the job */
+	event_active(d->d_ev, EV_TIMEOUT, 1);
+	return d;
+}
+
+void
+px_sigdrop_free(struct px_sigdrop *d)
+{
+	if (d == NULL)
+		return;
+	if (d->d_ev != NULL)
+		event_free(d->d_ev);
+	px_fetch_free(d->d_f);
+	px_listwrite_free(d->d_lw);
+	core_sigman_free(&d->d_list);
+	free(d->d_drop);
+	if (d->d_auth != NULL) {
+		mbedtls_platform_zeroize(d->d_auth, strlen(d->d_auth));
+		free(d->d_auth);
+	}
+	free(d->d_ua);
+	free(d);
+}
