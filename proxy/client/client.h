@@ -235,6 +235,10 @@ struct px_listwrite_req {
 	int			 create;	/* write a list where none is */
 	int			 docker;	/* a new list in Docker types */
 	int			 fallback_docker;	/* OCI refused: Docker */
+	int			 set_aside;	/* an unusable list is kept under
+						 * <tag>.unusable-<12 hex> and a
+						 * new one written; else the
+						 * cycle fails (403) */
 	const char		*verbatim;	/* written as they are where no
 						 * list is (a copy keeps the
 						 * source list's digest), or

@@ -28,13 +28,15 @@ enum lw_state {
 	LW_PUT_LIST,
 	LW_READ_BACK,	/* GET it again: is everything there? */
 	LW_PAUSE,	/* a jittered wait before reading again */
+	LW_ASIDE,	/* an unusable list kept under another tag */
 	LW_DONE
 };
 
 static const char *const lw_names[] = {
 	[LW_READ] = "read", [LW_POST] = "post-config",
 	[LW_PUT_CONFIG] = "put-config", [LW_PUT_LIST] = "put-list",
-	[LW_READ_BACK] = "read-back", [LW_PAUSE] = "pause", [LW_DONE] = "done",
+	[LW_READ_BACK] = "read-back", [LW_PAUSE] = "pause",
+	[LW_ASIDE] = "set-aside", [LW_DONE] = "done",
 };
 
 struct px_listwrite {
@@ -49,6 +51,11 @@ struct px_listwrite {
 	char				*lw_uploaded;	/* config digest up */
 	int				 lw_attempts, lw_create, lw_docker;
 	int				 lw_fallback;
+	int				 lw_set_aside;	/* keep unusable lists */
+	int				 lw_asides;	/* set aside so far */
+	char				 lw_aside_tag[CORE_TAG_MAX + 1];
+	char				 lw_aside_digest[CORE_DIGEST_MAX + 1];
+	char				 lw_aside_why[200];
 	px_lw_need_fn			 lw_need;
 	px_lw_fn			 lw_cb;
 	void				*lw_arg;
@@ -66,6 +73,8 @@ struct px_listwrite {
 	int				 lw_preread;	/* lw_f: the first read */
 	char				 lw_err[600];
 };
+
+#define LW_ASIDES_MAX	2	/* unusable lists set aside in one job */
 
 static void	lw_read(struct px_listwrite *);
 static void	on_answer(struct px_fetch *, void *);
@@ -253,6 +262,88 @@ serialize(struct px_listwrite *w)
 }
 
 /*
+ * A list signet cannot extend (an index, 1,000 layers, duplicate keys, no
+ * mediaType: planted, or written by something else) would stop every
+ * signature of that digest.  It is not destroyed either: its bytes are
+ * PUT again under <tag>.unusable-<12 hex of its digest>, where they stay
+ * with their digest (logged), and a new list takes the tag.
+ */
+static void
+set_aside(struct px_listwrite *w, struct px_fetch *f, const char *body,
+    size_t len, const char *why)
+{
+	const char	*ct = px_fetch_content_type(f);
+	char		 hex[65], target[600], type[256];
+	char		*copy;
+
+	w->lw_asides++;
+	core_sha256_hex(body, len, hex);
+	snprintf(w->lw_aside_digest, sizeof(w->lw_aside_digest), "sha256:%s",
+	    hex);
+	snprintf(w->lw_aside_tag, sizeof(w->lw_aside_tag), "%.75s.unusable-"
+	    "%.12s", w->lw_tag, hex);
+	snprintf(w->lw_aside_why, sizeof(w->lw_aside_why), "%s", why);
+	snprintf(type, sizeof(type), "%s", ct != NULL && *ct != '\0' ? ct :
+	    CORE_MT_OCI_MANIFEST);
+	copy = malloc(len + 1);
+	if (copy == NULL) {
+		snprintf(w->lw_err, sizeof(w->lw_err), "out of memory");
+		finish(w, PX_LW_FAILED, 500);
+		return;
+	}
+	memcpy(copy, body, len);
+	set_state(w, LW_ASIDE);
+	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", w->lw_repo,
+	    w->lw_aside_tag);
+	send_req(w, "PUT", target, type, copy, len);	/* copies the body */
+	free(copy);
+}
+
+/* LW_ASIDE: kept; a new list takes the tag */
+static void
+done_aside(struct px_listwrite *w, struct px_fetch *f)
+{
+	const char	*errstr;
+	int		 st = px_fetch_status(f), n;
+
+	if (st < 200 || st > 299) {
+		snprintf(w->lw_err, sizeof(w->lw_err), "the signature list "
+		    "%s:%s is unusable (%s), and keeping it as %s failed: HTTP "
+		    "%d", w->lw_repo, w->lw_tag, w->lw_aside_why,
+		    w->lw_aside_tag, st);
+		finish(w, PX_LW_FAILED, st == 0 || st >= 500 ? 503 : 403);
+		return;
+	}
+	px_warn("the signature list %s:%s was unusable (%s): kept as %s:%s "
+	    "(%s); a new list takes the tag", w->lw_repo, w->lw_tag,
+	    w->lw_aside_why, w->lw_repo, w->lw_aside_tag, w->lw_aside_digest);
+	core_sigman_free(&w->lw_list);
+	if (core_sigman_open(&w->lw_list, NULL, 0, w->lw_docker, &errstr)
+	    == -1) {
+		snprintf(w->lw_err, sizeof(w->lw_err), "%s", errstr);
+		finish(w, PX_LW_FAILED, 500);
+		return;
+	}
+	w->lw_new = 1;
+	n = w->lw_need(w->lw_arg, &w->lw_list, 1, w->lw_err,
+	    sizeof(w->lw_err));
+	if (n == -1) {
+		finish(w, PX_LW_FAILED, 403);
+		return;
+	}
+	if (n == 0) {
+		/* nothing of ours to add: leave the tag to the next writer */
+		finish(w, PX_LW_PRESENT, 200);
+		return;
+	}
+	if (serialize(w) == -1) {
+		finish(w, PX_LW_FAILED, 500);
+		return;
+	}
+	write_list(w);
+}
+
+/*
  * The list as read (st 200 with its bytes, or 404): open it and ask the
  * caller what it lacks.  1 when it must be written, 0 when it holds
  * everything, -1 when the job ended.
@@ -270,6 +361,10 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 		len = 0;
 	if (core_sigman_open(&w->lw_list, body, len, w->lw_docker, &errstr)
 	    == -1) {
+		if (w->lw_set_aside && w->lw_asides < LW_ASIDES_MAX) {
+			set_aside(w, f, body, len, errstr);
+			return -1;
+		}
 		snprintf(w->lw_err, sizeof(w->lw_err), "the signature list "
 		    "%s:%s is unusable: %s", w->lw_repo, w->lw_tag, errstr);
 		finish(w, PX_LW_FAILED, 403);
@@ -457,6 +552,9 @@ on_answer(struct px_fetch *f, void *arg)
 	case LW_READ_BACK:
 		done_read_back(w, f);
 		break;
+	case LW_ASIDE:
+		done_aside(w, f);
+		break;
 	default:
 		break;
 	}
@@ -511,6 +609,7 @@ px_listwrite_start(const struct px_listwrite_req *rq, struct px_fetch *read,
 	w->lw_create = rq->create;
 	w->lw_docker = rq->docker;
 	w->lw_fallback = rq->fallback_docker;
+	w->lw_set_aside = rq->set_aside;
 	w->lw_need = rq->need;
 	w->lw_cb = cb;
 	w->lw_arg = arg;

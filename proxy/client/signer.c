@@ -797,6 +797,7 @@ start_list(struct px_sign *s, struct px_fetch *get)
 	    .attempts = SIGN_ATTEMPTS, .create = !s->s_background,
 	    .docker = s->s_conf->up_media_types == CONF_MT_DOCKER,
 	    .fallback_docker = s->s_conf->up_media_types == CONF_MT_AUTO,
+	    .set_aside = 1,
 	    .upload = s->s_upload[1], .uploaded = s->s_guess_ok ? guess : NULL,
 	    .need = sign_need }, get, on_list_done, s);
 	free(s->s_upload[1]);

@@ -1147,7 +1147,7 @@ ph_lists(struct copy *c)
 	    .up = c->up, .base = c->base, .endpoint = c->dst.ss.ss_ep,
 	    .repo = c->sigrepo, .tag = m->tag,
 	    .authorization = c->dst.ss.ss_auth,
-	    .attempts = COPY_APPEND_ATTEMPTS, .create = 1,
+	    .attempts = COPY_APPEND_ATTEMPTS, .create = 1, .set_aside = 1,
 	    .verbatim = m->ctype[0] != '\0' ? m->bytes : NULL,
 	    .verbatim_len = m->len, .verbatim_type = m->ctype,
 	    .need = copy_need }, NULL, on_list_done, c);

@@ -126,6 +126,43 @@ for tag in mix "$FAKE"; do
 	    "$(grep -c '"path":"/v2/strict/app/blobs/' "$T/signet.log")" "$n0"
 done
 
+# 8. a planted list signet cannot extend does not block a digest: it is
+#    kept under <tag>.unusable-<12 hex> and a new list takes the tag
+for kind in duplicate-keys no-media-type 1000-layers; do
+	x=$(mkimage "$T/x-$kind" --layers 1 --size 5000 --seed "plant-$kind")
+	check "an image for the $kind plant, straight upstream" \
+	    $cpd "oci:$T/x-$kind" "docker://$REG_up/team/app:x-$kind"
+	python3 - "$T/list.json" "$kind" >"$T/plant.json" <<'EOF2'
+import json, sys
+m = json.load(open(sys.argv[1]))
+kind = sys.argv[2]
+if kind == "duplicate-keys":
+    t = json.dumps(m)
+    sys.stdout.write(t[:-1] + ', "layers": []}')
+    sys.exit(0)
+if kind == "no-media-type":
+    del m["mediaType"]
+else:
+    m["layers"] = m["layers"] * 1000
+sys.stdout.write(json.dumps(m))
+EOF2
+	pd=sha256:$(sha256sum "$T/plant.json" | cut -d' ' -f1)
+	st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: $OCI" \
+	    --data-binary @"$T/plant.json" \
+	    "$R/v2/team/app/manifests/sha256-$(hexof "$x").sig")
+	expect_eq "  planted at its .sig tag" "$st" 201
+	check "  a push of it through signet is signed all the same" \
+	    $cpd "oci:$T/x-$kind" "docker://$PROXY/team/app:x-$kind"
+	out=$($CHECK "$REG_up" team/app "$x" "$T/k.pub")
+	expect_match "  one valid signature" "$out" '"layers": 1, "valid": 1'
+	aside="sha256-$(hexof "$x").sig.unusable-$(printf '%.12s' "$(hexof "$pd")")"
+	h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" \
+	    "$R/v2/team/app/manifests/$aside" | tr -d '\r')
+	expect_match "  the plant is kept under $aside" "$h" \
+	    "Docker-Content-Digest: $pd"
+	expect_eq "  and it pulls through signet" "$(pull "team/app:x-$kind")" ""
+done
+
 # 6. the cascade is no confused deputy: a push-only client points S's
 #    signature tags at P's signature list and at P itself
 p=$(mkimage "$T/p" --layers 1 --size 20000 --seed precious)

@@ -123,27 +123,52 @@ else
 	not_ok "podman could not load the test image"
 fi
 
-# 8. a broken signature list: required fails without a tag, best-effort
-#    tags and counts the failure
+# 8. a list signet cannot extend (here an image index at the .sig tag,
+#    as a push-only client could plant) does not stop signing: it is kept
+#    under <tag>.unusable-<12 hex> and a new list takes the tag
 top=$(mkimage "$T/img3" --layers 1 --size 30000 --seed sign3)
 bad='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
-for repo in signed/broken best/broken; do
-	curl -s -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
-	    --data-binary "$bad" "http://$REG_up/v2/$repo/manifests/sha256-${top#sha256:}.sig"
-done
-out=$($cp "oci:$T/img3" "docker://$PROXY/signed/broken:1" 2>&1)
+badd=sha256:$(printf '%s' "$bad" | sha256sum | cut -d' ' -f1)
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
+    --data-binary "$bad" "http://$REG_up/v2/signed/broken/manifests/sha256-${top#sha256:}.sig"
+check "required: the push succeeds over a planted index" $cp "oci:$T/img3" \
+    "docker://$PROXY/signed/broken:1"
+out=$($CHECK "$REG_up" signed/broken 1 "$T/k.pub")
+expect_match "  and is signed" "$out" '"layers": 1, "valid": 1'
+aside="sha256-${top#sha256:}.sig.unusable-$(printf '%.12s' "${badd#sha256:}")"
+h=$(curl -s -D - -o /dev/null -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    "http://$REG_up/v2/signed/broken/manifests/$aside" | tr -d '\r')
+expect_match "  the index is kept, by its digest, under $aside" "$h" \
+    "Docker-Content-Digest: $badd"
+check "  and signet says so" grep -q "was unusable (signature manifest is not an image manifest): kept as signed/broken:$aside ($badd)" "$T/signet.log"
+
+# 8b. signing that fails: required refuses without a tag, best-effort tags
+#     and counts the failure (an upstream that answers 500 for .sig tags)
+proxy1=$PROXY
+pid1=$SIGNET_PID
+f500=$(free_port)
+$HELPERS quirk-front "$f500" "$REG_up" sig-500 &
+PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$f500/v2/"
+start_signet "http://127.0.0.1:$f500" "\"signing\": {\"key\": \"$T/k.key\"}, $POLICIES"
+out=$($cp --retry-times 0 "oci:$T/img3" "docker://$PROXY/signed/fail:1" 2>&1)
 rc=$?
 check "required: the push fails" test $rc -ne 0
-expect_match "required: the client is told why" "$out" \
-    'signing is required for signed/broken and failed, so the tag was not created: the signature list .* is unusable'
-expect_eq "required: no tag" "$(http_status HEAD "http://$REG_up/v2/signed/broken/manifests/1" \
+# a transient upstream fault is a 503 (skopeo prints only the status)
+expect_match "required: the client gets a 503" "$out" '503 Service Unavailable'
+check "  and the log says why" grep -q '"repository":"signed/fail".*"outcome":"failed".*"error":"reading the signature list: upstream answered HTTP 500"' "$T/signet.log"
+expect_eq "required: no tag" "$(http_status HEAD "http://$REG_up/v2/signed/fail/manifests/1" \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json')" 404
-check "best-effort: the push succeeds" $cp "oci:$T/img3" "docker://$PROXY/best/broken:1"
-expect_eq "best-effort: the tag exists" "$(http_status HEAD "http://$REG_up/v2/best/broken/manifests/1" \
+check "best-effort: the push succeeds" $cp "oci:$T/img3" "docker://$PROXY/best/fail:1"
+expect_eq "best-effort: the tag exists" "$(http_status HEAD "http://$REG_up/v2/best/fail/manifests/1" \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json')" 200
-check "best-effort: failure logged" grep -q '"repository":"best/broken".*"outcome":"failed"' "$T/signet.log"
+check "best-effort: failure logged" grep -q '"repository":"best/fail".*"outcome":"failed"' "$T/signet.log"
 m=$(curl -s "http://$PROXY/metrics")
 expect_match "failures counted in /metrics" "$m" 'signet_signatures_total\{outcome="failed"\} [2-9]'
+stop_signet
+PROXY=$proxy1
+SIGNET_PID=$pid1
+m=$(curl -s "http://$PROXY/metrics")
 expect_match "signatures counted in /metrics" "$m" 'signet_signatures_total\{outcome="signed"\} [1-9]'
 stop_signet
 : >"$T/signet.log"
