@@ -209,6 +209,8 @@ struct px_lw_result {
 	int			 writes;	/* lists written */
 	int			 repairs;	/* read-backs that lacked layers */
 	int			 attempts;	/* rounds, 1 and up */
+	int			 rereads;	/* changed just before a PUT: read
+						 * and extended again */
 	const char		*message;	/* why, when not PRESENT/WRITTEN;
 						 * lives until cb returns */
 };

@@ -29,6 +29,7 @@ enum lw_state {
 	LW_READ_BACK,	/* GET it again: is everything there? */
 	LW_PAUSE,	/* a jittered wait before reading again */
 	LW_ASIDE,	/* an unusable list kept under another tag */
+	LW_CHECK,	/* HEAD: is the list still the one read? */
 	LW_DONE
 };
 
@@ -36,7 +37,7 @@ static const char *const lw_names[] = {
 	[LW_READ] = "read", [LW_POST] = "post-config",
 	[LW_PUT_CONFIG] = "put-config", [LW_PUT_LIST] = "put-list",
 	[LW_READ_BACK] = "read-back", [LW_PAUSE] = "pause",
-	[LW_ASIDE] = "set-aside", [LW_DONE] = "done",
+	[LW_ASIDE] = "set-aside", [LW_CHECK] = "check", [LW_DONE] = "done",
 };
 
 struct px_listwrite {
@@ -71,10 +72,15 @@ struct px_listwrite {
 	int				 lw_attempt;	/* reads started - 1 */
 	int				 lw_writes, lw_repairs;
 	int				 lw_preread;	/* lw_f: the first read */
+	char				 lw_seen[CORE_DIGEST_MAX + 1];	/* the
+					 * list read (its digest), "" none */
+	int				 lw_rereads;	/* it changed before
+							 * the PUT */
 	char				 lw_err[600];
 };
 
 #define LW_ASIDES_MAX	2	/* unusable lists set aside in one job */
+#define LW_REREADS_MAX	8	/* changed before the PUT: read again */
 
 static void	lw_read(struct px_listwrite *);
 static void	on_answer(struct px_fetch *, void *);
@@ -101,6 +107,7 @@ finish(struct px_listwrite *w, enum px_lw_outcome o, int status)
 	r.writes = w->lw_writes;
 	r.repairs = w->lw_repairs;
 	r.attempts = w->lw_attempt + 1;
+	r.rereads = w->lw_rereads;
 	r.message = w->lw_err;
 	w->lw_cb(w->lw_arg, &r);
 }
@@ -190,8 +197,24 @@ lw_read(struct px_listwrite *w)
 	send_req(w, "GET", target, NULL, NULL, 0);
 }
 
+/*
+ * Just before the PUT, a HEAD: has the list changed since it was read?
+ * Then it is read and extended again, so a signature another writer added
+ * meanwhile is kept.  Registries have no compare-and-swap, so what is left
+ * is the window between this HEAD's answer and the PUT (one round trip).
+ */
 static void
 put_list(struct px_listwrite *w)
+{
+	char	target[600];
+
+	set_state(w, LW_CHECK);
+	manifest_target(w, target, sizeof(target));
+	send_req(w, "HEAD", target, NULL, NULL, 0);
+}
+
+static void
+put_list_now(struct px_listwrite *w)
 {
 	char	target[600];
 
@@ -299,6 +322,27 @@ set_aside(struct px_listwrite *w, struct px_fetch *f, const char *body,
 	free(copy);
 }
 
+/* LW_CHECK: unchanged since read (or no way to tell): PUT; else again */
+static void
+done_check(struct px_listwrite *w, struct px_fetch *f)
+{
+	const char	*hdr = px_fetch_digest(f);
+	int		 st = px_fetch_status(f), same;
+
+	same = (st == 404 && w->lw_seen[0] == '\0') || (st == 200 &&
+	    (*hdr == '\0' || strcmp(hdr, w->lw_seen) == 0));
+	if (same || (st != 200 && st != 404) ||
+	    w->lw_rereads >= LW_REREADS_MAX) {
+		put_list_now(w);
+		return;
+	}
+	w->lw_rereads++;
+	px_debug("list %s:%s: changed since it was read (%s, now %s): "
+	    "reading it again", w->lw_repo, w->lw_tag, w->lw_seen[0] ?
+	    w->lw_seen : "none", st == 200 ? hdr : "none");
+	lw_read(w);
+}
+
 /* LW_ASIDE: kept; a new list takes the tag */
 static void
 done_aside(struct px_listwrite *w, struct px_fetch *f)
@@ -325,6 +369,8 @@ done_aside(struct px_listwrite *w, struct px_fetch *f)
 		return;
 	}
 	w->lw_new = 1;
+	/* until the PUT the tag holds what was set aside */
+	snprintf(w->lw_seen, sizeof(w->lw_seen), "%s", w->lw_aside_digest);
 	n = w->lw_need(w->lw_arg, &w->lw_list, 1, w->lw_err,
 	    sizeof(w->lw_err));
 	if (n == -1) {
@@ -352,6 +398,7 @@ static int
 open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 {
 	const char	*body, *errstr;
+	char		 hex[65];
 	size_t		 len;
 	int		 st = px_fetch_status(f), n;
 
@@ -359,6 +406,11 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 	body = st == 200 ? px_fetch_body(f, &len) : NULL;
 	if (body == NULL)
 		len = 0;
+	w->lw_seen[0] = '\0';
+	if (body != NULL) {
+		core_sha256_hex(body, len, hex);
+		snprintf(w->lw_seen, sizeof(w->lw_seen), "sha256:%s", hex);
+	}
 	if (core_sigman_open(&w->lw_list, body, len, w->lw_docker, &errstr)
 	    == -1) {
 		if (w->lw_set_aside && w->lw_asides < LW_ASIDES_MAX) {
@@ -403,6 +455,7 @@ done_read(struct px_listwrite *w, struct px_fetch *f)
 			return;
 		}
 		memcpy(w->lw_bytes, w->lw_verbatim, w->lw_vlen);
+		w->lw_seen[0] = '\0';
 		w->lw_len = w->lw_vlen;
 		w->lw_ctype = w->lw_vtype;
 		w->lw_new = 1;
@@ -554,6 +607,9 @@ on_answer(struct px_fetch *f, void *arg)
 		break;
 	case LW_ASIDE:
 		done_aside(w, f);
+		break;
+	case LW_CHECK:
+		done_check(w, f);
 		break;
 	default:
 		break;

@@ -6,9 +6,13 @@ watching: until STOPFILE exists it reads the list every few milliseconds
 and appends again whenever its layer is missing, as signet's rechecks do.
 
   cosign_write.py REGISTRY REPO DIGEST PUBOUT STOPFILE
+  cosign_write.py REGISTRY REPO DIGEST PUBOUT --once GOFILE DELAY_MS
 
 Generates a P-256 key, writes its public key to PUBOUT, prints how many
-times it had to append.
+times it had to append.  With --once it writes as cosign does, once and
+never looking again: it uploads its payload, creates GOFILE.ready, waits
+for GOFILE, sleeps DELAY_MS, then reads, appends and writes the list (again
+only when the registry refuses the PUT).
 """
 import os
 import base64
@@ -50,6 +54,9 @@ def put_blob(base, repo, data):
 
 def main(argv):
     reg, repo, digest, pubout, stopfile = argv[1:6]
+    once = stopfile == "--once"
+    if once:
+        gofile, delay = argv[6], int(argv[7]) / 1000.0
     base = "http://" + reg
     key = ec.generate_private_key(ec.SECP256R1())
     with open(pubout, "wb") as f:
@@ -63,6 +70,11 @@ def main(argv):
     pd = put_blob(base, repo, payload)
     tag = "%s/v2/%s/manifests/sha256-%s.sig" % (base, repo, digest[7:])
     appends = 0
+    if once:
+        open(gofile + ".ready", "w").close()
+        while not os.path.exists(gofile):
+            time.sleep(0.001)
+        time.sleep(delay)
     deadline = time.time() + 120
     while time.time() < deadline:
         stopping = os.path.exists(stopfile)
@@ -71,8 +83,11 @@ def main(argv):
             "schemaVersion": 2, "mediaType": OCI,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 0, "digest": ""},
             "layers": []}
+        if once and appends > 0:
+            print(appends)
+            return 0
         if any(l["digest"] == pd for l in man["layers"]):
-            if stopping:
+            if stopping or once:
                 print(appends)
                 return 0
             time.sleep(0.02)
