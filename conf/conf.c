@@ -937,8 +937,9 @@ finish_verify(struct conf *c, struct errbuf *e)
 	    c->rekor_url[strlen(c->rekor_url) - 1] == '/')
 		c->rekor_url[strlen(c->rekor_url) - 1] = '\0';
 	struct conf_policy	*p;
-	char			 buf[CONF_KEYS_MAX * 70 + 128];
+	char			*buf = NULL;
 	size_t			 n;
+	FILE			*m;
 	int			 i, j;
 
 	for (i = 0; i < c->npolicies; i++) {
@@ -956,27 +957,41 @@ finish_verify(struct conf *c, struct errbuf *e)
 			errf(e, "policies[%d].keyless: keyless signers need "
 			    "rekor.public_key (their bundles are always "
 			    "checked)", i);
-		/* order-insensitive would be nicer; the file order is stable */
-		n = (size_t)snprintf(buf, sizeof(buf), "%s|%d|%ld|%d|%d",
-		    p->match, i, p->threshold, p->rekor_required,
-		    p->identity_repository);
-		for (j = 0; j < p->nkeys && n < sizeof(buf); j++)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|%s",
-			    core_key_fingerprint(p->keys[j]));
-		for (j = 0; j < p->nkeyless && n < sizeof(buf); j++)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-			    "|kl%p%s%s%s%s", (void *)p->keyless[j].roots,
+		/*
+		 * Everything a verdict depends on, the name expected too, in
+		 * a string as long as it takes (order-insensitive would be
+		 * nicer; the file order is stable).
+		 */
+		m = open_memstream(&buf, &n);
+		if (m == NULL) {
+			errf(e, "policies[%d]: out of memory", i);
+			continue;
+		}
+		fprintf(m, "%s|%d|%ld|%d|%d|%s", p->match, i, p->threshold,
+		    p->rekor_required, p->identity_repository,
+		    p->reference_registry != NULL ? p->reference_registry : "");
+		for (j = 0; j < p->nkeys; j++)
+			fprintf(m, "|%s", core_key_fingerprint(p->keys[j]));
+		for (j = 0; j < p->nkeyless; j++)
+			fprintf(m, "|kl%p|%s|%s|%s|%s",
+			    (void *)p->keyless[j].roots,
 			    p->keyless[j].identity ? p->keyless[j].identity : "",
 			    p->keyless[j].identity_re ?
 			    p->keyless[j].identity_re : "",
 			    p->keyless[j].issuer ? p->keyless[j].issuer : "",
 			    p->keyless[j].issuer_re ?
 			    p->keyless[j].issuer_re : "");
-		for (j = 0; p->rekor_required && j < c->nrekor_keys &&
-		    n < sizeof(buf); j++)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "|r%s",
-			    core_key_fingerprint(c->rekor_keys[j]));
-		core_sha256_hex(buf, strlen(buf), p->trust_id);
+		for (j = 0; p->rekor_required && j < c->nrekor_keys; j++)
+			fprintf(m, "|r%s", core_key_fingerprint(c->rekor_keys[j]));
+		if (fclose(m) != 0 || buf == NULL) {
+			free(buf);
+			buf = NULL;
+			errf(e, "policies[%d]: out of memory", i);
+			continue;
+		}
+		core_sha256_hex(buf, n, p->trust_id);
+		free(buf);
+		buf = NULL;
 	}
 }
 

@@ -1,4 +1,5 @@
 /* Unit tests: configuration validation names every bad key. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "conf/conf.h"
@@ -207,11 +208,44 @@ test_signing(void)
 	}
 }
 
+/*
+ * Cached verdicts are keyed by a rule's trust: a change of anything a
+ * verdict depends on (here the name signatures must carry) changes it.
+ */
+static void
+test_trust_id(void)
+{
+	char		 err[CONF_ERR_MAX], json[1024], ids[3][65];
+	const char	*top = getenv("top_srcdir");
+	const char	*refs[3] = { "", ", \"reference_registry\": \"a.example\"",
+			    ", \"reference_registry\": \"b.example\"" };
+	struct conf	*c;
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(json, sizeof(json), "{\"listen\": [\"127.0.0.1:1\"], "
+		    "\"upstream\": {\"url\": \"http://127.0.0.1:2\"}, "
+		    "\"policies\": [{\"match\": \"*\", \"verify\": \"enforce\", "
+		    "\"keys\": [\"%s/tests/vectors/worked-example/cosign.pub\"]"
+		    "%s}]}", top != NULL ? top : ".", refs[i]);
+		c = load(json, err);
+		CHECK(c != NULL, "trust config %d: %s", i, err);
+		if (c == NULL)
+			return;
+		snprintf(ids[i], sizeof(ids[i]), "%s", c->policies[0].trust_id);
+		conf_unref(c);
+	}
+	CHECK(strcmp(ids[0], ids[1]) != 0 && strcmp(ids[1], ids[2]) != 0 &&
+	    strcmp(ids[0], ids[2]) != 0, "reference_registry changes the trust "
+	    "id");
+}
+
 int
 main(void)
 {
 	test_good();
 	test_bad();
 	test_signing();
+	test_trust_id();
 	return unit_done();
 }
