@@ -69,6 +69,11 @@ px_cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
+/* The server's handlers: the dispatcher and the request counters. */
+static const struct px_server_hooks hooks = {
+	.dispatch = px_dispatch, .finished = px_metrics_count,
+};
+
 int
 px_cmd_serve(int argc, char **argv)
 {
@@ -97,7 +102,7 @@ px_cmd_serve(int argc, char **argv)
 		conf_unref(c);
 		return 1;
 	}
-	srv = px_server_new(base, c, err, sizeof(err));
+	srv = px_server_new(base, c, &hooks, err, sizeof(err));
 	if (srv == NULL) {
 		fprintf(stderr, "signet: %s\n", err);
 		event_base_free(base);

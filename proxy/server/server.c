@@ -34,6 +34,7 @@
 
 struct px_server {
 	struct event_base	*base;
+	const struct px_server_hooks *hooks;
 	struct conf		*conf;
 	struct px_upstream	*up;
 	struct px_tls		*tls;
@@ -242,7 +243,7 @@ log_access(struct px_conn *c)
 	if (c->c_req.head == NULL || c->c_logged)
 		return;
 	c->c_logged = 1;
-	px_metrics_count(c);
+	c->c_srv->hooks->finished(c);
 	if (!c->c_conf->log_access)
 		return;
 	gettimeofday(&now, NULL);
@@ -628,7 +629,7 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 		px_conn_error(c, 405, "UNSUPPORTED", "method not allowed");
 		return;
 	}
-	px_dispatch(c);
+	c->c_srv->hooks->dispatch(c);
 	if (c->c_state != PX_C_ACTIVE || c->c_handler == NULL ||
 	    !c->c_handler->wants_body)
 		return;		/* answered, or no body wanted */
@@ -1091,7 +1092,8 @@ server_listen(struct px_server *srv, const struct conf_listen *l, char *err,
 }
 
 struct px_server *
-px_server_new(struct event_base *base, struct conf *conf, char *err,
+px_server_new(struct event_base *base, struct conf *conf,
+    const struct px_server_hooks *hooks, char *err,
     size_t errlen)
 {
 	struct px_server	*srv;
@@ -1104,6 +1106,7 @@ px_server_new(struct event_base *base, struct conf *conf, char *err,
 	}
 	TAILQ_INIT(&srv->conns);
 	srv->base = base;
+	srv->hooks = hooks;
 	srv->conf = conf_ref(conf);
 	srv->up = px_upstream_new(base);
 	if (srv->up == NULL) {

@@ -92,9 +92,19 @@ struct px_conn {
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
 };
 
-/* The server takes a reference to conf; NULL with err on failure. */
+/*
+ * What the server calls back into: the dispatcher, which picks a request's
+ * handler (dispatch.c), and the accounting of a finished request (metrics.c).
+ * Handed in by `signet serve`, so the connection depends on no handler.
+ */
+struct px_server_hooks {
+	void	(*dispatch)(struct px_conn *);
+	void	(*finished)(struct px_conn *);
+};
+/* The server takes a reference to conf; hooks are borrowed for its life;
+ * NULL with err on failure. */
 struct px_server *px_server_new(struct event_base *, struct conf *,
-	    char *err, size_t errlen);
+	    const struct px_server_hooks *, char *err, size_t errlen);
 void	px_server_free(struct px_server *);
 /* The server's libcurl driver, borrowed: it lives as long as the server. */
 struct px_upstream *px_server_upstream(struct px_server *);
