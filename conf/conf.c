@@ -510,6 +510,7 @@ static const struct conf_key upstream_keys[] = {
 	{ "connect_timeout", CT_INT, F(up.connect_timeout), NULL, 1, 600, NULL, NULL },
 	{ "response_timeout", CT_INT, F(up.response_timeout), NULL, 1, 3600, NULL, NULL },
 	{ "media_types", CT_STRING, F(up_media_types), NULL, 0, 0, NULL, "oci|docker|auto" },
+	{ "forbidden_means_absent", CT_BOOL, F(up.forbidden_absent), NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 

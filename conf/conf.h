@@ -73,6 +73,8 @@ struct conf_endpoint {
 	int	 insecure;	/* no certificate check (https only) */
 	long	 connect_timeout;	/* seconds */
 	long	 response_timeout;	/* seconds to the whole answer */
+	int	 forbidden_absent;	/* 403 on a read means "not there"
+					 * (Artifactory virtual repositories) */
 };
 
 struct conf {

@@ -471,8 +471,10 @@ enum core_vneed_kind core_verifier_next(struct core_verifier *,
 	    struct core_vneed *need);
 /*
  * The answer to the last need: the HTTP status, or 0 when the request
- * failed (errstr says how), and the body (borrowed for the call).  An
- * answer larger than need.max_len must be fed as status 0.
+ * failed, and the body (borrowed for the call); errstr, or NULL, says what
+ * went wrong in words (used in the reason of any answer other than 200 and
+ * 404).  An answer larger than need.max_len must be fed as status 0.  Only
+ * 404 means absent: any other status is indeterminate, never a verdict.
  */
 void	 core_verifier_feed(struct core_verifier *, int status,
 	    const char *body, size_t len, const char *errstr);

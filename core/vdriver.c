@@ -231,13 +231,14 @@ feed_list(struct core_verifier *v, int status, const char *body, size_t len,
 		return;
 	}
 	if (status != 200) {
-		if (status == 0)
+		if (errstr != NULL)
 			snprintf(reason, sizeof(reason), "reading the signature "
-			    "list: %s", errstr != NULL ? errstr :
-			    "request failed");
+			    "list: %s%.300s", status != 0 ? "upstream answered " :
+			    "", errstr);
 		else
 			snprintf(reason, sizeof(reason), "reading the signature "
-			    "list: upstream answered HTTP %d", status);
+			    "list: %s%d", status != 0 ? "upstream answered HTTP " :
+			    "request failed ", status);
 		finish(v, CORE_VERDICT_INDETERMINATE, reason);
 		return;
 	}
@@ -258,10 +259,16 @@ feed_payload(struct core_verifier *v, int status, const char *body,
 	char			 reason[256], signer[CORE_SIGNER_MAX];
 
 	core_sigman_layer(&v->list, v->cur, &l);
-	if (status == 0 || status >= 500) {
-		snprintf(reason, sizeof(reason), "reading a signature payload: "
-		    "%s", status == 0 ? (errstr != NULL ? errstr :
-		    "request failed") : "upstream error");
+	if (status != 200 && status != 404) {
+		/* not "missing": a fault, a refusal, a rate limit */
+		if (errstr != NULL)
+			snprintf(reason, sizeof(reason), "reading a signature "
+			    "payload: %s%.200s", status != 0 ? "upstream "
+			    "answered " : "", errstr);
+		else
+			snprintf(reason, sizeof(reason), "reading a signature "
+			    "payload: %s%d", status != 0 ? "upstream answered "
+			    "HTTP " : "request failed ", status);
 		finish(v, CORE_VERDICT_INDETERMINATE, reason);
 		return;
 	}

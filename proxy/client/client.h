@@ -53,6 +53,16 @@ void	px_fetch_free(struct px_fetch *);
 /* HTTP status, or 0 when no answer came (px_fetch_error says why) */
 int	px_fetch_status(const struct px_fetch *);
 const char *px_fetch_error(const struct px_fetch *);
+/*
+ * What went wrong, in words, for logs and clients: the transfer's error,
+ * or "HTTP <status> <the registry's error code and message, or the first
+ * line of a non-JSON body>", with the rate limit a 429 names.  Only
+ * printable ASCII; lives until the next call or px_fetch_free.  A 429 was
+ * waited for and tried again first, within a bounded budget (fetch.c).
+ */
+const char *px_fetch_reason(struct px_fetch *);
+/* 1 when the answer's errors[] (the distribution error body) has code. */
+int	px_fetch_error_is(struct px_fetch *, const char *code);
 /* The body, contiguous, NUL-terminated or not: use *len. */
 const char *px_fetch_body(struct px_fetch *, size_t *len);
 /* Raw header values, or NULL when absent ("" for digest and type). */

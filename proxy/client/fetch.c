@@ -8,14 +8,27 @@
  * signet's own, and only to URLs on the upstream's origin: a Location that
  * points elsewhere is refused rather than followed with the credentials.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "client.h"
 
 #define FETCH_BODY_MAX	(CORE_SIGMAN_MAX + 64 * 1024)
+/*
+ * A registry that rate-limits signet's own requests (429) is waited for:
+ * as long as it says (Retry-After, or a hint in the message as GHCR
+ * gives), else 0.5, 1, 2 s, with up to a quarter more of jitter; at most
+ * FETCH_429_TRIES times, never one wait over FETCH_429_WAIT_MS or all over
+ * FETCH_429_BUDGET_MS.  Then the 429 is the answer, and its reason says
+ * which limit was hit.
+ */
+#define FETCH_429_TRIES		3
+#define FETCH_429_WAIT_MS	10000
+#define FETCH_429_BUDGET_MS	20000
 
 struct px_fetch {
 	struct px_xfer		 f_xfer;
@@ -32,6 +45,12 @@ struct px_fetch {
 	char			*f_link;	/* raw Link */
 	char			 f_digest[CORE_DIGEST_MAX + 1];
 	char			 f_ctype[128];
+	char			 f_retry_after[64];	/* raw Retry-After */
+	char			 f_remaining[64];	/* RateLimit-Remaining */
+	int			 f_tries;	/* 429s waited for */
+	long			 f_waited_ms;
+	struct event		*f_timer;	/* the next try */
+	char			 f_reason[512];	/* px_fetch_reason */
 	char			 f_up_url[256];
 	char			 f_origin[300];
 	int			 f_status;
@@ -71,6 +90,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 		    evbuffer_get_length(f->f_resp_hdrs));
 		f->f_clen = -1;
 		f->f_digest[0] = f->f_ctype[0] = '\0';
+		f->f_retry_after[0] = f->f_remaining[0] = '\0';
 	} else if (len > 0 && strchr(line, ':') != NULL) {
 		px_header_filter(line, f->f_resp_hdrs, &f->f_clen, f->f_up_url,
 		    f->f_origin);
@@ -88,6 +108,13 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 			snprintf(f->f_digest, sizeof(f->f_digest), "%s", v);
 		else if (strcasecmp(line, "content-type") == 0)
 			snprintf(f->f_ctype, sizeof(f->f_ctype), "%s", v);
+		else if (strcasecmp(line, "retry-after") == 0)
+			snprintf(f->f_retry_after, sizeof(f->f_retry_after),
+			    "%s", v);
+		else if (strcasecmp(line, "ratelimit-remaining") == 0 ||
+		    strcasecmp(line, "x-ratelimit-remaining") == 0)
+			snprintf(f->f_remaining, sizeof(f->f_remaining), "%s",
+			    v);
 	}
 	free(line);
 	return size * n;
@@ -107,6 +134,96 @@ on_write(char *buf, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/*
+ * How long the registry asks signet to wait, in ms: Retry-After in seconds
+ * or as an HTTP date, else "retry-after: 880.092µs" (or ms, s) in the
+ * answer's text; -1 when it says nothing.
+ */
+static long
+asked_wait_ms(struct px_fetch *f)
+{
+	const char	*v = f->f_retry_after, *p, *body;
+	char		 text[1025], *end;
+	size_t		 len, i;
+	double		 n;
+	time_t		 t;
+
+	if (*v != '\0' && strspn(v, "0123456789") == strlen(v) &&
+	    strlen(v) < 9)
+		return atol(v) * 1000;
+	t = *v != '\0' ? curl_getdate(v, NULL) : -1;
+	if (t != -1)
+		return t > time(NULL) ? (long)(t - time(NULL)) * 1000 : 0;
+	body = (const char *)evbuffer_pullup(f->f_resp, -1);
+	len = evbuffer_get_length(f->f_resp);
+	if (body == NULL)
+		return -1;
+	for (i = 0; i < len && i < sizeof(text) - 1; i++)
+		text[i] = (char)tolower((unsigned char)body[i]);
+	text[i] = '\0';
+	p = strstr(text, "retry-after:");
+	if (p == NULL)
+		return -1;
+	n = strtod(p + 12, &end);
+	if (end == p + 12 || n < 0 || n > 86400)
+		return -1;
+	while (*end == ' ')
+		end++;
+	if (strncmp(end, "\xc2\xb5s", 3) == 0 || strncmp(end, "us", 2) == 0)
+		return (long)(n / 1000) + 1;
+	if (strncmp(end, "ms", 2) == 0)
+		return (long)n + 1;
+	return (long)(n * 1000) + 1;
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_fetch	*f = arg;
+
+	(void)fd;
+	(void)what;
+	if (px_upstream_start(f->f_up, &f->f_xfer) == -1) {
+		f->f_rc = CURLE_FAILED_INIT;
+		snprintf(f->f_err, sizeof(f->f_err), "cannot start the request "
+		    "again after a 429");
+		f->f_cb(f, f->f_arg);
+	}
+}
+
+/* A 429 within the budget: wait as asked and send again; 1 then. */
+static int
+retry_429(struct px_fetch *f)
+{
+	struct timeval	tv;
+	long		ms = asked_wait_ms(f);
+
+	if (ms < 0)
+		ms = 500L << f->f_tries;
+	ms += (long)arc4random_uniform((uint32_t)(ms / 4 + 1));
+	if (f->f_tries >= FETCH_429_TRIES || ms > FETCH_429_WAIT_MS ||
+	    f->f_waited_ms + ms > FETCH_429_BUDGET_MS || f->f_up == NULL)
+		return 0;
+	if (f->f_timer == NULL)
+		f->f_timer = evtimer_new(px_upstream_base(f->f_up), on_retry,
+		    f);
+	if (f->f_timer == NULL)
+		return 0;
+	f->f_tries++;
+	f->f_waited_ms += ms;
+	px_debug("rate limited by the registry (HTTP 429): try %d in %ld ms",
+	    f->f_tries + 1, ms);
+	evbuffer_drain(f->f_resp, evbuffer_get_length(f->f_resp));
+	evbuffer_drain(f->f_resp_hdrs, evbuffer_get_length(f->f_resp_hdrs));
+	f->f_status = 0;
+	f->f_too_big = 0;
+	f->f_err[0] = '\0';
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(f->f_timer, &tv);
+	return 1;
+}
+
 static void
 on_done(CURLcode rc, void *arg)
 {
@@ -116,6 +233,9 @@ on_done(CURLcode rc, void *arg)
 	if (f->f_too_big)
 		snprintf(f->f_err, sizeof(f->f_err), "response body larger "
 		    "than %zu bytes", f->f_max);
+	if (rc == CURLE_OK && !f->f_too_big && f->f_status == 429 &&
+	    retry_429(f))
+		return;
 	f->f_cb(f, f->f_arg);
 }
 
@@ -309,6 +429,8 @@ px_fetch_free(struct px_fetch *f)
 {
 	if (f == NULL)
 		return;
+	if (f->f_timer != NULL)
+		event_free(f->f_timer);
 	if (f->f_xfer.easy != NULL) {
 		if (f->f_up != NULL)
 			px_upstream_cancel(f->f_up, &f->f_xfer);
@@ -388,4 +510,78 @@ int64_t
 px_fetch_content_length(const struct px_fetch *f)
 {
 	return f->f_clen;
+}
+
+/* s, at most n bytes, with anything but printable ASCII as '?' */
+static void
+printable(char *dst, size_t dlen, const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && i + 1 < dlen && s[i] != '\0'; i++)
+		dst[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	dst[i < dlen ? i : dlen - 1] = '\0';
+}
+
+const char *
+px_fetch_reason(struct px_fetch *f)
+{
+	const char	*body, *code, *msg;
+	char		 text[240], extra[200];
+	size_t		 len, n;
+	json_t		*o, *e;
+	int		 st = px_fetch_status(f);
+
+	if (st == 0) {
+		snprintf(f->f_reason, sizeof(f->f_reason), "%s",
+		    px_fetch_error(f));
+		return f->f_reason;
+	}
+	text[0] = extra[0] = '\0';
+	body = px_fetch_body(f, &len);
+	o = body != NULL && len > 0 ? core_json_parse(body, len,
+	    &core_json_small) : NULL;
+	e = json_array_get(json_object_get(o, "errors"), 0);
+	code = json_string_value(json_object_get(e, "code"));
+	msg = json_string_value(json_object_get(e, "message"));
+	if (code != NULL || msg != NULL) {
+		snprintf(extra, sizeof(extra), "%s%s%s", code ? code : "",
+		    code && msg ? ": " : "", msg ? msg : "");
+		printable(text, sizeof(text), extra, strlen(extra));
+	} else if (body != NULL && len > 0 && o == NULL) {
+		/* not JSON (an ACR front door's 429, a proxy's page) */
+		n = strcspn(body, "\r\n");
+		printable(text, sizeof(text), body, n < len ? n : len);
+	}
+	json_decref(o);
+	extra[0] = '\0';
+	if (st == 429)
+		snprintf(extra, sizeof(extra), "; rate limited by the registry%s"
+		    "%.40s%s%.40s%s", f->f_retry_after[0] ? ", Retry-After: " :
+		    "", f->f_retry_after, f->f_remaining[0] ?
+		    ", RateLimit-Remaining: " : "", f->f_remaining,
+		    f->f_tries > 0 ? " (signet waited and tried again)" : "");
+	snprintf(f->f_reason, sizeof(f->f_reason), "HTTP %d%s%s%s", st,
+	    text[0] ? " " : "", text, extra);
+	return f->f_reason;
+}
+
+int
+px_fetch_error_is(struct px_fetch *f, const char *code)
+{
+	const char	*body, *c;
+	size_t		 len, i;
+	json_t		*o, *e;
+	int		 found = 0;
+
+	body = px_fetch_body(f, &len);
+	o = body != NULL && len > 0 ? core_json_parse(body, len,
+	    &core_json_small) : NULL;
+	json_array_foreach(json_object_get(o, "errors"), i, e) {
+		c = json_string_value(json_object_get(e, "code"));
+		if (c != NULL && strcasecmp(c, code) == 0)
+			found = 1;
+	}
+	json_decref(o);
+	return found;
 }

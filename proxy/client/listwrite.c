@@ -85,6 +85,15 @@ struct px_listwrite {
 static void	lw_read(struct px_listwrite *);
 static void	on_answer(struct px_fetch *, void *);
 
+/* The status of a read, with a configured 403-for-absent as 404. */
+static int
+read_status(const struct px_listwrite *w, struct px_fetch *f)
+{
+	int	st = px_fetch_status(f);
+
+	return st == 403 && w->lw_ep->forbidden_absent ? 404 : st;
+}
+
 static void
 set_state(struct px_listwrite *w, enum lw_state st)
 {
@@ -126,8 +135,9 @@ fail_http(struct px_listwrite *w, struct px_fetch *f, const char *what)
 		    px_fetch_error(f));
 	else
 		snprintf(w->lw_err, sizeof(w->lw_err), "%s: upstream answered "
-		    "HTTP %d", what, st);
-	finish(w, PX_LW_FAILED, st == 0 || st >= 500 ? 503 : 403);
+		    "%s", what, px_fetch_reason(f));
+	/* a fault or a rate limit is a 503 (clients retry those) */
+	finish(w, PX_LW_FAILED, st == 0 || st >= 500 || st == 429 ? 503 : 403);
 }
 
 static void
@@ -329,6 +339,8 @@ done_check(struct px_listwrite *w, struct px_fetch *f)
 	const char	*hdr = px_fetch_digest(f);
 	int		 st = px_fetch_status(f), same;
 
+	if (st == 403 && w->lw_ep->forbidden_absent)
+		st = 404;
 	same = (st == 404 && w->lw_seen[0] == '\0') || (st == 200 &&
 	    (*hdr == '\0' || strcmp(hdr, w->lw_seen) == 0));
 	if (same || (st != 200 && st != 404) ||
@@ -400,7 +412,7 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 	const char	*body, *errstr;
 	char		 hex[65];
 	size_t		 len;
-	int		 st = px_fetch_status(f), n;
+	int		 st = read_status(w, f), n;
 
 	core_sigman_free(&w->lw_list);
 	body = st == 200 ? px_fetch_body(f, &len) : NULL;
@@ -436,7 +448,7 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 static void
 done_read(struct px_listwrite *w, struct px_fetch *f)
 {
-	int	st = px_fetch_status(f), n;
+	int	st = read_status(w, f), n;
 
 	if (st == 404 && !w->lw_create) {
 		finish(w, PX_LW_ABSENT, 404);
@@ -540,12 +552,15 @@ done_put_list(struct px_listwrite *w, struct px_fetch *f)
 		write_list(w);
 		return;
 	}
-	if ((st == 400 || st == 0 || st >= 500) &&
-	    w->lw_attempt + 1 < w->lw_attempts) {
+	if ((st == 0 || st >= 500 || (st == 400 && (px_fetch_error_is(f,
+	    "MANIFEST_BLOB_UNKNOWN") || px_fetch_error_is(f,
+	    "BLOB_UNKNOWN")))) && w->lw_attempt + 1 < w->lw_attempts) {
 		/*
 		 * Seen under concurrent writers: distribution refuses the
 		 * list as naming an unknown blob, or fails with a 500.  Read
-		 * the list and extend it again, as for a lost layer.
+		 * the list and extend it again, as for a lost layer.  Any
+		 * other 4xx is the registry's answer: not tried again, its
+		 * words go to the log and the client.
 		 */
 		again(w);
 		return;
@@ -564,7 +579,7 @@ done_put_list(struct px_listwrite *w, struct px_fetch *f)
 static void
 done_read_back(struct px_listwrite *w, struct px_fetch *f)
 {
-	int	st = px_fetch_status(f), n;
+	int	st = read_status(w, f), n;
 
 	if (st == 200 || st == 404) {
 		if (st == 404 && !w->lw_create) {

@@ -190,6 +190,8 @@ got_object(struct px_sigdrop *d, struct px_fetch *f)
 	size_t				 len;
 	int				 st = px_fetch_status(f);
 
+	if (st == 403 && d->d_ep->forbidden_absent)
+		st = 404;	/* a registry that says 403 for absent */
 	if (st == 404) {
 		d->d_suffix++;
 		next_object(d);

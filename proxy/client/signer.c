@@ -381,12 +381,12 @@ fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
 		    px_fetch_error(f));
 	else
 		snprintf(s->s_fail, sizeof(s->s_fail), "%s: upstream answered "
-		    "HTTP %d", what, st);
+		    "%s", what, px_fetch_reason(f));
 	/*
 	 * A transient upstream fault is a 503 (clients retry those); any
 	 * other refusal a 403 DENIED, whose message clients print.
 	 */
-	s->s_fail_status = st == 0 || st >= 500 ? 503 : 403;
+	s->s_fail_status = st == 0 || st >= 500 || st == 429 ? 503 : 403;
 	return -1;
 }
 
@@ -596,7 +596,7 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "Rekor upload required "
 		    "and failed: %s", reason);
-		s->s_fail_status = st == 0 || st >= 500 ? 503 : 403;
+		s->s_fail_status = st == 0 || st >= 500 || st == 429 ? 503 : 403;
 		return -1;
 	}
 	stats.rekor_failed++;

@@ -137,6 +137,8 @@ struct px_xfer {
 
 struct px_upstream *px_upstream_new(struct event_base *);
 void	px_upstream_free(struct px_upstream *);
+/* The loop it runs on, borrowed. */
+struct event_base *px_upstream_base(struct px_upstream *);
 /*
  * Start x->easy.  When it finishes, the handle is removed from the multi
  * handle and x->done(result, x->arg) runs from the event loop; the owner may

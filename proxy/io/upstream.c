@@ -167,6 +167,12 @@ px_upstream_free(struct px_upstream *up)
 	free(up);
 }
 
+struct event_base *
+px_upstream_base(struct px_upstream *up)
+{
+	return up->base;
+}
+
 int
 px_upstream_start(struct px_upstream *up, struct px_xfer *x)
 {

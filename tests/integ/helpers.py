@@ -14,7 +14,13 @@
       quirk (see the shared REGISTRIES.md): no-oci-sig refuses an OCI
       manifest PUT to a sha256-<hex>.sig tag with 400 MANIFEST_INVALID, as
       registries that take only Docker schema 2 do (quirk M1); sig-500
-      answers 500 to every request for a sha256-<hex>.sig tag.
+      answers 500 to every request for a sha256-<hex>.sig tag; 429,
+      429-ghcr, 429-acr refuse the first try of each request for a .sig tag
+      or a blob with a 429 (Retry-After: 1; a retry hint in the message; a
+      non-JSON body), 429-always every one; forbidden-absent answers 403
+      where the registry says 404; gitlab-allowlist refuses a manifest
+      with a cosign layer (400 MANIFEST_INVALID).  GET /_counts: what the
+      front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
       hang (accept, never answer), drop-body (promise 1000000 bytes, send
@@ -172,12 +178,23 @@ def quirk_front(port, upstream, quirk):
     import http.server
     import re
     swallowed = []
+    counts = {}
+    tries = {}
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *args):
             pass
+
+        def reply(self, status, msg=b"", headers=None):
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(msg)
 
         def forward(self):
             n = int(self.headers.get("Content-Length") or 0)
@@ -186,29 +203,55 @@ def quirk_front(port, upstream, quirk):
             if (quirk == "no-oci-sig" and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                     and ct.startswith("application/vnd.oci.image.manifest.v1+json")):
-                msg = b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{"description":null}}]}'
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(msg)))
-                self.end_headers()
-                self.wfile.write(msg)
+                self.reply(400, b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid",'
+                           b'"detail":{"description":null}}]}', {"Content-Type": "application/json"})
                 return
             if (quirk == "swallow-sig-put" and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                     and not swallowed):
                 # a write that is lost, as when another writer replaces it
                 swallowed.append(self.path)
-                self.send_response(201)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(201)
                 return
             if quirk == "slow":
                 import time
                 time.sleep(0.25)
             if quirk == "sig-500" and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(500)
+                return
+            sigish = (re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
+                      or (self.command == "GET" and "/blobs/sha256:" in self.path))
+            if quirk.startswith("429") and sigish:
+                # rate limits (REGISTRIES.md L2, L4, L5): the first try of
+                # each request is refused, the next passes; "429-always"
+                # refuses every one
+                key = (self.command, self.path)
+                tries[key] = tries.get(key, 0) + 1
+                counts["total429"] = counts.get("total429", 0)
+                if quirk == "429-always" or tries[key] % 2 == 1:
+                    counts["total429"] += 1
+                    if quirk == "429-acr":
+                        msg, hdrs429 = b"Ref A: 4A3B Ref B: AMS231 Ref C: 2026-11-29", {}
+                    elif quirk == "429-ghcr":
+                        msg = (b'{"errors":[{"code":"TOOMANYREQUESTS","message":'
+                               b'"toomanyrequests: retry-after: 880.092\xc2\xb5s, allowed: 44000/minute"}]}')
+                        hdrs429 = {}
+                    else:
+                        msg = (b'{"errors":[{"code":"TOOMANYREQUESTS","message":'
+                               b'"You have reached your pull rate limit."}]}')
+                        hdrs429 = {"Retry-After": "1", "RateLimit-Remaining": "0;w=21600"}
+                    self.reply(429, msg, hdrs429)
+                    return
+            if quirk == "gitlab-allowlist" and self.command == "PUT" and body and \
+                    b"application/vnd.dev.cosign.simplesigning.v1+json" in body:
+                # a media-type allowlist without cosign's (REGISTRIES.md M3)
+                counts["refused"] = counts.get("refused", 0) + 1
+                self.reply(400, b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid",'
+                           b'"detail":"unknown media type: application/vnd.dev.cosign.simplesigning.v1+json"}]}',
+                           {"Content-Type": "application/json"})
+                return
+            if self.path == "/_counts":
+                self.reply(200, json.dumps(counts).encode())
                 return
             host, uport = upstream.split(":")
             c = http.client.HTTPConnection(host, int(uport), timeout=30)
@@ -217,7 +260,15 @@ def quirk_front(port, upstream, quirk):
             c.request(self.command, self.path, body=body, headers=hdrs)
             r = c.getresponse()
             data = r.read()
-            self.send_response(r.status)
+            status = r.status
+            if quirk == "forbidden-absent" and status == 404 and "/manifests/" in self.path:
+                # Artifactory virtual repositories (REGISTRIES.md T8)
+                c.close()
+                self.reply(403, b'{"errors":[{"code":"UNAUTHORIZED","message":"The client does '
+                           b'not have permission for manifest: forbidden for user anonymous"}]}',
+                           {"Content-Type": "application/json"})
+                return
+            self.send_response(status)
             for k, v in r.getheaders():
                 if k.lower() not in ("connection", "content-length", "transfer-encoding"):
                     self.send_header(k, v)

@@ -301,7 +301,16 @@ main(void)
 	    .want_requests = 2, .want_valid = 0);
 	ROW(.name = "payload 503", .nlayers = 1,
 	    .layers = { { L_GOOD, NULL } }, .payload_status = 503,
-	    .want = CORE_VERDICT_INDETERMINATE, .want_reason = "upstream error",
+	    .want = CORE_VERDICT_INDETERMINATE, .want_reason = "HTTP 503",
+	    .want_requests = 2, .want_valid = 0);
+	/* a rate limit or a refusal is no "missing payload": no verdict */
+	ROW(.name = "payload 429", .nlayers = 1,
+	    .layers = { { L_GOOD, NULL } }, .payload_status = 429,
+	    .want = CORE_VERDICT_INDETERMINATE, .want_reason = "HTTP 429",
+	    .want_requests = 2, .want_valid = 0);
+	ROW(.name = "payload 403", .nlayers = 1,
+	    .layers = { { L_GOOD, NULL } }, .payload_status = 403,
+	    .want = CORE_VERDICT_INDETERMINATE, .want_reason = "HTTP 403",
 	    .want_requests = 2, .want_valid = 0);
 	ROW(.name = "payload size differs", .nlayers = 1,
 	    .layers = { { L_BAD_SIZE, NULL } }, .want = CORE_VERDICT_DENY,

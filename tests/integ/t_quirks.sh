@@ -1,0 +1,105 @@
+#!/bin/bash
+# Registry quirks (issue #16, ../shared/REGISTRIES.md), emulated by a front
+# in front of a real distribution registry (helpers.py quirk-front):
+#   - rate limits on signet's own requests (429 with Retry-After, GHCR's
+#     hint in the message, ACR's non-JSON body): waited for and tried
+#     again, so pushes are signed and pulls verified; a limit that does not
+#     lift fails with a 503 naming it, never a verdict;
+#   - 403 for what is not there (Artifactory virtual repositories), with
+#     upstream.forbidden_means_absent;
+#   - a 4xx refusal of the signature list (GitLab's media-type allowlist):
+#     not tried again, the registry's words reach the client and the log.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo
+require_pycrypto
+
+start_registry up
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
+OCI='application/vnd.oci.image.manifest.v1+json'
+POL="\"policies\": [{\"match\": \"*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
+cpd="skopeo copy -q --dest-tls-verify=false --retry-times 0"
+
+# front QUIRK: a quirk front before the registry; sets FRONT
+front() {
+	FRONT=127.0.0.1:$(free_port)
+	$HELPERS quirk-front "${FRONT#*:}" "$REG_up" "$1" >"$T/front-$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_http "http://$FRONT/v2/"
+}
+counts() { curl -s --max-time 5 "http://$FRONT/_counts"; }
+
+# 1. rate limits that lift: each of signet's requests is refused once
+for q in 429 429-ghcr 429-acr; do
+	front "$q"
+	start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+	img=$(mkimage "$T/img-$q" --layers 1 --size 5000 --seed "rl-$q")
+	check "$q: a push through signet is signed" \
+	    $cpd "oci:$T/img-$q" "docker://$PROXY/rl/$q:1"
+	out=$($CHECK "$REG_up" "rl/$q" 1 "$T/k.pub")
+	expect_match "  the signature is valid" "$out" '"valid": 1'
+	expect_eq "  a pull is verified (200)" "$(http_status GET \
+	    "http://$PROXY/v2/rl/$q/manifests/1" -H "Accept: $OCI")" 200
+	expect_match "  the registry did refuse signet's requests" "$(counts)" \
+	    '"total429": [1-9]'
+	stop_signet
+	: >"$T/signet.log"
+done
+
+# 2. a limit that does not lift: a refusal that names it, no verdict
+front 429-always
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-al" --layers 1 --size 5000 --seed rl-always)
+out=$($cpd "oci:$T/img-al" "docker://$PROXY/rl/always:1" 2>&1)
+expect_match "a push is refused with a 503 (clients retry those)" "$out" \
+    '503 Service Unavailable'
+check "  the log names the limit" grep -q \
+    '"outcome":"failed".*reading the signature list: upstream answered HTTP 429 TOOMANYREQUESTS: You have reached your pull rate limit.; rate limited by the registry, Retry-After: 1, RateLimit-Remaining: 0;w=21600 (signet waited and tried again)' \
+    "$T/signet.log"
+expect_eq "  no tag" "$(http_status HEAD "http://$REG_up/v2/rl/always/manifests/1" \
+    -H "Accept: $OCI")" 404
+$cpd "oci:$T/img-al" "docker://$REG_up/rl/always:2" >/dev/null 2>&1
+body=$(curl -s -w ' %{http_code}' -H "Accept: $OCI" "http://$PROXY/v2/rl/always/manifests/2")
+expect_match "a pull is indeterminate (502), with the limit in words" "$body" \
+    'signature check could not be done: reading the signature list: upstream answered HTTP 429 .*rate limited by the registry.* 502$'
+stop_signet
+: >"$T/signet.log"
+
+# 3. 403 for what is not there: a 502 by default (a 403 is no verdict),
+#    unsigned means denied with forbidden_means_absent, and pushes sign
+front forbidden-absent
+img=$(mkimage "$T/img-fa" --layers 1 --size 5000 --seed forbidden)
+$cpd "oci:$T/img-fa" "docker://$REG_up/fa/app:unsigned" >/dev/null 2>&1
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+expect_eq "403 for a missing list, by default: indeterminate (502)" \
+    "$(http_status GET "http://$PROXY/v2/fa/app/manifests/unsigned" -H "Accept: $OCI")" 502
+stop_signet
+: >"$T/signet.log"
+UPSTREAM_EXTRA=', "forbidden_means_absent": true' start_signet "http://$FRONT" \
+    "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+body=$(curl -s -w ' %{http_code}' -H "Accept: $OCI" "http://$PROXY/v2/fa/app/manifests/unsigned")
+expect_match "with forbidden_means_absent: unsigned is denied (403)" "$body" \
+    'no signature found.* 403$'
+img=$(mkimage "$T/img-fa2" --layers 1 --size 5000 --seed forbidden-2)
+check "a push through it is signed" $cpd "oci:$T/img-fa2" "docker://$PROXY/fa/app:1"
+out=$($CHECK "$REG_up" fa/app 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  and it pulls (200)" "$(http_status GET \
+    "http://$PROXY/v2/fa/app/manifests/1" -H "Accept: $OCI")" 200
+stop_signet
+: >"$T/signet.log"
+
+# 4. a 4xx refusal of the list is the registry's answer: once, in words
+front gitlab-allowlist
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-gl" --layers 1 --size 5000 --seed allowlist)
+$cpd "oci:$T/img-gl" "docker://$REG_up/gl/app:seed" >/dev/null 2>&1
+curl -s -H "Accept: $OCI" "http://$REG_up/v2/gl/app/manifests/seed" >"$T/gl.json"
+body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/gl.json" \
+    "http://$PROXY/v2/gl/app/manifests/1" -w ' %{http_code}')
+expect_match "a refused list refuses the push, in the registry's words" "$body" \
+    'signing is required .*writing the signature list: upstream answered HTTP 400 MANIFEST_INVALID: manifest invalid.* 403$'
+expect_match "  the list was PUT once, not five times" "$(counts)" '"refused": 1[,}]'
+stop_signet
+finish
