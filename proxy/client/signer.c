@@ -46,7 +46,8 @@ enum sign_state {
 			 * (listwrite.c) */
 	SG_PUT_TAG,
 	SG_DONE,
-	SG_RECHECK_WAIT	/* answered; look again in a moment */
+	SG_RECHECK_WAIT,	/* answered; look again in a moment */
+	SG_RECHECK_SUBJECT	/* is the image still there? */
 };
 
 static const char *const state_names[] = {
@@ -56,6 +57,7 @@ static const char *const state_names[] = {
 	[SG_REKOR_GET] = "rekor-get",
 	[SG_LIST] = "list", [SG_PUT_TAG] = "put-tag",
 	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
+	[SG_RECHECK_SUBJECT] = "recheck-subject",
 };
 
 /*
@@ -813,6 +815,7 @@ static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_sign	*s = arg;
+	char		 target[600];
 
 	(void)fd;
 	(void)what;
@@ -825,7 +828,17 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		s->s_attempt = 0;
 		s->s_outcome = SO_NONE;
 		s->s_failure = SF_NONE;
-		take_lock(s);
+		/*
+		 * First, is the image still there?  Deleted since (through
+		 * signet, whose cascade took its signature away, or not),
+		 * its signature is not put back.
+		 */
+		set_state(s, SG_RECHECK_SUBJECT);
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    s->s_repo, s->s_digest);
+		if (send_req(s, 0, 0, "HEAD", target, NULL,
+		    CORE_MT_ACCEPT_ALL, NULL, 0) == -1)
+			take_lock(s);
 		return;
 	default:
 		return;
@@ -1175,6 +1188,27 @@ done_put_tag(struct px_sign *s)
 	px_fetch_free(f0);
 }
 
+/* recheck-subject: a 404 ends the rechecks; anything else looks at the
+ * list (a fault is no reason to leave a signature lost) */
+static void
+done_recheck_subject(struct px_sign *s)
+{
+	int	st = s->s_f[0] != NULL ? px_fetch_status(s->s_f[0]) : 0;
+
+	drop_fetches(s);
+	if (st == 404) {
+		px_debug("sign %s@%s: the image is gone; no more rechecks",
+		    s->s_repo, s->s_digest);
+		s->s_background = 0;
+		s->s_recheck = RECHECKS;
+		set_state(s, SG_DONE);
+		if (s->s_detached)
+			sign_destroy(s);
+		return;
+	}
+	take_lock(s);
+}
+
 /* What answered requests mean, state by state. */
 static void (*const on_done[])(struct px_sign *) = {
 	[SG_PUT_DIGEST] = done_put_digest,
@@ -1182,6 +1216,7 @@ static void (*const on_done[])(struct px_sign *) = {
 	[SG_READ_LIST] = done_read_list,
 	[SG_REKOR_GET] = done_rekor_get,
 	[SG_PUT_TAG] = done_put_tag,
+	[SG_RECHECK_SUBJECT] = done_recheck_subject,
 };
 
 /* Every request of the current step answered: go on from its state. */

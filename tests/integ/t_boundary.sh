@@ -208,7 +208,7 @@ stop_signet
 
 # 7. a shared signature repository: a DELETE takes only the deleted
 #    repository's signatures, and the list only when nothing is left
-start_signet "$R" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/all\", \"policies\": [
+SIGNET_LOG_LEVEL=debug start_signet "$R" "\"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/all\", \"policies\": [
   {\"match\": \"*\", \"sign\": \"required\", \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
 P="http://$PROXY"
 sh_=$(mkimage "$T/sh" --layers 1 --size 20000 --seed shared)
@@ -224,6 +224,12 @@ out=$($CHECK "$REG_up" prod/app 1 "$T/k.pub" --sigrepo sigs/all)
 expect_match "prod/app's signature stays, dev/app's went" "$out" \
     '"layers": 1, "valid": 1, "refs": \["127.0.0.1:[0-9]*/prod/app"\]'
 expect_eq "prod/app:1 still pulls through signet" "$(pull prod/app:1)" ""
+sleep 5		# signet looks at what it wrote 1 s and 4 s after the push
+out=$($CHECK "$REG_up" prod/app 1 "$T/k.pub" --sigrepo sigs/all)
+expect_match "  and signet's rechecks did not put dev/app's back" "$out" \
+    '"layers": 1, "valid": 1, "refs": \["127.0.0.1:[0-9]*/prod/app"\]'
+check "  (the recheck saw the image was gone)" grep -q \
+    "sign dev/app@$sh_: the image is gone; no more rechecks" "$T/signet.log"
 expect_eq "DELETE prod/app@D through signet: 202" \
     "$(http_status DELETE "$P/v2/prod/app/manifests/$sh_")" 202
 wait_log "\"msg\":\"delete cascade\".*\"repository\":\"prod/app\""
