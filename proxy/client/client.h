@@ -221,6 +221,8 @@ struct px_lw_result {
 	int			 attempts;	/* rounds, 1 and up */
 	int			 rereads;	/* changed just before a PUT: read
 						 * and extended again */
+	int			 lags;		/* read-backs that did not show
+						 * the write yet */
 	const char		*message;	/* why, when not PRESENT/WRITTEN;
 						 * lives until cb returns */
 };

@@ -76,13 +76,28 @@ struct px_listwrite {
 					 * list read (its digest), "" none */
 	int				 lw_rereads;	/* it changed before
 							 * the PUT */
+	char				 lw_before[CORE_DIGEST_MAX + 1];
+	char				 lw_wrote[CORE_DIGEST_MAX + 1];
+	long				 lw_lag_ms;	/* waited to see it */
+	int				 lw_lag_wait;	/* the timer reads back */
+	int				 lw_lags;	/* read-backs that saw
+							 * the list before */
 	char				 lw_err[600];
 };
 
 #define LW_ASIDES_MAX	2	/* unusable lists set aside in one job */
 #define LW_REREADS_MAX	8	/* changed before the PUT: read again */
+/*
+ * A registry that shows a PUT only some time later (Docker Hub, GAR: about
+ * 2 s) answers the read-back with the list as it was before: that is "not
+ * visible yet", not "removed by a concurrent writer", so it is read back
+ * again (100 ms, doubling, up to 1 s apart) for up to LW_VISIBLE_MS before
+ * it counts as lost and is written again.
+ */
+#define LW_VISIBLE_MS	6000
 
 static void	lw_read(struct px_listwrite *);
+static void	read_back(struct px_listwrite *);
 static void	on_answer(struct px_fetch *, void *);
 
 /* The status of a read, with a configured 403-for-absent as 404. */
@@ -117,6 +132,7 @@ finish(struct px_listwrite *w, enum px_lw_outcome o, int status)
 	r.repairs = w->lw_repairs;
 	r.attempts = w->lw_attempt + 1;
 	r.rereads = w->lw_rereads;
+	r.lags = w->lw_lags;
 	r.message = w->lw_err;
 	w->lw_cb(w->lw_arg, &r);
 }
@@ -194,6 +210,11 @@ on_pause(evutil_socket_t fd, short what, void *arg)
 		on_answer(w->lw_f, w);
 		return;
 	}
+	if (w->lw_lag_wait) {
+		w->lw_lag_wait = 0;
+		read_back(w);
+		return;
+	}
 	lw_read(w);
 }
 
@@ -203,6 +224,16 @@ lw_read(struct px_listwrite *w)
 	char	target[600];
 
 	set_state(w, LW_READ);
+	manifest_target(w, target, sizeof(target));
+	send_req(w, "GET", target, NULL, NULL, 0);
+}
+
+static void
+read_back(struct px_listwrite *w)
+{
+	char	target[600];
+
+	set_state(w, LW_READ_BACK);
 	manifest_target(w, target, sizeof(target));
 	send_req(w, "GET", target, NULL, NULL, 0);
 }
@@ -226,8 +257,12 @@ put_list(struct px_listwrite *w)
 static void
 put_list_now(struct px_listwrite *w)
 {
-	char	target[600];
+	char	target[600], hex[65];
 
+	snprintf(w->lw_before, sizeof(w->lw_before), "%s", w->lw_seen);
+	core_sha256_hex(w->lw_bytes, w->lw_len, hex);
+	snprintf(w->lw_wrote, sizeof(w->lw_wrote), "sha256:%s", hex);
+	w->lw_lag_ms = 0;
 	set_state(w, LW_PUT_LIST);
 	manifest_target(w, target, sizeof(target));
 	send_req(w, "PUT", target, w->lw_ctype, w->lw_bytes, w->lw_len);
@@ -531,7 +566,6 @@ done_put_config(struct px_listwrite *w, struct px_fetch *f)
 static void
 done_put_list(struct px_listwrite *w, struct px_fetch *f)
 {
-	char	target[600];
 	int	st = px_fetch_status(f);
 
 	if (st >= 400 && st < 500 && w->lw_new && w->lw_fallback &&
@@ -570,17 +604,43 @@ done_put_list(struct px_listwrite *w, struct px_fetch *f)
 		return;
 	}
 	w->lw_writes++;
-	set_state(w, LW_READ_BACK);
-	manifest_target(w, target, sizeof(target));
-	send_req(w, "GET", target, NULL, NULL, 0);
+	read_back(w);
 }
 
 /* LW_READ_BACK: everything there, or a concurrent writer dropped some */
 static void
 done_read_back(struct px_listwrite *w, struct px_fetch *f)
 {
-	int	st = read_status(w, f), n;
+	struct timeval	 tv;
+	const char	*body;
+	char		 hex[65], now[CORE_DIGEST_MAX + 1];
+	size_t		 len;
+	long		 ms;
+	int		 st = read_status(w, f), n;
 
+	now[0] = '\0';
+	if (st == 200) {
+		body = px_fetch_body(f, &len);
+		core_sha256_hex(body, len, hex);
+		snprintf(now, sizeof(now), "sha256:%s", hex);
+	}
+	if ((st == 200 || st == 404) && strcmp(now, w->lw_wrote) != 0 &&
+	    strcmp(now, w->lw_before) == 0 && w->lw_lag_ms < LW_VISIBLE_MS) {
+		/* the list as it was before the PUT: not visible yet */
+		ms = w->lw_lag_ms == 0 ? 100 : w->lw_lag_ms;	/* doubling */
+		if (ms > 1000)
+			ms = 1000;
+		w->lw_lags++;
+		w->lw_lag_ms += ms;
+		px_debug("list %s:%s: the write is not visible yet; reading it "
+		    "back again in %ld ms", w->lw_repo, w->lw_tag, ms);
+		w->lw_lag_wait = 1;
+		set_state(w, LW_PAUSE);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(w->lw_timer, &tv);
+		return;
+	}
 	if (st == 200 || st == 404) {
 		if (st == 404 && !w->lw_create) {
 			finish(w, PX_LW_ABSENT, 404);

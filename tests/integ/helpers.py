@@ -19,7 +19,8 @@
       or a blob with a 429 (Retry-After: 1; a retry hint in the message; a
       non-JSON body), 429-always every one; forbidden-absent answers 403
       where the registry says 404; gitlab-allowlist refuses a manifest
-      with a cosign layer (400 MANIFEST_INVALID).  GET /_counts: what the
+      with a cosign layer (400 MANIFEST_INVALID); lag answers reads of a
+      manifest reference as before its PUT for 1.5 s after it.  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
@@ -180,6 +181,7 @@ def quirk_front(port, upstream, quirk):
     swallowed = []
     counts = {}
     tries = {}
+    lagged = {}
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -254,9 +256,28 @@ def quirk_front(port, upstream, quirk):
                 self.reply(200, json.dumps(counts).encode())
                 return
             host, uport = upstream.split(":")
-            c = http.client.HTTPConnection(host, int(uport), timeout=30)
             hdrs = {k: v for k, v in self.headers.items()
                     if k.lower() not in ("connection", "content-length", "transfer-encoding")}
+            if quirk == "lag" and "/manifests/" in self.path:
+                # eventual consistency (REGISTRIES.md R5): for 1.5 s after
+                # a manifest PUT, reads of that reference answer as before
+                import time
+                if self.command in ("GET", "HEAD") and self.path in lagged \
+                        and time.time() < lagged[self.path][0]:
+                    counts["lagged"] = counts.get("lagged", 0) + 1
+                    _, st0, h0, d0 = lagged[self.path]
+                    self.reply(st0, d0, h0)
+                    return
+                if self.command == "PUT":
+                    c0 = http.client.HTTPConnection(host, int(uport), timeout=30)
+                    c0.request("GET", self.path, headers=hdrs)
+                    r0 = c0.getresponse()
+                    d0 = r0.read()
+                    h0 = {k: v for k, v in r0.getheaders()
+                          if k.lower() not in ("connection", "content-length", "transfer-encoding")}
+                    c0.close()
+                    lagged[self.path] = (time.time() + 1.5, r0.status, h0, d0)
+            c = http.client.HTTPConnection(host, int(uport), timeout=30)
             c.request(self.command, self.path, body=body, headers=hdrs)
             r = c.getresponse()
             data = r.read()

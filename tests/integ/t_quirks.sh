@@ -8,7 +8,9 @@
 #   - 403 for what is not there (Artifactory virtual repositories), with
 #     upstream.forbidden_means_absent;
 #   - a 4xx refusal of the signature list (GitLab's media-type allowlist):
-#     not tried again, the registry's words reach the client and the log.
+#     not tried again, the registry's words reach the client and the log;
+#   - eventual consistency (Docker Hub, GAR): a list PUT shows only 1.5 s
+#     later; signet waits to see it instead of writing it again.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -101,5 +103,23 @@ body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/gl.json" \
 expect_match "a refused list refuses the push, in the registry's words" "$body" \
     'signing is required .*writing the signature list: upstream answered HTTP 400 MANIFEST_INVALID: manifest invalid.* 403$'
 expect_match "  the list was PUT once, not five times" "$(counts)" '"refused": 1[,}]'
+stop_signet
+: >"$T/signet.log"
+
+# 5. eventual consistency: the read-back waits for the write to show
+front lag
+SIGNET_LOG_LEVEL=debug start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-lag" --layers 1 --size 5000 --seed lagging)
+check "a push through a lagging registry is signed" \
+    $cpd "oci:$T/img-lag" "docker://$PROXY/lag/app:1"
+out=$($CHECK "$REG_up" lag/app 1 "$T/k.pub")
+expect_match "  one valid signature, no duplicate" "$out" '"layers": 1, "valid": 1'
+expect_match "  the registry did lag" "$(counts)" '"lagged": [1-9]'
+line=$(grep '"msg":"signature"' "$T/signet.log" | grep '"repository":"lag/app"')
+expect_match "  written once: signed at the first attempt" "$line" \
+    '"outcome":"signed","attempts":1,'
+check "  signet said it waited" grep -q 'the write is not visible yet' "$T/signet.log"
+expect_match "  nothing counted lost" "$(curl -s "http://$PROXY/metrics")" \
+    'signet_signature_losses_total 0'
 stop_signet
 finish
