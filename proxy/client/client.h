@@ -36,6 +36,10 @@ struct px_request {
 	size_t		 len;
 	size_t		 max_len;	/* response body bound, as it arrives;
 					 * 0: 4 MiB + 64 KiB */
+	int		 follow;	/* follow redirects (a blob read: S3,
+					 * GCS); libcurl sends the
+					 * Authorization to the registry's
+					 * host only */
 };
 /*
  * Make and start a request to the endpoint (its timeouts and CA); cb runs

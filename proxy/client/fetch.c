@@ -409,6 +409,13 @@ px_fetch_send(struct px_upstream *up, const struct conf_endpoint *ep,
 		return NULL;
 	}
 	set_user_agent(f, rq->user_agent);
+	if (rq->follow) {
+		/* presigned object-storage URLs refuse a second credential:
+		 * libcurl drops the Authorization on another host or port */
+		curl_easy_setopt(f->f_xfer.easy, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(f->f_xfer.easy, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(f->f_xfer.easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	}
 	f->f_max = rq->max_len > 0 && rq->max_len < FETCH_BODY_MAX ?
 	    rq->max_len : FETCH_BODY_MAX;
 	f->f_up = up;

@@ -87,6 +87,7 @@ issue(struct px_sigcheck *k)
 	case CORE_VN_PAYLOAD:
 		snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
 		    k->k_sigrepo, need.ref);
+		rq.follow = 1;	/* blobs may live in object storage */
 		break;
 	case CORE_VN_LOG_ENTRY:
 		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",

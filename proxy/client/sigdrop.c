@@ -75,7 +75,8 @@ send_req(struct px_sigdrop *d, const char *method, const char *target,
 	d->d_f = px_fetch_send(d->d_up, d->d_ep, &(struct px_request){
 	    .method = method, .target = target, .authorization = d->d_auth,
 	    .accept = CORE_MT_ACCEPT_ALL, .user_agent = d->d_ua,
-	    .max_len = max_len }, on_answer, d, err, sizeof(err));
+	    .max_len = max_len, .follow = d->d_state == SD_BLOB }, on_answer, d,
+	    err, sizeof(err));
 	if (d->d_f == NULL) {
 		d->d_res.errors++;
 		snprintf(d->d_res.message, sizeof(d->d_res.message), "%s", err);

@@ -20,7 +20,9 @@
       non-JSON body), 429-always every one; forbidden-absent answers 403
       where the registry says 404; gitlab-allowlist refuses a manifest
       with a cosign layer (400 MANIFEST_INVALID); lag answers reads of a
-      manifest reference as before its PUT for 1.5 s after it.  GET /_counts: what the
+      manifest reference as before its PUT for 1.5 s after it;
+      blob-redirect answers blob GETs with a 307 to a store on another
+      port that refuses requests carrying an Authorization.  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
@@ -252,6 +254,14 @@ def quirk_front(port, upstream, quirk):
                            b'"detail":"unknown media type: application/vnd.dev.cosign.simplesigning.v1+json"}]}',
                            {"Content-Type": "application/json"})
                 return
+            if quirk == "blob-redirect" and self.command == "GET" and \
+                    re.search(r"^/v2/.+/blobs/sha256:[0-9a-f]{64}$", self.path):
+                # object storage (REGISTRIES.md R3): a presigned URL on
+                # another host:port, which refuses a second credential
+                counts["redirected"] = counts.get("redirected", 0) + 1
+                self.reply(307, b"", {"Location": "http://127.0.0.1:%d/store%s?X-Amz-Signature=f00"
+                                      % (store_port[0], self.path)})
+                return
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())
                 return
@@ -309,6 +319,38 @@ def quirk_front(port, upstream, quirk):
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
 
+    store_port = [0]
+    if quirk == "blob-redirect":
+        import threading
+
+        class Store(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.headers.get("Authorization"):
+                    counts["store_auth_refused"] = counts.get("store_auth_refused", 0) + 1
+                    msg = (b"<Error><Code>InvalidArgument</Code><Message>Only one auth "
+                           b"mechanism allowed</Message></Error>")
+                    self.send_response(400)
+                else:
+                    counts["store_served"] = counts.get("store_served", 0) + 1
+                    host, uport = upstream.split(":")
+                    c = http.client.HTTPConnection(host, int(uport), timeout=30)
+                    c.request("GET", self.path.split("?")[0][len("/store"):])
+                    r = c.getresponse()
+                    msg = r.read()
+                    c.close()
+                    self.send_response(r.status)
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Store)
+        store_port[0] = srv.server_address[1]
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Front).serve_forever()
 
 

@@ -10,7 +10,10 @@
 #   - a 4xx refusal of the signature list (GitLab's media-type allowlist):
 #     not tried again, the registry's words reach the client and the log;
 #   - eventual consistency (Docker Hub, GAR): a list PUT shows only 1.5 s
-#     later; signet waits to see it instead of writing it again.
+#     later; signet waits to see it instead of writing it again;
+#   - blobs served from object storage through a 307 (ECR, Harbor on S3):
+#     followed, without the client's Authorization (a presigned URL
+#     refuses a second credential), by the verifier and by `signet copy`.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -121,5 +124,23 @@ expect_match "  written once: signed at the first attempt" "$line" \
 check "  signet said it waited" grep -q 'the write is not visible yet' "$T/signet.log"
 expect_match "  nothing counted lost" "$(curl -s "http://$PROXY/metrics")" \
     'signet_signature_losses_total 0'
+stop_signet
+: >"$T/signet.log"
+
+# 6. blob redirects to object storage
+front blob-redirect
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-rd" --layers 1 --size 5000 --seed redirect)
+check "a push through signet is signed" $cpd "oci:$T/img-rd" "docker://$PROXY/rd/app:1"
+expect_eq "a pull with credentials is verified through the redirect (200)" \
+    "$(http_status GET "http://$PROXY/v2/rd/app/manifests/1" -H "Accept: $OCI" -u alice:pw)" 200
+c=$(counts)
+expect_match "  the payload came from the store" "$c" '"store_served": [1-9]'
+check "  which never saw the client's credentials" sh -c "! printf '%s' '$c' | grep -q store_auth_refused"
+start_registry dst
+out=$("$SIGNET" copy --allow-http "$FRONT/rd/app:1" "$REG_dst/rd/copy:1" 2>&1)
+expect_eq "signet copy from it succeeds" "$?" 0
+out=$($CHECK "$REG_dst" rd/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
 stop_signet
 finish
