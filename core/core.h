@@ -216,6 +216,15 @@ struct core_manifest_info {
 	char	subject[CORE_DIGEST_MAX + 1];	/* OCI 1.1 subject, or "" */
 	char	err[160];	/* where *errstr points on failure */
 };
+/*
+ * The manifest's own mediaType when it is one of the four manifest and
+ * index types and the Content-Type ct (parameters aside) says otherwise:
+ * a registry that labels an OCI body as Docker (old Nexus) would have
+ * clients refuse the manifest.  NULL when they agree or the body names
+ * none; otherwise a static string.
+ */
+const char *core_manifest_type_fix(const char *bytes, size_t len,
+	    const char *ct);
 /* 1 when a layer of media type t is a signature object's (see above). */
 int	 core_sig_layer_type(const char *t);
 int	 core_manifest_inspect(const char *bytes, size_t len,

@@ -483,3 +483,23 @@ core_sigman_merge(struct core_sigman *sm, const struct core_sigman *from)
 	}
 	return added;
 }
+
+const char *
+core_manifest_type_fix(const char *bytes, size_t len, const char *ct)
+{
+	static const char *const known[] = { CORE_MT_OCI_MANIFEST,
+	    CORE_MT_OCI_INDEX, CORE_MT_DOCKER_MANIFEST, CORE_MT_DOCKER_LIST };
+	const char	*mt, *fix = NULL;
+	json_t		*o;
+	size_t		 i, n;
+
+	o = core_json_parse(bytes, len, &core_json_manifest);
+	mt = json_string_value(json_object_get(o, "mediaType"));
+	n = ct != NULL ? strcspn(ct, "; ") : 0;
+	for (i = 0; mt != NULL && i < sizeof(known) / sizeof(*known); i++)
+		if (strcmp(mt, known[i]) == 0 && (ct == NULL ||
+		    strlen(known[i]) != n || strncmp(ct, known[i], n) != 0))
+			fix = known[i];
+	json_decref(o);
+	return fix;
+}

@@ -79,6 +79,8 @@ const char *px_fetch_link(const struct px_fetch *);
  * Location and Link rewritten to the origin given), and Content-Length
  * (-1 when absent); they live as long as the fetch. */
 struct evbuffer *px_fetch_headers(struct px_fetch *);
+/* Replace the Content-Type of those headers (and px_fetch_content_type). */
+int	px_fetch_set_content_type(struct px_fetch *, const char *);
 int64_t	px_fetch_content_length(const struct px_fetch *);
 
 /* auth.c: signet's own registry credentials (registry_auth) */
@@ -228,7 +230,8 @@ struct px_lw_result {
 	int			 lags;		/* read-backs that did not show
 						 * the write yet */
 	const char		*message;	/* why, when not PRESENT/WRITTEN;
-						 * lives until cb returns */
+						 * the job's: read it before
+						 * freeing the job */
 };
 /*
  * What the list must hold: change list (append, merge, annotate) and return
@@ -238,7 +241,8 @@ struct px_lw_result {
  */
 typedef int (*px_lw_need_fn)(void *arg, struct core_sigman *list,
 	    int absent, char *err, size_t errlen);
-/* Once, from the loop; the callback may free the job. */
+/* Once, from the loop; the callback may free the job, after which the
+ * result is gone. */
 typedef void (*px_lw_fn)(void *arg, const struct px_lw_result *);
 struct px_listwrite_req {
 	struct px_upstream	*up;

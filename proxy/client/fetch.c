@@ -592,3 +592,25 @@ px_fetch_error_is(struct px_fetch *f, const char *code)
 	json_decref(o);
 	return found;
 }
+
+int
+px_fetch_set_content_type(struct px_fetch *f, const char *ct)
+{
+	struct evbuffer	*n = evbuffer_new();
+	char		*line;
+	size_t		 len;
+
+	if (n == NULL)
+		return -1;
+	while ((line = evbuffer_readln(f->f_resp_hdrs, &len,
+	    EVBUFFER_EOL_CRLF)) != NULL) {
+		if (strncasecmp(line, "content-type:", 13) != 0)
+			evbuffer_add_printf(n, "%s\r\n", line);
+		free(line);
+	}
+	evbuffer_add_printf(n, "Content-Type: %s\r\n", ct);
+	evbuffer_free(f->f_resp_hdrs);
+	f->f_resp_hdrs = n;
+	snprintf(f->f_ctype, sizeof(f->f_ctype), "%s", ct);
+	return 0;
+}

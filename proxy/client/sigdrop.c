@@ -385,19 +385,20 @@ on_trimmed(void *arg, const struct px_lw_result *r)
 {
 	struct px_sigdrop	*d = arg;
 	char			 why[700];
+	int			 ok = r->outcome == PX_LW_WRITTEN ||
+				    r->outcome == PX_LW_PRESENT ||
+				    r->outcome == PX_LW_ABSENT;
 
-	px_listwrite_free(d->d_lw);
-	d->d_lw = NULL;
-	if (r->outcome == PX_LW_WRITTEN || r->outcome == PX_LW_PRESENT ||
-	    r->outcome == PX_LW_ABSENT) {
+	/* r lives as long as the job: read it before freeing that */
+	if (ok)
 		snprintf(why, sizeof(why), "%zu of %zu layers made for %s%s%s "
 		    "removed", d->d_ndrop, d->d_nlayers, d->d_subject,
 		    d->d_by_repo ? " in " : "", d->d_by_repo ? d->d_repo : "");
-		object_done(d, PX_SD_TRIMMED, why);
-		return;
-	}
-	snprintf(why, sizeof(why), "writing it back: %s", r->message);
-	object_done(d, PX_SD_FAILED, why);
+	else
+		snprintf(why, sizeof(why), "writing it back: %s", r->message);
+	px_listwrite_free(d->d_lw);
+	d->d_lw = NULL;
+	object_done(d, ok ? PX_SD_TRIMMED : PX_SD_FAILED, why);
 }
 
 static struct px_listwrite *

@@ -236,6 +236,14 @@ keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
 	memcpy(m->bytes, body, len);
 	m->len = len;
 	snprintf(m->ctype, sizeof(m->ctype), "%s", ct);
+	if (core_manifest_type_fix(body, len, ct) != NULL) {
+		/* old Nexus labels OCI as Docker: the target would refuse */
+		fprintf(stderr, "signet: copy: the source's Content-Type %.100s "
+		    "disagrees with the manifest's mediaType; %s is used\n", ct,
+		    core_manifest_type_fix(body, len, ct));
+		snprintf(m->ctype, sizeof(m->ctype), "%s",
+		    core_manifest_type_fix(body, len, ct));
+	}
 	snprintf(m->tag, sizeof(m->tag), "%s", tag != NULL ? tag : "");
 	core_sha256_hex(body, len, hex);
 	snprintf(m->digest, sizeof(m->digest), "sha256:%s", hex);
@@ -914,21 +922,24 @@ on_list_done(void *arg, const struct px_lw_result *r)
 {
 	struct copy	*c = arg;
 	char		 msg[900];
+	int		 ok = r->outcome == PX_LW_PRESENT ||
+			    r->outcome == PX_LW_WRITTEN;
 
-	px_listwrite_free(c->lw);
-	c->lw = NULL;
+	/* r lives as long as the job: read it all before freeing that */
 	if (r->repairs > 0)
 		fprintf(stderr, "signet: copy: %s changed under the copy; "
 		    "merged again (%d time(s))\n", c->sig[c->i].tag,
 		    r->repairs);
-	if (r->outcome != PX_LW_PRESENT && r->outcome != PX_LW_WRITTEN) {
-		snprintf(msg, sizeof(msg), "signature object %s at the target: "
-		    "%s", c->sig[c->i].tag, r->message);
+	snprintf(msg, sizeof(msg), "signature object %s at the target: %s",
+	    c->sig[c->i].tag, r->message);
+	if (ok && r->writes > 0)
+		c->lists++;
+	px_listwrite_free(c->lw);
+	c->lw = NULL;
+	if (!ok) {
 		fail(c, msg);
 		return;
 	}
-	if (r->writes > 0)
-		c->lists++;
 	c->i++;
 	next(c);
 }

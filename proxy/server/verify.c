@@ -475,6 +475,30 @@ answer(struct px_verify *v, enum decision d, const char *reason,
 	v->v_manifest = NULL;
 }
 
+/*
+ * A registry whose Content-Type disagrees with the manifest's own
+ * mediaType (old Nexus labels OCI as Docker) would have the client refuse
+ * what was verified: the body's type is sent, and logged.
+ */
+static void
+fix_content_type(struct px_verify *v)
+{
+	const char	*body, *fix;
+	size_t		 len;
+
+	if (!v->v_is_get || v->v_manifest == NULL)
+		return;
+	body = px_fetch_body(v->v_manifest, &len);
+	fix = core_manifest_type_fix(body, len,
+	    px_fetch_content_type(v->v_manifest));
+	if (fix == NULL)
+		return;
+	px_info("%s@%s: the upstream's Content-Type %.100s disagrees with the "
+	    "manifest's mediaType; %s is sent", v->v_repo, v->v_digest,
+	    px_fetch_content_type(v->v_manifest), fix);
+	(void)px_fetch_set_content_type(v->v_manifest, fix);
+}
+
 static void
 answer_client(struct px_verify *v, enum decision d, const char *reason,
     const char *signer)
@@ -487,6 +511,7 @@ answer_client(struct px_verify *v, enum decision d, const char *reason,
 	switch (d) {
 	case D_ALLOW:
 		vstats.allowed++;
+		fix_content_type(v);
 		px_conn_reply_fetch(c, v->v_manifest, NULL);
 		return;
 	case D_INDETERMINATE:

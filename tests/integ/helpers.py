@@ -22,7 +22,8 @@
       with a cosign layer (400 MANIFEST_INVALID); lag answers reads of a
       manifest reference as before its PUT for 1.5 s after it;
       blob-redirect answers blob GETs with a 307 to a store on another
-      port that refuses requests carrying an Authorization.  GET /_counts: what the
+      port that refuses requests carrying an Authorization; ct-lie labels
+      OCI manifests as Docker on GET.  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
@@ -292,6 +293,16 @@ def quirk_front(port, upstream, quirk):
             r = c.getresponse()
             data = r.read()
             status = r.status
+            if quirk == "ct-lie" and self.command == "GET" and "/manifests/" in self.path \
+                    and b'"application/vnd.oci.image.manifest.v1+json"' in data:
+                # old Nexus labels an OCI manifest as Docker (REGISTRIES.md M10)
+                c.close()
+                h = {k: v for k, v in r.getheaders()
+                     if k.lower() not in ("connection", "content-length", "transfer-encoding",
+                                          "content-type")}
+                h["Content-Type"] = "application/vnd.docker.distribution.manifest.v2+json"
+                self.reply(status, data, h)
+                return
             if quirk == "forbidden-absent" and status == 404 and "/manifests/" in self.path:
                 # Artifactory virtual repositories (REGISTRIES.md T8)
                 c.close()

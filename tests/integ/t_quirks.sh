@@ -13,7 +13,9 @@
 #     later; signet waits to see it instead of writing it again;
 #   - blobs served from object storage through a 307 (ECR, Harbor on S3):
 #     followed, without the client's Authorization (a presigned URL
-#     refuses a second credential), by the verifier and by `signet copy`.
+#     refuses a second credential), by the verifier and by `signet copy`;
+#   - a Content-Type that disagrees with the manifest (old Nexus): the
+#     manifest's own mediaType is sent on a verified pull, and copied.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -106,6 +108,14 @@ body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/gl.json" \
 expect_match "a refused list refuses the push, in the registry's words" "$body" \
     'signing is required .*writing the signature list: upstream answered HTTP 400 MANIFEST_INVALID: manifest invalid.* 403$'
 expect_match "  the list was PUT once, not five times" "$(counts)" '"refused": 1[,}]'
+#    signet copy to it: refused in words, exit 1 (not a crash)
+start_registry src
+$cpd "oci:$T/img-gl" "docker://$REG_src/gl/src:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_src/gl/src:1" >/dev/null 2>&1
+out=$("$SIGNET" copy --allow-http "$REG_src/gl/src:1" "$FRONT/gl/copy:1" 2>&1)
+expect_eq "signet copy to it fails with exit 1" "$?" 1
+expect_match "  saying why, in the registry's words" "$out" \
+    'signature object sha256-[0-9a-f]*.sig at the target: writing the signature list: upstream answered HTTP 400 MANIFEST_INVALID'
 stop_signet
 : >"$T/signet.log"
 
@@ -142,5 +152,24 @@ out=$("$SIGNET" copy --allow-http "$FRONT/rd/app:1" "$REG_dst/rd/copy:1" 2>&1)
 expect_eq "signet copy from it succeeds" "$?" 0
 out=$($CHECK "$REG_dst" rd/copy 1 "$T/k.pub")
 expect_match "  with the signature" "$out" '"valid": 1'
+stop_signet
+: >"$T/signet.log"
+
+# 7. a Content-Type that lies: the body's mediaType goes to the client
+front ct-lie
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-ct" --layers 1 --size 5000 --seed ctlie)
+check "a push through signet is signed" $cpd "oci:$T/img-ct" "docker://$PROXY/ct/app:1"
+h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" "http://$PROXY/v2/ct/app/manifests/1" | tr -d '\r')
+expect_match "a verified GET carries the manifest's own type" "$h" \
+    'Content-Type: application/vnd.oci.image.manifest.v1.json'
+check "  and only that one" test "$(printf '%s' "$h" | grep -ci '^content-type:')" -eq 1
+check "  and signet logged it" grep -q "disagrees with the manifest's mediaType" "$T/signet.log"
+out=$(skopeo copy -q --src-tls-verify=false "docker://$PROXY/ct/app:1" "oci:$T/ct-pulled:x" 2>&1)
+expect_eq "skopeo pulls it through signet" "$out" ""
+out=$("$SIGNET" copy --allow-http "$FRONT/ct/app:1" "$REG_dst/ct/copy:1" 2>&1)
+expect_eq "signet copy from it succeeds" "$?" 0
+expect_match "  and says which type it used" "$out" \
+    "disagrees with the manifest's mediaType; application/vnd.oci.image.manifest.v1.json is used"
 stop_signet
 finish

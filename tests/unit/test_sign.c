@@ -613,6 +613,31 @@ test_layer_names(void)
 	    sizeof(why)) == 0, "a broken payload names nothing");
 }
 
+/* A Content-Type that disagrees with the manifest's own mediaType. */
+static void
+test_type_fix(void)
+{
+	const char	*oci = "{\"mediaType\":\"" CORE_MT_OCI_MANIFEST "\"}";
+	const char	*none = "{\"schemaVersion\":2}";
+	const char	*odd = "{\"mediaType\":\"text/plain\"}";
+
+	CHECK(core_manifest_type_fix(oci, strlen(oci), CORE_MT_OCI_MANIFEST)
+	    == NULL, "agree");
+	CHECK(core_manifest_type_fix(oci, strlen(oci), CORE_MT_OCI_MANIFEST
+	    "; charset=utf-8") == NULL, "agree, with a parameter");
+	CHECK(core_manifest_type_fix(oci, strlen(oci),
+	    CORE_MT_DOCKER_MANIFEST) != NULL &&
+	    strcmp(core_manifest_type_fix(oci, strlen(oci),
+	    CORE_MT_DOCKER_MANIFEST), CORE_MT_OCI_MANIFEST) == 0,
+	    "OCI labelled Docker: OCI");
+	CHECK(core_manifest_type_fix(oci, strlen(oci), NULL) != NULL,
+	    "no Content-Type: the body's");
+	CHECK(core_manifest_type_fix(none, strlen(none),
+	    CORE_MT_DOCKER_MANIFEST) == NULL, "no mediaType: nothing to say");
+	CHECK(core_manifest_type_fix(odd, strlen(odd),
+	    CORE_MT_DOCKER_MANIFEST) == NULL, "an unknown mediaType: kept");
+}
+
 int
 main(void)
 {
@@ -629,5 +654,6 @@ main(void)
 	test_json_limits();
 	test_sig_object();
 	test_layer_names();
+	test_type_fix();
 	return unit_done();
 }
