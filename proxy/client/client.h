@@ -391,5 +391,13 @@ const char *px_sign_sigtag(const struct px_sign *);
 void	px_sign_queue_run(struct conf *, struct px_upstream *,
 	    struct event_base *);
 const struct px_sign_stats *px_sign_stats(void);
+/*
+ * Pending rechecks are kept in state_dir/rechecks: resume them (at start),
+ * and at a drain run those waiting now, once; px_sign_drain returns how
+ * many still run (the drain waits for 0, within drain_timeout).
+ */
+void	px_sign_rechecks_resume(struct conf *, struct px_upstream *,
+	    struct event_base *);
+int	px_sign_drain(void);
 
 #endif /* SIGNET_CLIENT_H */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/base64.h>
@@ -144,6 +145,9 @@ struct px_sign {
 	int			 s_rekor_sent;	/* the entry is in this round */
 	enum conf_sign		 s_rekor_mode;	/* the rule's, or required */
 	char			*s_queue_path;	/* a queued upload being retried */
+	char			*s_recheck_path;	/* the pending recheck, kept
+						 * in state_dir */
+	int			 s_drained;	/* ran early, at a drain */
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
@@ -474,6 +478,52 @@ fail:
 }
 
 /*
+ * state_dir files: one JSON object each, written whole or not at all
+ * (a temporary file, fsync, rename), read back one by one.
+ */
+static int
+save_json(const char *path, json_t *o)
+{
+	char	 tmp[1400], *text;
+	FILE	*fp;
+	int	 ok = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	fp = text != NULL ? fopen(tmp, "w") : NULL;
+	if (fp != NULL) {
+		ok = fputs(text, fp) >= 0 && fflush(fp) == 0 &&
+		    fsync(fileno(fp)) == 0;
+		fclose(fp);
+		ok = ok && rename(tmp, path) == 0;
+		if (!ok)
+			unlink(tmp);
+	}
+	free(text);
+	return ok ? 0 : -1;
+}
+
+/* The next *.json of dir, parsed (NULL when it is not JSON), with its
+ * path; 0 at the end. */
+static int
+next_json(DIR *d, const char *dir, char *path, size_t plen, json_t **o)
+{
+	struct dirent	*de;
+	json_error_t	 jerr;
+	size_t		 n;
+
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(path, plen, "%s/%s", dir, de->d_name);
+		*o = json_load_file(path, 0, &jerr);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * A best-effort upload that failed is queued on disk, in state_dir, so a
  * restart loses nothing: the manifest (to rebuild the same payload; the
  * signature is deterministic ECDSA, RFC 6979) and where it lives.
@@ -481,11 +531,10 @@ fail:
 static int
 queue_write(struct px_sign *s)
 {
-	char	 dir[1024], path[1200], tmp[1300], *text, *m64;
+	char	 dir[1024], path[1200], *m64;
 	size_t	 n;
 	json_t	*o;
-	FILE	*fp;
-	int	 rc = -1;
+	int	 rc;
 
 	if (s->s_conf->state_dir == NULL || s->s_queue_path != NULL)
 		return -1;
@@ -493,7 +542,6 @@ queue_write(struct px_sign *s)
 	(void)mkdir(dir, 0700);
 	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, s->s_digest + 7,
 	    s->s_pdigest + 7);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	n = 4 * ((s->s_mlen + 2) / 3) + 1;
 	m64 = malloc(n);
 	if (m64 == NULL || mbedtls_base64_encode((unsigned char *)m64, n, &n,
@@ -504,20 +552,8 @@ queue_write(struct px_sign *s)
 	o = json_pack("{s:s, s:s, s:s}", "repository", s->s_repo,
 	    "content_type", s->s_ctype, "manifest", m64);
 	free(m64);
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	rc = save_json(path, o);
 	json_decref(o);
-	fp = text != NULL ? fopen(tmp, "w") : NULL;
-	if (fp != NULL) {
-		if (fputs(text, fp) >= 0 && fflush(fp) == 0 &&
-		    fsync(fileno(fp)) == 0)
-			rc = 0;
-		fclose(fp);
-		if (rc == 0 && rename(tmp, path) == -1)
-			rc = -1;
-		if (rc == -1)
-			unlink(tmp);
-	}
-	free(text);
 	return rc;
 }
 
@@ -845,6 +881,60 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A pending recheck is kept in state_dir/rechecks, so a restart (SIGTERM
+ * or SIGKILL) does not drop it: the layer signet wrote (payload, signature,
+ * bundle), where, and when to look next.  No credentials: a resumed
+ * recheck reads and writes with registry_auth, or anonymously.
+ */
+static void
+recheck_save(struct px_sign *s, long delay_ms)
+{
+	char	 dir[1024], path[1300], *p64;
+	size_t	 n;
+	json_t	*o;
+	int	 rc;
+
+	if (s->s_conf->state_dir == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s/rechecks", s->s_conf->state_dir);
+	(void)mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, s->s_digest + 7,
+	    s->s_pdigest + 7);
+	n = 4 * ((s->s_plen + 2) / 3) + 1;
+	p64 = malloc(n);
+	if (p64 == NULL || mbedtls_base64_encode((unsigned char *)p64, n, &n,
+	    (unsigned char *)s->s_payload, s->s_plen) != 0) {
+		free(p64);
+		return;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:i}",
+	    "repository", s->s_repo, "signature_repository", s->s_sigrepo,
+	    "digest", s->s_digest, "payload", p64, "signature", s->s_sig64,
+	    "bundle", s->s_bundle, "due", (json_int_t)(time(NULL) +
+	    (delay_ms + 999) / 1000), "done", s->s_recheck);
+	free(p64);
+	rc = save_json(path, o);
+	json_decref(o);
+	if (rc == -1) {
+		px_warn("%s: cannot keep the pending recheck", path);
+		return;
+	}
+	if (s->s_recheck_path == NULL)
+		s->s_recheck_path = strdup(path);
+}
+
+/* No recheck pending any more (done, lost, or the image is gone). */
+static void
+recheck_forget(struct px_sign *s)
+{
+	if (s->s_recheck_path == NULL)
+		return;
+	unlink(s->s_recheck_path);
+	free(s->s_recheck_path);
+	s->s_recheck_path = NULL;
+}
+
 /* Answered the client after writing a signature: look again later. */
 static void
 schedule_recheck(struct px_sign *s)
@@ -852,6 +942,7 @@ schedule_recheck(struct px_sign *s)
 	struct timeval	tv;
 
 	if (s->s_recheck >= RECHECKS) {
+		recheck_forget(s);
 		set_state(s, SG_DONE);
 		if (s->s_detached)
 			sign_destroy(s);
@@ -860,6 +951,7 @@ schedule_recheck(struct px_sign *s)
 	tv.tv_sec = recheck_ms[s->s_recheck] / 1000;
 	tv.tv_usec = (recheck_ms[s->s_recheck] % 1000) * 1000;
 	s->s_recheck++;
+	recheck_save(s, recheck_ms[s->s_recheck - 1]);
 	set_state(s, SG_RECHECK_WAIT);
 	evtimer_add(s->s_timer, &tv);
 }
@@ -1201,6 +1293,7 @@ done_recheck_subject(struct px_sign *s)
 		    s->s_repo, s->s_digest);
 		s->s_background = 0;
 		s->s_recheck = RECHECKS;
+		recheck_forget(s);
 		set_state(s, SG_DONE);
 		if (s->s_detached)
 			sign_destroy(s);
@@ -1281,6 +1374,7 @@ finish_signing(struct px_sign *s, int ok)
 		if (!ok) {
 			if (s->s_failure != SF_LOST)
 				stats.lost++;	/* counted there already */
+			recheck_forget(s);	/* logged above */
 			set_state(s, SG_DONE);
 			if (s->s_detached)
 				sign_destroy(s);
@@ -1403,6 +1497,7 @@ sign_destroy(struct px_sign *s)
 	json_decref(s->s_mirrored);
 	free(s->s_bundle);
 	free(s->s_queue_path);
+	free(s->s_recheck_path);	/* the file stays: resumed at start */
 	px_fetch_free(s->s_listget);
 	free(s->s_upload[0]);
 	free(s->s_upload[1]);
@@ -1529,8 +1624,6 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 {
 	struct px_signer_req rq;
 	char		 dir[1024], path[1400];
-	struct dirent	*de;
-	json_error_t	 jerr;
 	json_t		*o;
 	const char	*repo, *ct, *m64;
 	unsigned char	*man;
@@ -1550,12 +1643,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 	d = opendir(dir);
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		o = json_load_file(path, 0, &jerr);
+	while (next_json(d, dir, path, sizeof(path), &o)) {
 		repo = json_string_value(json_object_get(o, "repository"));
 		ct = json_string_value(json_object_get(o, "content_type"));
 		m64 = json_string_value(json_object_get(o, "manifest"));
@@ -1585,6 +1673,147 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 			queue_job->s_rekor_mode = CONF_SIGN_REQUIRED;
 		}
 		break;
+	}
+	closedir(d);
+}
+
+/*
+ * A drain (SIGTERM): rechecks waiting for their time run now, once, so a
+ * signature lost moments ago is repaired before the exit; the next round
+ * stays in state_dir for the next start.  The number still running.
+ */
+int
+px_sign_drain(void)
+{
+	struct px_sign	*s;
+	int		 busy = 0;
+
+	TAILQ_FOREACH(s, &sign_background, s_bg) {
+		if (s->s_state == SG_RECHECK_WAIT && !s->s_drained) {
+			s->s_drained = 1;
+			evtimer_del(s->s_timer);
+			event_active(s->s_timer, EV_TIMEOUT, 1);
+			busy++;
+		} else if (s->s_state != SG_RECHECK_WAIT &&
+		    s->s_state != SG_DONE)
+			busy++;
+	}
+	return busy;
+}
+
+static void
+on_resumed_auth(void *arg, const char *header, const char *err)
+{
+	struct px_sign	*s = arg;
+
+	px_auth_free(s->s_authjob);
+	s->s_authjob = NULL;
+	if (err == NULL && header != NULL)
+		s->s_sigauth = strdup(header);
+	else
+		s->s_own_auth = 0;	/* anonymous, then */
+}
+
+/* One kept recheck, as a background job waiting for its time. */
+static void
+resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
+    const char *path, json_t *o)
+{
+	struct px_sign	*s;
+	const char	*repo, *sigrepo, *digest, *p64, *sig, *bundle, *cached;
+	unsigned char	*payload = NULL;
+	struct timeval	 tv;
+	size_t		 plen = 0;
+	char		 hex[65];
+	json_int_t	 due;
+
+	repo = json_string_value(json_object_get(o, "repository"));
+	sigrepo = json_string_value(json_object_get(o, "signature_repository"));
+	digest = json_string_value(json_object_get(o, "digest"));
+	p64 = json_string_value(json_object_get(o, "payload"));
+	sig = json_string_value(json_object_get(o, "signature"));
+	bundle = json_string_value(json_object_get(o, "bundle"));
+	due = json_integer_value(json_object_get(o, "due"));
+	if (p64 != NULL)
+		payload = core_b64_decode(p64, &plen);
+	s = calloc(1, sizeof(*s));
+	if (repo == NULL || sigrepo == NULL || digest == NULL || sig == NULL ||
+	    payload == NULL || s == NULL || strlen(sig) >= sizeof(s->s_sig64) ||
+	    !core_name_valid(repo, strlen(repo)) ||
+	    !core_name_valid(sigrepo, strlen(sigrepo)) ||
+	    strncmp(digest, "sha256:", 7) != 0 ||
+	    !core_digest_valid(digest, strlen(digest)) ||
+	    conf_policy_for(cf, repo) == NULL) {
+		px_warn("%s: unusable pending recheck, removed", path);
+		unlink(path);
+		free(payload);
+		free(s);
+		return;
+	}
+	s->s_conf = conf_ref(cf);
+	s->s_up = up;
+	s->s_base = base;
+	s->s_policy = conf_policy_for(cf, repo);
+	s->s_timer = evtimer_new(base, on_retry, s);
+	s->s_payload = (char *)payload;
+	s->s_plen = plen;
+	s->s_recheck_path = strdup(path);
+	s->s_bundle = bundle != NULL ? strdup(bundle) : NULL;
+	gettimeofday(&s->s_start, NULL);
+	snprintf(s->s_repo, sizeof(s->s_repo), "%s", repo);
+	snprintf(s->s_sigrepo, sizeof(s->s_sigrepo), "%s", sigrepo);
+	snprintf(s->s_digest, sizeof(s->s_digest), "%s", digest);
+	snprintf(s->s_ref, sizeof(s->s_ref), "%s", digest);
+	snprintf(s->s_sig64, sizeof(s->s_sig64), "%s", sig);
+	core_sig_tag(s->s_digest, s->s_sigtag);
+	core_sha256_hex(s->s_payload, s->s_plen, hex);
+	snprintf(s->s_pdigest, sizeof(s->s_pdigest), "sha256:%s", hex);
+	s->s_signed = s->s_payload_up = s->s_rekor_done = s->s_wrote = 1;
+	s->s_rekor_mode = CONF_SIGN_OFF;
+	s->s_recheck = (int)json_integer_value(json_object_get(o, "done"));
+	if (s->s_recheck < 1 || s->s_recheck > RECHECKS)
+		s->s_recheck = RECHECKS;
+	s->s_detached = 1;
+	TAILQ_INSERT_TAIL(&sign_background, s, s_bg);
+	if (s->s_timer == NULL || s->s_recheck_path == NULL) {
+		sign_destroy(s);
+		return;
+	}
+	/* signet's own credentials for the signature repository, if any */
+	if (cf->reg_user != NULL) {
+		s->s_own_auth = 1;
+		s->s_authjob = px_auth_get(cf, up, s->s_sigrepo,
+		    on_resumed_auth, s, &cached);
+		if (s->s_authjob == NULL && cached != NULL)
+			s->s_sigauth = strdup(cached);
+		else if (s->s_authjob == NULL)
+			s->s_own_auth = 0;
+	}
+	set_state(s, SG_RECHECK_WAIT);
+	tv.tv_sec = due > time(NULL) ? (long)(due - time(NULL)) : 0;
+	tv.tv_usec = 0;
+	evtimer_add(s->s_timer, &tv);
+	px_info("resumed the pending recheck of %s@%s (%s)", s->s_repo,
+	    s->s_digest, path);
+}
+
+void
+px_sign_rechecks_resume(struct conf *cf, struct px_upstream *up,
+    struct event_base *base)
+{
+	char		 dir[1024], path[1400];
+	json_t		*o;
+	DIR		*d;
+
+	if (cf->state_dir == NULL || cf->sign_key == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s/rechecks", cf->state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while (next_json(d, dir, path, sizeof(path), &o)) {
+		resume_one(cf, up, base, path, o);
+		json_decref(o);
 	}
 	closedir(d);
 }

@@ -45,6 +45,7 @@ struct px_server {
 	int			 draining;
 	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
 	struct event		*ev_queue;	/* queued Rekor uploads */
+	struct event		*ev_poll;	/* a drain waiting for rechecks */
 	uint64_t		 next_id;
 	uint64_t		 refused_per_addr;
 };
@@ -930,13 +931,37 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 /* Signals, reload, drain */
 
+/*
+ * Exit once no connection is left and no recheck of a signature written
+ * moments ago is running (px_sign_drain runs the waiting ones now); the
+ * drain timeout bounds both.  Polled every 50 ms while draining.
+ */
 static void
 server_maybe_exit(struct px_server *srv)
 {
-	if (srv->draining && srv->nconns == 0) {
+	struct timeval	tv = { 0, 50000 };
+	int		busy;
+
+	if (!srv->draining || srv->nconns > 0)
+		return;
+	busy = px_sign_drain();
+	if (busy == 0) {
 		px_info("drained, exiting");
 		event_base_loopexit(srv->base, NULL);
+		return;
 	}
+	if (!evtimer_pending(srv->ev_poll, NULL)) {
+		px_info("draining: %d signature recheck(s) running", busy);
+		evtimer_add(srv->ev_poll, &tv);
+	}
+}
+
+static void
+on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	server_maybe_exit(arg);
 }
 
 static void
@@ -1126,8 +1151,9 @@ px_server_new(struct event_base *base, struct conf *conf,
 	srv->ev_int = evsignal_new(base, SIGINT, on_term, srv);
 	srv->ev_hup = evsignal_new(base, SIGHUP, on_hup, srv);
 	srv->ev_drain = evtimer_new(base, on_drain_timeout, srv);
+	srv->ev_poll = evtimer_new(base, on_poll, srv);
 	if (srv->ev_term == NULL || srv->ev_int == NULL || srv->ev_hup == NULL ||
-	    srv->ev_drain == NULL) {
+	    srv->ev_drain == NULL || srv->ev_poll == NULL) {
 		snprintf(err, errlen, "cannot set up signal handling");
 		goto fail;
 	}
@@ -1137,6 +1163,8 @@ px_server_new(struct event_base *base, struct conf *conf,
 
 		evtimer_add(srv->ev_queue, &tv);
 	}
+	/* what a previous run (stopped, or killed) had still to look at */
+	px_sign_rechecks_resume(conf, srv->up, base);
 	evsignal_add(srv->ev_term, NULL);
 	evsignal_add(srv->ev_int, NULL);
 	evsignal_add(srv->ev_hup, NULL);
@@ -1171,6 +1199,8 @@ px_server_free(struct px_server *srv)
 		event_free(srv->ev_drain);
 	if (srv->ev_queue != NULL)
 		event_free(srv->ev_queue);
+	if (srv->ev_poll != NULL)
+		event_free(srv->ev_poll);
 	px_sign_shutdown();	/* before the upstream its jobs use */
 	px_upstream_free(srv->up);
 	px_tls_unref(srv->tls);
