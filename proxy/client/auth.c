@@ -38,9 +38,22 @@ struct px_auth {
 	struct px_fetch		*a_fetch;
 	char			 a_scope[3 * CORE_NAME_MAX + 96];
 	char			*a_basic;	/* "Basic base64(user:pass)" */
+	char			*a_url;		/* the token request, for a retry */
+	int			 a_tries;	/* token requests that failed */
+	struct event		*a_timer;	/* the next try */
 	px_auth_fn		 a_cb;
 	void			*a_arg;
 };
+
+/*
+ * A token service that resets the connection now and then (Alibaba) or
+ * fails for a moment is asked again, at most AUTH_TOKEN_RETRIES times,
+ * 0.3 s then 0.9 s later; a 429 was waited for by the fetch already.
+ */
+#define AUTH_TOKEN_RETRIES	2
+
+static void	send_token_request(struct px_auth *);
+static void	on_fetch(struct px_fetch *, void *);
 
 static void
 wipe_free(char *s)
@@ -159,12 +172,10 @@ auth_finish(struct px_auth *a, const char *header, const char *err)
 	wipe_free(copy);
 }
 
-static void on_fetch(struct px_fetch *, void *);
-
 static void
 request_token(struct px_auth *a, const char *challenge)
 {
-	char	*realm, *service, *url, err[400];
+	char	*realm, *service, *url;
 	size_t	 n;
 
 	realm = challenge_param(challenge, "realm");
@@ -206,15 +217,32 @@ request_token(struct px_auth *a, const char *challenge)
 	}
 	free(realm);
 	free(service);
-	px_fetch_free(a->a_fetch);
+	free(a->a_url);
+	a->a_url = url;
 	a->a_state = AU_TOKEN;
-	a->a_fetch = url == NULL ? NULL : px_fetch_send(a->a_up, a->a_ep,
-	    &(struct px_request){ .method = "GET", .url = url,
+	send_token_request(a);
+}
+
+static void
+send_token_request(struct px_auth *a)
+{
+	char	err[400];
+
+	px_fetch_free(a->a_fetch);
+	a->a_fetch = a->a_url == NULL ? NULL : px_fetch_send(a->a_up,
+	    a->a_ep, &(struct px_request){ .method = "GET", .url = a->a_url,
 	    .authorization = a->a_basic, .accept = "application/json" },
 	    on_fetch, a, err, sizeof(err));
-	free(url);
 	if (a->a_fetch == NULL)
 		auth_finish(a, NULL, "cannot start the token request");
+}
+
+static void
+on_token_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_token_request(arg);
 }
 
 static void
@@ -222,7 +250,7 @@ on_fetch(struct px_fetch *f, void *arg)
 {
 	struct px_auth	*a = arg;
 	const char	*ch, *body, *tok;
-	char		*header;
+	char		*header, reason[700];
 	json_t		*o;
 	size_t		 len;
 	long		 ttl;
@@ -258,10 +286,25 @@ on_fetch(struct px_fetch *f, void *arg)
 		request_token(a, ch);
 		return;
 	}
+	if ((st == 0 || st >= 500) && a->a_tries < AUTH_TOKEN_RETRIES) {
+		struct timeval	tv = { 0, a->a_tries == 0 ? 300000 : 900000 };
+
+		if (a->a_timer == NULL)
+			a->a_timer = evtimer_new(px_upstream_base(a->a_up),
+			    on_token_retry, a);
+		if (a->a_timer != NULL) {
+			a->a_tries++;
+			px_debug("the token service failed (%s): asking again",
+			    px_fetch_reason(f));
+			evtimer_add(a->a_timer, &tv);
+			return;
+		}
+	}
 	if (st != 200) {
-		auth_finish(a, NULL, st == 0 ? px_fetch_error(f) :
-		    st == 401 || st == 403 ? "the token service refused "
-		    "the credentials" : "the token service failed");
+		snprintf(reason, sizeof(reason), "%s: %s", st == 401 ||
+		    st == 403 ? "the token service refused the credentials" :
+		    "the token service failed", px_fetch_reason(f));
+		auth_finish(a, NULL, reason);
 		return;
 	}
 	body = px_fetch_body(f, &len);
@@ -347,7 +390,10 @@ px_auth_free(struct px_auth *a)
 	if (a == NULL)
 		return;
 	px_fetch_free(a->a_fetch);
+	if (a->a_timer != NULL)
+		event_free(a->a_timer);
 	wipe_free(a->a_basic);
+	free(a->a_url);
 	conf_endpoint_free(a->a_ep);
 	free(a);
 }

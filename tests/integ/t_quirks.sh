@@ -15,7 +15,9 @@
 #     followed, without the client's Authorization (a presigned URL
 #     refuses a second credential), by the verifier and by `signet copy`;
 #   - a Content-Type that disagrees with the manifest (old Nexus): the
-#     manifest's own mediaType is sent on a verified pull, and copied.
+#     manifest's own mediaType is sent on a verified pull, and copied;
+#   - a token service that resets connections or fails now and then
+#     (Alibaba, GAR): asked again.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -172,4 +174,30 @@ expect_eq "signet copy from it succeeds" "$?" 0
 expect_match "  and says which type it used" "$out" \
     "disagrees with the manifest's mediaType; application/vnd.oci.image.manifest.v1.json is used"
 stop_signet
+
+# 8. a flaky token service: signet's own token flow asks again
+for flaky in reset 503; do
+	tport=$(free_port)
+	TOKEN_FLAKY=$flaky "$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" \
+	    "$T/token-$flaky.pem" "$T/tokens-$flaky.log" 'alice:apw:app/*' \
+	    >"$T/token-$flaky.out" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_port "$tport"
+	start_registry "tok$flaky" "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: signet-test-registry
+    issuer: signet-test-issuer
+    rootcertbundle: $T/token-$flaky.pem"
+	eval "reg=\$REG_tok$flaky"
+	img=$(mkimage "$T/img-tok-$flaky" --layers 1 --size 5000 --seed "tok-$flaky")
+	skopeo copy -q --dest-tls-verify=false --dest-creds alice:apw --retry-times 3 \
+	    "oci:$T/img-tok-$flaky" "docker://$reg/app/tok:1" >/dev/null 2>&1
+	out=$(SIGNET_REG_PW=apw "$SIGNET" sign --key "$T/k.key" --allow-http \
+	    --registry-username alice --registry-password apw "$reg/app/tok:1" 2>&1)
+	expect_eq "$flaky token service: signet sign succeeds" "$?" 0
+	check "  after the service failed once" grep -q "flaky $flaky" "$T/tokens-$flaky.log"
+	out=$($CHECK "$reg" app/tok 1 "$T/k.pub" --creds alice:apw)
+	expect_match "  and the signature is there" "$out" '"valid": 1'
+done
 finish

@@ -10,6 +10,10 @@ then serves GET /token?service=S&scope=repository:NAME:ACTIONS with Basic
 credentials.  A user gets pull and push on repositories matching its
 patterns (fnmatch), pull only on others; anonymous requests get nothing.
 Each request is appended to LOG as "user scope granted-actions".
+TOKEN_FLAKY=reset closes every other connection of signet's (by its
+User-Agent) without an answer (as Alibaba's token service resets some,
+REGISTRIES.md A10); TOKEN_FLAKY=503 answers every other one 503 with a
+message.
 """
 import base64
 import datetime
@@ -22,6 +26,7 @@ import time
 import urllib.parse
 
 TTL = int(os.environ.get("TOKEN_TTL", "300"))   # seconds a token is good for
+FLAKY = os.environ.get("TOKEN_FLAKY", "")
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,12 +56,31 @@ def main(argv):
     with open(certout, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    served = [0]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
         def do_GET(self):
+            # only signet's own requests: the test's clients are not tested
+            if FLAKY and self.headers.get("User-Agent", "").startswith("signet"):
+                served[0] += 1
+            if FLAKY and served[0] % 2 == 1 and \
+                    self.headers.get("User-Agent", "").startswith("signet"):
+                with open(logpath, "a") as f:
+                    f.write("- flaky %s\n" % FLAKY)
+                if FLAKY == "reset":
+                    import socket
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                msg = b'{"errors":[{"code":"UNAVAILABLE","message":"token service busy"}]}'
+                self.send_response(503)
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+                return
             u = urllib.parse.urlsplit(self.path)
             q = urllib.parse.parse_qs(u.query)
             user = None
