@@ -67,6 +67,9 @@ const char *px_fetch_error(const struct px_fetch *);
 const char *px_fetch_reason(struct px_fetch *);
 /* 1 when the answer's errors[] (the distribution error body) has code. */
 int	px_fetch_error_is(struct px_fetch *, const char *code);
+/* 1 when a manifest PUT was refused because the tag is immutable (ECR's
+ * TAG_INVALID, Harbor's 412, Nexus' "does not allow updating", ...). */
+int	px_fetch_immutable(struct px_fetch *);
 /* The body, contiguous, NUL-terminated or not: use *len. */
 const char *px_fetch_body(struct px_fetch *, size_t *len);
 /* Raw header values, or NULL when absent ("" for digest and type). */

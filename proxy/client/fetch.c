@@ -614,3 +614,21 @@ px_fetch_set_content_type(struct px_fetch *f, const char *ct)
 	snprintf(f->f_ctype, sizeof(f->f_ctype), "%s", ct);
 	return 0;
 }
+
+int
+px_fetch_immutable(struct px_fetch *f)
+{
+	const char	*r;
+	int		 st = px_fetch_status(f);
+
+	if (st == 412)
+		return 1;	/* Harbor's PRECONDITION */
+	if (st != 400)
+		return 0;
+	if (px_fetch_error_is(f, "TAG_INVALID"))
+		return 1;	/* ECR */
+	r = px_fetch_reason(f);
+	return strcasestr(r, "immutable") != NULL ||
+	    strcasestr(r, "cannot be overwritten") != NULL ||
+	    strcasestr(r, "does not allow updating") != NULL;	/* Nexus */
+}

@@ -599,6 +599,16 @@ done_put_list(struct px_listwrite *w, struct px_fetch *f)
 		again(w);
 		return;
 	}
+	if (px_fetch_immutable(f)) {
+		snprintf(w->lw_err, sizeof(w->lw_err), "this registry's tags "
+		    "are immutable: the signature list %s:%s exists and cannot "
+		    "be appended (%s); a second signature needs the OCI "
+		    "referrer format (cosign v3) or a signature_repository "
+		    "whose tags are mutable", w->lw_repo, w->lw_tag,
+		    px_fetch_reason(f));
+		finish(w, PX_LW_FAILED, 403);
+		return;
+	}
 	if (st < 200 || st > 299) {
 		fail_http(w, f, "writing the signature list");
 		return;

@@ -46,6 +46,7 @@ enum sign_state {
 	SG_LIST,	/* the list extended, written, read back
 			 * (listwrite.c) */
 	SG_PUT_TAG,
+	SG_TAG_CHECK,	/* the tag was refused as immutable: is it ours? */
 	SG_DONE,
 	SG_RECHECK_WAIT,	/* answered; look again in a moment */
 	SG_RECHECK_SUBJECT	/* is the image still there? */
@@ -57,6 +58,7 @@ static const char *const state_names[] = {
 	[SG_READ_LIST] = "read-list",
 	[SG_REKOR_GET] = "rekor-get",
 	[SG_LIST] = "list", [SG_PUT_TAG] = "put-tag",
+	[SG_TAG_CHECK] = "tag-check",
 	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
 	[SG_RECHECK_SUBJECT] = "recheck-subject",
 };
@@ -151,6 +153,7 @@ struct px_sign {
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
+	struct px_fetch		*s_refusal;	/* the tag PUT's, in SG_TAG_CHECK */
 	/* mirror_signatures_from: the registry, its verification, and the
 	 * valid layer whose payload is being copied here */
 	int			 s_mi, s_mstep;
@@ -1270,14 +1273,53 @@ static void
 done_put_tag(struct px_sign *s)
 {
 	struct px_fetch	*f0 = s->s_f[0];
+	char		 target[600];
 
 	s->s_f[0] = NULL;
 	drop_fetches(s);
+	if (f0 != NULL && px_fetch_immutable(f0)) {
+		/*
+		 * An immutable tag that exists: the push of the same image
+		 * again is a success; another image's tag stays a refusal,
+		 * in the registry's words.
+		 */
+		s->s_refusal = f0;
+		set_state(s, SG_TAG_CHECK);
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    s->s_repo, s->s_ref);
+		if (send_req(s, 0, 0, "HEAD", target, NULL,
+		    CORE_MT_ACCEPT_ALL, NULL, 0) == 0)
+			return;
+		s->s_refusal = NULL;
+	}
 	set_state(s, SG_DONE);
 	if (s->s_wrote)
 		schedule_recheck(s);
 	answer_fetch(s, f0);
 	px_fetch_free(f0);
+}
+
+/* tag-check: the immutable tag names this very manifest: done */
+static void
+done_tag_check(struct px_sign *s)
+{
+	struct px_fetch	*f0 = s->s_f[0], *refusal = s->s_refusal;
+	int		 same;
+
+	same = f0 != NULL && px_fetch_status(f0) == 200 &&
+	    strcmp(px_fetch_digest(f0), s->s_digest) == 0;
+	s->s_refusal = NULL;
+	drop_fetches(s);
+	set_state(s, SG_DONE);
+	if (s->s_wrote)
+		schedule_recheck(s);
+	if (same) {
+		px_info("%s:%s is immutable and already names %s: the push "
+		    "is done", s->s_repo, s->s_ref, s->s_digest);
+		answer_fetch(s, s->s_answer);	/* the PUT by digest's 201 */
+	} else
+		answer_fetch(s, refusal);
+	px_fetch_free(refusal);
 }
 
 /* recheck-subject: a 404 ends the rechecks; anything else looks at the
@@ -1309,6 +1351,7 @@ static void (*const on_done[])(struct px_sign *) = {
 	[SG_READ_LIST] = done_read_list,
 	[SG_REKOR_GET] = done_rekor_get,
 	[SG_PUT_TAG] = done_put_tag,
+	[SG_TAG_CHECK] = done_tag_check,
 	[SG_RECHECK_SUBJECT] = done_recheck_subject,
 };
 
@@ -1499,6 +1542,7 @@ sign_destroy(struct px_sign *s)
 	free(s->s_queue_path);
 	free(s->s_recheck_path);	/* the file stays: resumed at start */
 	px_fetch_free(s->s_listget);
+	px_fetch_free(s->s_refusal);
 	free(s->s_upload[0]);
 	free(s->s_upload[1]);
 	free(s);

@@ -23,7 +23,8 @@
       manifest reference as before its PUT for 1.5 s after it;
       blob-redirect answers blob GETs with a 307 to a store on another
       port that refuses requests carrying an Authorization; ct-lie labels
-      OCI manifests as Docker on GET.  GET /_counts: what the
+      OCI manifests as Docker on GET; immutable (ECR) and immutable-harbor
+      refuse a PUT to a tag that exists (400 TAG_INVALID, 412).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
@@ -263,6 +264,32 @@ def quirk_front(port, upstream, quirk):
                 self.reply(307, b"", {"Location": "http://127.0.0.1:%d/store%s?X-Amz-Signature=f00"
                                       % (store_port[0], self.path)})
                 return
+            if quirk in ("immutable", "immutable-harbor") and self.command == "PUT" and \
+                    re.search(r"/manifests/[^/:]+$", self.path):
+                # immutable tags (REGISTRIES.md T1 ECR, T2 Harbor): a tag
+                # that exists is never written again, not even the same
+                c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                c0.request("HEAD", self.path, headers={"Accept": ", ".join([
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json"])})
+                exists = c0.getresponse().status == 200
+                c0.close()
+                if exists:
+                    counts["immutable"] = counts.get("immutable", 0) + 1
+                    tag = self.path.rsplit("/", 1)[1]
+                    js = {"Content-Type": "application/json"}
+                    if quirk == "immutable":
+                        msg = ("The image tag '" + tag + "' already exists in the repository "
+                               "and cannot be overwritten because the repository is immutable.")
+                        self.reply(400, json.dumps({"errors": [{"code": "TAG_INVALID",
+                                                                "message": msg}]}).encode(), js)
+                    else:
+                        msg = "Failed to process request due to '" + tag + "' configured as immutable."
+                        self.reply(412, json.dumps({"errors": [{"code": "PRECONDITION",
+                                                                "message": msg}]}).encode(), js)
+                    return
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())
                 return

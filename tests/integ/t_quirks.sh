@@ -17,7 +17,10 @@
 #   - a Content-Type that disagrees with the manifest (old Nexus): the
 #     manifest's own mediaType is sent on a verified pull, and copied;
 #   - a token service that resets connections or fails now and then
-#     (Alibaba, GAR): asked again.
+#     (Alibaba, GAR): asked again;
+#   - immutable tags (ECR, Harbor): pushing the same image again is a
+#     success; a second signature, which would rewrite the .sig tag, is
+#     refused in words that say so and what to do.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -199,5 +202,30 @@ for flaky in reset 503; do
 	check "  after the service failed once" grep -q "flaky $flaky" "$T/tokens-$flaky.log"
 	out=$($CHECK "$reg" app/tok 1 "$T/k.pub" --creds alice:apw)
 	expect_match "  and the signature is there" "$out" '"valid": 1'
+done
+
+# 9. immutable tags
+"$SIGNET" keygen --output-key-prefix "$T/k2" >/dev/null
+for q in immutable immutable-harbor; do
+	front "$q"
+	start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+	img=$(mkimage "$T/img-$q" --layers 1 --size 5000 --seed "$q")
+	check "$q: a push through signet is signed" $cpd "oci:$T/img-$q" "docker://$PROXY/im/$q:1"
+	check "  the same image pushed again: a success" $cpd "oci:$T/img-$q" "docker://$PROXY/im/$q:1"
+	check "  as signet says" grep -q "is immutable and already names" "$T/signet.log"
+	other=$(mkimage "$T/img-$q-b" --layers 1 --size 5000 --seed "$q-other")
+	out=$($cpd "oci:$T/img-$q-b" "docker://$PROXY/im/$q:1" 2>&1)
+	expect_match "  another image under that tag: the registry's refusal" "$out" \
+	    'tag invalid|configured as immutable'
+	stop_signet
+	: >"$T/signet.log"
+	start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k2.key\"}, $POL"
+	curl -s -H "Accept: $OCI" "http://$REG_up/v2/im/$q/manifests/1" >"$T/im.json"
+	body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/im.json" \
+	    "http://$PROXY/v2/im/$q/manifests/2" -w ' %{http_code}')
+	expect_match "  a second signer's push is refused, saying why and what to do" "$body" \
+	    "this registry's tags are immutable: the signature list im/$q:sha256-[0-9a-f]*.sig exists and cannot be appended .*OCI referrer format.* 403$"
+	stop_signet
+	: >"$T/signet.log"
 done
 finish
