@@ -19,6 +19,9 @@ struct px_pipe {
 	struct evbuffer		*p_buf;
 	struct curl_slist	*p_get_hdrs, *p_put_hdrs;
 	int			 p_get_done, p_get_paused, p_put_paused;
+	int			 p_checked;	/* the GET's status seen */
+	int			 p_refused;	/* not a 200: its body is not the
+						 * blob and goes nowhere */
 	int			 p_pending;	/* halves still running */
 	uint64_t		 p_bytes;	/* handed to the PUT */
 	char			 p_err[300];
@@ -43,7 +46,16 @@ static size_t
 pipe_write(char *buf, size_t size, size_t n, void *arg)
 {
 	struct px_pipe	*p = arg;
+	long		 st = 0;
 
+	if (!p->p_checked) {
+		/* an error page (a 429's) must never reach the target */
+		p->p_checked = 1;
+		curl_easy_getinfo(p->p_get.easy, CURLINFO_RESPONSE_CODE, &st);
+		p->p_refused = st != 200;
+	}
+	if (p->p_refused)
+		return size * n;
 	if (evbuffer_get_length(p->p_buf) >= PIPE_HIGH) {
 		p->p_get_paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
@@ -91,8 +103,9 @@ get_done(CURLcode rc, void *arg)
 		snprintf(msg, sizeof(msg), "reading the blob: %s",
 		    rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
 		if (rc == CURLE_OK)
-			snprintf(msg, sizeof(msg), "reading the blob: HTTP %ld",
-			    st);
+			snprintf(msg, sizeof(msg), "reading the blob: HTTP %ld%s",
+			    st, st == 429 ? " (rate limited by the registry)" :
+			    "");
 		if (p->p_put.active)
 			px_upstream_cancel(p->p_up, &p->p_put);
 		finish(p, msg);

@@ -56,6 +56,7 @@ struct cp_lane {
 	size_t			 bi;		/* its blob */
 	struct px_fetch		*f;		/* HEAD, upload session */
 	struct px_pipe		*pipe;		/* GET piped into PUT */
+	int			 tries;		/* rate-limited, tried again */
 };
 
 /*
@@ -767,6 +768,23 @@ lane_fetch(struct cp_lane *ln, const char *method, const char *target,
 	return 0;
 }
 
+static void	on_blob_head(struct px_fetch *, void *);
+
+/* A rate-limited blob, from the start: is it there, a session, the pipe. */
+static void
+lane_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct cp_lane	*ln = arg;
+	char		 target[800];
+
+	(void)fd;
+	(void)what;
+	snprintf(target, sizeof(target), "/v2/%s/blobs/%s",
+	    blob_repo(ln->c, ln->bi), ln->c->blob[ln->bi].digest);
+	(void)lane_fetch(ln, "HEAD", target, on_blob_head);	/* fails the
+								 * copy itself */
+}
+
 static void
 on_piped(void *arg, int ok, uint64_t bytes, const char *err)
 {
@@ -776,11 +794,24 @@ on_piped(void *arg, int ok, uint64_t bytes, const char *err)
 	char		 msg[600];
 
 	c->bytes += bytes;
+	if (!ok && strstr(err, "HTTP 429") != NULL && ln->tries < 3) {
+		/* rate limited: the lane starts over after a pause (1, 2,
+		 * 4 s), with a new upload session */
+		struct timeval	tv = { 1L << ln->tries, 0 };
+
+		ln->tries++;
+		fprintf(stderr, "signet: copy: blob %s: %s; trying again in "
+		    "%ld s\n", b->digest, err, (long)tv.tv_sec);
+		if (event_base_once(c->base, -1, EV_TIMEOUT, lane_again, ln,
+		    &tv) == 0)
+			return;
+	}
 	if (!ok) {
 		snprintf(msg, sizeof(msg), "blob %s: %s", b->digest, err);
 		fail(c, msg);
 		return;
 	}
+	ln->tries = 0;
 	c->copied++;
 	fprintf(stderr, "copied blob %s (%lld bytes); %d of %zu blobs done\n",
 	    b->digest, (long long)b->size, c->copied + c->skipped + c->mounted,

@@ -24,7 +24,9 @@
       blob-redirect answers blob GETs with a 307 to a store on another
       port that refuses requests carrying an Authorization; ct-lie labels
       OCI manifests as Docker on GET; immutable (ECR) and immutable-harbor
-      refuse a PUT to a tag that exists (400 TAG_INVALID, 412).  GET /_counts: what the
+      refuse a PUT to a tag that exists (400 TAG_INVALID, 412); no-digest
+      leaves Docker-Content-Digest off manifest GETs.  Several quirks are
+      given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
@@ -183,6 +185,8 @@ def quirk_front(port, upstream, quirk):
     import http.server
     import re
     swallowed = []
+    quirks = set(quirk.split(","))  # several at once: a registry's profile
+    rl = next((q for q in sorted(quirks) if q.startswith("429")), None)
     counts = {}
     tries = {}
     lagged = {}
@@ -206,39 +210,39 @@ def quirk_front(port, upstream, quirk):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else None
             ct = self.headers.get("Content-Type", "")
-            if (quirk == "no-oci-sig" and self.command == "PUT"
+            if ("no-oci-sig" in quirks and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                     and ct.startswith("application/vnd.oci.image.manifest.v1+json")):
                 self.reply(400, b'{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid",'
                            b'"detail":{"description":null}}]}', {"Content-Type": "application/json"})
                 return
-            if (quirk == "swallow-sig-put" and self.command == "PUT"
+            if ("swallow-sig-put" in quirks and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                     and not swallowed):
                 # a write that is lost, as when another writer replaces it
                 swallowed.append(self.path)
                 self.reply(201)
                 return
-            if quirk == "slow":
+            if "slow" in quirks:
                 import time
                 time.sleep(0.25)
-            if quirk == "sig-500" and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
+            if "sig-500" in quirks and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
                 self.reply(500)
                 return
             sigish = (re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                       or (self.command == "GET" and "/blobs/sha256:" in self.path))
-            if quirk.startswith("429") and sigish:
+            if rl is not None and sigish:
                 # rate limits (REGISTRIES.md L2, L4, L5): the first try of
                 # each request is refused, the next passes; "429-always"
                 # refuses every one
                 key = (self.command, self.path)
                 tries[key] = tries.get(key, 0) + 1
                 counts["total429"] = counts.get("total429", 0)
-                if quirk == "429-always" or tries[key] % 2 == 1:
+                if rl == "429-always" or tries[key] % 2 == 1:
                     counts["total429"] += 1
-                    if quirk == "429-acr":
+                    if rl == "429-acr":
                         msg, hdrs429 = b"Ref A: 4A3B Ref B: AMS231 Ref C: 2026-11-29", {}
-                    elif quirk == "429-ghcr":
+                    elif rl == "429-ghcr":
                         msg = (b'{"errors":[{"code":"TOOMANYREQUESTS","message":'
                                b'"toomanyrequests: retry-after: 880.092\xc2\xb5s, allowed: 44000/minute"}]}')
                         hdrs429 = {}
@@ -248,7 +252,7 @@ def quirk_front(port, upstream, quirk):
                         hdrs429 = {"Retry-After": "1", "RateLimit-Remaining": "0;w=21600"}
                     self.reply(429, msg, hdrs429)
                     return
-            if quirk == "gitlab-allowlist" and self.command == "PUT" and body and \
+            if "gitlab-allowlist" in quirks and self.command == "PUT" and body and \
                     b"application/vnd.dev.cosign.simplesigning.v1+json" in body:
                 # a media-type allowlist without cosign's (REGISTRIES.md M3)
                 counts["refused"] = counts.get("refused", 0) + 1
@@ -256,7 +260,7 @@ def quirk_front(port, upstream, quirk):
                            b'"detail":"unknown media type: application/vnd.dev.cosign.simplesigning.v1+json"}]}',
                            {"Content-Type": "application/json"})
                 return
-            if quirk == "blob-redirect" and self.command == "GET" and \
+            if "blob-redirect" in quirks and self.command == "GET" and \
                     re.search(r"^/v2/.+/blobs/sha256:[0-9a-f]{64}$", self.path):
                 # object storage (REGISTRIES.md R3): a presigned URL on
                 # another host:port, which refuses a second credential
@@ -264,7 +268,7 @@ def quirk_front(port, upstream, quirk):
                 self.reply(307, b"", {"Location": "http://127.0.0.1:%d/store%s?X-Amz-Signature=f00"
                                       % (store_port[0], self.path)})
                 return
-            if quirk in ("immutable", "immutable-harbor") and self.command == "PUT" and \
+            if quirks & {"immutable", "immutable-harbor"} and self.command == "PUT" and \
                     re.search(r"/manifests/[^/:]+$", self.path):
                 # immutable tags (REGISTRIES.md T1 ECR, T2 Harbor): a tag
                 # that exists is never written again, not even the same
@@ -280,7 +284,7 @@ def quirk_front(port, upstream, quirk):
                     counts["immutable"] = counts.get("immutable", 0) + 1
                     tag = self.path.rsplit("/", 1)[1]
                     js = {"Content-Type": "application/json"}
-                    if quirk == "immutable":
+                    if "immutable" in quirks:
                         msg = ("The image tag '" + tag + "' already exists in the repository "
                                "and cannot be overwritten because the repository is immutable.")
                         self.reply(400, json.dumps({"errors": [{"code": "TAG_INVALID",
@@ -296,7 +300,7 @@ def quirk_front(port, upstream, quirk):
             host, uport = upstream.split(":")
             hdrs = {k: v for k, v in self.headers.items()
                     if k.lower() not in ("connection", "content-length", "transfer-encoding")}
-            if quirk == "lag" and "/manifests/" in self.path:
+            if "lag" in quirks and "/manifests/" in self.path:
                 # eventual consistency (REGISTRIES.md R5): for 1.5 s after
                 # a manifest PUT, reads of that reference answer as before
                 import time
@@ -320,7 +324,7 @@ def quirk_front(port, upstream, quirk):
             r = c.getresponse()
             data = r.read()
             status = r.status
-            if quirk == "ct-lie" and self.command == "GET" and "/manifests/" in self.path \
+            if "ct-lie" in quirks and self.command == "GET" and "/manifests/" in self.path \
                     and b'"application/vnd.oci.image.manifest.v1+json"' in data:
                 # old Nexus labels an OCI manifest as Docker (REGISTRIES.md M10)
                 c.close()
@@ -330,7 +334,7 @@ def quirk_front(port, upstream, quirk):
                 h["Content-Type"] = "application/vnd.docker.distribution.manifest.v2+json"
                 self.reply(status, data, h)
                 return
-            if quirk == "forbidden-absent" and status == 404 and "/manifests/" in self.path:
+            if "forbidden-absent" in quirks and status == 404 and "/manifests/" in self.path:
                 # Artifactory virtual repositories (REGISTRIES.md T8)
                 c.close()
                 self.reply(403, b'{"errors":[{"code":"UNAUTHORIZED","message":"The client does '
@@ -338,12 +342,15 @@ def quirk_front(port, upstream, quirk):
                            {"Content-Type": "application/json"})
                 return
             self.send_response(status)
+            # ECR leaves Docker-Content-Digest off manifest GETs (R1)
+            drop = ("docker-content-digest",) if ("no-digest" in quirks and self.command == "GET"
+                                                   and "/manifests/" in self.path) else ()
             for k, v in r.getheaders():
-                if k.lower() not in ("connection", "content-length", "transfer-encoding"):
+                if k.lower() not in ("connection", "content-length", "transfer-encoding") + drop:
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if (quirk == "stall-blob" and self.command == "GET" and r.status == 200
+            if ("stall-blob" in quirks and self.command == "GET" and r.status == 200
                     and "/blobs/sha256:" in self.path and len(data) > 1024):
                 # half the blob, then nothing: a stalled registry
                 import time
@@ -358,7 +365,7 @@ def quirk_front(port, upstream, quirk):
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
 
     store_port = [0]
-    if quirk == "blob-redirect":
+    if "blob-redirect" in quirks:
         import threading
 
         class Store(http.server.BaseHTTPRequestHandler):
