@@ -270,6 +270,12 @@ parse_keyless(struct conf_policy *p, json_t *v, const char *path,
 				kl->issuer = strdup(str);
 			else if (strcmp(k, "identity_regexp") == 0 ||
 			    strcmp(k, "issuer_regexp") == 0) {
+				if (core_regex_check(str, msg, sizeof(msg)) ==
+				    -1) {
+					errf(e, "%s.%s: refused: %s", ipath, k,
+					    msg);
+					continue;
+				}
 				if (regcomp(&rx, str, REG_EXTENDED |
 				    REG_NOSUB) != 0) {
 					errf(e, "%s.%s: not a valid extended "

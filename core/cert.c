@@ -182,17 +182,76 @@ read_extensions(const mbedtls_x509_crt *crt, struct core_cert_identity *id)
 }
 
 /* Exact, or an (unanchored, as cosign's) extended regular expression. */
+/*
+ * A regular expression regcomp can take without a blow-up: glibc copies
+ * the tree for each repetition, so stacked ones ("x+++...") or large counts
+ * grow it without bound (the configuration fuzzer took 2 GiB with one).
+ * Identities and issuers never need more than this.
+ */
+int
+core_regex_check(const char *re, char *why, size_t wlen)
+{
+	const char	*p;
+	int		 depth = 0, prev_rep = 0, n;
+	char		*end;
+
+	if (strlen(re) > CORE_REGEX_MAX) {
+		snprintf(why, wlen, "longer than %d bytes", CORE_REGEX_MAX);
+		return -1;
+	}
+	for (p = re; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			prev_rep = 0;
+			continue;
+		}
+		if (*p == '(' && ++depth > 8) {
+			snprintf(why, wlen, "groups nested more than 8 deep");
+			return -1;
+		}
+		if (*p == ')')
+			depth--;
+		if (*p == '{') {
+			n = (int)strtol(p + 1, &end, 10);
+			if (*end == ',' && end[1] != '}')
+				n = (int)strtol(end + 1, &end, 10);
+			if (n > 32 || n < 0) {
+				snprintf(why, wlen, "a repetition count over 32");
+				return -1;
+			}
+		}
+		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			if (prev_rep) {
+				snprintf(why, wlen, "a repetition of a "
+				    "repetition");
+				return -1;
+			}
+			prev_rep = 1;
+			if (*p == '{')
+				while (p[1] != '\0' && p[1] != '}')
+					p++;
+			if (p[1] == '}')
+				p++;
+			continue;
+		}
+		prev_rep = 0;
+	}
+	return 0;
+}
+
 static int
 matches(const char *value, const char *exact, const char *re)
 {
 	regex_t	rx;
+	char	why[80];
 	int	ok;
 
 	if (exact != NULL)
 		return strcmp(value, exact) == 0;
 	if (re == NULL)
 		return 1;
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+	if (core_regex_check(re, why, sizeof(why)) == -1 ||
+	    regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
 		return 0;
 	ok = regexec(&rx, value, 0, NULL, 0) == 0;
 	regfree(&rx);

@@ -327,6 +327,14 @@ struct core_cert_identity {
 };
 
 /*
+ * 0 when re is an extended regular expression signet will compile: at most
+ * CORE_REGEX_MAX bytes, groups nested 8 deep, no repetition of a
+ * repetition ("x++"), counts up to 32 (glibc's regcomp grows without
+ * bound otherwise); -1 with why.
+ */
+#define CORE_REGEX_MAX	512
+int	 core_regex_check(const char *re, char *why, size_t wlen);
+/*
  * Check a leaf certificate (and its chain) against one keyless signer at
  * time `at` (the Rekor entry's integrated time).  On success *key_out is
  * the leaf's public key (caller frees).

@@ -111,7 +111,7 @@ int
 px_cmd_trust_load(struct px_cmd_trust *t, const char *repo, char *err,
     size_t errlen)
 {
-	char	cerr[CONF_ERR_MAX];
+	char	cerr[CONF_ERR_MAX], why[80];
 	int	i, flags;
 
 	flags = t->nkeypaths > 0 || t->nrekorpaths > 0 || t->roots != NULL ||
@@ -170,6 +170,13 @@ px_cmd_trust_load(struct px_cmd_trust *t, const char *repo, char *err,
 			snprintf(err, errlen, "keyless signers need --rekor-key "
 			    "(their certificates are checked at the log's "
 			    "time)");
+			return -1;
+		}
+		if ((t->ident_re != NULL && core_regex_check(t->ident_re, why,
+		    sizeof(why)) == -1) || (t->issuer_re != NULL &&
+		    core_regex_check(t->issuer_re, why, sizeof(why)) == -1)) {
+			snprintf(err, errlen, "a --certificate-*-regexp is "
+			    "refused: %s", why);
 			return -1;
 		}
 		t->keyless.roots = core_roots_load(t->roots, err, errlen);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "conf/conf.h"
+#include "core/core.h"
 #include "unit.h"
 
 static struct conf *
@@ -240,6 +241,32 @@ test_trust_id(void)
 	    "id");
 }
 
+/* Regular expressions regcomp could grow without bound are refused. */
+static void
+test_regex_bounds(void)
+{
+	static const struct {
+		const char	*re;
+		int		 ok;
+	} rows[] = {
+		{ "^https://github\\.com/example/.*$", 1 },
+		{ "^ci@example\\.(com|org)$", 1 },
+		{ "a{1,32}", 1 },
+		{ "x++", 0 },
+		{ "x*+", 0 },
+		{ "(a{100})", 0 },
+		{ "a{1,33}", 0 },
+		{ "((((((((((a))))))))))", 0 },
+		{ "a\\++", 1 },		/* an escaped '+', then one */
+	};
+	char	why[80];
+	size_t	i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK((core_regex_check(rows[i].re, why, sizeof(why)) == 0) ==
+		    rows[i].ok, "regex row %zu: %s", i, rows[i].re);
+}
+
 int
 main(void)
 {
@@ -247,5 +274,6 @@ main(void)
 	test_bad();
 	test_signing();
 	test_trust_id();
+	test_regex_bounds();
 	return unit_done();
 }
