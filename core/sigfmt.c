@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <mbedtls/base64.h>
@@ -133,6 +134,49 @@ core_sig_layer_type(const char *t)
 	return 0;
 }
 
+/*
+ * The keys of o are all what a signature object has, byte for byte.  A
+ * runtime reads manifests with Go's encoding/json, which takes a key that
+ * differs only in case (and folds some non-ASCII letters: U+017F to s,
+ * U+212A to k), the last one winning: {"mediaType": cosign's,
+ * "MediaType": a layer's} is a signature object to jansson and a runnable
+ * image to docker.  So an object is told a signature object only when no
+ * key could be read two ways.  NULL (no such member) passes.
+ */
+static const char *const top_keys[] = { "schemaVersion", "mediaType",
+    "artifactType", "config", "layers", "subject", "annotations", NULL };
+static const char *const desc_keys[] = { "mediaType", "digest", "size",
+    "annotations", "urls", "data", "artifactType", "platform", NULL };
+
+static int
+keys_plain(const json_t *o, const char *const *allowed)
+{
+	const char	*k, *p;
+	json_t		*v;
+	size_t		 i;
+	int		 known;
+
+	if (o == NULL)
+		return 1;
+	if (!json_is_object(o))
+		return 0;
+	json_object_foreach((json_t *)o, k, v) {
+		for (p = k; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				return 0;	/* Go folds some of these */
+		known = 0;
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(k, allowed[i]) == 0)
+				known = 1;
+			else if (strcasecmp(k, allowed[i]) == 0)
+				return 0;	/* "MediaType" next to ... */
+		}
+		if (!known)
+			return 0;
+	}
+	return 1;
+}
+
 int
 core_manifest_inspect(const char *bytes, size_t len,
     struct core_manifest_info *mi, const char **errstr)
@@ -162,12 +206,16 @@ core_manifest_inspect(const char *bytes, size_t len,
 	if (t != NULL && core_digest_valid(t, strlen(t)))
 		snprintf(mi->subject, sizeof(mi->subject), "%s", t);
 	layers = json_object_get(o, "layers");
-	mi->is_sig_object = !mi->is_index && json_array_size(layers) > 0;
+	mi->is_sig_object = !mi->is_index && json_array_size(layers) > 0 &&
+	    keys_plain(o, top_keys);
 	json_array_foreach(layers, i, l) {
 		t = json_string_value(json_object_get(l, "mediaType"));
-		if (t == NULL || !core_sig_layer_type(t))
+		if (t == NULL || !core_sig_layer_type(t) ||
+		    !keys_plain(l, desc_keys))
 			mi->is_sig_object = 0;
 	}
+	if (!keys_plain(json_object_get(o, "config"), desc_keys))
+		mi->is_sig_object = 0;
 	json_decref(o);
 	return 0;
 }

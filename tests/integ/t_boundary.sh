@@ -50,6 +50,23 @@ expect_eq "HEAD by that tag: 403" "$(http_status HEAD \
     "$P/v2/team/app/manifests/$FAKE" -H "Accept: $OCI")" 403
 expect_eq "GET by its digest: 403" "$(http_status GET \
     "$P/v2/team/app/manifests/$evil" -H "Accept: $OCI")" 403
+#    ... nor disguised: a layer whose "mediaType" says cosign and whose
+#    "MediaType" (what Go's encoding/json reads last) says tar
+curl -s -H "Accept: $OCI" "$R/v2/team/app/manifests/$evil" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+for l in m["layers"]:
+    real = l["mediaType"]
+    l["mediaType"] = "application/vnd.dev.cosign.simplesigning.v1+json"
+    l["MediaType"] = real
+sys.stdout.write(json.dumps(m))' >"$T/disguised.json"
+expect_eq "a disguised image pushed straight upstream" "$(curl -s -o /dev/null \
+    -w '%{http_code}' -X PUT -H "Content-Type: $OCI" --data-binary @"$T/disguised.json" \
+    "$R/v2/team/app/manifests/disguised")" 201
+expect_eq "  is no signature object to signet: 403" "$(http_status GET \
+    "$P/v2/team/app/manifests/disguised" -H "Accept: $OCI")" 403
+out=$(pull team/app:disguised)
+expect_match "  skopeo's pull is refused" "$out" "is not verified"
 
 # 2. a real signature object: allowed by its content, by tag (GET and a
 #    cold HEAD), by digest, and under a tag that is not cosign-shaped

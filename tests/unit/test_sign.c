@@ -551,6 +551,20 @@ test_sig_object(void)
 		  "\"}]}", 0 },
 		{ "{\"layers\":[{\"mediaType\":\"text/spdx+json+gzip\"}]}",
 		  0 },
+		/* a key Go's encoding/json reads as another (its case, or a
+		 * non-ASCII letter it folds): a runtime sees a tar layer */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev.cosign."
+		  "simplesigning.v1+json\",\"MediaType\":\"application/vnd.oci."
+		  "image.layer.v1.tar+gzip\"}]}", 0 },
+		{ "{\"layers\":[{\"mediaType\":\"text/spdx\"}],\"Layers\":"
+		  "[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\"}]}",
+		  0 },
+		{ "{\"layers\":[{\"mediaType\":\"text/spdx\",\"\u017fize\":1}]}",
+		  0 },
+		{ "{\"layers\":[{\"mediaType\":\"text/spdx\",\"extra\":1}]}",
+		  0 },
+		{ "{\"config\":{\"mediaType\":\"x\",\"MEDIATYPE\":\"y\"},"
+		  "\"layers\":[{\"mediaType\":\"text/spdx\"}]}", 0 },
 	};
 	struct core_manifest_info	 mi;
 	const char			*errstr;
