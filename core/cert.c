@@ -192,49 +192,83 @@ int
 core_regex_check(const char *re, char *why, size_t wlen)
 {
 	const char	*p;
-	int		 depth = 0, prev_rep = 0, n;
+	long		 size[10], last = 0, n;
+	int		 depth = 0, prev_rep = 0;
 	char		*end;
 
+	/*
+	 * Each atom counts 1, a group what it holds; a repetition multiplies
+	 * the atom before it by its count (2 for *, + and ?): the sum, at
+	 * every depth, approximates the tree regcomp builds.
+	 */
 	if (strlen(re) > CORE_REGEX_MAX) {
 		snprintf(why, wlen, "longer than %d bytes", CORE_REGEX_MAX);
 		return -1;
 	}
+	size[0] = 0;
 	for (p = re; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0') {
-			p++;
-			prev_rep = 0;
-			continue;
-		}
-		if (*p == '(' && ++depth > 8) {
-			snprintf(why, wlen, "groups nested more than 8 deep");
-			return -1;
-		}
-		if (*p == ')')
-			depth--;
-		if (*p == '{') {
-			n = (int)strtol(p + 1, &end, 10);
-			if (*end == ',' && end[1] != '}')
-				n = (int)strtol(end + 1, &end, 10);
-			if (n > 32 || n < 0) {
-				snprintf(why, wlen, "a repetition count over 32");
-				return -1;
-			}
-		}
 		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
 			if (prev_rep) {
 				snprintf(why, wlen, "a repetition of a "
 				    "repetition");
 				return -1;
 			}
-			prev_rep = 1;
-			if (*p == '{')
+			n = 2;
+			if (*p == '{') {
+				n = strtol(p + 1, &end, 10);
+				if (*end == ',')
+					n = end[1] == '}' ? n + 1 :
+					    strtol(end + 1, &end, 10);
 				while (p[1] != '\0' && p[1] != '}')
 					p++;
-			if (p[1] == '}')
-				p++;
+				if (p[1] == '}')
+					p++;
+			}
+			if (n < 0 || n > 32) {
+				snprintf(why, wlen, "a repetition count over 32");
+				return -1;
+			}
+			size[depth] += last * (n > 0 ? n - 1 : 0);
+			last *= n;
+			prev_rep = 1;
+		} else if (*p == '(') {
+			if (++depth > 8) {
+				snprintf(why, wlen, "groups nested more than 8 "
+				    "deep");
+				return -1;
+			}
+			size[depth] = 0;
+			last = 0;
+			prev_rep = 0;
 			continue;
+		} else if (*p == ')' && depth > 0) {
+			last = size[depth] > 0 ? size[depth] : 1;
+			size[--depth] += last;
+			prev_rep = 0;
+		} else {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '[') {
+				/* a bracket expression is one atom */
+				p++;
+				if (*p == '^')
+					p++;
+				if (*p == ']')
+					p++;
+				while (*p != '\0' && *p != ']')
+					p++;
+				if (*p == '\0')
+					break;
+			}
+			last = 1;
+			size[depth] += 1;
+			prev_rep = 0;
 		}
-		prev_rep = 0;
+		if (size[depth] > 1000) {
+			snprintf(why, wlen, "repetitions that multiply past "
+			    "1000");
+			return -1;
+		}
 	}
 	return 0;
 }

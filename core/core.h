@@ -80,6 +80,9 @@ json_t	*core_json_load(const char *buf, size_t len,
 json_t	*core_json_parse(const char *buf, size_t len,
 	    const struct core_json_limits *);
 
+/* Replace, in place, every byte of s that is not printable ASCII with
+ * '?': text that came from a registry, made safe for a log or a message. */
+void	core_ascii(char *s);
 /* Standard base64 decoded into a new NUL-terminated buffer (the caller
  * frees it); NULL if bad. */
 unsigned char	*core_b64_decode(const char *s, size_t *len);

@@ -111,3 +111,11 @@ core_json_parse(const char *buf, size_t len, const struct core_json_limits *l)
 
 	return core_json_load(buf, len, l, err, sizeof(err));
 }
+
+void
+core_ascii(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}

@@ -97,13 +97,17 @@ int
 core_layer_names(const char *media_type, const char *blob, size_t len,
     const char *subject, const char *repo, char *reason, size_t rlen)
 {
+	int	rc = 0;
+
 	if (media_type != NULL && strcmp(media_type, CORE_MT_SIMPLESIGNING) == 0)
-		return payload_names(blob, len, subject, repo, reason, rlen);
-	if (media_type != NULL && strcmp(media_type, CORE_MT_DSSE) == 0)
-		return statement_names(blob, len, subject, repo, reason, rlen);
-	snprintf(reason, rlen, "nothing in a layer of type %.100s names a "
-	    "subject", media_type != NULL ? media_type : "(none)");
-	return 0;
+		rc = payload_names(blob, len, subject, repo, reason, rlen);
+	else if (media_type != NULL && strcmp(media_type, CORE_MT_DSSE) == 0)
+		rc = statement_names(blob, len, subject, repo, reason, rlen);
+	else
+		snprintf(reason, rlen, "nothing in a layer of type %.100s names "
+		    "a subject", media_type != NULL ? media_type : "(none)");
+	core_ascii(reason);	/* what a payload said, for logs */
+	return rc;
 }
 
 int

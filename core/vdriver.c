@@ -102,6 +102,9 @@ finish(struct core_verifier *v, enum core_verdict d, const char *reason)
 	v->state = VD_DONE;
 	v->verdict = d;
 	snprintf(v->reason, sizeof(v->reason), "%s", reason);
+	/* it names what a registry or a payload said: no byte of theirs
+	 * goes on unchecked (a cut UTF-8 sequence would lose a log line) */
+	core_ascii(v->reason);
 	free(v->payload);
 	v->payload = NULL;
 }
@@ -287,6 +290,7 @@ feed_payload(struct core_verifier *v, int status, const char *body,
 	if (core_verify_layer(v->opts.trust, v->digest, body, len, &l, signer,
 	    sizeof(signer), reason, sizeof(reason)) == -1) {
 		snprintf(v->lastfail, sizeof(v->lastfail), "%s", reason);
+		core_ascii(v->lastfail);
 		next_layer(v);
 		return;
 	}
@@ -348,6 +352,7 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 	if (rc == -1) {
 		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
 		    "%.200s", reason);
+		core_ascii(v->lastfail);
 		next_layer(v);
 		return;
 	}

@@ -533,8 +533,8 @@ printable(char *dst, size_t dlen, const char *s, size_t n)
 const char *
 px_fetch_reason(struct px_fetch *f)
 {
-	const char	*body, *code, *msg;
-	char		 text[240], extra[200];
+	const char	*body, *code, *msg, *nl;
+	char		 text[240], extra[200], ra[64], rem[64];
 	size_t		 len, n;
 	json_t		*o, *e;
 	int		 st = px_fetch_status(f);
@@ -556,18 +556,26 @@ px_fetch_reason(struct px_fetch *f)
 		    code && msg ? ": " : "", msg ? msg : "");
 		printable(text, sizeof(text), extra, strlen(extra));
 	} else if (body != NULL && len > 0 && o == NULL) {
-		/* not JSON (an ACR front door's 429, a proxy's page) */
-		n = strcspn(body, "\r\n");
-		printable(text, sizeof(text), body, n < len ? n : len);
+		/* not JSON (an ACR front door's 429, a proxy's page); the body
+		 * is no C string: up to its first line end, within len */
+		nl = memchr(body, '\n', len);
+		n = nl != NULL ? (size_t)(nl - body) : len;
+		if (n > 0 && body[n - 1] == '\r')
+			n--;
+		printable(text, sizeof(text), body, n);
 	}
 	json_decref(o);
 	extra[0] = '\0';
-	if (st == 429)
+	if (st == 429) {
+		printable(ra, sizeof(ra), f->f_retry_after,
+		    strlen(f->f_retry_after));
+		printable(rem, sizeof(rem), f->f_remaining,
+		    strlen(f->f_remaining));
 		snprintf(extra, sizeof(extra), "; rate limited by the registry%s"
-		    "%.40s%s%.40s%s", f->f_retry_after[0] ? ", Retry-After: " :
-		    "", f->f_retry_after, f->f_remaining[0] ?
-		    ", RateLimit-Remaining: " : "", f->f_remaining,
+		    "%.40s%s%.40s%s", ra[0] ? ", Retry-After: " : "", ra,
+		    rem[0] ? ", RateLimit-Remaining: " : "", rem,
 		    f->f_tries > 0 ? " (signet waited and tried again)" : "");
+	}
 	snprintf(f->f_reason, sizeof(f->f_reason), "HTTP %d%s%s%s", st,
 	    text[0] ? " " : "", text, extra);
 	return f->f_reason;

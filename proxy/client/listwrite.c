@@ -665,8 +665,15 @@ done_read_back(struct px_listwrite *w, struct px_fetch *f)
 		}
 		/* someone outside rewrote the list: extend it again */
 		w->lw_repairs++;
+		again(w);
+		return;
 	}
-	again(w);
+	if ((st == 0 || st >= 500) && w->lw_attempt + 1 < w->lw_attempts) {
+		again(w);	/* a passing fault: read it back once more */
+		return;
+	}
+	/* a refusal (401, 403, 429 after its waits): the registry's words */
+	fail_http(w, f, "reading the signature list back");
 }
 
 static void

@@ -150,6 +150,7 @@ struct px_sign {
 	char			*s_recheck_path;	/* the pending recheck, kept
 						 * in state_dir */
 	int			 s_drained;	/* ran early, at a drain */
+	time_t			 s_resume_due;	/* a resumed recheck's time */
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
@@ -872,11 +873,18 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		 * signet, whose cascade took its signature away, or not),
 		 * its signature is not put back.
 		 */
+		if (s->s_auth == NULL && s->s_own_auth &&
+		    strcmp(s->s_sigrepo, s->s_repo) != 0) {
+			/* resumed, with a token for the signature repository
+			 * only: no way to ask about the image */
+			take_lock(s);
+			return;
+		}
 		set_state(s, SG_RECHECK_SUBJECT);
 		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
 		    s->s_repo, s->s_digest);
-		if (send_req(s, 0, 0, "HEAD", target, NULL,
-		    CORE_MT_ACCEPT_ALL, NULL, 0) == -1)
+		if (send_req(s, 0, s->s_auth == NULL && s->s_own_auth, "HEAD",
+		    target, NULL, CORE_MT_ACCEPT_ALL, NULL, 0) == -1)
 			take_lock(s);
 		return;
 	default:
@@ -1745,6 +1753,19 @@ px_sign_drain(void)
 	return busy;
 }
 
+/* A resumed recheck waits for its time, with its credentials in hand. */
+static void
+resume_wait(struct px_sign *s)
+{
+	struct timeval	tv;
+
+	set_state(s, SG_RECHECK_WAIT);
+	tv.tv_sec = s->s_resume_due > time(NULL) ?
+	    (long)(s->s_resume_due - time(NULL)) : 0;
+	tv.tv_usec = 0;
+	evtimer_add(s->s_timer, &tv);
+}
+
 static void
 on_resumed_auth(void *arg, const char *header, const char *err)
 {
@@ -1754,8 +1775,13 @@ on_resumed_auth(void *arg, const char *header, const char *err)
 	s->s_authjob = NULL;
 	if (err == NULL && header != NULL)
 		s->s_sigauth = strdup(header);
-	else
-		s->s_own_auth = 0;	/* anonymous, then */
+	if (s->s_sigauth == NULL) {
+		px_warn("resumed recheck of %s@%s: registry_auth: %s; "
+		    "anonymously", s->s_repo, s->s_digest, err != NULL ? err :
+		    "no token");
+		s->s_own_auth = 0;
+	}
+	resume_wait(s);
 }
 
 /* One kept recheck, as a background job waiting for its time. */
@@ -1766,7 +1792,6 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 	struct px_sign	*s;
 	const char	*repo, *sigrepo, *digest, *p64, *sig, *bundle, *cached;
 	unsigned char	*payload = NULL;
-	struct timeval	 tv;
 	size_t		 plen = 0;
 	char		 hex[65];
 	json_int_t	 due;
@@ -1823,22 +1848,24 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 		sign_destroy(s);
 		return;
 	}
-	/* signet's own credentials for the signature repository, if any */
-	if (cf->reg_user != NULL) {
-		s->s_own_auth = 1;
-		s->s_authjob = px_auth_get(cf, up, s->s_sigrepo,
-		    on_resumed_auth, s, &cached);
-		if (s->s_authjob == NULL && cached != NULL)
-			s->s_sigauth = strdup(cached);
-		else if (s->s_authjob == NULL)
-			s->s_own_auth = 0;
-	}
-	set_state(s, SG_RECHECK_WAIT);
-	tv.tv_sec = due > time(NULL) ? (long)(due - time(NULL)) : 0;
-	tv.tv_usec = 0;
-	evtimer_add(s->s_timer, &tv);
+	s->s_resume_due = (time_t)due;
 	px_info("resumed the pending recheck of %s@%s (%s)", s->s_repo,
 	    s->s_digest, path);
+	/* signet's own credentials for the signature repository, if any:
+	 * the recheck waits for them (the token flow calls back) */
+	if (cf->reg_user != NULL) {
+		s->s_own_auth = 1;
+		set_state(s, SG_AUTH);
+		s->s_authjob = px_auth_get(cf, up, s->s_sigrepo,
+		    on_resumed_auth, s, &cached);
+		if (s->s_authjob != NULL)
+			return;
+		if (cached != NULL)
+			s->s_sigauth = strdup(cached);
+		if (s->s_sigauth == NULL)
+			s->s_own_auth = 0;
+	}
+	resume_wait(s);
 }
 
 void

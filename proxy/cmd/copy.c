@@ -746,6 +746,7 @@ lane_finished(struct cp_lane *ln)
 	struct copy	*c = ln->c;
 
 	ln->busy = 0;
+	ln->tries = 0;		/* a rate limit counts per blob */
 	if (c->phase == PH_BLOBS)	/* else a token renewal resumes it */
 		next(c);
 }
@@ -811,7 +812,6 @@ on_piped(void *arg, int ok, uint64_t bytes, const char *err)
 		fail(c, msg);
 		return;
 	}
-	ln->tries = 0;
 	c->copied++;
 	fprintf(stderr, "copied blob %s (%lld bytes); %d of %zu blobs done\n",
 	    b->digest, (long long)b->size, c->copied + c->skipped + c->mounted,

@@ -484,6 +484,7 @@ static void
 fix_content_type(struct px_verify *v)
 {
 	const char	*body, *fix;
+	char		 ct[128];
 	size_t		 len;
 
 	if (!v->v_is_get || v->v_manifest == NULL)
@@ -493,9 +494,11 @@ fix_content_type(struct px_verify *v)
 	    px_fetch_content_type(v->v_manifest));
 	if (fix == NULL)
 		return;
-	px_info("%s@%s: the upstream's Content-Type %.100s disagrees with the "
-	    "manifest's mediaType; %s is sent", v->v_repo, v->v_digest,
-	    px_fetch_content_type(v->v_manifest), fix);
+	snprintf(ct, sizeof(ct), "%s", px_fetch_content_type(v->v_manifest));
+	core_ascii(ct);
+	px_info("%s@%s: the upstream's Content-Type %s disagrees with the "
+	    "manifest's mediaType; %s is sent", v->v_repo, v->v_digest, ct,
+	    fix);
 	(void)px_fetch_set_content_type(v->v_manifest, fix);
 }
 

@@ -81,6 +81,35 @@ expect_match "refused credentials named" "$out" \
     "registry_auth for sigs/store: the token service refused the credentials"
 stop_signet
 
+# 6. a pending recheck kept in state_dir is resumed, after a SIGKILL, with
+#    registry_auth's token (the client's is not kept anywhere)
+mkdir -p "$T/state"
+start_signet "http://$REG_up" "\"state_dir\": \"$T/state\", \"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POL"
+img5=$(mkimage "$T/img5" --layers 1 --size 20000 --seed auth5)
+check "a push to resume later" $cp "oci:$T/img5" "docker://$PROXY/app/five:1"
+tok=$(curl -s -u signer:spw "http://127.0.0.1:$tport/token?service=signet-test-registry&scope=repository:sigs/store:pull,push" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+tag=sha256-${img5#sha256:}.sig
+curl -s -H "Authorization: Bearer $tok" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REG_up/v2/sigs/store/manifests/$tag" |
+    python3 -c 'import json,sys; m=json.load(sys.stdin); m["layers"]=[]; print(json.dumps(m))' >"$T/empty.json"
+expect_eq "a stale writer drops the signature" "$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+    -H "Authorization: Bearer $tok" -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$T/empty.json" "http://$REG_up/v2/sigs/store/manifests/$tag")" 201
+kill -KILL "$SIGNET_PID"
+wait "$SIGNET_PID" 2>/dev/null
+check "  the recheck is kept, without credentials" sh -c \
+    "grep -l '${img5#sha256:}' '$T/state/rechecks/'*.json >/dev/null && ! grep -q 'Bearer\|Basic\|apw\|spw' '$T/state/rechecks/'*.json"
+sleep 2		# a restart that takes a while: the recheck is due at once
+start_signet "http://$REG_up" "\"state_dir\": \"$T/state\", \"signing\": {\"key\": \"$T/k.key\"}, \"signature_repository\": \"sigs/store\", $AUTH, $POL"
+for i in $(seq 1 60); do
+	$CHECK "$REG_up" app/five 1 "$T/k.pub" --sigrepo sigs/store --creds signer:spw >/dev/null 2>&1 && break
+	sleep 0.1
+done
+out=$($CHECK "$REG_up" app/five 1 "$T/k.pub" --sigrepo sigs/store --creds signer:spw)
+expect_match "  resumed with registry_auth, the signature is back" "$out" '"valid": 1'
+stop_signet
+
 # 5. configuration: the password variable must be set
 printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://%s"}, %s}' "$REG_up" \
     '"registry_auth": {"username": "u", "password_env": "SIGNET_UNSET_VAR"}' >"$T/bad.json"

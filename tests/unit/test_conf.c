@@ -258,6 +258,13 @@ test_regex_bounds(void)
 		{ "a{1,33}", 0 },
 		{ "((((((((((a))))))))))", 0 },
 		{ "a\\++", 1 },		/* an escaped '+', then one */
+		/* nested counts multiply (the review's case) */
+		{ "(((((a{32}){32}){32}){32}){32})", 0 },
+		{ "((a{10}){10}){11}", 0 },
+		{ "((a{10}){10}){10}", 1 },	/* 1,000 copies: the most */
+		{ "(a{10}){10}", 1 },
+		{ "[a-z+*]+@example\\.com", 1 },	/* inside brackets */
+		{ "a{4294967297}", 0 },
 	};
 	char	why[80];
 	size_t	i;
