@@ -33,8 +33,13 @@ printf '{"listen": ["127.0.0.1:1"], "upstream": {"url": "http://a"}, "policies":
 out=$("$SIGNET" check-config -c "$T/nokeys.json" 2>&1)
 expect_match "verify without signers named" "$out" 'verify needs at least one trusted key or keyless signer'
 
-out=$("$SIGNET" check-config -c "$top_srcdir/docker/signet.json" 2>&1)
+# (its state_dir is the image's /var/lib/signet: a directory here instead)
+mkdir -p "$T/state"
+sed "s|/var/lib/signet|$T/state|" "$top_srcdir/docker/signet.json" >"$T/docker.json"
+out=$("$SIGNET" check-config -c "$T/docker.json" 2>&1)
 expect_eq "docker/signet.json is valid" "$out" "configuration OK"
+check "  and names the image's state_dir" grep -q '"state_dir": "/var/lib/signet"' \
+    "$top_srcdir/docker/signet.json"
 
 # the TLS example, with its paths pointed at files that exist
 touch "$T/cert.pem" "$T/key.pem" "$T/ca.pem"
