@@ -56,6 +56,10 @@ void	px_fetch_free(struct px_fetch *);
  */
 /* HTTP status, or 0 when no answer came (px_fetch_error says why) */
 int	px_fetch_status(const struct px_fetch *);
+/* The same for a read from the endpoint ep, where a registry configured
+ * with forbidden_means_absent says 403 for "not there": 404 then. */
+int	px_fetch_read_status(const struct px_fetch *,
+	    const struct conf_endpoint *ep);
 const char *px_fetch_error(const struct px_fetch *);
 /*
  * What went wrong, in words, for logs and clients: the transfer's error,

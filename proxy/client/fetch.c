@@ -462,6 +462,14 @@ px_fetch_status(const struct px_fetch *f)
 	return f->f_rc == CURLE_OK ? f->f_status : 0;
 }
 
+int
+px_fetch_read_status(const struct px_fetch *f, const struct conf_endpoint *ep)
+{
+	int	st = px_fetch_status(f);
+
+	return st == 403 && ep->forbidden_absent ? 404 : st;
+}
+
 const char *
 px_fetch_error(const struct px_fetch *f)
 {

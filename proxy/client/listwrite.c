@@ -100,15 +100,6 @@ static void	lw_read(struct px_listwrite *);
 static void	read_back(struct px_listwrite *);
 static void	on_answer(struct px_fetch *, void *);
 
-/* The status of a read, with a configured 403-for-absent as 404. */
-static int
-read_status(const struct px_listwrite *w, struct px_fetch *f)
-{
-	int	st = px_fetch_status(f);
-
-	return st == 403 && w->lw_ep->forbidden_absent ? 404 : st;
-}
-
 static void
 set_state(struct px_listwrite *w, enum lw_state st)
 {
@@ -372,10 +363,8 @@ static void
 done_check(struct px_listwrite *w, struct px_fetch *f)
 {
 	const char	*hdr = px_fetch_digest(f);
-	int		 st = px_fetch_status(f), same;
+	int		 st = px_fetch_read_status(f, w->lw_ep), same;
 
-	if (st == 403 && w->lw_ep->forbidden_absent)
-		st = 404;
 	same = (st == 404 && w->lw_seen[0] == '\0') || (st == 200 &&
 	    (*hdr == '\0' || strcmp(hdr, w->lw_seen) == 0));
 	if (same || (st != 200 && st != 404) ||
@@ -447,7 +436,7 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 	const char	*body, *errstr;
 	char		 hex[65];
 	size_t		 len;
-	int		 st = read_status(w, f), n;
+	int		 st = px_fetch_read_status(f, w->lw_ep), n;
 
 	core_sigman_free(&w->lw_list);
 	body = st == 200 ? px_fetch_body(f, &len) : NULL;
@@ -483,7 +472,7 @@ open_and_ask(struct px_listwrite *w, struct px_fetch *f)
 static void
 done_read(struct px_listwrite *w, struct px_fetch *f)
 {
-	int	st = read_status(w, f), n;
+	int	st = px_fetch_read_status(f, w->lw_ep), n;
 
 	if (st == 404 && !w->lw_create) {
 		finish(w, PX_LW_ABSENT, 404);
@@ -626,7 +615,7 @@ done_read_back(struct px_listwrite *w, struct px_fetch *f)
 	char		 hex[65], now[CORE_DIGEST_MAX + 1];
 	size_t		 len;
 	long		 ms;
-	int		 st = read_status(w, f), n;
+	int		 st = px_fetch_read_status(f, w->lw_ep), n;
 
 	now[0] = '\0';
 	if (st == 200) {

@@ -43,14 +43,16 @@ on_answer(struct px_fetch *f, void *arg)
 	(void)core_verifier_next(k->k_run, &need);
 	/* a registry that answers 403 for what is not there (configured);
 	 * never the log's answers */
-	if (st == 403 && k->k_ep->forbidden_absent &&
-	    need.kind != CORE_VN_LOG_ENTRY)
-		st = 404;
+	if (need.kind != CORE_VN_LOG_ENTRY)
+		st = px_fetch_read_status(f, k->k_ep);
 	body = px_fetch_body(f, &len);
 	px_debug("sigcheck: %s %s: HTTP %d, %zu bytes",
 	    core_verifier_state(k->k_run), need.ref, st, len);
 	/* an answer over need.max_len was cut off by the fetch: status 0 */
-	core_verifier_feed(k->k_run, st, body, len, px_fetch_reason(f));
+	/* the reason (which parses an error body) only for an answer that
+	 * needs one: a 200 list may be 4 MiB, parsed once by the driver */
+	core_verifier_feed(k->k_run, st, body, len, st == 200 || st == 404 ?
+	    NULL : px_fetch_reason(f));
 	px_fetch_free(k->k_f);
 	k->k_f = NULL;
 	if (issue(k) != 1)

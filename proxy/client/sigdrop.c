@@ -189,10 +189,9 @@ got_object(struct px_sigdrop *d, struct px_fetch *f)
 	const char			*body, *errstr, *hdr;
 	char				 hex[65], why[300];
 	size_t				 len;
-	int				 st = px_fetch_status(f);
+	int				 st = px_fetch_read_status(f,
+					    d->d_ep);
 
-	if (st == 403 && d->d_ep->forbidden_absent)
-		st = 404;	/* a registry that says 403 for absent */
 	if (st == 404) {
 		d->d_suffix++;
 		next_object(d);

@@ -227,6 +227,7 @@ static int
 keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
     const char *ct, const char *tag)
 {
+	const char	*fix;
 	json_t		*o, *l;
 	char		 hex[65];
 	size_t		 i;
@@ -237,13 +238,13 @@ keep(struct copy *c, struct cp_manifest *m, const char *body, size_t len,
 	memcpy(m->bytes, body, len);
 	m->len = len;
 	snprintf(m->ctype, sizeof(m->ctype), "%s", ct);
-	if (core_manifest_type_fix(body, len, ct) != NULL) {
+	fix = core_manifest_type_fix(body, len, ct);
+	if (fix != NULL) {
 		/* old Nexus labels OCI as Docker: the target would refuse */
 		fprintf(stderr, "signet: copy: the source's Content-Type %.100s "
 		    "disagrees with the manifest's mediaType; %s is used\n", ct,
-		    core_manifest_type_fix(body, len, ct));
-		snprintf(m->ctype, sizeof(m->ctype), "%s",
-		    core_manifest_type_fix(body, len, ct));
+		    fix);
+		snprintf(m->ctype, sizeof(m->ctype), "%s", fix);
 	}
 	snprintf(m->tag, sizeof(m->tag), "%s", tag != NULL ? tag : "");
 	core_sha256_hex(body, len, hex);
