@@ -394,3 +394,32 @@ done:
 	mbedtls_x509_crt_free(&leaf);
 	return rc;
 }
+
+struct core_key *
+core_cert_key(const void *cert, size_t len)
+{
+	mbedtls_x509_crt	 crt;
+	unsigned char		 pub[1024], *copy;
+	struct core_key		*k = NULL;
+	char			 err[64];
+	int			 rc;
+
+	/* PEM is parsed from a NUL-terminated copy, DER as it is */
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return NULL;
+	memcpy(copy, cert, len);
+	copy[len] = '\0';
+	mbedtls_x509_crt_init(&crt);
+	if (memmem(copy, len, "-----BEGIN", 10) != NULL)
+		rc = mbedtls_x509_crt_parse(&crt, copy, len + 1);
+	else
+		rc = mbedtls_x509_crt_parse_der(&crt, copy, len);
+	if (rc == 0 && mbedtls_pk_write_pubkey_pem(&crt.pk, pub,
+	    sizeof(pub)) == 0)
+		k = core_key_load_public_pem((char *)pub, strlen((char *)pub),
+		    "certificate", err, sizeof(err));
+	mbedtls_x509_crt_free(&crt);
+	free(copy);
+	return k;
+}

@@ -86,6 +86,9 @@ void	core_ascii(char *s);
 /* Standard base64 decoded into a new NUL-terminated buffer (the caller
  * frees it); NULL if bad. */
 unsigned char	*core_b64_decode(const char *s, size_t *len);
+/* Standard base64 (padded) of buf, malloc'ed and NUL-terminated; NULL when
+ * memory is short. */
+char		*core_b64_encode(const void *buf, size_t len);
 
 /* Lower-case hex sha256 of buf into out (65 bytes with the NUL). */
 void	core_sha256_hex(const void *buf, size_t len, char out[65]);
@@ -173,6 +176,14 @@ int		 core_key_sign(struct core_key *, const void *msg, size_t len,
 /* 0 when sig is a valid signature of msg under the key */
 int		 core_key_verify(struct core_key *, const void *msg, size_t len,
 		    const unsigned char *sig, size_t siglen);
+/* 0 when sig is a valid signature of a sha256 digest under the key (a
+ * messageSignature's prehashed artifact; never for Ed25519). */
+int		 core_key_verify_digest(struct core_key *,
+		    const unsigned char hash[32], const unsigned char *sig,
+		    size_t siglen);
+/* 1 for an Ed25519 public key (a Rekor v2 log's): it verifies checkpoints
+ * only; the PEM loaders take it as RFC 8410 SubjectPublicKeyInfo. */
+int		 core_key_is_ed25519(const struct core_key *);
 /* Decrypt / encrypt cosign's key envelope; *der and *pem are malloc'ed,
  * and the caller wipes *der after use. */
 int		 core_cosign_decrypt(const char *pem, const char *password,
@@ -346,6 +357,9 @@ int	 core_cert_check(const struct core_keyless *, const char *leaf_pem,
 	    const char *chain_pem, time_t at, struct core_cert_identity *,
 	    struct core_key **key_out, char *reason, size_t rlen);
 
+/* The public key of a certificate, PEM or DER; NULL when it is not one. */
+struct core_key *core_cert_key(const void *cert, size_t len);
+
 struct core_checkpoint;
 
 /* verify.c: one cosign signature against trust material */
@@ -433,6 +447,45 @@ int	 core_rekor_bundle_uuid(const char *bundle, char uuid[65]);
 int	 core_rekor_bundle_logid(const char *bundle, char logid[65]);
 
 /*
+ * bundle.c: Sigstore bundles (v0.1 to v0.3): cosign v3's image signatures
+ * (OCI 1.1 referrers) and `sign-blob --bundle`.
+ */
+#define CORE_MT_SGBUNDLE_PREFIX	"application/vnd.dev.sigstore.bundle"
+#define CORE_MT_SGBUNDLE_V03	"application/vnd.dev.sigstore.bundle.v0.3+json"
+#define CORE_MT_OCI_EMPTY	"application/vnd.oci.empty.v1+json"
+#define CORE_MT_INTOTO		"application/vnd.in-toto+json"
+#define CORE_INTOTO_V1		"https://in-toto.io/Statement/v1"
+#define CORE_INTOTO_V01		"https://in-toto.io/Statement/v0.1"
+#define CORE_PRED_COSIGN_SIGN	"https://sigstore.dev/cosign/sign/v1"
+#define CORE_SGBUNDLE_MAX	(128 * 1024)	/* a bundle blob */
+#define CORE_BUNDLE_TLOG_MAX	8		/* log entries per bundle */
+extern const struct core_json_limits core_json_sgbundle; /* 128 KiB, 8192, 16 */
+
+struct core_bundle_ok {
+	char	 signer[CORE_SIGNER_MAX];	/* fingerprint, or
+						 * "keyless:<subject>" */
+	char	*rekor;		/* a verified Rekor v1 entry as a
+				 * dev.sigstore.cosign/bundle (for `rekor:
+				 * online`), or NULL; the caller frees it */
+	char	*payload;	/* what was signed: the in-toto statement, or
+				 * {"messageDigest": digest}; NUL-terminated,
+				 * the caller frees it */
+	size_t	 plen;
+};
+/*
+ * Verify a bundle for the artifact whose sha256 is digest (an image
+ * manifest, or a blob) under t: the content (a DSSE in-toto statement with
+ * cosign's signing predicate naming digest, or a messageSignature over
+ * it), a trusted key or keyless signer, and the log entries when the rule
+ * requires Rekor (always for a certificate: they give its time).  With
+ * online, a Rekor v1 entry must be there (ok->rekor) for the caller to ask
+ * the log about.  0, or -1 with the reason.
+ */
+int	 core_bundle_verify(const struct core_trust *t, const char *digest,
+	    const char *bundle, size_t len, int online,
+	    struct core_bundle_ok *ok, char *reason, size_t rlen);
+
+/*
  * vdriver.c: the verification of one digest under one rule's trust, as a
  * driver with no I/O: core_verifier_next says what to fetch, the caller
  * fetches it and hands the answer to core_verifier_feed, until the verdict.
@@ -453,8 +506,15 @@ enum core_vneed_kind {
 				 * signature repository */
 	CORE_VN_PAYLOAD,	/* GET blob `ref` of the signature repository */
 	CORE_VN_LOG_ENTRY,	/* GET <rekor>/api/v1/log/entries/`ref` */
+	CORE_VN_REFERRERS,	/* GET /v2/<signature repository>/referrers/
+				 * `ref` (an OCI image index) */
+	CORE_VN_MANIFEST,	/* GET manifest `ref` of the signature
+				 * repository: the referrers tag
+				 * (sha256-<hex>) or a referrer's digest */
 	CORE_VN_DONE		/* the verdict is in */
 };
+#define CORE_REFERRERS_MAX	64	/* referrers read per image */
+#define CORE_REFERRER_MAX	(64 * 1024)	/* a referrer's manifest */
 
 struct core_vneed {
 	enum core_vneed_kind	kind;
@@ -470,12 +530,20 @@ struct core_vopts {
 	size_t			 layers_max;	/* 0: CORE_VERIFY_LAYERS_MAX */
 	int			 all;		/* check every layer, do not
 						 * stop at the threshold */
+	int			 bundles;	/* also cosign v3's Sigstore
+						 * bundles (OCI referrers) */
 };
 
-/* One layer that verified: its index in the list and its payload. */
+/* One signature that verified: a layer (its index in the list) or a
+ * referrer's bundle, and what it signed. */
+#define CORE_VVALID_REFERRER	((size_t)-1)
 struct core_vvalid {
-	size_t	 layer;
-	char	*payload;	/* NUL-terminated; owned by the verifier */
+	size_t	 layer;		/* or CORE_VVALID_REFERRER */
+	char	 ref[CORE_DIGEST_MAX + 1];	/* the referrer, or "" */
+	char	 blob[CORE_DIGEST_MAX + 1];	/* the payload or bundle blob */
+	char	*payload;	/* NUL-terminated; owned by the verifier: a
+				 * simple-signing payload, an in-toto
+				 * statement, or {"messageDigest": ...} */
 	size_t	 len;
 	char	 signer[CORE_SIGNER_MAX];
 };

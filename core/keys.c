@@ -40,7 +40,14 @@ struct core_key {
 	mbedtls_entropy_context	 entropy;
 	mbedtls_ctr_drbg_context drbg;
 	int			 has_private;
+	int			 ed25519;	/* a log key (Rekor v2): not in pk */
+	unsigned char		 ed[32];
 	char			 fingerprint[65];
+};
+
+/* The SubjectPublicKeyInfo of an Ed25519 key (RFC 8410) up to the key. */
+static const unsigned char ed25519_spki[12] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
 };
 
 static void
@@ -150,6 +157,20 @@ read_small(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 	buf[n] = '\0';
 	*len = (size_t)n;
 	return buf;
+}
+
+char *
+core_b64_encode(const void *in, size_t len)
+{
+	size_t	 n = 4 * ((len + 2) / 3) + 1, olen;
+	char	*out = malloc(n);
+
+	if (out != NULL && mbedtls_base64_encode((unsigned char *)out, n, &olen,
+	    in, len) != 0) {
+		free(out);
+		out = NULL;
+	}
+	return out;
 }
 
 unsigned char *
@@ -360,6 +381,37 @@ fail:
 	return NULL;
 }
 
+/*
+ * An Ed25519 public key, which mbedTLS 2.28 does not know: a PEM "PUBLIC
+ * KEY" of exactly the RFC 8410 SubjectPublicKeyInfo.  Only verifies (log
+ * checkpoints); its fingerprint is the sha256 of that DER, like any key's.
+ */
+static int
+ed25519_load(struct core_key *k, const char *text)
+{
+	unsigned char	*der;
+	size_t		 n = 0;
+
+	der = pem_body(text, "PUBLIC KEY", &n);
+	if (der == NULL || n != sizeof(ed25519_spki) + 32 ||
+	    memcmp(der, ed25519_spki, sizeof(ed25519_spki)) != 0 ||
+	    sodium_init() < 0) {
+		free(der);
+		return -1;
+	}
+	memcpy(k->ed, der + sizeof(ed25519_spki), 32);
+	k->ed25519 = 1;
+	core_sha256_hex(der, n, k->fingerprint);
+	free(der);
+	return 0;
+}
+
+int
+core_key_is_ed25519(const struct core_key *k)
+{
+	return k->ed25519;
+}
+
 struct core_key *
 core_key_load_public_pem(const char *pem, size_t len, const char *name,
     char *err, size_t errlen)
@@ -379,6 +431,10 @@ core_key_load_public_pem(const char *pem, size_t len, const char *name,
 	memcpy(copy, pem, len);
 	copy[len] = '\0';
 	rc = mbedtls_pk_parse_public_key(&k->pk, copy, len + 1);
+	if (rc != 0 && ed25519_load(k, (const char *)copy) == 0) {
+		free(copy);
+		return k;
+	}
 	free(copy);
 	if (rc != 0) {
 		errset(err, errlen, "not a PEM public key", name, rc);
@@ -435,9 +491,22 @@ core_key_verify(struct core_key *k, const void *msg, size_t len,
 {
 	unsigned char	hash[32];
 
+	if (k->ed25519)
+		return siglen == crypto_sign_BYTES &&
+		    crypto_sign_verify_detached(sig, msg, len, k->ed) == 0 ?
+		    0 : -1;
 	mbedtls_sha256_ret(msg, len, hash, 0);
-	return mbedtls_pk_verify(&k->pk, MBEDTLS_MD_SHA256, hash, sizeof(hash),
-	    sig, siglen) == 0 ? 0 : -1;
+	return core_key_verify_digest(k, hash, sig, siglen);
+}
+
+int
+core_key_verify_digest(struct core_key *k, const unsigned char hash[32],
+    const unsigned char *sig, size_t siglen)
+{
+	if (k->ed25519)
+		return -1;	/* Ed25519 signs messages, not digests */
+	return mbedtls_pk_verify(&k->pk, MBEDTLS_MD_SHA256, hash, 32, sig,
+	    siglen) == 0 ? 0 : -1;
 }
 
 /* keygen */
@@ -491,19 +560,6 @@ pkcs8_der(mbedtls_pk_context *pk, unsigned char *buf, size_t size,
 	return 0;
 }
 
-static char *
-b64(const unsigned char *in, size_t len)
-{
-	size_t	 n = 4 * ((len + 2) / 3) + 1, olen;
-	char	*out = malloc(n);
-
-	if (out != NULL && mbedtls_base64_encode((unsigned char *)out, n, &olen,
-	    in, len) != 0) {
-		free(out);
-		out = NULL;
-	}
-	return out;
-}
 
 int
 core_cosign_encrypt(const unsigned char *der, size_t derlen,
@@ -531,9 +587,9 @@ core_cosign_encrypt(const unsigned char *der, size_t derlen,
 	}
 	crypto_secretbox_easy(ct, der, derlen, nonce, key);
 	sodium_memzero(key, sizeof(key));
-	salt64 = b64(salt, sizeof(salt));
-	nonce64 = b64(nonce, sizeof(nonce));
-	ct64 = b64(ct, clen);
+	salt64 = core_b64_encode(salt, sizeof(salt));
+	nonce64 = core_b64_encode(nonce, sizeof(nonce));
+	ct64 = core_b64_encode(ct, clen);
 	free(ct);
 	j = json_pack("{s:{s:s, s:{s:i, s:i, s:i}, s:s}, s:{s:s, s:s}, s:s}",
 	    "kdf", "name", "scrypt", "params", "N", KEYGEN_N, "r", 8, "p", 1,
@@ -550,7 +606,7 @@ core_cosign_encrypt(const unsigned char *der, size_t derlen,
 		return -1;
 	}
 	jlen = strlen(json);
-	body = b64((unsigned char *)json, jlen);
+	body = core_b64_encode(json, jlen);
 	free(json);
 	out = body != NULL ? malloc(strlen(body) + strlen(body) / 64 + 200) :
 	    NULL;
@@ -646,6 +702,22 @@ done:
 int
 core_key_public_pem(const struct core_key *k, char *buf, size_t len)
 {
+	unsigned char	der[sizeof(ed25519_spki) + 32];
+	size_t		olen;
+
+	if (k->ed25519) {
+		memcpy(der, ed25519_spki, sizeof(ed25519_spki));
+		memcpy(der + sizeof(ed25519_spki), k->ed, 32);
+		/* 44 bytes: one base64 line of 60 characters */
+		if (len < 128)
+			return -1;
+		strcpy(buf, "-----BEGIN PUBLIC KEY-----\n");
+		if (mbedtls_base64_encode((unsigned char *)buf + strlen(buf),
+		    len - strlen(buf), &olen, der, sizeof(der)) != 0)
+			return -1;
+		strcat(buf, "\n-----END PUBLIC KEY-----\n");
+		return 0;
+	}
 	return mbedtls_pk_write_pubkey_pem((mbedtls_pk_context *)&k->pk,
 	    (unsigned char *)buf, len) == 0 ? 0 : -1;
 }

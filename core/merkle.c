@@ -173,9 +173,12 @@ core_checkpoint_verify(const char *text, size_t len,
 		    0 || rawlen <= 4)
 			continue;
 		for (i = 0; i < nlogs; i++) {
-			/* the key hint: the first 4 bytes of the log ID */
-			if (core_hex_decode(core_key_fingerprint(logs[i]), hint,
-			    sizeof(hint)) != 32 || memcmp(hint, raw, 4) != 0)
+			/* the key hint: the first 4 bytes of the log ID; an
+			 * Ed25519 note key's hint hashes the signer's name
+			 * too, so it is only tried (the signature decides) */
+			if (!core_key_is_ed25519(logs[i]) &&
+			    (core_hex_decode(core_key_fingerprint(logs[i]), hint,
+			    sizeof(hint)) != 32 || memcmp(hint, raw, 4) != 0))
 				continue;
 			if (core_key_verify(logs[i], text, bodylen, raw + 4,
 			    rawlen - 4) == 0) {

@@ -13,19 +13,6 @@
 
 #include "core.h"
 
-static char *
-b64(const void *in, size_t len)
-{
-	size_t	 n = 4 * ((len + 2) / 3) + 1, olen;
-	char	*out = malloc(n);
-
-	if (out != NULL && mbedtls_base64_encode((unsigned char *)out, n, &olen,
-	    in, len) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
 
 char *
 core_rekor_entry(const char *payload, size_t plen, const char *sig_b64,
@@ -36,7 +23,7 @@ core_rekor_entry(const char *payload, size_t plen, const char *sig_b64,
 
 	if (core_key_public_pem(signer, pem, sizeof(pem)) == -1)
 		return NULL;
-	pem64 = b64(pem, strlen(pem));
+	pem64 = core_b64_encode(pem, strlen(pem));
 	if (pem64 == NULL)
 		return NULL;
 	core_sha256_hex(payload, plen, hex);

@@ -14,9 +14,15 @@
  * The steps: the signature list (sha256-<hex>.sig); then, layer by layer
  * (at most CORE_VERIFY_LAYERS_MAX), the payload blob, checked with
  * core_verify_layer; with an online Rekor rule, the log's entry for the
- * layer's bundle.  An upstream or log that fails (transport error, 5xx)
- * makes the verdict INDETERMINATE, never DENY: an outage is not a proof
- * that something is unsigned.
+ * layer's bundle.  Then, while the threshold is not met and the caller
+ * asked for them (opts.bundles), cosign v3's signatures: the image's OCI
+ * 1.1 referrers (the referrers API, else the referrers tag schema's
+ * sha256-<hex> index, as cosign reads them), each referrer whose single
+ * layer is a Sigstore bundle and whose subject is the image, its bundle
+ * checked with core_bundle_verify.  Signers of both formats count towards
+ * one threshold of distinct signers.  An upstream or log that fails
+ * (transport error, 5xx) makes the verdict INDETERMINATE, never DENY: an
+ * outage is not a proof that something is unsigned.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +32,16 @@
 
 #include "core.h"
 
-enum vd_state { VD_LIST, VD_PAYLOAD, VD_ENTRY, VD_DONE };
+enum vd_state {
+	VD_LIST, VD_PAYLOAD, VD_ENTRY,
+	VD_REFERRERS, VD_REFTAG, VD_REFMAN, VD_BUNDLE,
+	VD_DONE
+};
+
+/* A referrer worth reading: its manifest, then its bundle blob. */
+struct vd_ref {
+	char		digest[CORE_DIGEST_MAX + 1];
+};
 
 struct core_verifier {
 	enum vd_state		 state;
@@ -38,6 +53,15 @@ struct core_verifier {
 	char			*payload;	/* of cur, while its log entry
 						 * is fetched */
 	size_t			 plen;
+	char			*ebundle;	/* the entry asked for (a
+						 * dev.sigstore.cosign/bundle) */
+	int			 in_refs;	/* looking at referrers */
+	int			 found;		/* a list or a referrer index
+						 * was there */
+	struct vd_ref		*refs;		/* referrers to read */
+	size_t			 nrefs, ref;	/* count, next */
+	char			 bdigest[CORE_DIGEST_MAX + 1];	/* bundle blob */
+	json_int_t		 bsize;
 	char			 pending[CORE_SIGNER_MAX];
 	char			 signers[CORE_SIGNERS_MAX][CORE_SIGNER_MAX];
 	int			 nsigners;
@@ -50,7 +74,9 @@ struct core_verifier {
 
 static const char *const state_names[] = {
 	[VD_LIST] = "list", [VD_PAYLOAD] = "payload",
-	[VD_ENTRY] = "log entry", [VD_DONE] = "done",
+	[VD_ENTRY] = "log entry", [VD_REFERRERS] = "referrers",
+	[VD_REFTAG] = "referrers tag", [VD_REFMAN] = "referrer",
+	[VD_BUNDLE] = "bundle", [VD_DONE] = "done",
 };
 
 const char *
@@ -93,6 +119,8 @@ core_verifier_free(struct core_verifier *v)
 		free(v->valid[i].payload);
 	free(v->valid);
 	free(v->payload);
+	free(v->ebundle);
+	free(v->refs);
 	free(v);
 }
 
@@ -107,6 +135,8 @@ finish(struct core_verifier *v, enum core_verdict d, const char *reason)
 	core_ascii(v->reason);
 	free(v->payload);
 	v->payload = NULL;
+	free(v->ebundle);
+	v->ebundle = NULL;
 }
 
 /* Enough signers, and not asked to look at every layer: stop early. */
@@ -121,12 +151,24 @@ static int
 accept_layer(struct core_verifier *v, const char *signer)
 {
 	struct core_vvalid	*nv;
+	struct core_sig_layer	 l;
 
 	nv = reallocarray(v->valid, v->nvalid + 1, sizeof(*nv));
 	if (nv == NULL)
 		return -1;
 	v->valid = nv;
-	nv[v->nvalid].layer = v->cur;
+	nv[v->nvalid].layer = v->in_refs ? CORE_VVALID_REFERRER : v->cur;
+	snprintf(nv[v->nvalid].ref, sizeof(nv[v->nvalid].ref), "%s",
+	    v->in_refs ? v->refs[v->ref - 1].digest : "");
+	if (v->in_refs)
+		snprintf(nv[v->nvalid].blob, sizeof(nv[v->nvalid].blob), "%s",
+		    v->bdigest);
+	else if (core_sigman_layer(&v->list, v->cur, &l) == 0 &&
+	    l.digest != NULL)
+		snprintf(nv[v->nvalid].blob, sizeof(nv[v->nvalid].blob), "%s",
+		    l.digest);
+	else
+		nv[v->nvalid].blob[0] = '\0';
 	nv[v->nvalid].payload = v->payload;
 	nv[v->nvalid].len = v->plen;
 	snprintf(nv[v->nvalid].signer, sizeof(nv[v->nvalid].signer), "%s",
@@ -151,12 +193,26 @@ conclude(struct core_verifier *v)
 		snprintf(reason, sizeof(reason), "%d trusted signer(s), %d "
 		    "required", v->nsigners, v->opts.threshold);
 		finish(v, CORE_VERDICT_DENY, reason);
+	} else if (!v->found) {
+		finish(v, CORE_VERDICT_DENY, "no signature found");
 	} else {
 		snprintf(reason, sizeof(reason), "no signature from a trusted "
 		    "signer (%s)", v->lastfail[0] ? v->lastfail :
 		    "no usable signature");
 		finish(v, CORE_VERDICT_DENY, reason);
 	}
+}
+
+/* The .sig list is done: the referrers when asked for, else the verdict. */
+static void
+sig_done(struct core_verifier *v)
+{
+	if (v->opts.bundles && !enough(v)) {
+		v->in_refs = 1;
+		v->state = VD_REFERRERS;
+		return;
+	}
+	conclude(v);
 }
 
 /* The next simple-signing layer worth fetching, or the verdict. */
@@ -182,7 +238,29 @@ next_layer(struct core_verifier *v)
 		v->state = VD_PAYLOAD;
 		return;
 	}
+	sig_done(v);
+}
+
+/* The next referrer worth reading, or the verdict. */
+static void
+next_ref(struct core_verifier *v)
+{
+	if (!enough(v) && v->ref < v->nrefs) {
+		v->ref++;
+		v->state = VD_REFMAN;
+		return;
+	}
 	conclude(v);
+}
+
+/* The continuation after a signature was looked at, in either format. */
+static void
+next_any(struct core_verifier *v)
+{
+	if (v->in_refs)
+		next_ref(v);
+	else
+		next_layer(v);
 }
 
 enum core_vneed_kind
@@ -203,10 +281,32 @@ core_verifier_next(struct core_verifier *v, struct core_vneed *need)
 		snprintf(need->ref, sizeof(need->ref), "%s", l.digest);
 		need->max_len = CORE_PAYLOAD_MAX;
 		break;
+	case VD_REFERRERS:
+		need->kind = CORE_VN_REFERRERS;
+		snprintf(need->ref, sizeof(need->ref), "%s", v->digest);
+		need->max_len = CORE_SIGMAN_MAX;
+		break;
+	case VD_REFTAG:
+		need->kind = CORE_VN_MANIFEST;
+		/* the referrers tag schema: <alg>-<hex> */
+		snprintf(need->ref, sizeof(need->ref), "%s", v->digest);
+		need->ref[strcspn(need->ref, ":")] = '-';
+		need->max_len = CORE_SIGMAN_MAX;
+		break;
+	case VD_REFMAN:
+		need->kind = CORE_VN_MANIFEST;
+		snprintf(need->ref, sizeof(need->ref), "%s",
+		    v->refs[v->ref - 1].digest);
+		need->max_len = CORE_REFERRER_MAX;
+		break;
+	case VD_BUNDLE:
+		need->kind = CORE_VN_PAYLOAD;
+		snprintf(need->ref, sizeof(need->ref), "%s", v->bdigest);
+		need->max_len = CORE_SGBUNDLE_MAX;
+		break;
 	case VD_ENTRY:
-		core_sigman_layer(&v->list, v->cur, &l);
 		need->kind = CORE_VN_LOG_ENTRY;
-		if (core_rekor_bundle_uuid(l.bundle, need->ref) == -1) {
+		if (core_rekor_bundle_uuid(v->ebundle, need->ref) == -1) {
 			/* checked offline already; cannot happen */
 			finish(v, CORE_VERDICT_INDETERMINATE, "the Rekor "
 			    "bundle names no entry");
@@ -230,7 +330,7 @@ feed_list(struct core_verifier *v, int status, const char *body, size_t len,
 	const char	*why;
 
 	if (status == 404) {
-		finish(v, CORE_VERDICT_DENY, "no signature found");
+		sig_done(v);
 		return;
 	}
 	if (status != 200) {
@@ -245,10 +345,11 @@ feed_list(struct core_verifier *v, int status, const char *body, size_t len,
 		finish(v, CORE_VERDICT_INDETERMINATE, reason);
 		return;
 	}
+	v->found = 1;
 	if (core_sigman_open(&v->list, body, len, 0, &why) == -1) {
-		snprintf(reason, sizeof(reason), "no usable signature (%s)",
-		    why);
-		finish(v, CORE_VERDICT_DENY, reason);
+		snprintf(v->lastfail, sizeof(v->lastfail), "%s", why);
+		core_ascii(v->lastfail);
+		sig_done(v);
 		return;
 	}
 	next_layer(v);
@@ -307,6 +408,19 @@ feed_payload(struct core_verifier *v, int status, const char *body,
 		/* the log must still hold the entry, under a checkpoint that
 		 * never goes backwards */
 		snprintf(v->pending, sizeof(v->pending), "%s", signer);
+		free(v->ebundle);
+		v->ebundle = NULL;
+		if (l.bundle == NULL) {
+			snprintf(v->lastfail, sizeof(v->lastfail), "Rekor entry "
+			    "missing: no bundle");
+			next_layer(v);
+			return;
+		}
+		v->ebundle = strdup(l.bundle);
+		if (v->ebundle == NULL) {
+			finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
+			return;
+		}
 		v->state = VD_ENTRY;
 		return;
 	}
@@ -321,16 +435,14 @@ static void
 feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
     const char *errstr)
 {
-	struct core_sig_layer	 l;
 	struct core_checkpoint	 cp;
 	char			 reason[300], logid[65];
 	int			 rc;
 
-	core_sigman_layer(&v->list, v->cur, &l);
 	if (status == 404) {
 		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor entry missing "
 		    "from the log");
-		next_layer(v);
+		next_any(v);
 		return;
 	}
 	if (status != 200) {
@@ -341,10 +453,10 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 		return;
 	}
 	rc = core_rekor_check_online(v->opts.trust->rekor,
-	    v->opts.trust->nrekor, body, len, l.bundle, &cp, reason,
+	    v->opts.trust->nrekor, body, len, v->ebundle, &cp, reason,
 	    sizeof(reason));
 	if (rc == 0 && v->opts.state_dir != NULL) {
-		if (core_rekor_bundle_logid(l.bundle, logid) == -1)
+		if (core_rekor_bundle_logid(v->ebundle, logid) == -1)
 			snprintf(logid, sizeof(logid), "unknown");
 		rc = core_checkpoint_remember(v->opts.state_dir, &cp, logid,
 		    reason, sizeof(reason));
@@ -353,14 +465,240 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
 		    "%.200s", reason);
 		core_ascii(v->lastfail);
-		next_layer(v);
+		next_any(v);
 		return;
 	}
 	if (accept_layer(v, v->pending) == -1) {
 		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
 		return;
 	}
-	next_layer(v);
+	next_any(v);
+}
+
+/* An answer other than 200 and 404 where one of those was needed. */
+static void
+indeterminate(struct core_verifier *v, const char *what, int status,
+    const char *errstr)
+{
+	char	reason[400];
+
+	if (errstr != NULL)
+		snprintf(reason, sizeof(reason), "reading %s: %s%.300s", what,
+		    status != 0 ? "upstream answered " : "", errstr);
+	else
+		snprintf(reason, sizeof(reason), "reading %s: %s%d", what,
+		    status != 0 ? "upstream answered HTTP " : "request failed ",
+		    status);
+	finish(v, CORE_VERDICT_INDETERMINATE, reason);
+}
+
+/*
+ * A referrers index (the API's answer, or the tag schema's): the
+ * descriptors that may be Sigstore bundles, at most CORE_REFERRERS_MAX.
+ * cosign's older fallback indexes carry the empty config type as
+ * artifactType and no annotations, so only a descriptor that says it is
+ * something else is left out unread.  -1 when body is not an index.
+ */
+static int
+read_index(struct core_verifier *v, const char *body, size_t len)
+{
+	json_t		*o, *m, *d;
+	const char	*dg, *mt, *at;
+	char		 err[160];
+	size_t		 i;
+
+	o = core_json_load(body, len, &core_json_manifest, err, sizeof(err));
+	m = json_object_get(o, "manifests");
+	if (!json_is_array(m)) {
+		json_decref(o);
+		return -1;
+	}
+	free(v->refs);
+	v->refs = calloc(CORE_REFERRERS_MAX, sizeof(*v->refs));
+	v->nrefs = v->ref = 0;
+	if (v->refs == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_array_foreach(m, i, d) {
+		dg = json_string_value(json_object_get(d, "digest"));
+		mt = json_string_value(json_object_get(d, "mediaType"));
+		at = json_string_value(json_object_get(d, "artifactType"));
+		if (v->nrefs == CORE_REFERRERS_MAX)
+			break;
+		if (dg == NULL || strncmp(dg, "sha256:", 7) != 0 ||
+		    !core_digest_valid(dg, strlen(dg)) ||
+		    (mt != NULL && strcmp(mt, CORE_MT_OCI_MANIFEST) != 0) ||
+		    (at != NULL && strncmp(at, CORE_MT_SGBUNDLE_PREFIX,
+		    strlen(CORE_MT_SGBUNDLE_PREFIX)) != 0 &&
+		    strcmp(at, CORE_MT_OCI_EMPTY) != 0))
+			continue;
+		snprintf(v->refs[v->nrefs++].digest, CORE_DIGEST_MAX + 1, "%s",
+		    dg);
+	}
+	json_decref(o);
+	v->found = 1;
+	return 0;
+}
+
+static void
+feed_referrers(struct core_verifier *v, int status, const char *body,
+    size_t len, const char *errstr)
+{
+	/* 404, and 400 or 406 as go-containerregistry takes them: no API,
+	 * so the tag schema */
+	if (status == 404 || status == 400 || status == 406 ||
+	    (status == 200 && read_index(v, body, len) == -1)) {
+		v->state = VD_REFTAG;
+		return;
+	}
+	if (status != 200) {
+		indeterminate(v, "the referrers", status, errstr);
+		return;
+	}
+	next_ref(v);
+}
+
+static void
+feed_reftag(struct core_verifier *v, int status, const char *body,
+    size_t len, const char *errstr)
+{
+	char	hex[65];
+
+	if (status == 404) {
+		conclude(v);
+		return;
+	}
+	if (status != 200) {
+		indeterminate(v, "the referrers tag", status, errstr);
+		return;
+	}
+	/* GitLab resolves a tag sha256-<hex> to the manifest sha256:<hex>
+	 * itself: that is no index of referrers */
+	core_sha256_hex(body, len, hex);
+	if (strcmp(hex, v->digest + 7) == 0 || read_index(v, body, len) == -1) {
+		conclude(v);
+		return;
+	}
+	next_ref(v);
+}
+
+static void
+feed_refman(struct core_verifier *v, int status, const char *body,
+    size_t len, const char *errstr)
+{
+	json_t		*o, *l, *layer;
+	const char	*mt, *lt, *dg, *subj;
+	char		 hex[65];
+
+	if (status == 404) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer is "
+		    "missing");
+		next_ref(v);
+		return;
+	}
+	if (status != 200) {
+		indeterminate(v, "a referrer", status, errstr);
+		return;
+	}
+	core_sha256_hex(body, len, hex);
+	if (strcmp(hex, v->refs[v->ref - 1].digest + 7) != 0) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer does not "
+		    "match its digest");
+		next_ref(v);
+		return;
+	}
+	o = core_json_parse(body, len, &core_json_manifest);
+	mt = json_string_value(json_object_get(o, "mediaType"));
+	l = json_object_get(o, "layers");
+	layer = json_array_get(l, 0);
+	lt = json_string_value(json_object_get(layer, "mediaType"));
+	dg = json_string_value(json_object_get(layer, "digest"));
+	subj = json_string_value(json_object_get(json_object_get(o, "subject"),
+	    "digest"));
+	/* as cosign: one layer, a Sigstore bundle; and, stricter than
+	 * cosign, a subject that is this image (a referrer listed under
+	 * another image's index proves nothing about this one) */
+	if ((mt != NULL && strcmp(mt, CORE_MT_OCI_MANIFEST) != 0) ||
+	    json_array_size(l) != 1 || lt == NULL ||
+	    strncmp(lt, CORE_MT_SGBUNDLE_PREFIX,
+	    strlen(CORE_MT_SGBUNDLE_PREFIX)) != 0) {
+		json_decref(o);
+		next_ref(v);	/* another kind of referrer: not ours */
+		return;
+	}
+	if (subj == NULL || strcmp(subj, v->digest) != 0) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer's "
+		    "subject is not this image");
+		json_decref(o);
+		next_ref(v);
+		return;
+	}
+	if (dg == NULL || strncmp(dg, "sha256:", 7) != 0 ||
+	    !core_digest_valid(dg, strlen(dg)) ||
+	    !json_is_integer(json_object_get(layer, "size")) ||
+	    json_integer_value(json_object_get(layer, "size")) <= 0 ||
+	    json_integer_value(json_object_get(layer, "size")) >
+	    CORE_SGBUNDLE_MAX) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer's bundle "
+		    "descriptor is malformed or larger than %d KiB",
+		    CORE_SGBUNDLE_MAX / 1024);
+		json_decref(o);
+		next_ref(v);
+		return;
+	}
+	snprintf(v->bdigest, sizeof(v->bdigest), "%s", dg);
+	v->bsize = json_integer_value(json_object_get(layer, "size"));
+	json_decref(o);
+	v->state = VD_BUNDLE;
+}
+
+static void
+feed_bundle(struct core_verifier *v, int status, const char *body,
+    size_t len, const char *errstr)
+{
+	struct core_bundle_ok	 ok;
+	char			 hex[65], reason[300];
+
+	if (status == 404) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a bundle is missing");
+		next_ref(v);
+		return;
+	}
+	if (status != 200) {
+		indeterminate(v, "a bundle", status, errstr);
+		return;
+	}
+	core_sha256_hex(body, len, hex);
+	if (len != (size_t)v->bsize || strcmp(hex, v->bdigest + 7) != 0) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "a bundle does not "
+		    "match its descriptor");
+		next_ref(v);
+		return;
+	}
+	if (core_bundle_verify(v->opts.trust, v->digest, body, len,
+	    v->opts.online, &ok, reason, sizeof(reason)) == -1) {
+		snprintf(v->lastfail, sizeof(v->lastfail), "%.255s", reason);
+		core_ascii(v->lastfail);
+		next_ref(v);
+		return;
+	}
+	free(v->payload);
+	v->payload = ok.payload;
+	v->plen = ok.plen;
+	if (v->opts.online) {
+		snprintf(v->pending, sizeof(v->pending), "%s", ok.signer);
+		free(v->ebundle);
+		v->ebundle = ok.rekor;
+		v->state = VD_ENTRY;
+		return;
+	}
+	free(ok.rekor);
+	if (accept_layer(v, ok.signer) == -1) {
+		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
+		return;
+	}
+	next_ref(v);
 }
 
 void
@@ -378,6 +716,18 @@ core_verifier_feed(struct core_verifier *v, int status, const char *body,
 		break;
 	case VD_ENTRY:
 		feed_entry(v, status, body, len, errstr);
+		break;
+	case VD_REFERRERS:
+		feed_referrers(v, status, body, len, errstr);
+		break;
+	case VD_REFTAG:
+		feed_reftag(v, status, body, len, errstr);
+		break;
+	case VD_REFMAN:
+		feed_refman(v, status, body, len, errstr);
+		break;
+	case VD_BUNDLE:
+		feed_bundle(v, status, body, len, errstr);
 		break;
 	case VD_DONE:
 		break;

@@ -73,24 +73,6 @@ b64_text(const char *s)
 	    "0123456789+/=") == strlen(s);
 }
 
-/* The public key of a PEM certificate. */
-static struct core_key *
-cert_key(const char *pem)
-{
-	mbedtls_x509_crt	 crt;
-	unsigned char		 pub[1024];
-	struct core_key		*k = NULL;
-	char			 err[64];
-
-	mbedtls_x509_crt_init(&crt);
-	if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)pem,
-	    strlen(pem) + 1) == 0 && mbedtls_pk_write_pubkey_pem(&crt.pk, pub,
-	    sizeof(pub)) == 0)
-		k = core_key_load_public_pem((char *)pub, strlen((char *)pub),
-		    "certificate", err, sizeof(err));
-	mbedtls_x509_crt_free(&crt);
-	return k;
-}
 
 /* The hashedrekord entry in the body names this payload, signature, key. */
 static int
@@ -137,7 +119,7 @@ check_body(const char *body64, const char *payload, size_t plen,
 	}
 	pem = core_b64_decode(pkey, &pemlen);
 	if (pem != NULL && strstr((char *)pem, "BEGIN CERTIFICATE") != NULL)
-		k = cert_key((const char *)pem);	/* keyless entries */
+		k = core_cert_key(pem, pemlen);	/* keyless entries */
 	else
 		k = pem != NULL ? core_key_load_public_pem((const char *)pem,
 		    pemlen, "Rekor entry key", err, sizeof(err)) : NULL;

@@ -91,6 +91,18 @@ issue(struct px_sigcheck *k)
 		    k->k_sigrepo, need.ref);
 		rq.follow = 1;	/* blobs may live in object storage */
 		break;
+	case CORE_VN_REFERRERS:
+		/* no ?artifactType= filter: as cosign, filter here (old
+		 * cosign wrote other artifact types) */
+		snprintf(target, sizeof(target), "/v2/%s/referrers/%s",
+		    k->k_sigrepo, need.ref);
+		rq.accept = CORE_MT_OCI_INDEX;
+		break;
+	case CORE_VN_MANIFEST:
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    k->k_sigrepo, need.ref);
+		rq.accept = CORE_MT_ACCEPT_ALL;
+		break;
 	case CORE_VN_LOG_ENTRY:
 		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
 		    k->k_rekor, need.ref);

@@ -56,6 +56,9 @@ struct vc_entry {
 	time_t			 e_expires;
 	time_t			 e_walked_until;	/* children, blobs allowed */
 	int			 e_pending;	/* a verification runs */
+	int			 e_sigobj;	/* allowed as a signature object
+						 * (its content), not signed:
+						 * nothing it names is allowed */
 	TAILQ_HEAD(, px_verify)	 e_waiters;
 };
 
@@ -125,6 +128,7 @@ struct px_verify {
 	const struct conf_policy *v_policy;
 	struct vc_entry		*v_entry;	/* owned verification, or waited */
 	int			 v_owner;
+	int			 v_sigobj;	/* allowed by content */
 	struct px_fetch		*v_manifest;	/* the answer to forward */
 	struct core_trust	 v_trust;	/* the rule's, for v_run */
 	struct core_verifier	*v_run;		/* the signatures, checked */
@@ -341,6 +345,35 @@ walk_manifest(struct px_verify *v, const char *body, size_t len,
 	json_decref(o);
 }
 
+/*
+ * With strict_blobs on the signature repository: the blobs of the
+ * signatures that verified (payloads, bundles), for a cosign client that
+ * reads them after the image.  A signature object is allowed by its
+ * content, so the blobs it names are not; these are the ones that proved
+ * something.
+ */
+static void
+allow_sig_blobs(struct px_verify *v, const struct conf *cf)
+{
+	const struct conf_policy	*p;
+	const struct core_vvalid	*vv;
+	char				 key[sizeof(((struct vc_entry *)0)->e_key)];
+	char				 blobkey[CORE_DIGEST_MAX + 8];
+	size_t				 i;
+
+	p = conf_policy_for(cf, v->v_sigrepo);
+	if (v->v_run == NULL || p == NULL || !p->strict_blobs)
+		return;
+	for (i = 0; i < core_verifier_nvalid(v->v_run); i++) {
+		vv = core_verifier_valid(v->v_run, i);
+		if (vv->blob[0] == '\0')
+			continue;
+		snprintf(blobkey, sizeof(blobkey), "blob:%s", vv->blob);
+		vc_key(key, sizeof(key), v->v_sigrepo, blobkey, p);
+		allow_key(v, key, cf, "a signature that verified", "");
+	}
+}
+
 int
 px_verify_blob_ok(struct px_conn *c, const char **reason)
 {
@@ -555,7 +588,7 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 
 	px_sigcheck_free(v->v_check);
 	v->v_check = NULL;
-	if (d == D_ALLOW && v->v_manifest != NULL) {
+	if (d == D_ALLOW && v->v_manifest != NULL && !v->v_sigobj) {
 		body = px_fetch_body(v->v_manifest, &len);
 		if (len > 0) {
 			walk_manifest(v, body, len, cf, signer != NULL ?
@@ -565,8 +598,11 @@ decide(struct px_verify *v, enum decision d, const char *reason, int cache)
 				    cf->vcache_ok_ttl / 2;
 		}
 	}
+	if (d == D_ALLOW)
+		allow_sig_blobs(v, cf);
 	if (e != NULL && v->v_owner) {
 		e->e_pending = 0;
+		e->e_sigobj = v->v_sigobj;
 		e->e_decision = d;
 		snprintf(e->e_reason, sizeof(e->e_reason), "%s", reason);
 		snprintf(e->e_signer, sizeof(e->e_signer), "%s",
@@ -622,6 +658,7 @@ on_content(struct px_fetch *f, void *arg)
 		    is_sig_object(body, len)) {
 			px_fetch_free(f);
 			vstats.sig_objects++;
+			v->v_sigobj = 1;
 			decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
 			return;
 		}
@@ -840,7 +877,7 @@ on_manifest(struct px_fetch *f, void *arg)
 		 * walked last: walk it again (parse it) only at half the
 		 * entries' life, not on every pull.
 		 */
-		walk = e->e_walked_until <= time(NULL);
+		walk = e->e_walked_until <= time(NULL) && !e->e_sigobj;
 		if (walk)
 			e->e_walked_until = time(NULL) +
 			    c->c_conf->vcache_ok_ttl / 2;
@@ -860,6 +897,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 	if (v->v_is_get && is_sig_object(body, len)) {
 		vstats.sig_objects++;
+		v->v_sigobj = 1;
 		decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
 		return;
 	}

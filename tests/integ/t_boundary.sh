@@ -143,6 +143,34 @@ for tag in mix "$FAKE"; do
 	    "$(grep -c '"path":"/v2/strict/app/blobs/' "$T/signet.log")" "$n0"
 done
 
+# 5b. strict_blobs: a signature object is allowed by its content, not by a
+#     signature, so the blobs it names are not allowed by it: one naming an
+#     unsigned image's config and layer does not open them
+u=$(mkimage "$T/u" --layers 1 --size 20000 --seed blob-u)
+check "U straight upstream, unsigned" $cpd "oci:$T/u" "docker://$REG_up/strict/app:u"
+curl -s -H "Accept: $OCI" "$R/v2/strict/app/manifests/u" >"$T/mu.json"
+python3 - "$T/mu.json" >"$T/usig.json" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["layers"][0]["mediaType"] = "application/vnd.dev.cosign.simplesigning.v1+json"
+sys.stdout.write(json.dumps(m))
+EOF
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/usig.json" \
+    "$R/v2/strict/app/manifests/usig"
+expect_eq "a signature object naming U's blobs is allowed" "$(http_status GET \
+    "$P/v2/strict/app/manifests/usig" -H "Accept: $OCI")" 200
+for d in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
+print(m["config"]["digest"], m["layers"][0]["digest"])' "$T/mu.json"); do
+	expect_eq "  U's blob ${d#sha256:} is still refused" \
+	    "$(http_status GET "$P/v2/strict/app/blobs/$d")" 403
+done
+#     while the payload of a signature that verified A stays readable, for a
+#     cosign client checking A through signet
+pd=$(curl -s -H "Accept: $OCI" "$P/v2/strict/app/manifests/sha256-$(hexof "$a").sig" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+expect_eq "A's signature payload is readable through signet" \
+    "$(http_status GET "$P/v2/strict/app/blobs/$pd")" 200
+
 # 8. a planted list signet cannot extend does not block a digest: it is
 #    kept under <tag>.unusable-<12 hex> and a new list takes the tag
 for kind in duplicate-keys no-media-type 1000-layers; do

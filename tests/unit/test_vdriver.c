@@ -280,7 +280,7 @@ main(void)
 	    .want_reason = "connection refused", .want_requests = 1,
 	    .want_valid = 0);
 	ROW(.name = "list not JSON", .list_body = "not json",
-	    .want = CORE_VERDICT_DENY, .want_reason = "no usable signature",
+	    .want = CORE_VERDICT_DENY, .want_reason = "signature list is not JSON",
 	    .want_requests = 1, .want_valid = 0);
 	ROW(.name = "list an index", .list_body = "{\"schemaVersion\":2,"
 	    "\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
