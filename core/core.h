@@ -224,7 +224,9 @@ struct core_manifest_info {
 	 * its tag): a manifest with at least one layer, every layer of a
 	 * cosign, Sigstore, DSSE/in-toto or SBOM media type, so nothing a
 	 * runtime unpacks (docker, containerd and podman take only layer
-	 * types of application/vnd.oci.image.* and application/vnd.docker.*).
+	 * types of application/vnd.oci.image.* and application/vnd.docker.*);
+	 * or a referrers index (the sha256-<hex> tag of OCI 1.1's tag schema)
+	 * of such artifacts.
 	 */
 	int	is_sig_object;
 	char	subject[CORE_DIGEST_MAX + 1];	/* OCI 1.1 subject, or "" */

@@ -177,6 +177,39 @@ keys_plain(const json_t *o, const char *const *allowed)
 	return 1;
 }
 
+/*
+ * The referrers tag schema's index (sha256-<hex>, which cosign v3 writes
+ * where a registry has no referrers API): every entry an OCI manifest of a
+ * signature, Sigstore or SBOM artifact type (or the empty config type older
+ * cosign wrote), for no platform.  Nothing a runtime would pick; and what
+ * it lists is checked on its own when it is pulled: an image among its
+ * entries still needs its signature.
+ */
+static const char *const index_keys[] = { "schemaVersion", "mediaType",
+    "artifactType", "manifests", "subject", "annotations", NULL };
+
+static int
+referrers_index(const json_t *o)
+{
+	const char	*mt, *at;
+	json_t		*m;
+	size_t		 i;
+
+	if (!keys_plain(o, index_keys))
+		return 0;
+	json_array_foreach(json_object_get(o, "manifests"), i, m) {
+		mt = json_string_value(json_object_get(m, "mediaType"));
+		at = json_string_value(json_object_get(m, "artifactType"));
+		if (!keys_plain(m, desc_keys) ||
+		    json_object_get(m, "platform") != NULL || mt == NULL ||
+		    strcmp(mt, CORE_MT_OCI_MANIFEST) != 0 || at == NULL ||
+		    (!core_sig_layer_type(at) &&
+		    strcmp(at, CORE_MT_OCI_EMPTY) != 0))
+			return 0;
+	}
+	return 1;
+}
+
 int
 core_manifest_inspect(const char *bytes, size_t len,
     struct core_manifest_info *mi, const char **errstr)
@@ -216,6 +249,8 @@ core_manifest_inspect(const char *bytes, size_t len,
 	}
 	if (!keys_plain(json_object_get(o, "config"), desc_keys))
 		mi->is_sig_object = 0;
+	if (mi->is_index)
+		mi->is_sig_object = referrers_index(o);
 	json_decref(o);
 	return 0;
 }

@@ -119,6 +119,7 @@ on_manifest(struct px_fetch *f, void *arg)
 	}
 	px_cmd_trust_vopts(&vc->trust, vc->want_ref, &vc->ct, &o);
 	o.all = 1;	/* print every signature that verifies, as cosign */
+	o.bundles = 1;	/* and cosign v3's bundles (OCI referrers) */
 	vc->run = core_verifier_new(&o, vc->digest);
 	memset(&rq, 0, sizeof(rq));
 	rq.endpoint = vc->ss.ss_ep;

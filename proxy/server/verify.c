@@ -752,6 +752,7 @@ start_check(struct px_verify *v, const char *authorization)
 
 	conf_policy_vopts(c->c_conf, v->v_policy, v->v_want_ref, &v->v_trust,
 	    &o);
+	o.bundles = 1;	/* cosign v3's referrers count too */
 	v->v_run = core_verifier_new(&o, v->v_digest);
 	memset(&rq, 0, sizeof(rq));
 	rq.endpoint = &c->c_conf->up;

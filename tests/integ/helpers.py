@@ -8,6 +8,11 @@
       manifest per platform.
   helpers.py digest FILE            sha256 of a file, as "sha256:<hex>"
   helpers.py raw HOST PORT FILE     send FILE's bytes, print the raw response
+  helpers.py referrer REGISTRY REPO SUBJECT TEXT [--index]
+      An SBOM-like OCI 1.1 referrer of SUBJECT and its sha256-<hex> index.
+  helpers.py bundle-referrer REGISTRY REPO MANIFEST BUNDLE [--no-index]
+      A cosign v3 signature as cosign pushes it: the bundle blob, the
+      referrer manifest by digest, its entry in the sha256-<hex> index.
   helpers.py rss PID                peak resident memory (VmHWM) in KiB
   helpers.py quirk-front PORT UPSTREAM QUIRK
       A reverse proxy in front of a real registry that adds one registry
@@ -399,66 +404,104 @@ def quirk_front(port, upstream, quirk):
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Front).serve_forever()
 
 
+def _req(method, url, data=None, ctype=None, accept=None):
+    import urllib.request
+    r = urllib.request.Request(url, data=data, method=method)
+    if ctype:
+        r.add_header("Content-Type", ctype)
+    if accept:
+        r.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def _blob(registry, base, data):
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    st, h, _ = _req("POST", base + "/blobs/uploads/", b"")
+    loc = h["Location"]
+    if loc.startswith("/"):
+        loc = "http://" + registry + loc
+    st, _, _ = _req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d,
+                    data, "application/octet-stream")
+    assert st == 201, st
+    return {"digest": d, "size": len(data)}
+
+
+def _tag_append(base, subject, desc):
+    """Append desc to the referrers tag schema's sha256-<hex> index, as
+    go-containerregistry does for cosign: read, skip a duplicate, append,
+    sort by digest, write (no conditional request)."""
+    tag = base + "/manifests/sha256-" + subject[7:]
+    st, _, body = _req("GET", tag, accept=OCI_INDEX)
+    idx = json.loads(body) if st == 200 else {
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+    if all(m["digest"] != desc["digest"] for m in idx["manifests"]):
+        idx["manifests"].append(desc)
+    idx["manifests"].sort(key=lambda m: m["digest"])
+    st, _, _ = _req("PUT", tag, json.dumps(idx).encode(), OCI_INDEX)
+    assert st == 201, st
+
+
 def push_referrer(registry, repo, subject, text, as_index=False):
     """An OCI 1.1 artifact (an SBOM-like text layer, the empty config)
     whose subject is SUBJECT, pushed by digest, and the referrers tag
     schema's sha256-<hex> index for it (registry 2.8 has no referrers API),
     merged with one already there.  Prints the artifact's digest."""
-    import urllib.request
     base = "http://%s/v2/%s" % (registry, repo)
-    oci_m = "application/vnd.oci.image.manifest.v1+json"
-    oci_i = "application/vnd.oci.image.index.v1+json"
-
-    def req(method, url, data=None, ctype=None, accept=None):
-        r = urllib.request.Request(url, data=data, method=method)
-        if ctype:
-            r.add_header("Content-Type", ctype)
-        if accept:
-            r.add_header("Accept", accept)
-        try:
-            with urllib.request.urlopen(r) as resp:
-                return resp.status, resp.headers, resp.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
-
-    def blob(data):
-        d = "sha256:" + hashlib.sha256(data).hexdigest()
-        st, h, _ = req("POST", base + "/blobs/uploads/", b"")
-        loc = h["Location"]
-        if loc.startswith("/"):
-            loc = "http://" + registry + loc
-        st, _, _ = req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d,
-                       data, "application/octet-stream")
-        assert st == 201, st
-        return {"digest": d, "size": len(data)}
-
-    st, h, body = req("GET", base + "/manifests/" + subject, accept=oci_m)
+    st, h, body = _req("GET", base + "/manifests/" + subject, accept=OCI_MANIFEST)
     assert st == 200, st
-    cfg = blob(b"{}")
+    cfg = _blob(registry, base, b"{}")
     cfg["mediaType"] = "application/vnd.oci.empty.v1+json"
-    layer = blob(text.encode())
+    layer = _blob(registry, base, text.encode())
     layer["mediaType"] = "text/spdx"
-    m = {"schemaVersion": 2, "mediaType": oci_m,
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
          "artifactType": "application/spdx+json", "config": cfg,
          "layers": [layer],
-         "subject": {"mediaType": oci_m, "digest": subject, "size": len(body)}}
-    mt = oci_m
+         "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": len(body)}}
+    mt = OCI_MANIFEST
     if as_index:        # an index that refers (signet skips those)
-        mt = oci_i
-        m = {"schemaVersion": 2, "mediaType": oci_i, "manifests": [],
+        mt = OCI_INDEX
+        m = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [],
              "artifactType": "application/x-test", "subject": m["subject"]}
     mb = json.dumps(m, sort_keys=True).encode()
     md = "sha256:" + hashlib.sha256(mb).hexdigest()
-    st, _, _ = req("PUT", base + "/manifests/" + md, mb, mt)
+    st, _, _ = _req("PUT", base + "/manifests/" + md, mb, mt)
     assert st == 201, st
     tag = base + "/manifests/sha256-" + subject[7:]
-    st, _, body = req("GET", tag, accept=oci_i)
+    st, _, body = _req("GET", tag, accept=OCI_INDEX)
     idx = json.loads(body) if st == 200 else {
-        "schemaVersion": 2, "mediaType": oci_i, "manifests": []}
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
     idx["manifests"].append({"mediaType": mt, "digest": md, "size": len(mb),
                              "artifactType": "application/spdx+json"})
-    st, _, _ = req("PUT", tag, json.dumps(idx).encode(), oci_i)
+    st, _, _ = _req("PUT", tag, json.dumps(idx).encode(), OCI_INDEX)
     assert st == 201, st
+    print(md)
+
+
+def push_bundle(registry, repo, manifest, bundle, index=True):
+    """A cosign v3 signature as cosign writes it: the empty config and the
+    bundle blob, the referrer MANIFEST (a file, by sgjs.mjs referrer) by
+    digest, and, with index, its entry in the sha256-<hex> index (with the
+    artifactType, no annotations, as cosign 3.1 does).  Prints the
+    referrer's digest."""
+    base = "http://%s/v2/%s" % (registry, repo)
+    with open(manifest, "rb") as f:
+        mb = f.read()
+    with open(bundle, "rb") as f:
+        bb = f.read()
+    m = json.loads(mb)
+    _blob(registry, base, b"{}")
+    _blob(registry, base, bb)
+    md = "sha256:" + hashlib.sha256(mb).hexdigest()
+    st, _, _ = _req("PUT", base + "/manifests/" + md, mb, OCI_MANIFEST)
+    assert st == 201, st
+    if index:
+        _tag_append(base, m["subject"]["digest"], {
+            "mediaType": OCI_MANIFEST, "digest": md, "size": len(mb),
+            "artifactType": m.get("artifactType", m["config"]["mediaType"])})
     print(md)
 
 
@@ -481,6 +524,9 @@ def main(argv):
     elif cmd == "referrer":
         push_referrer(argv[2], argv[3], argv[4], argv[5],
                       len(argv) > 6 and argv[6] == "--index")
+    elif cmd == "bundle-referrer":
+        push_bundle(argv[2], argv[3], argv[4], argv[5],
+                    not (len(argv) > 6 and argv[6] == "--no-index"))
     elif cmd == "raw":
         raw(argv[2], argv[3], argv[4])
     elif cmd == "quirk-front":
