@@ -251,5 +251,40 @@ expect_eq "signet verify: rekor v2 entry checked" \
 expect_eq "signet verify: a v1 entry under a v2-only log key: refused" \
     "$(sv --rekor-key "$T/rekor2.pub" "$REG_up/v3r/v1:1")" 1
 
+
+# 7. signet verify-blob --bundle, as cosign 3's verify-blob
+head -c 300000 /dev/urandom >"$T/blob.bin"
+SG sign-message --key "$T/a.key" --file "$T/blob.bin" --rekor "$REKOR" --rekor-v2 "$REKOR" \
+    >"$T/blob.sigstore.json"
+vb() { "$SIGNET" verify-blob "$@" >"$T/vb.out" 2>&1; echo $?; }
+expect_eq "verify-blob --bundle, keyed" \
+    "$(vb --bundle "$T/blob.sigstore.json" --key "$T/a.pub" "$T/blob.bin")" 0
+expect_eq "  with both logs' keys (a v1 and a v2 entry)" \
+    "$(vb --bundle "$T/blob.sigstore.json" --key "$T/a.pub" --rekor-key "$T/rekor.pub" \
+      --rekor-key "$T/rekor2.pub" "$T/blob.bin")" 0
+cp "$T/blob.bin" "$T/blob2.bin"
+printf x >>"$T/blob2.bin"
+expect_eq "  another blob: exit 1" \
+    "$(vb --bundle "$T/blob.sigstore.json" --key "$T/a.pub" "$T/blob2.bin")" 1
+expect_match "  with the reason" "$(cat "$T/vb.out")" 'for another artifact'
+expect_eq "  another key: exit 1" \
+    "$(vb --bundle "$T/blob.sigstore.json" --key "$T/b.pub" "$T/blob.bin")" 1
+$PYCRYPTO "$SGDIR/tamper.py" "$T/blob.sigstore.json" "$T/blob-bad.json" checkpoint 1
+expect_eq "  a forged v2 checkpoint: exit 1" \
+    "$(vb --bundle "$T/blob-bad.json" --key "$T/a.pub" --rekor-key "$T/rekor2.pub" \
+      "$T/blob.bin")" 1
+expect_eq "  --bundle with --signature: usage, exit 2" \
+    "$(vb --bundle "$T/blob.sigstore.json" --signature x --key "$T/a.pub" "$T/blob.bin")" 2
+$PYCRYPTO "$SGDIR/mkcert.py" "$T/ca" --identity ci@example.com >/dev/null
+SG sign-message --key "$T/ca/leaf.key" --cert "$T/ca/leaf.pem" --file "$T/blob.bin" \
+    --rekor "$REKOR" >"$T/blob-kl.json"
+expect_eq "verify-blob --bundle, keyless" \
+    "$(vb --bundle "$T/blob-kl.json" --ca-roots "$T/ca/roots.pem" --certificate-identity \
+      ci@example.com --certificate-oidc-issuer "$ISS" --rekor-key "$T/rekor.pub" "$T/blob.bin")" 0
+expect_match "  the identity printed" "$(cat "$T/vb.out")" 'certificate identity ci@example.com'
+expect_eq "  another identity: exit 1" \
+    "$(vb --bundle "$T/blob-kl.json" --ca-roots "$T/ca/roots.pem" --certificate-identity \
+      ci@example.org --certificate-oidc-issuer "$ISS" --rekor-key "$T/rekor.pub" "$T/blob.bin")" 1
+
 stop_signet
 finish
