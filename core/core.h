@@ -434,12 +434,32 @@ int	 core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
 	    const char *resp, size_t len, const char *bundle,
 	    struct core_checkpoint *cp, char *reason, size_t rlen);
 /*
- * Keep the largest checkpoint seen per log in dir; -1 when cp goes
- * backwards (or shows another root for the same size).
+ * The largest checkpoint seen per log is kept in dir (checkpoint-<logID>).
+ * core_checkpoint_compare says what cp is to it: CORE_CP_NEW (none kept),
+ * CORE_CP_SAME, CORE_CP_GROWN (larger: *old is the kept one, and cp may be
+ * kept, core_checkpoint_keep, only once a consistency proof from old to cp
+ * verified), or -1 when cp goes backwards or shows another root for the
+ * same size (a forked history).  core_checkpoint_remember keeps cp without
+ * a proof (where none can be asked for).
  */
+enum { CORE_CP_NEW = 1, CORE_CP_SAME, CORE_CP_GROWN };
+int	 core_checkpoint_compare(const char *dir,
+	    const struct core_checkpoint *cp, const char *logid,
+	    struct core_checkpoint *old, char *reason, size_t rlen);
+int	 core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
+	    const char *logid, char *reason, size_t rlen);
 int	 core_checkpoint_remember(const char *dir,
 	    const struct core_checkpoint *cp, const char *logid, char *reason,
 	    size_t rlen);
+/*
+ * A log's answer to GET /api/v1/log/proof?firstSize=old&lastSize=cp
+ * ({"hashes": [hex...], "rootHash": ...}) proves the tree of old a prefix
+ * of cp's (roots from the signed checkpoints, never from the answer); -1
+ * with the reason when it does not: the log's history forked.
+ */
+int	 core_rekor_check_consistency(const char *resp, size_t len,
+	    const struct core_checkpoint *old, const struct core_checkpoint *cp,
+	    char *reason, size_t rlen);
 /* The integrated time of a bundle that passed core_rekor_check_bundle. */
 int	 core_rekor_bundle_time(const char *bundle, time_t *at);
 
@@ -508,6 +528,8 @@ enum core_vneed_kind {
 				 * signature repository */
 	CORE_VN_PAYLOAD,	/* GET blob `ref` of the signature repository */
 	CORE_VN_LOG_ENTRY,	/* GET <rekor>/api/v1/log/entries/`ref` */
+	CORE_VN_LOG_PROOF,	/* GET <rekor>/api/v1/log/proof?`ref` (a
+				 * consistency proof, firstSize and lastSize) */
 	CORE_VN_REFERRERS,	/* GET /v2/<signature repository>/referrers/
 				 * `ref` (an OCI image index) */
 	CORE_VN_MANIFEST,	/* GET manifest `ref` of the signature
@@ -582,6 +604,9 @@ const struct core_vvalid *core_verifier_valid(const struct core_verifier *,
 const char *core_verifier_last_refusal(const struct core_verifier *);
 /* The signature list as read (empty before it is); borrowed. */
 const struct core_sigman *core_verifier_list(const struct core_verifier *);
+/* Why a log's history was found forked (a checkpoint that went back, two
+ * roots for one size, a failed consistency proof), or NULL; borrowed. */
+const char *core_verifier_forked(const struct core_verifier *);
 /* The state's name, for debug logs (static). */
 const char *core_verifier_state(const struct core_verifier *);
 
@@ -596,6 +621,12 @@ void	 core_merkle_node(const unsigned char l[32], const unsigned char r[32],
 int	 core_merkle_verify_inclusion(uint64_t index, uint64_t size,
 	    const unsigned char leaf[32], const unsigned char (*hashes)[32],
 	    size_t nhashes, const unsigned char root[32]);
+
+/* 0 when hashes prove the tree of size first (root r1) a prefix of the
+ * one of size second (root r2): RFC 6962's consistency proof. */
+int	 core_merkle_verify_consistency(uint64_t first, uint64_t second,
+	    const unsigned char r1[32], const unsigned char r2[32],
+	    const unsigned char (*hashes)[32], size_t nhashes);
 
 struct core_checkpoint {
 	char		origin[256];

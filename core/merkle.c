@@ -93,6 +93,59 @@ core_merkle_verify_inclusion(uint64_t index, uint64_t size,
 	return memcmp(h, root, 32) == 0 ? 0 : -1;
 }
 
+/*
+ * RFC 9162 §2.1.4.2: the proof's hashes show the tree of size first (root
+ * r1) is a prefix of the tree of size second (root r2).  With first a
+ * power of two its root is the proof's implicit first node.
+ */
+int
+core_merkle_verify_consistency(uint64_t first, uint64_t second,
+    const unsigned char r1[32], const unsigned char r2[32],
+    const unsigned char (*hashes)[32], size_t nhashes)
+{
+	unsigned char	fr[32], sr[32];
+	uint64_t	fn, sn;
+	size_t		i = 0;
+
+	if (first > second || nhashes > 128)
+		return -1;
+	if (first == second)
+		return nhashes == 0 && memcmp(r1, r2, 32) == 0 ? 0 : -1;
+	if (first == 0)
+		return nhashes == 0 ? 0 : -1;	/* the empty tree */
+	if ((first & (first - 1)) == 0) {
+		memcpy(fr, r1, 32);	/* prepended: the old root itself */
+	} else {
+		if (nhashes == 0)
+			return -1;
+		memcpy(fr, hashes[i++], 32);
+	}
+	memcpy(sr, fr, 32);
+	fn = first - 1;
+	sn = second - 1;
+	while (fn & 1) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	for (; i < nhashes; i++) {
+		if (sn == 0)
+			return -1;
+		if ((fn & 1) || fn == sn) {
+			core_merkle_node(hashes[i], fr, fr);
+			core_merkle_node(hashes[i], sr, sr);
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else
+			core_merkle_node(sr, hashes[i], sr);
+		fn >>= 1;
+		sn >>= 1;
+	}
+	return sn == 0 && memcmp(fr, r1, 32) == 0 &&
+	    memcmp(sr, r2, 32) == 0 ? 0 : -1;
+}
+
 static int
 why(char *reason, size_t rlen, const char *msg)
 {

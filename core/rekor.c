@@ -198,39 +198,61 @@ done:
 	return rc;
 }
 
+/* The checkpoint kept for logid in dir; 0, or -1 when none is. */
+static int
+kept(const char *dir, const char *logid, struct core_checkpoint *old)
+{
+	char			 path[1200], line[200], hex[100];
+	unsigned long long	 size;
+	FILE			*fp;
+	int			 rc = -1;
+
+	memset(old, 0, sizeof(*old));
+	snprintf(path, sizeof(path), "%s/checkpoint-%.64s", dir, logid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), fp) != NULL &&
+	    sscanf(line, "%llu %64s", &size, hex) == 2 &&
+	    core_hex_decode(hex, old->root, 32) == 32) {
+		old->size = (uint64_t)size;
+		rc = 0;
+	}
+	fclose(fp);
+	return rc;
+}
+
 int
-core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
+core_checkpoint_compare(const char *dir, const struct core_checkpoint *cp,
+    const char *logid, struct core_checkpoint *old, char *reason, size_t rlen)
+{
+	if (kept(dir, logid, old) == -1)
+		return CORE_CP_NEW;
+	if (cp->size < old->size) {
+		snprintf(reason, rlen, "the log's checkpoint went backwards "
+		    "(tree size %llu, seen %llu)", (unsigned long long)cp->size,
+		    (unsigned long long)old->size);
+		return -1;
+	}
+	if (cp->size == old->size && memcmp(cp->root, old->root, 32) != 0) {
+		snprintf(reason, rlen, "the log shows two roots for tree size "
+		    "%llu: its history forked", (unsigned long long)cp->size);
+		return -1;
+	}
+	return cp->size == old->size ? CORE_CP_SAME : CORE_CP_GROWN;
+}
+
+int
+core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
     const char *logid, char *reason, size_t rlen)
 {
-	char		 path[1200], tmp[1300], line[200], hex[65];
-	unsigned long long size;
-	FILE		*fp;
-	int		 i;
+	char	 path[1200], tmp[1300], hex[65];
+	FILE	*fp;
+	int	 i;
 
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", cp->root[i]);
 	snprintf(path, sizeof(path), "%s/checkpoint-%.64s", dir, logid);
-	fp = fopen(path, "r");
-	if (fp != NULL) {
-		if (fgets(line, sizeof(line), fp) != NULL &&
-		    sscanf(line, "%llu %64s", &size, tmp) == 2) {
-			fclose(fp);
-			if (cp->size < size) {
-				snprintf(reason, rlen, "the log's checkpoint "
-				    "went backwards (tree size %llu, seen %llu)",
-				    (unsigned long long)cp->size, size);
-				return -1;
-			}
-			if (cp->size == size && strcmp(tmp, hex) != 0) {
-				snprintf(reason, rlen, "the log shows two roots "
-				    "for tree size %llu", size);
-				return -1;
-			}
-			if (cp->size == size)
-				return 0;
-		} else
-			fclose(fp);
-	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fp = fopen(tmp, "w");
 	if (fp == NULL || fprintf(fp, "%llu %s\n",
@@ -247,6 +269,68 @@ core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
 		return -1;
 	}
 	return 0;
+}
+
+int
+core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
+    const char *logid, char *reason, size_t rlen)
+{
+	struct core_checkpoint	old;
+
+	switch (core_checkpoint_compare(dir, cp, logid, &old, reason, rlen)) {
+	case CORE_CP_SAME:
+		return 0;
+	case CORE_CP_NEW:
+	case CORE_CP_GROWN:
+		return core_checkpoint_keep(dir, cp, logid, reason, rlen);
+	default:
+		return -1;
+	}
+}
+
+int
+core_rekor_check_consistency(const char *resp, size_t len,
+    const struct core_checkpoint *old, const struct core_checkpoint *cp,
+    char *reason, size_t rlen)
+{
+	unsigned char	 (*hashes)[32] = NULL;
+	json_t		*o, *a, *h;
+	size_t		 i, n;
+	int		 rc = -1;
+
+	o = core_json_parse(resp, len, &core_json_log);
+	a = json_object_get(o, "hashes");
+	n = json_array_size(a);
+	if (!json_is_array(a) || n > 64) {
+		why(reason, rlen, "the log's consistency proof is malformed");
+		goto done;
+	}
+	hashes = calloc(n + 1, sizeof(*hashes));
+	if (hashes == NULL) {
+		why(reason, rlen, "out of memory");
+		goto done;
+	}
+	json_array_foreach(a, i, h) {
+		if (!json_is_string(h) || core_hex_decode(json_string_value(h),
+		    hashes[i], 32) != 32) {
+			why(reason, rlen, "the log's consistency proof is "
+			    "malformed");
+			goto done;
+		}
+	}
+	/* the roots are the signed checkpoints', never the answer's */
+	if (core_merkle_verify_consistency(old->size, cp->size, old->root,
+	    cp->root, (const unsigned char (*)[32])hashes, n) != 0) {
+		snprintf(reason, rlen, "the log's tree of size %llu is not a "
+		    "prefix of its tree of size %llu: its history forked",
+		    (unsigned long long)old->size, (unsigned long long)cp->size);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(hashes);
+	json_decref(o);
+	return rc;
 }
 
 /* Payload.<field> of a bundle, as a string; NULL when absent. */

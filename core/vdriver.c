@@ -33,7 +33,7 @@
 #include "core.h"
 
 enum vd_state {
-	VD_LIST, VD_PAYLOAD, VD_ENTRY,
+	VD_LIST, VD_PAYLOAD, VD_ENTRY, VD_PROOF,
 	VD_REFERRERS, VD_REFTAG, VD_REFMAN, VD_BUNDLE,
 	VD_DONE
 };
@@ -62,6 +62,9 @@ struct core_verifier {
 	size_t			 nrefs, ref;	/* count, next */
 	char			 bdigest[CORE_DIGEST_MAX + 1];	/* bundle blob */
 	json_int_t		 bsize;
+	struct core_checkpoint	 cp_old, cp_new;	/* a log that grew */
+	char			 cp_log[65];
+	char			 forked[300];	/* a log's history forked */
 	char			 pending[CORE_SIGNER_MAX];
 	char			 signers[CORE_SIGNERS_MAX][CORE_SIGNER_MAX];
 	int			 nsigners;
@@ -74,7 +77,8 @@ struct core_verifier {
 
 static const char *const state_names[] = {
 	[VD_LIST] = "list", [VD_PAYLOAD] = "payload",
-	[VD_ENTRY] = "log entry", [VD_REFERRERS] = "referrers",
+	[VD_ENTRY] = "log entry", [VD_PROOF] = "log consistency",
+	[VD_REFERRERS] = "referrers",
 	[VD_REFTAG] = "referrers tag", [VD_REFMAN] = "referrer",
 	[VD_BUNDLE] = "bundle", [VD_DONE] = "done",
 };
@@ -304,6 +308,13 @@ core_verifier_next(struct core_verifier *v, struct core_vneed *need)
 		snprintf(need->ref, sizeof(need->ref), "%s", v->bdigest);
 		need->max_len = CORE_SGBUNDLE_MAX;
 		break;
+	case VD_PROOF:
+		need->kind = CORE_VN_LOG_PROOF;
+		snprintf(need->ref, sizeof(need->ref), "firstSize=%llu&"
+		    "lastSize=%llu", (unsigned long long)v->cp_old.size,
+		    (unsigned long long)v->cp_new.size);
+		need->max_len = CORE_LOG_ANSWER_MAX;
+		break;
 	case VD_ENTRY:
 		need->kind = CORE_VN_LOG_ENTRY;
 		if (core_rekor_bundle_uuid(v->ebundle, need->ref) == -1) {
@@ -456,16 +467,64 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 	    v->opts.trust->nrekor, body, len, v->ebundle, &cp, reason,
 	    sizeof(reason));
 	if (rc == 0 && v->opts.state_dir != NULL) {
+		/* the log never goes back, and what it shows now extends
+		 * what it showed before: else its history forked */
 		if (core_rekor_bundle_logid(v->ebundle, logid) == -1)
 			snprintf(logid, sizeof(logid), "unknown");
-		rc = core_checkpoint_remember(v->opts.state_dir, &cp, logid,
-		    reason, sizeof(reason));
+		rc = core_checkpoint_compare(v->opts.state_dir, &cp, logid,
+		    &v->cp_old, reason, sizeof(reason));
+		if (rc == CORE_CP_GROWN) {
+			v->cp_new = cp;
+			snprintf(v->cp_log, sizeof(v->cp_log), "%s", logid);
+			v->state = VD_PROOF;
+			return;
+		}
+		if (rc == -1)
+			snprintf(v->forked, sizeof(v->forked), "%s", reason);
+		else if (rc == CORE_CP_NEW)
+			rc = core_checkpoint_keep(v->opts.state_dir, &cp, logid,
+			    reason, sizeof(reason));
 	}
 	if (rc == -1) {
 		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
 		    "%.200s", reason);
 		core_ascii(v->lastfail);
 		next_any(v);
+		return;
+	}
+	if (accept_layer(v, v->pending) == -1) {
+		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
+		return;
+	}
+	next_any(v);
+}
+
+/* The log's consistency proof from the checkpoint kept to its new one. */
+static void
+feed_proof(struct core_verifier *v, int status, const char *body, size_t len,
+    const char *errstr)
+{
+	char	reason[300];
+
+	if (status != 200) {
+		/* a log that cannot show its history extends: not a verdict */
+		snprintf(reason, sizeof(reason), "reading the log's consistency "
+		    "proof: %s", status == 0 ? (errstr != NULL ? errstr :
+		    "request failed") : "the log failed");
+		finish(v, CORE_VERDICT_INDETERMINATE, reason);
+		return;
+	}
+	if (core_rekor_check_consistency(body, len, &v->cp_old, &v->cp_new,
+	    reason, sizeof(reason)) == -1) {
+		snprintf(v->forked, sizeof(v->forked), "%s", reason);
+		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
+		    "%.200s", reason);
+		next_any(v);
+		return;
+	}
+	if (core_checkpoint_keep(v->opts.state_dir, &v->cp_new, v->cp_log,
+	    reason, sizeof(reason)) == -1) {
+		finish(v, CORE_VERDICT_INDETERMINATE, reason);
 		return;
 	}
 	if (accept_layer(v, v->pending) == -1) {
@@ -717,6 +776,9 @@ core_verifier_feed(struct core_verifier *v, int status, const char *body,
 	case VD_ENTRY:
 		feed_entry(v, status, body, len, errstr);
 		break;
+	case VD_PROOF:
+		feed_proof(v, status, body, len, errstr);
+		break;
 	case VD_REFERRERS:
 		feed_referrers(v, status, body, len, errstr);
 		break;
@@ -776,4 +838,10 @@ const struct core_sigman *
 core_verifier_list(const struct core_verifier *v)
 {
 	return &v->list;
+}
+
+const char *
+core_verifier_forked(const struct core_verifier *v)
+{
+	return v->forked[0] != '\0' ? v->forked : NULL;
 }

@@ -43,7 +43,7 @@ on_answer(struct px_fetch *f, void *arg)
 	(void)core_verifier_next(k->k_run, &need);
 	/* a registry that answers 403 for what is not there (configured);
 	 * never the log's answers */
-	if (need.kind != CORE_VN_LOG_ENTRY)
+	if (need.kind != CORE_VN_LOG_ENTRY && need.kind != CORE_VN_LOG_PROOF)
 		st = px_fetch_read_status(f, k->k_ep);
 	body = px_fetch_body(f, &len);
 	px_debug("sigcheck: %s %s: HTTP %d, %zu bytes",
@@ -104,8 +104,10 @@ issue(struct px_sigcheck *k)
 		rq.accept = CORE_MT_ACCEPT_ALL;
 		break;
 	case CORE_VN_LOG_ENTRY:
-		snprintf(target, sizeof(target), "%s/api/v1/log/entries/%s",
-		    k->k_rekor, need.ref);
+	case CORE_VN_LOG_PROOF:
+		snprintf(target, sizeof(target), "%s/api/v1/log/%s%s",
+		    k->k_rekor, need.kind == CORE_VN_LOG_ENTRY ? "entries/" :
+		    "proof?", need.ref);
 		/* the log is not the registry: no credentials go there */
 		rq.target = NULL;
 		rq.url = target;

@@ -153,6 +153,8 @@ struct px_sign {
 	time_t			 s_resume_due;	/* a resumed recheck's time */
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
+	int			 s_rekor_proof;	/* s_f[3] is a consistency proof */
+	struct core_checkpoint	 s_cp_old, s_cp_new;	/* the log grew */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
 	struct px_fetch		*s_refusal;	/* the tag PUT's, in SG_TAG_CHECK */
 	/* mirror_signatures_from: the registry, its verification, and the
@@ -586,6 +588,61 @@ send_rekor(struct px_sign *s)
 	return 0;
 }
 
+/* A log whose history forked: never quiet, and counted. */
+static void
+rekor_forked(struct px_sign *s, const char *reason)
+{
+	stats.rekor_forks++;
+	px_log_fields(CONF_LOG_ERROR, json_pack("{s:s, s:s, s:s, s:s}",
+	    "msg", "transparency log forked", "repository", s->s_repo,
+	    "digest", s->s_digest, "reason", reason));
+}
+
+/*
+ * The checkpoint of a checked answer against the one kept in state_dir: 0
+ * when it is the same or kept now, 1 when a consistency proof from the
+ * kept one was asked for (the log grew), -1 when the log went back or its
+ * history forked, or the proof cannot be asked for.
+ */
+static int
+rekor_checkpoint(struct px_sign *s, const struct core_checkpoint *cp,
+    char *reason, size_t rlen)
+{
+	const char	*dir = s->s_conf->state_dir, *logid;
+	char		 url[800];
+
+	if (dir == NULL)
+		return 0;
+	logid = core_key_fingerprint(s->s_conf->rekor_keys[cp->key]);
+	switch (core_checkpoint_compare(dir, cp, logid, &s->s_cp_old, reason,
+	    rlen)) {
+	case CORE_CP_SAME:
+		return 0;
+	case CORE_CP_NEW:
+		return core_checkpoint_keep(dir, cp, logid, reason, rlen);
+	case CORE_CP_GROWN:
+		s->s_cp_new = *cp;
+		snprintf(url, sizeof(url), "%s/api/v1/log/proof?firstSize=%llu"
+		    "&lastSize=%llu", s->s_conf->rekor_url,
+		    (unsigned long long)s->s_cp_old.size,
+		    (unsigned long long)cp->size);
+		s->s_f[3] = px_fetch_send(s->s_up, &s->s_conf->up,
+		    &(struct px_request){ .method = "GET", .url = url,
+		    .accept = "application/json",
+		    .max_len = CORE_LOG_ANSWER_MAX }, on_fetch, s, reason,
+		    rlen);
+		if (s->s_f[3] == NULL)
+			return -1;
+		s->s_pending++;
+		s->s_rekor_sent = 1;
+		s->s_rekor_proof = 1;
+		return 1;
+	default:
+		rekor_forked(s, reason);
+		return -1;
+	}
+}
+
 /*
  * The log's answer: checked, it gives the bundle.  Returns 0 to go on
  * (with or without a bundle, as the rule allows), 1 when the existing entry
@@ -601,7 +658,30 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	int			 st = px_fetch_status(f);
 
 	s->s_rekor_sent = 0;
-	if (st == 409 && s->s_state == SG_READ_LIST &&
+	if (s->s_rekor_proof) {
+		/* the log grew since the checkpoint kept: does its tree
+		 * extend the kept one? */
+		s->s_rekor_proof = 0;
+		body = px_fetch_body(f, &len);
+		if (st == 200 && core_rekor_check_consistency(body, len,
+		    &s->s_cp_old, &s->s_cp_new, reason, sizeof(reason)) == 0) {
+			if (core_checkpoint_keep(s->s_conf->state_dir,
+			    &s->s_cp_new, core_key_fingerprint(
+			    s->s_conf->rekor_keys[s->s_cp_new.key]), reason,
+			    sizeof(reason)) == 0) {
+				s->s_rekor_done = 1;
+				return 0;
+			}
+		} else if (st == 200)
+			rekor_forked(s, reason);
+		else
+			snprintf(reason, sizeof(reason), "the log's consistency "
+			    "proof: %s", st == 0 ? px_fetch_error(f) :
+			    "the log failed");
+		/* no bundle from a log that cannot show its history */
+		free(s->s_bundle);
+		s->s_bundle = NULL;
+	} else if (st == 409 && s->s_state == SG_READ_LIST &&
 	    px_fetch_location(f) != NULL) {
 		/* an equivalent entry exists: use it */
 		if (strncmp(px_fetch_location(f), "http", 4) == 0)
@@ -626,8 +706,16 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		    (size_t)s->s_conf->nrekor_keys, body, len, s->s_payload,
 		    s->s_plen, s->s_sig64, s->s_conf->sign_key, &s->s_bundle,
 		    &cp, reason, sizeof(reason)) == 0) {
-			s->s_rekor_done = 1;
-			return 0;
+			switch (rekor_checkpoint(s, &cp, reason,
+			    sizeof(reason))) {
+			case 0:
+				s->s_rekor_done = 1;
+				return 0;
+			case 1:
+				return 1;
+			}
+			free(s->s_bundle);
+			s->s_bundle = NULL;
 		}
 	} else if (st == 0)
 		snprintf(reason, sizeof(reason), "log unreachable: %s",
@@ -1263,7 +1351,12 @@ done_rekor_get(struct px_sign *s)
 
 	s->s_f[3] = NULL;
 	s->s_listget = NULL;
-	if (rekor_answer(s, f3) != 0) {
+	switch (rekor_answer(s, f3)) {
+	case 1:		/* a consistency proof asked for: wait for it */
+		px_fetch_free(f3);
+		s->s_listget = lg;
+		return;
+	case -1:
 		px_fetch_free(f3);
 		px_fetch_free(lg);
 		drop_fetches(s);

@@ -104,7 +104,13 @@ px_metrics_reply(struct px_conn *c)
 		    "# HELP signet_verification_upstream_requests_max The most one "
 		    "verification sent.\n"
 		    "# TYPE signet_verification_upstream_requests_max gauge\n"
-		    "signet_verification_upstream_requests_max %d\n",
+		    "signet_verification_upstream_requests_max %d\n"
+		    "# HELP signet_rekor_log_forks_total Verifications and uploads "
+		    "that found a transparency log's history forked (a "
+		    "checkpoint gone back, two roots for one size, a failed "
+		    "consistency proof).\n"
+		    "# TYPE signet_rekor_log_forks_total counter\n"
+		    "signet_rekor_log_forks_total %llu\n",
 		    (unsigned long long)vs->allowed,
 		    (unsigned long long)vs->denied,
 		    (unsigned long long)vs->warned,
@@ -117,7 +123,8 @@ px_metrics_reply(struct px_conn *c)
 		    (unsigned long long)vs->index_walks,
 		    (unsigned long long)vs->sig_objects,
 		    (unsigned long long)vs->upstream_requests,
-		    vs->upstream_requests_max);
+		    vs->upstream_requests_max,
+		    (unsigned long long)(vs->log_forks + st->rekor_forks));
 	n = (int)strlen(buf);
 	if ((size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,

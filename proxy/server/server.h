@@ -216,6 +216,7 @@ struct px_verify_stats {
 	uint64_t	blobs_denied;
 	uint64_t	index_walks;	/* an index's children allowed anew */
 	uint64_t	sig_objects;	/* allowed by content (cold pulls) */
+	uint64_t	log_forks;	/* a transparency log's history forked */
 	uint64_t	upstream_requests;	/* by cold verifications */
 	int		upstream_requests_max;	/* by one of them */
 	uint64_t	queued;		/* waited for a verification slot */

@@ -707,6 +707,14 @@ on_verdict(void *arg, struct core_verifier *run)
 	vstats.upstream_requests += (uint64_t)n;
 	if (n > vstats.upstream_requests_max)
 		vstats.upstream_requests_max = n;
+	if (core_verifier_forked(run) != NULL) {
+		/* never quiet: a log that forked has shown two histories */
+		vstats.log_forks++;
+		px_log_fields(CONF_LOG_ERROR, json_pack("{s:s, s:s, s:s, s:s}",
+		    "msg", "transparency log forked", "repository", v->v_repo,
+		    "digest", v->v_digest, "reason",
+		    core_verifier_forked(run)));
+	}
 	switch (d) {
 	case CORE_VERDICT_ALLOW:
 		decide(v, D_ALLOW, reason, 1);

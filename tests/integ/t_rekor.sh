@@ -175,5 +175,28 @@ curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/l.json" \
     "http://$REG_up/v2/on/copy/manifests/sha256-${top#sha256:}.sig"
 expect_match "a checkpoint that went backwards is refused" "$(pull on/copy:1)" \
     'checkpoint went backwards'
+
+# 7. uploads check the log's history too (every required push above grew
+#    the log: each answer's checkpoint came with a consistency proof from
+#    the one kept).  The rolled-back log answers the next pushes with a
+#    smaller tree, then another root for the kept size, then a larger tree
+#    that does not extend the kept one: each push is refused, and counted.
+for i in 1 2 3; do
+	mkimage "$T/img-f$i" --layers 1 --size 20000 --seed "rk-fork$i" >/dev/null
+	out=$($cpd "oci:$T/img-f$i" "docker://$PROXY/rk/fork$i:1" 2>&1)
+	case $i in
+	1) want='checkpoint went backwards' ;;
+	2) want='two roots for tree size' ;;
+	3) want='is not a prefix of its tree of size' ;;
+	esac
+	expect_match "a push answered by the forked log ($want): refused" "$out" \
+	    "Rekor upload required and failed: .*$want"
+done
+expect_eq "  no tag written" "$(http_status HEAD "http://$REG_up/v2/rk/fork1/manifests/1" \
+    -H "Accept: $OCI")" 404
+# three uploads, and the pull of on/copy above (a checkpoint gone back)
+expect_eq "  the forks counted in /metrics" "$(curl -s "http://$PROXY/metrics" |
+    sed -n 's/^signet_rekor_log_forks_total //p')" 4
+expect_match "  and logged" "$(grep -c '"msg":"transparency log forked"' "$T/signet.log")" '^4$'
 stop_signet
 finish

@@ -56,6 +56,82 @@ path(size_t m, size_t lo, size_t n, unsigned char (*out)[32])
 	return len + 1;
 }
 
+/* SUBPROOF(m, D[lo:lo+n], b) by the RFC 6962 definition (§2.1.2) */
+static size_t
+subproof(size_t m, size_t lo, size_t n, int b, unsigned char (*out)[32])
+{
+	size_t	k = 1, len;
+
+	if (m == n) {
+		if (b)
+			return 0;
+		mth(lo, n, out[0]);
+		return 1;
+	}
+	while (k * 2 < n)
+		k *= 2;
+	if (m <= k) {
+		len = subproof(m, lo, k, b, out);
+		mth(lo + k, n - k, out[len]);
+	} else {
+		len = subproof(m - k, lo + k, n - k, 0, out);
+		mth(lo, k, out[len]);
+	}
+	return len + 1;
+}
+
+/* Consistency proofs for every pair of sizes, each altered in turn. */
+static void
+test_consistency(void)
+{
+	unsigned char	proof[64][32], r1[32], r2[32];
+	size_t		m, n, len, i;
+	int		ok = 1, rejects = 1;
+
+	for (n = 1; n <= MAXLEAVES; n++) {
+		mth(0, n, r2);
+		for (m = 1; m <= n; m++) {
+			mth(0, m, r1);
+			len = subproof(m, 0, n, 1, proof);
+			if (core_merkle_verify_consistency(m, n, r1, r2,
+			    (const unsigned char (*)[32])proof, len) != 0) {
+				ok = 0;
+				fprintf(stderr, "consistency %zu->%zu refused\n",
+				    m, n);
+			}
+			if (m == n)
+				continue;
+			/* a forked history: another old root */
+			r1[0] ^= 1;
+			if (core_merkle_verify_consistency(m, n, r1, r2,
+			    (const unsigned char (*)[32])proof, len) == 0) {
+				rejects = 0;
+				fprintf(stderr, "old root %zu->%zu\n", m, n);
+			}
+			r1[0] ^= 1;
+			for (i = 0; i < len; i++) {
+				proof[i][31] ^= 1;
+				if (core_merkle_verify_consistency(m, n, r1, r2,
+				    (const unsigned char (*)[32])proof, len) == 0) {
+					rejects = 0;
+					fprintf(stderr, "hash %zu of %zu->%zu\n",
+					    i, m, n);
+				}
+				proof[i][31] ^= 1;
+			}
+			if (len > 0 && core_merkle_verify_consistency(m, n, r1,
+			    r2, (const unsigned char (*)[32])proof, len - 1) == 0) {
+				rejects = 0;
+				fprintf(stderr, "short %zu->%zu\n", m, n);
+			}
+		}
+	}
+	CHECK(ok, "every consistency proof of sizes 1..%d verifies", MAXLEAVES);
+	CHECK(rejects, "every altered consistency proof is refused");
+	CHECK(core_merkle_verify_consistency(5, 3, r1, r2, NULL, 0) == -1,
+	    "a smaller second tree is refused");
+}
+
 static void
 hex(const unsigned char *b, char *out)
 {
@@ -273,6 +349,7 @@ main(void)
 {
 	test_reference_tree();
 	test_proofs();
+	test_consistency();
 	test_checkpoint();
 	return unit_done();
 }
