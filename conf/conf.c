@@ -433,6 +433,15 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 					    str);
 				else
 					p->rekor_upload = (enum conf_sign)idx;
+			} else if (strcmp(k, "signature_format") == 0 &&
+			    str != NULL) {
+				idx = choice_index("legacy|bundle|both", str);
+				if (idx < 0)
+					errf(e, "%s.signature_format: \"%s\" is "
+					    "not one of legacy|bundle|both", ipath,
+					    str);
+				else
+					p->signature_format = idx;
 			} else if (strcmp(k, "mirror_signatures_from") == 0) {
 				parse_mirrors(p, x, ipath, e);
 			} else if (strcmp(k, "require_subject") == 0) {
@@ -474,6 +483,7 @@ parse_policies(struct conf *c, json_t *v, const char *path, struct errbuf *e)
 			    strcmp(k, "verify") == 0 ||
 			    strcmp(k, "rekor") == 0 ||
 			    strcmp(k, "identity") == 0 ||
+			    strcmp(k, "signature_format") == 0 ||
 			    strcmp(k, "reference_registry") == 0) {
 				errf(e, "%s.%s: must be a non-empty string%s",
 				    ipath, k, strcmp(k, "reference_registry")
@@ -960,6 +970,18 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_upload != CONF_SIGN_OFF && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor_upload: needs "
 			    "rekor.public_key (answers are checked)", i);
+		if (p->signature_format != CONF_SF_LEGACY &&
+		    p->rekor_upload != CONF_SIGN_OFF)
+			errf(e, "policies[%d].signature_format: %s signatures "
+			    "are not uploaded to Rekor yet: set rekor_upload "
+			    "to off, or signature_format to legacy", i,
+			    p->signature_format == CONF_SF_BUNDLE ? "bundle" :
+			    "both");
+		if (p->signature_format != CONF_SF_LEGACY && p->nmirrors > 0)
+			errf(e, "policies[%d].signature_format: %s with "
+			    "mirror_signatures_from is not supported yet", i,
+			    p->signature_format == CONF_SF_BUNDLE ? "bundle" :
+			    "both");
 		if (p->nkeyless > 0 && c->nrekor_keys == 0)
 			errf(e, "policies[%d].keyless: keyless signers need "
 			    "rekor.public_key (their bundles are always "

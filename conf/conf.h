@@ -47,12 +47,20 @@ struct conf_policy {
 	int		 identity_repository;	/* docker-reference must match */
 	int		 strict_blobs;		/* blob GETs need a verified ref */
 	enum conf_sign	 rekor_upload;		/* off, best-effort, required */
+	int		 signature_format;	/* CONF_SF_*: what signing
+						 * writes */
 	int		 delete_signatures;	/* DELETE cascades (default) */
 	int		 require_subject;	/* no orphan signature objects */
 	char		*mirrors[CONF_MIRRORS_MAX];	/* mirror_signatures_from */
 	int		 nmirrors;
 	char		 trust_id[65];		/* hash of the trust material */
 };
+
+/* signature_format: cosign's .sig list (legacy), cosign v3's Sigstore
+ * bundle as an OCI referrer (bundle), or both. */
+#define CONF_SF_LEGACY	0
+#define CONF_SF_BUNDLE	1
+#define CONF_SF_BOTH	2
 
 #define CONF_POLICIES_MAX	256
 

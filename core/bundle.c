@@ -899,3 +899,341 @@ done:
 	json_decref(b);
 	return rc;
 }
+
+/* Making bundles: what signet writes when a rule's signature_format asks
+ * for cosign v3's layout. */
+
+char *
+core_bundle_statement(const char *digest, size_t *len)
+{
+	json_t	*o;
+	char	*s;
+
+	if (!core_digest_valid(digest, strlen(digest)) ||
+	    strncmp(digest, "sha256:", 7) != 0)
+		return NULL;
+	/* as cosign 3.0.5 and later: no subject name, an empty predicate */
+	o = json_pack("{s:s, s:[{s:{s:s}}], s:s, s:{}}", "_type",
+	    CORE_INTOTO_V1, "subject", "digest", "sha256", digest + 7,
+	    "predicateType", CORE_PRED_COSIGN_SIGN, "predicate");
+	s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(o);
+	if (s != NULL)
+		*len = strlen(s);
+	return s;
+}
+
+char *
+core_dsse_sign(struct core_key *key, const char *payload, size_t plen,
+    char *err, size_t errlen)
+{
+	unsigned char	 sig[CORE_SIG_MAX];
+	char		*pae, *grown;
+	size_t		 slen;
+	int		 n;
+
+	n = asprintf(&pae, "DSSEv1 %zu %s %zu ", strlen(CORE_MT_INTOTO),
+	    CORE_MT_INTOTO, plen);
+	if (n < 0) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	grown = realloc(pae, (size_t)n + plen);
+	if (grown == NULL) {
+		free(pae);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pae = grown;
+	memcpy(pae + n, payload, plen);
+	if (core_key_sign(key, pae, (size_t)n + plen, sig, &slen, err,
+	    errlen) == -1) {
+		free(pae);
+		return NULL;
+	}
+	free(pae);
+	return core_b64_encode(sig, slen);
+}
+
+/* The DSSE envelope as JSON (borrowed strings copied in). */
+static json_t *
+envelope(const char *payload, size_t plen, const char *sig64)
+{
+	char	*p64 = core_b64_encode(payload, plen);
+	json_t	*o;
+
+	if (p64 == NULL)
+		return NULL;
+	o = json_pack("{s:s, s:s, s:[{s:s}]}", "payload", p64, "payloadType",
+	    CORE_MT_INTOTO, "signatures", "sig", sig64);
+	free(p64);
+	return o;
+}
+
+char *
+core_rekor_dsse_entry(const char *payload, size_t plen, const char *sig64,
+    const struct core_key *signer)
+{
+	char	 pem[2048], *pem64, *env, *out = NULL;
+	json_t	*e, *o;
+
+	if (core_key_public_pem(signer, pem, sizeof(pem)) == -1)
+		return NULL;
+	e = envelope(payload, plen, sig64);
+	env = e != NULL ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(e);
+	pem64 = core_b64_encode(pem, strlen(pem));
+	o = env != NULL && pem64 != NULL ? json_pack("{s:s, s:s, "
+	    "s:{s:{s:s, s:[s]}}}", "apiVersion", "0.0.1", "kind", "dsse",
+	    "spec", "proposedContent", "envelope", env, "verifiers", pem64) :
+	    NULL;
+	if (o != NULL)
+		out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	free(env);
+	free(pem64);
+	return out;
+}
+
+/* Lower-case hex to base64, for the answer's hashes and IDs. */
+static char *
+hex_b64(const char *hex)
+{
+	unsigned char	b[64];
+	int		n;
+
+	if (hex == NULL || strlen(hex) > 128)
+		return NULL;
+	n = core_hex_decode(hex, b, sizeof(b));
+	return n <= 0 ? NULL : core_b64_encode(b, (size_t)n);
+}
+
+/*
+ * A Rekor v1 answer (201, or the GET of an entry) as a bundle's tlog entry:
+ * the same facts in protojson's shapes (strings for int64, base64 for
+ * bytes).  NULL when the answer lacks a part; it is checked afterwards,
+ * inside the bundle, by core_bundle_verify.
+ */
+static json_t *
+tlog_from_answer(const char *resp, size_t len)
+{
+	json_t		*o, *e, *ver, *p, *hs, *h, *t = NULL, *ha;
+	const char	*body64, *set, *logid, *kind, *ver_s;
+	unsigned char	*body;
+	char		*keyid = NULL, *root = NULL, *hb, num[3][24];
+	json_t		*b = NULL;
+	size_t		 i, blen;
+
+	o = core_json_parse(resp, len, &core_json_log);
+	e = json_is_object(o) && json_object_size(o) == 1 ?
+	    json_object_iter_value(json_object_iter(o)) : NULL;
+	ver = json_object_get(e, "verification");
+	p = json_object_get(ver, "inclusionProof");
+	hs = json_object_get(p, "hashes");
+	body64 = json_string_value(json_object_get(e, "body"));
+	set = json_string_value(json_object_get(ver, "signedEntryTimestamp"));
+	logid = json_string_value(json_object_get(e, "logID"));
+	body = body64 != NULL ? core_b64_decode(body64, &blen) : NULL;
+	if (body != NULL)
+		b = core_json_parse((const char *)body, blen, &core_json_payload);
+	free(body);
+	kind = json_string_value(json_object_get(b, "kind"));
+	ver_s = json_string_value(json_object_get(b, "apiVersion"));
+	keyid = hex_b64(logid);
+	root = hex_b64(json_string_value(json_object_get(p, "rootHash")));
+	if (set == NULL || kind == NULL || ver_s == NULL || keyid == NULL ||
+	    root == NULL || !json_is_integer(json_object_get(e, "logIndex")) ||
+	    !json_is_integer(json_object_get(e, "integratedTime")) ||
+	    !json_is_integer(json_object_get(p, "logIndex")) ||
+	    !json_is_integer(json_object_get(p, "treeSize")) ||
+	    !json_is_string(json_object_get(p, "checkpoint")) ||
+	    !json_is_array(hs))
+		goto done;
+	ha = json_array();
+	json_array_foreach(hs, i, h) {
+		hb = hex_b64(json_string_value(h));
+		if (hb == NULL || ha == NULL) {
+			free(hb);
+			json_decref(ha);
+			goto done;
+		}
+		json_array_append_new(ha, json_string(hb));
+		free(hb);
+	}
+	snprintf(num[0], sizeof(num[0]), "%lld", (long long)
+	    json_integer_value(json_object_get(e, "logIndex")));
+	snprintf(num[1], sizeof(num[1]), "%lld", (long long)
+	    json_integer_value(json_object_get(e, "integratedTime")));
+	snprintf(num[2], sizeof(num[2]), "%lld", (long long)
+	    json_integer_value(json_object_get(p, "logIndex")));
+	t = json_pack("{s:s, s:{s:s}, s:{s:s, s:s}, s:s, s:{s:s}, "
+	    "s:{s:s, s:s, s:I, s:o, s:{s:s}}, s:s}",
+	    "logIndex", num[0], "logId", "keyId", keyid,
+	    "kindVersion", "kind", kind, "version", ver_s,
+	    "integratedTime", num[1],
+	    "inclusionPromise", "signedEntryTimestamp", set,
+	    "inclusionProof", "logIndex", num[2], "rootHash", root,
+	    "treeSize", json_integer_value(json_object_get(p, "treeSize")),
+	    "hashes", ha, "checkpoint", "envelope",
+	    json_string_value(json_object_get(p, "checkpoint")),
+	    "canonicalizedBody", body64);
+	if (t != NULL) {
+		/* treeSize as protojson writes int64: a string */
+		snprintf(num[0], sizeof(num[0]), "%lld", (long long)
+		    json_integer_value(json_object_get(p, "treeSize")));
+		json_object_set_new(json_object_get(t, "inclusionProof"),
+		    "treeSize", json_string(num[0]));
+	}
+done:
+	free(keyid);
+	free(root);
+	json_decref(b);
+	json_decref(o);
+	return t;
+}
+
+char *
+core_bundle_assemble(const char *payload, size_t plen, const char *sig64,
+    const struct core_key *signer, const char *rekor_answer, size_t alen,
+    char *err, size_t errlen)
+{
+	unsigned char	 h[32];
+	json_t		*b, *vm, *t;
+	char		*hint = NULL, *out = NULL;
+
+	/* the hint: base64 of the sha256 of the key's DER (the fingerprint) */
+	if (core_hex_decode(core_key_fingerprint(signer), h, sizeof(h)) == 32)
+		hint = core_b64_encode(h, 32);
+	vm = hint != NULL ? json_pack("{s:{s:s}}", "publicKey", "hint", hint) :
+	    NULL;
+	free(hint);
+	if (vm != NULL && rekor_answer != NULL) {
+		t = tlog_from_answer(rekor_answer, alen);
+		if (t == NULL) {
+			snprintf(err, errlen, "the log's answer lacks the parts "
+			    "of a bundle entry");
+			json_decref(vm);
+			return NULL;
+		}
+		json_object_set_new(vm, "tlogEntries", json_pack("[o]", t));
+	}
+	b = vm != NULL ? json_pack("{s:s, s:o, s:o}", "mediaType",
+	    CORE_MT_SGBUNDLE_V03, "verificationMaterial", vm, "dsseEnvelope",
+	    envelope(payload, plen, sig64)) : NULL;
+	if (b != NULL)
+		out = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(b);
+	if (out == NULL)
+		snprintf(err, errlen, "out of memory");
+	return out;
+}
+
+char *
+core_referrer_manifest(const char *subject_mt, size_t subject_size,
+    const char *subject, const char *bundle_digest, size_t bundle_size,
+    const char *created)
+{
+	json_t	*o;
+	char	*s;
+
+	/* as cosign writes it (COSIGN-V3.md §1.3), the artifactType inside
+	 * the config descriptor included */
+	o = json_pack("{s:i, s:s, s:{s:s, s:i, s:s, s:s}, s:[{s:s, s:I, s:s}], "
+	    "s:{s:s, s:s, s:s}, s:{s:s, s:I, s:s}, s:s}",
+	    "schemaVersion", 2, "mediaType", CORE_MT_OCI_MANIFEST,
+	    "config", "mediaType", CORE_MT_OCI_EMPTY, "size", 2, "digest",
+	    CORE_EMPTY_DIGEST, "artifactType", CORE_MT_SGBUNDLE_V03,
+	    "layers", "mediaType", CORE_MT_SGBUNDLE_V03, "size",
+	    (json_int_t)bundle_size, "digest", bundle_digest,
+	    "annotations", "dev.sigstore.bundle.content", "dsse-envelope",
+	    "dev.sigstore.bundle.predicateType", CORE_PRED_COSIGN_SIGN,
+	    "org.opencontainers.image.created", created,
+	    "subject", "mediaType", subject_mt, "size", (json_int_t)subject_size,
+	    "digest", subject, "artifactType", CORE_MT_SGBUNDLE_V03);
+	s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(o);
+	return s;
+}
+
+int
+core_refindex_add(const char *bytes, size_t len, const char *digest,
+    size_t size, const char *artifact_type, char **out, size_t *olen,
+    char *err, size_t errlen)
+{
+	json_t		*o, *m, *d;
+	const char	*dg, *mt;
+	size_t		 i;
+	int		 rc = -1;
+
+	*out = NULL;
+	if (bytes == NULL)
+		o = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2,
+		    "mediaType", CORE_MT_OCI_INDEX, "manifests");
+	else
+		o = core_json_load(bytes, len, &core_json_manifest, err, errlen);
+	m = json_object_get(o, "manifests");
+	mt = json_string_value(json_object_get(o, "mediaType"));
+	if (!json_is_array(m) || (mt != NULL &&
+	    strcmp(mt, CORE_MT_OCI_INDEX) != 0)) {
+		if (o != NULL)
+			snprintf(err, errlen, "the referrers tag holds no OCI "
+			    "index");
+		goto done;
+	}
+	json_array_foreach(m, i, d) {
+		dg = json_string_value(json_object_get(d, "digest"));
+		if (dg != NULL && strcmp(dg, digest) == 0) {
+			rc = 0;		/* there already */
+			goto done;
+		}
+	}
+	if (json_array_size(m) >= CORE_REFINDEX_MAX) {
+		snprintf(err, errlen, "the referrers index holds %d entries "
+		    "already", CORE_REFINDEX_MAX);
+		goto done;
+	}
+	/* appended, then sorted by digest, as go-containerregistry does */
+	for (i = 0; i < json_array_size(m); i++) {
+		dg = json_string_value(json_object_get(json_array_get(m, i),
+		    "digest"));
+		if (dg != NULL && strcmp(dg, digest) > 0)
+			break;
+	}
+	if (json_array_insert_new(m, i, json_pack("{s:s, s:s, s:I, s:s}",
+	    "mediaType", CORE_MT_OCI_MANIFEST, "digest", digest, "size",
+	    (json_int_t)size, "artifactType", artifact_type)) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	*out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	*olen = strlen(*out);
+	rc = 1;
+done:
+	json_decref(o);
+	return rc;
+}
+
+int
+core_refindex_has(const char *bytes, size_t len, const char *digest)
+{
+	json_t		*o, *d;
+	const char	*dg;
+	size_t		 i;
+	int		 found = 0;
+
+	o = core_json_parse(bytes, len, &core_json_manifest);
+	json_array_foreach(json_object_get(o, "manifests"), i, d) {
+		dg = json_string_value(json_object_get(d, "digest"));
+		if (dg != NULL && strcmp(dg, digest) == 0)
+			found = 1;
+	}
+	json_decref(o);
+	return found;
+}

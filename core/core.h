@@ -508,6 +508,38 @@ int	 core_bundle_verify(const struct core_trust *t, const char *digest,
 	    struct core_bundle_ok *ok, char *reason, size_t rlen);
 
 /*
+ * Making cosign v3's signatures (a rule's signature_format): the in-toto
+ * statement for digest (malloc'ed, *len set), its DSSE signature (base64,
+ * malloc'ed), the Rekor dsse 0.0.1 entry to propose, the v0.3 bundle (with
+ * the log's answer as its tlog entry, or none), the referrer manifest of
+ * it, and the referrers tag schema's index with one more descriptor.
+ */
+#define CORE_EMPTY_DIGEST	"sha256:44136fa355b3678a1146ad16f7e8649e94" \
+				"fb4fc21fe77e8310c060f61caaff8a"	/* "{}" */
+#define CORE_REFINDEX_MAX	4096	/* descriptors in a referrers index */
+char	*core_bundle_statement(const char *digest, size_t *len);
+char	*core_dsse_sign(struct core_key *, const char *payload, size_t plen,
+	    char *err, size_t errlen);
+char	*core_rekor_dsse_entry(const char *payload, size_t plen,
+	    const char *sig64, const struct core_key *signer);
+char	*core_bundle_assemble(const char *payload, size_t plen,
+	    const char *sig64, const struct core_key *signer,
+	    const char *rekor_answer, size_t alen, char *err, size_t errlen);
+char	*core_referrer_manifest(const char *subject_mt, size_t subject_size,
+	    const char *subject, const char *bundle_digest, size_t bundle_size,
+	    const char *created);
+/*
+ * The index bytes (NULL: none yet) with a descriptor for digest added, in
+ * digest order, into *out (malloc'ed): 1 added, 0 there already (*out
+ * NULL), -1 when bytes is no OCI index or is full (err says).
+ */
+int	 core_refindex_add(const char *bytes, size_t len, const char *digest,
+	    size_t size, const char *artifact_type, char **out, size_t *olen,
+	    char *err, size_t errlen);
+/* 1 when the index lists digest. */
+int	 core_refindex_has(const char *bytes, size_t len, const char *digest);
+
+/*
  * vdriver.c: the verification of one digest under one rule's trust, as a
  * driver with no I/O: core_verifier_next says what to fetch, the caller
  * fetches it and hands the answer to core_verifier_feed, until the verdict.
@@ -556,6 +588,7 @@ struct core_vopts {
 						 * stop at the threshold */
 	int			 bundles;	/* also cosign v3's Sigstore
 						 * bundles (OCI referrers) */
+	int			 no_sig;	/* only those: no .sig list */
 };
 
 /* One signature that verified: a layer (its index in the list) or a

@@ -108,6 +108,10 @@ core_verifier_new(const struct core_vopts *opts, const char *digest)
 	snprintf(v->digest, sizeof(v->digest), "%s", digest);
 	core_sigman_init(&v->list);
 	v->state = VD_LIST;
+	if (v->opts.bundles && v->opts.no_sig) {
+		v->in_refs = 1;
+		v->state = VD_REFERRERS;
+	}
 	return v;
 }
 

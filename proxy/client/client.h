@@ -216,6 +216,48 @@ void	px_sigcheck_free(struct px_sigcheck *);
  * lacks, write the config and the list, read it back, and go round again
  * (after a jittered pause) while a concurrent writer keeps dropping layers.
  */
+/*
+ * refwrite.c: a cosign v3 signature written as cosign 3 writes it: the
+ * empty config and bundle blobs, the referrer by digest, and, where the
+ * registry has no referrers API, the sha256-<hex> index with it added,
+ * read back and added again while a concurrent writer drops it.
+ */
+struct px_refwrite;
+enum px_rw_outcome {
+	PX_RW_WRITTEN,		/* written (and listed) */
+	PX_RW_PRESENT,		/* listed already: nothing to write */
+	PX_RW_ABSENT,		/* a recheck found the index gone: not
+				 * recreated */
+	PX_RW_LOST,		/* concurrent writers dropped it every time */
+	PX_RW_FAILED
+};
+struct px_rw_result {
+	enum px_rw_outcome	 outcome;
+	int			 status;	/* an HTTP status for a failure */
+	const char		*message;	/* borrowed for the callback */
+	const char		*referrer;	/* its digest; borrowed */
+	int			 writes, attempts;
+};
+typedef void (*px_rw_fn)(void *arg, const struct px_rw_result *);
+struct px_refwrite_req {
+	struct px_upstream		*up;
+	struct event_base		*base;
+	const struct conf_endpoint	*endpoint;	/* borrowed: outlives */
+	const char			*repo;		/* the signature repo */
+	const char			*authorization, *user_agent, *origin;
+	const char			*subject;	/* sha256:<hex> */
+	const char			*bundle;	/* the blob */
+	size_t				 blen;
+	const char			*referrer;	/* its manifest */
+	int				 create;	/* 0: a recheck */
+	int				 attempts;	/* read-back rounds */
+};
+/* Strings are copied; cb runs once, from the loop.  NULL when it could
+ * not start. */
+struct px_refwrite *px_refwrite_start(const struct px_refwrite_req *,
+	    px_rw_fn cb, void *arg);
+void	px_refwrite_free(struct px_refwrite *);
+
 struct px_listwrite;
 enum px_lw_outcome {
 	PX_LW_PRESENT,	/* the list held everything: nothing written */

@@ -45,6 +45,8 @@ enum sign_state {
 	SG_REKOR_GET,	/* the log had the entry (409): fetch it */
 	SG_LIST,	/* the list extended, written, read back
 			 * (listwrite.c) */
+	SG_BUNDLE_CHECK,	/* signature_format bundle: is ours listed? */
+	SG_REFERRER,	/* the bundle written as a referrer (refwrite.c) */
 	SG_PUT_TAG,
 	SG_TAG_CHECK,	/* the tag was refused as immutable: is it ours? */
 	SG_DONE,
@@ -57,7 +59,8 @@ static const char *const state_names[] = {
 	[SG_MIRROR] = "mirror", [SG_WAIT_LOCK] = "wait-lock",
 	[SG_READ_LIST] = "read-list",
 	[SG_REKOR_GET] = "rekor-get",
-	[SG_LIST] = "list", [SG_PUT_TAG] = "put-tag",
+	[SG_LIST] = "list", [SG_BUNDLE_CHECK] = "bundle-check",
+	[SG_REFERRER] = "referrer", [SG_PUT_TAG] = "put-tag",
 	[SG_TAG_CHECK] = "tag-check",
 	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
 	[SG_RECHECK_SUBJECT] = "recheck-subject",
@@ -138,6 +141,15 @@ struct px_sign {
 	int			 s_signed;	/* s_sig64 is made */
 	int			 s_payload_up;	/* payload blob uploaded */
 	struct px_listwrite	*s_lw;		/* the list cycle, in SG_LIST */
+	/* signature_format bundle or both: cosign v3's referrer, made once
+	 * per job (a recheck writes the same one again) */
+	struct px_refwrite	*s_rw;
+	struct px_sigcheck	*s_pcheck;	/* is ours listed already? */
+	struct core_verifier	*s_prun;
+	struct core_trust	 s_ptrust;	/* our key only */
+	struct core_key		*s_pkey[1];
+	char			*s_sgbundle, *s_referrer;
+	size_t			 s_sgblen;
 	char			*s_guess;	/* config of a list of just ours */
 	size_t			 s_guesslen;
 	int			 s_guess_sent;	/* its upload is in this round */
@@ -864,6 +876,199 @@ sign_need(void *arg, struct core_sigman *list, int absent, char *err,
 	return 1;
 }
 
+/*
+ * signature_format bundle or both: cosign v3's signature.  First the one
+ * verifier, with our key only and only the referrers, says whether one of
+ * ours is listed already (a push of the same image again, a recheck); if
+ * not, our bundle is written as a referrer (refwrite.c).
+ */
+static void	on_present_verdict(void *, struct core_verifier *);
+static void	on_referrer_done(void *, const struct px_rw_result *);
+
+static void
+bundle_round(struct px_sign *s)
+{
+	struct core_vopts	o;
+
+	set_state(s, SG_BUNDLE_CHECK);
+	memset(&s->s_ptrust, 0, sizeof(s->s_ptrust));
+	s->s_pkey[0] = s->s_conf->sign_key;
+	s->s_ptrust.keys = s->s_pkey;
+	s->s_ptrust.nkeys = 1;
+	memset(&o, 0, sizeof(o));
+	o.trust = &s->s_ptrust;
+	o.threshold = 1;
+	o.bundles = 1;
+	o.no_sig = 1;
+	core_verifier_free(s->s_prun);
+	s->s_prun = core_verifier_new(&o, s->s_digest);
+	s->s_pcheck = s->s_prun == NULL ? NULL : px_sigcheck_start(
+	    &(struct px_sigcheck_req){ .endpoint = &s->s_conf->up,
+	    .up = s->s_up, .sigrepo = s->s_sigrepo,
+	    .authorization = s->s_own_auth ? s->s_sigauth : s->s_auth,
+	    .user_agent = s->s_ua, .origin = s->s_origin },
+	    s->s_prun, on_present_verdict, s);
+	if (s->s_pcheck == NULL) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot read the "
+		    "referrers");
+		s->s_fail_status = 500;
+		finish_signing(s, 0);
+	}
+}
+
+/* The bundle, its referrer manifest: once per job. */
+static int
+make_referrer(struct px_sign *s)
+{
+	const char	*mt = s->s_ctype;
+	char		*st, *sig, created[32], hex[65], bd[CORE_DIGEST_MAX + 1];
+	size_t		 n;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	json_t		*o;
+
+	if (s->s_referrer != NULL)
+		return 0;
+	st = core_bundle_statement(s->s_digest, &n);
+	sig = st != NULL ? core_dsse_sign(s->s_conf->sign_key, st, n,
+	    s->s_fail, sizeof(s->s_fail)) : NULL;
+	s->s_sgbundle = sig != NULL ? core_bundle_assemble(st, n, sig,
+	    s->s_conf->sign_key, NULL, 0, s->s_fail, sizeof(s->s_fail)) : NULL;
+	free(st);
+	free(sig);
+	if (s->s_sgbundle == NULL) {
+		s->s_fail_status = 500;
+		return -1;
+	}
+	s->s_sgblen = strlen(s->s_sgbundle);
+	core_sha256_hex(s->s_sgbundle, s->s_sgblen, hex);
+	snprintf(bd, sizeof(bd), "sha256:%s", hex);
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* the subject's media type as its own bytes say (a Content-Type
+	 * may carry parameters) */
+	o = json_loadb(s->s_manifest, s->s_mlen, 0, NULL);
+	if (json_is_string(json_object_get(o, "mediaType")))
+		mt = json_string_value(json_object_get(o, "mediaType"));
+	s->s_referrer = core_referrer_manifest(mt, s->s_mlen, s->s_digest, bd,
+	    s->s_sgblen, created);
+	json_decref(o);
+	if (s->s_referrer == NULL) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "out of memory");
+		s->s_fail_status = 500;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_present_verdict(void *arg, struct core_verifier *run)
+{
+	struct px_sign	*s = arg;
+	const char	*reason;
+
+	px_sigcheck_free(s->s_pcheck);
+	s->s_pcheck = NULL;
+	switch (core_verifier_verdict(run, &reason)) {
+	case CORE_VERDICT_ALLOW:
+		/* one of ours is listed: nothing to write */
+		if (s->s_outcome == SO_NONE || s->s_policy->signature_format ==
+		    CONF_SF_BUNDLE)
+			s->s_outcome = s->s_background ? SO_INTACT : SO_PRESENT;
+		finish_signing(s, 1);
+		return;
+	case CORE_VERDICT_INDETERMINATE:
+		snprintf(s->s_fail, sizeof(s->s_fail), "%s", reason);
+		s->s_fail_status = 503;
+		finish_signing(s, 0);
+		return;
+	case CORE_VERDICT_DENY:
+		break;
+	}
+	if (make_referrer(s) == -1) {
+		finish_signing(s, 0);
+		return;
+	}
+	set_state(s, SG_REFERRER);
+	s->s_rw = px_refwrite_start(&(struct px_refwrite_req){
+	    .up = s->s_up, .base = s->s_base, .endpoint = &s->s_conf->up,
+	    .repo = s->s_sigrepo,
+	    .authorization = s->s_own_auth ? s->s_sigauth : s->s_auth,
+	    .user_agent = s->s_ua, .origin = s->s_origin,
+	    .subject = s->s_digest, .bundle = s->s_sgbundle,
+	    .blen = s->s_sgblen, .referrer = s->s_referrer,
+	    .create = !s->s_background, .attempts = SIGN_ATTEMPTS },
+	    on_referrer_done, s);
+	if (s->s_rw == NULL) {
+		snprintf(s->s_fail, sizeof(s->s_fail), "cannot write the "
+		    "referrer");
+		s->s_fail_status = 500;
+		finish_signing(s, 0);
+	}
+}
+
+static void
+on_referrer_done(void *arg, const struct px_rw_result *r)
+{
+	struct px_sign	*s = arg;
+	int		 legacy = s->s_policy->signature_format == CONF_SF_BOTH;
+
+	s->s_attempt = r->attempts - 1;
+	switch (r->outcome) {
+	case PX_RW_WRITTEN:
+		if (!legacy || s->s_outcome == SO_NONE ||
+		    s->s_outcome == SO_PRESENT || s->s_outcome == SO_INTACT)
+			s->s_outcome = s->s_background ? SO_REPAIRED :
+			    SO_SIGNED;
+		finish_signing(s, 1);
+		return;
+	case PX_RW_PRESENT:
+		if (!legacy || s->s_outcome == SO_NONE)
+			s->s_outcome = s->s_background ? SO_INTACT : SO_PRESENT;
+		finish_signing(s, 1);
+		return;
+	case PX_RW_ABSENT:
+		/* deleted on purpose (cascade, gc): not recreated */
+		s->s_outcome = SO_INTACT;
+		s->s_recheck = RECHECKS;
+		finish_signing(s, 1);
+		return;
+	case PX_RW_LOST:
+		stats.lost++;
+		s->s_failure = SF_LOST;
+		break;
+	case PX_RW_FAILED:
+		break;
+	}
+	snprintf(s->s_fail, sizeof(s->s_fail), "%s", r->message);
+	s->s_fail_status = r->status;
+	finish_signing(s, 0);
+}
+
+/* A signing round: the list, the referrer, or both, per the rule. */
+static void
+start_round(struct px_sign *s)
+{
+	s->s_outcome = SO_NONE;
+	if (s->s_policy->signature_format == CONF_SF_BUNDLE)
+		bundle_round(s);
+	else
+		read_list(s);
+}
+
+/* The list's part of a round is done well: the referrer's, if asked. */
+static void
+list_done(struct px_sign *s)
+{
+	if (s->s_policy->signature_format == CONF_SF_BOTH) {
+		px_listwrite_free(s->s_lw);
+		s->s_lw = NULL;
+		bundle_round(s);
+		return;
+	}
+	finish_signing(s, 1);
+}
+
 /* The list cycle's end: the signing round's outcome. */
 static void
 on_list_done(void *arg, const struct px_lw_result *r)
@@ -876,12 +1081,12 @@ on_list_done(void *arg, const struct px_lw_result *r)
 	case PX_LW_PRESENT:
 		/* an identical signature under our key is already there */
 		s->s_outcome = s->s_background ? SO_INTACT : SO_PRESENT;
-		finish_signing(s, 1);
+		list_done(s);
 		return;
 	case PX_LW_WRITTEN:
 		s->s_outcome = s->s_bundle_added ? SO_LOGGED :
 		    s->s_background ? SO_REPAIRED : SO_SIGNED;
-		finish_signing(s, 1);
+		list_done(s);
 		return;
 	case PX_LW_ABSENT:
 		/*
@@ -949,7 +1154,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->s_state) {
 	case SG_WAIT_LOCK:	/* the lock was handed over to us */
-		read_list(s);
+		start_round(s);
 		return;
 	case SG_RECHECK_WAIT:
 		s->s_background = 1;
@@ -1061,7 +1266,7 @@ take_lock(struct px_sign *s)
 	set_state(s, SG_WAIT_LOCK);
 	switch (lock_acquire(s)) {
 	case 1:
-		read_list(s);
+		start_round(s);
 		break;
 	case 0:
 		break;	/* on_retry runs when it is our turn */
@@ -1483,6 +1688,12 @@ finish_signing(struct px_sign *s, int ok)
 	drop_fetches(s);
 	px_listwrite_free(s->s_lw);
 	s->s_lw = NULL;
+	px_refwrite_free(s->s_rw);
+	s->s_rw = NULL;
+	px_sigcheck_free(s->s_pcheck);
+	s->s_pcheck = NULL;
+	core_verifier_free(s->s_prun);
+	s->s_prun = NULL;
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->s_start, &d);
 	if (!ok)
@@ -1633,6 +1844,11 @@ sign_destroy(struct px_sign *s)
 	px_auth_free(s->s_authjob);
 	free(s->s_ua);
 	px_listwrite_free(s->s_lw);
+	px_refwrite_free(s->s_rw);
+	px_sigcheck_free(s->s_pcheck);
+	core_verifier_free(s->s_prun);
+	free(s->s_sgbundle);
+	free(s->s_referrer);
 	conf_unref(s->s_conf);
 	free(s->s_manifest);
 	free(s->s_payload);

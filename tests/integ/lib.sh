@@ -111,6 +111,32 @@ require_pycrypto() {
 	exit 77
 }
 
+# require_sgjs: the Sigstore project's JavaScript libraries (installed from
+# the npm registry by tests/integ/sigstore/setup.sh when missing); SG runs
+# sgjs.mjs with them, SGDIR is their folder in the source tree
+require_sgjs() {
+	SGDIR=$top_srcdir/tests/integ/sigstore
+	SGRUN=$(sh "$SGDIR/setup.sh" 2>"$T/npm.log")
+	rc=$?
+	[ $rc -eq 0 ] && return 0
+	cat "$T/npm.log"
+	if [ $rc -eq 77 ] && [ "${CI:-}" != true ] && [ -z "${SIGNET_REQUIRE_ALL:-}" ]; then
+		exit 77
+	fi
+	echo "FAIL: cannot install the Sigstore JavaScript libraries"
+	exit 99
+}
+SG() { node "$SGRUN/sgjs.mjs" "$@"; }
+
+# p256_key NAME...: a P-256 key pair each, $T/NAME.key (PKCS#8) and .pub
+p256_key() {
+	for k in "$@"; do
+		openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+		    openssl pkcs8 -topk8 -nocrypt -out "$T/$k.key"
+		openssl pkey -in "$T/$k.key" -pubout -out "$T/$k.pub" 2>/dev/null
+	done
+}
+
 # wait_http URL [CURL OPTIONS]: until it answers at all, 15 s at most
 wait_http() {
 	url=$1

@@ -13,24 +13,11 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo node npm openssl
 require_pycrypto
-SGDIR=$top_srcdir/tests/integ/sigstore
-SGRUN=$(sh "$SGDIR/setup.sh" 2>"$T/npm.log")
-rc=$?
-if [ $rc -ne 0 ]; then
-	cat "$T/npm.log"
-	[ $rc -eq 77 ] && [ "${CI:-}" != true ] && exit 77
-	echo "FAIL: cannot install the Sigstore JavaScript libraries"
-	exit 99
-fi
-SG() { node "$SGRUN/sgjs.mjs" "$@"; }
+require_sgjs
 
 # keys: signers A and B (P-256), the logs' (v1 P-256, v2 Ed25519), a
 # Fulcio-style CA
-for k in a b rekor; do
-	openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
-	    openssl pkcs8 -topk8 -nocrypt -out "$T/$k.key"
-	openssl pkey -in "$T/$k.key" -pubout -out "$T/$k.pub" 2>/dev/null
-done
+p256_key a b rekor
 openssl genpkey -algorithm ed25519 -out "$T/rekor2.key" 2>/dev/null
 openssl pkey -in "$T/rekor2.key" -pubout -out "$T/rekor2.pub" 2>/dev/null
 $PYCRYPTO "$SGDIR/mkcert.py" "$T/ca" --identity ci@example.com >/dev/null

@@ -745,6 +745,70 @@ driver(void)
 	core_key_free(kb);
 }
 
+/* What signet writes verifies as what it reads; the index keeps order. */
+static void
+making(void)
+{
+	struct core_key		*k = key("keys/ec-sec1.pem", 1);
+	struct core_trust	 t = { .keys = &k, .nkeys = 1 };
+	char			 hexd[65], dg[80], reason[300], err[200];
+	char			*st, *sig, *b, *m, *idx, *idx2;
+	size_t			 n, ilen, ilen2;
+	struct core_bundle_ok	 ok;
+	json_t			*o;
+
+	core_sha256_hex("image", 5, hexd);
+	snprintf(dg, sizeof(dg), "sha256:%s", hexd);
+	st = core_bundle_statement(dg, &n);
+	sig = st != NULL ? core_dsse_sign(k, st, n, err, sizeof(err)) : NULL;
+	b = sig != NULL ? core_bundle_assemble(st, n, sig, k, NULL, 0, err,
+	    sizeof(err)) : NULL;
+	CHECK(b != NULL, "made: %s", err);
+	if (b == NULL)
+		return;
+	CHECK(core_bundle_verify(&t, dg, b, strlen(b), 0, &ok, reason,
+	    sizeof(reason)) == 0, "signet's bundle verifies: %s", reason);
+	free(ok.payload);
+	free(ok.rekor);
+	o = json_loads(b, 0, NULL);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(
+	    json_object_get(o, "verificationMaterial"), "publicKey"), "hint")),
+	    "") != 0, "a key hint");
+	json_decref(o);
+	m = core_referrer_manifest(CORE_MT_OCI_MANIFEST, 100, dg,
+	    "sha256:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    strlen(b), "2026-11-30T00:00:00Z");
+	{
+		struct core_manifest_info	 mi;
+		const char			*es;
+
+		CHECK(m != NULL && core_manifest_inspect(m, strlen(m), &mi,
+		    &es) == 0 && mi.is_sig_object && strcmp(mi.subject, dg) ==
+		    0, "the referrer is a signature object of the image");
+	}
+	CHECK(core_refindex_add(NULL, 0, "sha256:bb", 10, CORE_MT_SGBUNDLE_V03,
+	    &idx, &ilen, err, sizeof(err)) == 1, "a new index: %s", err);
+	CHECK(core_refindex_add(idx, ilen, "sha256:aa", 10,
+	    CORE_MT_SGBUNDLE_V03, &idx2, &ilen2, err, sizeof(err)) == 1 &&
+	    strstr(idx2, "sha256:aa") < strstr(idx2, "sha256:bb"),
+	    "added in digest order: %s", idx2 != NULL ? idx2 : err);
+	free(idx);
+	CHECK(core_refindex_add(idx2, ilen2, "sha256:bb", 10,
+	    CORE_MT_SGBUNDLE_V03, &idx, &ilen, err, sizeof(err)) == 0 &&
+	    idx == NULL, "there already: not added twice");
+	CHECK(core_refindex_has(idx2, ilen2, "sha256:aa") &&
+	    !core_refindex_has(idx2, ilen2, "sha256:cc"), "has");
+	CHECK(core_refindex_add("{\"schemaVersion\":2,\"layers\":[]}", 31,
+	    "sha256:aa", 1, "x", &idx, &ilen, err, sizeof(err)) == -1 &&
+	    strstr(err, "no OCI index") != NULL, "not an index: %s", err);
+	free(idx2);
+	free(m);
+	free(st);
+	free(sig);
+	free(b);
+	core_key_free(k);
+}
+
 int
 main(void)
 {
@@ -755,5 +819,6 @@ main(void)
 	real_vector();
 	built();
 	driver();
+	making();
 	return unit_done();
 }

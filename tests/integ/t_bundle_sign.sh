@@ -1,0 +1,139 @@
+#!/bin/bash
+# Signing on push in cosign v3's format (a rule's signature_format: bundle
+# or both): the bundle is written as an OCI 1.1 referrer by digest, listed
+# in the sha256-<hex> index (distribution 2.8 has no referrers API), before
+# the client's tag exists.  signet's bundles are checked by an independent
+# implementation (@sigstore/verify, through tests/integ/sigstore/sgjs.mjs),
+# pulled back through signet, and written concurrently through two signets
+# (a key each) while an outside writer appends to the same index: none
+# lost, none duplicated.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+require docker-registry curl python3 skopeo node npm openssl
+require_pycrypto
+require_sgjs
+p256_key a b w
+start_registry up
+R="http://$REG_up"
+OCI=application/vnd.oci.image.manifest.v1+json
+IDX=application/vnd.oci.image.index.v1+json
+POL="\"verify_cache\": {\"failure_ttl\": 0}, \"policies\": [
+ {\"match\": \"sb/*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"verify\": \"enforce\", \"keys\": [\"$T/a.pub\", \"$T/b.pub\"]},
+ {\"match\": \"both/*\", \"sign\": \"required\", \"signature_format\": \"both\",
+  \"verify\": \"enforce\", \"keys\": [\"$T/a.pub\"]}]"
+start_signet "$R" "\"signing\": {\"key\": \"$T/a.key\"}, $POL"
+cpd="skopeo copy -q --dest-tls-verify=false"
+pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/p-$RANDOM:x" 2>&1; }
+# index REPO DIGEST: the sha256-<hex> index's referrer digests, one a line
+index() {
+	curl -s -H "Accept: $IDX" "$R/v2/$1/manifests/sha256-${2#sha256:}" |
+	    python3 -c 'import json,sys; [print(m["digest"]) for m in json.load(sys.stdin)["manifests"]]'
+}
+# bundle_of REPO REFERRER OUT: the referrer's bundle blob
+bundle_of() {
+	b=$(curl -s -H "Accept: $OCI" "$R/v2/$1/manifests/$2" |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+	curl -s "$R/v2/$1/blobs/$b" >"$3"
+}
+
+# 1. bundle: the referrer, no .sig, before the tag
+d=$(mkimage "$T/img" --layers 1 --size 20000 --seed sb1)
+check "a push through signet (signature_format bundle)" $cpd "oci:$T/img" "docker://$PROXY/sb/app:1"
+expect_eq "  no .sig list" "$(http_status GET "$R/v2/sb/app/manifests/sha256-${d#sha256:}.sig" \
+    -H "Accept: $OCI")" 404
+refs=$(index sb/app "$d")
+expect_eq "  one referrer in the sha256-<hex> index" "$(echo "$refs" | grep -c .)" 1
+bundle_of sb/app "$refs" "$T/b1.json"
+curl -s -H "Accept: $OCI" "$R/v2/sb/app/manifests/$refs" >"$T/r1.json"
+expect_match "  the referrer names the image as its subject" \
+    "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["subject"]["digest"], m["artifactType"], m["config"]["mediaType"])' "$T/r1.json")" \
+    "^$d application/vnd.dev.sigstore.bundle.v0.3.json application/vnd.oci.empty.v1.json$"
+out=$(SG verify --bundle "$T/b1.json" --key "$T/a.pub" --digest "$d" --insecure-ignore-tlog 2>&1)
+expect_eq "  signet's bundle verifies with @sigstore/verify (independent)" "$?" 0
+[ -n "$out" ] && echo "# $out"
+expect_eq "  and not under another key" "$(SG verify --bundle "$T/b1.json" --key "$T/b.pub" \
+    --digest "$d" --insecure-ignore-tlog >/dev/null 2>&1; echo $?)" 1
+expect_eq "  the image pulls through signet (verified by its bundle)" "$(pull sb/app:1)" ""
+expect_eq "  signet verify accepts it" "$("$SIGNET" verify --key "$T/a.pub" --allow-http \
+    "$REG_up/sb/app:1" >/dev/null 2>&1; echo $?)" 0
+check "the same image pushed again" $cpd "oci:$T/img" "docker://$PROXY/sb/app:2"
+expect_eq "  our referrer is there: none added" "$(index sb/app "$d" | grep -c .)" 1
+check "  counted as present" grep -q '"repository":"sb/app".*"outcome":"present"' "$T/signet.log"
+
+# 2. both: a .sig list and a referrer
+d2=$(mkimage "$T/img2" --layers 1 --size 20000 --seed both1)
+check "a push through signet (signature_format both)" $cpd "oci:$T/img2" "docker://$PROXY/both/app:1"
+out=$($PYCRYPTO "$top_srcdir/tests/integ/cosign_check.py" "$REG_up" both/app 1 "$T/a.pub")
+expect_match "  a .sig signature, verified independently" "$out" '"valid": 1'
+r2=$(index both/app "$d2")
+bundle_of both/app "$r2" "$T/b2.json"
+expect_eq "  and a bundle, verified independently" "$(SG verify --bundle "$T/b2.json" --key \
+    "$T/a.pub" --digest "$d2" --insecure-ignore-tlog >/dev/null 2>&1; echo $?)" 0
+
+# 3. the index as shared state: two signets (key a, key b) push the same
+#    digest under many tags while an outside writer appends its own
+#    referrers with read-modify-write, as cosign does
+# signet B (its log lines go to the same signet.log)
+PROXY_A=$PROXY PID_A=$SIGNET_PID
+start_signet "$R" "\"signing\": {\"key\": \"$T/b.key\"}, $POL"
+PROXY_B=$PROXY SIGNET_PID_B=$SIGNET_PID
+PROXY=$PROXY_A SIGNET_PID=$PID_A
+d3=$(mkimage "$T/img3" --layers 1 --size 20000 --seed race1)
+size=$(python3 -c 'import json,sys; print(len(open(sys.argv[1],"rb").read()))' \
+    "$T/img3/blobs/sha256/${d3#sha256:}")
+(
+	for i in 1 2 3 4 5 6; do
+		SG sign-dsse --key "$T/w.key" --digest "$d3" >"$T/w$i.json" 2>/dev/null
+		SG referrer --bundle "$T/w$i.json" --subject-digest "$d3" --subject-media-type "$OCI" \
+		    --subject-size "$size" >"$T/wm$i.json"
+		$HELPERS bundle-referrer "$REG_up" sb/race "$T/wm$i.json" "$T/w$i.json" >>"$T/w.refs"
+	done
+) &
+pids=$!
+for i in 1 2 3 4; do
+	$cpd "oci:$T/img3" "docker://$PROXY_A/sb/race:a$i" >"$T/pa$i.out" 2>&1 &
+	pids="$pids $!"
+	$cpd "oci:$T/img3" "docker://$PROXY_B/sb/race:b$i" >"$T/pb$i.out" 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+for i in 1 2 3 4; do
+	check "push a$i through signet A" test ! -s "$T/pa$i.out"
+	check "push b$i through signet B" test ! -s "$T/pb$i.out"
+done
+sleep 5	# the signets' rechecks (1 s and 4 s) repair what the writer dropped
+index sb/race "$d3" >"$T/race.refs"
+lost=0
+while read -r r; do grep -qx "$r" "$T/race.refs" || lost=$((lost + 1)); done <"$T/w.refs"
+expect_eq "  the outside writer's 6 referrers: none lost" "$lost" 0
+na=0 nb=0
+for r in $(cat "$T/race.refs"); do
+	bundle_of sb/race "$r" "$T/rb.json"
+	SG verify --bundle "$T/rb.json" --key "$T/a.pub" --digest "$d3" --insecure-ignore-tlog \
+	    >/dev/null 2>&1 && na=$((na + 1))
+	SG verify --bundle "$T/rb.json" --key "$T/b.pub" --digest "$d3" --insecure-ignore-tlog \
+	    >/dev/null 2>&1 && nb=$((nb + 1))
+done
+expect_eq "  signet A's referrer: exactly one (not lost, not duplicated)" "$na" 1
+expect_eq "  signet B's referrer: exactly one" "$nb" 1
+expect_eq "  no entry twice" "$(sort "$T/race.refs" | uniq -d | grep -c .)" 0
+expect_eq "  the image pulls through signet" "$(pull sb/race:a1)" ""
+
+# 4. the configuration refuses what is not done yet, by name
+cat >"$T/bad.json" <<EOF
+{"listen": ["127.0.0.1:1"], "upstream": {"url": "$R"}, "signing": {"key": "$T/a.key"},
+ "rekor": {"public_key": "$T/w.pub"},
+ "policies": [{"match": "*", "sign": "required", "signature_format": "bundle",
+   "rekor_upload": "required"}]}
+EOF
+out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
+expect_match "signature_format bundle with rekor_upload: refused at load, by name" "$out" \
+    'policies\[0\].signature_format: bundle signatures are not uploaded to Rekor yet'
+sed -i 's/"bundle"/"cosign3"/' "$T/bad.json"
+expect_match "an unknown signature_format is named" "$("$SIGNET" check-config -c "$T/bad.json" 2>&1)" \
+    'signature_format: "cosign3" is not one of legacy\|bundle\|both'
+
+kill -TERM "$SIGNET_PID_B" && wait "$SIGNET_PID_B"
+expect_eq "signet B exits 0 after SIGTERM" "$?" 0
+stop_signet
+finish
