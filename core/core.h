@@ -545,7 +545,8 @@ int	 core_refindex_has(const char *bytes, size_t len, const char *digest);
  * fetches it and hands the answer to core_verifier_feed, until the verdict.
  * Every place that verifies runs it.
  */
-#define CORE_VERIFY_LAYERS_MAX	64	/* signatures looked at per image */
+#define CORE_VERIFY_LAYERS_MAX	64	/* signatures looked at per image,
+					 * .sig layers and referrers together */
 #define CORE_SIGNERS_MAX	64	/* distinct signers counted */
 #define CORE_LOG_ANSWER_MAX	(256 * 1024)	/* a Rekor entry answer */
 

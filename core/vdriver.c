@@ -12,7 +12,7 @@
  * of distinct signers.
  *
  * The steps: the signature list (sha256-<hex>.sig); then, layer by layer
- * (at most CORE_VERIFY_LAYERS_MAX), the payload blob, checked with
+ * the payload blob, checked with
  * core_verify_layer; with an online Rekor rule, the log's entry for the
  * layer's bundle.  Then, while the threshold is not met and the caller
  * asked for them (opts.bundles), cosign v3's signatures: the image's OCI
@@ -20,7 +20,10 @@
  * sha256-<hex> index, as cosign reads them), each referrer whose single
  * layer is a Sigstore bundle and whose subject is the image, its bundle
  * checked with core_bundle_verify.  Signers of both formats count towards
- * one threshold of distinct signers.  An upstream or log that fails
+ * one threshold of distinct signers.  At most CORE_VERIFY_LAYERS_MAX
+ * signatures are fetched per image, both formats together (a payload is
+ * one request, a referrer two): a cold verification sends at most 3 +
+ * 2 x 64 requests, whatever a registry holds.  An upstream or log that fails
  * (transport error, 5xx) makes the verdict INDETERMINATE, never DENY: an
  * outage is not a proof that something is unsigned.
  */
@@ -56,6 +59,8 @@ struct core_verifier {
 	char			*ebundle;	/* the entry asked for (a
 						 * dev.sigstore.cosign/bundle) */
 	int			 in_refs;	/* looking at referrers */
+	size_t			 looked;	/* signatures fetched, in both
+						 * formats: at most layers_max */
 	int			 found;		/* a list or a referrer index
 						 * was there */
 	struct vd_ref		*refs;		/* referrers to read */
@@ -215,7 +220,7 @@ conclude(struct core_verifier *v)
 static void
 sig_done(struct core_verifier *v)
 {
-	if (v->opts.bundles && !enough(v)) {
+	if (v->opts.bundles && !enough(v) && v->looked < v->opts.layers_max) {
 		v->in_refs = 1;
 		v->state = VD_REFERRERS;
 		return;
@@ -244,6 +249,7 @@ next_layer(struct core_verifier *v)
 			continue;
 		}
 		v->state = VD_PAYLOAD;
+		v->looked++;
 		return;
 	}
 	sig_done(v);
@@ -253,8 +259,10 @@ next_layer(struct core_verifier *v)
 static void
 next_ref(struct core_verifier *v)
 {
-	if (!enough(v) && v->ref < v->nrefs) {
+	if (!enough(v) && v->ref < v->nrefs &&
+	    v->looked < v->opts.layers_max) {
 		v->ref++;
+		v->looked++;
 		v->state = VD_REFMAN;
 		return;
 	}
