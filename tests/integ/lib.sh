@@ -111,6 +111,42 @@ require_pycrypto() {
 	exit 77
 }
 
+# require_sgjs: the Sigstore JavaScript libraries (tests/integ/sigstore,
+# installed when missing: a skip only where node or npm is missing and CI
+# is not running); sets SGDIR and SGRUN for SG, which runs sgjs.mjs
+require_sgjs() {
+	require node npm
+	SGDIR=$top_srcdir/tests/integ/sigstore
+	SGRUN=$(sh "$SGDIR/setup.sh" 2>"$T/npm.log")
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		cat "$T/npm.log"
+		[ $rc -eq 77 ] && [ "${CI:-}" != true ] && exit 77
+		echo "FAIL: cannot install the Sigstore JavaScript libraries"
+		exit 99
+	fi
+}
+SG() { node "$SGRUN/sgjs.mjs" "$@"; }
+
+# up_image REPO TAG SEED: an image of its own (one layer), pushed straight
+# to $REG_up as REPO:TAG; prints its digest
+up_image() {
+	dir=$T/img-$(echo "$1-$2" | tr / -)
+	d=$(mkimage "$dir" --layers 1 --size 8000 --seed "$3")
+	skopeo copy -q --dest-tls-verify=false "oci:$dir" "docker://$REG_up/$1:$2"
+	echo "$d"
+}
+
+# ec_keys NAME...: a P-256 key pair for each, $T/NAME.key (PKCS#8 PEM)
+# and $T/NAME.pub
+ec_keys() {
+	for k in "$@"; do
+		openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+		    openssl pkcs8 -topk8 -nocrypt -out "$T/$k.key"
+		openssl pkey -in "$T/$k.key" -pubout -out "$T/$k.pub" 2>/dev/null
+	done
+}
+
 # wait_http URL [CURL OPTIONS]: until it answers at all, 15 s at most
 wait_http() {
 	url=$1

@@ -11,26 +11,13 @@
 # message signatures, tampered bundles, referrers of another image, one
 # threshold across .sig and bundles, and `signet verify`.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
-require docker-registry curl python3 skopeo node npm openssl
+require docker-registry curl python3 skopeo openssl
 require_pycrypto
-SGDIR=$top_srcdir/tests/integ/sigstore
-SGRUN=$(sh "$SGDIR/setup.sh" 2>"$T/npm.log")
-rc=$?
-if [ $rc -ne 0 ]; then
-	cat "$T/npm.log"
-	[ $rc -eq 77 ] && [ "${CI:-}" != true ] && exit 77
-	echo "FAIL: cannot install the Sigstore JavaScript libraries"
-	exit 99
-fi
-SG() { node "$SGRUN/sgjs.mjs" "$@"; }
+require_sgjs
 
 # keys: signers A and B (P-256), the logs' (v1 P-256, v2 Ed25519), a
 # Fulcio-style CA
-for k in a b rekor; do
-	openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
-	    openssl pkcs8 -topk8 -nocrypt -out "$T/$k.key"
-	openssl pkey -in "$T/$k.key" -pubout -out "$T/$k.pub" 2>/dev/null
-done
+ec_keys a b rekor
 openssl genpkey -algorithm ed25519 -out "$T/rekor2.key" 2>/dev/null
 openssl pkey -in "$T/rekor2.key" -pubout -out "$T/rekor2.pub" 2>/dev/null
 $PYCRYPTO "$SGDIR/mkcert.py" "$T/ca" --identity ci@example.com >/dev/null
@@ -64,12 +51,7 @@ pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/p-$R
 OCI=application/vnd.oci.image.manifest.v1+json
 
 # image REPO: an image of its own straight upstream (REPO:1); its digest
-image() {
-	dir=$T/img-$(echo "$1" | tr / -)
-	d=$(mkimage "$dir" --layers 1 --size 8000 --seed "v3-$1")
-	skopeo copy -q --dest-tls-verify=false "oci:$dir" "docker://$REG_up/$1:1"
-	echo "$d"
-}
+image() { up_image "$1" 1 "v3-$1"; }
 # bundle REPO DIGEST [SUBJECT] -- SGJS-SIGN-ARGS: sign with sgjs, push the
 # referrer (of SUBJECT, default DIGEST) into REPO's index for DIGEST
 bundle() {
