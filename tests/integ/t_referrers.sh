@@ -1,23 +1,32 @@
 #!/bin/bash
-# cosign v3 signatures follow their subject (issue #12):
+# cosign v3 signatures follow their subject and travel with it (issue #12):
 # Sigstore bundles made by the Sigstore JavaScript libraries
 # (tests/integ/sigstore/sgjs.mjs), pushed as cosign 3 pushes them (the
 # referrer by digest, its entry in the sha256-<hex> index: registry 2.8 has
 # no referrers API).  A DELETE through signet and `signet gc` take away the
 # referrers whose own subject is the image, judged by their content, never
 # by the index that lists them (a planted referrer of another image and a
-# planted image survive), and the index loses what went.
+# planted image survive), and the index loses what went;
+# `signet copy --verify` carries the bundles that verified, merging the
+# target's index.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo openssl
+require_pycrypto
 require_sgjs
+CHECK="$PYCRYPTO $top_srcdir/tests/integ/cosign_check.py"
 OCI=application/vnd.oci.image.manifest.v1+json
 IDX=application/vnd.oci.image.index.v1+json
 EMPTY=application/vnd.oci.empty.v1+json
 ALL="$OCI, $IDX"
 ec_keys a b
+export COSIGN_PASSWORD=pw
+"$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
+"$SIGNET" keygen --output-key-prefix "$T/k2" >/dev/null
 
 start_registry up
+start_registry b
 R="http://$REG_up"
+B="http://$REG_b"
 start_signet "$R" '"policies": [{"match": "*", "sign": "off"}]'
 P="http://$PROXY"
 
@@ -164,6 +173,62 @@ expect_match "  the summary" "$out" \
     '5 signature object\(s\), 3 orphan\(s\), 3 deleted, 1 trimmed, 4 left alone$'
 out=$("$SIGNET" gc --allow-http "$REG_up/r/app")
 expect_match "a second gc deletes nothing" "$out" '2 orphan\(s\), 0 deleted, 0 trimmed'
+
+# 3. signet copy --verify: a cosign v3 image verifies, and its bundles that
+#    verified go with it (without --all), the target's index merged
+v=$(image r/v3 1)
+rv=$(sign3 r/v3 "$v" "$T/a.key")
+rvb=$(sign3 r/v3 "$v" "$T/b.key")
+rvs=$($HELPERS referrer "$REG_up" r/v3 "$v" "sbom of v")
+"$SIGNET" copy --verify --key "$T/a.pub" --allow-http "$REG_up/r/v3:1" "$REG_b/m/v3:1" \
+    >"$T/out" 2>"$T/err"
+expect_eq "copy --verify of a cosign v3 image: exit 0" "$?" 0
+expect_match "  one referrer copied" "$(cat "$T/out")" '1 referrer\(s\)$'
+expect_eq "  the trusted bundle's referrer is at the target, same digest" \
+    "sha256:$(curl -s -H "Accept: $OCI" "$B/v2/m/v3/manifests/$rv" | sha256sum | cut -d' ' -f1)" "$rv"
+expect_eq "  the untrusted one and the SBOM are not (no --all)" \
+    "$(st "$B" m/v3 "$rvb") $(st "$B" m/v3 "$rvs")" "404 404"
+expect_eq "  the target's index lists it" "$(listed "$B" m/v3 "$v")" "$rv"
+out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/m/v3:1" 2>&1)
+expect_eq "  and the copy verifies at the target" "$?" 0
+rbt=$($HELPERS referrer "$REG_b" m/v3 "$v" "made at b")
+rv2=$(sign3 r/v3 "$v" "$T/a.key")
+"$SIGNET" copy --verify --key "$T/a.pub" --allow-http "$REG_up/r/v3:1" "$REG_b/m/v3:1" >/dev/null 2>&1
+expect_eq "copying again merges the index by digest: nothing lost, none twice" \
+    "$(listed "$B" m/v3 "$v")" "$(sorted "$rv" "$rv2" "$rbt")"
+expect_eq "  sorted by digest, as go-containerregistry writes it" \
+    "$(curl -s -H "Accept: $IDX" "$B/v2/m/v3/manifests/sha256-${v#sha256:}" |
+    python3 -c 'import json,sys; d=[m["digest"] for m in json.load(sys.stdin)["manifests"]]; print(d == sorted(d))')" \
+    True
+expect_match "  with the referrer's own artifactType and annotations" \
+    "$(curl -s -H "Accept: $IDX" "$B/v2/m/v3/manifests/sha256-${v#sha256:}")" \
+    "\"digest\": ?\"$rv2\".*\"artifactType\": ?\"application/vnd.dev.sigstore.bundle.v0.3\\+json\".*\"dev.sigstore.bundle.predicateType\""
+u=$(image r/v3 untrusted)
+sign3 r/v3 "$u" "$T/b.key" >/dev/null
+"$SIGNET" copy --verify --key "$T/a.pub" --allow-http "$REG_up/r/v3:untrusted" "$REG_b/m/v3:untrusted" \
+    >/dev/null 2>"$T/err"
+expect_eq "a cosign v3 image by an untrusted key: exit 1" "$?" 1
+expect_match "  nothing written" "$(cat "$T/err")" 'is not verified: .*nothing was written'
+# .sig and bundles together: only what verified goes, from both
+w=$(image r/v3 w)
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/r/v3:w" >/dev/null
+"$SIGNET" sign --key "$T/k2.key" --allow-http "$REG_up/r/v3:w" >/dev/null
+rw=$(sign3 r/v3 "$w" "$T/a.key")
+"$SIGNET" copy --verify --key "$T/k.pub" --key "$T/a.pub" --allow-http "$REG_up/r/v3:w" \
+    "$REG_b/m/v3:w" >"$T/out" 2>"$T/err"
+expect_eq "copy --verify of a .sig list and a bundle: exit 0" "$?" 0
+out=$($CHECK "$REG_b" m/v3 w "$T/k.pub")
+expect_match "  the .sig list holds the trusted layer only" "$out" '"layers": 1, "valid": 1'
+expect_eq "  and the bundle came along" "$(listed "$B" m/v3 "$w")" "$rw"
+
+# --all carries every referrer and the index, as before
+"$SIGNET" copy --all --allow-http "$REG_up/r/v3:1" "$REG_b/all/v3:1" >"$T/out" 2>"$T/err"
+expect_eq "copy --all: exit 0" "$?" 0
+expect_match "  four referrers" "$(cat "$T/out")" '4 referrer\(s\)$'
+expect_eq "  every one listed at the target" "$(listed "$B" all/v3 "$v")" \
+    "$(sorted "$rv" "$rvb" "$rvs" "$rv2")"
+out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/all/v3:1" 2>&1)
+expect_eq "  and the copy verifies" "$?" 0
 
 stop_signet
 finish
