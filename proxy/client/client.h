@@ -338,7 +338,10 @@ void	px_listwrite_free(struct px_listwrite *);
  * its content, never its tag.  A signature object's layers that name S (and
  * repo, in a shared signature repository) go; the object is deleted by
  * digest when nothing else is left in it, else written back without them.
- * Anything else is left alone, with the reason.
+ * Then S's OCI referrers (the referrers API, else the sha256-<S> index):
+ * a signature object whose subject is S is deleted by digest, and the
+ * index loses what went (deleted when nothing is left).  Anything else is
+ * left alone, with the reason.
  */
 struct px_sigdrop;
 enum px_sigdrop_action {
@@ -360,14 +363,15 @@ struct px_sigdrop_req {
 	const char		*repo;		/* judge the repository named too
 						 * (a shared signature
 						 * repository), or NULL */
-	const char		*suffix;	/* "sig", "att", "sbom"; NULL:
-						 * all three */
+	const char		*suffix;	/* "sig", "att", "sbom",
+						 * "referrers"; NULL: all */
 	const char		*authorization;	/* or NULL */
 	const char		*user_agent;
 	int			 dry_run;	/* judge, change nothing */
 };
-/* Each object judged (strings live for the call), then the end, once;
- * both from the loop.  The end may free the job. */
+/* Each object judged (strings live for the call; tag is "" for a
+ * referrer, named by its digest), then the end, once; both from the loop.
+ * The end may free the job. */
 typedef void (*px_sigdrop_obj_fn)(void *arg, const char *sigrepo,
 	    const char *tag, const char *digest, enum px_sigdrop_action,
 	    const char *why);

@@ -11,7 +11,8 @@
  * image without its signatures.  Every step checks first (HEAD), so a copy
  * that was interrupted is finished by running it again.  With --verify,
  * the image's signatures are checked before anything is written, and only
- * the valid ones are copied.
+ * the valid ones are copied: cosign v3's bundles (OCI referrers) too,
+ * with the target's referrers index merged by digest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,9 @@ enum cp_phase {
 	PH_TOP,		/* the manifest named (an index, or one platform's) */
 	PH_CHILD,	/* each child of an index */
 	PH_SIGS,	/* .sig (and with --all .att, .sbom) of each */
-	PH_REFERRERS,	/* --all: OCI referrers of each */
 	PH_VERIFY,	/* --verify: the top's signatures, before any write */
+	PH_REFERRERS,	/* --all: OCI referrers of each; --verify alone:
+			 * the top's bundles that verified */
 	PH_BLOBS,	/* blobs piped, COPY_LANES at a time */
 	PH_LISTS,	/* signature objects merged into the target's */
 	PH_MANIFESTS,	/* children, then the top, by digest */
@@ -112,7 +114,7 @@ struct copy {
 	enum cp_phase		 phase;
 	size_t			 i, j, k;	/* current item, sub-steps */
 	size_t			 nsubj;		/* the top and its children */
-	/* OCI referrers (--all): [{"subject": D, "manifests": [...]}] */
+	/* OCI referrers: [{"subject": D, "manifests": [{"digest": ...}]}] */
 	json_t			*refs;
 	int			 nrefs;		/* referrer manifests copied */
 	struct px_fetch		*f;
@@ -393,18 +395,20 @@ on_sig(struct px_fetch *f, void *arg)
  * the referrers API, or else the referrers tag schema's sha256-<hex>
  * index; each referrer manifest is copied by digest like a child.
  * Sub-steps in c->j: 0 the API, 1 the fallback tag, 2 the manifests
- * (c->k the descriptor).
+ * (c->k the descriptor).  With --verify alone, on_verdict lists the
+ * top's referrers whose bundles verified, and only those are read (from
+ * sub-step 2).
  */
-/* Whether a manifest with this digest is among those copied. */
-static int
+/* The manifest with this digest among those copied, or NULL. */
+static const struct cp_manifest *
 copied_manifest(const struct copy *c, const char *digest)
 {
 	size_t	i;
 
 	for (i = 0; digest != NULL && i < c->nman; i++)
 		if (strcmp(c->man[i].digest, digest) == 0)
-			return 1;
-	return 0;
+			return &c->man[i];
+	return NULL;
 }
 
 static const char *
@@ -541,20 +545,83 @@ next_referrer(struct copy *c)
 		}
 		c->i++;
 		c->j = c->k = 0;
+		if (!c->all)
+			return 1;	/* --verify alone: the top's, listed */
 	}
 	return 1;
 }
 
 /*
  * PH_REFINDEX: after the referrer manifests are written, a target without
- * the referrers API gets the sha256-<hex> index, merged with what it has.
- * Sub-steps in c->j: 0 the target's API, 1 its tag, 2 the PUT.
+ * the referrers API gets the sha256-<hex> index, merged with what it has
+ * as go-containerregistry merges it for cosign: an entry whose digest is
+ * there already is not added again, none is dropped, and the entries are
+ * sorted by digest.  Sub-steps in c->j: 0 the target's API, 1 its tag, 2
+ * the PUT.
  */
+
+/* The descriptor an index lists for a referrer: its type, digest and
+ * size, its artifactType (else its config's media type) and its
+ * annotations, as the distribution spec asks; from its bytes. */
+static json_t *
+referrer_desc(const struct cp_manifest *m)
+{
+	json_t		*o, *d, *at, *ann;
+
+	o = core_json_parse(m->bytes, m->len, &core_json_manifest);
+	at = json_object_get(o, "artifactType");
+	if (!json_is_string(at))
+		at = json_object_get(json_object_get(o, "config"),
+		    "mediaType");
+	d = json_pack("{s:s, s:s, s:I}", "mediaType", CORE_MT_OCI_MANIFEST,
+	    "digest", m->digest, "size", (json_int_t)m->len);
+	if (d != NULL && json_is_string(at))
+		json_object_set(d, "artifactType", at);
+	ann = json_object_get(o, "annotations");
+	if (d != NULL && json_is_object(ann) && json_object_size(ann) > 0)
+		json_object_set(d, "annotations", ann);
+	json_decref(o);
+	return d;
+}
+
+static int
+by_digest(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a,
+	    "digest")), json_string_value(json_object_get(*(json_t *const *)b,
+	    "digest")));
+}
+
+/* Sort the entries of an index by digest; -1 when one has none. */
+static int
+sort_entries(json_t *ms)
+{
+	json_t	**v;
+	size_t	  i, n = json_array_size(ms);
+
+	for (i = 0; i < n; i++)
+		if (!json_is_string(json_object_get(json_array_get(ms, i),
+		    "digest")))
+			return -1;
+	v = calloc(n + 1, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(ms, i));
+	qsort(v, n, sizeof(*v), by_digest);
+	json_array_clear(ms);
+	for (i = 0; i < n; i++)
+		json_array_append_new(ms, v[i]);
+	free(v);
+	return 0;
+}
+
 static void
 on_target_refs(struct px_fetch *f, void *arg)
 {
 	struct copy	*c = arg;
-	json_t		*e = json_array_get(c->refs, c->i), *have, *o, *d;
+	json_t		*e = json_array_get(c->refs, c->i), *have, *o, *d, *nd;
+	const struct cp_manifest *m;
 	const char	*body;
 	char		 target[800], *out;
 	size_t		 len, i, k;
@@ -586,17 +653,27 @@ on_target_refs(struct px_fetch *f, void *arg)
 		return;
 	}
 	json_array_foreach(json_object_get(e, "manifests"), i, d) {
-		if (!copied_manifest(c, json_string_value(json_object_get(d,
-		    "digest"))))
+		m = copied_manifest(c, json_string_value(json_object_get(d,
+		    "digest")));
+		if (m == NULL)
 			continue;	/* not copied (an index): not listed */
 		for (k = 0; k < json_array_size(have); k++)
 			if (json_equal(json_object_get(json_array_get(have, k),
 			    "digest"), json_object_get(d, "digest")))
 				break;
 		if (k == json_array_size(have)) {
-			json_array_append(have, d);
+			nd = referrer_desc(m);
+			if (json_array_append_new(have, nd) == -1)
+				break;
 			added++;
 		}
+	}
+	if (i < json_array_size(json_object_get(e, "manifests")) ||
+	    (added > 0 && sort_entries(have) == -1)) {
+		json_decref(o);
+		fail(c, "the target's referrers index cannot be merged (an "
+		    "entry without a digest, or out of memory)");
+		return;
 	}
 	if (added == 0) {
 		json_decref(o);
@@ -671,6 +748,50 @@ layer_valid(const struct core_verifier *run, size_t k)
 	return 0;
 }
 
+/* How many layers of the .sig list verified (the rest: bundles). */
+static size_t
+layers_valid(const struct core_verifier *run)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < core_verifier_nvalid(run); i++)
+		n += core_verifier_valid(run, i)->layer != CORE_VVALID_REFERRER;
+	return n;
+}
+
+/*
+ * --verify alone: the top's referrers whose bundles verified, listed for
+ * PH_REFERRERS to read (the verifier read them by digest, and checked
+ * that their subject is the top).  0, or -1 when memory is short.
+ */
+static int
+verified_referrers(struct copy *c, const struct core_verifier *run)
+{
+	const struct core_vvalid *v;
+	json_t			*ms, *e;
+	size_t			 i, k;
+
+	ms = json_array();
+	c->refs = json_array();
+	e = json_pack("{s:s, s:o}", "subject", c->top.digest, "manifests", ms);
+	if (ms == NULL || c->refs == NULL || e == NULL ||
+	    json_array_append_new(c->refs, e) == -1)
+		return -1;
+	for (i = 0; i < core_verifier_nvalid(run); i++) {
+		v = core_verifier_valid(run, i);
+		if (v->layer != CORE_VVALID_REFERRER)
+			continue;
+		for (k = 0; k < json_array_size(ms); k++)
+			if (strcmp(json_string_value(json_object_get(
+			    json_array_get(ms, k), "digest")), v->ref) == 0)
+				break;
+		if (k == json_array_size(ms) && json_array_append_new(ms,
+		    json_pack("{s:s}", "digest", v->ref)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * PH_VERIFY: the driver's verdict on the top's signatures, under the
  * trust given (the pull path's meaning); only the layers that verified are
@@ -699,8 +820,7 @@ on_verdict(void *arg, struct core_verifier *run)
 		if (strstr(c->sig[i].tag, c->top.digest + 7) &&
 		    strstr(c->sig[i].tag, ".sig"))
 			break;
-	if (i < c->nsig && core_verifier_nvalid(run) <
-	    core_sigman_count(list)) {
+	if (i < c->nsig && layers_valid(run) < core_sigman_count(list)) {
 		core_sigman_init(&kept);
 		if (core_sigman_open(&kept, NULL, 0, strcmp(
 		    core_sigman_media_type(list), CORE_MT_DOCKER_MANIFEST) == 0,
@@ -708,9 +828,10 @@ on_verdict(void *arg, struct core_verifier *run)
 			fail(c, "out of memory");
 			return;
 		}
-		for (k = 0; k < core_verifier_nvalid(run); k++)
-			core_sigman_append_raw(&kept, core_sigman_layer_json(list,
-			    core_verifier_valid(run, k)->layer));
+		for (k = 0; k < core_sigman_count(list); k++)
+			if (layer_valid(run, k))
+				core_sigman_append_raw(&kept,
+				    core_sigman_layer_json(list, k));
 		for (k = 0; k < core_sigman_count(list); k++)
 			if (!layer_valid(run, k))
 				fprintf(stderr, "signet: copy: a signature does "
@@ -729,7 +850,18 @@ on_verdict(void *arg, struct core_verifier *run)
 	}
 	fprintf(stderr, "verified %zu signature(s) of %s (%s)\n",
 	    core_verifier_nvalid(run), c->top.digest, reason);
-	enter(c, PH_BLOBS);
+	if (c->all) {
+		enter(c, PH_REFERRERS);
+	} else if (core_verifier_nvalid(run) > layers_valid(run)) {
+		/* cosign v3's signatures go with the image, as .sig does */
+		if (verified_referrers(c, run) == -1) {
+			fail(c, "out of memory");
+			return;
+		}
+		enter(c, PH_REFERRERS);
+		c->j = 2;
+	} else
+		enter(c, PH_BLOBS);
 	next(c);
 }
 
@@ -1120,7 +1252,7 @@ ph_sigs(struct copy *c)
 	}
 	if (c->i > c->nman) {
 		c->nsubj = c->nman + 1;
-		enter(c, c->all ? PH_REFERRERS : c->verify ? PH_VERIFY :
+		enter(c, c->verify ? PH_VERIFY : c->all ? PH_REFERRERS :
 		    PH_BLOBS);
 		return 0;
 	}
@@ -1142,7 +1274,7 @@ ph_referrers(struct copy *c)
 {
 	if (next_referrer(c) == 0)
 		return 1;
-	enter(c, c->verify ? PH_VERIFY : PH_BLOBS);
+	enter(c, PH_BLOBS);
 	return 0;
 }
 
@@ -1154,6 +1286,7 @@ ph_verify(struct copy *c)
 
 	px_cmd_trust_vopts(&c->trust, c->want_ref, &c->ct, &o);
 	o.all = 1;	/* every layer: only those that verify go */
+	o.bundles = 1;	/* and cosign v3's bundles (OCI referrers) */
 	c->run = core_verifier_new(&o, c->top.digest);
 	memset(&rq, 0, sizeof(rq));
 	rq.endpoint = c->src.ss.ss_ep;

@@ -1,14 +1,17 @@
 /*
  * proxy/cmd/gc.c: `signet gc [--dry-run] [--allow-http] REGISTRY/REPO`: find
- * cosign signature objects (sha256-<hex>.sig, .att, .sbom) whose subject
+ * cosign signature objects (sha256-<hex>.sig, .att, .sbom) and cosign v3's
+ * referrers indexes (the referrers tag schema's sha256-<hex>) whose subject
  * manifest no longer exists in the repository, and take away what was
  * signed for it.
  *
  * One request at a time: listing tags (following Link pages), a HEAD of
  * each object's subject, and for an orphan the judgement of sigdrop.c: the
  * object is read and only a signature object whose layers name the missing
- * subject goes (deleted by digest, or written back without those layers);
- * a tag pointing at anything else is left alone and said so.
+ * subject goes (deleted by digest, or written back without those layers),
+ * and for an index each referrer it lists whose own subject is the missing
+ * one (then the index, when nothing it lists is left); a tag pointing at
+ * anything else is left alone and said so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,18 @@ struct gc {
 };
 
 static void	gc_next(struct gc *);
+
+/* 1 for the referrers tag schema's sha256-<64 hex> (a name only). */
+static int
+referrers_tag(const char *tag)
+{
+	char	d[CORE_DIGEST_MAX + 1];
+
+	if (strlen(tag) != 7 + 64 || strncmp(tag, "sha256-", 7) != 0)
+		return 0;
+	snprintf(d, sizeof(d), "sha256:%s", tag + 7);
+	return core_digest_valid(d, strlen(d));
+}
 
 static int
 gc_send(struct gc *g, const char *method, const char *target,
@@ -94,7 +109,8 @@ on_tags(struct px_fetch *f, void *arg)
 	o = core_json_parse(body, len, &core_json_small);
 	json_array_foreach(json_object_get(o, "tags"), i, v) {
 		t = json_string_value(v);
-		if (t == NULL || !core_cosign_tag(t) || g->ntags >= GC_TAGS_MAX)
+		if (t == NULL || (!core_cosign_tag(t) && !referrers_tag(t)) ||
+		    g->ntags >= GC_TAGS_MAX)
 			continue;
 		g->tags = realloc(g->tags, (g->ntags + 1) * sizeof(*g->tags));
 		g->tags[g->ntags++] = strdup(t);
@@ -114,28 +130,30 @@ on_object(void *arg, const char *sigrepo, const char *tag, const char *digest,
     enum px_sigdrop_action a, const char *why)
 {
 	struct gc	*g = arg;
+	char		 name[CORE_NAME_MAX + CORE_DIGEST_MAX + 2];
 
 	(void)sigrepo;
-	(void)digest;
+	/* a referrer has no tag: it is named by its digest */
+	snprintf(name, sizeof(name), "%s%s%s", g->repo, *tag != '\0' ? ":" :
+	    "@", *tag != '\0' ? tag : digest);
 	switch (a) {
 	case PX_SD_DELETED:
 		g->deleted += !g->dry_run;
-		printf("%s %s/%s:%s\n", g->dry_run ? "would delete" :
-		    "deleted", g->registry, g->repo, tag);
+		printf("%s %s/%s\n", g->dry_run ? "would delete" : "deleted",
+		    g->registry, name);
 		break;
 	case PX_SD_TRIMMED:
 		g->trimmed += !g->dry_run;
-		printf("%s %s/%s:%s: %s\n", g->dry_run ? "would trim" :
-		    "trimmed", g->registry, g->repo, tag, why);
+		printf("%s %s/%s: %s\n", g->dry_run ? "would trim" : "trimmed",
+		    g->registry, name, why);
 		break;
 	case PX_SD_KEPT:
 		g->kept++;
-		printf("left alone %s/%s:%s: %s\n", g->registry, g->repo, tag,
-		    why);
+		printf("left alone %s/%s: %s\n", g->registry, name, why);
 		break;
 	case PX_SD_FAILED:
 		g->errors++;
-		fprintf(stderr, "signet: gc: %s:%s: %s\n", g->repo, tag, why);
+		fprintf(stderr, "signet: gc: %s: %s\n", name, why);
 		break;
 	}
 }
@@ -168,7 +186,8 @@ on_subject(struct px_fetch *f, void *arg)
 		g->drop = px_sigdrop_start(&(struct px_sigdrop_req){
 		    .up = g->up, .base = g->base, .endpoint = g->ep,
 		    .sigrepo = g->repo, .subject = subject,
-		    .suffix = strrchr(tag, '.') + 1, .dry_run = g->dry_run },
+		    .suffix = strchr(tag, '.') != NULL ? strchr(tag, '.') + 1 :
+		    "referrers", .dry_run = g->dry_run },
 		    on_object, on_dropped, g);
 		if (g->drop != NULL)
 			return;

@@ -6,9 +6,11 @@
  * sigdrop.c reads sha256-<hex>.sig, .att and .sbom in the signature
  * repository and judges each by its content, never its tag, so a push-only
  * client that points those tags at another image's signatures (or at an
- * image) cannot make an administrator's DELETE remove them.  With a shared
- * signature repository only the signatures made for the deleted repository
- * go.  Each object's fate is logged with the reason and counted.
+ * image) cannot make an administrator's DELETE remove them.  cosign v3's
+ * referrers go by the same rule: only those whose own subject is the
+ * deleted digest, whatever index lists them.  With a shared signature
+ * repository only the signatures made for the deleted repository go.
+ * Each object's fate is logged with the reason and counted.
  */
 #include <stdio.h>
 #include <stdlib.h>

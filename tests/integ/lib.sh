@@ -111,25 +111,35 @@ require_pycrypto() {
 	exit 77
 }
 
-# require_sgjs: the Sigstore project's JavaScript libraries (installed from
-# the npm registry by tests/integ/sigstore/setup.sh when missing); SG runs
-# sgjs.mjs with them, SGDIR is their folder in the source tree
+# require_sgjs: the Sigstore JavaScript libraries (tests/integ/sigstore,
+# installed when missing: a skip only where node or npm is missing and CI
+# is not running); sets SGDIR and SGRUN for SG, which runs sgjs.mjs
 require_sgjs() {
+	require node npm
 	SGDIR=$top_srcdir/tests/integ/sigstore
 	SGRUN=$(sh "$SGDIR/setup.sh" 2>"$T/npm.log")
 	rc=$?
-	[ $rc -eq 0 ] && return 0
-	cat "$T/npm.log"
-	if [ $rc -eq 77 ] && [ "${CI:-}" != true ] && [ -z "${SIGNET_REQUIRE_ALL:-}" ]; then
-		exit 77
+	if [ $rc -ne 0 ]; then
+		cat "$T/npm.log"
+		[ $rc -eq 77 ] && [ "${CI:-}" != true ] && exit 77
+		echo "FAIL: cannot install the Sigstore JavaScript libraries"
+		exit 99
 	fi
-	echo "FAIL: cannot install the Sigstore JavaScript libraries"
-	exit 99
 }
 SG() { node "$SGRUN/sgjs.mjs" "$@"; }
 
-# p256_key NAME...: a P-256 key pair each, $T/NAME.key (PKCS#8) and .pub
-p256_key() {
+# up_image REPO TAG SEED: an image of its own (one layer), pushed straight
+# to $REG_up as REPO:TAG; prints its digest
+up_image() {
+	dir=$T/img-$(echo "$1-$2" | tr / -)
+	d=$(mkimage "$dir" --layers 1 --size 8000 --seed "$3")
+	skopeo copy -q --dest-tls-verify=false "oci:$dir" "docker://$REG_up/$1:$2"
+	echo "$d"
+}
+
+# ec_keys NAME...: a P-256 key pair for each, $T/NAME.key (PKCS#8 PEM)
+# and $T/NAME.pub
+ec_keys() {
 	for k in "$@"; do
 		openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
 		    openssl pkcs8 -topk8 -nocrypt -out "$T/$k.key"

@@ -11,13 +11,13 @@
 # message signatures, tampered bundles, referrers of another image, one
 # threshold across .sig and bundles, and `signet verify`.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
-require docker-registry curl python3 skopeo node npm openssl
+require docker-registry curl python3 skopeo openssl
 require_pycrypto
 require_sgjs
 
 # keys: signers A and B (P-256), the logs' (v1 P-256, v2 Ed25519), a
 # Fulcio-style CA
-p256_key a b rekor
+ec_keys a b rekor
 openssl genpkey -algorithm ed25519 -out "$T/rekor2.key" 2>/dev/null
 openssl pkey -in "$T/rekor2.key" -pubout -out "$T/rekor2.pub" 2>/dev/null
 $PYCRYPTO "$SGDIR/mkcert.py" "$T/ca" --identity ci@example.com >/dev/null
@@ -51,12 +51,7 @@ pull() { skopeo copy -q --src-tls-verify=false "docker://$PROXY/$1" "oci:$T/p-$R
 OCI=application/vnd.oci.image.manifest.v1+json
 
 # image REPO: an image of its own straight upstream (REPO:1); its digest
-image() {
-	dir=$T/img-$(echo "$1" | tr / -)
-	d=$(mkimage "$dir" --layers 1 --size 8000 --seed "v3-$1")
-	skopeo copy -q --dest-tls-verify=false "oci:$dir" "docker://$REG_up/$1:1"
-	echo "$d"
-}
+image() { up_image "$1" 1 "v3-$1"; }
 # bundle REPO DIGEST [SUBJECT] -- SGJS-SIGN-ARGS: sign with sgjs, push the
 # referrer (of SUBJECT, default DIGEST) into REPO's index for DIGEST
 bundle() {

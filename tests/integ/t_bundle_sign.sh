@@ -11,7 +11,7 @@
 require docker-registry curl python3 skopeo node npm openssl
 require_pycrypto
 require_sgjs
-p256_key a b w
+ec_keys a b w
 start_registry up
 R="http://$REG_up"
 OCI=application/vnd.oci.image.manifest.v1+json
