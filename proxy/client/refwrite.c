@@ -297,6 +297,13 @@ rw_step(struct px_refwrite *w)
 	case RW_READ_BACK:
 		st = px_fetch_read_status(f, w->rw_ep);
 		body = px_fetch_body(f, &len);
+		if ((st == 500 || st == 502 || st == 503) &&
+		    w->rw_attempt + 1 < w->rw_attempts) {
+			/* distribution answers 500 for a tag a concurrent
+			 * writer is replacing: read it again in a moment */
+			again(w);
+			break;
+		}
 		if (st != 200 && st != 404) {
 			rw_fail(w, f, "reading the referrers index");
 			break;

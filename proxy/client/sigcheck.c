@@ -8,9 +8,14 @@
  * and `signet copy --verify` hand it the same things (where, with which
  * credentials) and get the same verdicts.
  */
+#include <sys/types.h>
+#include <sys/time.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "client.h"
 
@@ -25,11 +30,43 @@ struct px_sigcheck {
 	char			 k_origin[300];
 	char			 k_rekor[256];
 	int			 k_requests;	/* sent so far */
+	int			 k_retries;	/* of this request, after a 5xx */
+	struct event		*k_timer;
 	px_sigcheck_fn		 k_cb;
 	void			*k_arg;
 };
 
 static int	issue(struct px_sigcheck *);
+
+/*
+ * A registry read answered 500, 502 or 503 is asked again, twice at most,
+ * after a short jittered pause: distribution answers 500 for a tag whose
+ * link is being rewritten by a concurrent writer.  What still fails is
+ * indeterminate, as before.  The log's answers are not retried here.
+ */
+#define SIGCHECK_RETRIES	2
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_sigcheck	*k = arg;
+
+	(void)fd;
+	(void)what;
+	if (issue(k) != 1)
+		k->k_cb(k->k_arg, k->k_run);
+}
+
+static int
+retry_later(struct px_sigcheck *k)
+{
+	struct timeval	tv = { 0, 50000 + (suseconds_t)arc4random_uniform(200000) };
+
+	if (k->k_timer == NULL)
+		k->k_timer = evtimer_new(px_upstream_base(k->k_up), on_retry, k);
+	return k->k_timer == NULL || evtimer_add(k->k_timer, &tv) == -1 ? -1 :
+	    0;
+}
 
 static void
 on_answer(struct px_fetch *f, void *arg)
@@ -48,6 +85,15 @@ on_answer(struct px_fetch *f, void *arg)
 	body = px_fetch_body(f, &len);
 	px_debug("sigcheck: %s %s: HTTP %d, %zu bytes",
 	    core_verifier_state(k->k_run), need.ref, st, len);
+	if ((st == 500 || st == 502 || st == 503) &&
+	    need.kind != CORE_VN_LOG_ENTRY && need.kind != CORE_VN_LOG_PROOF &&
+	    k->k_retries < SIGCHECK_RETRIES && retry_later(k) == 0) {
+		k->k_retries++;
+		px_fetch_free(k->k_f);
+		k->k_f = NULL;
+		return;
+	}
+	k->k_retries = 0;
 	/* an answer over need.max_len was cut off by the fetch: status 0 */
 	/* the reason (which parses an error body) only for an answer that
 	 * needs one: a 200 list may be 4 MiB, parsed once by the driver */
@@ -174,6 +220,8 @@ px_sigcheck_free(struct px_sigcheck *k)
 	if (k == NULL)
 		return;
 	px_fetch_free(k->k_f);
+	if (k->k_timer != NULL)
+		event_free(k->k_timer);
 	if (k->k_auth != NULL) {
 		mbedtls_platform_zeroize(k->k_auth, strlen(k->k_auth));
 		free(k->k_auth);

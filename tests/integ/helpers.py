@@ -19,7 +19,8 @@
       quirk (see the shared REGISTRIES.md): no-oci-sig refuses an OCI
       manifest PUT to a sha256-<hex>.sig tag with 400 MANIFEST_INVALID, as
       registries that take only Docker schema 2 do (quirk M1); sig-500
-      answers 500 to every request for a sha256-<hex>.sig tag; 429,
+      answers 500 to every request for a sha256-<hex>.sig tag, 500-once
+      to the first GET of each .sig or sha256-<hex> tag; 429,
       429-ghcr, 429-acr refuse the first try of each request for a .sig tag
       or a blob with a 429 (Retry-After: 1; a retry hint in the message; a
       non-JSON body), 429-always every one; forbidden-absent answers 403
@@ -234,6 +235,17 @@ def quirk_front(port, upstream, quirk):
             if "sig-500" in quirks and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path):
                 self.reply(500)
                 return
+            if ("500-once" in quirks and self.command == "GET"
+                    and re.search(r"/manifests/sha256-[0-9a-f]{64}(\.sig)?$", self.path)):
+                # distribution's 500 for a tag whose link a concurrent
+                # writer is replacing: once for each GET of a .sig or
+                # referrers tag, then the answer
+                key = ("500", self.path)
+                tries[key] = tries.get(key, 0) + 1
+                if tries[key] == 1:
+                    counts["total500"] = counts.get("total500", 0) + 1
+                    self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}')
+                    return
             sigish = (re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
                       or (self.command == "GET" and "/blobs/sha256:" in self.path))
             if rl is not None and sigish:

@@ -79,6 +79,14 @@ start_signet "$R" "\"signing\": {\"key\": \"$T/b.key\"}, $POL"
 PROXY_B=$PROXY SIGNET_PID_B=$SIGNET_PID
 PROXY=$PROXY_A SIGNET_PID=$PID_A
 d3=$(mkimage "$T/img3" --layers 1 --size 20000 --seed race1)
+# its blobs first, straight upstream: distribution answers 500 to a HEAD of
+# a blob that concurrent uploads are committing, which is not the race here
+skopeo copy -q --dest-tls-verify=false "oci:$T/img3" "docker://$REG_up/sb/blobs:1"
+for b in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
+print(" ".join([m["config"]["digest"]] + [l["digest"] for l in m["layers"]]))' \
+    "$T/img3/blobs/sha256/${d3#sha256:}"); do
+	curl -s -o /dev/null -X POST "$R/v2/sb/race/blobs/uploads/?mount=$b&from=sb/blobs"
+done
 size=$(python3 -c 'import json,sys; print(len(open(sys.argv[1],"rb").read()))' \
     "$T/img3/blobs/sha256/${d3#sha256:}")
 (

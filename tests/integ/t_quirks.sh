@@ -59,6 +59,24 @@ for q in 429 429-ghcr 429-acr; do
 	: >"$T/signet.log"
 done
 
+# 1b. a 500 that passes (distribution's, for a tag being rewritten): the
+#     reads of a verification are asked again, and the verdict is the
+#     signatures'
+front 500-once
+POL5="\"policies\": [{\"match\": \"*\", \"sign\": \"required\", \"verify\": \"enforce\",
+ \"keys\": [\"$T/k.pub\"], \"identity\": \"any\"}]"
+start_signet "http://$REG_up" "\"signing\": {\"key\": \"$T/k.key\"}, $POL5"
+check "500-once: an image signed through signet (no quirk)" \
+    $cpd "oci:$T/img-429" "docker://$PROXY/rl/five:1"
+stop_signet
+: >"$T/signet.log"
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL5"
+expect_match "  a pull through the front is verified (200)" "$(curl -s -w ' %{http_code}' \
+    -H "Accept: $OCI" "http://$PROXY/v2/rl/five/manifests/1")" ' 200$'
+expect_match "  though the registry answered 500 first" "$(counts)" '"total500": [1-9]'
+stop_signet
+: >"$T/signet.log"
+
 # 2. a limit that does not lift: a refusal that names it, no verdict
 front 429-always
 start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
