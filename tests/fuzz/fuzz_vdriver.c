@@ -1,8 +1,10 @@
 /*
  * Fuzz target: the verification driver fed by a hostile registry: the
  * first byte splits the rest into a signature list and the answers to
- * each payload request (status from the answer's first byte).  Whatever
- * comes, the driver must end with a verdict and a reason.
+ * each later request (status from the answer's first byte): payloads,
+ * and with bit 0x40 of the first byte the referrers (index, referrer
+ * manifests, bundles).  Whatever comes, the driver must end with a verdict
+ * and a reason.
  */
 #include "fuzz.h"
 #include "core/core.h"
@@ -37,6 +39,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.trust = &t;
 	o.threshold = 1 + data[0] % 3;
 	o.all = data[0] & 0x80;
+	/* cosign v3's referrers too: the index, a referrer, its bundle */
+	o.bundles = (data[0] & 0x40) != 0;
+	o.no_sig = o.bundles && (data[0] & 0x20) != 0;
 	v = core_verifier_new(&o, "sha256:ae1a1fa654c3c7295ae6e0a5a46d30cc0af9"
 	    "cbba1bdb4e88cc6d3c4c9d3fbf89");
 	cut = 1 + (size - 1) * (data[1] % 64) / 64;
