@@ -1237,3 +1237,62 @@ core_refindex_has(const char *bytes, size_t len, const char *digest)
 	json_decref(o);
 	return found;
 }
+
+int
+core_rekor_check_dsse_response(struct core_key *const *logs, size_t nlogs,
+    const char *resp, size_t len, const char *payload, size_t plen,
+    const char *sig64, struct core_key *signer, char **bundle,
+    struct core_checkpoint *cp, char *reason, size_t rlen)
+{
+	struct core_trust	 t;
+	struct core_bundle_ok	 ok;
+	struct core_key		*keys[1];
+	json_t			*o, *e;
+	const char		*ck;
+	char			 hex[65], digest[72];
+
+	*bundle = core_bundle_assemble(payload, plen, sig64, signer, resp, len,
+	    reason, rlen);
+	if (*bundle == NULL)
+		return -1;
+	/* the whole bundle checked as a verifier will check it: SET, body,
+	 * inclusion proof, checkpoint, under the configured log keys */
+	memset(&t, 0, sizeof(t));
+	keys[0] = signer;
+	t.keys = keys;
+	t.nkeys = 1;
+	t.rekor = (struct core_key **)logs;
+	t.nrekor = nlogs;
+	t.rekor_required = 1;
+	o = core_json_parse(payload, plen, &core_json_payload);
+	snprintf(hex, sizeof(hex), "%s", json_string_value(json_object_get(
+	    json_object_get(json_array_get(json_object_get(o, "subject"), 0),
+	    "digest"), "sha256")) != NULL ? json_string_value(json_object_get(
+	    json_object_get(json_array_get(json_object_get(o, "subject"), 0),
+	    "digest"), "sha256")) : "");
+	json_decref(o);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (core_bundle_verify(&t, digest, *bundle, strlen(*bundle), 0, &ok,
+	    reason, rlen) == -1)
+		goto fail;
+	free(ok.payload);
+	free(ok.rekor);
+	/* the checkpoint, for the one kept per log */
+	o = core_json_parse(resp, len, &core_json_log);
+	e = json_is_object(o) && json_object_size(o) == 1 ?
+	    json_object_iter_value(json_object_iter(o)) : NULL;
+	ck = json_string_value(json_object_get(json_object_get(
+	    json_object_get(e, "verification"), "inclusionProof"),
+	    "checkpoint"));
+	if (ck == NULL || core_checkpoint_verify(ck, strlen(ck), logs, nlogs,
+	    cp, reason, rlen) == -1) {
+		json_decref(o);
+		goto fail;
+	}
+	json_decref(o);
+	return 0;
+fail:
+	free(*bundle);
+	*bundle = NULL;
+	return -1;
+}

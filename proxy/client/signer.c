@@ -46,6 +46,7 @@ enum sign_state {
 	SG_LIST,	/* the list extended, written, read back
 			 * (listwrite.c) */
 	SG_BUNDLE_CHECK,	/* signature_format bundle: is ours listed? */
+	SG_BUNDLE_REKOR,	/* the bundle's dsse entry proposed to the log */
 	SG_REFERRER,	/* the bundle written as a referrer (refwrite.c) */
 	SG_PUT_TAG,
 	SG_TAG_CHECK,	/* the tag was refused as immutable: is it ours? */
@@ -60,6 +61,7 @@ static const char *const state_names[] = {
 	[SG_READ_LIST] = "read-list",
 	[SG_REKOR_GET] = "rekor-get",
 	[SG_LIST] = "list", [SG_BUNDLE_CHECK] = "bundle-check",
+	[SG_BUNDLE_REKOR] = "bundle-rekor",
 	[SG_REFERRER] = "referrer", [SG_PUT_TAG] = "put-tag",
 	[SG_TAG_CHECK] = "tag-check",
 	[SG_DONE] = "done", [SG_RECHECK_WAIT] = "recheck-wait",
@@ -150,6 +152,10 @@ struct px_sign {
 	struct core_key		*s_pkey[1];
 	char			*s_sgbundle, *s_referrer;
 	size_t			 s_sgblen;
+	char			*s_stmt, *s_dsig;	/* statement, DSSE sig */
+	size_t			 s_stlen;
+	int			 s_rekor_dsse;	/* s_f[3] is the bundle's */
+	int			 s_brekor_done;	/* its upload tried */
 	char			*s_guess;	/* config of a list of just ours */
 	size_t			 s_guesslen;
 	int			 s_guess_sent;	/* its upload is in this round */
@@ -681,7 +687,10 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 			    &s->s_cp_new, core_key_fingerprint(
 			    s->s_conf->rekor_keys[s->s_cp_new.key]), reason,
 			    sizeof(reason)) == 0) {
-				s->s_rekor_done = 1;
+				if (s->s_rekor_dsse)
+					s->s_brekor_done = 1;
+				else
+					s->s_rekor_done = 1;
 				return 0;
 			}
 		} else if (st == 200)
@@ -691,10 +700,15 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 			    "proof: %s", st == 0 ? px_fetch_error(f) :
 			    "the log failed");
 		/* no bundle from a log that cannot show its history */
-		free(s->s_bundle);
-		s->s_bundle = NULL;
-	} else if (st == 409 && s->s_state == SG_READ_LIST &&
-	    px_fetch_location(f) != NULL) {
+		if (s->s_rekor_dsse) {
+			free(s->s_sgbundle);
+			s->s_sgbundle = NULL;
+		} else {
+			free(s->s_bundle);
+			s->s_bundle = NULL;
+		}
+	} else if (st == 409 && (s->s_state == SG_READ_LIST ||
+	    s->s_state == SG_BUNDLE_REKOR) && px_fetch_location(f) != NULL) {
 		/* an equivalent entry exists: use it */
 		if (strncmp(px_fetch_location(f), "http", 4) == 0)
 			snprintf(url, sizeof(url), "%s", px_fetch_location(f));
@@ -712,6 +726,25 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		}
 		snprintf(reason, sizeof(reason), "cannot fetch the existing "
 		    "entry");
+	} else if ((st == 201 || st == 200) && s->s_rekor_dsse) {
+		/* the bundle's entry: the v0.3 bundle with it, checked whole */
+		body = px_fetch_body(f, &len);
+		free(s->s_sgbundle);
+		if (core_rekor_check_dsse_response(s->s_conf->rekor_keys,
+		    (size_t)s->s_conf->nrekor_keys, body, len, s->s_stmt,
+		    s->s_stlen, s->s_dsig, s->s_conf->sign_key, &s->s_sgbundle,
+		    &cp, reason, sizeof(reason)) == 0) {
+			switch (rekor_checkpoint(s, &cp, reason,
+			    sizeof(reason))) {
+			case 0:
+				s->s_brekor_done = 1;
+				return 0;
+			case 1:
+				return 1;
+			}
+			free(s->s_sgbundle);
+			s->s_sgbundle = NULL;
+		}
 	} else if (st == 201 || st == 200) {
 		body = px_fetch_body(f, &len);
 		if (core_rekor_check_response(s->s_conf->rekor_keys,
@@ -734,7 +767,10 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		    px_fetch_error(f));
 	else
 		snprintf(reason, sizeof(reason), "the log answered HTTP %d", st);
-	s->s_rekor_done = 1;
+	if (s->s_rekor_dsse)
+		s->s_brekor_done = 1;
+	else
+		s->s_rekor_done = 1;
 	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "Rekor upload required "
 		    "and failed: %s", reason);
@@ -742,6 +778,13 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		return -1;
 	}
 	stats.rekor_failed++;
+	if (s->s_rekor_dsse) {
+		/* a bundle without its entry: no queue for it yet */
+		px_warn("%s@%s: Rekor upload failed, the bundle is written "
+		    "without an entry (best-effort): %s", s->s_repo,
+		    s->s_digest, reason);
+		return 0;
+	}
 	px_warn("%s@%s: Rekor upload failed, signing without a bundle "
 	    "(best-effort%s): %s", s->s_repo, s->s_digest,
 	    queue_write(s) == 0 ? ", queued for a later upload" : "", reason);
@@ -883,6 +926,8 @@ sign_need(void *arg, struct core_sigman *list, int absent, char *err,
  * not, our bundle is written as a referrer (refwrite.c).
  */
 static void	on_present_verdict(void *, struct core_verifier *);
+static int	send_rekor_dsse(struct px_sign *);
+static void	write_referrer(struct px_sign *);
 static void	on_referrer_done(void *, const struct px_rw_result *);
 
 static void
@@ -916,26 +961,40 @@ bundle_round(struct px_sign *s)
 	}
 }
 
-/* The bundle, its referrer manifest: once per job. */
+/* The statement and its DSSE signature: once per job. */
+static int
+make_dsse(struct px_sign *s)
+{
+	if (s->s_dsig != NULL)
+		return 0;
+	free(s->s_stmt);
+	s->s_stmt = core_bundle_statement(s->s_digest, &s->s_stlen);
+	s->s_dsig = s->s_stmt != NULL ? core_dsse_sign(s->s_conf->sign_key,
+	    s->s_stmt, s->s_stlen, s->s_fail, sizeof(s->s_fail)) : NULL;
+	if (s->s_dsig == NULL) {
+		s->s_fail_status = 500;
+		return -1;
+	}
+	return 0;
+}
+
+/* The bundle (with its log entry when there is one), its referrer
+ * manifest: once per job. */
 static int
 make_referrer(struct px_sign *s)
 {
 	const char	*mt = s->s_ctype;
-	char		*st, *sig, created[32], hex[65], bd[CORE_DIGEST_MAX + 1];
-	size_t		 n;
+	char		 created[32], hex[65], bd[CORE_DIGEST_MAX + 1];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	json_t		*o;
 
 	if (s->s_referrer != NULL)
 		return 0;
-	st = core_bundle_statement(s->s_digest, &n);
-	sig = st != NULL ? core_dsse_sign(s->s_conf->sign_key, st, n,
-	    s->s_fail, sizeof(s->s_fail)) : NULL;
-	s->s_sgbundle = sig != NULL ? core_bundle_assemble(st, n, sig,
-	    s->s_conf->sign_key, NULL, 0, s->s_fail, sizeof(s->s_fail)) : NULL;
-	free(st);
-	free(sig);
+	if (s->s_sgbundle == NULL)
+		s->s_sgbundle = core_bundle_assemble(s->s_stmt, s->s_stlen,
+		    s->s_dsig, s->s_conf->sign_key, NULL, 0, s->s_fail,
+		    sizeof(s->s_fail));
 	if (s->s_sgbundle == NULL) {
 		s->s_fail_status = 500;
 		return -1;
@@ -985,6 +1044,24 @@ on_present_verdict(void *arg, struct core_verifier *run)
 	case CORE_VERDICT_DENY:
 		break;
 	}
+	if (make_dsse(s) == -1) {
+		finish_signing(s, 0);
+		return;
+	}
+	if (s->s_rekor_mode != CONF_SIGN_OFF && !s->s_brekor_done) {
+		if (send_rekor_dsse(s) == -1) {
+			finish_signing(s, 0);
+			return;
+		}
+		return;		/* done_bundle_rekor goes on */
+	}
+	write_referrer(s);
+}
+
+/* The bundle written as a referrer. */
+static void
+write_referrer(struct px_sign *s)
+{
 	if (make_referrer(s) == -1) {
 		finish_signing(s, 0);
 		return;
@@ -1005,6 +1082,55 @@ on_present_verdict(void *arg, struct core_verifier *run)
 		s->s_fail_status = 500;
 		finish_signing(s, 0);
 	}
+}
+
+/* The bundle's dsse 0.0.1 entry proposed to the log (request 3). */
+static int
+send_rekor_dsse(struct px_sign *s)
+{
+	char	*entry, url[600];
+
+	set_state(s, SG_BUNDLE_REKOR);
+	entry = core_rekor_dsse_entry(s->s_stmt, s->s_stlen, s->s_dsig,
+	    s->s_conf->sign_key);
+	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
+	    s->s_conf->rekor_url);
+	s->s_f[3] = entry != NULL ? px_fetch_send(s->s_up, &s->s_conf->up,
+	    &(struct px_request){ .method = "POST", .url = url,
+	    .content_type = "application/json", .accept = "application/json",
+	    .body = entry, .len = strlen(entry) }, on_fetch, s, s->s_fail,
+	    sizeof(s->s_fail)) : NULL;
+	free(entry);
+	if (s->s_f[3] == NULL) {
+		s->s_fail_status = 500;
+		return -1;
+	}
+	s->s_pending++;
+	s->s_rekor_sent = 1;
+	s->s_rekor_dsse = 1;
+	return 0;
+}
+
+/* bundle-rekor: the log's answer (or the entry after a 409, or a
+ * consistency proof) */
+static void
+done_bundle_rekor(struct px_sign *s)
+{
+	struct px_fetch	*f3 = s->s_f[3];
+	int		 rc;
+
+	s->s_f[3] = NULL;
+	rc = rekor_answer(s, f3);
+	px_fetch_free(f3);
+	if (rc == 1)
+		return;		/* another request to the log is out */
+	s->s_rekor_dsse = 0;
+	if (rc == -1) {
+		drop_fetches(s);
+		finish_signing(s, 0);
+		return;
+	}
+	write_referrer(s);
 }
 
 static void
@@ -1656,6 +1782,7 @@ static void (*const on_done[])(struct px_sign *) = {
 	[SG_MIRROR] = done_mirror,
 	[SG_READ_LIST] = done_read_list,
 	[SG_REKOR_GET] = done_rekor_get,
+	[SG_BUNDLE_REKOR] = done_bundle_rekor,
 	[SG_PUT_TAG] = done_put_tag,
 	[SG_TAG_CHECK] = done_tag_check,
 	[SG_RECHECK_SUBJECT] = done_recheck_subject,
@@ -1849,6 +1976,8 @@ sign_destroy(struct px_sign *s)
 	core_verifier_free(s->s_prun);
 	free(s->s_sgbundle);
 	free(s->s_referrer);
+	free(s->s_stmt);
+	free(s->s_dsig);
 	conf_unref(s->s_conf);
 	free(s->s_manifest);
 	free(s->s_payload);

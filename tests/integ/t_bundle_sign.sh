@@ -127,21 +127,58 @@ expect_eq "  signet B's referrer: exactly one" "$nb" 1
 expect_eq "  no entry twice" "$(sort "$T/race.refs" | uniq -d | grep -c .)" 0
 expect_eq "  the image pulls through signet" "$(pull sb/race:a1)" ""
 
-# 4. the configuration refuses what is not done yet, by name
-cat >"$T/bad.json" <<EOF
-{"listen": ["127.0.0.1:1"], "upstream": {"url": "$R"}, "signing": {"key": "$T/a.key"},
- "rekor": {"public_key": "$T/w.pub"},
- "policies": [{"match": "*", "sign": "required", "signature_format": "bundle",
-   "rekor_upload": "required"}]}
-EOF
-out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
-expect_match "signature_format bundle with rekor_upload: refused at load, by name" "$out" \
-    'policies\[0\].signature_format: bundle signatures are not uploaded to Rekor yet'
-sed -i 's/"bundle"/"cosign3"/' "$T/bad.json"
-expect_match "an unknown signature_format is named" "$("$SIGNET" check-config -c "$T/bad.json" 2>&1)" \
-    'signature_format: "cosign3" is not one of legacy\|bundle\|both'
-
 kill -TERM "$SIGNET_PID_B" && wait "$SIGNET_PID_B"
 expect_eq "signet B exits 0 after SIGTERM" "$?" 0
 stop_signet
+: >"$T/signet.log"
+
+# 4. Rekor: the bundle's dsse entry logged before the referrer is written;
+#    the bundle carries it (SET, inclusion proof, checkpoint), checked by
+#    @sigstore/verify against the log's key; the log's history checked
+#    (consistency) from one push to the next
+ec_keys rekor
+rport=$(free_port)
+$PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/rekor.key" "$T/rekor-state.json" \
+    >"$T/rekor.log" 2>&1 &
+PIDS="$PIDS $!"
+REKOR=http://127.0.0.1:$rport
+wait_http "$REKOR/api/v1/log"
+mkdir -p "$T/state"
+start_signet "$R" "\"signing\": {\"key\": \"$T/a.key\"}, \"state_dir\": \"$T/state\",
+ \"rekor\": {\"url\": \"$REKOR\", \"public_key\": \"$T/rekor.pub\"},
+ \"verify_cache\": {\"failure_ttl\": 0}, \"policies\": [
+ {\"match\": \"rk/*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"rekor_upload\": \"required\", \"verify\": \"enforce\", \"rekor\": \"required\",
+  \"keys\": [\"$T/a.pub\"]}]"
+for i in 1 2; do
+	d4=$(mkimage "$T/img4-$i" --layers 1 --size 20000 --seed "rk$i")
+	check "a push with rekor_upload required (signature_format bundle) $i" \
+	    $cpd "oci:$T/img4-$i" "docker://$PROXY/rk/app:$i"
+	r4=$(index rk/app "$d4")
+	bundle_of rk/app "$r4" "$T/b4-$i.json"
+	expect_eq "  its bundle, with the log's entry, verifies with @sigstore/verify" \
+	    "$(SG verify --bundle "$T/b4-$i.json" --key "$T/a.pub" --digest "$d4" \
+	      --rekor-pub "$T/rekor.pub" >"$T/sgv.out" 2>&1; echo $?)" 0
+	expect_match "  a dsse 0.0.1 entry" "$(cat "$T/b4-$i.json")" \
+	    '"kindVersion":\{"kind":"dsse","version":"0.0.1"\}'
+	expect_eq "  and pulls through signet (rekor: required)" "$(pull rk/app:$i)" ""
+done
+expect_eq "the log holds both entries" "$(curl -s "$REKOR/api/v1/log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["treeSize"])')" 2
+check "the log's checkpoint kept (grown by a consistency proof)" \
+    sh -c "ls '$T/state/'checkpoint-* >/dev/null"
+stop_signet
+
+# 5. the configuration refuses what is not done yet, by name
+cat >"$T/bad.json" <<EOF
+{"listen": ["127.0.0.1:1"], "upstream": {"url": "$R"}, "signing": {"key": "$T/a.key"},
+ "policies": [{"match": "*", "sign": "required", "signature_format": "bundle",
+   "mirror_signatures_from": ["http://127.0.0.1:2"]}]}
+EOF
+out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
+expect_match "signature_format bundle with mirror_signatures_from: refused at load, by name" \
+    "$out" 'policies\[0\].signature_format: bundle with mirror_signatures_from is not supported'
+sed -i 's/"bundle"/"cosign3"/' "$T/bad.json"
+expect_match "an unknown signature_format is named" "$("$SIGNET" check-config -c "$T/bad.json" 2>&1)" \
+    'signature_format: "cosign3" is not one of legacy\|bundle\|both'
 finish
