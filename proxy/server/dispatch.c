@@ -4,9 +4,10 @@
  * feeds the chosen one the body and the output's drain.
  *
  * In order: signet's own endpoints; a blob a strict_blobs rule does not
- * allow; a manifest pull a rule verifies; a signature object whose subject
- * a rule requires; a manifest push a rule signs; everything else relayed
- * as it is.
+ * allow; a manifest pull a rule verifies; the referrers API (answered from
+ * the tag schema where the upstream has none); a signature object whose
+ * subject a rule requires; a manifest push a rule signs; everything else
+ * relayed as it is.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,12 @@ px_dispatch(struct px_conn *c)
 		no_body(c);
 		px_conn_set_handler(c, &px_verify_handler);
 		px_verify_start(c);
+		return;
+	}
+	if (px_referrers_wanted(c)) {
+		no_body(c);
+		px_conn_set_handler(c, &px_referrers_handler);
+		px_referrers_start(c);
 		return;
 	}
 	if (px_subject_wanted(c)) {

@@ -26,7 +26,7 @@ struct px_conn;
 /*
  * A request's handler: what the connection calls while the request is in
  * progress (dispatch.c picks it).  Its state hangs off the connection
- * (c_relay, c_sign, c_verify, c_subject).  A handler is never freed inside
+ * (c_relay, c_sign, c_verify, c_subject, c_refs).  A handler is never freed inside
  * its own call: the end of a response is deferred to the loop.
  */
 struct px_handler {
@@ -90,6 +90,7 @@ struct px_conn {
 	char			*c_upload;	/* ... the session it opened */
 	struct px_verify	*c_verify;	/* a manifest pull being checked */
 	struct px_fetch		*c_subject;	/* require_subject's HEAD */
+	struct px_fetch		*c_refs;	/* the referrers API's reads */
 };
 
 /*
@@ -188,6 +189,13 @@ extern const struct px_handler px_push_handler;
 int	px_subject_wanted(struct px_conn *);
 void	px_subject_start(struct px_conn *);
 extern const struct px_handler px_subject_handler;
+
+/* referrers.c: the referrers API, answered from the tag schema where the
+ * upstream has none */
+
+int	px_referrers_wanted(struct px_conn *);
+void	px_referrers_start(struct px_conn *);
+extern const struct px_handler px_referrers_handler;
 
 /* metrics.c: /metrics */
 

@@ -142,6 +142,21 @@ ref=$(curl -s -H "Accept: application/vnd.oci.image.index.v1+json" \
     'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
 expect_eq "  the referrer too" "$(http_status GET "$P/v2/v3/ok/manifests/$ref" -H "Accept: $OCI")" 200
 
+#    the referrers API, answered by signet from the tag schema (the
+#    registry has none), with the artifactType filter
+BT=application/vnd.dev.sigstore.bundle.v0.3+json
+out=$(curl -s -D "$T/rh" "$P/v2/v3/ok/referrers/$d")
+expect_match "the referrers API through signet: an OCI index listing the referrer" "$out" \
+    "\"manifests\":\\[\\{.*\"digest\":\"$ref\""
+check "  as an OCI index" grep -qi "^content-type: application/vnd.oci.image.index.v1+json" "$T/rh"
+out=$(curl -s -D "$T/rh" "$P/v2/v3/ok/referrers/$d?artifactType=${BT/+/%2B}")
+expect_match "  filtered by artifactType (the bundle type): listed" "$out" "$ref"
+check "  OCI-Filters-Applied: artifactType" grep -qi "^oci-filters-applied: artifactType" "$T/rh"
+expect_match "  another artifactType: an empty list" \
+    "$(curl -s "$P/v2/v3/ok/referrers/$d?artifactType=text/spdx")" '"manifests":\[\]'
+expect_match "  an image with no referrers: an empty index, not 404" \
+    "$(curl -s -w ' %{http_code}' "$P/v2/v3/none/referrers/$d0")" '"manifests":\[\]\} 200$'
+
 # 3. Rekor: v1 (SET, proof, checkpoint) and v2 (proof, Ed25519 checkpoint)
 d=$(image v3r/v1)
 bundle v3r/v1 "$d" -- sign-dsse --key "$T/a.key" --digest "$d" --rekor "$REKOR" >/dev/null
