@@ -581,14 +581,13 @@ queue_write(struct px_sign *s)
 	return rc;
 }
 
-/* Propose the signature to the transparency log (request 3 of the round). */
+/* Propose entry (JSON, taken and freed) to the transparency log, as
+ * request 3 of the round. */
 static int
-send_rekor(struct px_sign *s)
+post_rekor(struct px_sign *s, char *entry)
 {
-	char	*entry, url[600];
+	char	url[600];
 
-	entry = core_rekor_entry(s->s_payload, s->s_plen, s->s_sig64,
-	    s->s_conf->sign_key);
 	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
 	    s->s_conf->rekor_url);
 	s->s_f[3] = entry != NULL ? px_fetch_send(s->s_up, &s->s_conf->up,
@@ -604,6 +603,14 @@ send_rekor(struct px_sign *s)
 	s->s_pending++;
 	s->s_rekor_sent = 1;
 	return 0;
+}
+
+/* The signature's hashedrekord entry. */
+static int
+send_rekor(struct px_sign *s)
+{
+	return post_rekor(s, core_rekor_entry(s->s_payload, s->s_plen,
+	    s->s_sig64, s->s_conf->sign_key));
 }
 
 /* A log whose history forked: never quiet, and counted. */
@@ -1088,27 +1095,10 @@ write_referrer(struct px_sign *s)
 static int
 send_rekor_dsse(struct px_sign *s)
 {
-	char	*entry, url[600];
-
 	set_state(s, SG_BUNDLE_REKOR);
-	entry = core_rekor_dsse_entry(s->s_stmt, s->s_stlen, s->s_dsig,
-	    s->s_conf->sign_key);
-	snprintf(url, sizeof(url), "%s/api/v1/log/entries",
-	    s->s_conf->rekor_url);
-	s->s_f[3] = entry != NULL ? px_fetch_send(s->s_up, &s->s_conf->up,
-	    &(struct px_request){ .method = "POST", .url = url,
-	    .content_type = "application/json", .accept = "application/json",
-	    .body = entry, .len = strlen(entry) }, on_fetch, s, s->s_fail,
-	    sizeof(s->s_fail)) : NULL;
-	free(entry);
-	if (s->s_f[3] == NULL) {
-		s->s_fail_status = 500;
-		return -1;
-	}
-	s->s_pending++;
-	s->s_rekor_sent = 1;
 	s->s_rekor_dsse = 1;
-	return 0;
+	return post_rekor(s, core_rekor_dsse_entry(s->s_stmt, s->s_stlen,
+	    s->s_dsig, s->s_conf->sign_key));
 }
 
 /* bundle-rekor: the log's answer (or the entry after a 409, or a

@@ -122,6 +122,11 @@ require_sgjs() {
 	if [ $rc -ne 0 ]; then
 		cat "$T/npm.log"
 		[ $rc -eq 77 ] && [ "${CI:-}" != true ] && exit 77
+		if [ $rc -eq 75 ]; then
+			echo "SKIP: the Sigstore JavaScript libraries could not be" \
+			    "installed from the npm registry (see above)"
+			exit 77
+		fi
 		echo "FAIL: cannot install the Sigstore JavaScript libraries"
 		exit 99
 	fi

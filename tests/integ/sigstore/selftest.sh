@@ -10,7 +10,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 "$PY" -c 'import cryptography' 2>/dev/null || { echo "SKIP: $PY lacks python3-cryptography"; exit 77; }
-SGRUN=$(sh "$HERE/setup.sh") || exit $?
+SGRUN=$(sh "$HERE/setup.sh") || { rc=$?; [ $rc -eq 75 ] && exit 77; exit $rc; }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/sgjs-selftest.XXXXXX")
 SERVER_PID=""
