@@ -6,11 +6,12 @@
 #
 # The layer holds /etc/tiny-image (TEXT: different texts make different
 # images) and, when Debian's busybox-static is installed and ARCH is this
-# machine's, /bin/busybox and /bin/sh, so the image runs.  The same inputs
-# give the same digest.  Prints the manifest's digest.  Then, for example:
+# machine's, /bin/busybox and its commands (/bin/sh, ...), so the image
+# runs.  The same inputs give the same digest.  Prints the manifest's
+# digest.  Then, for example:
 #
 #   skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://127.0.0.1:5000/demo:1
-#   podman pull oci:DIR:TAG && podman push --tls-verify=false IMAGE 127.0.0.1:5000/demo:1
+#   podman push --tls-verify=false "$(podman pull -q oci:DIR:TAG)" 127.0.0.1:5000/demo:1
 #   skopeo copy oci:DIR:TAG docker-daemon:demo:1   # into docker's images
 set -eu
 
@@ -58,7 +59,9 @@ if [ "$arch" = "$host" ] && [ -x /bin/busybox ] &&
     ! ldd /bin/busybox >/dev/null 2>&1; then
 	mkdir -p "$work/root/bin"
 	cp /bin/busybox "$work/root/bin/busybox"
-	ln -s busybox "$work/root/bin/sh"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$work/root/bin/$a"
+	done
 	cmd=',"Cmd":["/bin/sh"]'
 fi
 
