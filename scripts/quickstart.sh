@@ -48,8 +48,10 @@ fi
 # signet runs in the state directory: conf/quickstart.json's paths are
 # relative to it
 cd "$state"
-"$signet" check-config -c "$top/conf/quickstart.json" >/dev/null || {
-	"$signet" check-config -c "$top/conf/quickstart.json" >&2
+out=$("$signet" check-config -c "$top/conf/quickstart.json" 2>&1) || {
+	printf '%s\n(paths relative to %s; the password comes from COSIGN_PASSWORD,\n' \
+	    "$out" "$state" >&2
+	echo "else from $state/cosign.password)" >&2
 	exit 1
 }
 
