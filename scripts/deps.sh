@@ -4,12 +4,16 @@
 set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
 libcurl4-openssl-dev libmbedtls-dev libjansson-dev libsodium-dev"
-RUN="docker-registry curl ca-certificates"
-TEST="skopeo podman uidmap python3 python3-cryptography openssl nginx valgrind apache2-utils"
+RUN="docker-registry curl ca-certificates skopeo"
+TEST="podman uidmap python3 python3-cryptography openssl nginx valgrind apache2-utils"
+# the Docker engine test (tests/docker/t_engine.sh): its own dockerd, and
+# a base image made from the apt archive
+DOCKER="docker.io mmdebstrap"
 case "${1:-all}" in
 build) want="$BUILD" ;;
 run) want="$BUILD $RUN" ;;
-*) want="$BUILD $RUN $TEST" ;;
+docker) want="$DOCKER" ;;
+*) want="$BUILD $RUN $TEST $DOCKER" ;;
 esac
 missing=""
 for p in $want; do
@@ -22,4 +26,5 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    $missing >/dev/null

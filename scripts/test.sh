@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: install what is
 # missing, build, run `make check` (unit, fuzz corpus, style, integration
 # tests with a real registry, skopeo and podman), run it again on an
-# AddressSanitizer/UBSan build, then `make distcheck`.  .ci/run runs exactly
-# this.
+# AddressSanitizer/UBSan build, then `make distcheck`, then the image of
+# docker/Dockerfile with the real Docker engine.  .ci/run runs exactly this.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -50,4 +50,22 @@ SIGNET_STREAM_MIB=64 make -s -C build/plain distcheck \
     DISTCHECK_CONFIGURE_FLAGS=-q >build/distcheck.log 2>&1 ||
     { tail -100 build/distcheck.log; echo "make distcheck failed"; exit 1; }
 echo "make distcheck: OK"
+
+# 4. the image with the real Docker engine (a dockerd of its own, a base
+#    image made by mmdebstrap, docker push and pull through signet); a loud
+#    SKIP when dockerd cannot run on this machine, any other failure fails
+start=$(date +%s)
+rc=0
+top_srcdir="$top" SIGNET="$top/build/plain/signet" bash tests/docker/t_engine.sh \
+    >build/engine.log 2>&1 || rc=$?
+grep -E '^(ok|not ok|SKIP|#####|# \(|# docker|# the Docker|[0-9]+ passed)' build/engine.log
+case $rc in
+0) echo "Docker engine test: OK ($(($(date +%s) - start)) s)" ;;
+77) echo "Docker engine test: SKIPPED (see above)" ;;
+*)
+	grep -v '^ok' build/engine.log | tail -100
+	echo "the Docker engine test failed (build/engine.log)"
+	exit 1
+	;;
+esac
 echo "all tests passed"
