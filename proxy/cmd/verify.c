@@ -103,9 +103,9 @@ on_manifest(struct px_fetch *f, void *arg)
 		if (st == 0)
 			snprintf(msg, sizeof(msg), "reading the manifest: %s",
 			    px_fetch_error(f));
-		else
-			snprintf(msg, sizeof(msg), "reading the manifest: "
-			    "HTTP %d", st);
+		else	/* in the registry's words (or signet's, in front) */
+			snprintf(msg, sizeof(msg), "reading the manifest: %s",
+			    px_fetch_reason(f));
 		stop(vc, 1, msg);
 		return;
 	}

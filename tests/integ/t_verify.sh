@@ -219,7 +219,12 @@ expect_match "a child pulled by a tag of its own needs its own signature" "$out"
 out=$(pull team/multi@"$arm")
 expect_eq "  while by digest it stays allowed through its index" "$out" ""
 
-# 8b. signet verify, against the registry directly
+# 8b. signet verify, against the registry directly (team/app's list put
+#     back as signet wrote it: step 4 replaced it, and whether signet's
+#     rechecks at 1 s and 4 s after the push came after that depends on
+#     the machine's speed)
+curl -s -o /dev/null -X PUT -H "Content-Type: $OCI" --data-binary @"$T/list.json" \
+    "$R/v2/team/app/manifests/$sigtag"
 out=$("$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/team/app:1" 2>/dev/null)
 expect_match "signet verify prints the verified payloads" "$out" \
     "\"docker-manifest-digest\": \"$top\""
@@ -228,6 +233,9 @@ expect_eq "signet verify: untrusted key exits 1" "$?" 1
 expect_match "  with the reason" "$(cat "$T/verr")" 'not signed by a trusted key'
 "$SIGNET" verify --key "$T/k.pub" --allow-http "$REG_up/warn/none:1" >/dev/null 2>"$T/verr"
 expect_match "signet verify: a missing image is named" "$(cat "$T/verr")" 'reading the manifest: HTTP 404'
+"$SIGNET" verify --key "$T/k.pub" --allow-http "$PROXY/team/unsigned:1" >/dev/null 2>"$T/verr"
+expect_match "signet verify through an enforcing signet: its reason, in its words" \
+    "$(cat "$T/verr")" 'reading the manifest: HTTP 403 DENIED: signet: sha256:[0-9a-f]* is not verified: '
 # the pull path's semantics: several keys, a threshold, the identity check,
 # a rule from a configuration file, and an upstream error is not a denial
 "$SIGNET" verify --key "$T/evil.pub" --key "$T/k.pub" --allow-http "$REG_up/team/app:1" >/dev/null 2>&1
