@@ -783,6 +783,8 @@ core_bundle_verify(const struct core_trust *t, const char *digest,
 
 	memset(ok, 0, sizeof(*ok));
 	memset(&s, 0, sizeof(s));
+	if (rlen > 0)
+		reason[0] = '\0';
 	if (!core_digest_valid(digest, strlen(digest)) ||
 	    strncmp(digest, "sha256:", 7) != 0)
 		return why(reason, rlen, "the artifact digest is not sha256");
