@@ -1150,7 +1150,7 @@ core_referrer_manifest(const char *subject_mt, size_t subject_size,
 	    "layers", "mediaType", CORE_MT_SGBUNDLE_V03, "size",
 	    (json_int_t)bundle_size, "digest", bundle_digest,
 	    "annotations", "dev.sigstore.bundle.content", "dsse-envelope",
-	    "dev.sigstore.bundle.predicateType", CORE_PRED_COSIGN_SIGN,
+	    CORE_ANN_PREDICATE, CORE_PRED_COSIGN_SIGN,
 	    "org.opencontainers.image.created", created,
 	    "subject", "mediaType", subject_mt, "size", (json_int_t)subject_size,
 	    "digest", subject, "artifactType", CORE_MT_SGBUNDLE_V03);

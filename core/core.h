@@ -229,6 +229,14 @@ struct core_manifest_info {
 	 * of such artifacts.
 	 */
 	int	is_sig_object;
+	/*
+	 * cosign v3's signature: a signature object whose one layer is a
+	 * Sigstore bundle and whose dev.sigstore.bundle.predicateType
+	 * annotation, where there is one, is cosign's signing predicate (an
+	 * attestation names its own).  Unsigned labels: what is carried with
+	 * an image, never a verdict.
+	 */
+	int	is_bundle_sig;
 	char	subject[CORE_DIGEST_MAX + 1];	/* OCI 1.1 subject, or "" */
 	char	err[160];	/* where *errstr points on failure */
 };
@@ -479,6 +487,7 @@ int	 core_rekor_bundle_logid(const char *bundle, char logid[65]);
 #define CORE_INTOTO_V1		"https://in-toto.io/Statement/v1"
 #define CORE_INTOTO_V01		"https://in-toto.io/Statement/v0.1"
 #define CORE_PRED_COSIGN_SIGN	"https://sigstore.dev/cosign/sign/v1"
+#define CORE_ANN_PREDICATE	"dev.sigstore.bundle.predicateType"
 #define CORE_SGBUNDLE_MAX	(128 * 1024)	/* a bundle blob */
 #define CORE_BUNDLE_TLOG_MAX	8		/* log entries per bundle */
 extern const struct core_json_limits core_json_sgbundle; /* 128 KiB, 8192, 16 */
@@ -583,6 +592,15 @@ enum core_vneed_kind {
 };
 #define CORE_REFERRERS_MAX	64	/* referrers read per image */
 #define CORE_REFERRER_MAX	(64 * 1024)	/* a referrer's manifest */
+/*
+ * 1 when descriptor d of a referrers index may name a cosign v3
+ * signature, so that the verifier reads it: a sha256 digest, an OCI
+ * manifest (or no mediaType), and an artifactType that is a Sigstore
+ * bundle's, the empty type, or none (cosign's older fallback indexes carry
+ * the empty config type and no annotations).  Only a descriptor that says
+ * it is something else is left out: what it names is judged by content.
+ */
+int	 core_referrer_desc_bundle(const json_t *d);
 
 struct core_vneed {
 	enum core_vneed_kind	kind;

@@ -215,7 +215,7 @@ core_manifest_inspect(const char *bytes, size_t len,
     struct core_manifest_info *mi, const char **errstr)
 {
 	json_t		*o, *layers, *l, *mt;
-	const char	*t;
+	const char	*t, *pred;
 	size_t		 i;
 
 	memset(mi, 0, sizeof(*mi));
@@ -251,6 +251,14 @@ core_manifest_inspect(const char *bytes, size_t len,
 		mi->is_sig_object = 0;
 	if (mi->is_index)
 		mi->is_sig_object = referrers_index(o);
+	t = json_string_value(json_object_get(json_array_get(layers, 0),
+	    "mediaType"));
+	pred = json_string_value(json_object_get(json_object_get(o,
+	    "annotations"), CORE_ANN_PREDICATE));
+	mi->is_bundle_sig = mi->is_sig_object && !mi->is_index &&
+	    json_array_size(layers) == 1 && t != NULL && strncmp(t,
+	    CORE_MT_SGBUNDLE_PREFIX, strlen(CORE_MT_SGBUNDLE_PREFIX)) == 0 &&
+	    (pred == NULL || strcmp(pred, CORE_PRED_COSIGN_SIGN) == 0);
 	json_decref(o);
 	return 0;
 }

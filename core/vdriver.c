@@ -563,18 +563,31 @@ indeterminate(struct core_verifier *v, const char *what, int status,
 	finish(v, CORE_VERDICT_INDETERMINATE, reason);
 }
 
+int
+core_referrer_desc_bundle(const json_t *d)
+{
+	const char	*dg, *mt, *at;
+
+	dg = json_string_value(json_object_get(d, "digest"));
+	mt = json_string_value(json_object_get(d, "mediaType"));
+	at = json_string_value(json_object_get(d, "artifactType"));
+	return dg != NULL && strncmp(dg, "sha256:", 7) == 0 &&
+	    core_digest_valid(dg, strlen(dg)) &&
+	    (mt == NULL || strcmp(mt, CORE_MT_OCI_MANIFEST) == 0) &&
+	    (at == NULL || strncmp(at, CORE_MT_SGBUNDLE_PREFIX,
+	    strlen(CORE_MT_SGBUNDLE_PREFIX)) == 0 ||
+	    strcmp(at, CORE_MT_OCI_EMPTY) == 0);
+}
+
 /*
  * A referrers index (the API's answer, or the tag schema's): the
- * descriptors that may be Sigstore bundles, at most CORE_REFERRERS_MAX.
- * cosign's older fallback indexes carry the empty config type as
- * artifactType and no annotations, so only a descriptor that says it is
- * something else is left out unread.  -1 when body is not an index.
+ * descriptors that may be Sigstore bundles (core_referrer_desc_bundle),
+ * at most CORE_REFERRERS_MAX.  -1 when body is not an index.
  */
 static int
 read_index(struct core_verifier *v, const char *body, size_t len)
 {
 	json_t		*o, *m, *d;
-	const char	*dg, *mt, *at;
 	char		 err[160];
 	size_t		 i;
 
@@ -592,20 +605,12 @@ read_index(struct core_verifier *v, const char *body, size_t len)
 		return -1;
 	}
 	json_array_foreach(m, i, d) {
-		dg = json_string_value(json_object_get(d, "digest"));
-		mt = json_string_value(json_object_get(d, "mediaType"));
-		at = json_string_value(json_object_get(d, "artifactType"));
 		if (v->nrefs == CORE_REFERRERS_MAX)
 			break;
-		if (dg == NULL || strncmp(dg, "sha256:", 7) != 0 ||
-		    !core_digest_valid(dg, strlen(dg)) ||
-		    (mt != NULL && strcmp(mt, CORE_MT_OCI_MANIFEST) != 0) ||
-		    (at != NULL && strncmp(at, CORE_MT_SGBUNDLE_PREFIX,
-		    strlen(CORE_MT_SGBUNDLE_PREFIX)) != 0 &&
-		    strcmp(at, CORE_MT_OCI_EMPTY) != 0))
+		if (!core_referrer_desc_bundle(d))
 			continue;
 		snprintf(v->refs[v->nrefs++].digest, CORE_DIGEST_MAX + 1, "%s",
-		    dg);
+		    json_string_value(json_object_get(d, "digest")));
 	}
 	json_decref(o);
 	v->found = 1;

@@ -12,7 +12,9 @@
  * that was interrupted is finished by running it again.  With --verify,
  * the image's signatures are checked before anything is written, and only
  * the valid ones are copied: cosign v3's bundles (OCI referrers) too,
- * with the target's referrers index merged by digest.
+ * with the target's referrers index merged by digest.  Without --verify,
+ * cosign v3's signatures of the image and its children go with it as
+ * their .sig lists do; --all adds every other referrer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +74,9 @@ enum cp_phase {
 	PH_CHILD,	/* each child of an index */
 	PH_SIGS,	/* .sig (and with --all .att, .sbom) of each */
 	PH_VERIFY,	/* --verify: the top's signatures, before any write */
-	PH_REFERRERS,	/* --all: OCI referrers of each; --verify alone:
-			 * the top's bundles that verified */
+	PH_REFERRERS,	/* OCI referrers of each: --all every one; --verify
+			 * alone the top's bundles that verified; else
+			 * each one's cosign v3 signatures */
 	PH_BLOBS,	/* blobs piped, COPY_LANES at a time */
 	PH_LISTS,	/* signature objects merged into the target's */
 	PH_MANIFESTS,	/* children, then the top, by digest */
@@ -117,6 +120,7 @@ struct copy {
 	/* OCI referrers: [{"subject": D, "manifests": [{"digest": ...}]}] */
 	json_t			*refs;
 	int			 nrefs;		/* referrer manifests copied */
+	int			 said403;	/* a 403 taken as no referrers */
 	struct px_fetch		*f;
 	int			 aside;		/* PH_AUTH: 0 source, 1 target */
 	enum cp_phase		 resume;	/* the phase after PH_AUTH */
@@ -391,13 +395,16 @@ on_sig(struct px_fetch *f, void *arg)
 }
 
 /*
- * PH_REFERRERS (--all): the OCI referrers of the top and each child, from
- * the referrers API, or else the referrers tag schema's sha256-<hex>
- * index; each referrer manifest is copied by digest like a child.
+ * PH_REFERRERS: the OCI referrers of the top and each child, from the
+ * referrers API, or else the referrers tag schema's sha256-<hex> index;
+ * each referrer manifest carried is copied by digest like a child.
  * Sub-steps in c->j: 0 the API, 1 the fallback tag, 2 the manifests
- * (c->k the descriptor).  With --verify alone, on_verdict lists the
- * top's referrers whose bundles verified, and only those are read (from
- * sub-step 2).
+ * (c->k the descriptor).  With --all every referrer is carried.  With
+ * --verify alone, on_verdict lists the top's referrers whose bundles
+ * verified, and only those are read (from sub-step 2).  Otherwise only
+ * cosign v3's signatures are (see carried()): what a subject's list
+ * names and is not carried is taken off the list, so PH_REFINDEX never
+ * lists it at the target.
  */
 /* The manifest with this digest among those copied, or NULL. */
 static const struct cp_manifest *
@@ -424,6 +431,64 @@ subject_refs(struct copy *c)
 	    json_array_size(c->refs) - 1), "manifests");
 }
 
+/*
+ * 1 when this referrer of subject goes with the image.  With --all, every
+ * one; with --verify alone, those listed are the bundles the verifier
+ * accepted for the top.  A plain copy carries what a signature list
+ * would be: cosign v3's signatures (content, not the index's descriptor,
+ * decides), whose own subject is this image (a referrer listed under
+ * another image's index signs nothing here); SBOMs, attestations and
+ * other artifacts stay for --all.
+ */
+static int
+carried(const struct copy *c, const char *body, size_t len,
+    const char *subject)
+{
+	struct core_manifest_info mi;
+	const char	*errstr;
+
+	if (c->all || c->verify)
+		return 1;
+	return core_manifest_inspect(body, len, &mi, &errstr) == 0 &&
+	    mi.is_bundle_sig && strcmp(mi.subject, subject) == 0;
+}
+
+/* Descriptor c->k of the current subject's list is not carried: off the
+ * list (the next one takes its place). */
+static void
+drop_referrer(struct copy *c)
+{
+	json_array_remove(subject_refs(c), c->k);
+}
+
+/*
+ * What a plain copy reads of a subject's referrers, as the verifier reads
+ * them: the descriptors that may name a cosign v3 signature, at most
+ * CORE_REFERRERS_MAX (an index of thousands costs no more requests).  A
+ * new array, or NULL when memory is short.
+ */
+static json_t *
+plain_candidates(struct copy *c, json_t *ms)
+{
+	json_t	*out = json_array(), *d;
+	size_t	 i, n = 0;
+
+	json_array_foreach(ms, i, d) {
+		if (out == NULL || !core_referrer_desc_bundle(d))
+			continue;
+		if (++n <= CORE_REFERRERS_MAX &&
+		    json_array_append(out, d) == -1) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	if (n > CORE_REFERRERS_MAX)
+		fprintf(stderr, "signet: copy: %s lists %zu referrers that may "
+		    "be signatures; the first %d are read\n",
+		    subject_digest(c, c->i), n, CORE_REFERRERS_MAX);
+	return out;
+}
+
 static void
 on_referrers(struct px_fetch *f, void *arg)
 {
@@ -438,6 +503,15 @@ on_referrers(struct px_fetch *f, void *arg)
 	o = st == 200 ? core_json_parse(body, len, &core_json_manifest) :
 	    NULL;
 	ms = json_object_get(o, "manifests");
+	if (json_is_array(ms) && !c->all) {	/* a plain copy */
+		if (json_object_set_new(o, "manifests", plain_candidates(c,
+		    ms)) == -1) {
+			json_decref(o);
+			fail(c, "out of memory");
+			return;
+		}
+		ms = json_object_get(o, "manifests");
+	}
 	if (json_is_array(ms) && json_array_size(ms) > 0) {
 		if (json_array_append_new(c->refs, json_pack("{s:s, s:O}",
 		    "subject", subject_digest(c, c->i), "manifests", ms)) ==
@@ -450,8 +524,20 @@ on_referrers(struct px_fetch *f, void *arg)
 		c->k = 0;
 	} else if (st != 0 && st < 500 && c->j == 0) {
 		c->j = 1;	/* no API (404) or nothing there: the tag */
-	} else if (st == 200 || st == 404) {
-		c->i++;		/* no referrers */
+	} else if (st == 200 || st == 404 || (st == 403 && c->j == 1)) {
+		/* no referrers.  A 403 for the tag: Artifactory's answer for
+		 * a tag it does not have; the image was just read from this
+		 * repository with these credentials, so no refusal to read.
+		 * Said once, since a real refusal would leave the image's
+		 * cosign v3 signatures behind. */
+		if (st == 403 && !c->said403)
+			fprintf(stderr, "signet: copy: the source answers "
+			    "HTTP 403 for the referrers tag sha256-%s (as "
+			    "Artifactory does for a tag it does not have): "
+			    "taken as no referrers\n",
+			    subject_digest(c, c->i) + 7);
+		c->said403 |= st == 403;
+		c->i++;
 		c->j = 0;
 	} else {
 		/* an upstream error is not "no referrers" */
@@ -475,11 +561,27 @@ on_ref_manifest(struct px_fetch *f, void *arg)
 	size_t			 len;
 
 	body = px_fetch_body(f, &len);
+	if (px_fetch_status(f) == 404 && (c->all || !c->verify)) {
+		/* the index names it, the registry has it no more (deleted
+		 * behind the index's back): nothing to carry */
+		fprintf(stderr, "signet: copy: referrer %s of %s is listed but "
+		    "missing, not copied\n", json_string_value(json_object_get(
+		    json_array_get(subject_refs(c), c->k), "digest")),
+		    subject_digest(c, c->i));
+		drop_referrer(c);
+		next(c);
+		return;
+	}
 	if (px_fetch_status(f) != 200 || core_manifest_inspect(body, len, &mi,
 	    &errstr) == -1) {
 		snprintf(msg, sizeof(msg), "reading a referrer of %s: HTTP %d",
 		    subject_digest(c, c->i), px_fetch_status(f));
 		fail(c, msg);
+		return;
+	}
+	if (!carried(c, body, len, subject_digest(c, c->i))) {
+		drop_referrer(c);
+		next(c);
 		return;
 	}
 	if (mi.is_index)
@@ -502,6 +604,7 @@ on_ref_manifest(struct px_fetch *f, void *arg)
 static int
 next_referrer(struct copy *c)
 {
+	const struct cp_manifest *m;
 	char		 target[800];
 	const char	*d;
 	json_t		*ms;
@@ -533,8 +636,13 @@ next_referrer(struct copy *c)
 				fail(c, "a referrer has no valid digest");
 				return 0;
 			}
-			if (copied_manifest(c, d)) {	/* already kept */
-				c->k++;
+			m = copied_manifest(c, d);
+			if (m != NULL) {	/* already kept */
+				if (carried(c, m->bytes, m->len,
+				    subject_digest(c, c->i)))
+					c->k++;
+				else
+					drop_referrer(c);
 				continue;
 			}
 			snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
@@ -543,9 +651,13 @@ next_referrer(struct copy *c)
 			    on_ref_manifest);
 			return 0;
 		}
+		if (json_array_size(ms) == 0)	/* nothing carried: no
+						 * index to merge */
+			json_array_remove(c->refs, json_array_size(c->refs) -
+			    1);
 		c->i++;
 		c->j = c->k = 0;
-		if (!c->all)
+		if (c->verify && !c->all)
 			return 1;	/* --verify alone: the top's, listed */
 	}
 	return 1;
@@ -1252,8 +1364,7 @@ ph_sigs(struct copy *c)
 	}
 	if (c->i > c->nman) {
 		c->nsubj = c->nman + 1;
-		enter(c, c->verify ? PH_VERIFY : c->all ? PH_REFERRERS :
-		    PH_BLOBS);
+		enter(c, c->verify ? PH_VERIFY : PH_REFERRERS);
 		return 0;
 	}
 	if (c->nsig >= COPY_ITEMS_MAX) {

@@ -8,7 +8,8 @@
 # by the index that lists them (a planted referrer of another image and a
 # planted image survive), and the index loses what went;
 # `signet copy --verify` carries the bundles that verified, merging the
-# target's index.
+# target's index; a plain `signet copy` carries the image's cosign v3
+# signatures (and its children's), nothing else without --all.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo openssl
 require_pycrypto
@@ -32,31 +33,34 @@ P="http://$PROXY"
 
 # image REPO TAG: an image of its own straight upstream; its digest
 image() { up_image "$1" "$2" "rf-$1-$2"; }
-# sign3 REPO DIGEST KEY: a cosign v3 signature by KEY, pushed as cosign 3
-# pushes it; the referrer's digest
+# sign3 REPO DIGEST KEY [MEDIA-TYPE]: a cosign v3 signature by KEY of an
+# image (an index with $IDX), pushed as cosign 3 pushes it; the referrer's
+# digest.  With PRED set, an attestation of that predicate type instead.
 sign3() {
-	SG sign-dsse --key "$3" --digest "$2" >"$T/b.json" 2>"$T/sg.err" || {
+	SG sign-dsse --key "$3" --digest "$2" ${PRED:+--predicate-type "$PRED"} \
+	    >"$T/b.json" 2>"$T/sg.err" || {
 		cat "$T/sg.err" >&2
 		return 1
 	}
-	size=$(curl -s -H "Accept: $OCI" "$R/v2/$1/manifests/$2" | wc -c)
-	SG referrer --bundle "$T/b.json" --subject-digest "$2" --subject-media-type "$OCI" \
+	mt=${4:-$OCI}
+	size=$(curl -s -H "Accept: $mt" "$R/v2/$1/manifests/$2" | wc -c)
+	SG referrer --bundle "$T/b.json" --subject-digest "$2" --subject-media-type "$mt" \
 	    --subject-size "$size" >"$T/m.json"
 	$HELPERS bundle-referrer "$REG_up" "$1" "$T/m.json" "$T/b.json"
 }
-# plant REPO SUBJECT DIGEST ARTIFACT-TYPE: an entry added to SUBJECT's
-# index upstream (what anyone who can push there can do)
+# plant REPO SUBJECT DIGEST ARTIFACT-TYPE [COUNT]: an entry (COUNT times)
+# added to SUBJECT's index upstream (what anyone who can push there can do)
 plant() {
-	python3 - "$R/v2/$1/manifests" "$2" "$3" "$4" <<'PY'
+	python3 - "$R/v2/$1/manifests" "$2" "$3" "$4" "${5:-1}" <<'PY'
 import json, sys, urllib.request
-base, subj, d, at = sys.argv[1:]
+base, subj, d, at, n = sys.argv[1:]
 tag = "%s/sha256-%s" % (base, subj[7:])
 ix = json.load(urllib.request.urlopen(urllib.request.Request(
     tag, headers={"Accept": "application/vnd.oci.image.index.v1+json"})))
 size = len(urllib.request.urlopen(urllib.request.Request(
     "%s/%s" % (base, d), headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})).read())
-ix["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                        "digest": d, "size": size, "artifactType": at})
+ix["manifests"] += [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                     "digest": d, "size": size, "artifactType": at}] * int(n)
 urllib.request.urlopen(urllib.request.Request(
     tag, data=json.dumps(ix).encode(), method="PUT",
     headers={"Content-Type": ix["mediaType"]}))
@@ -229,6 +233,69 @@ expect_eq "  every one listed at the target" "$(listed "$B" all/v3 "$v")" \
     "$(sorted "$rv" "$rvb" "$rvs" "$rv2")"
 out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/all/v3:1" 2>&1)
 expect_eq "  and the copy verifies" "$?" 0
+
+# 4. a plain `signet copy` (no --verify, no --all) carries the image's
+#    cosign v3 signatures as it carries its .sig list: the referrers whose
+#    content is a bundle and whose subject is the image, for an index and
+#    each child; an SBOM, and a referrer of another image planted in the
+#    index, stay behind; the target's index is merged by digest
+p=$(image r/plain 1)
+rp=$(sign3 r/plain "$p" "$T/a.key")
+rps=$($HELPERS referrer "$REG_up" r/plain "$p" "sbom of p")
+rpa=$(PRED=https://slsa.dev/provenance/v1 sign3 r/plain "$p" "$T/a.key")
+q=$(image r/plain q)
+rq=$(sign3 r/plain "$q" "$T/a.key")
+plant r/plain "$p" "$rq" application/vnd.dev.sigstore.bundle.v0.3+json
+"$SIGNET" copy --allow-http "$REG_up/r/plain:1" "$REG_b/pl/app:1" >"$T/out" 2>"$T/err"
+expect_eq "plain copy of an image signed by cosign v3 only: exit 0" "$?" 0
+expect_match "  one referrer copied" "$(cat "$T/out")" '1 referrer\(s\)$'
+expect_eq "  the target's index lists its bundle's referrer" "$(listed "$B" pl/app "$p")" "$rp"
+expect_eq "  which is there, same digest" \
+    "sha256:$(curl -s -H "Accept: $OCI" "$B/v2/pl/app/manifests/$rp" | sha256sum | cut -d' ' -f1)" "$rp"
+expect_eq "  the SBOM is not copied without --all" "$(st "$B" pl/app "$rps")" 404
+expect_eq "  nor a cosign v3 attestation (as .att)" "$(st "$B" pl/app "$rpa")" 404
+expect_eq "  nor the other image's referrer planted in its index" "$(st "$B" pl/app "$rq")" 404
+out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/pl/app:1" 2>&1)
+expect_eq "  and the copy verifies at the target" "$?" 0
+# copying again, after an SBOM was added at the target and a second
+# signature was deleted at the source behind its index's back
+rpb=$($HELPERS referrer "$REG_b" pl/app "$p" "made at b")
+rpx=$(sign3 r/plain "$p" "$T/b.key")
+curl -s -o /dev/null -X DELETE "$R/v2/r/plain/manifests/$rpx"
+"$SIGNET" copy --allow-http "$REG_up/r/plain:1" "$REG_b/pl/app:1" >"$T/out" 2>"$T/err"
+expect_eq "copying again: exit 0" "$?" 0
+expect_match "  the referrer listed but missing is reported" "$(cat "$T/err")" \
+    "referrer $rpx of $p is listed but missing, not copied"
+expect_match "  no index written" "$(cat "$T/out")" '0 signature object\(s\) written'
+expect_eq "  nothing lost, nothing twice" "$(listed "$B" pl/app "$p")" "$(sorted "$rp" "$rpb")"
+# an index listing more than 64 entries that may be signatures: 64 are
+# read, as the verifier reads them
+z=$(image r/plain z)
+rz=$(sign3 r/plain "$z" "$T/a.key")
+plant r/plain "$z" "$rq" application/vnd.dev.sigstore.bundle.v0.3+json 70
+"$SIGNET" copy --allow-http "$REG_up/r/plain:z" "$REG_b/pl/z:1" >"$T/out" 2>"$T/err"
+expect_eq "plain copy of an image whose index lists 71 possible signatures: exit 0" "$?" 0
+expect_match "  said" "$(cat "$T/err")" "$z lists 71 referrers that may be signatures; the first 64 are read"
+expect_eq "  its own signature (first in the index) is carried" "$(listed "$B" pl/z "$z")" "$rz"
+# an index: its own bundle, and each child's, to the child's index; a
+# child's referrer planted in the index's index stays out of it, and the
+# other way round
+mi=$(mkimage "$T/pmulti" --layers 1 --size 5000 --arch amd64,arm64 --seed rf-pmulti)
+skopeo copy -q --all --dest-tls-verify=false "oci:$T/pmulti" "docker://$REG_up/r/plain:multi"
+pc=$(child_digest r/plain:multi arm64)
+rmi=$(sign3 r/plain "$mi" "$T/a.key" "$IDX")
+rpc=$(sign3 r/plain "$pc" "$T/a.key")
+plant r/plain "$mi" "$rpc" application/vnd.dev.sigstore.bundle.v0.3+json
+plant r/plain "$pc" "$rmi" application/vnd.dev.sigstore.bundle.v0.3+json
+"$SIGNET" copy --allow-http "$REG_up/r/plain:multi" "$REG_b/pl/multi:1" >"$T/out" 2>"$T/err"
+expect_eq "plain copy of an index signed by cosign v3 only: exit 0" "$?" 0
+expect_match "  two referrers copied" "$(cat "$T/out")" '2 referrer\(s\)$'
+expect_eq "  the index's index lists its own only" "$(listed "$B" pl/multi "$mi")" "$rmi"
+expect_eq "  the child's lists the child's" "$(listed "$B" pl/multi "$pc")" "$rpc"
+out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/pl/multi:1" 2>&1)
+expect_eq "  the index verifies at the target" "$?" 0
+out=$("$SIGNET" verify --key "$T/a.pub" --allow-http "$REG_b/pl/multi@$pc" 2>&1)
+expect_eq "  and so does the child" "$?" 0
 
 stop_signet
 finish

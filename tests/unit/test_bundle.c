@@ -783,8 +783,9 @@ making(void)
 		const char			*es;
 
 		CHECK(m != NULL && core_manifest_inspect(m, strlen(m), &mi,
-		    &es) == 0 && mi.is_sig_object && strcmp(mi.subject, dg) ==
-		    0, "the referrer is a signature object of the image");
+		    &es) == 0 && mi.is_sig_object && mi.is_bundle_sig &&
+		    strcmp(mi.subject, dg) == 0, "the referrer is a cosign v3 "
+		    "signature of the image");
 	}
 	CHECK(core_refindex_add(NULL, 0, "sha256:bb", 10, CORE_MT_SGBUNDLE_V03,
 	    &idx, &ilen, err, sizeof(err)) == 1, "a new index: %s", err);

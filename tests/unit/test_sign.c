@@ -509,14 +509,16 @@ test_json_limits(void)
 
 /*
  * What makes a signature object is its content: every layer of a
- * signature, attestation or SBOM type, never the tag it is pushed under.
+ * signature, attestation or SBOM type, never the tag it is pushed under;
+ * and a cosign v3 signature (bsig) one of one bundle layer, not labelled
+ * an attestation.
  */
 static void
 test_sig_object(void)
 {
 	static const struct {
 		const char	*doc;
-		int		 sig;
+		int		 sig, bsig;
 	} rows[] = {
 		/* cosign's .sig list (OCI, then Docker config) */
 		{ "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
@@ -531,7 +533,24 @@ test_sig_object(void)
 		{ "{\"layers\":[{\"mediaType\":\"text/spdx+json\"}]}", 1 },
 		{ "{\"artifactType\":\"application/vnd.dev.sigstore.bundle."
 		  "v0.3+json\",\"layers\":[{\"mediaType\":\"application/vnd."
-		  "dev.sigstore.bundle.v0.3+json\"}]}", 1 },
+		  "dev.sigstore.bundle.v0.3+json\"}]}", 1, 1 },
+		/* labelled as cosign 3 labels its signatures, its
+		 * attestations (SLSA here), and two bundles in one */
+		{ "{\"annotations\":{\"dev.sigstore.bundle.predicateType\":"
+		  "\"https://sigstore.dev/cosign/sign/v1\"},\"layers\":[{"
+		  "\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+"
+		  "json\"}]}", 1, 1 },
+		{ "{\"annotations\":{\"dev.sigstore.bundle.predicateType\":"
+		  "\"https://slsa.dev/provenance/v1\"},\"layers\":[{"
+		  "\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+"
+		  "json\"}]}", 1, 0 },
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev."
+		  "sigstore.bundle.v0.3+json\"},{\"mediaType\":\"application/"
+		  "vnd.dev.sigstore.bundle.v0.3+json\"}]}", 1, 0 },
+		/* a bundle among runnable layers: an image */
+		{ "{\"layers\":[{\"mediaType\":\"application/vnd.dev."
+		  "sigstore.bundle.v0.3+json\"},{\"mediaType\":\"application/"
+		  "vnd.oci.image.layer.v1.tar\"}]}", 0, 0 },
 		/* an image, whatever its tag */
 		{ "{\"layers\":[{\"mediaType\":\"application/vnd.oci.image."
 		  "layer.v1.tar+gzip\"}]}", 0 },
@@ -575,6 +594,9 @@ test_sig_object(void)
 		    &mi, &errstr) == 0, "row %zu parses", i);
 		CHECK(mi.is_sig_object == rows[i].sig, "row %zu: a signature "
 		    "object is %d, not %d", i, rows[i].sig, mi.is_sig_object);
+		CHECK(mi.is_bundle_sig == rows[i].bsig, "row %zu: a cosign v3 "
+		    "signature is %d, not %d", i, rows[i].bsig,
+		    mi.is_bundle_sig);
 	}
 }
 
