@@ -580,7 +580,7 @@ proof_check(const struct core_trust *t, const json_t *p,
     const unsigned char *body, size_t blen, struct core_checkpoint *cp,
     char *reason, size_t rlen)
 {
-	unsigned char	 (*hashes)[32], leaf[32], *root, *h;
+	unsigned char	 (*hashes)[32], *root, *h;
 	const char	*env;
 	json_t		*a;
 	int64_t		 index, size;
@@ -615,21 +615,10 @@ proof_check(const struct core_trust *t, const json_t *p,
 		memcpy(hashes[i], h, 32);
 		free(h);
 	}
-	core_merkle_leaf(body, blen, leaf);
-	if (core_merkle_verify_inclusion((uint64_t)index, (uint64_t)size, leaf,
-	    (const unsigned char (*)[32])hashes, n, root) != 0) {
-		why(reason, rlen, "the inclusion proof does not verify");
-		goto done;
-	}
-	if (core_checkpoint_verify(env, strlen(env), t->rekor, t->nrekor, cp,
-	    reason, rlen) == -1)
-		goto done;
-	if (memcmp(cp->root, root, 32) != 0 || cp->size != (uint64_t)size) {
-		why(reason, rlen, "the checkpoint does not sign the proof's "
-		    "root");
-		goto done;
-	}
-	rc = 0;
+	rc = core_merkle_check_proof(t->rekor, t->nrekor, body, blen,
+	    (uint64_t)index, (uint64_t)size,
+	    (const unsigned char (*)[32])hashes, n, root, env, cp, reason,
+	    rlen);
 done:
 	free(hashes);
 	free(root);

@@ -704,6 +704,17 @@ struct core_checkpoint {
 int	 core_checkpoint_verify(const char *text, size_t len,
 	    struct core_key *const *logs, size_t nlogs,
 	    struct core_checkpoint *cp, char *reason, size_t rlen);
+/*
+ * An inclusion proof as a log hands it, whatever its encoding: body's leaf
+ * at index in the tree of size, by hashes, up to root; and checkpoint (a
+ * signed note) signed by one of logs, naming that root and size (*cp).  0,
+ * or -1 with why.
+ */
+int	 core_merkle_check_proof(struct core_key *const *logs, size_t nlogs,
+	    const void *body, size_t blen, uint64_t index, uint64_t size,
+	    const unsigned char (*hashes)[32], size_t nhashes,
+	    const unsigned char root[32], const char *checkpoint,
+	    struct core_checkpoint *cp, char *reason, size_t rlen);
 /* Lower-case hex to bytes; the number of bytes, or -1. */
 int	 core_hex_decode(const char *hex, unsigned char *out, size_t outlen);
 

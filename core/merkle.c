@@ -266,3 +266,26 @@ core_hex_decode(const char *hex, unsigned char *out, size_t outlen)
 	}
 	return (int)(n / 2);
 }
+
+int
+core_merkle_check_proof(struct core_key *const *logs, size_t nlogs,
+    const void *body, size_t blen, uint64_t index, uint64_t size,
+    const unsigned char (*hashes)[32], size_t nhashes,
+    const unsigned char root[32], const char *checkpoint,
+    struct core_checkpoint *cp, char *reason, size_t rlen)
+{
+	unsigned char	leaf[32];
+
+	core_merkle_leaf(body, blen, leaf);
+	if (core_merkle_verify_inclusion(index, size, leaf, hashes, nhashes,
+	    root) != 0)
+		return why(reason, rlen, "the log's inclusion proof does not "
+		    "verify");
+	if (core_checkpoint_verify(checkpoint, strlen(checkpoint), logs, nlogs,
+	    cp, reason, rlen) == -1)
+		return -1;
+	if (memcmp(cp->root, root, 32) != 0 || cp->size != size)
+		return why(reason, rlen, "the log's checkpoint does not sign the "
+		    "proof's root");
+	return 0;
+}

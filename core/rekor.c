@@ -55,7 +55,7 @@ check_inclusion(struct core_key *const *logs, size_t nlogs,
     const char *body64, const json_t *proof, struct core_checkpoint *cp,
     char *reason, size_t rlen)
 {
-	unsigned char	 (*hashes)[32] = NULL, leaf[32], root[32], *body = NULL;
+	unsigned char	 (*hashes)[32] = NULL, root[32], *body = NULL;
 	const char	*ck, *rh;
 	json_t		*h;
 	size_t		 i, n, blen;
@@ -84,24 +84,10 @@ check_inclusion(struct core_key *const *logs, size_t nlogs,
 			goto done;
 		}
 	}
-	core_merkle_leaf(body, blen, leaf);
-	if (core_merkle_verify_inclusion((uint64_t)json_integer_value(
-	    json_object_get(proof, "logIndex")), (uint64_t)json_integer_value(
-	    json_object_get(proof, "treeSize")), leaf,
-	    (const unsigned char (*)[32])hashes, n, root) != 0) {
-		why(reason, rlen, "the log's inclusion proof does not verify");
-		goto done;
-	}
-	if (core_checkpoint_verify(ck, strlen(ck), logs, nlogs, cp, reason,
-	    rlen) == -1)
-		goto done;
-	if (memcmp(cp->root, root, 32) != 0 || cp->size !=
-	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize"))) {
-		why(reason, rlen, "the log's checkpoint does not sign the "
-		    "proof's root");
-		goto done;
-	}
-	rc = 0;
+	rc = core_merkle_check_proof(logs, nlogs, body, blen,
+	    (uint64_t)json_integer_value(json_object_get(proof, "logIndex")),
+	    (uint64_t)json_integer_value(json_object_get(proof, "treeSize")),
+	    (const unsigned char (*)[32])hashes, n, root, ck, cp, reason, rlen);
 done:
 	free(hashes);
 	free(body);

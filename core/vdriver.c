@@ -27,6 +27,7 @@
  * (transport error, 5xx) makes the verdict INDETERMINATE, never DENY: an
  * outage is not a proof that something is unsigned.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,72 @@ next_any(struct core_verifier *v)
 		next_layer(v);
 }
 
+/*
+ * The signature looked at does not count: why (in words that may be a
+ * registry's or a payload's, made ASCII), then the next one.
+ */
+static void
+refuse(struct core_verifier *v, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->lastfail, sizeof(v->lastfail), fmt, ap);
+	va_end(ap);
+	core_ascii(v->lastfail);
+	next_any(v);
+}
+
+/* It counts, for signer; then the next one. */
+static void
+count_signer(struct core_verifier *v, const char *signer)
+{
+	if (accept_layer(v, signer) == -1) {
+		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
+		return;
+	}
+	next_any(v);
+}
+
+/* rekor: online: it counts once the log shows ebundle's entry (taken). */
+static void
+ask_log(struct core_verifier *v, const char *signer, char *ebundle)
+{
+	snprintf(v->pending, sizeof(v->pending), "%s", signer);
+	free(v->ebundle);
+	v->ebundle = ebundle;
+	v->state = VD_ENTRY;
+}
+
+/* An answer other than 200 and 404 where one of those was needed. */
+static void
+indeterminate(struct core_verifier *v, const char *what, int status,
+    const char *errstr)
+{
+	char	reason[400];
+
+	if (errstr != NULL)
+		snprintf(reason, sizeof(reason), "reading %s: %s%.300s", what,
+		    status != 0 ? "upstream answered " : "", errstr);
+	else
+		snprintf(reason, sizeof(reason), "reading %s: %s%d", what,
+		    status != 0 ? "upstream answered HTTP " : "request failed ",
+		    status);
+	finish(v, CORE_VERDICT_INDETERMINATE, reason);
+}
+
+/* The log did not answer what: an outage, never a verdict. */
+static void
+log_failed(struct core_verifier *v, const char *what, int status,
+    const char *errstr)
+{
+	char	reason[300];
+
+	snprintf(reason, sizeof(reason), "reading %s: %s", what, status == 0 ?
+	    (errstr != NULL ? errstr : "request failed") : "the log failed");
+	finish(v, CORE_VERDICT_INDETERMINATE, reason);
+}
+
 enum core_vneed_kind
 core_verifier_next(struct core_verifier *v, struct core_vneed *need)
 {
@@ -349,7 +416,6 @@ static void
 feed_list(struct core_verifier *v, int status, const char *body, size_t len,
     const char *errstr)
 {
-	char		 reason[400];
 	const char	*why;
 
 	if (status == 404) {
@@ -357,22 +423,12 @@ feed_list(struct core_verifier *v, int status, const char *body, size_t len,
 		return;
 	}
 	if (status != 200) {
-		if (errstr != NULL)
-			snprintf(reason, sizeof(reason), "reading the signature "
-			    "list: %s%.300s", status != 0 ? "upstream answered " :
-			    "", errstr);
-		else
-			snprintf(reason, sizeof(reason), "reading the signature "
-			    "list: %s%d", status != 0 ? "upstream answered HTTP " :
-			    "request failed ", status);
-		finish(v, CORE_VERDICT_INDETERMINATE, reason);
+		indeterminate(v, "the signature list", status, errstr);
 		return;
 	}
 	v->found = 1;
 	if (core_sigman_open(&v->list, body, len, 0, &why) == -1) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "%s", why);
-		core_ascii(v->lastfail);
-		sig_done(v);
+		refuse(v, "%s", why);	/* an empty list: the referrers next */
 		return;
 	}
 	next_layer(v);
@@ -383,39 +439,25 @@ feed_payload(struct core_verifier *v, int status, const char *body,
     size_t len, const char *errstr)
 {
 	struct core_sig_layer	 l;
-	char			 reason[256], signer[CORE_SIGNER_MAX];
+	char			 reason[256], signer[CORE_SIGNER_MAX], *eb;
 
 	core_sigman_layer(&v->list, v->cur, &l);
 	if (status != 200 && status != 404) {
 		/* not "missing": a fault, a refusal, a rate limit */
-		if (errstr != NULL)
-			snprintf(reason, sizeof(reason), "reading a signature "
-			    "payload: %s%.200s", status != 0 ? "upstream "
-			    "answered " : "", errstr);
-		else
-			snprintf(reason, sizeof(reason), "reading a signature "
-			    "payload: %s%d", status != 0 ? "upstream answered "
-			    "HTTP " : "request failed ", status);
-		finish(v, CORE_VERDICT_INDETERMINATE, reason);
+		indeterminate(v, "a signature payload", status, errstr);
 		return;
 	}
 	if (status != 200) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a signature payload "
-		    "is missing (HTTP %d)", status);
-		next_layer(v);
+		refuse(v, "a signature payload is missing (HTTP %d)", status);
 		return;
 	}
 	if (len != (size_t)l.size) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a signature payload "
-		    "does not match its descriptor");
-		next_layer(v);
+		refuse(v, "a signature payload does not match its descriptor");
 		return;
 	}
 	if (core_verify_layer(v->opts.trust, v->digest, body, len, &l, signer,
 	    sizeof(signer), reason, sizeof(reason)) == -1) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "%s", reason);
-		core_ascii(v->lastfail);
-		next_layer(v);
+		refuse(v, "%s", reason);
 		return;
 	}
 	free(v->payload);
@@ -430,28 +472,19 @@ feed_payload(struct core_verifier *v, int status, const char *body,
 	if (v->opts.online) {
 		/* the log must still hold the entry, under a checkpoint that
 		 * never goes backwards */
-		snprintf(v->pending, sizeof(v->pending), "%s", signer);
-		free(v->ebundle);
-		v->ebundle = NULL;
 		if (l.bundle == NULL) {
-			snprintf(v->lastfail, sizeof(v->lastfail), "Rekor entry "
-			    "missing: no bundle");
-			next_layer(v);
+			refuse(v, "Rekor entry missing: no bundle");
 			return;
 		}
-		v->ebundle = strdup(l.bundle);
-		if (v->ebundle == NULL) {
+		eb = strdup(l.bundle);
+		if (eb == NULL) {
 			finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
 			return;
 		}
-		v->state = VD_ENTRY;
+		ask_log(v, signer, eb);
 		return;
 	}
-	if (accept_layer(v, signer) == -1) {
-		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
-		return;
-	}
-	next_layer(v);
+	count_signer(v, signer);
 }
 
 static void
@@ -463,16 +496,11 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 	int			 rc;
 
 	if (status == 404) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor entry missing "
-		    "from the log");
-		next_any(v);
+		refuse(v, "Rekor entry missing from the log");
 		return;
 	}
 	if (status != 200) {
-		snprintf(reason, sizeof(reason), "reading the Rekor entry: %s",
-		    status == 0 ? (errstr != NULL ? errstr : "request failed") :
-		    "the log failed");
-		finish(v, CORE_VERDICT_INDETERMINATE, reason);
+		log_failed(v, "the Rekor entry", status, errstr);
 		return;
 	}
 	rc = core_rekor_check_online(v->opts.trust->rekor,
@@ -498,17 +526,10 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 			    reason, sizeof(reason));
 	}
 	if (rc == -1) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
-		    "%.200s", reason);
-		core_ascii(v->lastfail);
-		next_any(v);
+		refuse(v, "Rekor online check: %.200s", reason);
 		return;
 	}
-	if (accept_layer(v, v->pending) == -1) {
-		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
-		return;
-	}
-	next_any(v);
+	count_signer(v, v->pending);
 }
 
 /* The log's consistency proof from the checkpoint kept to its new one. */
@@ -520,18 +541,13 @@ feed_proof(struct core_verifier *v, int status, const char *body, size_t len,
 
 	if (status != 200) {
 		/* a log that cannot show its history extends: not a verdict */
-		snprintf(reason, sizeof(reason), "reading the log's consistency "
-		    "proof: %s", status == 0 ? (errstr != NULL ? errstr :
-		    "request failed") : "the log failed");
-		finish(v, CORE_VERDICT_INDETERMINATE, reason);
+		log_failed(v, "the log's consistency proof", status, errstr);
 		return;
 	}
 	if (core_rekor_check_consistency(body, len, &v->cp_old, &v->cp_new,
 	    reason, sizeof(reason)) == -1) {
 		snprintf(v->forked, sizeof(v->forked), "%s", reason);
-		snprintf(v->lastfail, sizeof(v->lastfail), "Rekor online check: "
-		    "%.200s", reason);
-		next_any(v);
+		refuse(v, "Rekor online check: %.200s", reason);
 		return;
 	}
 	if (core_checkpoint_keep(v->opts.state_dir, &v->cp_new, v->cp_log,
@@ -539,29 +555,9 @@ feed_proof(struct core_verifier *v, int status, const char *body, size_t len,
 		finish(v, CORE_VERDICT_INDETERMINATE, reason);
 		return;
 	}
-	if (accept_layer(v, v->pending) == -1) {
-		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
-		return;
-	}
-	next_any(v);
+	count_signer(v, v->pending);
 }
 
-/* An answer other than 200 and 404 where one of those was needed. */
-static void
-indeterminate(struct core_verifier *v, const char *what, int status,
-    const char *errstr)
-{
-	char	reason[400];
-
-	if (errstr != NULL)
-		snprintf(reason, sizeof(reason), "reading %s: %s%.300s", what,
-		    status != 0 ? "upstream answered " : "", errstr);
-	else
-		snprintf(reason, sizeof(reason), "reading %s: %s%d", what,
-		    status != 0 ? "upstream answered HTTP " : "request failed ",
-		    status);
-	finish(v, CORE_VERDICT_INDETERMINATE, reason);
-}
 
 int
 core_referrer_desc_bundle(const json_t *d)
@@ -668,9 +664,7 @@ feed_refman(struct core_verifier *v, int status, const char *body,
 	char		 hex[65];
 
 	if (status == 404) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer is "
-		    "missing");
-		next_ref(v);
+		refuse(v, "a referrer is missing");
 		return;
 	}
 	if (status != 200) {
@@ -679,9 +673,7 @@ feed_refman(struct core_verifier *v, int status, const char *body,
 	}
 	core_sha256_hex(body, len, hex);
 	if (strcmp(hex, v->refs[v->ref - 1].digest + 7) != 0) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer does not "
-		    "match its digest");
-		next_ref(v);
+		refuse(v, "a referrer does not match its digest");
 		return;
 	}
 	o = core_json_parse(body, len, &core_json_manifest);
@@ -704,10 +696,8 @@ feed_refman(struct core_verifier *v, int status, const char *body,
 		return;
 	}
 	if (subj == NULL || strcmp(subj, v->digest) != 0) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer's "
-		    "subject is not this image");
 		json_decref(o);
-		next_ref(v);
+		refuse(v, "a referrer's subject is not this image");
 		return;
 	}
 	if (dg == NULL || strncmp(dg, "sha256:", 7) != 0 ||
@@ -716,11 +706,9 @@ feed_refman(struct core_verifier *v, int status, const char *body,
 	    json_integer_value(json_object_get(layer, "size")) <= 0 ||
 	    json_integer_value(json_object_get(layer, "size")) >
 	    CORE_SGBUNDLE_MAX) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a referrer's bundle "
-		    "descriptor is malformed or larger than %d KiB",
-		    CORE_SGBUNDLE_MAX / 1024);
 		json_decref(o);
-		next_ref(v);
+		refuse(v, "a referrer's bundle descriptor is malformed or "
+		    "larger than %d KiB", CORE_SGBUNDLE_MAX / 1024);
 		return;
 	}
 	snprintf(v->bdigest, sizeof(v->bdigest), "%s", dg);
@@ -737,8 +725,7 @@ feed_bundle(struct core_verifier *v, int status, const char *body,
 	char			 hex[65], reason[300];
 
 	if (status == 404) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a bundle is missing");
-		next_ref(v);
+		refuse(v, "a bundle is missing");
 		return;
 	}
 	if (status != 200) {
@@ -747,34 +734,23 @@ feed_bundle(struct core_verifier *v, int status, const char *body,
 	}
 	core_sha256_hex(body, len, hex);
 	if (len != (size_t)v->bsize || strcmp(hex, v->bdigest + 7) != 0) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "a bundle does not "
-		    "match its descriptor");
-		next_ref(v);
+		refuse(v, "a bundle does not match its descriptor");
 		return;
 	}
 	if (core_bundle_verify(v->opts.trust, v->digest, body, len,
 	    v->opts.online, &ok, reason, sizeof(reason)) == -1) {
-		snprintf(v->lastfail, sizeof(v->lastfail), "%.255s", reason);
-		core_ascii(v->lastfail);
-		next_ref(v);
+		refuse(v, "%.255s", reason);
 		return;
 	}
 	free(v->payload);
 	v->payload = ok.payload;
 	v->plen = ok.plen;
 	if (v->opts.online) {
-		snprintf(v->pending, sizeof(v->pending), "%s", ok.signer);
-		free(v->ebundle);
-		v->ebundle = ok.rekor;
-		v->state = VD_ENTRY;
+		ask_log(v, ok.signer, ok.rekor);
 		return;
 	}
 	free(ok.rekor);
-	if (accept_layer(v, ok.signer) == -1) {
-		finish(v, CORE_VERDICT_INDETERMINATE, "out of memory");
-		return;
-	}
-	next_ref(v);
+	count_signer(v, ok.signer);
 }
 
 void

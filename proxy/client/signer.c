@@ -669,9 +669,12 @@ rekor_checkpoint(struct px_sign *s, const struct core_checkpoint *cp,
 }
 
 /*
- * The log's answer: checked, it gives the bundle.  Returns 0 to go on
- * (with or without a bundle, as the rule allows), 1 when the existing entry
- * must be fetched first (409), -1 when signing fails.
+ * The log's answer: checked, it gives the bundle: the .sig layer's
+ * dev.sigstore.cosign/bundle (s_bundle), or, for cosign v3's format, the
+ * Sigstore bundle with the entry in it (s_sgbundle, s_rekor_dsse).
+ * Returns 0 to go on (with or without a bundle, as the rule allows), 1
+ * when another request to the log must be answered first (the existing
+ * entry after a 409, a consistency proof), -1 when signing fails.
  */
 static int
 rekor_answer(struct px_sign *s, struct px_fetch *f)
@@ -679,25 +682,26 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	struct core_checkpoint	 cp;
 	const char		*body;
 	char			 reason[300], url[800];
+	char			**bundle = s->s_rekor_dsse ? &s->s_sgbundle :
+				    &s->s_bundle;
+	int			*done = s->s_rekor_dsse ? &s->s_brekor_done :
+				    &s->s_rekor_done;
 	size_t			 len;
-	int			 st = px_fetch_status(f);
+	int			 st = px_fetch_status(f), rc;
 
 	s->s_rekor_sent = 0;
+	body = px_fetch_body(f, &len);
 	if (s->s_rekor_proof) {
 		/* the log grew since the checkpoint kept: does its tree
 		 * extend the kept one? */
 		s->s_rekor_proof = 0;
-		body = px_fetch_body(f, &len);
 		if (st == 200 && core_rekor_check_consistency(body, len,
 		    &s->s_cp_old, &s->s_cp_new, reason, sizeof(reason)) == 0) {
 			if (core_checkpoint_keep(s->s_conf->state_dir,
 			    &s->s_cp_new, core_key_fingerprint(
 			    s->s_conf->rekor_keys[s->s_cp_new.key]), reason,
 			    sizeof(reason)) == 0) {
-				if (s->s_rekor_dsse)
-					s->s_brekor_done = 1;
-				else
-					s->s_rekor_done = 1;
+				*done = 1;
 				return 0;
 			}
 		} else if (st == 200)
@@ -707,13 +711,8 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 			    "proof: %s", st == 0 ? px_fetch_error(f) :
 			    "the log failed");
 		/* no bundle from a log that cannot show its history */
-		if (s->s_rekor_dsse) {
-			free(s->s_sgbundle);
-			s->s_sgbundle = NULL;
-		} else {
-			free(s->s_bundle);
-			s->s_bundle = NULL;
-		}
+		free(*bundle);
+		*bundle = NULL;
 	} else if (st == 409 && (s->s_state == SG_READ_LIST ||
 	    s->s_state == SG_BUNDLE_REKOR) && px_fetch_location(f) != NULL) {
 		/* an equivalent entry exists: use it */
@@ -733,51 +732,39 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		}
 		snprintf(reason, sizeof(reason), "cannot fetch the existing "
 		    "entry");
-	} else if ((st == 201 || st == 200) && s->s_rekor_dsse) {
-		/* the bundle's entry: the v0.3 bundle with it, checked whole */
-		body = px_fetch_body(f, &len);
-		free(s->s_sgbundle);
-		if (core_rekor_check_dsse_response(s->s_conf->rekor_keys,
-		    (size_t)s->s_conf->nrekor_keys, body, len, s->s_stmt,
-		    s->s_stlen, s->s_dsig, s->s_conf->sign_key, &s->s_sgbundle,
-		    &cp, reason, sizeof(reason)) == 0) {
-			switch (rekor_checkpoint(s, &cp, reason,
-			    sizeof(reason))) {
-			case 0:
-				s->s_brekor_done = 1;
-				return 0;
-			case 1:
-				return 1;
-			}
-			free(s->s_sgbundle);
-			s->s_sgbundle = NULL;
-		}
 	} else if (st == 201 || st == 200) {
-		body = px_fetch_body(f, &len);
-		if (core_rekor_check_response(s->s_conf->rekor_keys,
-		    (size_t)s->s_conf->nrekor_keys, body, len, s->s_payload,
-		    s->s_plen, s->s_sig64, s->s_conf->sign_key, &s->s_bundle,
-		    &cp, reason, sizeof(reason)) == 0) {
+		/* the entry as the signature's bundle, checked whole */
+		free(*bundle);
+		*bundle = NULL;
+		if (s->s_rekor_dsse)
+			rc = core_rekor_check_dsse_response(s->s_conf->rekor_keys,
+			    (size_t)s->s_conf->nrekor_keys, body, len, s->s_stmt,
+			    s->s_stlen, s->s_dsig, s->s_conf->sign_key, bundle,
+			    &cp, reason, sizeof(reason));
+		else
+			rc = core_rekor_check_response(s->s_conf->rekor_keys,
+			    (size_t)s->s_conf->nrekor_keys, body, len,
+			    s->s_payload, s->s_plen, s->s_sig64,
+			    s->s_conf->sign_key, bundle, &cp, reason,
+			    sizeof(reason));
+		if (rc == 0) {
 			switch (rekor_checkpoint(s, &cp, reason,
 			    sizeof(reason))) {
 			case 0:
-				s->s_rekor_done = 1;
+				*done = 1;
 				return 0;
 			case 1:
 				return 1;
 			}
-			free(s->s_bundle);
-			s->s_bundle = NULL;
+			free(*bundle);
+			*bundle = NULL;
 		}
 	} else if (st == 0)
 		snprintf(reason, sizeof(reason), "log unreachable: %s",
 		    px_fetch_error(f));
 	else
 		snprintf(reason, sizeof(reason), "the log answered HTTP %d", st);
-	if (s->s_rekor_dsse)
-		s->s_brekor_done = 1;
-	else
-		s->s_rekor_done = 1;
+	*done = 1;
 	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
 		snprintf(s->s_fail, sizeof(s->s_fail), "Rekor upload required "
 		    "and failed: %s", reason);
@@ -785,16 +772,16 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		return -1;
 	}
 	stats.rekor_failed++;
-	if (s->s_rekor_dsse) {
-		/* a bundle without its entry: no queue for it yet */
+	if (s->s_rekor_dsse)
+		/* a bundle without its entry: no queue for bundles yet */
 		px_warn("%s@%s: Rekor upload failed, the bundle is written "
 		    "without an entry (best-effort): %s", s->s_repo,
 		    s->s_digest, reason);
-		return 0;
-	}
-	px_warn("%s@%s: Rekor upload failed, signing without a bundle "
-	    "(best-effort%s): %s", s->s_repo, s->s_digest,
-	    queue_write(s) == 0 ? ", queued for a later upload" : "", reason);
+	else
+		px_warn("%s@%s: Rekor upload failed, signing without a bundle "
+		    "(best-effort%s): %s", s->s_repo, s->s_digest,
+		    queue_write(s) == 0 ? ", queued for a later upload" : "",
+		    reason);
 	return 0;
 }
 

@@ -493,7 +493,7 @@ struct answer {
 	size_t			 len;
 };
 struct fakereg {
-	struct answer	 a[16];
+	struct answer	 a[128];
 	int		 n;
 };
 
@@ -549,7 +549,7 @@ drive(const struct core_vopts *o, const char *digest, struct fakereg *r,
 
 	*requests = 0;
 	while (core_verifier_next(v, &need) != CORE_VN_DONE &&
-	    *requests < 100) {
+	    *requests < 1000) {
 		(*requests)++;
 		for (i = 0; i < r->n; i++)
 			if (r->a[i].kind == need.kind &&
@@ -738,6 +738,35 @@ driver(void)
 		free(sig);
 		free(list);
 		free(cfg);
+	}
+	/* the budget: 100 referrers listed, each a bundle descriptor whose
+	 * blob is absent: 64 are read (manifest and blob), 3 + 2 x 64
+	 * requests in all, whatever the index holds */
+	{
+		json_t	*idx = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2,
+			    "mediaType", CORE_MT_OCI_INDEX, "manifests");
+		char	 bd[80], md[80];
+		int	 i;
+
+		fakereg_free(&r);
+		for (i = 0; i < 100; i++) {
+			snprintf(bd, sizeof(bd), "sha256:%064x", i);
+			put_json(&r, CORE_VN_MANIFEST, NULL, json_pack("{s:i, s:s, "
+			    "s:[{s:s, s:i, s:s}], s:{s:s}}", "schemaVersion", 2,
+			    "mediaType", CORE_MT_OCI_MANIFEST, "layers",
+			    "mediaType", CORE_MT_SGBUNDLE_V03, "size", 100,
+			    "digest", bd, "subject", "digest", dg), md);
+			json_array_append_new(json_object_get(idx, "manifests"),
+			    json_pack("{s:s, s:s, s:i, s:s}", "mediaType",
+			    CORE_MT_OCI_MANIFEST, "digest", md, "size", 100,
+			    "artifactType", CORE_MT_SGBUNDLE_V03));
+		}
+		snprintf(tag, sizeof(tag), "sha256-%s", hexd);
+		put_json(&r, CORE_VN_MANIFEST, tag, idx, NULL);
+		CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+		    CORE_VERDICT_DENY && req == 3 + 2 * CORE_VERIFY_LAYERS_MAX &&
+		    strstr(reason, "a bundle is missing") != NULL,
+		    "100 referrers: %d requests, %s", req, reason);
 	}
 	fakereg_free(&r);
 	free(stmt);
