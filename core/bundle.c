@@ -1231,8 +1231,8 @@ core_refindex_has(const char *bytes, size_t len, const char *digest)
 
 int
 core_rekor_check_dsse_response(struct core_key *const *logs, size_t nlogs,
-    const char *resp, size_t len, const char *payload, size_t plen,
-    const char *sig64, struct core_key *signer, char **bundle,
+    const char *resp, size_t len, const char *digest, const char *payload,
+    size_t plen, const char *sig64, struct core_key *signer, char **bundle,
     struct core_checkpoint *cp, char *reason, size_t rlen)
 {
 	struct core_trust	 t;
@@ -1240,7 +1240,6 @@ core_rekor_check_dsse_response(struct core_key *const *logs, size_t nlogs,
 	struct core_key		*keys[1];
 	json_t			*o, *e;
 	const char		*ck;
-	char			 hex[65], digest[72];
 
 	*bundle = core_bundle_assemble(payload, plen, sig64, signer, resp, len,
 	    reason, rlen);
@@ -1255,14 +1254,6 @@ core_rekor_check_dsse_response(struct core_key *const *logs, size_t nlogs,
 	t.rekor = (struct core_key **)logs;
 	t.nrekor = nlogs;
 	t.rekor_required = 1;
-	o = core_json_parse(payload, plen, &core_json_payload);
-	snprintf(hex, sizeof(hex), "%s", json_string_value(json_object_get(
-	    json_object_get(json_array_get(json_object_get(o, "subject"), 0),
-	    "digest"), "sha256")) != NULL ? json_string_value(json_object_get(
-	    json_object_get(json_array_get(json_object_get(o, "subject"), 0),
-	    "digest"), "sha256")) : "");
-	json_decref(o);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
 	if (core_bundle_verify(&t, digest, *bundle, strlen(*bundle), 0, &ok,
 	    reason, rlen) == -1)
 		goto fail;

@@ -535,16 +535,16 @@ char	*core_bundle_assemble(const char *payload, size_t plen,
 	    const char *sig64, const struct core_key *signer,
 	    const char *rekor_answer, size_t alen, char *err, size_t errlen);
 /*
- * A Rekor v1 answer to core_rekor_dsse_entry's proposal, checked before
- * use: *bundle gets the v0.3 bundle with it as its tlog entry (malloc'ed),
- * checked whole by core_bundle_verify under logs; *cp the answer's
- * checkpoint.  0, or -1 with the reason.
+ * A Rekor v1 answer to core_rekor_dsse_entry's proposal for the statement
+ * about digest, checked before use: *bundle gets the v0.3 bundle with it
+ * as its tlog entry (malloc'ed), checked whole by core_bundle_verify under
+ * logs; *cp the answer's checkpoint.  0, or -1 with the reason.
  */
 int	 core_rekor_check_dsse_response(struct core_key *const *logs,
-	    size_t nlogs, const char *resp, size_t len, const char *payload,
-	    size_t plen, const char *sig64, struct core_key *signer,
-	    char **bundle, struct core_checkpoint *cp, char *reason,
-	    size_t rlen);
+	    size_t nlogs, const char *resp, size_t len, const char *digest,
+	    const char *payload, size_t plen, const char *sig64,
+	    struct core_key *signer, char **bundle, struct core_checkpoint *cp,
+	    char *reason, size_t rlen);
 char	*core_referrer_manifest(const char *subject_mt, size_t subject_size,
 	    const char *subject, const char *bundle_digest, size_t bundle_size,
 	    const char *created);

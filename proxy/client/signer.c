@@ -738,8 +738,9 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		*bundle = NULL;
 		if (s->s_rekor_dsse)
 			rc = core_rekor_check_dsse_response(s->s_conf->rekor_keys,
-			    (size_t)s->s_conf->nrekor_keys, body, len, s->s_stmt,
-			    s->s_stlen, s->s_dsig, s->s_conf->sign_key, bundle,
+			    (size_t)s->s_conf->nrekor_keys, body, len,
+			    s->s_digest, s->s_stmt, s->s_stlen, s->s_dsig,
+			    s->s_conf->sign_key, bundle,
 			    &cp, reason, sizeof(reason));
 		else
 			rc = core_rekor_check_response(s->s_conf->rekor_keys,
