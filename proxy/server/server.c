@@ -504,6 +504,16 @@ px_conn_body_drained(struct px_conn *c)
 	    evbuffer_get_length(c->c_body) <= OUT_LOW(c)) {
 		c->c_read_paused = 0;
 		bufferevent_enable(c->c_bev, EV_READ);
+		/*
+		 * Bytes read from the socket before the pause wait in the
+		 * input buffer; when the client sent its last ones then, no
+		 * new read comes to move them (the upload stalled a few KB
+		 * before its end).  Run the read callback for them, from
+		 * the loop: we are inside the relay's curl callback here.
+		 */
+		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
+			bufferevent_trigger(c->c_bev, EV_READ,
+			    BEV_TRIG_DEFER_CALLBACKS);
 	}
 }
 
