@@ -970,11 +970,6 @@ finish_verify(struct conf *c, struct errbuf *e)
 		if (p->rekor_upload != CONF_SIGN_OFF && c->nrekor_keys == 0)
 			errf(e, "policies[%d].rekor_upload: needs "
 			    "rekor.public_key (answers are checked)", i);
-		if (p->signature_format != CONF_SF_LEGACY && p->nmirrors > 0)
-			errf(e, "policies[%d].signature_format: %s with "
-			    "mirror_signatures_from is not supported yet", i,
-			    p->signature_format == CONF_SF_BUNDLE ? "bundle" :
-			    "both");
 		if (p->nkeyless > 0 && c->nrekor_keys == 0)
 			errf(e, "policies[%d].keyless: keyless signers need "
 			    "rekor.public_key (their bundles are always "

@@ -588,9 +588,22 @@ enum core_vneed_kind {
 	CORE_VN_MANIFEST,	/* GET manifest `ref` of the signature
 				 * repository: the referrers tag
 				 * (sha256-<hex>) or a referrer's digest */
+	CORE_VN_REFERRERS_NEXT,	/* GET `ref`, a path and query on the
+				 * registry (/v2/.../referrers/<digest>?...):
+				 * the next page the last one's Link named */
 	CORE_VN_DONE		/* the verdict is in */
 };
 #define CORE_REFERRERS_MAX	64	/* referrers read per image */
+#define CORE_REFERRERS_PAGES	8	/* pages of the referrers API */
+#define CORE_LINK_MAX		1024	/* a next page's path and query */
+/*
+ * The next page a Link header names (rel="next"), as a path and query on
+ * the same registry (an absolute URL's host is dropped: the next page is
+ * asked of the registry that answered, never of another host); -1 when
+ * there is none, or it is not printable ASCII, is longer than
+ * CORE_LINK_MAX, does not start with /v2/, or holds "..".
+ */
+int	 core_link_next(const char *link, char *out, size_t outlen);
 #define CORE_REFERRER_MAX	(64 * 1024)	/* a referrer's manifest */
 /*
  * 1 when descriptor d of a referrers index may name a cosign v3
@@ -604,7 +617,7 @@ int	 core_referrer_desc_bundle(const json_t *d);
 
 struct core_vneed {
 	enum core_vneed_kind	kind;
-	char			ref[CORE_DIGEST_MAX + 80];
+	char			ref[CORE_LINK_MAX + 1];
 	size_t			max_len;	/* a larger answer is refused */
 };
 
@@ -619,6 +632,9 @@ struct core_vopts {
 	int			 bundles;	/* also cosign v3's Sigstore
 						 * bundles (OCI referrers) */
 	int			 no_sig;	/* only those: no .sig list */
+	int			 keep;		/* keep each valid referrer's
+						 * manifest and bundle bytes
+						 * (mirroring copies them) */
 };
 
 /* One signature that verified: a layer (its index in the list) or a
@@ -633,6 +649,9 @@ struct core_vvalid {
 				 * statement, or {"messageDigest": ...} */
 	size_t	 len;
 	char	 signer[CORE_SIGNER_MAX];
+	/* with opts.keep, a referrer's bytes as read; else NULL */
+	char	*manifest, *bundle;
+	size_t	 mlen, blen;
 };
 
 struct core_verifier;
@@ -653,6 +672,13 @@ enum core_vneed_kind core_verifier_next(struct core_verifier *,
  */
 void	 core_verifier_feed(struct core_verifier *, int status,
 	    const char *body, size_t len, const char *errstr);
+/*
+ * The Link header of the answer about to be fed (or NULL), before
+ * core_verifier_feed: a referrers API answer may name its next page.
+ * Pages are read while they name one under /v2/.../referrers/<digest>, up
+ * to CORE_REFERRERS_PAGES and CORE_REFERRERS_MAX referrers in all.
+ */
+void	 core_verifier_feed_link(struct core_verifier *, const char *link);
 /* The verdict and its reason (lives as long as the verifier). */
 enum core_verdict core_verifier_verdict(const struct core_verifier *,
 	    const char **reason);
@@ -661,6 +687,8 @@ int	 core_verifier_nsigners(const struct core_verifier *);
 const char *core_verifier_signer(const struct core_verifier *, int i);
 /* The layers that verified, in list order; borrowed. */
 size_t	 core_verifier_nvalid(const struct core_verifier *);
+/* How many signatures were fetched and looked at, in both formats. */
+size_t	 core_verifier_looked(const struct core_verifier *);
 const struct core_vvalid *core_verifier_valid(const struct core_verifier *,
 	    size_t i);
 /* Why the last refused layer was refused, or NULL; borrowed. */

@@ -186,3 +186,44 @@ core_image_ref_parse(const char *s, int want_ref, struct core_image_ref *r)
 	memcpy(r->repo, name, n);
 	return 0;
 }
+
+int
+core_link_next(const char *link, char *out, size_t outlen)
+{
+	const char	*a, *b, *p, *params;
+	size_t		 n;
+
+	/* Link: <target>; rel="next" (RFC 8288; one link, as registries
+	 * send it) */
+	a = strchr(link, '<');
+	b = a != NULL ? strchr(a, '>') : NULL;
+	if (b == NULL)
+		return -1;
+	params = b + 1;
+	if (strstr(params, "rel=\"next\"") == NULL &&
+	    strstr(params, "rel=next") == NULL)
+		return -1;
+	a++;
+	if (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0) {
+		/* absolute: the path only, asked of the same registry */
+		p = strchr(strstr(a, "://") + 3, '/');
+		if (p == NULL || p > b)
+			return -1;
+		a = p;
+	}
+	n = (size_t)(b - a);
+	if (n >= outlen || n > CORE_LINK_MAX || strncmp(a, "/v2/", 4) != 0)
+		return -1;
+	for (p = a; p < b; p++)
+		if (*p <= ' ' || *p > '~')
+			return -1;
+	memcpy(out, a, n);
+	out[n] = '\0';
+	/* no step out of the path (a query may hold "..": a tag "a..b") */
+	p = strstr(out, "..");
+	if (p != NULL && (strchr(out, '?') == NULL || p < strchr(out, '?'))) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

@@ -38,7 +38,7 @@
 
 enum vd_state {
 	VD_LIST, VD_PAYLOAD, VD_ENTRY, VD_PROOF,
-	VD_REFERRERS, VD_REFTAG, VD_REFMAN, VD_BUNDLE,
+	VD_REFERRERS, VD_REFERRERS_NEXT, VD_REFTAG, VD_REFMAN, VD_BUNDLE,
 	VD_DONE
 };
 
@@ -66,8 +66,14 @@ struct core_verifier {
 						 * was there */
 	struct vd_ref		*refs;		/* referrers to read */
 	size_t			 nrefs, ref;	/* count, next */
+	char			 next[CORE_LINK_MAX + 1];	/* the
+						 * referrers API's next page */
+	int			 pages;		/* of it read after the first */
 	char			 bdigest[CORE_DIGEST_MAX + 1];	/* bundle blob */
 	json_int_t		 bsize;
+	char			*kman, *kbundle;	/* opts.keep: the
+							 * referrer's bytes */
+	size_t			 kmlen, kblen;
 	struct core_checkpoint	 cp_old, cp_new;	/* a log that grew */
 	char			 cp_log[65];
 	char			 forked[300];	/* a log's history forked */
@@ -85,6 +91,7 @@ static const char *const state_names[] = {
 	[VD_LIST] = "list", [VD_PAYLOAD] = "payload",
 	[VD_ENTRY] = "log entry", [VD_PROOF] = "log consistency",
 	[VD_REFERRERS] = "referrers",
+	[VD_REFERRERS_NEXT] = "referrers page",
 	[VD_REFTAG] = "referrers tag", [VD_REFMAN] = "referrer",
 	[VD_BUNDLE] = "bundle", [VD_DONE] = "done",
 };
@@ -129,13 +136,43 @@ core_verifier_free(struct core_verifier *v)
 	if (v == NULL)
 		return;
 	core_sigman_free(&v->list);
-	for (i = 0; i < v->nvalid; i++)
+	for (i = 0; i < v->nvalid; i++) {
 		free(v->valid[i].payload);
+		free(v->valid[i].manifest);
+		free(v->valid[i].bundle);
+	}
 	free(v->valid);
 	free(v->payload);
 	free(v->ebundle);
+	free(v->kman);
+	free(v->kbundle);
 	free(v->refs);
 	free(v);
+}
+
+/* The referrer's bytes kept for opts.keep, no longer wanted. */
+static void
+drop_kept(struct core_verifier *v)
+{
+	free(v->kman);
+	free(v->kbundle);
+	v->kman = v->kbundle = NULL;
+	v->kmlen = v->kblen = 0;
+}
+
+/* A NUL-terminated copy of what was read, for opts.keep; NULL when memory
+ * is short (the signature still counts; the caller cannot copy it). */
+static char *
+keep_copy(const char *body, size_t len, size_t *lenp)
+{
+	char	*p = malloc(len + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, body, len);
+	p[len] = '\0';
+	*lenp = len;
+	return p;
 }
 
 static void
@@ -151,6 +188,7 @@ finish(struct core_verifier *v, enum core_verdict d, const char *reason)
 	v->payload = NULL;
 	free(v->ebundle);
 	v->ebundle = NULL;
+	drop_kept(v);
 }
 
 /* Enough signers, and not asked to look at every layer: stop early. */
@@ -185,6 +223,12 @@ accept_layer(struct core_verifier *v, const char *signer)
 		nv[v->nvalid].blob[0] = '\0';
 	nv[v->nvalid].payload = v->payload;
 	nv[v->nvalid].len = v->plen;
+	nv[v->nvalid].manifest = v->in_refs ? v->kman : NULL;
+	nv[v->nvalid].mlen = v->in_refs ? v->kmlen : 0;
+	nv[v->nvalid].bundle = v->in_refs ? v->kbundle : NULL;
+	nv[v->nvalid].blen = v->in_refs ? v->kblen : 0;
+	if (v->in_refs)
+		v->kman = v->kbundle = NULL;
 	snprintf(nv[v->nvalid].signer, sizeof(nv[v->nvalid].signer), "%s",
 	    signer);
 	v->nvalid++;
@@ -367,6 +411,12 @@ core_verifier_next(struct core_verifier *v, struct core_vneed *need)
 	case VD_REFERRERS:
 		need->kind = CORE_VN_REFERRERS;
 		snprintf(need->ref, sizeof(need->ref), "%s", v->digest);
+		need->max_len = CORE_SIGMAN_MAX;
+		break;
+	case VD_REFERRERS_NEXT:
+		need->kind = CORE_VN_REFERRERS_NEXT;
+		snprintf(need->ref, sizeof(need->ref), "%s", v->next);
+		v->next[0] = '\0';	/* its answer's Link says what follows */
 		need->max_len = CORE_SIGMAN_MAX;
 		break;
 	case VD_REFTAG:
@@ -593,9 +643,11 @@ read_index(struct core_verifier *v, const char *body, size_t len)
 		json_decref(o);
 		return -1;
 	}
-	free(v->refs);
-	v->refs = calloc(CORE_REFERRERS_MAX, sizeof(*v->refs));
-	v->nrefs = v->ref = 0;
+	if (v->state != VD_REFERRERS_NEXT) {	/* a page adds to the list */
+		free(v->refs);
+		v->refs = calloc(CORE_REFERRERS_MAX, sizeof(*v->refs));
+		v->nrefs = v->ref = 0;
+	}
 	if (v->refs == NULL) {
 		json_decref(o);
 		return -1;
@@ -613,6 +665,20 @@ read_index(struct core_verifier *v, const char *body, size_t len)
 	return 0;
 }
 
+/* The referrers API's answer read: its next page, if it names one that
+ * is worth reading, else the referrers themselves. */
+static void
+next_page(struct core_verifier *v)
+{
+	if (v->next[0] != '\0' && v->pages < CORE_REFERRERS_PAGES &&
+	    v->nrefs < CORE_REFERRERS_MAX) {
+		v->pages++;
+		v->state = VD_REFERRERS_NEXT;
+		return;
+	}
+	next_ref(v);
+}
+
 static void
 feed_referrers(struct core_verifier *v, int status, const char *body,
     size_t len, const char *errstr)
@@ -628,7 +694,43 @@ feed_referrers(struct core_verifier *v, int status, const char *body,
 		indeterminate(v, "the referrers", status, errstr);
 		return;
 	}
-	next_ref(v);
+	next_page(v);
+}
+
+/* A further page: the API is there, so any failure is indeterminate. */
+static void
+feed_referrers_next(struct core_verifier *v, int status, const char *body,
+    size_t len, const char *errstr)
+{
+	if (status == 200 && read_index(v, body, len) == -1) {
+		indeterminate(v, "a page of the referrers", 0, "not an image "
+		    "index");
+		return;
+	}
+	if (status != 200) {
+		indeterminate(v, "a page of the referrers", status, errstr);
+		return;
+	}
+	next_page(v);
+}
+
+void
+core_verifier_feed_link(struct core_verifier *v, const char *link)
+{
+	char	want[CORE_DIGEST_MAX + 16], *p;
+
+	v->next[0] = '\0';
+	if ((v->state != VD_REFERRERS && v->state != VD_REFERRERS_NEXT) ||
+	    link == NULL || core_link_next(link, v->next,
+	    sizeof(v->next)) == -1) {
+		v->next[0] = '\0';
+		return;
+	}
+	/* a page of this image's referrers, nothing else */
+	snprintf(want, sizeof(want), "/referrers/%s", v->digest);
+	p = strstr(v->next, want);
+	if (p == NULL || (p[strlen(want)] != '\0' && p[strlen(want)] != '?'))
+		v->next[0] = '\0';
 }
 
 static void
@@ -714,6 +816,9 @@ feed_refman(struct core_verifier *v, int status, const char *body,
 	snprintf(v->bdigest, sizeof(v->bdigest), "%s", dg);
 	v->bsize = json_integer_value(json_object_get(layer, "size"));
 	json_decref(o);
+	drop_kept(v);
+	if (v->opts.keep)
+		v->kman = keep_copy(body, len, &v->kmlen);
 	v->state = VD_BUNDLE;
 }
 
@@ -745,6 +850,8 @@ feed_bundle(struct core_verifier *v, int status, const char *body,
 	free(v->payload);
 	v->payload = ok.payload;
 	v->plen = ok.plen;
+	if (v->kman != NULL)
+		v->kbundle = keep_copy(body, len, &v->kblen);
 	if (v->opts.online) {
 		ask_log(v, ok.signer, ok.rekor);
 		return;
@@ -774,6 +881,9 @@ core_verifier_feed(struct core_verifier *v, int status, const char *body,
 		break;
 	case VD_REFERRERS:
 		feed_referrers(v, status, body, len, errstr);
+		break;
+	case VD_REFERRERS_NEXT:
+		feed_referrers_next(v, status, body, len, errstr);
 		break;
 	case VD_REFTAG:
 		feed_reftag(v, status, body, len, errstr);
@@ -807,6 +917,12 @@ const char *
 core_verifier_signer(const struct core_verifier *v, int i)
 {
 	return i >= 0 && i < v->nsigners ? v->signers[i] : NULL;
+}
+
+size_t
+core_verifier_looked(const struct core_verifier *v)
+{
+	return v->looked;
 }
 
 size_t

@@ -95,6 +95,8 @@ on_answer(struct px_fetch *f, void *arg)
 	}
 	k->k_retries = 0;
 	/* an answer over need.max_len was cut off by the fetch: status 0 */
+	/* the referrers API may name a next page */
+	core_verifier_feed_link(k->k_run, px_fetch_link(f));
 	/* the reason (which parses an error body) only for an answer that
 	 * needs one: a 200 list may be 4 MiB, parsed once by the driver */
 	core_verifier_feed(k->k_run, st, body, len, st == 200 || st == 404 ?
@@ -115,7 +117,7 @@ issue(struct px_sigcheck *k)
 {
 	struct core_vneed	 need;
 	struct px_request	 rq;
-	char			 target[1024], err[400];
+	char			 target[CORE_LINK_MAX + CORE_NAME_MAX + 300], err[400];
 
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "GET";
@@ -148,6 +150,19 @@ issue(struct px_sigcheck *k)
 		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
 		    k->k_sigrepo, need.ref);
 		rq.accept = CORE_MT_ACCEPT_ALL;
+		break;
+	case CORE_VN_REFERRERS_NEXT:
+		/* the registry's next page, of this repository only */
+		snprintf(target, sizeof(target), "/v2/%s/referrers/",
+		    k->k_sigrepo);
+		if (strncmp(need.ref, target, strlen(target)) != 0) {
+			core_verifier_feed(k->k_run, 0, NULL, 0, "the next "
+			    "page the registry named is not in this "
+			    "repository");
+			return -1;
+		}
+		snprintf(target, sizeof(target), "%s", need.ref);
+		rq.accept = CORE_MT_OCI_INDEX;
 		break;
 	case CORE_VN_LOG_ENTRY:
 	case CORE_VN_LOG_PROOF:

@@ -564,8 +564,9 @@ queue_write(struct px_sign *s)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s/rekor-queue", s->s_conf->state_dir);
 	(void)mkdir(dir, 0700);
+	/* one entry per image and signature (a bundle's is made anew) */
 	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, s->s_digest + 7,
-	    s->s_pdigest + 7);
+	    s->s_rekor_dsse ? "bundle" : s->s_pdigest + 7);
 	n = 4 * ((s->s_mlen + 2) / 3) + 1;
 	m64 = malloc(n);
 	if (m64 == NULL || mbedtls_base64_encode((unsigned char *)m64, n, &n,
@@ -774,10 +775,12 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	}
 	stats.rekor_failed++;
 	if (s->s_rekor_dsse)
-		/* a bundle without its entry: no queue for bundles yet */
+		/* a bundle without its entry; the queued upload writes
+		 * another referrer, with it */
 		px_warn("%s@%s: Rekor upload failed, the bundle is written "
-		    "without an entry (best-effort): %s", s->s_repo,
-		    s->s_digest, reason);
+		    "without an entry (best-effort%s): %s", s->s_repo,
+		    s->s_digest, queue_write(s) == 0 ? ", queued for a later "
+		    "upload" : "", reason);
 	else
 		px_warn("%s@%s: Rekor upload failed, signing without a bundle "
 		    "(best-effort%s): %s", s->s_repo, s->s_digest,
@@ -935,6 +938,14 @@ bundle_round(struct px_sign *s)
 	s->s_pkey[0] = s->s_conf->sign_key;
 	s->s_ptrust.keys = s->s_pkey;
 	s->s_ptrust.nkeys = 1;
+	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
+		/* rekor_upload required, or a queued upload: only one of
+		 * ours with its log entry is there already (a best-effort
+		 * push may have left one without) */
+		s->s_ptrust.rekor = s->s_conf->rekor_keys;
+		s->s_ptrust.nrekor = (size_t)s->s_conf->nrekor_keys;
+		s->s_ptrust.rekor_required = 1;
+	}
 	memset(&o, 0, sizeof(o));
 	o.trust = &s->s_ptrust;
 	o.threshold = 1;
@@ -1443,6 +1454,8 @@ mirror_next_registry(struct px_sign *s)
 		    &s->s_mtrust, &o);
 		o.threshold = 1;
 		o.all = 1;
+		o.bundles = 1;	/* cosign v3's referrers too, copied whole */
+		o.keep = 1;
 		s->s_mrun = core_verifier_new(&o, s->s_digest);
 		memset(&rq, 0, sizeof(rq));
 		rq.endpoint = s->s_mep;
@@ -1457,13 +1470,97 @@ mirror_next_registry(struct px_sign *s)
 	}
 }
 
-/* Copy the next valid layer's payload here, or go to the next mirror. */
+static void	on_mirror_referrer(void *, const struct px_rw_result *);
+static void	mirror_next_layer(struct px_sign *);
+
+/*
+ * A valid cosign v3 signature at the mirror: its referrer, byte for byte
+ * (the same digest), with its bundle, written here as signet writes its
+ * own (refwrite.c: the blobs, the referrer, the sha256-<hex> index where
+ * the registry has no referrers API).  -1 when it cannot be taken.
+ */
+static int
+mirror_referrer(struct px_sign *s, const struct core_vvalid *vv)
+{
+	const char	*m = s->s_policy->mirrors[s->s_mi], *cfg;
+	json_t		*o;
+	int		 empty;
+
+	if (vv->manifest == NULL || vv->bundle == NULL) {
+		px_warn("%s@%s: mirror %s: referrer %s not taken: out of "
+		    "memory", s->s_repo, s->s_digest, m, vv->ref);
+		return -1;
+	}
+	/* refwrite.c uploads the empty config every cosign referrer has */
+	o = json_loadb(vv->manifest, vv->mlen, 0, NULL);
+	cfg = json_string_value(json_object_get(json_object_get(o, "config"),
+	    "digest"));
+	empty = cfg != NULL && strcmp(cfg, CORE_EMPTY_DIGEST) == 0;
+	json_decref(o);
+	if (!empty) {
+		px_warn("%s@%s: mirror %s: referrer %s not taken: its config "
+		    "is not the empty one", s->s_repo, s->s_digest, m,
+		    vv->ref);
+		return -1;
+	}
+	s->s_rw = px_refwrite_start(&(struct px_refwrite_req){
+	    .up = s->s_up, .base = s->s_base, .endpoint = &s->s_conf->up,
+	    .repo = s->s_sigrepo,
+	    .authorization = s->s_own_auth ? s->s_sigauth : s->s_auth,
+	    .user_agent = s->s_ua, .origin = s->s_origin,
+	    .subject = s->s_digest, .bundle = vv->bundle, .blen = vv->blen,
+	    .referrer = vv->manifest, .create = 1,
+	    .attempts = SIGN_ATTEMPTS }, on_mirror_referrer, s);
+	if (s->s_rw == NULL) {
+		px_warn("%s@%s: mirror %s: referrer %s not taken: cannot "
+		    "start writing it", s->s_repo, s->s_digest, m, vv->ref);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_mirror_referrer(void *arg, const struct px_rw_result *r)
+{
+	struct px_sign	*s = arg;
+	const char	*m = s->s_policy->mirrors[s->s_mi];
+
+	switch (r->outcome) {
+	case PX_RW_WRITTEN:
+		px_info("%s@%s: a signature (referrer %s) taken from mirror "
+		    "%s", s->s_repo, s->s_digest, r->referrer, m);
+		break;
+	case PX_RW_PRESENT:
+		break;
+	default:
+		px_warn("%s@%s: copying referrer %s from mirror %s: %s",
+		    s->s_repo, s->s_digest, r->referrer, m, r->message);
+		break;
+	}
+	px_refwrite_free(s->s_rw);
+	s->s_rw = NULL;
+	s->s_ml++;
+	mirror_next_layer(s);
+}
+
+/*
+ * Copy the next valid signature here (a .sig layer's payload blob, merged
+ * into the list later; a referrer, written now), or go to the next mirror.
+ */
 static void
 mirror_next_layer(struct px_sign *s)
 {
-	char	target[600];
+	const struct core_vvalid	*vv;
+	char				 target[600];
 
 	while (s->s_ml < core_verifier_nvalid(s->s_mrun)) {
+		vv = core_verifier_valid(s->s_mrun, s->s_ml);
+		if (vv->layer == CORE_VVALID_REFERRER) {
+			if (mirror_referrer(s, vv) == 0)
+				return;
+			s->s_ml++;
+			continue;
+		}
 		snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/",
 		    s->s_sigrepo);
 		s->s_mstep = 2;
@@ -1487,12 +1584,10 @@ mirror_on_verdict(void *arg, struct core_verifier *run)
 	if (d == CORE_VERDICT_INDETERMINATE)
 		px_warn("%s@%s: mirror %s: %s", s->s_repo, s->s_digest, m,
 		    reason);
-	else if (core_verifier_nvalid(run) < core_sigman_count(
-	    core_verifier_list(run)))
+	else if (core_verifier_nvalid(run) < core_verifier_looked(run))
 		px_info("%s@%s: %zu of %zu signature(s) from mirror %s taken; "
 		    "one not taken: %s", s->s_repo, s->s_digest,
-		    core_verifier_nvalid(run), core_sigman_count(
-		    core_verifier_list(run)), m,
+		    core_verifier_nvalid(run), core_verifier_looked(run), m,
 		    core_verifier_last_refusal(run) != NULL ?
 		    core_verifier_last_refusal(run) : reason);
 	s->s_ml = 0;

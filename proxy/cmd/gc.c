@@ -69,25 +69,6 @@ gc_send(struct gc *g, const char *method, const char *target,
 	return 0;
 }
 
-/* "</v2/x/tags/list?last=..&n=..>; rel="next"" -> the path */
-static int
-next_page(const char *link, char *out, size_t len)
-{
-	const char	*a = strchr(link, '<');
-	const char	*b = a != NULL ? strchr(a, '>') : NULL;
-
-	if (b == NULL || strstr(b, "rel=\"next\"") == NULL)
-		return -1;
-	a++;
-	if (strncmp(a, "http", 4) == 0) {	/* absolute: keep the path */
-		a = strstr(a, "/v2/");
-		if (a == NULL || a > b)
-			return -1;
-	}
-	snprintf(out, len, "%.*s", (int)(b - a), a);
-	return 0;
-}
-
 static void
 on_tags(struct px_fetch *f, void *arg)
 {
@@ -117,7 +98,7 @@ on_tags(struct px_fetch *f, void *arg)
 	}
 	json_decref(o);
 	link = px_fetch_link(f);
-	if (link != NULL && next_page(link, next, sizeof(next)) == 0) {
+	if (link != NULL && core_link_next(link, next, sizeof(next)) == 0) {
 		gc_send(g, "GET", next, on_tags);
 		return;
 	}

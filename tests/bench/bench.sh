@@ -3,10 +3,14 @@
 # shellcheck disable=SC2154,SC2317
 # tests/bench/bench.sh: signet against nginx and against the bare registry.
 #
-# One run starts a docker-registry (CNCF distribution), nginx as a plain
-# reverse proxy in front of it, and signet in front of it, all on free
+# One run starts a docker-registry (CNCF distribution), nginx in front of it
+# configured as registry operators run it (proxy_buffering off,
+# proxy_request_buffering off, proxy_buffer_size 1m, proxy_buffers 4 1m,
+# keepalive upstream, HTTP/1.1), and signet in front of it, all on free
 # loopback ports in a private temporary directory, and measures for each of
-# the three targets (direct, nginx, signet):
+# the targets (direct, nginx, signet; with BENCH_NGINX_DEFAULT=1 also
+# nginx_buf, nginx with its default buffering, which spools large answers
+# to a temporary file):
 #
 #   blob push   monolithic: POST .../blobs/uploads/, then PUT <Location>&digest=
 #               with a BENCH_BLOB_MIB random blob as the body (curl -T)
@@ -14,20 +18,23 @@
 #   HEAD        BENCH_HEADS manifest HEADs from BENCH_CONCURRENCY keep-alive
 #               clients (python3 threads), per-request latency p50/p99
 #
-# and, for the two proxies, CPU seconds (utime+stime from /proc/PID/stat,
-# delta over that target's work) and peak RSS (VmHWM).  Then it prints the
-# signet/nginx ratios against the targets in tests/bench/README.
+# and, for the proxies, CPU seconds (utime+stime from /proc/PID/stat, delta
+# over that target's work) and peak RSS (VmHWM).  Then it prints the
+# signet/nginx ratios (against the tuned nginx) and the goals of
+# tests/bench/README.
 #
 # Environment:
-#   BENCH_BLOB_MIB=1024       blob size in MiB
+#   BENCH_BLOB_MIB=512        blob size in MiB
 #   BENCH_HEADS=2000          manifest HEADs per target
 #   BENCH_CONCURRENCY=16      concurrent HEAD clients
-#   BENCH_ROUNDS=3            rounds; each round runs the push, the pull and
+#   BENCH_ROUNDS=5            rounds; each round runs the push, the pull and
 #                             the HEADs against direct, nginx, signet in turn
 #                             (the order rotates from round to round), and the
 #                             medians over the rounds are reported
-#   BENCH_NGINX_BUFFERING=on  nginx proxy_buffering (on is nginx's default)
-#   BENCH_NGINX_WORKERS=1     nginx worker_processes (signet is one process)
+#   BENCH_NGINX_DEFAULT=0     1: a fourth target, nginx_buf, with nginx's
+#                             default proxy_buffering on and buffer sizes
+#   BENCH_NGINX_WORKERS=1     nginx worker_processes
+#   BENCH_SIGNET_WORKERS=     signet's workers (default: signet's default)
 #   BENCH_KEEP=1              keep the temporary directory and logs
 #   SIGNET=PATH               the signet binary (default: the build tree's
 #                             signet next to the sources, or signet on PATH)
@@ -37,12 +44,13 @@
 # The script installs nothing; it says what is missing.
 set -eu
 
-BLOB_MIB=${BENCH_BLOB_MIB:-1024}
+BLOB_MIB=${BENCH_BLOB_MIB:-512}
 HEADS=${BENCH_HEADS:-2000}
 CONC=${BENCH_CONCURRENCY:-16}
-ROUNDS=${BENCH_ROUNDS:-3}
-NGX_BUFFERING=${BENCH_NGINX_BUFFERING:-on}
+ROUNDS=${BENCH_ROUNDS:-5}
+NGX_DEFAULT=${BENCH_NGINX_DEFAULT:-0}
 NGX_WORKERS=${BENCH_NGINX_WORKERS:-1}
+SIG_WORKERS=${BENCH_SIGNET_WORKERS:-}
 
 BENCH=bench
 BENCH_TOOLS="docker-registry nginx curl python3 sha256sum awk ps timeout"
@@ -57,14 +65,17 @@ for v in BLOB_MIB HEADS CONC ROUNDS NGX_WORKERS; do
 	esac
 	[ "$val" -gt 0 ] || die "$v must be a positive integer"
 done
-case $NGX_BUFFERING in
-on | off) ;;
-*) die "BENCH_NGINX_BUFFERING must be on or off" ;;
+case $NGX_DEFAULT in
+0 | 1) ;;
+*) die "BENCH_NGINX_DEFAULT must be 0 or 1" ;;
+esac
+case $SIG_WORKERS in
+*[!0-9]*) die "BENCH_SIGNET_WORKERS must be a positive integer" ;;
 esac
 
-# three distinct free loopback ports
-read -r REG_PORT NGX_PORT SIG_PORT <<EOF
-$(free_ports 3)
+# four distinct free loopback ports
+read -r REG_PORT NGX_PORT SIG_PORT NGB_PORT <<EOF
+$(free_ports 4)
 EOF
 
 # proc_cpu PID...: utime+stime of the processes, in seconds
@@ -91,11 +102,15 @@ calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
     "${HEADS} manifest HEADs x ${CONC} clients, per target"
 print_versions nginx
-echo "nginx setup: plain reverse proxy, proxy_buffering ${NGX_BUFFERING}" \
-    "(nginx default: on), proxy_request_buffering off," \
+echo "nginx setup (the reference, as a registry front): proxy_buffering off," \
+    "proxy_request_buffering off, proxy_buffer_size 1m, proxy_buffers 4 1m," \
     "client_max_body_size 0, proxy_http_version 1.1, upstream keepalive 32," \
     "${NGX_WORKERS} worker(s), access_log off"
-echo "signet setup: defaults (buffer_bytes 256 KiB), log level warn," \
+if [ "$NGX_DEFAULT" = 1 ]; then
+	echo "nginx_buf setup: the same with nginx's default buffering" \
+	    "(proxy_buffering on, default buffer sizes)"
+fi
+echo "signet setup: defaults, workers ${SIG_WORKERS:-default}, log level warn," \
     "access log off"
 echo
 
@@ -124,35 +139,45 @@ PIDS="$PIDS $REG_PID"
 
 # --- nginx -----------------------------------------------------------------------
 
-mkdir -p "$T/nginx"
 ngx_user=""
 if [ "$(id -u)" = 0 ]; then
 	# workers must reach the private temporary directory
 	ngx_user="user $(id -un) $(id -gn);"
 fi
-cat >"$T/nginx/nginx.conf" <<EOF
+# nginx_conf DIR PORT BUFFERING: a configuration; BUFFERING "tuned" is the
+# reference (as operators front a registry), "default" nginx's defaults
+nginx_conf() {
+	mkdir -p "$1"
+	if [ "$3" = tuned ]; then
+		bufs="proxy_buffering off;
+			proxy_buffer_size 1m;
+			proxy_buffers 4 1m;"
+	else
+		bufs="proxy_buffering on;"
+	fi
+	cat >"$1/nginx.conf" <<EOF
 $ngx_user
 daemon off;
 master_process on;
 worker_processes $NGX_WORKERS;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 events {
 	worker_connections 1024;
 }
 http {
 	access_log off;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
+	client_body_temp_path $1/body;
+	proxy_temp_path $1/proxy;
+	fastcgi_temp_path $1/fastcgi;
+	uwsgi_temp_path $1/uwsgi;
+	scgi_temp_path $1/scgi;
 	upstream registry {
 		server 127.0.0.1:$REG_PORT;
 		keepalive 32;
 	}
 	server {
-		listen 127.0.0.1:$NGX_PORT;
+		listen 127.0.0.1:$2;
 		client_max_body_size 0;
 		location / {
 			proxy_pass http://registry;
@@ -160,17 +185,26 @@ http {
 			proxy_set_header Connection "";
 			proxy_set_header Host \$http_host;
 			proxy_request_buffering off;
-			proxy_buffering $NGX_BUFFERING;
+			$bufs
 			proxy_read_timeout 600s;
 			proxy_send_timeout 600s;
 		}
 	}
 }
 EOF
+}
+nginx_conf "$T/nginx" "$NGX_PORT" tuned
 nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
     >"$T/nginx.log" 2>&1 &
 NGX_PID=$!
 PIDS="$PIDS $NGX_PID"
+if [ "$NGX_DEFAULT" = 1 ]; then
+	nginx_conf "$T/nginx-buf" "$NGB_PORT" default
+	nginx -p "$T/nginx-buf" -e "$T/nginx-buf/error.log" \
+	    -c "$T/nginx-buf/nginx.conf" >"$T/nginx-buf.log" 2>&1 &
+	NGB_PID=$!
+	PIDS="$PIDS $NGB_PID"
+fi
 
 # --- signet ------------------------------------------------------------------------
 
@@ -178,7 +212,8 @@ cat >"$T/signet.json" <<EOF
 {
   "listen": ["127.0.0.1:$SIG_PORT"],
   "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
-  "log": {"level": "warn", "access": false}
+  "log": {"level": "warn", "access": false}${SIG_WORKERS:+,
+  "workers": $SIG_WORKERS}
 }
 EOF
 "$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
@@ -190,6 +225,10 @@ wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
 wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 NGX_WORKER_PIDS=$(ps -o pid= --ppid "$NGX_PID" | tr -d ' ' | tr '\n' ' ')
 [ -n "$NGX_WORKER_PIDS" ] || die "no nginx worker processes"
+if [ "$NGX_DEFAULT" = 1 ]; then
+	wait_ready nginx_buf "$NGB_PID" "http://127.0.0.1:$NGB_PORT/v2/"
+	NGB_WORKER_PIDS=$(ps -o pid= --ppid "$NGB_PID" | tr -d ' ' | tr '\n' ' ')
+fi
 
 # --- test data ------------------------------------------------------------------------
 
@@ -324,11 +363,17 @@ EOF
 # --- measurements -------------------------------------------------------------------
 
 TARGETS="direct nginx signet"
+PROXIES="nginx signet"
+if [ "$NGX_DEFAULT" = 1 ]; then
+	TARGETS="$TARGETS nginx_buf"
+	PROXIES="$PROXIES nginx_buf"
+fi
 port_of() {
 	case $1 in
 	direct) echo "$REG_PORT" ;;
 	nginx) echo "$NGX_PORT" ;;
 	signet) echo "$SIG_PORT" ;;
+	nginx_buf) echo "$NGB_PORT" ;;
 	esac
 }
 pids_of() {
@@ -336,10 +381,11 @@ pids_of() {
 	direct) echo "$REG_PID" ;;
 	nginx) echo "$NGX_PID $NGX_WORKER_PIDS" ;;
 	signet) echo "$SIG_PID" ;;
+	nginx_buf) echo "$NGB_PID $NGB_WORKER_PIDS" ;;
 	esac
 }
 # the proxies' CPU, accumulated per target and phase: CPU_<target>_<phase>
-for t in nginx signet; do
+for t in $PROXIES; do
 	for ph in push pull head; do
 		eval "CPU_${t}_${ph}=0"
 	done
@@ -491,6 +537,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	2) order="nginx signet direct" ;;
 	0) order="signet direct nginx" ;;
 	esac
+	[ "$NGX_DEFAULT" = 1 ] && order="$order nginx_buf"
 	for t in $order; do
 		push "$t" "$r"
 		alive
@@ -511,20 +558,26 @@ echo "# measurements took ${SECONDS} s"
 
 # --- report ---------------------------------------------------------------------------
 
-for t in nginx signet; do
+for t in $PROXIES; do
 	eval "CPU_${t}_total=\$(calc \"\$CPU_${t}_push + \$CPU_${t}_pull + \$CPU_${t}_head\" 2)"
+	eval "GPUSH_$t=\$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
+	eval "GPULL_$t=\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
 done
 RSS_signet=$(calc "$(proc_hwm_kib "$SIG_PID") / 1024" 1)
 # shellcheck disable=SC2086
 RSS_nginx=$(calc "$(proc_hwm_kib $NGX_WORKER_PIDS) / 1024" 1)
 RSS_nginx_master=$(calc "$(proc_hwm_kib "$NGX_PID") / 1024" 1)
 RSS_direct=$(calc "$(proc_hwm_kib "$REG_PID") / 1024" 1)
+if [ "$NGX_DEFAULT" = 1 ]; then
+	# shellcheck disable=SC2086
+	RSS_nginx_buf=$(calc "$(proc_hwm_kib $NGB_WORKER_PIDS) / 1024" 1)
+fi
 
 echo
 echo "results: medians of $ROUNDS round(s); a round is one ${BLOB_MIB} MiB push," \
     "one ${BLOB_MIB} MiB pull and $HEADS manifest HEADs from $CONC" \
     "keep-alive clients"
-printf '%-7s %10s %10s %10s %10s %8s  %-22s %s\n' target "push MiB/s" \
+printf '%-9s %10s %10s %10s %10s %8s  %-22s %s\n' target "push MiB/s" \
     "pull MiB/s" "HEAD p50" "HEAD p99" "HEAD/s" "CPU s push/pull/HEAD" \
     "peak RSS"
 for t in $TARGETS; do
@@ -539,26 +592,25 @@ for t in $TARGETS; do
 		eval "cpu=\"\$CPU_${t}_push/\$CPU_${t}_pull/\$CPU_${t}_head\""
 		eval "rss=\"\$RSS_$t MiB\""
 	fi
-	printf '%-7s %10s %10s %7s ms %7s ms %8s  %-22s %s\n' "$t" "$pu" "$pl" \
+	printf '%-9s %10s %10s %7s ms %7s ms %8s  %-22s %s\n' "$t" "$pu" "$pl" \
 	    "$p50" "$p99" "$rps" "$cpu" "$rss"
 done
 echo "per round (MiB/s push | MiB/s pull | HEAD p50 ms | HEAD p99 ms):"
 for t in $TARGETS; do
 	eval "echo \"  $t:\$PUSH_$t |\$PULL_$t |\$P50_$t |\$P99_$t\""
 done
-echo "CPU: utime+stime over all rounds (nginx: master and worker(s)); total" \
-    "nginx ${CPU_nginx_total} s, signet ${CPU_signet_total} s"
-for t in nginx signet; do
-	eval "echo \"  $t: \$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 2) s per GiB pushed," \
-	    "\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 2) s per GiB pulled," \
+echo "CPU: utime+stime over all rounds (nginx: master and worker(s))"
+for t in $PROXIES; do
+	eval "echo \"  $t: \$CPU_${t}_total s in all; \$GPUSH_$t s per GiB pushed," \
+	    "\$GPULL_$t s per GiB pulled," \
 	    "\$(calc \"\$CPU_${t}_head * 1000000 / ($ROUNDS * ($HEADS + $CONC * 4))\" 0) us per HEAD\""
 done
 echo "peak RSS: VmHWM; nginx: its worker(s) (master: ${RSS_nginx_master} MiB)"
 
-# verdict NAME VALUE OP LIMIT: PASS/MISS for a ratio
+# verdict VALUE OP LIMIT: PASS/MISS
 verdict() {
-	case $2 in FAIL | n/a) echo "-"; return 0 ;; esac
-	if awk "BEGIN { exit !($2 $3 $4) }"; then echo PASS; else echo MISS; fi
+	case $1 in FAIL | n/a) echo "-"; return 0 ;; esac
+	if awk "BEGIN { exit !($1 $2 $3) }"; then echo PASS; else echo MISS; fi
 }
 ratio() {
 	# ratio A B: A/B, or FAIL/n/a
@@ -567,44 +619,46 @@ ratio() {
 }
 rpush=$(ratio "$MPUSH_signet" "$MPUSH_nginx")
 rpull=$(ratio "$MPULL_signet" "$MPULL_nginx")
+rcpush=$(ratio "$GPUSH_signet" "$GPUSH_nginx")
+rcpull=$(ratio "$GPULL_signet" "$GPULL_nginx")
+rp50=$(ratio "$MP50_signet" "$MP50_nginx")
 case "$MP50_direct $MP50_nginx $MP50_signet" in
-*FAIL*) add_s=FAIL add_n=FAIL rlat=FAIL ;;
+*FAIL*) add_s=FAIL add_n=FAIL ;;
 *)
 	add_s=$(calc "$MP50_signet - $MP50_direct" 3)
 	add_n=$(calc "$MP50_nginx - $MP50_direct" 3)
-	rlat=$(ratio "$add_s" "$add_n")
 	;;
 esac
-case "$MP99_direct $MP99_nginx $MP99_signet" in
-*FAIL*) add99_s=FAIL add99_n=FAIL ;;
-*)
-	add99_s=$(calc "$MP99_signet - $MP99_direct" 3)
-	add99_n=$(calc "$MP99_nginx - $MP99_direct" 3)
-	;;
-esac
-rrss=$(ratio "$RSS_signet" "$RSS_nginx")
-rcpu=$(ratio "$CPU_signet_total" "$CPU_nginx_total")
 
 echo
-echo "signet / nginx"
-printf '  %-28s %6s   target >= 0.90   %s\n' "push throughput" "$rpush" \
-    "$(verdict push "$rpush" '>=' 0.9)"
-printf '  %-28s %6s   target >= 0.90   %s\n' "pull throughput" "$rpull" \
-    "$(verdict pull "$rpull" '>=' 0.9)"
-printf '  %-28s %6s   target <= 1.50   %s   (p50 added: signet %s ms, nginx %s ms; p99 added: signet %s ms, nginx %s ms)\n' \
-    "added HEAD latency (p50)" "$rlat" "$(verdict lat "$rlat" '<=' 1.5)" \
-    "$add_s" "$add_n" "$add99_s" "$add99_n"
-printf '  %-28s %6s   signet %s MiB < 64 MiB: %s   (nginx worker %s MiB)\n' \
-    "peak RSS" "$rrss" "$RSS_signet" "$(verdict rss "$RSS_signet" '<' 64)" \
-    "$RSS_nginx"
-printf '  %-28s %6s   (signet %s s, nginx %s s)\n' "CPU seconds" "$rcpu" \
-    "$CPU_signet_total" "$CPU_nginx_total"
-if [ "$rlat" = n/a ]; then
-	echo "  (nginx added no measurable p50 latency over direct: the latency" \
-	    "ratio is undefined)"
+echo "signet / nginx (tuned as a registry front; goals of issue #13)"
+printf '  %-30s %6s   goal >= 1.00   %s   (signet %s, nginx %s MiB/s)\n' \
+    "push throughput" "$rpush" "$(verdict "$rpush" '>=' 1.0)" \
+    "$MPUSH_signet" "$MPUSH_nginx"
+printf '  %-30s %6s   goal >= 1.00   %s   (signet %s, nginx %s MiB/s)\n' \
+    "pull throughput" "$rpull" "$(verdict "$rpull" '>=' 1.0)" \
+    "$MPULL_signet" "$MPULL_nginx"
+printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s)\n' \
+    "CPU seconds per GiB pushed" "$rcpush" "$(verdict "$rcpush" '<=' 1.0)" \
+    "$GPUSH_signet" "$GPUSH_nginx"
+printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s)\n' \
+    "CPU seconds per GiB pulled" "$rcpull" "$(verdict "$rcpull" '<=' 1.0)" \
+    "$GPULL_signet" "$GPULL_nginx"
+printf '  %-30s %6s   goal <= 1.05   %s   (p50 added over direct: signet %s ms, nginx %s ms)\n' \
+    "manifest HEAD p50, $CONC clients" "$rp50" "$(verdict "$rp50" '<=' 1.05)" \
+    "$add_s" "$add_n"
+printf '  %-30s %6s   goal < 16 MiB  %s   (nginx worker %s MiB; the goal is for a 2 GiB blob, this run: %s MiB)\n' \
+    "signet peak RSS (MiB)" "$RSS_signet" "$(verdict "$RSS_signet" '<' 16)" \
+    "$RSS_nginx" "$BLOB_MIB"
+if [ "$NGX_DEFAULT" = 1 ]; then
+	echo "signet / nginx_buf (nginx's default buffering, for comparison):" \
+	    "push $(ratio "$MPUSH_signet" "$MPUSH_nginx_buf")," \
+	    "pull $(ratio "$MPULL_signet" "$MPULL_nginx_buf")," \
+	    "CPU per GiB pushed $(ratio "$GPUSH_signet" "$GPUSH_nginx_buf")," \
+	    "pulled $(ratio "$GPULL_signet" "$GPULL_nginx_buf")"
 fi
 # what the servers complained about (warn and above), for a look
-for f in signet.log nginx/error.log registry.log; do
+for f in signet.log nginx/error.log nginx-buf/error.log registry.log; do
 	[ -s "$T/$f" ] || continue
 	echo
 	echo "$f: $(wc -l <"$T/$f") line(s), the first ones:"

@@ -229,6 +229,30 @@ def quirk_front(port, upstream, quirk):
                 swallowed.append(self.path)
                 self.reply(201)
                 return
+            m = re.match(r"^/v2/(.+)/referrers/(sha256:[0-9a-f]{64})(\?page=(\d+))?$", self.path)
+            if quirks & {"referrers-pages", "referrers-pages-away"} and self.command == "GET" and m:
+                # the referrers API in pages of one descriptor, each with a
+                # Link to the next (REGISTRIES.md P2), answered from the
+                # upstream's sha256-<hex> index; "-away" names a page of
+                # another repository
+                c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                c0.request("GET", "/v2/%s/manifests/sha256-%s" % (m.group(1), m.group(2)[7:]),
+                           headers={"Accept": "application/vnd.oci.image.index.v1+json"})
+                r0 = c0.getresponse()
+                idx = json.loads(r0.read()) if r0.status == 200 else {"manifests": []}
+                c0.close()
+                page = int(m.group(4) or 0)
+                descs = idx.get("manifests", [])
+                counts["pages"] = counts.get("pages", 0) + 1
+                hdrs = {"Content-Type": "application/vnd.oci.image.index.v1+json"}
+                if page + 1 < len(descs):
+                    repo = m.group(1) if "referrers-pages" in quirks else "elsewhere/app"
+                    hdrs["Link"] = '</v2/%s/referrers/%s?page=%d>; rel="next"' % (
+                        repo, m.group(2), page + 1)
+                self.reply(200, json.dumps({"schemaVersion": 2,
+                                            "mediaType": "application/vnd.oci.image.index.v1+json",
+                                            "manifests": descs[page:page + 1]}).encode(), hdrs)
+                return
             if "slow" in quirks:
                 import time
                 time.sleep(0.25)

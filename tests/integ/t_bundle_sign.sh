@@ -140,6 +140,7 @@ ec_keys rekor
 rport=$(free_port)
 $PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/rekor.key" "$T/rekor-state.json" \
     >"$T/rekor.log" 2>&1 &
+REKOR_PID=$!
 PIDS="$PIDS $!"
 REKOR=http://127.0.0.1:$rport
 wait_http "$REKOR/api/v1/log"
@@ -169,16 +170,115 @@ check "the log's checkpoint kept (grown by a consistency proof)" \
     sh -c "ls '$T/state/'checkpoint-* >/dev/null"
 stop_signet
 
-# 5. the configuration refuses what is not done yet, by name
-cat >"$T/bad.json" <<EOF
-{"listen": ["127.0.0.1:1"], "upstream": {"url": "$R"}, "signing": {"key": "$T/a.key"},
- "policies": [{"match": "*", "sign": "required", "signature_format": "bundle",
-   "mirror_signatures_from": ["http://127.0.0.1:2"]}]}
-EOF
-out=$("$SIGNET" check-config -c "$T/bad.json" 2>&1)
-expect_match "signature_format bundle with mirror_signatures_from: refused at load, by name" \
-    "$out" 'policies\[0\].signature_format: bundle with mirror_signatures_from is not supported'
-sed -i 's/"bundle"/"cosign3"/' "$T/bad.json"
-expect_match "an unknown signature_format is named" "$("$SIGNET" check-config -c "$T/bad.json" 2>&1)" \
-    'signature_format: "cosign3" is not one of legacy\|bundle\|both'
+# 5. best-effort with the log down: the bundle is written without an
+#    entry and the upload queued in state_dir; across a restart of signet,
+#    once the log is back, the queue writes a second referrer whose bundle
+#    carries the entry
+BE="\"signing\": {\"key\": \"$T/a.key\"}, \"state_dir\": \"$T/state\",
+ \"rekor\": {\"url\": \"$REKOR\", \"public_key\": \"$T/rekor.pub\", \"retry_seconds\": 1},
+ \"policies\": [
+ {\"match\": \"be/*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"rekor_upload\": \"best-effort\", \"keys\": [\"$T/a.pub\"]}]"
+kill "$REKOR_PID"
+wait "$REKOR_PID" 2>/dev/null
+start_signet "$R" "$BE"
+d5=$(mkimage "$T/img5" --layers 1 --size 20000 --seed be5)
+check "log down, best-effort: the push succeeds" $cpd "oci:$T/img5" "docker://$PROXY/be/app:1"
+check "  the failure is logged, queued" grep -q \
+    'Rekor upload failed, the bundle is written without an entry (best-effort, queued' "$T/signet.log"
+expect_eq "  one referrer" "$(index be/app "$d5" | grep -c .)" 1
+bundle_of be/app "$(index be/app "$d5")" "$T/b5.json"
+expect_eq "  its bundle verifies without a log" "$(SG verify --bundle "$T/b5.json" --key "$T/a.pub" \
+    --digest "$d5" --insecure-ignore-tlog >/dev/null 2>&1; echo $?)" 0
+check "  the upload is queued on disk" test -f "$T/state/rekor-queue/${d5#sha256:}-bundle.json"
+stop_signet
+start_signet "$R" "$BE"
+$PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/rekor.key" "$T/rekor-state.json" \
+    >>"$T/rekor.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "$REKOR/api/v1/log"
+for i in $(seq 1 100); do
+	[ -f "$T/state/rekor-queue/${d5#sha256:}-bundle.json" ] || break
+	sleep 0.1
+done
+check "the queued upload landed after the restart (queue empty)" \
+    test ! -f "$T/state/rekor-queue/${d5#sha256:}-bundle.json"
+refs5=$(index be/app "$d5")
+expect_eq "  a second referrer" "$(echo "$refs5" | grep -c .)" 2
+n=0
+for r in $refs5; do
+	bundle_of be/app "$r" "$T/b5r.json"
+	if SG verify --bundle "$T/b5r.json" --key "$T/a.pub" --digest "$d5" \
+	    --rekor-pub "$T/rekor.pub" >/dev/null 2>&1; then n=$((n + 1)); fi
+done
+expect_eq "  exactly one carries the log's entry, verified by @sigstore/verify" "$n" 1
+check "the same image pushed again: nothing queued" $cpd "oci:$T/img5" "docker://$PROXY/be/app:2"
+expect_eq "  still two referrers" "$(index be/app "$d5" | grep -c .)" 2
+check "  and no queue entry" test ! -f "$T/state/rekor-queue/${d5#sha256:}-bundle.json"
+stop_signet
+
+# 6. mirror_signatures_from with bundles: a push through signet of an
+#    image another registry holds signed by cosign v3 bundles takes the
+#    trusted ones, byte for byte, as referrers here; untrusted ones stay
+#    behind; in either signature_format
+start_registry mir
+M="http://$REG_mir"
+# mirror_image REPO SEED: the image at the mirror, with bundles by b
+# (trusted) and w (not), made by @sigstore/sign; its digest
+mirror_image() {
+	dm=$(mkimage "$T/m-$2" --layers 1 --size 20000 --seed "$2")
+	skopeo copy -q --dest-tls-verify=false "oci:$T/m-$2" "docker://$REG_mir/$1:1"
+	size=$(curl -s -H "Accept: $OCI" "$M/v2/$1/manifests/$dm" | wc -c)
+	for k in b w; do
+		SG sign-dsse --key "$T/$k.key" --digest "$dm" >"$T/mb-$k.json" || return 1
+		SG referrer --bundle "$T/mb-$k.json" --subject-digest "$dm" \
+		    --subject-media-type "$OCI" --subject-size "$size" >"$T/mm-$k.json"
+		$HELPERS bundle-referrer "$REG_mir" "$1" "$T/mm-$k.json" "$T/mb-$k.json" >/dev/null ||
+		    return 1
+	done
+	echo "$dm"
+}
+# signers REPO DIGEST: the keys (a, b, w) whose bundles the index lists
+signers() {
+	for r in $(index "$1" "$2"); do
+		bundle_of "$1" "$r" "$T/ms.json"
+		for k in a b w; do
+			SG verify --bundle "$T/ms.json" --key "$T/$k.pub" --digest "$2" \
+			    --insecure-ignore-tlog >/dev/null 2>&1 && echo "$k"
+		done
+	done | sort | tr '\n' ' '
+}
+start_signet "$R" "\"signing\": {\"key\": \"$T/a.key\"}, \"verify_cache\": {\"failure_ttl\": 0},
+ \"policies\": [
+ {\"match\": \"mb/*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"verify\": \"enforce\", \"keys\": [\"$T/a.pub\", \"$T/b.pub\"], \"threshold\": 2,
+  \"mirror_signatures_from\": [\"$M\"]},
+ {\"match\": \"ml/*\", \"sign\": \"required\",
+  \"keys\": [\"$T/a.pub\", \"$T/b.pub\"], \"mirror_signatures_from\": [\"$M\"]}]"
+d6=$(mirror_image mb/app mb6)
+expect_eq "the mirror holds bundles by b and w" "$(index mb/app "$d6" >/dev/null; R=$M signers mb/app "$d6")" "b w "
+check "a push through signet (bundle) of the mirror's image" \
+    skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$REG_mir/mb/app:1" "docker://$PROXY/mb/app:1"
+expect_eq "  signet's own and b's bundle here, not w's (checked by @sigstore/verify)" \
+    "$(signers mb/app "$d6")" "a b "
+check "  the taking is logged" grep -q "a signature (referrer sha256:[0-9a-f]*) taken from mirror $M" \
+    "$T/signet.log"
+check "  the untrusted one is logged with the reason" \
+    grep -q "1 of 2 signature(s) from mirror $M taken; one not taken:" "$T/signet.log"
+R=$M index mb/app "$d6" >"$T/mirror-refs"
+expect_eq "  b's referrer copied byte for byte (its digest is listed here)" \
+    "$(index mb/app "$d6" | grep -c -F -f "$T/mirror-refs")" 1
+expect_eq "  the image pulls through signet (threshold 2: a and b)" "$(pull mb/app:1)" ""
+check "pushed again" skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$REG_mir/mb/app:1" "docker://$PROXY/mb/app:2"
+expect_eq "  still two referrers" "$(index mb/app "$d6" | grep -c .)" 2
+d7=$(mirror_image ml/app ml7)
+check "a push through signet (legacy) of the mirror's image" \
+    skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$REG_mir/ml/app:1" "docker://$PROXY/ml/app:1"
+expect_eq "  b's bundle is a referrer here; w's is not" "$(signers ml/app "$d7")" "b "
+expect_eq "  signet's own signature in the .sig list" "$("$SIGNET" verify --key "$T/a.pub" \
+    --allow-http "$REG_up/ml/app:1" >/dev/null 2>&1; echo $?)" 0
+stop_signet
 finish

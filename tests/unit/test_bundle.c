@@ -487,7 +487,8 @@ built(void)
  */
 struct answer {
 	enum core_vneed_kind	 kind;
-	char			 ref[CORE_DIGEST_MAX + 80];
+	char			 ref[CORE_LINK_MAX + 1];
+	char			 link[CORE_LINK_MAX + 64];	/* or "" */
 	int			 status;
 	char			*body;
 	size_t			 len;
@@ -536,6 +537,35 @@ fakereg_free(struct fakereg *r)
 	r->n = 0;
 }
 
+/*
+ * opts.keep: each valid referrer comes with its manifest and bundle bytes,
+ * whose digests are the referrer's and the blob's (mirroring copies them
+ * as they are); without it, none.  Counted per drive.
+ */
+static int	kept, kept_bad;
+
+static void
+kept_check(const struct core_vvalid *vv, int keep)
+{
+	char	hex[65];
+
+	if (vv->layer != CORE_VVALID_REFERRER)
+		return;
+	if (!keep) {
+		kept_bad += vv->manifest != NULL || vv->bundle != NULL;
+		return;
+	}
+	if (vv->manifest == NULL || vv->bundle == NULL) {
+		kept_bad++;
+		return;
+	}
+	core_sha256_hex(vv->manifest, vv->mlen, hex);
+	kept_bad += strcmp(hex, vv->ref + 7) != 0;
+	core_sha256_hex(vv->bundle, vv->blen, hex);
+	kept_bad += strcmp(hex, vv->blob + 7) != 0;
+	kept++;
+}
+
 /* Run the driver; the verdict, with the reason and request count. */
 static enum core_verdict
 drive(const struct core_vopts *o, const char *digest, struct fakereg *r,
@@ -545,6 +575,7 @@ drive(const struct core_vopts *o, const char *digest, struct fakereg *r,
 	struct core_vneed	 need;
 	enum core_verdict	 d;
 	const char		*why;
+	size_t			 n;
 	int			 i;
 
 	*requests = 0;
@@ -555,6 +586,8 @@ drive(const struct core_vopts *o, const char *digest, struct fakereg *r,
 			if (r->a[i].kind == need.kind &&
 			    strcmp(r->a[i].ref, need.ref) == 0)
 				break;
+		core_verifier_feed_link(v, i < r->n && r->a[i].link[0] != '\0' ?
+		    r->a[i].link : NULL);
 		if (i == r->n)
 			core_verifier_feed(v, 404, "", 0, NULL);
 		else if (r->a[i].len > need.max_len)
@@ -566,6 +599,9 @@ drive(const struct core_vopts *o, const char *digest, struct fakereg *r,
 	d = core_verifier_verdict(v, &why);
 	snprintf(reason, rlen, "%s", why);
 	*nsigners = core_verifier_nsigners(v);
+	kept = kept_bad = 0;
+	for (n = 0; n < core_verifier_nvalid(v); n++)
+		kept_check(core_verifier_valid(v, n), o->keep);
 	core_verifier_free(v);
 	return d;
 }
@@ -640,6 +676,13 @@ driver(void)
 	CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
 	    CORE_VERDICT_ALLOW && req == 4 && ns == 1,
 	    "referrers API: %s, %d requests", reason, req);
+	CHECK(kept == 0 && kept_bad == 0, "no bytes kept unasked");
+	o.keep = 1;
+	CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+	    CORE_VERDICT_ALLOW && kept == 1 && kept_bad == 0,
+	    "keep: the referrer's and the bundle's bytes (%d, %d bad)", kept,
+	    kept_bad);
+	o.keep = 0;
 	/* the API fails: indeterminate, never a denial */
 	r.a[r.n - 1].status = 503;
 	CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
@@ -684,6 +727,52 @@ driver(void)
 	CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
 	    CORE_VERDICT_DENY && strstr(reason, "does not match") != NULL,
 	    "bundle altered: %s", reason);
+	/*
+	 * The referrers API in pages (Link: rel="next"): the referrer on
+	 * page 3 is found; a page of another image, a page that is no index,
+	 * and a registry that names a next page forever are not followed
+	 * past what they are.
+	 */
+	fakereg_free(&r);
+	referrer(&r, b, dg, mdig);
+	{
+		char	p2[200], p3[200];
+
+		snprintf(p2, sizeof(p2), "/v2/x/referrers/%s?n=1&p=2", dg);
+		snprintf(p3, sizeof(p3), "/v2/x/referrers/%s?n=1&p=3", dg);
+		put_json(&r, CORE_VN_REFERRERS, dg, json_pack("{s:i, s:s, s:[]}",
+		    "schemaVersion", 2, "mediaType", CORE_MT_OCI_INDEX,
+		    "manifests"), NULL);
+		snprintf(r.a[r.n - 1].link, sizeof(r.a[0].link), "<%s>; "
+		    "rel=\"next\"", p2);
+		put_json(&r, CORE_VN_REFERRERS_NEXT, p2, json_pack("{s:i, s:s, "
+		    "s:[]}", "schemaVersion", 2, "mediaType",
+		    CORE_MT_OCI_INDEX, "manifests"), NULL);
+		snprintf(r.a[r.n - 1].link, sizeof(r.a[0].link), "<http://"
+		    "reg:5000%s>; rel=\"next\"", p3);
+		put_json(&r, CORE_VN_REFERRERS_NEXT, p3, index_of(mdig,
+		    CORE_MT_SGBUNDLE_V03), NULL);
+		CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+		    CORE_VERDICT_ALLOW && req == 6, "a referrer on page 3: %s, "
+		    "%d requests", reason, req);
+		/* page 3 fails: indeterminate, not "no signature" */
+		r.a[r.n - 1].status = 503;
+		CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+		    CORE_VERDICT_INDETERMINATE, "page 3 fails: %s", reason);
+		/* page 2 names a page of another image: not followed */
+		r.a[r.n - 1].status = 200;
+		snprintf(r.a[r.n - 2].link, sizeof(r.a[0].link), "</v2/x/"
+		    "referrers/%s?p=3>; rel=\"next\"", other);
+		CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+		    CORE_VERDICT_DENY && req == 2 + 1, "another image's page: %s, "
+		    "%d requests", reason, req);
+		/* a page that names itself: CORE_REFERRERS_PAGES at most */
+		snprintf(r.a[r.n - 2].link, sizeof(r.a[0].link), "<%s>; "
+		    "rel=\"next\"", p2);
+		CHECK(drive(&o, dg, &r, reason, sizeof(reason), &req, &ns) ==
+		    CORE_VERDICT_DENY && req == 2 + CORE_REFERRERS_PAGES,
+		    "endless pages: %s, %d requests", reason, req);
+	}
 	json_decref(b);
 	/* threshold 2 across formats: a .sig layer by B, a bundle by A */
 	{

@@ -169,9 +169,43 @@ test_image_refs(void)
 	    "repo only refuses a tag");
 }
 
+/* Link: rel="next" -> a path and query on the same registry */
+static void
+test_links(void)
+{
+	char	out[CORE_LINK_MAX + 1], big[CORE_LINK_MAX + 64];
+
+	CHECK(core_link_next("</v2/a/tags/list?last=x&n=2>; rel=\"next\"",
+	    out, sizeof(out)) == 0 && strcmp(out, "/v2/a/tags/list?last=x&n=2")
+	    == 0, "relative: %s", out);
+	CHECK(core_link_next("<https://reg.example:5000/v2/a/referrers/d?n=1>; "
+	    "rel=next", out, sizeof(out)) == 0 &&
+	    strcmp(out, "/v2/a/referrers/d?n=1") == 0,
+	    "absolute: the host dropped: %s", out);
+	CHECK(core_link_next("</v2/a/tags/list?last=a..b>; rel=\"next\"", out,
+	    sizeof(out)) == 0, "a tag with .. in the query");
+	CHECK(core_link_next("</v2/a/../b/tags/list>; rel=\"next\"", out,
+	    sizeof(out)) == -1, ".. in the path");
+	CHECK(core_link_next("</v2/a/tags/list>; rel=\"prev\"", out,
+	    sizeof(out)) == -1, "not next");
+	CHECK(core_link_next("<//evil.example/v2/a>; rel=\"next\"", out,
+	    sizeof(out)) == -1, "scheme-relative");
+	CHECK(core_link_next("</token?x=1>; rel=\"next\"", out,
+	    sizeof(out)) == -1, "not under /v2/");
+	CHECK(core_link_next("</v2/a b>; rel=\"next\"", out, sizeof(out)) == -1,
+	    "a space");
+	CHECK(core_link_next("</v2/a; rel=\"next\"", out, sizeof(out)) == -1,
+	    "no closing bracket");
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "</v2/", 5);
+	snprintf(big + sizeof(big) - 16, 16, ">; rel=\"next\"");
+	CHECK(core_link_next(big, out, sizeof(out)) == -1, "too long");
+}
+
 int
 main(void)
 {
+	test_links();
 	test_names();
 	test_image_refs();
 	test_tags_digests();
