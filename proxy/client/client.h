@@ -442,9 +442,15 @@ void	px_signer_abandon(struct px_sign *);
 /* Free the jobs still rechecking (at exit). */
 void	px_sign_shutdown(void);
 const char *px_sign_sigtag(const struct px_sign *);
-/* Retry one queued best-effort Rekor upload, if any (timer, state_dir). */
+/*
+ * Retry one queued best-effort Rekor upload, if any (timer, state_dir).
+ * When that upload lands, more(arg) is called (from the job's callback
+ * chain: the caller runs the next one from its loop), so a backlog drains
+ * one upload after the other while the log answers, not one per timer
+ * period; a failure waits for the next period.  more may be NULL.
+ */
 void	px_sign_queue_run(struct conf *, struct px_upstream *,
-	    struct event_base *);
+	    struct event_base *, void (*more)(void *), void *arg);
 const struct px_sign_stats *px_sign_stats(void);
 /*
  * Pending rechecks are kept in state_dir/rechecks: resume them (at start),

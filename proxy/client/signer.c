@@ -212,6 +212,8 @@ static TAILQ_HEAD(, px_sign) sign_background =
     TAILQ_HEAD_INITIALIZER(sign_background);
 static struct px_sign_stats stats;
 static struct px_sign *queue_job;	/* a queued Rekor upload, retried */
+static void (*queue_more)(void *);	/* it landed: the next one now */
+static void *queue_more_arg;
 
 static void	sign_step(struct px_sign *);
 static void	read_list(struct px_sign *);
@@ -550,7 +552,9 @@ next_json(DIR *d, const char *dir, char *path, size_t plen, json_t **o)
 /*
  * A best-effort upload that failed is queued on disk, in state_dir, so a
  * restart loses nothing: the manifest (to rebuild the same payload; the
- * signature is deterministic ECDSA, RFC 6979) and where it lives.
+ * signature is deterministic ECDSA, RFC 6979), where it lives, and the
+ * fingerprint of the key that signed it (only that key makes the same
+ * signature again).
  */
 static int
 queue_write(struct px_sign *s)
@@ -574,8 +578,9 @@ queue_write(struct px_sign *s)
 		free(m64);
 		return -1;
 	}
-	o = json_pack("{s:s, s:s, s:s}", "repository", s->s_repo,
-	    "content_type", s->s_ctype, "manifest", m64);
+	o = json_pack("{s:s, s:s, s:s, s:s}", "repository", s->s_repo,
+	    "content_type", s->s_ctype, "manifest", m64, "key",
+	    core_key_fingerprint(s->s_conf->sign_key));
 	free(m64);
 	rc = save_json(path, o);
 	json_decref(o);
@@ -2093,6 +2098,7 @@ px_sign_shutdown(void)
 		sign_destroy(queue_job);
 		queue_job = NULL;
 	}
+	queue_more = NULL;
 }
 
 struct px_sign *
@@ -2174,6 +2180,9 @@ queue_done(void *arg, const struct px_signer_result *r)
 		px_info("queued Rekor upload done for %s@%s (%s)", s->s_repo,
 		    s->s_digest, r->message);
 		unlink(s->s_queue_path);
+		/* the log answers: the rest of the backlog need not wait */
+		if (queue_more != NULL)
+			queue_more(queue_more_arg);
 	} else
 		px_debug("queued Rekor upload for %s@%s still failing: %s",
 		    s->s_repo, s->s_digest, r->message);
@@ -2183,12 +2192,12 @@ queue_done(void *arg, const struct px_signer_result *r)
 
 void
 px_sign_queue_run(struct conf *cf, struct px_upstream *up,
-    struct event_base *base)
+    struct event_base *base, void (*more)(void *), void *arg)
 {
 	struct px_signer_req rq;
 	char		 dir[1024], path[1400];
 	json_t		*o;
-	const char	*repo, *ct, *m64;
+	const char	*repo, *ct, *m64, *key;
 	unsigned char	*man;
 	size_t		 n;
 	DIR		*d;
@@ -2199,6 +2208,8 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 		sign_destroy(queue_job);
 		queue_job = NULL;
 	}
+	queue_more = more;
+	queue_more_arg = arg;
 	if (cf->state_dir == NULL || cf->rekor_url == NULL ||
 	    cf->sign_key == NULL)
 		return;
@@ -2210,6 +2221,22 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 		repo = json_string_value(json_object_get(o, "repository"));
 		ct = json_string_value(json_object_get(o, "content_type"));
 		m64 = json_string_value(json_object_get(o, "manifest"));
+		key = json_string_value(json_object_get(o, "key"));
+		if (key != NULL && strcmp(key,
+		    core_key_fingerprint(cf->sign_key)) != 0) {
+			/*
+			 * Signed with a key no longer configured: the job
+			 * would sign again with today's key, a signature
+			 * nobody asked for, and leave that one unlogged.
+			 */
+			px_warn("%s: queued for key %s, the signing key is "
+			    "now %s: removed, that signature stays without "
+			    "a Rekor bundle", path, key,
+			    core_key_fingerprint(cf->sign_key));
+			unlink(path);
+			json_decref(o);
+			continue;
+		}
 		man = m64 != NULL ? core_b64_decode(m64, &n) : NULL;
 		if (repo == NULL || ct == NULL || man == NULL ||
 		    conf_policy_for(cf, repo) == NULL) {

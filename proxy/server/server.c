@@ -45,6 +45,7 @@ struct px_server {
 	int			 draining;
 	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
 	struct event		*ev_queue;	/* queued Rekor uploads */
+	struct event		*ev_queue_next;	/* one landed: the next now */
 	struct event		*ev_poll;	/* a drain waiting for rechecks */
 	uint64_t		 next_id;
 	uint64_t		 refused_per_addr;
@@ -1015,6 +1016,8 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	server_maybe_exit(srv);
 }
 
+static void	queue_more(void *);
+
 static void
 on_queue(evutil_socket_t fd, short what, void *arg)
 {
@@ -1023,7 +1026,19 @@ on_queue(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!srv->draining)
-		px_sign_queue_run(srv->conf, srv->up, srv->base);
+		px_sign_queue_run(srv->conf, srv->up, srv->base, queue_more,
+		    srv);
+}
+
+/* A queued upload landed (called from its job's callbacks): the next one
+ * starts from the loop, at once. */
+static void
+queue_more(void *arg)
+{
+	struct px_server	*srv = arg;
+
+	if (srv->ev_queue_next != NULL)
+		event_active(srv->ev_queue_next, EV_TIMEOUT, 1);
 }
 
 static void
@@ -1173,6 +1188,7 @@ px_server_new(struct event_base *base, struct conf *conf,
 
 		evtimer_add(srv->ev_queue, &tv);
 	}
+	srv->ev_queue_next = evtimer_new(base, on_queue, srv);
 	/* what a previous run (stopped, or killed) had still to look at */
 	px_sign_rechecks_resume(conf, srv->up, base);
 	evsignal_add(srv->ev_term, NULL);
@@ -1209,6 +1225,8 @@ px_server_free(struct px_server *srv)
 		event_free(srv->ev_drain);
 	if (srv->ev_queue != NULL)
 		event_free(srv->ev_queue);
+	if (srv->ev_queue_next != NULL)
+		event_free(srv->ev_queue_next);
 	if (srv->ev_poll != NULL)
 		event_free(srv->ev_poll);
 	px_sign_shutdown();	/* before the upstream its jobs use */

@@ -198,5 +198,26 @@ expect_eq "  no tag written" "$(http_status HEAD "http://$REG_up/v2/rk/fork1/man
 expect_eq "  the forks counted in /metrics" "$(curl -s "http://$PROXY/metrics" |
     sed -n 's/^signet_rekor_log_forks_total //p')" 4
 expect_match "  and logged" "$(grep -c '"msg":"transparency log forked"' "$T/signet.log")" '^4$'
+
+# 8. a queued upload outlives its key: signet restarted with another key
+#    (a rotation, or a replica given its own) must not sign that image
+#    again with the new one; the entry goes, said in the log
+kill "$REKOR_PID"
+wait "$REKOR_PID" 2>/dev/null
+mkimage "$T/rot" --layers 1 --size 20000 --seed rk-rot >/dev/null
+check "log down: a best-effort push is signed" $cpd "oci:$T/rot" "docker://$PROXY/be/rot:1"
+check "  and its upload queued" grep -lq be/rot "$T/state/rekor-queue/"*.json
+stop_signet
+"$SIGNET" keygen --output-key-prefix "$T/k2" >/dev/null
+start_signet "http://$REG_up" "${CFG/k.key/k2.key}"
+for i in $(seq 1 40); do
+	grep -lq be/rot "$T/state/rekor-queue/"*.json 2>/dev/null || break
+	sleep 0.1
+done
+check "restarted with another key: the entry is removed" \
+    sh -c "! grep -lq be/rot '$T/state/rekor-queue/'*.json 2>/dev/null"
+check "  and said" grep -q 'queued for key .*, the signing key is now .*: removed' "$T/signet.log"
+expect_match "  the image keeps its one signature, by the old key" \
+    "$($CHECK "$REG_up" be/rot 1 "$T/k.pub")" '"layers": 1, "valid": 1'
 stop_signet
 finish
