@@ -45,6 +45,46 @@ expect_eq "docker/signet.json is valid" "$out" "configuration OK"
 check "  and names the image's state_dir" grep -q '"state_dir": "/var/lib/signet"' \
     "$top_srcdir/docker/signet.json"
 
+# the Kubernetes files (docker/k8s) name only what exists: the YAML
+# parses, the ConfigMap's signet.json is valid and mounted where the image
+# reads it, the key where the Secret puts it, the ports agree, and the
+# probes ask paths signet serves; the HAProxy example is valid
+if "$PYCRYPTO" -c 'import yaml' 2>/dev/null; then
+	K=$top_srcdir/docker/k8s
+	out=$("$PYCRYPTO" "$top_srcdir/tests/integ/k8s_check.py" "$K" "$top_srcdir/docker/Dockerfile")
+	rc=$?
+	echo "$out" | grep '^bad' | sed 's/^/# /'
+	expect_eq "docker/k8s: the manifests agree with each other and signet.json" "$rc" 0
+	mkdir -p "$T/k8s-state"
+	COSIGN_PASSWORD=k8s "$SIGNET" keygen --output-key-prefix "$T/k8s" >/dev/null
+	port=$(free_port)
+	sed -e "s|/var/lib/signet|$T/k8s-state|" -e "s|/etc/signet/keys/cosign.key|$T/k8s.key|" \
+	    -e "s|0.0.0.0:5000|127.0.0.1:$port|" "$K/signet.json" >"$T/k8s.json"
+	expect_eq "docker/k8s/signet.json (the ConfigMap) is valid" \
+	    "$(COSIGN_PASSWORD=k8s "$SIGNET" check-config -c "$T/k8s.json" 2>&1)" "configuration OK"
+	COSIGN_PASSWORD=k8s "$SIGNET" serve -c "$T/k8s.json" >"$T/k8s.log" 2>&1 &
+	k8spid=$!
+	PIDS="$PIDS $k8spid"
+	wait_http "http://127.0.0.1:$port/healthz"
+	for p in $(echo "$out" | sed -n 's/^probe //p'); do
+		# /readyz: 503 here, where the upstream does not exist
+		expect_match "  its probe path $p is one signet serves" \
+		    "$(http_status GET "http://127.0.0.1:$port$p")" '^(200|502|503)$'
+	done
+	expect_match "  (an unknown path would be 404)" \
+	    "$(http_status GET "http://127.0.0.1:$port/ready")" '^404$'
+	kill -TERM "$k8spid"
+	wait "$k8spid"
+else
+	echo "# SKIP docker/k8s checks: $PYCRYPTO lacks python3-yaml (scripts/deps.sh installs it)"
+	[ "${CI:-}" = true ] && not_ok "python3-yaml is missing"
+fi
+if command -v haproxy >/dev/null 2>&1; then
+	check "docker/haproxy.cfg is valid (haproxy -c)" haproxy -c -q -f "$top_srcdir/docker/haproxy.cfg"
+	check "  and checks the replicas on /readyz" grep -q 'option httpchk GET /readyz' \
+	    "$top_srcdir/docker/haproxy.cfg"
+fi
+
 # the TLS example, with its paths pointed at files that exist
 touch "$T/cert.pem" "$T/key.pem" "$T/ca.pem"
 sed -e "s|/etc/signet/tls/cert.pem|$T/cert.pem|" -e "s|/etc/signet/tls/key.pem|$T/key.pem|" \
