@@ -446,18 +446,23 @@ int	 core_rekor_check_online(struct core_key *const *logs, size_t nlogs,
  * core_checkpoint_compare says what cp is to it: CORE_CP_NEW (none kept),
  * CORE_CP_SAME, CORE_CP_GROWN (larger: *old is the kept one, and cp may be
  * kept, core_checkpoint_keep, only once a consistency proof from old to cp
- * verified), or -1 when cp goes backwards or shows another root for the
- * same size (a forked history).  core_checkpoint_remember keeps cp without
- * a proof (where none can be asked for).
+ * verified), CORE_CP_OLDER (smaller: answers to concurrent requests arrive
+ * in any order; cp is accepted, and the kept one stays, only once a
+ * consistency proof from cp to old verified), or -1 when cp shows another
+ * root for the kept size (a forked history).  core_checkpoint_keep keeps
+ * cp unless a larger one is kept (then 0, nothing written), -1 when one of
+ * the same size with another root is.
+ * core_checkpoint_backwards: the reason for an older checkpoint the log
+ * answered a consistency proof for with a refusal (HTTP status).
  */
-enum { CORE_CP_NEW = 1, CORE_CP_SAME, CORE_CP_GROWN };
+enum { CORE_CP_NEW = 1, CORE_CP_SAME, CORE_CP_GROWN, CORE_CP_OLDER };
 int	 core_checkpoint_compare(const char *dir,
 	    const struct core_checkpoint *cp, const char *logid,
 	    struct core_checkpoint *old, char *reason, size_t rlen);
 int	 core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
 	    const char *logid, char *reason, size_t rlen);
-int	 core_checkpoint_remember(const char *dir,
-	    const struct core_checkpoint *cp, const char *logid, char *reason,
+void	 core_checkpoint_backwards(const struct core_checkpoint *cp,
+	    const struct core_checkpoint *kept_cp, int status, char *reason,
 	    size_t rlen);
 /*
  * A log's answer to GET /api/v1/log/proof?firstSize=old&lastSize=cp

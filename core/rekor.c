@@ -214,28 +214,50 @@ core_checkpoint_compare(const char *dir, const struct core_checkpoint *cp,
 {
 	if (kept(dir, logid, old) == -1)
 		return CORE_CP_NEW;
-	if (cp->size < old->size) {
-		snprintf(reason, rlen, "the log's checkpoint went backwards "
-		    "(tree size %llu, seen %llu)", (unsigned long long)cp->size,
-		    (unsigned long long)old->size);
-		return -1;
-	}
 	if (cp->size == old->size && memcmp(cp->root, old->root, 32) != 0) {
 		snprintf(reason, rlen, "the log shows two roots for tree size "
 		    "%llu: its history forked", (unsigned long long)cp->size);
 		return -1;
 	}
+	if (cp->size < old->size)
+		return CORE_CP_OLDER;
 	return cp->size == old->size ? CORE_CP_SAME : CORE_CP_GROWN;
+}
+
+void
+core_checkpoint_backwards(const struct core_checkpoint *cp,
+    const struct core_checkpoint *kept_cp, int status, char *reason,
+    size_t rlen)
+{
+	snprintf(reason, rlen, "the log's checkpoint went backwards (tree "
+	    "size %llu, seen %llu) and the log shows no consistency proof "
+	    "between them (HTTP %d)", (unsigned long long)cp->size,
+	    (unsigned long long)kept_cp->size, status);
 }
 
 int
 core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
     const char *logid, char *reason, size_t rlen)
 {
-	char	 path[1200], tmp[1300], hex[65];
-	FILE	*fp;
-	int	 i;
+	struct core_checkpoint	 now;
+	char			 path[1200], tmp[1300], hex[65];
+	FILE			*fp;
+	int			 i;
 
+	/*
+	 * Answers to concurrent requests arrive in any order: another one
+	 * may have kept a larger checkpoint since cp was compared.  The
+	 * larger one stays; the same size with another root is a fork.
+	 */
+	if (kept(dir, logid, &now) == 0 && now.size >= cp->size) {
+		if (now.size == cp->size && memcmp(now.root, cp->root, 32) != 0) {
+			snprintf(reason, rlen, "the log shows two roots for "
+			    "tree size %llu: its history forked",
+			    (unsigned long long)cp->size);
+			return -1;
+		}
+		return 0;
+	}
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", cp->root[i]);
 	snprintf(path, sizeof(path), "%s/checkpoint-%.64s", dir, logid);
@@ -255,23 +277,6 @@ core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
 		return -1;
 	}
 	return 0;
-}
-
-int
-core_checkpoint_remember(const char *dir, const struct core_checkpoint *cp,
-    const char *logid, char *reason, size_t rlen)
-{
-	struct core_checkpoint	old;
-
-	switch (core_checkpoint_compare(dir, cp, logid, &old, reason, rlen)) {
-	case CORE_CP_SAME:
-		return 0;
-	case CORE_CP_NEW:
-	case CORE_CP_GROWN:
-		return core_checkpoint_keep(dir, cp, logid, reason, rlen);
-	default:
-		return -1;
-	}
 }
 
 int

@@ -74,7 +74,10 @@ struct core_verifier {
 	char			*kman, *kbundle;	/* opts.keep: the
 							 * referrer's bytes */
 	size_t			 kmlen, kblen;
-	struct core_checkpoint	 cp_old, cp_new;	/* a log that grew */
+	struct core_checkpoint	 cp_old, cp_new;	/* to prove cp_old a
+							 * prefix of cp_new */
+	int			 cp_older;	/* the answer's is cp_old, the
+						 * kept one cp_new */
 	char			 cp_log[65];
 	char			 forked[300];	/* a log's history forked */
 	char			 pending[CORE_SIGNER_MAX];
@@ -563,8 +566,16 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 			snprintf(logid, sizeof(logid), "unknown");
 		rc = core_checkpoint_compare(v->opts.state_dir, &cp, logid,
 		    &v->cp_old, reason, sizeof(reason));
-		if (rc == CORE_CP_GROWN) {
-			v->cp_new = cp;
+		if (rc == CORE_CP_GROWN || rc == CORE_CP_OLDER) {
+			/* grown: from the kept one to this one; older (the
+			 * log answered concurrent lookups out of order): from
+			 * this one to the kept one, which stays */
+			v->cp_older = rc == CORE_CP_OLDER;
+			if (v->cp_older) {
+				v->cp_new = v->cp_old;
+				v->cp_old = cp;
+			} else
+				v->cp_new = cp;
 			snprintf(v->cp_log, sizeof(v->cp_log), "%s", logid);
 			v->state = VD_PROOF;
 			return;
@@ -582,13 +593,23 @@ feed_entry(struct core_verifier *v, int status, const char *body, size_t len,
 	count_signer(v, v->pending);
 }
 
-/* The log's consistency proof from the checkpoint kept to its new one. */
+/* The log's consistency proof between the checkpoint kept and the one of
+ * its answer. */
 static void
 feed_proof(struct core_verifier *v, int status, const char *body, size_t len,
     const char *errstr)
 {
 	char	reason[300];
 
+	if (v->cp_older && status >= 400 && status < 500 && status != 429) {
+		/* the log refuses to show that the tree it signed before
+		 * extends the one it shows now: it went back */
+		core_checkpoint_backwards(&v->cp_old, &v->cp_new, status,
+		    reason, sizeof(reason));
+		snprintf(v->forked, sizeof(v->forked), "%s", reason);
+		refuse(v, "Rekor online check: %.200s", reason);
+		return;
+	}
 	if (status != 200) {
 		/* a log that cannot show its history extends: not a verdict */
 		log_failed(v, "the log's consistency proof", status, errstr);

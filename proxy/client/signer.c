@@ -172,7 +172,10 @@ struct px_sign {
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	int			 s_rekor_proof;	/* s_f[3] is a consistency proof */
-	struct core_checkpoint	 s_cp_old, s_cp_new;	/* the log grew */
+	struct core_checkpoint	 s_cp_old, s_cp_new;	/* to prove s_cp_old a
+							 * prefix of s_cp_new */
+	int			 s_cp_older;	/* the answer's is s_cp_old,
+						 * the kept one s_cp_new */
 	struct px_fetch		*s_listget;	/* kept across SG_REKOR_GET */
 	struct px_fetch		*s_refusal;	/* the tag PUT's, in SG_TAG_CHECK */
 	/* mirror_signatures_from: the registry, its verification, and the
@@ -631,9 +634,11 @@ rekor_forked(struct px_sign *s, const char *reason)
 
 /*
  * The checkpoint of a checked answer against the one kept in state_dir: 0
- * when it is the same or kept now, 1 when a consistency proof from the
- * kept one was asked for (the log grew), -1 when the log went back or its
- * history forked, or the proof cannot be asked for.
+ * when it is the same or kept now, 1 when a consistency proof was asked
+ * for (the log grew: from the kept one to it; or, answers to concurrent
+ * uploads arriving out of order, it is older: from it to the kept one),
+ * -1 when the log shows two roots for one size, or the proof cannot be
+ * asked for.
  */
 static int
 rekor_checkpoint(struct px_sign *s, const struct core_checkpoint *cp,
@@ -645,33 +650,41 @@ rekor_checkpoint(struct px_sign *s, const struct core_checkpoint *cp,
 	if (dir == NULL)
 		return 0;
 	logid = core_key_fingerprint(s->s_conf->rekor_keys[cp->key]);
+	s->s_cp_older = 0;
 	switch (core_checkpoint_compare(dir, cp, logid, &s->s_cp_old, reason,
 	    rlen)) {
 	case CORE_CP_SAME:
 		return 0;
 	case CORE_CP_NEW:
 		return core_checkpoint_keep(dir, cp, logid, reason, rlen);
+	case CORE_CP_OLDER:
+		/* the proof runs from the older one to the kept one */
+		s->s_cp_older = 1;
+		s->s_cp_new = s->s_cp_old;
+		s->s_cp_new.key = cp->key;	/* the same log's */
+		s->s_cp_old = *cp;
+		break;
 	case CORE_CP_GROWN:
 		s->s_cp_new = *cp;
-		snprintf(url, sizeof(url), "%s/api/v1/log/proof?firstSize=%llu"
-		    "&lastSize=%llu", s->s_conf->rekor_url,
-		    (unsigned long long)s->s_cp_old.size,
-		    (unsigned long long)cp->size);
-		s->s_f[3] = px_fetch_send(s->s_up, &s->s_conf->up,
-		    &(struct px_request){ .method = "GET", .url = url,
-		    .accept = "application/json",
-		    .max_len = CORE_LOG_ANSWER_MAX }, on_fetch, s, reason,
-		    rlen);
-		if (s->s_f[3] == NULL)
-			return -1;
-		s->s_pending++;
-		s->s_rekor_sent = 1;
-		s->s_rekor_proof = 1;
-		return 1;
+		break;
 	default:
 		rekor_forked(s, reason);
 		return -1;
 	}
+	snprintf(url, sizeof(url), "%s/api/v1/log/proof?firstSize=%llu"
+	    "&lastSize=%llu", s->s_conf->rekor_url,
+	    (unsigned long long)s->s_cp_old.size,
+	    (unsigned long long)s->s_cp_new.size);
+	s->s_f[3] = px_fetch_send(s->s_up, &s->s_conf->up,
+	    &(struct px_request){ .method = "GET", .url = url,
+	    .accept = "application/json", .max_len = CORE_LOG_ANSWER_MAX },
+	    on_fetch, s, reason, rlen);
+	if (s->s_f[3] == NULL)
+		return -1;
+	s->s_pending++;
+	s->s_rekor_sent = 1;
+	s->s_rekor_proof = 1;
+	return 1;
 }
 
 /*
@@ -698,11 +711,18 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 	s->s_rekor_sent = 0;
 	body = px_fetch_body(f, &len);
 	if (s->s_rekor_proof) {
-		/* the log grew since the checkpoint kept: does its tree
-		 * extend the kept one? */
+		/* the smaller tree of the answer's and the kept one: is
+		 * it a prefix of the larger? (the larger is kept) */
 		s->s_rekor_proof = 0;
 		if (st == 200 && core_rekor_check_consistency(body, len,
 		    &s->s_cp_old, &s->s_cp_new, reason, sizeof(reason)) == 0) {
+			if (s->s_cp_older)
+				px_debug("sign %s@%s: the log answered with an "
+				    "older checkpoint (tree size %llu, seen "
+				    "%llu), consistent with the kept one",
+				    s->s_repo, s->s_digest,
+				    (unsigned long long)s->s_cp_old.size,
+				    (unsigned long long)s->s_cp_new.size);
 			if (core_checkpoint_keep(s->s_conf->state_dir,
 			    &s->s_cp_new, core_key_fingerprint(
 			    s->s_conf->rekor_keys[s->s_cp_new.key]), reason,
@@ -712,7 +732,13 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 			}
 		} else if (st == 200)
 			rekor_forked(s, reason);
-		else
+		else if (s->s_cp_older && st >= 400 && st < 500 && st != 429) {
+			/* the log refuses to show that the tree it signed
+			 * before extends the one it shows now: it went back */
+			core_checkpoint_backwards(&s->s_cp_old, &s->s_cp_new,
+			    st, reason, sizeof(reason));
+			rekor_forked(s, reason);
+		} else
 			snprintf(reason, sizeof(reason), "the log's consistency "
 			    "proof: %s", st == 0 ? px_fetch_error(f) :
 			    "the log failed");

@@ -21,6 +21,13 @@ python3-cryptography):
                                     the log back to its first K entries so
                                     that the next entries make a history
                                     that forks from the one already shown
+  POST /_hold                       TEST ONLY: the next v1 upload is
+                                    integrated at once but answered late,
+                                    after the upload that follows it has
+                                    been answered (10 s at most): its
+                                    answer then carries an older checkpoint
+                                    than one already handed out, as
+                                    concurrent uploads can see in Rekor
 
 An RFC 6962 Merkle tree over the canonical bodies, SETs (ECDSA P-256 over
 the JCS of body, integratedTime, logID, logIndex), signed checkpoints with
@@ -411,6 +418,8 @@ class Log(Entries):
         self.statepath = statepath
         self.lock = threading.Lock()
         self.entries = []          # [{"body": b64, "integratedTime": t}]
+        self.hold = False          # /_hold: answer the next upload late
+        self.answered = threading.Event()
         if os.path.exists(statepath):
             self.entries = json.load(open(statepath))
 
@@ -509,6 +518,11 @@ def serve(port, log, log2=None):
             url = urllib.parse.urlsplit(self.path)
             if url.path == "/_fork":
                 return self.fork(urllib.parse.parse_qs(url.query))
+            if url.path == "/_hold":
+                with log.lock:
+                    log.hold = True
+                    log.answered.clear()
+                return self.reply(200, {"hold": True})
             if self.path == "/api/v2/log/entries" and log2 is not None:
                 return self.post_v2(raw)
             if self.path != "/api/v1/log/entries":
@@ -530,7 +544,16 @@ def serve(port, log, log2=None):
                                     "integratedTime": log.now()})
                 log.save()
                 eid, out = log.render(len(log.entries) - 1)
+                held, log.hold = log.hold, False
+            if held:
+                # rendered now, with the tree as it is; sent once the next
+                # upload's answer (a larger tree) has gone out, and a
+                # moment after, so that it is seen first
+                log.answered.wait(10)
+                time.sleep(0.3)
             self.reply(201, {eid: out}, [("Location", "/api/v1/log/entries/" + eid), ("ETag", eid)])
+            if not held:
+                log.answered.set()
 
         def post_v2(self, raw):
             # gRPC-gateway error bodies: {"code": <gRPC code>, "message", "details"}

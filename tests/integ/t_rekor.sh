@@ -147,6 +147,38 @@ expect_eq "restarted log still holds its entries" \
     "$(http_status GET "http://127.0.0.1:$rport/api/v1/log/entries/$uuid")" 200
 check "a required push works again" $cpd "oci:$T/down" "docker://$PROXY/rk/down:1"
 
+# 5b. answers out of order: the log integrates two concurrent uploads and
+#     answers the first one last, with the checkpoint of its time, smaller
+#     than the one signet kept from the second answer.  Not a fork: the log
+#     proves the smaller tree a prefix of the kept one, and both pushes are
+#     signed with their bundles
+treesize() { curl -s "http://127.0.0.1:$rport/api/v1/log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["treeSize"])'; }
+mkimage "$T/late-a" --layers 1 --size 20000 --seed rk-late-a >/dev/null
+mkimage "$T/late-b" --layers 1 --size 20000 --seed rk-late-b >/dev/null
+curl -s -o /dev/null -X POST "http://127.0.0.1:$rport/_hold"
+n0=$(treesize)
+$cpd "oci:$T/late-a" "docker://$PROXY/rk/late-a:1" >"$T/late-a.out" 2>&1 &
+pa=$!
+for i in $(seq 1 100); do
+	[ "$(treesize)" -gt "$n0" ] && break
+	sleep 0.1
+done
+check "a push whose upload is integrated, its answer held" test "$(treesize)" -gt "$n0"
+check "a second push, answered first (a larger tree)" \
+    $cpd "oci:$T/late-b" "docker://$PROXY/rk/late-b:1"
+wait "$pa"
+expect_eq "the first push, answered with the older checkpoint, is signed" \
+    "$?: $(cat "$T/late-a.out")" "0: "
+for t in late-a late-b; do
+	expect_match "  $t: its signature and bundle verify" \
+	    "$($CHECK "$REG_up" "rk/$t" 1 "$T/k.pub" --rekor-pub "$T/log.pub")" '"valid": 1'
+done
+expect_eq "  no fork counted" "$(curl -s "http://$PROXY/metrics" |
+    sed -n 's/^signet_rekor_log_forks_total //p')" 0
+kept=$(cat "$T/state/"checkpoint-* | cut -d' ' -f1)
+expect_eq "  the larger checkpoint stays kept" "$kept" "$(treesize)"
+
 # 6. online: the log is asked; an entry missing from it, and a checkpoint
 #    that goes backwards, are refused
 check "push to an online repository" $cpd "oci:$T/img1" "docker://$PROXY/on/app:1"

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
@@ -344,6 +345,101 @@ test_checkpoint(void)
 	core_key_free(other);
 }
 
+/* A consistency proof from m to n leaves as the log answers it. */
+static char *
+proof_answer(size_t m, size_t n)
+{
+	unsigned char	proof[64][32];
+	size_t		len, i, at;
+	char		*out;
+
+	len = subproof(m, 0, n, 1, proof);
+	out = malloc(32 + len * 67);
+	at = (size_t)sprintf(out, "{\"hashes\": [");
+	for (i = 0; i < len; i++) {
+		at += (size_t)sprintf(out + at, "%s\"", i > 0 ? ", " : "");
+		hex(proof[i], out + at);
+		at += 64;
+		at += (size_t)sprintf(out + at, "\"");
+	}
+	sprintf(out + at, "]}");
+	return out;
+}
+
+/*
+ * Checkpoints kept per log: answers to concurrent requests arrive in any
+ * order, so a smaller checkpoint than the kept one is accepted when the
+ * log proves it a prefix of the kept one (which stays); a smaller one that
+ * is not, or another root for the kept size, is a fork.
+ */
+static void
+test_checkpoint_order(void)
+{
+	struct core_checkpoint	 c21, c23, c30, old, bad;
+	char			 dir[] = "/tmp/test_merkle.XXXXXX", err[300];
+	char			 path[200], *pf;
+	const char		*log = "0123abcd";
+
+	CHECK(mkdtemp(dir) != NULL, "a temporary directory");
+	memset(&c21, 0, sizeof(c21));
+	c23 = c30 = c21;
+	c21.size = 21;
+	mth(0, 21, c21.root);
+	c23.size = 23;
+	mth(0, 23, c23.root);
+	c30.size = 30;
+	mth(0, 30, c30.root);
+
+	CHECK(core_checkpoint_compare(dir, &c23, log, &old, err,
+	    sizeof(err)) == CORE_CP_NEW, "nothing kept: new");
+	CHECK(core_checkpoint_keep(dir, &c23, log, err, sizeof(err)) == 0,
+	    "size 23 kept");
+	CHECK(core_checkpoint_compare(dir, &c23, log, &old, err,
+	    sizeof(err)) == CORE_CP_SAME, "the same again");
+	CHECK(core_checkpoint_compare(dir, &c30, log, &old, err,
+	    sizeof(err)) == CORE_CP_GROWN && old.size == 23, "larger: grown");
+
+	/* an older checkpoint, consistent: accepted, 23 stays */
+	CHECK(core_checkpoint_compare(dir, &c21, log, &old, err,
+	    sizeof(err)) == CORE_CP_OLDER && old.size == 23 &&
+	    memcmp(old.root, c23.root, 32) == 0, "smaller: older, with the "
+	    "kept one");
+	pf = proof_answer(21, 23);
+	CHECK(core_rekor_check_consistency(pf, strlen(pf), &c21, &old, err,
+	    sizeof(err)) == 0, "older and consistent: accepted (%s)", err);
+	CHECK(core_checkpoint_keep(dir, &old, log, err, sizeof(err)) == 0 &&
+	    core_checkpoint_keep(dir, &c21, log, err, sizeof(err)) == 0,
+	    "keeping the smaller one is a no-op");
+	CHECK(core_checkpoint_compare(dir, &c23, log, &old, err,
+	    sizeof(err)) == CORE_CP_SAME, "the larger one stays kept");
+
+	/* an older checkpoint that is not a prefix of the kept tree */
+	bad = c21;
+	bad.root[5] ^= 1;
+	CHECK(core_checkpoint_compare(dir, &bad, log, &old, err,
+	    sizeof(err)) == CORE_CP_OLDER, "another older root: asks a proof");
+	CHECK(core_rekor_check_consistency(pf, strlen(pf), &bad, &old, err,
+	    sizeof(err)) == -1 && strstr(err, "is not a prefix") != NULL,
+	    "older and inconsistent: refused (%s)", err);
+	free(pf);
+
+	/* the kept size with another root */
+	bad = c23;
+	bad.root[0] ^= 1;
+	CHECK(core_checkpoint_compare(dir, &bad, log, &old, err,
+	    sizeof(err)) == -1 && strstr(err, "two roots for tree size 23"),
+	    "same size, another root: refused (%s)", err);
+	CHECK(core_checkpoint_keep(dir, &bad, log, err, sizeof(err)) == -1 &&
+	    strstr(err, "two roots"), "and never kept (%s)", err);
+	core_checkpoint_backwards(&c21, &c23, 400, err, sizeof(err));
+	CHECK(strstr(err, "went backwards (tree size 21, seen 23)") != NULL,
+	    "no proof for an older one: it went backwards (%s)", err);
+
+	snprintf(path, sizeof(path), "%s/checkpoint-%s", dir, log);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -351,5 +447,6 @@ main(void)
 	test_proofs();
 	test_consistency();
 	test_checkpoint();
+	test_checkpoint_order();
 	return unit_done();
 }
