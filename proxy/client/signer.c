@@ -1196,6 +1196,7 @@ static void
 start_round(struct px_sign *s)
 {
 	s->s_outcome = SO_NONE;
+	s->s_bundle_added = 0;
 	if (s->s_policy->signature_format == CONF_SF_BUNDLE)
 		bundle_round(s);
 	else
@@ -1334,7 +1335,9 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 /*
  * A pending recheck is kept in state_dir/rechecks, so a restart (SIGTERM
  * or SIGKILL) does not drop it: the layer signet wrote (payload, signature,
- * bundle), where, and when to look next.  No credentials: a resumed
+ * bundle), the referrer and its Sigstore bundle (signature_format bundle or
+ * both: written again byte for byte), whether only one with its log entry
+ * counts (a queued upload's), where, and when to look next.  No credentials: a resumed
  * recheck reads and writes with registry_auth, or anonymously.
  */
 static void
@@ -1358,11 +1361,14 @@ recheck_save(struct px_sign *s, long delay_ms)
 		free(p64);
 		return;
 	}
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:i}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:i, s:s?, s:s?, "
+	    "s:b}",
 	    "repository", s->s_repo, "signature_repository", s->s_sigrepo,
 	    "digest", s->s_digest, "payload", p64, "signature", s->s_sig64,
 	    "bundle", s->s_bundle, "due", (json_int_t)(time(NULL) +
-	    (delay_ms + 999) / 1000), "done", s->s_recheck);
+	    (delay_ms + 999) / 1000), "done", s->s_recheck,
+	    "referrer", s->s_referrer, "sigstore_bundle", s->s_sgbundle,
+	    "rekor_required", s->s_rekor_mode == CONF_SIGN_REQUIRED);
 	free(p64);
 	rc = save_json(path, o);
 	json_decref(o);
@@ -1935,7 +1941,10 @@ finish_signing(struct px_sign *s, int ok)
 		stats.signed_++;
 	else if (s->s_outcome == SO_REPAIRED)
 		stats.repaired++;
-	if (ok && (s->s_outcome == SO_SIGNED || s->s_outcome == SO_REPAIRED))
+	/* a late bundle rewrote the list too: a concurrent writer may drop
+	 * the layer then as well */
+	if (ok && (s->s_outcome == SO_SIGNED || s->s_outcome == SO_REPAIRED ||
+	    s->s_outcome == SO_LOGGED))
 		s->s_wrote = 1;
 	if (!s->s_background || !ok || s->s_outcome != SO_INTACT) {
 		o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
@@ -1985,7 +1994,9 @@ finish_signing(struct px_sign *s, int ok)
 		return;
 	}
 	set_state(s, SG_DONE);
-	if (s->s_wrote && !s->s_command)
+	/* a queued Rekor upload rewrote shared state as a push does: it is
+	 * looked at again as a push's is (queue_done hands it over) */
+	if (s->s_wrote && (!s->s_command || s->s_queue_path != NULL))
 		schedule_recheck(s);
 	if (s->s_command) {
 		struct px_signer_result	r;
@@ -2212,6 +2223,17 @@ queue_done(void *arg, const struct px_signer_result *r)
 	} else
 		px_debug("queued Rekor upload for %s@%s still failing: %s",
 		    s->s_repo, s->s_digest, r->message);
+	if (s->s_state == SG_RECHECK_WAIT) {
+		/*
+		 * It wrote the list (or the referrer): its rechecks run in
+		 * the background like a push's, and it frees itself after
+		 * the last (schedule_recheck); the queue goes on without it.
+		 */
+		queue_job = NULL;
+		s->s_detached = 1;
+		TAILQ_INSERT_TAIL(&sign_background, s, s_bg);
+		return;
+	}
 	/* freed from the next run, outside this callback chain */
 	set_state(s, SG_DONE);
 }
@@ -2355,6 +2377,7 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 {
 	struct px_sign	*s;
 	const char	*repo, *sigrepo, *digest, *p64, *sig, *bundle, *cached;
+	const char	*ref, *sgb;
 	unsigned char	*payload = NULL;
 	size_t		 plen = 0;
 	char		 hex[65];
@@ -2366,6 +2389,8 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 	p64 = json_string_value(json_object_get(o, "payload"));
 	sig = json_string_value(json_object_get(o, "signature"));
 	bundle = json_string_value(json_object_get(o, "bundle"));
+	ref = json_string_value(json_object_get(o, "referrer"));
+	sgb = json_string_value(json_object_get(o, "sigstore_bundle"));
 	due = json_integer_value(json_object_get(o, "due"));
 	if (p64 != NULL)
 		payload = core_b64_decode(p64, &plen);
@@ -2403,12 +2428,24 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 	snprintf(s->s_pdigest, sizeof(s->s_pdigest), "sha256:%s", hex);
 	s->s_signed = s->s_payload_up = s->s_rekor_done = s->s_wrote = 1;
 	s->s_rekor_mode = CONF_SIGN_OFF;
+	if (ref != NULL && sgb != NULL) {
+		/* the referrer as written, never a new one without the
+		 * image's manifest at hand */
+		s->s_referrer = strdup(ref);
+		s->s_sgbundle = strdup(sgb);
+		s->s_sgblen = strlen(sgb);
+		s->s_brekor_done = 1;
+		if (json_is_true(json_object_get(o, "rekor_required")))
+			s->s_rekor_mode = CONF_SIGN_REQUIRED;
+	}
 	s->s_recheck = (int)json_integer_value(json_object_get(o, "done"));
 	if (s->s_recheck < 1 || s->s_recheck > RECHECKS)
 		s->s_recheck = RECHECKS;
 	s->s_detached = 1;
 	TAILQ_INSERT_TAIL(&sign_background, s, s_bg);
-	if (s->s_timer == NULL || s->s_recheck_path == NULL) {
+	if (s->s_timer == NULL || s->s_recheck_path == NULL ||
+	    (ref != NULL && sgb != NULL && (s->s_referrer == NULL ||
+	    s->s_sgbundle == NULL))) {
 		sign_destroy(s);
 		return;
 	}

@@ -3,9 +3,10 @@
 # wrote again 1 s and 4 s later and repairs it if a stale writer dropped its
 # layer.  A SIGTERM runs the waiting rechecks before the exit; the pending
 # ones are kept in state_dir/rechecks, so a SIGKILL loses nothing either:
-# the next start resumes them.
+# the next start resumes them.  A queued Rekor upload that adds its late
+# bundle to the list is looked at again the same way.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
-require docker-registry curl python3 skopeo
+require docker-registry curl python3 skopeo openssl
 require_pycrypto
 
 start_registry up
@@ -67,5 +68,73 @@ n=$(ls "$T/state/rechecks/" | grep -c '\.json$')
 expect_eq "  nothing is kept once the rechecks are done" "$n" 0
 out=$($CHECK "$REG_up" r/app "$a" "$T/k.pub")
 expect_match "  one signature each, no duplicate" "$out" '"layers": 1, "valid": 1'
+stop_signet
+
+# 3. a queued Rekor upload (best-effort, the log was down) adds its bundle
+#    to the list: a read-append-write like a push's, so a stale writer may
+#    drop the layer right after; it is looked at again 1 s and 4 s later
+#    and put back, with its bundle
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+    openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
+openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
+rport=$(free_port)
+RCONF="\"state_dir\": \"$T/state\", \"signing\": {\"key\": \"$T/k.key\"},
+  \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\",
+   \"retry_seconds\": 1},
+  \"policies\": [{\"match\": \"*\", \"sign\": \"required\",
+   \"rekor_upload\": \"best-effort\"}]"
+SIGNET_LOG_LEVEL=debug start_signet "$R" "$RCONF"
+c=$(mkimage "$T/c" --layers 1 --size 5000 --seed recheck-c)
+check "log down: a best-effort push is signed" $cpd "oci:$T/c" "docker://$PROXY/r/app:c"
+check "  its upload is queued" sh -c "ls '$T/state/rekor-queue/${c#sha256:}-'*.json >/dev/null"
+for i in $(seq 1 80); do	# the push's own rechecks (1 s, 4 s) end first
+	ls "$T/state/rechecks/"*.json >/dev/null 2>&1 || break
+	sleep 0.1
+done
+check "  the push's rechecks are over" sh -c "! ls '$T/state/rechecks/'*.json >/dev/null 2>&1"
+# the stale writer: it read the list before signet's layer was in it and
+# writes it back once the late bundle is there, after signet's read-back
+python3 - "$R" r/app "$c" >"$T/stale.out" 2>&1 <<'PY' &
+import json, sys, time, urllib.request
+base, repo, digest = sys.argv[1:4]
+url = "%s/v2/%s/manifests/sha256-%s.sig" % (base, repo, digest[7:])
+oci = "application/vnd.oci.image.manifest.v1+json"
+def get():
+    r = urllib.request.Request(url, headers={"Accept": oci})
+    return json.load(urllib.request.urlopen(r, timeout=5))
+old = get()
+old["layers"] = []
+deadline = time.time() + 30
+while time.time() < deadline:
+    if any("dev.sigstore.cosign/bundle" in l.get("annotations", {}) for l in get()["layers"]):
+        time.sleep(0.3)
+        r = urllib.request.Request(url, data=json.dumps(old).encode(), method="PUT",
+                                   headers={"Content-Type": oci})
+        print("dropped", urllib.request.urlopen(r, timeout=5).status)
+        sys.exit(0)
+    time.sleep(0.02)
+print("no bundle seen")
+PY
+stale=$!
+$PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/log.key" "$T/rekor-state.json" \
+    >>"$T/rekor.log" 2>&1 &
+PIDS="$PIDS $!"
+wait "$stale"
+expect_eq "the queued upload landed and the stale writer dropped the layer" \
+    "$(cat "$T/stale.out")" "dropped 201"
+logged() { $CHECK "$REG_up" r/app "$c" "$T/k.pub" --rekor-pub "$T/log.pub" |
+    sed -n 's/.*"valid": \([0-9]*\).*/\1/p'; }
+echo "# valid signatures with a bundle right after the drop: $(logged) (0 expected)"
+for i in $(seq 1 50); do
+	[ "$(logged)" = 1 ] && break
+	sleep 0.1
+done
+expect_eq "  within 5 s the layer is back with its bundle" "$(logged)" 1
+check "  the queue job's recheck repaired it" grep -q '"repository":"r/app","digest":"'"$c"'".*"outcome":"repaired"' "$T/signet.log"
+sleep 4.5	# the last round (4 s)
+expect_match "  one signature, no duplicate" \
+    "$($CHECK "$REG_up" r/app "$c" "$T/k.pub" --rekor-pub "$T/log.pub")" '"layers": 1, "valid": 1'
+n=$(ls "$T/state/rechecks/" | grep -c '\.json$')
+expect_eq "  nothing is kept once the rechecks are done" "$n" 0
 stop_signet
 finish
