@@ -9,6 +9,8 @@
 #include "io.h"
 
 #define UP_MAXCONNECTS	256	/* idle upstream connections kept */
+#define RELAY_BUFFER	(512L * 1024)	/* curl's receive and upload buffers:
+					 * its maximum, per relayed transfer */
 
 struct px_upstream {
 	struct event_base	*base;
@@ -221,8 +223,10 @@ px_xfer_setup(CURL *e, const struct conf_endpoint *ep, enum px_xfer_kind kind)
 		break;
 	case PX_XFER_RELAY:
 		/* the relay times the response head itself; the body runs at
-		 * the client's pace */
-		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+		 * the client's pace.  Large reads and sends: each costs a
+		 * system call and a pass of the event loop */
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RELAY_BUFFER);
+		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_BUFFER);
 		break;
 	}
 }

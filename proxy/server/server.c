@@ -10,6 +10,7 @@
  * hands them to curl, and reading stops while c_body is over the high mark.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -29,6 +30,9 @@
 #define OUT_LOW(c)	(OUT_HIGH(c) / 4)
 /* Bytes per read(2)/write(2) on client sockets. */
 #define IO_CHUNK	(64 * 1024)
+#define WRITE_CHUNK	(1024 * 1024)
+/* Bytes per read of a request body on a plain connection (body_read). */
+#define BODY_READ	(256 * 1024)
 /* How long a closing TLS connection may take to send its last records. */
 #define LINGER_SECONDS	5
 
@@ -116,6 +120,8 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 		c->c_resp_status = 499;	/* nothing was answered */
 	log_access(c);
 	px_conn_set_handler(c, NULL);
+	if (c->c_ev_body != NULL)
+		event_free(c->c_ev_body);	/* before its socket is closed */
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -169,6 +175,8 @@ conn_close(struct px_conn *c, const char *reason, int abort)
 	    (unsigned long long)c->c_id, state_names[c->c_state], reason);
 	c->c_state = PX_C_CLOSING;
 	c->c_close_reason = reason;
+	if (c->c_ev_body != NULL)
+		event_del(c->c_ev_body);
 	if (c->c_bev == NULL || abort) {
 		if (c->c_bev != NULL)
 			bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
@@ -498,13 +506,55 @@ px_server_nconns(const struct px_server *srv)
 	return srv->nconns;
 }
 
+/*
+ * A request body on a plain connection is read by c_ev_body, BODY_READ at
+ * a time: libevent 2.1's bufferevent reads a socket 4 KiB at a time
+ * (EVBUFFER_MAX_READ; max_single_read cannot raise it), which made a 512
+ * MiB upload 135,000 wakeups, each an epoll_wait, an ioctl(FIONREAD) and
+ * a readv, and as many 4 KiB sends upstream.  The bytes go to the same
+ * input buffer, framed by read_body as before.  TLS keeps the filter's
+ * reads (it decrypts records of 16 KiB).
+ */
+static void
+body_read_on(struct px_conn *c)
+{
+	struct timeval	tv = { c->c_srv->conf->idle_timeout, 0 };
+
+	if (c->c_direct)
+		event_add(c->c_ev_body, &tv);
+	else
+		bufferevent_enable(c->c_bev, EV_READ);
+}
+
+static void
+body_read_off(struct px_conn *c)
+{
+	if (c->c_direct)
+		event_del(c->c_ev_body);
+	else
+		bufferevent_disable(c->c_bev, EV_READ);
+}
+
+/* The body is all read: the bufferevent reads what follows (a pipelined
+ * request, the client's close), as for a request without a body. */
+static void
+body_direct_end(struct px_conn *c)
+{
+	if (!c->c_direct)
+		return;
+	c->c_direct = 0;
+	event_del(c->c_ev_body);
+	if (c->c_state == PX_C_ACTIVE)
+		bufferevent_enable(c->c_bev, EV_READ);
+}
+
 void
 px_conn_body_drained(struct px_conn *c)
 {
 	if (c->c_read_paused && !c->c_body_done && !c->c_body_hold &&
 	    evbuffer_get_length(c->c_body) <= OUT_LOW(c)) {
 		c->c_read_paused = 0;
-		bufferevent_enable(c->c_bev, EV_READ);
+		body_read_on(c);
 		/*
 		 * Bytes read from the socket before the pause wait in the
 		 * input buffer; when the client sent its last ones then, no
@@ -512,7 +562,11 @@ px_conn_body_drained(struct px_conn *c)
 		 * before its end).  Run the read callback for them, from
 		 * the loop: we are inside the relay's curl callback here.
 		 */
-		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
+		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0)
+			return;
+		if (c->c_direct)
+			event_active(c->c_ev_body, EV_READ, 0);
+		else
 			bufferevent_trigger(c->c_bev, EV_READ,
 			    BEV_TRIG_DEFER_CALLBACKS);
 	}
@@ -531,7 +585,7 @@ read_body(struct px_conn *c, struct evbuffer *in)
 	if (c->c_body_hold && !c->c_body_done) {
 		/* not yet: the handler checks something first */
 		c->c_read_paused = 1;
-		bufferevent_disable(c->c_bev, EV_READ);
+		body_read_off(c);
 		return 0;
 	}
 	while (!c->c_body_done && evbuffer_get_length(in) > 0) {
@@ -544,7 +598,7 @@ read_body(struct px_conn *c, struct evbuffer *in)
 		if (max == 0 && evbuffer_get_length(c->c_body) >= OUT_HIGH(c)) {
 			/* backpressure: the upstream is slower than us */
 			c->c_read_paused = 1;
-			bufferevent_disable(c->c_bev, EV_READ);
+			body_read_off(c);
 			break;
 		}
 		if (!c->c_req.chunked) {
@@ -576,7 +630,77 @@ read_body(struct px_conn *c, struct evbuffer *in)
 		if (c->c_ck.state == PX_CK_DONE)
 			c->c_body_done = 1;
 	}
+	if (c->c_body_done)
+		body_direct_end(c);
 	return 0;
+}
+
+/* c_ev_body: a plain connection's request body, BODY_READ at a time. */
+static void
+body_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	size_t			 want = BODY_READ, have, left;
+	ssize_t			 n = 0;
+	int			 nv, i;
+
+	if (what & EV_TIMEOUT) {
+		c->c_error = "client timeout";
+		conn_close(c, "client read timeout", 1);
+		return;
+	}
+	if (c->c_state != PX_C_ACTIVE || c->c_body_done)
+		return;
+	/*
+	 * At most BODY_READ waits in the input (read_body moves it on as
+	 * backpressure allows: reading on regardless would pile the client's
+	 * bytes up here), and no further than the body's end: what follows
+	 * is the next request's, read by the bufferevent.
+	 */
+	have = evbuffer_get_length(in);
+	want = have < BODY_READ ? BODY_READ - have : 0;
+	if (!c->c_req.chunked && (uint64_t)c->c_body_left < have + want)
+		want = (uint64_t)c->c_body_left > have ?
+		    (size_t)((uint64_t)c->c_body_left - have) : 0;
+	if (want > 0) {
+		/* the bufferevent keeps its input's end frozen but while it
+		 * reads; so here */
+		evbuffer_unfreeze(in, 0);
+		nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+		for (i = 0; i < nv; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		n = nv > 0 ? readv(fd, iov, nv) : -1;
+		if (nv <= 0)
+			errno = ENOMEM;
+		for (i = 0, left = n > 0 ? (size_t)n : 0; i < nv; i++) {
+			v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
+			left -= v[i].iov_len;
+		}
+		if (n > 0)
+			evbuffer_commit_space(in, v, nv);
+		evbuffer_freeze(in, 0);
+		if (n == 0) {
+			c->c_error = "client closed the connection";
+			conn_close(c, "client closed the connection", 1);
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			c->c_error = errno == ENOMEM ? "out of memory" :
+			    "client connection error";
+			conn_close(c, c->c_error, 1);
+			return;
+		}
+	}
+	if (read_body(c, in) == -1)
+		return;
+	if (c->c_handler != NULL && c->c_handler->body != NULL &&
+	    !c->c_body_hold)
+		c->c_handler->body(c);
 }
 
 /* A request starts with a method, so with a token character. */
@@ -648,6 +772,12 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	if (c->c_req.expect_continue && !c->c_body_done && !c->c_body_hold)
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
+	if (!c->c_body_done && !c->c_tls) {
+		/* the body, read by body_read (see body_read_on) */
+		c->c_direct = 1;
+		bufferevent_disable(c->c_bev, EV_READ);
+		body_read_on(c);
+	}
 	if (!c->c_body_done && read_body(c, in) == -1)
 		return;
 	if (c->c_handler->body != NULL && !c->c_body_hold)
@@ -679,7 +809,7 @@ px_conn_body_resume(struct px_conn *c)
 		return;
 	if (c->c_read_paused) {
 		c->c_read_paused = 0;
-		bufferevent_enable(c->c_bev, EV_READ);
+		body_read_on(c);
 	}
 	if (!c->c_body_done &&
 	    read_body(c, bufferevent_get_input(c->c_bev)) == -1)
@@ -781,6 +911,8 @@ conn_next_request(struct px_conn *c)
 	c->c_body_left = 0;
 	c->c_read_paused = 0;
 	c->c_body_hold = 0;
+	c->c_direct = 0;
+	event_del(c->c_ev_body);
 	c->c_bytes_in = c->c_bytes_out = 0;
 	c->c_resp_started = c->c_resp_done = c->c_resp_chunked = 0;
 	c->c_resp_status = c->c_up_status = 0;
@@ -891,13 +1023,16 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_ev_close = event_new(srv->base, -1, 0, conn_free, c);
 	c->c_ev_timer = evtimer_new(srv->base, conn_timer, c);
 	c->c_ev_end = event_new(srv->base, -1, 0, conn_end, c);
+	c->c_ev_body = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+	    body_read, c);
 	c->c_body = evbuffer_new();
 	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
 	if (bev != NULL) {
-		/* libevent 2.1 reads 4 KiB at a time by default */
+		/* libevent 2.1 reads at most 4 KiB a time whatever this
+		 * says (EVBUFFER_MAX_READ): bodies are read by body_read */
 		bufferevent_set_max_single_read(bev, IO_CHUNK);
-		bufferevent_set_max_single_write(bev, IO_CHUNK);
+		bufferevent_set_max_single_write(bev, WRITE_CHUNK);
 	}
 	if (bev != NULL && srv->tls != NULL) {
 		c->c_tls = 1;
@@ -906,7 +1041,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 	c->c_bev = bev;
 	if (c->c_ev_close == NULL || c->c_ev_timer == NULL || c->c_ev_end ==
-	    NULL || c->c_body == NULL || bev == NULL) {
+	    NULL || c->c_ev_body == NULL || c->c_body == NULL || bev == NULL) {
 		px_error("conn %llu: out of memory", (unsigned long long)c->c_id);
 		if (c->c_ev_close == NULL) {
 			/* cannot defer: free what exists right here */
@@ -916,6 +1051,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 				event_free(c->c_ev_timer);
 			if (c->c_ev_end != NULL)
 				event_free(c->c_ev_end);
+			if (c->c_ev_body != NULL)
+				event_free(c->c_ev_body);
 			if (c->c_body != NULL)
 				evbuffer_free(c->c_body);
 			conf_unref(c->c_conf);

@@ -56,6 +56,10 @@ struct px_conn {
 	struct event		*c_ev_close;	/* deferred free */
 	struct event		*c_ev_timer;	/* head / idle timeout */
 	struct event		*c_ev_end;	/* deferred end of a response */
+	struct event		*c_ev_body;	/* a plain connection's request
+						 * body, read here (server.c) */
+	int			 c_direct;	/* the body is read by c_ev_body,
+						 * not by the bufferevent */
 	int			 c_head_timer_idle;	/* timer is the idle one */
 	const char		*c_close_reason;
 

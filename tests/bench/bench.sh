@@ -116,26 +116,7 @@ echo
 
 # --- the registry ----------------------------------------------------------------
 
-REG_ROOT=$T/registry
-mkdir -p "$REG_ROOT"
-cat >"$T/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG_ROOT
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$REG_PORT
-  secret: signet-bench-$$
-EOF
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-REG_PID=$!
-PIDS="$PIDS $REG_PID"
+start_registry "127.0.0.1:$REG_PORT"
 
 # --- nginx -----------------------------------------------------------------------
 

@@ -154,3 +154,28 @@ print_versions() {
 	echo "  load average:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on" \
 	    "the machine shows in the numbers)"
 }
+
+# start_registry ADDR: a docker-registry on ADDR (host:port), storage in
+# $T/registry, access log off, deletes allowed; REG_PID, REG_ROOT set
+start_registry() {
+	REG_ROOT=$T/registry
+	mkdir -p "$REG_ROOT"
+	cat >"$T/registry.yml" <<EOR
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG_ROOT
+  delete:
+    enabled: true
+http:
+  addr: $1
+  secret: signet-$BENCH-$$
+EOR
+	docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+	REG_PID=$!
+	PIDS="$PIDS $REG_PID"
+}

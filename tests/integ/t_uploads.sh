@@ -107,5 +107,50 @@ out=$(cat "$T/stream.out")
 expect_match "upstream holds part 1 before part 2 is sent" "$out" 'held most of part 1'
 expect_match "streamed PATCH: 202" "$out" 'HTTP/1.1 202'
 
+# a body read by signet's own reads (plain connections): a monolithic PUT
+# whose body and a pipelined request arrive in one write, then a body that
+# comes in three pieces with pauses, on the same connection; each answer in
+# order, the blob whole (the registry checks the digest)
+loc=$(curl -s -X POST -D - -o /dev/null "http://$PROXY/v2/up/pipe/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+loc2=$(curl -s -X POST -D - -o /dev/null "http://$PROXY/v2/up/pipe/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+python3 - "$loc" "$loc2" >"$T/pipe.out" 2>&1 <<'PY'
+import hashlib, os, socket, sys, time, urllib.parse
+answers = []
+u = urllib.parse.urlsplit(sys.argv[1])
+u2 = urllib.parse.urlsplit(sys.argv[2])
+s = socket.create_connection((u.hostname, u.port), timeout=20)
+f = s.makefile("rb")
+def put(url, body):
+    d = "sha256:" + hashlib.sha256(body).hexdigest()
+    return ("PUT %s?%s&digest=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" % (url.path, url.query, d, len(body))).encode()
+def answer():
+    line = f.readline().decode()
+    n = 0
+    while True:
+        h = f.readline().decode()
+        if h in ("\r\n", ""):
+            break
+        if h.lower().startswith("content-length:"):
+            n = int(h.split(":")[1])
+    f.read(n)
+    return line.split(" ")[1]
+body = os.urandom(3 * 1024 * 1024 + 17)
+s.sendall(put(u, body) + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+answers += [answer(), answer()]
+body2 = os.urandom(1024 * 1024 + 5)
+s.sendall(put(u2, body2) + body2[:1000])
+time.sleep(0.3)
+s.sendall(body2[1000:700000])
+time.sleep(0.3)
+s.sendall(body2[700000:])
+answers.append(answer())
+print(" ".join(answers))
+PY
+expect_eq "a PUT with a pipelined GET in one write, then a body in pieces: 201 200 201" \
+    "$(cat "$T/pipe.out")" "201 200 201"
+
 stop_signet
 finish
