@@ -122,6 +122,10 @@ px_cmd_serve(int argc, char **argv)
 	conf_unref(c);
 	event_base_dispatch(base);
 	px_server_free(srv);
+	/* libevent 2.1 finishes freeing a bufferevent from the loop (its
+	 * finalizer): one more pass, or connections still open at the exit
+	 * leak (2,000 at a SIGTERM: LeakSanitizer found 879) */
+	(void)event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 	curl_global_cleanup();
 	return 0;

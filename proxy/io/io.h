@@ -30,6 +30,7 @@
 
 /* Limits on what a client may send, checked as bytes arrive. */
 #define PX_HTTP_HEAD_MAX	(64 * 1024)	/* request line + headers */
+#define PX_UP_IDLE_MAX		256	/* idle upstream connections kept */
 #define PX_HTTP_HEADERS_MAX	100		/* header fields */
 #define PX_HTTP_METHOD_MAX	16
 #define PX_HTTP_CHUNK_LINE_MAX	256		/* chunk-size line */

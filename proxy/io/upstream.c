@@ -8,7 +8,6 @@
 
 #include "io.h"
 
-#define UP_MAXCONNECTS	256	/* idle upstream connections kept */
 #define RELAY_BUFFER	(512L * 1024)	/* curl's receive and upload buffers:
 					 * its maximum, per relayed transfer */
 
@@ -153,7 +152,7 @@ px_upstream_new(struct event_base *base)
 	 * number of easy handles, and ours live one request each, so it would
 	 * keep closing and reopening connections under load.
 	 */
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)UP_MAXCONNECTS);
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)PX_UP_IDLE_MAX);
 	return up;
 }
 

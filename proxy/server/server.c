@@ -9,6 +9,7 @@
  * in the input buffer).  Bodies stream: client bytes go to c_body, the relay
  * hands them to curl, and reading stops while c_body is over the high mark.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
@@ -51,6 +52,8 @@ struct px_server {
 	struct event		*ev_queue;	/* queued Rekor uploads */
 	struct event		*ev_queue_next;	/* one landed: the next now */
 	struct event		*ev_poll;	/* a drain waiting for rechecks */
+	struct event		*ev_accept;	/* accepting again after EMFILE */
+	int			 accept_paused;
 	uint64_t		 next_id;
 	uint64_t		 refused_per_addr;
 };
@@ -1237,6 +1240,79 @@ px_server_reload(struct px_server *srv)
 	px_info("configuration reloaded from %s", nc->path);
 }
 
+/*
+ * accept(2) failed: out of descriptors (EMFILE, ENFILE) or kernel memory.
+ * The pending connection stays in the backlog and the listener stays
+ * readable, so the loop would spin on it: stop accepting for
+ * ACCEPT_PAUSE_MS, then try again.  max_connections below the descriptor
+ * limit (checked at start) keeps this from happening but for other
+ * descriptors (upstream connections, files).
+ */
+#define ACCEPT_PAUSE_MS	100
+
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct px_server	*srv = arg;
+	struct timeval		 tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int			 err = EVUTIL_SOCKET_ERROR(), i;
+
+	(void)l;
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;		/* the connection's own trouble: go on */
+	if (!srv->accept_paused)
+		px_warn("accept: %s (%d connections open): not accepting for "
+		    "%d ms", strerror(err), srv->nconns, ACCEPT_PAUSE_MS);
+	srv->accept_paused = 1;
+	for (i = 0; i < srv->nlst; i++)
+		evconnlistener_disable(srv->lst[i]);
+	evtimer_add(srv->ev_accept, &tv);
+}
+
+static void
+on_accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_server	*srv = arg;
+	int			 i;
+
+	(void)fd;
+	(void)what;
+	if (srv->draining)
+		return;
+	srv->accept_paused = 0;
+	for (i = 0; i < srv->nlst; i++)
+		evconnlistener_enable(srv->lst[i]);
+}
+
+/*
+ * Descriptors: the soft limit raised to the hard one, and a warning when
+ * max_connections does not fit under it with room for the upstream
+ * connections and files signet opens besides.
+ */
+#define FD_RESERVE	(PX_UP_IDLE_MAX + 64)
+
+static void
+check_fd_limit(const struct conf *conf)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)conf->max_connections + FD_RESERVE > rl.rlim_cur)
+		px_warn("limits.max_connections is %ld but the descriptor limit "
+		    "is %llu: about %llu connections can be open (raise the "
+		    "limit, e.g. LimitNOFILE=, or lower max_connections)",
+		    conf->max_connections, (unsigned long long)rl.rlim_cur,
+		    rl.rlim_cur > FD_RESERVE ? (unsigned long long)(rl.rlim_cur -
+		    FD_RESERVE) : 0ULL);
+}
+
 static int
 server_listen(struct px_server *srv, const struct conf_listen *l, char *err,
     size_t errlen)
@@ -1271,6 +1347,7 @@ server_listen(struct px_server *srv, const struct conf_listen *l, char *err,
 			evconnlistener_free(lst);
 			break;
 		}
+		evconnlistener_set_error_cb(lst, on_accept_error);
 		srv->lst[srv->nlst++] = lst;
 		break;	/* the first address is the one asked for */
 	}
@@ -1305,6 +1382,12 @@ px_server_new(struct event_base *base, struct conf *conf,
 		    errlen);
 		if (srv->tls == NULL)
 			goto fail;
+	}
+	check_fd_limit(conf);
+	srv->ev_accept = evtimer_new(base, on_accept_again, srv);
+	if (srv->ev_accept == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	for (i = 0; i < conf->nlisten; i++)
 		if (server_listen(srv, &conf->listen[i], err, errlen) == -1)
@@ -1366,6 +1449,8 @@ px_server_free(struct px_server *srv)
 		event_free(srv->ev_queue_next);
 	if (srv->ev_poll != NULL)
 		event_free(srv->ev_poll);
+	if (srv->ev_accept != NULL)
+		event_free(srv->ev_accept);
 	px_sign_shutdown();	/* before the upstream its jobs use */
 	px_upstream_free(srv->up);
 	px_tls_unref(srv->tls);
