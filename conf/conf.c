@@ -527,6 +527,8 @@ static const struct conf_key upstream_keys[] = {
 	{ "response_timeout", CT_INT, F(up.response_timeout), NULL, 1, 3600, NULL, NULL },
 	{ "media_types", CT_STRING, F(up_media_types), NULL, 0, 0, NULL, "oci|docker|auto" },
 	{ "forbidden_means_absent", CT_BOOL, F(up.forbidden_absent), NULL, 0, 0, NULL, NULL },
+	{ "manifest_put", CT_STRING, F(up_manifest_put), NULL, 0, 0, NULL,
+	    "digest-then-tag|tag-only" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 

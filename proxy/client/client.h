@@ -430,6 +430,10 @@ struct px_signer_result {
 	struct px_fetch	*answer;		/* the upstream's answer to relay,
 						 * or NULL */
 	int		 signing_failed;	/* refused because signing did */
+	const char	*digest;		/* ok, no answer, 201: the
+						 * manifest is in place under
+						 * its tag already (an
+						 * immutable tag naming it) */
 };
 /* Runs once; everything in the result lives until it returns.  It must
  * not free the signer (abandon it later, from the loop). */

@@ -31,7 +31,10 @@
       port that refuses requests carrying an Authorization; ct-lie labels
       OCI manifests as Docker on GET; immutable (ECR) and immutable-harbor
       refuse a PUT to a tag that exists (400 TAG_INVALID, 412); no-digest
-      leaves Docker-Content-Digest off manifest GETs.  Several quirks are
+      leaves Docker-Content-Digest off manifest GETs; nexus-redeploy
+      (Nexus "Disable redeploy") refuses a manifest PUT to a reference
+      that exists or of a manifest held under any name (400
+      BLOB_UPLOAD_INVALID).  Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
@@ -53,6 +56,9 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ACCEPT_ALL = ", ".join([OCI_MANIFEST, OCI_INDEX,
+                        "application/vnd.docker.distribution.manifest.v2+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json"])
 
 
 def free_port():
@@ -310,6 +316,28 @@ def quirk_front(port, upstream, quirk):
                         msg = "Failed to process request due to '" + tag + "' configured as immutable."
                         self.reply(412, json.dumps({"errors": [{"code": "PRECONDITION",
                                                                 "message": msg}]}).encode(), js)
+                    return
+            if "nexus-redeploy" in quirks and self.command == "PUT" and \
+                    re.search(r"/manifests/[^/]+$", self.path):
+                # Nexus "Disable redeploy" (REGISTRIES.md T6): a manifest
+                # PUT to a reference that exists, or of a manifest the
+                # repository holds already under any name, is refused,
+                # with a blob upload's error code
+                name, ref = re.match(r"^/v2/(.+)/manifests/([^/]+)$", self.path).groups()
+                digest = "sha256:" + hashlib.sha256(body or b"").hexdigest()
+                held = False
+                for r0 in sorted({ref, digest}):
+                    c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                    c0.request("HEAD", "/v2/%s/manifests/%s" % (name, r0),
+                               headers={"Accept": ACCEPT_ALL})
+                    held = held or c0.getresponse().status == 200
+                    c0.close()
+                if held:
+                    counts["redeploy"] = counts.get("redeploy", 0) + 1
+                    self.reply(400, json.dumps({"errors": [{
+                        "code": "BLOB_UPLOAD_INVALID", "message": "blob upload invalid",
+                        "detail": "Repository does not allow updating assets: " + name}]}).encode(),
+                        {"Content-Type": "application/json"})
                     return
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())

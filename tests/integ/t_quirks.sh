@@ -20,7 +20,11 @@
 #     (Alibaba, GAR): asked again;
 #   - immutable tags (ECR, Harbor): pushing the same image again is a
 #     success; a second signature, which would rewrite the .sig tag, is
-#     refused in words that say so and what to do.
+#     refused in words that say so and what to do;
+#   - Nexus' "Disable redeploy", which refuses a second name for a
+#     manifest: upstream.manifest_put "tag-only" writes the manifest
+#     once, by its tag, after the signature; by default the refusal
+#     names that setting.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -246,4 +250,51 @@ for q in immutable immutable-harbor; do
 	stop_signet
 	: >"$T/signet.log"
 done
+
+# 10. Nexus "Disable redeploy": a manifest is written once, under one name
+"$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
+front nexus-redeploy
+img=$(mkimage "$T/img-nx" --layers 1 --size 5000 --seed nexus)
+#     signet's default order (by digest, then the tag) cannot tag there:
+#     refused, naming the setting that works
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+out=$($cpd "oci:$T/img-nx" "docker://$PROXY/nx/first:1" 2>&1)
+expect_match "nexus-redeploy, by default: the push is refused, naming manifest_put" \
+    "$out" 'refuses a second name for a manifest.*manifest_put.*tag-only'
+stop_signet
+: >"$T/signet.log"
+UPSTREAM_EXTRA=', "manifest_put": "tag-only"' start_signet "http://$FRONT" \
+    "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+check "manifest_put tag-only: a push through signet is signed" \
+    $cpd "oci:$T/img-nx" "docker://$PROXY/nx/app:1"
+out=$($CHECK "$REG_up" nx/app 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  and it pulls (200)" "$(http_status GET \
+    "http://$PROXY/v2/nx/app/manifests/1" -H "Accept: $OCI")" 200
+check "  the same image pushed again: a success" \
+    $cpd "oci:$T/img-nx" "docker://$PROXY/nx/app:1"
+h=$(curl -s -D - -o /dev/null -X PUT -H "Content-Type: $OCI" \
+    --data-binary @<(curl -s -H "Accept: $OCI" "http://$REG_up/v2/nx/app/manifests/1") \
+    "http://$PROXY/v2/nx/app/manifests/1" | tr -d '\r')
+expect_match "  answered 201" "$h" '^HTTP/1.1 201'
+expect_match "  with the manifest's digest" "$h" 'Docker-Content-Digest: sha256:[0-9a-f]{64}'
+other=$(mkimage "$T/img-nx-b" --layers 1 --size 5000 --seed nexus-other)
+out=$($cpd "oci:$T/img-nx-b" "docker://$PROXY/nx/app:1" 2>&1)
+expect_match "  another image under that tag: the registry's refusal" "$out" \
+    'blob upload invalid'
+expect_match "  the registry refused redeploys" "$(counts)" '"redeploy": [1-9]'
+stop_signet
+: >"$T/signet.log"
+UPSTREAM_EXTRA=', "manifest_put": "tag-only"' start_signet "http://$FRONT" \
+    "\"signing\": {\"key\": \"$T/k3.key\"}, $POL"
+curl -s -H "Accept: $OCI" "http://$REG_up/v2/nx/app/manifests/1" >"$T/nx.json"
+body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/nx.json" \
+    "http://$PROXY/v2/nx/app/manifests/2" -w ' %{http_code}')
+expect_match "  a second signer's push is refused, saying why and what to do" "$body" \
+    "this registry's tags are immutable: the signature list nx/app:sha256-[0-9a-f]*.sig exists and cannot be appended .*signature_format.*bundle.* 403$"
+expect_eq "  and the tag was not written" "$(http_status HEAD \
+    "http://$REG_up/v2/nx/app/manifests/2" -H "Accept: $OCI")" 404
+stop_signet
+: >"$T/signet.log"
+
 finish

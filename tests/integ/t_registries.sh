@@ -81,7 +81,7 @@ profile gitlab        none                                 ''
 profile ghcr          429-ghcr                             ''
 profile harbor        immutable-harbor,blob-redirect       ''
 profile docr          none                                 ''
-profile nexus         ct-lie,immutable                     ''
+profile nexus         ct-lie,nexus-redeploy                ', "manifest_put": "tag-only"'
 profile alibaba       none                                 ''
 profile quay          no-oci-sig                           ', "media_types": "auto"'
 

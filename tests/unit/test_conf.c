@@ -38,6 +38,8 @@ test_good(void)
 	CHECK(c->log_access == 0, "access");
 	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
 	CHECK(c->idle_timeout == 60, "default idle_timeout");
+	CHECK(c->up_manifest_put == CONF_MP_DIGEST_THEN_TAG,
+	    "default manifest_put");
 	conf_unref(c);
 
 	/* comments are whole lines starting with # or // */
@@ -87,6 +89,9 @@ test_bad(void)
 		    " \"upstream\": {\"url\": \"http://a\"}}", "duplicate object key" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"\"}}",
 		    "upstream.url: must be a non-empty string" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
+		    " \"manifest_put\": \"tag\"}}",
+		    "upstream.manifest_put: \"tag\" is not one of digest-then-tag|tag-only" },
 	};
 	char		 err[CONF_ERR_MAX];
 	struct conf	*c;
@@ -127,7 +132,8 @@ test_signing(void)
 	setenv("SIGNET_TEST_PW", "test", 1);
 	snprintf(json, sizeof(json),
 	    "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
-	    "\"http://reg.example:5000\", \"media_types\": \"auto\"},"
+	    "\"http://reg.example:5000\", \"media_types\": \"auto\","
+	    " \"manifest_put\": \"tag-only\"},"
 	    " \"signing\": {\"key\": \"%s/tests/vectors/worked-example/cosign.key\","
 	    " \"password_env\": \"SIGNET_TEST_PW\", \"annotations\": {\"b\": \"2\"}},"
 	    " \"policies\": [{\"match\": \"team/*\", \"sign\": \"required\","
@@ -139,6 +145,7 @@ test_signing(void)
 	if (c != NULL) {
 		CHECK(c->sign_key != NULL, "key loaded");
 		CHECK(c->up_media_types == CONF_MT_AUTO, "media_types");
+		CHECK(c->up_manifest_put == CONF_MP_TAG_ONLY, "manifest_put");
 		CHECK(strcmp(c->up.hostport, "reg.example:5000") == 0, "hostport");
 		p = conf_policy_for(c, "team/app");
 		CHECK(p != NULL && p->sign == CONF_SIGN_REQUIRED &&
