@@ -34,7 +34,9 @@
       leaves Docker-Content-Digest off manifest GETs; nexus-redeploy
       (Nexus "Disable redeploy") refuses a manifest PUT to a reference
       that exists or of a manifest held under any name (400
-      BLOB_UPLOAD_INVALID).  Several quirks are
+      BLOB_UPLOAD_INVALID); region-lag answers 404 to reads by digest
+      of a manifest or blob for 2 s after it was written (reads by tag
+      are served).  Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
@@ -202,6 +204,7 @@ def quirk_front(port, upstream, quirk):
     counts = {}
     tries = {}
     lagged = {}
+    written = {}
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -339,6 +342,29 @@ def quirk_front(port, upstream, quirk):
                         "detail": "Repository does not allow updating assets: " + name}]}).encode(),
                         {"Content-Type": "application/json"})
                     return
+            if "region-lag" in quirks:
+                # replicas that lag (REGISTRIES.md R5, GAR multi-region):
+                # for 2 s after a manifest or blob is written, reads of it
+                # by digest go to a region that does not have it yet (404);
+                # reads by tag are served where it was written
+                import time
+                m = re.search(r"/(manifests|blobs)/(sha256:[0-9a-f]{64})$", self.path.split("?")[0])
+                if m and self.command in ("GET", "HEAD") and \
+                        time.time() < written.get(m.group(2), 0):
+                    counts["region_lagged"] = counts.get("region_lagged", 0) + 1
+                    code = "MANIFEST_UNKNOWN" if m.group(1) == "manifests" else "BLOB_UNKNOWN"
+                    self.reply(404, json.dumps({"errors": [{"code": code, "message":
+                               code.lower().replace("_", " ")}]}).encode(),
+                               {"Content-Type": "application/json"})
+                    return
+                d = None
+                if self.command == "PUT" and "/manifests/" in self.path:
+                    d = "sha256:" + hashlib.sha256(body or b"").hexdigest()
+                elif self.command in ("PUT", "POST") and "/blobs/uploads/" in self.path:
+                    d = (re.search(r"[?&]digest=(sha256(?::|%3A)[0-9a-f]{64})", self.path)
+                         or [None, None])[1]
+                if d:
+                    written[d.replace("%3A", ":")] = time.time() + 2.0
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())
                 return

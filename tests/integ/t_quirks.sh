@@ -24,7 +24,9 @@
 #   - Nexus' "Disable redeploy", which refuses a second name for a
 #     manifest: upstream.manifest_put "tag-only" writes the manifest
 #     once, by its tag, after the signature; by default the refusal
-#     names that setting.
+#     names that setting;
+#   - replicas that lag (GAR multi-region): a 404 by digest for what the
+#     signature list just named is asked again, 6 s at most in all.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -297,4 +299,40 @@ expect_eq "  and the tag was not written" "$(http_status HEAD \
 stop_signet
 : >"$T/signet.log"
 
+# 11. replicas that lag (GAR multi-region): right after a push, what the
+#     signature list names is 404 by digest for 2 s; a pull then waits
+#     for it (bounded), and an unsigned image is still denied at once
+front region-lag
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-rg" --layers 1 --size 5000 --seed region)
+check "region-lag: a push through signet is signed" \
+    $cpd "oci:$T/img-rg" "docker://$PROXY/rg/app:1"
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/app/manifests/1")
+expect_match "  a pull right after it is verified (200 in ${body##* } s), not denied" "$body" \
+    ' 200 [0-9.]+$'
+expect_match "  the registry did lag" "$(counts)" '"region_lagged": [1-9]'
+check "  signet said it waited" grep -q 'asked again in' "$T/signet.log"
+other=$(mkimage "$T/img-rg-u" --layers 1 --size 5000 --seed region-unsigned)
+$cpd "oci:$T/img-rg-u" "docker://$REG_up/rg/app:unsigned" >/dev/null 2>&1
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/app/manifests/unsigned")
+expect_match "  an unsigned image is denied (403)" "$body" 'no signature found.* 403 '
+check "  at once (${body##* } s; under 1 s: no wait for a list that is not there)" \
+    awk -v t="${body##* }" 'BEGIN { exit !(t < 1) }'
+#     a payload really gone: the wait is bounded (6 s), then a denial
+$cpd "oci:$T/img-rg-u" "docker://$REG_up/rg/gone:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/rg/gone:1" >/dev/null 2>&1
+d=$(curl -s -D - -o /dev/null -H "Accept: $OCI" "http://$REG_up/v2/rg/gone/manifests/1" |
+    tr -d '\r' | sed -n 's/^Docker-Content-Digest: //Ip')
+p=$(curl -s -H "Accept: $OCI" "http://$REG_up/v2/rg/gone/manifests/sha256-${d#sha256:}.sig" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+curl -s -o /dev/null -X DELETE "http://$REG_up/v2/rg/gone/blobs/$p"
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/gone/manifests/1")
+expect_match "  a payload that stays missing: denied (403)" "$body" ' 403 [0-9.]+$'
+check "  after a bounded wait (${body##* } s; 5 to 8 s)" \
+    awk -v t="${body##* }" 'BEGIN { exit !(t >= 5 && t < 8) }'
+stop_signet
+: >"$T/signet.log"
 finish
