@@ -55,8 +55,8 @@ struct px_auth {
 static void	send_token_request(struct px_auth *);
 static void	on_fetch(struct px_fetch *, void *);
 
-static void
-wipe_free(char *s)
+void
+px_wipe_free(char *s)
 {
 	if (s != NULL) {
 		mbedtls_platform_zeroize(s, strlen(s));
@@ -95,7 +95,7 @@ cache_put(const char *up_url, const char *scope, const char *header,
 		}
 		e = &cache[oldest];
 	}
-	wipe_free(e->header);
+	px_wipe_free(e->header);
 	e->header = strdup(header);
 	snprintf(e->scope, sizeof(e->scope), "%s", scope);
 	snprintf(e->up_url, sizeof(e->up_url), "%s", up_url);
@@ -117,7 +117,7 @@ px_auth_flush(void)
 	int	i;
 
 	for (i = 0; i < AUTH_CACHE_MAX; i++) {
-		wipe_free(cache[i].header);
+		px_wipe_free(cache[i].header);
 		cache[i].header = NULL;
 	}
 }
@@ -169,7 +169,7 @@ auth_finish(struct px_auth *a, const char *header, const char *err)
 		snprintf(errbuf, sizeof(errbuf), "out of memory");
 	cb(arg, copy, err != NULL || (header != NULL && copy == NULL) ?
 	    errbuf : NULL);
-	wipe_free(copy);
+	px_wipe_free(copy);
 }
 
 static void
@@ -323,7 +323,7 @@ on_fetch(struct px_fetch *f, void *arg)
 	cache_put(a->a_ep->url, a->a_scope, header,
 	    ttl > 0 ? ttl : TOKEN_TTL_DEFAULT);
 	auth_finish(a, header, NULL);
-	wipe_free(header);
+	px_wipe_free(header);
 }
 
 struct px_auth *
@@ -380,7 +380,7 @@ px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
 		return NULL;
 	}
 	a = px_auth_start(&cf->up, up, basic, scope, cb, arg, cached);
-	wipe_free(basic);
+	px_wipe_free(basic);
 	return a;
 }
 
@@ -392,7 +392,7 @@ px_auth_free(struct px_auth *a)
 	px_fetch_free(a->a_fetch);
 	if (a->a_timer != NULL)
 		event_free(a->a_timer);
-	wipe_free(a->a_basic);
+	px_wipe_free(a->a_basic);
 	free(a->a_url);
 	conf_endpoint_free(a->a_ep);
 	free(a);
@@ -409,7 +409,7 @@ session_set(struct px_session *ss, const char *header)
 
 	if (copy == NULL)
 		return -1;
-	wipe_free(ss->ss_auth);
+	px_wipe_free(ss->ss_auth);
 	ss->ss_auth = copy;
 	ss->ss_bearer = strncasecmp(header, "Bearer ", 7) == 0;
 	return 0;
@@ -456,8 +456,8 @@ void
 px_session_clear(struct px_session *ss)
 {
 	px_auth_free(ss->ss_job);
-	wipe_free(ss->ss_auth);
-	wipe_free(ss->ss_basic);
+	px_wipe_free(ss->ss_auth);
+	px_wipe_free(ss->ss_basic);
 	conf_endpoint_free(ss->ss_ep);
 	memset(ss, 0, sizeof(*ss));
 }

@@ -116,6 +116,8 @@ struct px_auth *px_auth_start(const struct conf_endpoint *,
 	    struct px_upstream *, const char *basic, const char *scopes,
 	    px_auth_fn cb, void *arg, const char **cached);
 void	px_auth_free(struct px_auth *);
+/* Wipe a secret string (a header, a password) and free it; NULL is fine. */
+void	px_wipe_free(char *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
 /* 1 while the cached Authorization for these scopes is still good */
@@ -161,9 +163,17 @@ struct px_pipe_req {
 	const char		*src_url;	/* GET: the blob's URL */
 	const char		*src_auth;	/* or NULL */
 	const struct conf_endpoint *dst;
-	const char		*dst_url;	/* PUT: the session, ?digest= */
+	const char		*dst_url;	/* the upload session (an
+						 * absolute URL) */
+	const char		*digest;	/* the blob's, for the PUT */
 	const char		*dst_auth;
 	int64_t			 size;
+	int64_t			 chunk;		/* 0: one PUT; else PATCHes of
+						 * this many bytes, each with
+						 * its Content-Length and
+						 * Content-Range, and the rest
+						 * in the final PUT (never an
+						 * empty one) */
 };
 /* Once, from the loop: ok, the bytes handed to the PUT, or why not. */
 typedef void (*px_pipe_fn)(void *arg, int ok, uint64_t bytes,

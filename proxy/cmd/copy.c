@@ -28,6 +28,11 @@
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
+/* --chunk-size: 0 (one PUT a blob, the default) or PATCHes of this many
+ * bytes (ACR refuses a PUT over ~20 MB, GHCR a PATCH over 4 MiB, ECR a
+ * PATCH under 5 MiB that is not the last) */
+#define COPY_CHUNK_MIN	65536
+#define COPY_CHUNK_MAX	(1LL << 30)
 
 struct cp_ref {
 	char		 registry[256];
@@ -104,6 +109,7 @@ struct copy {
 	struct px_sigcheck	*check;
 	char			 want_ref[CORE_NAME_MAX + 300];
 	int			 all, verify, same_registry;
+	int64_t			 chunk;		/* --chunk-size, 0: one PUT */
 	char			 platform[64];
 
 	struct cp_manifest	 man[COPY_ITEMS_MAX];	/* write order */
@@ -1075,17 +1081,19 @@ pipe_start(struct cp_lane *ln, const char *location)
 
 	snprintf(src, sizeof(src), "%s/v2/%s/blobs/%s", c->src.ss.ss_ep->url,
 	    c->src.repo, b->digest);
-	snprintf(dst, sizeof(dst), "%s%s%cdigest=%s",
-	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ss.ss_ep->url, location,
-	    strchr(location, '?') ? '&' : '?', b->digest);
+	snprintf(dst, sizeof(dst), "%s%s",
+	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ss.ss_ep->url,
+	    location);
 	memset(&rq, 0, sizeof(rq));
 	rq.src = c->src.ss.ss_ep;
 	rq.src_url = src;
 	rq.src_auth = c->src.ss.ss_auth;
 	rq.dst = c->dst.ss.ss_ep;
 	rq.dst_url = dst;
+	rq.digest = b->digest;
 	rq.dst_auth = c->dst.ss.ss_auth;
 	rq.size = b->size;
+	rq.chunk = c->chunk;
 	px_pipe_free(ln->pipe);
 	ln->pipe = px_pipe_start(c->up, &rq, on_piped, ln);
 	return ln->pipe != NULL ? 0 : -1;
@@ -1559,7 +1567,17 @@ px_cmd_copy(int argc, char **argv)
 				return 2;
 			}
 		}
-		else if (strcmp(argv[i], "--verify") == 0)
+		else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc) {
+			c->chunk = strtoll(argv[++i], &end, 10);
+			if (*end != '\0' || c->chunk < COPY_CHUNK_MIN ||
+			    c->chunk > COPY_CHUNK_MAX) {
+				fprintf(stderr, "signet: copy: --chunk-size is "
+				    "%d to %lld bytes\n", COPY_CHUNK_MIN,
+				    (long long)COPY_CHUNK_MAX);
+				free(c);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--verify") == 0)
 			c->verify = 1;
 		else if (strcmp(argv[i], "--signature-repository") == 0 &&
 		    i + 1 < argc)
@@ -1585,7 +1603,7 @@ px_cmd_copy(int argc, char **argv)
 		    "--certificate-identity ID --certificate-oidc-issuer ISSUER "
 		    "| --policy FILE) [--rekor-key PUB] [--threshold N]] "
 		    "[--signature-repository REPO] [--timeout SECONDS] "
-		    "[--allow-http] SRC DST\n");
+		    "[--chunk-size BYTES] [--allow-http] SRC DST\n");
 		free(c);
 		return 2;
 	}

@@ -36,7 +36,11 @@
       that exists or of a manifest held under any name (400
       BLOB_UPLOAD_INVALID); region-lag answers 404 to reads by digest
       of a manifest or blob for 2 s after it was written (reads by tag
-      are served).  Several quirks are
+      are served); upload policies: patch-min-5m (ECR) refuses more
+      data after a PATCH under 5 MiB, patch-max-4m (GHCR) a PATCH over 4
+      MiB (416), acr-upload a blob PUT over 20 MB (413) and a PATCH
+      without Content-Length (400 CONTENT_LENGTH_INVALID); request bodies
+      may be chunked.  Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
@@ -205,6 +209,7 @@ def quirk_front(port, upstream, quirk):
     tries = {}
     lagged = {}
     written = {}
+    parts_seen = {}
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -221,9 +226,64 @@ def quirk_front(port, upstream, quirk):
             if self.command != "HEAD":
                 self.wfile.write(msg)
 
+        def read_chunked(self):
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+
+        def upload_quirk(self, body, chunked):
+            """Upload policies (REGISTRIES.md U3, U5, U6, U7): the refusal
+            sent, or None."""
+            m = re.search(r"/blobs/uploads/([^/?]+)", self.path)
+            if not m or self.command not in ("PATCH", "PUT"):
+                return None
+            n = len(body or b"")
+            js = {"Content-Type": "application/json"}
+            if "acr-upload" in quirks and self.command == "PATCH" and chunked:
+                return (400, b'{"errors":[{"code":"CONTENT_LENGTH_INVALID","message":'
+                        b'"content length invalid"}]}', js)
+            if "acr-upload" in quirks and self.command == "PUT" and n > 20000000:
+                return (413, b"<html><head><title>413 Request Entity Too Large</title></head>"
+                        b"<body>Request Entity Too Large - AzureContainerRegistry</body></html>",
+                        {"Content-Type": "text/html"})
+            if "patch-max-4m" in quirks and self.command == "PATCH" and n > 4 << 20:
+                return (416, b'{"errors":[{"code":"REQUESTED_RANGE_NOT_SATISFIABLE","message":'
+                        b'"the request body is too large and exceeds the maximum permissible '
+                        b'limit of 4.00MiB"}]}', js)
+            if "patch-min-5m" in quirks and (self.command == "PATCH" or n > 0):
+                # a part under 5 MiB was not the last (S3 multipart)
+                prev = parts_seen.get(m.group(1))
+                if prev is not None and prev < 5 << 20:
+                    return (400, b'{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":'
+                            b'"EntityTooSmall: Your proposed upload is smaller than the '
+                            b'minimum allowed size"}]}', js)
+                if self.command == "PATCH":
+                    parts_seen[m.group(1)] = n
+            return None
+
         def forward(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n) if n else None
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            if chunked:
+                body = self.read_chunked()
+            else:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+            if self.command in ("PATCH", "PUT") and "/blobs/uploads/" in self.path:
+                k = "chunked_patches" if chunked else "sized_uploads"
+                counts[k] = counts.get(k, 0) + 1
+            refusal = self.upload_quirk(body, chunked)
+            if refusal:
+                counts["upload_refused"] = counts.get("upload_refused", 0) + 1
+                self.reply(*refusal)
+                return
+            if self.command in ("PATCH", "PUT") and "/blobs/uploads/" in self.path:
+                counts["largest_part"] = max(counts.get("largest_part", 0), len(body or b""))
             ct = self.headers.get("Content-Type", "")
             if ("no-oci-sig" in quirks and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)

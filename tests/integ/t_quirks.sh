@@ -26,7 +26,10 @@
 #     once, by its tag, after the signature; by default the refusal
 #     names that setting;
 #   - replicas that lag (GAR multi-region): a 404 by digest for what the
-#     signature list just named is asked again, 6 s at most in all.
+#     signature list just named is asked again, 6 s at most in all;
+#   - upload policies (ECR's 5 MiB least PATCH, GHCR's 4 MiB most, ACR's
+#     20 MB PUT and Content-Length): a client's shape is kept, signet's
+#     own uploads pass, `signet copy --chunk-size` chunks.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -335,4 +338,93 @@ check "  after a bounded wait (${body##* } s; 5 to 8 s)" \
     awk -v t="${body##* }" 'BEGIN { exit !(t >= 5 && t < 8) }'
 stop_signet
 : >"$T/signet.log"
+# 12. upload policies (ECR U3, GHCR U5, ACR U6/U7): a client's upload keeps
+#     its shape through signet (each part's Content-Length, never
+#     re-chunked), signet's own uploads pass all of them, and `signet copy`
+#     chunks when told to
+big=$T/big
+head -c 12582912 /dev/urandom >"$big"	# 12 MiB
+# upload_parts REPO FILE CHUNK: PATCHes of CHUNK bytes with Content-Length
+# and Content-Range through signet, the rest in the final PUT; prints the
+# statuses
+upload_parts() {
+	size=$(stat -c %s "$2")
+	dg=sha256:$(sha256_of "$2")
+	loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/$1/blobs/uploads/" |
+	    sed -n 's/^Location: *//Ip' | tr -d '\r')
+	off=0
+	sts=
+	while [ $((size - off)) -gt "$3" ]; do
+		tail -c +$((off + 1)) "$2" | head -c "$3" >"$T/part"
+		case $loc in /*) loc="http://$PROXY$loc" ;; esac
+		h=$(curl -s -D - -o /dev/null -X PATCH -H 'Content-Type: application/octet-stream' \
+		    -H "Content-Range: $off-$((off + $3 - 1))" --data-binary @"$T/part" "$loc" | tr -d '\r')
+		sts="$sts $(printf '%s\n' "$h" | grep '^HTTP/1.1 ' | tail -1 | cut -d' ' -f2)"
+		loc=$(printf '%s' "$h" | sed -n 's/^Location: *//Ip')
+		off=$((off + $3))
+	done
+	tail -c +$((off + 1)) "$2" >"$T/part"
+	case $loc in /*) loc="http://$PROXY$loc" ;; esac
+	sts="$sts $(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+	    --data-binary @"$T/part" "$loc&digest=$dg")"
+	echo "$sts"
+}
+for q in patch-min-5m:5242880 patch-max-4m:4194304 acr-upload:10000000; do
+	front "${q%:*}"
+	start_signet "http://$FRONT"
+	out=$(upload_parts "up/${q%:*}" "$big" "${q#*:}")
+	expect_match "${q%:*}: 12 MiB in PATCHes of ${q#*:} bytes through signet: stored (201)" \
+	    "$out" '^( 202)+ 201$'
+	curl -s -o "$T/back" "http://$REG_up/v2/up/${q%:*}/blobs/sha256:$(sha256_of "$big")"
+	check "  the exact bytes" cmp -s "$big" "$T/back"
+	expect_match "  every part came with its Content-Length" "$(counts)" '"sized_uploads": [1-9]'
+	check "  none chunked" sh -c "! curl -s http://$FRONT/_counts | grep -q chunked_patches"
+	stop_signet
+	: >"$T/signet.log"
+done
+#     a client that breaks the policy gets the registry's refusal, as is
+front acr-upload
+start_signet "http://$FRONT"
+head -c 25000000 /dev/urandom >"$T/big25"
+out=$(upload_parts up/acr-mono "$T/big25" 30000000)
+expect_eq "acr-upload: a 25 MB monolithic PUT is the registry's 413" "$out" " 413"
+loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/up/acr-te/blobs/uploads/" |
+    sed -n 's/^Location: *//Ip' | tr -d '\r')
+case $loc in /*) loc="http://$PROXY$loc" ;; esac
+expect_match "  a chunked PATCH: passed on chunked, the registry's 400" \
+    "$(curl -s -X PATCH -H 'Transfer-Encoding: chunked' --data-binary @"$big" "$loc" -w ' %{http_code}')" \
+    'CONTENT_LENGTH_INVALID.* 400$'
+stop_signet
+: >"$T/signet.log"
+#     signet's own uploads (payloads, configs) pass every policy at once
+front patch-min-5m,patch-max-4m,acr-upload
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-up" --layers 1 --size 5000 --seed uploads)
+check "all three policies: a push through signet is signed" \
+    $cpd "oci:$T/img-up" "docker://$PROXY/up/signed:1"
+out=$($CHECK "$REG_up" up/signed 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+check "  nothing refused" sh -c "! curl -s http://$FRONT/_counts | grep -q upload_refused"
+stop_signet
+: >"$T/signet.log"
+#     signet copy to ACR: one PUT a blob by default (refused over 20 MB,
+#     in words), PATCHes of --chunk-size bytes when told
+start_registry acrdst
+ACRF=127.0.0.1:$(free_port)
+$HELPERS quirk-front "${ACRF#*:}" "$REG_acrdst" acr-upload >"$T/front-acrdst.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://$ACRF/v2/"
+img=$(mkimage "$T/img-25" --layers 1 --size 25000000 --seed acr-25)
+$cpd "oci:$T/img-25" "docker://$REG_up/up/big:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/up/big:1" >/dev/null 2>&1
+out=$("$SIGNET" copy --allow-http "$REG_up/up/big:1" "$ACRF/up/big:1" 2>&1)
+expect_eq "signet copy of a 25 MB layer to ACR, one PUT: fails (exit 1)" "$?" 1
+expect_match "  saying why and what to do" "$out" 'HTTP 413 .*--chunk-size'
+out=$("$SIGNET" copy --allow-http --chunk-size 8388608 "$REG_up/up/big:1" "$ACRF/up/big:1" 2>&1)
+expect_eq "  with --chunk-size 8388608: copied" "$?" 0
+out=$($CHECK "$REG_acrdst" up/big 1 "$T/k.pub")
+expect_match "  with its signature" "$out" '"valid": 1'
+expect_match "  in parts of at most 8 MiB" "$(curl -s "http://$ACRF/_counts")" '"largest_part": [0-9]{1,7}[,}]'
+out=$("$SIGNET" copy --allow-http --chunk-size 12 "$REG_up/up/big:1" "$ACRF/up/big:2" 2>&1)
+expect_match "  a chunk size out of range is named" "$out" '--chunk-size is 65536 to'
 finish
