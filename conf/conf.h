@@ -120,6 +120,8 @@ struct conf {
 	long			 vcache_max;		/* entries */
 	char			*reg_user;	/* registry_auth, for sig_repo */
 	char			*reg_password_env;
+	char			*reg_password_file;	/* or this, read at
+							 * each use (ECR) */
 	struct conf_policy	*policies;
 	int			 npolicies;
 

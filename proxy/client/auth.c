@@ -8,6 +8,8 @@
  *
  * The password is read from the environment at load and never logged.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,7 +341,11 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 	if (strlen(scopes) >= sizeof(a->a_scope))
 		return NULL;
 	e = cache_find(ep->url, scopes);
-	if (e != NULL && e->expires > time(NULL)) {
+	/* Basic credentials are their own header: other ones now (a
+	 * password renewed) make the cached one worthless */
+	if (e != NULL && e->expires > time(NULL) && (basic == NULL ||
+	    strncmp(e->header, "Basic ", 6) != 0 ||
+	    strcmp(e->header, basic) == 0)) {
 		*cached = e->header;
 		return NULL;
 	}
@@ -370,11 +376,22 @@ px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
 {
 	struct px_auth	*a;
 	char		 scope[CORE_NAME_MAX + 64];
-	char		*basic;
-	const char	*pw = getenv(cf->reg_password_env);
+	char		*basic, *pwf = NULL;
+	const char	*pw;
 
 	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
+	/* a file is read at each use: ECR's passwords last 12 h, and what
+	 * renews them rewrites it */
+	if (cf->reg_password_file != NULL) {
+		pwf = px_password_file(cf->reg_password_file);
+		if (pwf == NULL)
+			px_warn("registry_auth.password_file %s: cannot be "
+			    "read", cf->reg_password_file);
+		pw = pwf;
+	} else
+		pw = getenv(cf->reg_password_env);
 	basic = px_basic_auth(cf->reg_user, pw != NULL ? pw : "");
+	px_wipe_free(pwf);
 	if (basic == NULL) {
 		*cached = NULL;
 		return NULL;
@@ -446,9 +463,43 @@ px_session_login(struct px_session *ss, struct px_upstream *up,
 	return session_set(ss, cached);
 }
 
-int
-px_session_stale(const struct px_session *ss)
+/* 1 when the credentials file is not as it was when last read */
+static int
+credfile_changed(struct px_session *ss)
 {
+	struct stat	sb;
+
+	if (ss->ss_credfile[0] == '\0' || stat(ss->ss_credfile, &sb) == -1)
+		return 0;
+	if (sb.st_mtim.tv_sec == ss->ss_credtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == ss->ss_credtime.tv_nsec &&
+	    sb.st_size == ss->ss_credsize)
+		return 0;
+	ss->ss_credtime = sb.st_mtim;
+	ss->ss_credsize = sb.st_size;
+	return 1;
+}
+
+int
+px_session_stale(struct px_session *ss)
+{
+	char	*basic, path[sizeof(ss->ss_credfile)];
+
+	if (credfile_changed(ss)) {
+		basic = px_docker_auth_file(ss->ss_registry, path,
+		    sizeof(path));
+		if (basic != NULL && (ss->ss_basic == NULL ||
+		    strcmp(basic, ss->ss_basic) != 0) &&
+		    session_set(ss, basic) == 0) {
+			px_info("the credentials for %s in %s changed: used "
+			    "from now on", ss->ss_registry, ss->ss_credfile);
+			px_wipe_free(ss->ss_basic);
+			ss->ss_basic = basic;
+			px_auth_flush();	/* tokens of the old ones */
+			return 1;
+		}
+		px_wipe_free(basic);
+	}
 	return ss->ss_bearer && !px_auth_fresh(ss->ss_ep->url, ss->ss_scopes);
 }
 
@@ -474,8 +525,11 @@ px_session_open(struct px_session *ss, const char *registry, int allow_http,
 	ss->ss_ep = conf_endpoint_new(url, NULL, err, errlen);
 	if (ss->ss_ep == NULL)
 		return -1;
+	snprintf(ss->ss_registry, sizeof(ss->ss_registry), "%s", registry);
 	ss->ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
-	    pass) : px_docker_auth(registry);
+	    pass) : px_docker_auth_file(registry, ss->ss_credfile,
+	    sizeof(ss->ss_credfile));
+	(void)credfile_changed(ss);	/* its time and size, for later */
 	ss->ss_auth = ss->ss_basic != NULL ? strdup(ss->ss_basic) : NULL;
 	if (ss->ss_basic != NULL && ss->ss_auth == NULL) {
 		px_session_clear(ss);

@@ -136,6 +136,11 @@ struct px_session {
 	char			*ss_auth;	/* what is sent, or NULL */
 	int			 ss_bearer;	/* ss_auth is a token */
 	char			 ss_scopes[3 * CORE_NAME_MAX + 96];
+	char			 ss_registry[300];	/* host[:port] */
+	char			 ss_credfile[1024];	/* where ss_basic was
+							 * read, or "" */
+	struct timespec		 ss_credtime;	/* its mtime then */
+	off_t			 ss_credsize;
 	struct px_auth		*ss_job;
 	px_session_fn		 ss_cb;
 	void			*ss_arg;
@@ -151,8 +156,14 @@ int	px_session_open(struct px_session *, const char *registry,
  * the cache, or no auth needed), -1 when it cannot start. */
 int	px_session_login(struct px_session *, struct px_upstream *,
 	    const char *scopes, px_session_fn cb, void *arg);
-/* 1 when ss_auth is a token that has expired: log in again. */
-int	px_session_stale(const struct px_session *);
+/*
+ * 1 when the session must log in again: ss_auth is a token that has
+ * expired, or the credentials file it was read from changed and holds
+ * other credentials (ECR's passwords last 12 h and are renewed by
+ * rewriting docker's config.json): they replace the old ones, and cached
+ * tokens are forgotten.
+ */
+int	px_session_stale(struct px_session *);
 void	px_session_clear(struct px_session *);
 
 /* pipe.c: a blob piped from one registry into another's upload session */
@@ -189,8 +200,13 @@ void	px_pipe_free(struct px_pipe *);
 /* "Basic ..." for registry from docker's config.json or podman's auth.json,
  * or NULL; malloc'ed. */
 char	*px_docker_auth(const char *registry);
+/* The same, and the file it came from in path (plen bytes), "" if none. */
+char	*px_docker_auth_file(const char *registry, char *path, size_t plen);
 /* The same from the bytes of one such file (at most 1 MiB is read). */
 char	*px_auth_file_parse(const char *buf, size_t len, const char *registry);
+/* The first line of a password file (at most 4 KiB), malloc'ed: the
+ * caller wipes it (px_wipe_free); NULL when it cannot be read. */
+char	*px_password_file(const char *path);
 /* "Basic base64(user:pass)", malloc'ed, or NULL. */
 char	*px_basic_auth(const char *user, const char *pass);
 

@@ -14,6 +14,7 @@
 #include "client.h"
 
 #define AUTH_FILE_MAX	(1024 * 1024)	/* a credentials file */
+#define PASSWORD_FILE_MAX 4096		/* a password file */
 
 char *
 px_auth_file_parse(const char *buf, size_t len, const char *registry)
@@ -60,6 +61,14 @@ read_small(const char *path, size_t max, size_t *len)
 char *
 px_docker_auth(const char *registry)
 {
+	char	path[1024];
+
+	return px_docker_auth_file(registry, path, sizeof(path));
+}
+
+char *
+px_docker_auth_file(const char *registry, char *from, size_t flen)
+{
 	const char	*env[][2] = {
 		{ "REGISTRY_AUTH_FILE", "" },		/* podman's override */
 		{ "DOCKER_CONFIG", "/config.json" },
@@ -83,6 +92,7 @@ px_docker_auth(const char *registry)
 		mbedtls_platform_zeroize(buf, len);
 		free(buf);
 	}
+	snprintf(from, flen, "%s", out != NULL ? path : "");
 	return out;
 }
 
@@ -100,4 +110,19 @@ px_basic_auth(const char *user, const char *pass)
 	mbedtls_platform_zeroize(cred, sizeof(cred));
 	mbedtls_platform_zeroize(b64, sizeof(b64));
 	return out;
+}
+
+char *
+px_password_file(const char *path)
+{
+	char	*buf;
+	size_t	 len;
+
+	buf = read_small(path, PASSWORD_FILE_MAX, &len);
+	if (buf == NULL)
+		return NULL;
+	/* one line; its end is not part of the password */
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	return buf;
 }

@@ -411,7 +411,11 @@ fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
 		    px_fetch_error(f));
 	else
 		snprintf(s->s_fail, sizeof(s->s_fail), "%s: upstream answered "
-		    "%s", what, px_fetch_reason(f));
+		    "%s%s", what, px_fetch_reason(f), st == 401 &&
+		    s->s_own_auth && s->s_conf->reg_password_file == NULL ?
+		    " (registry_auth's credentials were refused; a password "
+		    "that expires, as ECR's, is given as "
+		    "registry_auth.password_file, read at each use)" : "");
 	/*
 	 * A transient upstream fault is a 503 (clients retry those); any
 	 * other refusal a 403 DENIED, whose message clients print.

@@ -40,7 +40,11 @@
       data after a PATCH under 5 MiB, patch-max-4m (GHCR) a PATCH over 4
       MiB (416), acr-upload a blob PUT over 20 MB (413) and a PATCH
       without Content-Length (400 CONTENT_LENGTH_INVALID); request bodies
-      may be chunked.  Several quirks are
+      may be chunked; ecr-basic (ECR's auth) answers 401 with a Basic
+      challenge to anything but Basic AWS:<a password that was in
+      $ECR_PW_FILE>, each refused $ECR_TTL seconds after it first
+      appeared there.
+      Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
@@ -210,6 +214,8 @@ def quirk_front(port, upstream, quirk):
     lagged = {}
     written = {}
     parts_seen = {}
+    ecr_born = {}
+    ecr_used = set()
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -267,7 +273,44 @@ def quirk_front(port, upstream, quirk):
                     parts_seen[m.group(1)] = n
             return None
 
+        def ecr_refused(self):
+            """ECR's Basic-only auth (REGISTRIES.md A1): the password is
+            the content of $ECR_PW_FILE, valid for $ECR_TTL seconds from
+            when the front first saw it there; True when refused (401)."""
+            import base64
+            import time
+            if self.path == "/_counts":
+                return False
+            with open(os.environ["ECR_PW_FILE"]) as fp:
+                ecr_born.setdefault(fp.read().strip(), time.time())
+            got = self.headers.get("Authorization") or ""
+            try:
+                user, _, pw = base64.b64decode(got[6:]).decode().partition(":")
+            except ValueError:
+                user = pw = ""
+            # every password issued stays good for its TTL, as ECR's do
+            if got.startswith("Basic ") and user == "AWS" and pw in ecr_born and \
+                    time.time() < ecr_born[pw] + float(os.environ.get("ECR_TTL", "43200")):
+                counts["ecr_ok"] = counts.get("ecr_ok", 0) + 1
+                ecr_used.add(pw)
+                counts["ecr_passwords_used"] = len(ecr_used)
+                return False
+            if got.startswith("Basic "):
+                counts["ecr_refused"] = counts.get("ecr_refused", 0) + 1
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+            elif "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self.read_chunked()
+            self.reply(401, b"Not Authorized", {
+                "Content-Type": "text/plain; charset=utf-8",
+                "Www-Authenticate": 'Basic realm="https://127.0.0.1:%d/",service="ecr.amazonaws.com"'
+                % port})
+            return True
+
         def forward(self):
+            if "ecr-basic" in quirks and self.ecr_refused():
+                return
             chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
             if chunked:
                 body = self.read_chunked()

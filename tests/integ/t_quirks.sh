@@ -29,7 +29,10 @@
 #     signature list just named is asked again, 6 s at most in all;
 #   - upload policies (ECR's 5 MiB least PATCH, GHCR's 4 MiB most, ACR's
 #     20 MB PUT and Content-Length): a client's shape is kept, signet's
-#     own uploads pass, `signet copy --chunk-size` chunks.
+#     own uploads pass, `signet copy --chunk-size` chunks;
+#   - ECR's Basic-only auth with passwords that expire: passed through for
+#     clients; `signet copy` reads docker's config.json again when it
+#     changes.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -427,4 +430,92 @@ expect_match "  with its signature" "$out" '"valid": 1'
 expect_match "  in parts of at most 8 MiB" "$(curl -s "http://$ACRF/_counts")" '"largest_part": [0-9]{1,7}[,}]'
 out=$("$SIGNET" copy --allow-http --chunk-size 12 "$REG_up/up/big:1" "$ACRF/up/big:2" 2>&1)
 expect_match "  a chunk size out of range is named" "$out" '--chunk-size is 65536 to'
+# 13. ECR's auth: Basic only (no token service; a realm that is no token
+#     endpoint), passwords that expire (12 h there, 5 s and 1 s here) and are
+#     renewed by rewriting the credentials file
+echo pw-one >"$T/ecr-pw"
+export ECR_PW_FILE=$T/ecr-pw ECR_TTL=5
+front ecr-basic
+b64() { printf '%s' "$1" | base64 -w0; }
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-ecr" --layers 1 --size 5000 --seed ecr-auth)
+check "ecr-basic: a push with the client's Basic credentials is signed" \
+    $cpd --dest-creds AWS:pw-one "oci:$T/img-ecr" "docker://$PROXY/ecr/app:1"
+out=$($CHECK "$REG_up" ecr/app 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  a pull with them is verified (200)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/app/manifests/1" -H "Accept: $OCI" -u AWS:pw-one)" 200
+other=$(mkimage "$T/img-ecr-u" --layers 1 --size 5000 --seed ecr-unsigned)
+$cpd "oci:$T/img-ecr-u" "docker://$REG_up/ecr/app:unsigned" >/dev/null 2>&1
+expect_eq "  an unsigned one is denied (403)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/app/manifests/unsigned" -H "Accept: $OCI" -u AWS:pw-one)" 403
+check "  no realm was asked for a token" sh -c "! grep -qi 'token service' '$T/signet.log'"
+sleep 5
+h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" -u AWS:pw-one \
+    "http://$PROXY/v2/ecr/app/manifests/1" | tr -d '\r')
+expect_match "  an expired password: the registry's 401 and challenge, no verdict" "$h" \
+    '^HTTP/1.1 401.*'
+expect_match "  (the challenge)" "$h" 'Www-Authenticate: Basic realm='
+stop_signet
+: >"$T/signet.log"
+#     signet's own credentials (registry_auth, for a signature repository):
+#     a password_env is read once, so a renewed password never reaches
+#     signet; a password_file is read at each use
+RA="\"signature_repository\": \"sigs/ecr\", \"signing\": {\"key\": \"$T/k.key\"}, $POL"
+# ra_push KEY VALUE PASSWORD IMAGE TAG: signet with registry_auth's KEY,
+# and a push through it
+ra_push() {
+	start_signet "http://$FRONT" "\"registry_auth\": {\"username\": \"AWS\",
+	  \"$1\": \"$2\"}, $RA"
+	check "registry_auth $1: a push is signed into sigs/ecr" \
+	    $cpd --dest-creds "AWS:$3" "oci:$T/$4" "docker://$PROXY/ecr/ra:$5"
+}
+echo pw-three >"$T/ecr-pw"
+export ECR_OLD_PW=pw-three
+ra_push password_env ECR_OLD_PW pw-three img-ecr 1
+echo pw-four >"$T/ecr-pw"
+sleep 5
+out=$($cpd --dest-creds AWS:pw-four "oci:$T/img-ecr-u" "docker://$PROXY/ecr/ra:2" 2>&1)
+expect_match "  once that password expired: pushes are refused, naming registry_auth" \
+    "$out" "HTTP 401 Not Authorized \\(registry_auth's credentials were refused; .*password_file"
+stop_signet
+: >"$T/signet.log"
+ra_push password_file "$T/ecr-pw" pw-four img-ecr-u 2
+echo pw-five >"$T/ecr-pw"
+sleep 5
+img=$(mkimage "$T/img-ecr-5" --layers 1 --size 5000 --seed ecr-five)
+check "  after the password was renewed and the old one expired: signed" \
+    $cpd --dest-creds AWS:pw-five "oci:$T/img-ecr-5" "docker://$PROXY/ecr/ra:3"
+out=$($CHECK "$REG_up" ecr/ra 3 "$T/k.pub" --sigrepo sigs/ecr)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  and a pull with it is verified (200)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/ra/manifests/3" -H "Accept: $OCI" -u AWS:pw-five)" 200
+stop_signet
+: >"$T/signet.log"
+#     signet copy with docker's config.json, renewed (as a cron job running
+#     `aws ecr get-login-password | docker login` would) every 0.7 s while
+#     each password lasts 1 s and each request takes 0.25 s
+img=$(mkimage "$T/img-ecr-c" --layers 6 --size 300000 --seed ecr-copy)
+$cpd "oci:$T/img-ecr-c" "docker://$REG_up/ecr/copy:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/ecr/copy:1" >/dev/null 2>&1
+kill "${PIDS##* }"
+ECR_TTL=1 front ecr-basic,slow
+mkdir -p "$T/dcfg"
+renew() {
+	echo "$1" >"$T/ecr-pw.new" && mv "$T/ecr-pw.new" "$T/ecr-pw"
+	printf '{"auths": {"%s": {"auth": "%s"}}}' "$FRONT" "$(b64 "AWS:$1")" >"$T/dcfg/c.new"
+	mv "$T/dcfg/c.new" "$T/dcfg/config.json"
+}
+renew pw-0
+(for i in $(seq 1 60); do sleep 0.7; renew "pw-$i"; done) &
+renewer=$!
+start_registry ecrdst
+out=$(DOCKER_CONFIG=$T/dcfg "$SIGNET" copy --allow-http "$FRONT/ecr/copy:1" "$REG_ecrdst/ecr/copy:1" 2>&1)
+expect_eq "signet copy while passwords are renewed and expire: done" "$?" 0
+kill $renewer 2>/dev/null
+expect_match "  the copy outlived a password: several were used" "$(counts)" \
+    '"ecr_passwords_used": ([2-9]|[1-9][0-9])'
+out=$($CHECK "$REG_ecrdst" ecr/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+unset ECR_PW_FILE ECR_TTL
 finish

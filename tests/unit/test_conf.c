@@ -47,6 +47,14 @@ test_good(void)
 	    "\n  \"upstream\": {\"url\": \"https://r.example:443\"}\n}\n", err);
 	CHECK(c != NULL, "commented config rejected: %s", err);
 	conf_unref(c);
+
+	/* registry_auth with a password file (ECR: renewed in place) */
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"registry_auth\": {\"username\": \"AWS\", "
+	    "\"password_file\": \"/etc/hostname\"}}", err);
+	CHECK(c != NULL && c->reg_password_file != NULL &&
+	    c->reg_password_env == NULL, "password_file: %s", err);
+	conf_unref(c);
 }
 
 static void
@@ -89,6 +97,17 @@ test_bad(void)
 		    " \"upstream\": {\"url\": \"http://a\"}}", "duplicate object key" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"\"}}",
 		    "upstream.url: must be a non-empty string" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"username\": \"AWS\", \"password_env\": \"HOME\","
+		    " \"password_file\": \"/etc/hostname\"}}",
+		    "registry_auth: password_env or password_file, not both" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"password_file\": \"/etc/hostname\"}}",
+		    "registry_auth: username and password_env (or password_file) go together" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"username\": \"AWS\","
+		    " \"password_file\": \"/nonexistent/pw\"}}",
+		    "registry_auth.password_file: /nonexistent/pw: No such file" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
 		    " \"manifest_put\": \"tag\"}}",
 		    "upstream.manifest_put: \"tag\" is not one of digest-then-tag|tag-only" },
