@@ -40,6 +40,10 @@ struct px_auth {
 	struct px_fetch		*a_fetch;
 	char			 a_scope[3 * CORE_NAME_MAX + 96];
 	char			*a_basic;	/* "Basic base64(user:pass)" */
+	char			*a_identity;	/* or an OAuth2 refresh token
+						 * (docker's identitytoken) */
+	char			*a_form;	/* the POST of a refresh token
+						 * grant, or NULL: a GET */
 	char			*a_url;		/* the token request, for a retry */
 	int			 a_tries;	/* token requests that failed */
 	struct event		*a_timer;	/* the next try */
@@ -174,6 +178,28 @@ auth_finish(struct px_auth *a, const char *header, const char *err)
 	px_wipe_free(copy);
 }
 
+/* grant_type=refresh_token&service=&scope=&refresh_token=&client_id= */
+static char *
+refresh_form(struct px_auth *a, const char *service)
+{
+	char	*es, *esc, *et, *form;
+
+	es = curl_easy_escape(NULL, service != NULL ? service : "", 0);
+	esc = curl_easy_escape(NULL, a->a_scope, 0);
+	et = curl_easy_escape(NULL, a->a_identity, 0);
+	if (es == NULL || esc == NULL || et == NULL || asprintf(&form,
+	    "grant_type=refresh_token&service=%s&scope=%s&refresh_token=%s"
+	    "&client_id=signet", es, esc, et) == -1)
+		form = NULL;
+	curl_free(es);
+	curl_free(esc);
+	if (et != NULL) {
+		mbedtls_platform_zeroize(et, strlen(et));
+		curl_free(et);
+	}
+	return form;
+}
+
 static void
 request_token(struct px_auth *a, const char *challenge)
 {
@@ -217,6 +243,13 @@ request_token(struct px_auth *a, const char *challenge)
 			sp += strspn(sp, " ");
 		}
 	}
+	if (url != NULL && a->a_identity != NULL) {
+		/* a refresh token is exchanged by a POST to the realm (the
+		 * OAuth2 grant docker uses for an identitytoken; ACR) */
+		free(a->a_form);
+		a->a_form = refresh_form(a, service);
+		snprintf(url, n, "%s", realm);
+	}
 	free(realm);
 	free(service);
 	free(a->a_url);
@@ -231,10 +264,20 @@ send_token_request(struct px_auth *a)
 	char	err[400];
 
 	px_fetch_free(a->a_fetch);
-	a->a_fetch = a->a_url == NULL ? NULL : px_fetch_send(a->a_up,
-	    a->a_ep, &(struct px_request){ .method = "GET", .url = a->a_url,
-	    .authorization = a->a_basic, .accept = "application/json" },
-	    on_fetch, a, err, sizeof(err));
+	if (a->a_identity != NULL)	/* the token is in the form */
+		a->a_fetch = a->a_url == NULL || a->a_form == NULL ? NULL :
+		    px_fetch_send(a->a_up, a->a_ep, &(struct px_request){
+		    .method = "POST", .url = a->a_url,
+		    .content_type = "application/x-www-form-urlencoded",
+		    .body = a->a_form, .len = strlen(a->a_form),
+		    .accept = "application/json" }, on_fetch, a, err,
+		    sizeof(err));
+	else
+		a->a_fetch = a->a_url == NULL ? NULL : px_fetch_send(a->a_up,
+		    a->a_ep, &(struct px_request){ .method = "GET",
+		    .url = a->a_url, .authorization = a->a_basic,
+		    .accept = "application/json" }, on_fetch, a, err,
+		    sizeof(err));
 	if (a->a_fetch == NULL)
 		auth_finish(a, NULL, "cannot start the token request");
 }
@@ -328,10 +371,23 @@ on_fetch(struct px_fetch *f, void *arg)
 	px_wipe_free(header);
 }
 
+static struct px_auth *auth_begin(const struct conf_endpoint *,
+	    struct px_upstream *, const char *, const char *, const char *,
+	    px_auth_fn, void *, const char **);
+
 struct px_auth *
 px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
     const char *basic,
     const char *scopes, px_auth_fn cb, void *arg, const char **cached)
+{
+	return auth_begin(ep, up, basic, NULL, scopes, cb, arg, cached);
+}
+
+/* px_auth_start, or with an identity token instead of Basic credentials */
+static struct px_auth *
+auth_begin(const struct conf_endpoint *ep, struct px_upstream *up,
+    const char *basic, const char *identity, const char *scopes,
+    px_auth_fn cb, void *arg, const char **cached)
 {
 	struct auth_entry	*e;
 	struct px_auth		*a;
@@ -358,8 +414,10 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 	a->a_arg = arg;
 	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scopes);
 	a->a_basic = basic != NULL ? strdup(basic) : NULL;
+	a->a_identity = identity != NULL ? strdup(identity) : NULL;
 	a->a_state = AU_PING;
-	if (a->a_ep != NULL && (basic == NULL || a->a_basic != NULL))
+	if (a->a_ep != NULL && (basic == NULL || a->a_basic != NULL) &&
+	    (identity == NULL || a->a_identity != NULL))
 		a->a_fetch = px_fetch_send(up, a->a_ep, &(struct px_request){
 		    .method = "GET", .target = "/v2/" }, on_fetch, a, err,
 		    sizeof(err));
@@ -410,6 +468,8 @@ px_auth_free(struct px_auth *a)
 	if (a->a_timer != NULL)
 		event_free(a->a_timer);
 	px_wipe_free(a->a_basic);
+	px_wipe_free(a->a_identity);
+	px_wipe_free(a->a_form);
 	free(a->a_url);
 	conf_endpoint_free(a->a_ep);
 	free(a);
@@ -454,13 +514,20 @@ px_session_login(struct px_session *ss, struct px_upstream *up,
 	snprintf(ss->ss_scopes, sizeof(ss->ss_scopes), "%s", scopes);
 	ss->ss_cb = cb;
 	ss->ss_arg = arg;
-	ss->ss_job = px_auth_start(ss->ss_ep, up, ss->ss_basic, scopes,
-	    session_on_auth, ss, &cached);
+	ss->ss_job = auth_begin(ss->ss_ep, up, ss->ss_basic, ss->ss_identity,
+	    scopes, session_on_auth, ss, &cached);
 	if (ss->ss_job != NULL)
 		return 1;
 	if (cached == NULL)
 		return -1;
 	return session_set(ss, cached);
+}
+
+/* 1 when both are NULL or equal */
+static int
+same(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 /* 1 when the credentials file is not as it was when last read */
@@ -483,22 +550,25 @@ credfile_changed(struct px_session *ss)
 int
 px_session_stale(struct px_session *ss)
 {
-	char	*basic, path[sizeof(ss->ss_credfile)];
+	char	*basic, *identity, path[sizeof(ss->ss_credfile)];
 
 	if (credfile_changed(ss)) {
 		basic = px_docker_auth_file(ss->ss_registry, path,
-		    sizeof(path));
+		    sizeof(path), &identity);
 		if (basic != NULL && (ss->ss_basic == NULL ||
-		    strcmp(basic, ss->ss_basic) != 0) &&
-		    session_set(ss, basic) == 0) {
+		    strcmp(basic, ss->ss_basic) != 0 || !same(identity,
+		    ss->ss_identity)) && session_set(ss, basic) == 0) {
 			px_info("the credentials for %s in %s changed: used "
 			    "from now on", ss->ss_registry, ss->ss_credfile);
 			px_wipe_free(ss->ss_basic);
 			ss->ss_basic = basic;
+			px_wipe_free(ss->ss_identity);
+			ss->ss_identity = identity;
 			px_auth_flush();	/* tokens of the old ones */
 			return 1;
 		}
 		px_wipe_free(basic);
+		px_wipe_free(identity);
 	}
 	return ss->ss_bearer && !px_auth_fresh(ss->ss_ep->url, ss->ss_scopes);
 }
@@ -509,6 +579,7 @@ px_session_clear(struct px_session *ss)
 	px_auth_free(ss->ss_job);
 	px_wipe_free(ss->ss_auth);
 	px_wipe_free(ss->ss_basic);
+	px_wipe_free(ss->ss_identity);
 	conf_endpoint_free(ss->ss_ep);
 	memset(ss, 0, sizeof(*ss));
 }
@@ -528,7 +599,7 @@ px_session_open(struct px_session *ss, const char *registry, int allow_http,
 	snprintf(ss->ss_registry, sizeof(ss->ss_registry), "%s", registry);
 	ss->ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
 	    pass) : px_docker_auth_file(registry, ss->ss_credfile,
-	    sizeof(ss->ss_credfile));
+	    sizeof(ss->ss_credfile), &ss->ss_identity);
 	(void)credfile_changed(ss);	/* its time and size, for later */
 	ss->ss_auth = ss->ss_basic != NULL ? strdup(ss->ss_basic) : NULL;
 	if (ss->ss_basic != NULL && ss->ss_auth == NULL) {

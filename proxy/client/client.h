@@ -133,6 +133,10 @@ typedef void (*px_session_fn)(void *arg, const char *err);
 struct px_session {
 	struct conf_endpoint	*ss_ep;
 	char			*ss_basic;	/* "Basic ...", or NULL */
+	char			*ss_identity;	/* docker's identitytoken (an
+						 * OAuth2 refresh token, ACR),
+						 * or NULL; wins over ss_basic
+						 * for a token */
 	char			*ss_auth;	/* what is sent, or NULL */
 	int			 ss_bearer;	/* ss_auth is a token */
 	char			 ss_scopes[3 * CORE_NAME_MAX + 96];
@@ -200,8 +204,11 @@ void	px_pipe_free(struct px_pipe *);
 /* "Basic ..." for registry from docker's config.json or podman's auth.json,
  * or NULL; malloc'ed. */
 char	*px_docker_auth(const char *registry);
-/* The same, and the file it came from in path (plen bytes), "" if none. */
-char	*px_docker_auth_file(const char *registry, char *path, size_t plen);
+/* The same, and the file it came from in path (plen bytes), "" if none,
+ * and its identitytoken (`az acr login` writes one: an OAuth2 refresh
+ * token) in *identity, malloc'ed, or NULL. */
+char	*px_docker_auth_file(const char *registry, char *path, size_t plen,
+	    char **identity);
 /* The same from the bytes of one such file (at most 1 MiB is read). */
 char	*px_auth_file_parse(const char *buf, size_t len, const char *registry);
 /* The first line of a password file (at most 4 KiB), malloc'ed: the

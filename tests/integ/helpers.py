@@ -41,9 +41,9 @@
       MiB (416), acr-upload a blob PUT over 20 MB (413) and a PATCH
       without Content-Length (400 CONTENT_LENGTH_INVALID); request bodies
       may be chunked; ecr-basic (ECR's auth) answers 401 with a Basic
-      challenge to anything but Basic AWS:<a password that was in
-      $ECR_PW_FILE>, each refused $ECR_TTL seconds after it first
-      appeared there.
+      challenge to anything but Basic AWS:<a password issued>, the lines
+      "PASSWORD EPOCH" of $ECR_PW_FILE, each refused $ECR_TTL seconds
+      after its EPOCH.
       Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
@@ -214,7 +214,6 @@ def quirk_front(port, upstream, quirk):
     lagged = {}
     written = {}
     parts_seen = {}
-    ecr_born = {}
     ecr_used = set()
 
     class Front(http.server.BaseHTTPRequestHandler):
@@ -274,23 +273,27 @@ def quirk_front(port, upstream, quirk):
             return None
 
         def ecr_refused(self):
-            """ECR's Basic-only auth (REGISTRIES.md A1): the password is
-            the content of $ECR_PW_FILE, valid for $ECR_TTL seconds from
-            when the front first saw it there; True when refused (401)."""
+            """ECR's Basic-only auth (REGISTRIES.md A1): the passwords
+            issued are the lines "PASSWORD EPOCH" of $ECR_PW_FILE, each
+            good for $ECR_TTL seconds from EPOCH; True when refused (401)."""
             import base64
             import time
             if self.path == "/_counts":
                 return False
+            born = {}
             with open(os.environ["ECR_PW_FILE"]) as fp:
-                ecr_born.setdefault(fp.read().strip(), time.time())
+                for line in fp:
+                    if line.strip():
+                        pw, t = line.split()
+                        born.setdefault(pw, float(t))
             got = self.headers.get("Authorization") or ""
             try:
                 user, _, pw = base64.b64decode(got[6:]).decode().partition(":")
             except ValueError:
                 user = pw = ""
             # every password issued stays good for its TTL, as ECR's do
-            if got.startswith("Basic ") and user == "AWS" and pw in ecr_born and \
-                    time.time() < ecr_born[pw] + float(os.environ.get("ECR_TTL", "43200")):
+            if got.startswith("Basic ") and user == "AWS" and pw in born and \
+                    time.time() < born[pw] + float(os.environ.get("ECR_TTL", "43200")):
                 counts["ecr_ok"] = counts.get("ecr_ok", 0) + 1
                 ecr_used.add(pw)
                 counts["ecr_passwords_used"] = len(ecr_used)

@@ -32,7 +32,10 @@
 #     own uploads pass, `signet copy --chunk-size` chunks;
 #   - ECR's Basic-only auth with passwords that expire: passed through for
 #     clients; `signet copy` reads docker's config.json again when it
-#     changes.
+#     changes;
+#   - ACR's tokens: user 00000000-0000-0000-0000-000000000000 with a
+#     refresh token as its password, and docker's identitytoken (the
+#     OAuth2 refresh-token grant).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -431,26 +434,33 @@ expect_match "  in parts of at most 8 MiB" "$(curl -s "http://$ACRF/_counts")" '
 out=$("$SIGNET" copy --allow-http --chunk-size 12 "$REG_up/up/big:1" "$ACRF/up/big:2" 2>&1)
 expect_match "  a chunk size out of range is named" "$out" '--chunk-size is 65536 to'
 # 13. ECR's auth: Basic only (no token service; a realm that is no token
-#     endpoint), passwords that expire (12 h there, 5 s and 1 s here) and are
-#     renewed by rewriting the credentials file
-echo pw-one >"$T/ecr-pw"
-export ECR_PW_FILE=$T/ecr-pw ECR_TTL=5
+#     endpoint), passwords that expire (12 h there, 6 s and 2 s here),
+#     renewed by writing the new one where its users read it
+# issue PASSWORD: the registry issues it now (the front's history, and the
+# user's password file, $T/ecr-pw)
+issue() {
+	printf '%s %s\n' "$1" "$(date +%s.%N)" >>"$T/ecr-issued"
+	echo "$1" >"$T/ecr-pw.new" && mv "$T/ecr-pw.new" "$T/ecr-pw"
+}
+: >"$T/ecr-issued"
+export ECR_PW_FILE=$T/ecr-issued ECR_TTL=6
 front ecr-basic
 b64() { printf '%s' "$1" | base64 -w0; }
 start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
 img=$(mkimage "$T/img-ecr" --layers 1 --size 5000 --seed ecr-auth)
+other=$(mkimage "$T/img-ecr-u" --layers 1 --size 5000 --seed ecr-unsigned)
+$cpd "oci:$T/img-ecr-u" "docker://$REG_up/ecr/app:unsigned" >/dev/null 2>&1
+issue pw-one
 check "ecr-basic: a push with the client's Basic credentials is signed" \
     $cpd --dest-creds AWS:pw-one "oci:$T/img-ecr" "docker://$PROXY/ecr/app:1"
 out=$($CHECK "$REG_up" ecr/app 1 "$T/k.pub")
 expect_match "  the signature is valid" "$out" '"valid": 1'
 expect_eq "  a pull with them is verified (200)" "$(http_status GET \
     "http://$PROXY/v2/ecr/app/manifests/1" -H "Accept: $OCI" -u AWS:pw-one)" 200
-other=$(mkimage "$T/img-ecr-u" --layers 1 --size 5000 --seed ecr-unsigned)
-$cpd "oci:$T/img-ecr-u" "docker://$REG_up/ecr/app:unsigned" >/dev/null 2>&1
 expect_eq "  an unsigned one is denied (403)" "$(http_status GET \
     "http://$PROXY/v2/ecr/app/manifests/unsigned" -H "Accept: $OCI" -u AWS:pw-one)" 403
 check "  no realm was asked for a token" sh -c "! grep -qi 'token service' '$T/signet.log'"
-sleep 5
+sleep 6
 h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" -u AWS:pw-one \
     "http://$PROXY/v2/ecr/app/manifests/1" | tr -d '\r')
 expect_match "  an expired password: the registry's 401 and challenge, no verdict" "$h" \
@@ -470,19 +480,19 @@ ra_push() {
 	check "registry_auth $1: a push is signed into sigs/ecr" \
 	    $cpd --dest-creds "AWS:$3" "oci:$T/$4" "docker://$PROXY/ecr/ra:$5"
 }
-echo pw-three >"$T/ecr-pw"
+issue pw-three
 export ECR_OLD_PW=pw-three
 ra_push password_env ECR_OLD_PW pw-three img-ecr 1
-echo pw-four >"$T/ecr-pw"
-sleep 5
+sleep 6
+issue pw-four
 out=$($cpd --dest-creds AWS:pw-four "oci:$T/img-ecr-u" "docker://$PROXY/ecr/ra:2" 2>&1)
 expect_match "  once that password expired: pushes are refused, naming registry_auth" \
     "$out" "HTTP 401 Not Authorized \\(registry_auth's credentials were refused; .*password_file"
 stop_signet
 : >"$T/signet.log"
 ra_push password_file "$T/ecr-pw" pw-four img-ecr-u 2
-echo pw-five >"$T/ecr-pw"
-sleep 5
+sleep 6
+issue pw-five
 img=$(mkimage "$T/img-ecr-5" --layers 1 --size 5000 --seed ecr-five)
 check "  after the password was renewed and the old one expired: signed" \
     $cpd --dest-creds AWS:pw-five "oci:$T/img-ecr-5" "docker://$PROXY/ecr/ra:3"
@@ -494,28 +504,82 @@ stop_signet
 : >"$T/signet.log"
 #     signet copy with docker's config.json, renewed (as a cron job running
 #     `aws ecr get-login-password | docker login` would) every 0.7 s while
-#     each password lasts 1 s and each request takes 0.25 s
-img=$(mkimage "$T/img-ecr-c" --layers 6 --size 300000 --seed ecr-copy)
+#     each password lasts 2 s and each request takes 0.25 s
+img=$(mkimage "$T/img-ecr-c" --layers 10 --size 300000 --seed ecr-copy)
 $cpd "oci:$T/img-ecr-c" "docker://$REG_up/ecr/copy:1" >/dev/null 2>&1
 "$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/ecr/copy:1" >/dev/null 2>&1
 kill "${PIDS##* }"
-ECR_TTL=1 front ecr-basic,slow
+ECR_TTL=2 front ecr-basic,slow
 mkdir -p "$T/dcfg"
 renew() {
-	echo "$1" >"$T/ecr-pw.new" && mv "$T/ecr-pw.new" "$T/ecr-pw"
+	issue "$1"
 	printf '{"auths": {"%s": {"auth": "%s"}}}' "$FRONT" "$(b64 "AWS:$1")" >"$T/dcfg/c.new"
 	mv "$T/dcfg/c.new" "$T/dcfg/config.json"
 }
-renew pw-0
-(for i in $(seq 1 60); do sleep 0.7; renew "pw-$i"; done) &
-renewer=$!
 start_registry ecrdst
+renew pw-0
+(for i in $(seq 1 100); do sleep 0.7; renew "pw-$i"; done) &
+renewer=$!
+t0=$(date +%s.%N)
 out=$(DOCKER_CONFIG=$T/dcfg "$SIGNET" copy --allow-http "$FRONT/ecr/copy:1" "$REG_ecrdst/ecr/copy:1" 2>&1)
 expect_eq "signet copy while passwords are renewed and expire: done" "$?" 0
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 kill $renewer 2>/dev/null
-expect_match "  the copy outlived a password: several were used" "$(counts)" \
+expect_match "  the copy (${took} s) outlived passwords: several were used" "$(counts)" \
     '"ecr_passwords_used": ([2-9]|[1-9][0-9])'
+check "  longer than one lasts" awk -v t="$took" 'BEGIN { exit !(t > 2) }'
 out=$($CHECK "$REG_ecrdst" ecr/copy 1 "$T/k.pub")
 expect_match "  with the signature" "$out" '"valid": 1'
 unset ECR_PW_FILE ECR_TTL
+
+# 14. ACR's tokens (A8): an AAD token exchanged for a refresh token
+#     (POST /oauth2/exchange), which buys access tokens (POST /oauth2/token,
+#     or Basic 00000000-0000-0000-0000-000000000000:<refresh token>)
+tport=$(free_port)
+"$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token-acr.pem" \
+    "$T/tokens-acr.log" 'alice:apw:acr/*' >"$T/token-acr.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$tport"
+start_registry acr "auth:
+  token:
+    realm: http://127.0.0.1:$tport/oauth2/token
+    service: acr-test.azurecr.io
+    issuer: signet-test-issuer
+    rootcertbundle: $T/token-acr.pem"
+rt=$(curl -s -X POST -d 'grant_type=access_token&service=acr-test.azurecr.io&access_token=aad-alice' \
+    "http://127.0.0.1:$tport/oauth2/exchange" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+expect_match "acr: the AAD token was exchanged for a refresh token" "$rt" '^rt-'
+ACRU=00000000-0000-0000-0000-000000000000
+img=$(mkimage "$T/img-acr" --layers 1 --size 5000 --seed acr-tokens)
+$cpd --dest-creds alice:apw "oci:$T/img-acr" "docker://$REG_acr/acr/app:1" >/dev/null 2>&1
+#     docker login's way: the refresh token as the password of user 0000...
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http --registry-username "$ACRU" \
+    --registry-password "$rt" "$REG_acr/acr/app:1" 2>&1)
+expect_eq "  signet sign with user $ACRU and the refresh token: done" "$?" 0
+check "  through Basic to the token service" grep -q 'acr-basic alice' "$T/tokens-acr.log"
+out=$($CHECK "$REG_acr" acr/app 1 "$T/k.pub" --creds alice:apw)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+#     az acr login's way: docker's config.json holds an identitytoken
+mkdir -p "$T/acrcfg"
+printf '{"auths": {"%s": {"auth": "%s", "identitytoken": "%s"}}}' "$REG_acr" \
+    "$(printf '%s:' "$ACRU" | base64 -w0)" "$rt" >"$T/acrcfg/config.json"
+start_registry acrcopy
+out=$(DOCKER_CONFIG=$T/acrcfg "$SIGNET" copy --allow-http "$REG_acr/acr/app:1" \
+    "$REG_acrcopy/acr/copy:1" 2>&1)
+expect_eq "  signet copy with config.json's identitytoken: done" "$?" 0
+check "  through the refresh-token grant (POST /oauth2/token)" \
+    grep -q 'acr-refresh alice' "$T/tokens-acr.log"
+out=$($CHECK "$REG_acrcopy" acr/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+#     a client with user 0000... pushes through signet: signed
+start_signet "http://$REG_acr" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-acr2" --layers 1 --size 5000 --seed acr-client)
+check "  a client's push with the refresh token through signet is signed" \
+    $cpd --dest-creds "$ACRU:$rt" "oci:$T/img-acr2" "docker://$PROXY/acr/app:2"
+out=$($CHECK "$REG_acr" acr/app 2 "$T/k.pub" --creds alice:apw)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+check "  no refresh token in signet's log" sh -c "! grep -q '$rt' '$T/signet.log'"
+stop_signet
+: >"$T/signet.log"
 finish
