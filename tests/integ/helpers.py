@@ -43,7 +43,10 @@
       may be chunked; ecr-basic (ECR's auth) answers 401 with a Basic
       challenge to anything but Basic AWS:<a password issued>, the lines
       "PASSWORD EPOCH" of $ECR_PW_FILE, each refused $ECR_TTL seconds
-      after its EPOCH.
+      after its EPOCH; gitlab-digest-tag answers a GET or HEAD of tag
+      sha256-<hex>, where no such tag exists, with the manifest
+      sha256:<hex> (GitLab, T7); referrer-index-405 refuses a manifest
+      PUT whose subject is an index with 405 (ECR, X5).
       Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
@@ -448,6 +451,20 @@ def quirk_front(port, upstream, quirk):
                         "detail": "Repository does not allow updating assets: " + name}]}).encode(),
                         {"Content-Type": "application/json"})
                     return
+            m = re.search(r"^/v2/(.+)/manifests/sha256-([0-9a-f]{64})$", self.path)
+            if "gitlab-digest-tag" in quirks and m and self.command in ("GET", "HEAD"):
+                # GitLab (REGISTRIES.md T7): a digest-shaped tag with no
+                # suffix names the manifest of that digest, so the
+                # referrers tag schema's index reads as the subject itself
+                # (a real index under that tag still wins, as there)
+                c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                c0.request("GET", self.path, headers={"Accept": ACCEPT_ALL})
+                r0 = c0.getresponse()
+                r0.read()
+                c0.close()
+                if r0.status == 404:
+                    counts["digest_tag"] = counts.get("digest_tag", 0) + 1
+                    self.path = "/v2/%s/manifests/sha256:%s" % m.groups()
             if "region-lag" in quirks:
                 # replicas that lag (REGISTRIES.md R5, GAR multi-region):
                 # for 2 s after a manifest or blob is written, reads of it
@@ -471,6 +488,20 @@ def quirk_front(port, upstream, quirk):
                          or [None, None])[1]
                 if d:
                     written[d.replace("%3A", ":")] = time.time() + 2.0
+            if "referrer-index-405" in quirks and self.command == "PUT" and \
+                    "/manifests/" in self.path and body and b'"subject"' in body:
+                # ECR (REGISTRIES.md X5, 2026): a referrer whose subject
+                # is an index is refused
+                try:
+                    subj = json.loads(body).get("subject") or {}
+                except ValueError:
+                    subj = {}
+                if subj.get("mediaType") in (OCI_INDEX,
+                                             "application/vnd.docker.distribution.manifest.list.v2+json"):
+                    counts["referrer_405"] = counts.get("referrer_405", 0) + 1
+                    self.reply(405, b'{"errors":[{"code":"UNSUPPORTED","message":"Invalid JSON '
+                               b'syntax"}]}', {"Content-Type": "application/json"})
+                    return
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())
                 return

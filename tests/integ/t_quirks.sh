@@ -35,7 +35,10 @@
 #     changes;
 #   - ACR's tokens: user 00000000-0000-0000-0000-000000000000 with a
 #     refresh token as its password, and docker's identitytoken (the
-#     OAuth2 refresh-token grant).
+#     OAuth2 refresh-token grant);
+#   - referrers quirks under signature_format bundle: GitLab's
+#     sha256-<hex> tag read as the image itself, ECR's 405 for a referrer
+#     of an index (a documented refusal).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -580,6 +583,55 @@ check "  a client's push with the refresh token through signet is signed" \
 out=$($CHECK "$REG_acr" acr/app 2 "$T/k.pub" --creds alice:apw)
 expect_match "  the signature is valid" "$out" '"valid": 1'
 check "  no refresh token in signet's log" sh -c "! grep -q '$rt' '$T/signet.log'"
+stop_signet
+: >"$T/signet.log"
+# 15. referrers quirks under cosign v3's format (signature_format bundle):
+#     GitLab's sha256-<hex> tag that reads as the image itself (T7), and
+#     ECR's 405 for a referrer whose subject is an index (X5)
+BPOL="\"policies\": [{\"match\": \"*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
+front gitlab-digest-tag
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+img=$(mkimage "$T/img-t7" --layers 1 --size 5000 --seed t7)
+idx=$(mkimage "$T/idx-t7" --layers 1 --size 5000 --arch amd64,arm64 --seed t7-idx)
+check "gitlab-digest-tag, bundle: a push is signed" $cpd "oci:$T/img-t7" "docker://$PROXY/t7/app:1"
+check "  an index too" $cpd --all "oci:$T/idx-t7" "docker://$PROXY/t7/app:multi"
+expect_eq "  the image pulls, verified by its referrer (200)" "$(http_status GET \
+    "http://$PROXY/v2/t7/app/manifests/1" -H "Accept: $OCI")" 200
+uns=$(mkimage "$T/img-t7-u" --layers 1 --size 5000 --seed t7-unsigned)
+$cpd "oci:$T/img-t7-u" "docker://$REG_up/t7/app:unsigned" >/dev/null 2>&1
+body=$(curl -s -w ' %{http_code}' -H "Accept: $OCI" "http://$PROXY/v2/t7/app/manifests/unsigned")
+expect_match "  an unsigned image, whose sha256-<hex> reads as itself: DENIED (403)" \
+    "$body" '"DENIED".* 403$'
+expect_match "  the registry did answer the digest-shaped tag with the image" "$(counts)" \
+    '"digest_tag": [1-9]'
+stop_signet
+: >"$T/signet.log"
+front referrer-index-405
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+check "referrer-index-405, bundle: an image's push is signed" \
+    $cpd "oci:$T/img-t7" "docker://$PROXY/x5/app:1"
+out=$($cpd --all "oci:$T/idx-t7" "docker://$PROXY/x5/app:multi" 2>&1)
+expect_match "  an index's is refused, in the registry's words (documented)" "$out" \
+    'writing the referrer: upstream answered HTTP 405 UNSUPPORTED'
+expect_eq "  and its tag was not written" "$(http_status HEAD \
+    "http://$REG_up/v2/x5/app/manifests/multi" -H "Accept: application/vnd.oci.image.index.v1+json")" 404
+stop_signet
+: >"$T/signet.log"
+#     Alibaba's manifest classes (M2; distribution's own setting): the
+#     referrer's empty config is refused, in the registry's words; the
+#     legacy .sig (an image config) passes
+start_registry classes "policy:
+  repository:
+    classes: [image]"
+start_signet "http://$REG_classes" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+out=$($cpd "oci:$T/img-t7" "docker://$PROXY/m2/app:1" 2>&1)
+expect_match "classes [image], bundle: the push is refused, in the registry's words" "$out" \
+    'writing the referrer: upstream answered HTTP 403 .*unknown manifest class'
+stop_signet
+: >"$T/signet.log"
+start_signet "http://$REG_classes" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+check "  legacy: signed" $cpd "oci:$T/img-t7" "docker://$PROXY/m2/app:1"
 stop_signet
 : >"$T/signet.log"
 finish
