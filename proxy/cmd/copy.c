@@ -110,6 +110,7 @@ struct copy {
 	char			 want_ref[CORE_NAME_MAX + 300];
 	int			 all, verify, same_registry;
 	int64_t			 chunk;		/* --chunk-size, 0: one PUT */
+	char			 refusal[300];	/* of an immutable tag */
 	char			 platform[64];
 
 	struct cp_manifest	 man[COPY_ITEMS_MAX];	/* write order */
@@ -156,13 +157,14 @@ fail(struct copy *c, const char *msg)
 static int
 write_failed(struct copy *c, struct px_fetch *f, const char *what)
 {
-	char	msg[300];
+	char	msg[600];
 	int	st = px_fetch_status(f);
 
 	if (st >= 200 && st <= 299)
 		return 0;
-	snprintf(msg, sizeof(msg), "writing %s at the target: HTTP %d", what,
-	    st);
+	/* the registry's words (Nexus: "Repository does not allow ...") */
+	snprintf(msg, sizeof(msg), "writing %s at the target: %s", what,
+	    st == 0 ? px_fetch_error(f) : px_fetch_reason(f));
 	fail(c, msg);
 	return 1;
 }
@@ -1230,12 +1232,44 @@ on_list_done(void *arg, const struct px_lw_result *r)
 
 /* PH_MANIFESTS, PH_TAG */
 
+/* The immutable tag asked about: it names the image already, or the
+ * refusal stands. */
+static void
+on_tag_check(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 msg[700];
+
+	if (px_fetch_status(f) == 200 &&
+	    strcmp(px_fetch_digest(f), c->top.digest) == 0) {
+		fprintf(stderr, "%s:%s is immutable and names %s already\n",
+		    c->dst.repo, c->dst.ref, c->top.digest);
+		c->i++;
+		next(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "writing the tag %s at the target: %s",
+	    c->dst.ref, c->refusal);
+	fail(c, msg);
+}
+
 static void
 on_manifest_put(struct px_fetch *f, void *arg)
 {
 	struct copy	*c = arg;
+	char		 target[800];
 
-	if (write_failed(c, f, "a manifest"))
+	if (c->phase == PH_TAG && px_fetch_immutable(f)) {
+		/* a copy run again to immutable tags: done if it is ours */
+		snprintf(c->refusal, sizeof(c->refusal), "%s",
+		    px_fetch_reason(f));
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    c->dst.repo, c->dst.ref);
+		send_fetch(c, &c->dst, "HEAD", target, NULL, NULL, 0,
+		    on_tag_check);
+		return;
+	}
+	if (write_failed(c, f, c->phase == PH_TAG ? "the tag" : "a manifest"))
 		return;
 	c->i++;
 	next(c);
@@ -1460,6 +1494,16 @@ ph_manifests(struct copy *c)
 
 	if (c->i > c->nman) {
 		enter(c, PH_REFINDEX);
+		return 0;
+	}
+	/*
+	 * The image itself goes once, by its tag, in PH_TAG: a registry
+	 * that allows one name per manifest (Nexus' "Disable redeploy")
+	 * refuses the tag of a manifest it holds by digest.
+	 */
+	if (c->i == c->nman && !core_digest_valid(c->dst.ref,
+	    strlen(c->dst.ref))) {
+		c->i++;
 		return 0;
 	}
 	m = c->i < c->nman ? &c->man[c->i] : &c->top;

@@ -310,6 +310,25 @@ expect_eq "  and the tag was not written" "$(http_status HEAD \
     "http://$REG_up/v2/nx/app/manifests/2" -H "Accept: $OCI")" 404
 stop_signet
 : >"$T/signet.log"
+#     signet copy to it: the image goes once, by its tag; again: done
+start_registry nxdst
+NXF=127.0.0.1:$(free_port)
+$HELPERS quirk-front "${NXF#*:}" "$REG_nxdst" nexus-redeploy >"$T/front-nxdst.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://$NXF/v2/"
+out=$("$SIGNET" copy --allow-http "$FRONT/nx/app:1" "$NXF/nx/copy:1" 2>&1)
+expect_eq "signet copy to a Nexus that refuses redeploys: done" "$?" 0
+out=$($CHECK "$REG_nxdst" nx/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+out=$("$SIGNET" copy --allow-http "$FRONT/nx/app:1" "$NXF/nx/copy:1" 2>&1)
+expect_eq "  again: done" "$?" 0
+expect_match "  the tag names the image already" "$out" 'nx/copy:1 is immutable and names sha256:'
+other=$(mkimage "$T/img-nx-c" --layers 1 --size 5000 --seed nexus-copy-other)
+$cpd "oci:$T/img-nx-c" "docker://$REG_up/nx/other:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/nx/other:1" >/dev/null 2>&1
+out=$("$SIGNET" copy --allow-http "$REG_up/nx/other:1" "$NXF/nx/copy:1" 2>&1)
+expect_match "  another image to that tag: refused in the registry's words" "$out" \
+    'writing the tag 1 at the target: HTTP 400 BLOB_UPLOAD_INVALID: .*does not allow updating'
 
 # 11. replicas that lag (GAR multi-region): right after a push, what the
 #     signature list names is 404 by digest for 2 s; a pull then waits
