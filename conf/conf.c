@@ -527,6 +527,8 @@ static const struct conf_key upstream_keys[] = {
 	{ "response_timeout", CT_INT, F(up.response_timeout), NULL, 1, 3600, NULL, NULL },
 	{ "media_types", CT_STRING, F(up_media_types), NULL, 0, 0, NULL, "oci|docker|auto" },
 	{ "forbidden_means_absent", CT_BOOL, F(up.forbidden_absent), NULL, 0, 0, NULL, NULL },
+	{ "manifest_put", CT_STRING, F(up_manifest_put), NULL, 0, 0, NULL,
+	    "digest-then-tag|tag-only" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -566,6 +568,8 @@ static const struct conf_key vcache_keys[] = {
 static const struct conf_key registry_auth_keys[] = {
 	{ "username", CT_STRING, F(reg_user), NULL, 0, 0, NULL, NULL },
 	{ "password_env", CT_STRING, F(reg_password_env), NULL, 0, 0, NULL, NULL },
+	{ "password_file", CT_STRING, F(reg_password_file), NULL, 0, 0, check_readable,
+	    NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -920,8 +924,13 @@ finish_signing(struct conf *c, struct errbuf *e)
 	}
 	if (c->sign_password_env == NULL)
 		c->sign_password_env = strdup("COSIGN_PASSWORD");
-	if ((c->reg_user == NULL) != (c->reg_password_env == NULL))
-		errf(e, "registry_auth: username and password_env go together");
+	if (c->reg_password_env != NULL && c->reg_password_file != NULL)
+		errf(e, "registry_auth: password_env or password_file, not "
+		    "both");
+	else if ((c->reg_user == NULL) != (c->reg_password_env == NULL &&
+	    c->reg_password_file == NULL))
+		errf(e, "registry_auth: username and password_env (or "
+		    "password_file) go together");
 	else if (c->reg_password_env != NULL &&
 	    getenv(c->reg_password_env) == NULL)
 		errf(e, "registry_auth.password_env: the environment variable "
@@ -1156,6 +1165,7 @@ conf_unref(struct conf *c)
 	free(c->sig_repo);
 	free(c->reg_user);
 	free(c->reg_password_env);
+	free(c->reg_password_file);
 	free(c->rekor_url);
 	free(c->state_dir);
 	for (i = 0; i < c->npolicies; i++) {

@@ -19,6 +19,11 @@ enum conf_log_level { CONF_LOG_DEBUG, CONF_LOG_INFO, CONF_LOG_WARN,
 	CONF_LOG_ERROR };
 
 enum conf_media_types { CONF_MT_OCI, CONF_MT_DOCKER, CONF_MT_AUTO };
+/* How a signed push by tag writes the manifest: by digest before signing,
+ * then the tag (the registry checks the manifest before anything is
+ * signed), or once, by the tag, after the signature (Nexus' "Disable
+ * redeploy" refuses a second name for a manifest). */
+enum conf_manifest_put { CONF_MP_DIGEST_THEN_TAG, CONF_MP_TAG_ONLY };
 enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
 enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 
@@ -97,6 +102,7 @@ struct conf {
 
 	struct conf_endpoint	 up;		/* the upstream registry */
 	enum conf_media_types	 up_media_types;	/* for signature manifests */
+	enum conf_manifest_put	 up_manifest_put;
 
 	/* signing */
 	char			*sign_key_path;
@@ -114,6 +120,8 @@ struct conf {
 	long			 vcache_max;		/* entries */
 	char			*reg_user;	/* registry_auth, for sig_repo */
 	char			*reg_password_env;
+	char			*reg_password_file;	/* or this, read at
+							 * each use (ECR) */
 	struct conf_policy	*policies;
 	int			 npolicies;
 

@@ -8,6 +8,8 @@
  *
  * The password is read from the environment at load and never logged.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,10 @@ struct px_auth {
 	struct px_fetch		*a_fetch;
 	char			 a_scope[3 * CORE_NAME_MAX + 96];
 	char			*a_basic;	/* "Basic base64(user:pass)" */
+	char			*a_identity;	/* or an OAuth2 refresh token
+						 * (docker's identitytoken) */
+	char			*a_form;	/* the POST of a refresh token
+						 * grant, or NULL: a GET */
 	char			*a_url;		/* the token request, for a retry */
 	int			 a_tries;	/* token requests that failed */
 	struct event		*a_timer;	/* the next try */
@@ -55,8 +61,8 @@ struct px_auth {
 static void	send_token_request(struct px_auth *);
 static void	on_fetch(struct px_fetch *, void *);
 
-static void
-wipe_free(char *s)
+void
+px_wipe_free(char *s)
 {
 	if (s != NULL) {
 		mbedtls_platform_zeroize(s, strlen(s));
@@ -95,7 +101,7 @@ cache_put(const char *up_url, const char *scope, const char *header,
 		}
 		e = &cache[oldest];
 	}
-	wipe_free(e->header);
+	px_wipe_free(e->header);
 	e->header = strdup(header);
 	snprintf(e->scope, sizeof(e->scope), "%s", scope);
 	snprintf(e->up_url, sizeof(e->up_url), "%s", up_url);
@@ -117,7 +123,7 @@ px_auth_flush(void)
 	int	i;
 
 	for (i = 0; i < AUTH_CACHE_MAX; i++) {
-		wipe_free(cache[i].header);
+		px_wipe_free(cache[i].header);
 		cache[i].header = NULL;
 	}
 }
@@ -169,7 +175,29 @@ auth_finish(struct px_auth *a, const char *header, const char *err)
 		snprintf(errbuf, sizeof(errbuf), "out of memory");
 	cb(arg, copy, err != NULL || (header != NULL && copy == NULL) ?
 	    errbuf : NULL);
-	wipe_free(copy);
+	px_wipe_free(copy);
+}
+
+/* grant_type=refresh_token&service=&scope=&refresh_token=&client_id= */
+static char *
+refresh_form(struct px_auth *a, const char *service)
+{
+	char	*es, *esc, *et, *form;
+
+	es = curl_easy_escape(NULL, service != NULL ? service : "", 0);
+	esc = curl_easy_escape(NULL, a->a_scope, 0);
+	et = curl_easy_escape(NULL, a->a_identity, 0);
+	if (es == NULL || esc == NULL || et == NULL || asprintf(&form,
+	    "grant_type=refresh_token&service=%s&scope=%s&refresh_token=%s"
+	    "&client_id=signet", es, esc, et) == -1)
+		form = NULL;
+	curl_free(es);
+	curl_free(esc);
+	if (et != NULL) {
+		mbedtls_platform_zeroize(et, strlen(et));
+		curl_free(et);
+	}
+	return form;
 }
 
 static void
@@ -215,6 +243,13 @@ request_token(struct px_auth *a, const char *challenge)
 			sp += strspn(sp, " ");
 		}
 	}
+	if (url != NULL && a->a_identity != NULL) {
+		/* a refresh token is exchanged by a POST to the realm (the
+		 * OAuth2 grant docker uses for an identitytoken; ACR) */
+		free(a->a_form);
+		a->a_form = refresh_form(a, service);
+		snprintf(url, n, "%s", realm);
+	}
 	free(realm);
 	free(service);
 	free(a->a_url);
@@ -229,10 +264,20 @@ send_token_request(struct px_auth *a)
 	char	err[400];
 
 	px_fetch_free(a->a_fetch);
-	a->a_fetch = a->a_url == NULL ? NULL : px_fetch_send(a->a_up,
-	    a->a_ep, &(struct px_request){ .method = "GET", .url = a->a_url,
-	    .authorization = a->a_basic, .accept = "application/json" },
-	    on_fetch, a, err, sizeof(err));
+	if (a->a_identity != NULL)	/* the token is in the form */
+		a->a_fetch = a->a_url == NULL || a->a_form == NULL ? NULL :
+		    px_fetch_send(a->a_up, a->a_ep, &(struct px_request){
+		    .method = "POST", .url = a->a_url,
+		    .content_type = "application/x-www-form-urlencoded",
+		    .body = a->a_form, .len = strlen(a->a_form),
+		    .accept = "application/json" }, on_fetch, a, err,
+		    sizeof(err));
+	else
+		a->a_fetch = a->a_url == NULL ? NULL : px_fetch_send(a->a_up,
+		    a->a_ep, &(struct px_request){ .method = "GET",
+		    .url = a->a_url, .authorization = a->a_basic,
+		    .accept = "application/json" }, on_fetch, a, err,
+		    sizeof(err));
 	if (a->a_fetch == NULL)
 		auth_finish(a, NULL, "cannot start the token request");
 }
@@ -323,13 +368,26 @@ on_fetch(struct px_fetch *f, void *arg)
 	cache_put(a->a_ep->url, a->a_scope, header,
 	    ttl > 0 ? ttl : TOKEN_TTL_DEFAULT);
 	auth_finish(a, header, NULL);
-	wipe_free(header);
+	px_wipe_free(header);
 }
+
+static struct px_auth *auth_begin(const struct conf_endpoint *,
+	    struct px_upstream *, const char *, const char *, const char *,
+	    px_auth_fn, void *, const char **);
 
 struct px_auth *
 px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
     const char *basic,
     const char *scopes, px_auth_fn cb, void *arg, const char **cached)
+{
+	return auth_begin(ep, up, basic, NULL, scopes, cb, arg, cached);
+}
+
+/* px_auth_start, or with an identity token instead of Basic credentials */
+static struct px_auth *
+auth_begin(const struct conf_endpoint *ep, struct px_upstream *up,
+    const char *basic, const char *identity, const char *scopes,
+    px_auth_fn cb, void *arg, const char **cached)
 {
 	struct auth_entry	*e;
 	struct px_auth		*a;
@@ -339,7 +397,11 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 	if (strlen(scopes) >= sizeof(a->a_scope))
 		return NULL;
 	e = cache_find(ep->url, scopes);
-	if (e != NULL && e->expires > time(NULL)) {
+	/* Basic credentials are their own header: other ones now (a
+	 * password renewed) make the cached one worthless */
+	if (e != NULL && e->expires > time(NULL) && (basic == NULL ||
+	    strncmp(e->header, "Basic ", 6) != 0 ||
+	    strcmp(e->header, basic) == 0)) {
 		*cached = e->header;
 		return NULL;
 	}
@@ -352,8 +414,10 @@ px_auth_start(const struct conf_endpoint *ep, struct px_upstream *up,
 	a->a_arg = arg;
 	snprintf(a->a_scope, sizeof(a->a_scope), "%s", scopes);
 	a->a_basic = basic != NULL ? strdup(basic) : NULL;
+	a->a_identity = identity != NULL ? strdup(identity) : NULL;
 	a->a_state = AU_PING;
-	if (a->a_ep != NULL && (basic == NULL || a->a_basic != NULL))
+	if (a->a_ep != NULL && (basic == NULL || a->a_basic != NULL) &&
+	    (identity == NULL || a->a_identity != NULL))
 		a->a_fetch = px_fetch_send(up, a->a_ep, &(struct px_request){
 		    .method = "GET", .target = "/v2/" }, on_fetch, a, err,
 		    sizeof(err));
@@ -370,17 +434,28 @@ px_auth_get(struct conf *cf, struct px_upstream *up, const char *repo,
 {
 	struct px_auth	*a;
 	char		 scope[CORE_NAME_MAX + 64];
-	char		*basic;
-	const char	*pw = getenv(cf->reg_password_env);
+	char		*basic, *pwf = NULL;
+	const char	*pw;
 
 	snprintf(scope, sizeof(scope), "repository:%s:pull,push", repo);
+	/* a file is read at each use: ECR's passwords last 12 h, and what
+	 * renews them rewrites it */
+	if (cf->reg_password_file != NULL) {
+		pwf = px_password_file(cf->reg_password_file);
+		if (pwf == NULL)
+			px_warn("registry_auth.password_file %s: cannot be "
+			    "read", cf->reg_password_file);
+		pw = pwf;
+	} else
+		pw = getenv(cf->reg_password_env);
 	basic = px_basic_auth(cf->reg_user, pw != NULL ? pw : "");
+	px_wipe_free(pwf);
 	if (basic == NULL) {
 		*cached = NULL;
 		return NULL;
 	}
 	a = px_auth_start(&cf->up, up, basic, scope, cb, arg, cached);
-	wipe_free(basic);
+	px_wipe_free(basic);
 	return a;
 }
 
@@ -392,7 +467,9 @@ px_auth_free(struct px_auth *a)
 	px_fetch_free(a->a_fetch);
 	if (a->a_timer != NULL)
 		event_free(a->a_timer);
-	wipe_free(a->a_basic);
+	px_wipe_free(a->a_basic);
+	px_wipe_free(a->a_identity);
+	px_wipe_free(a->a_form);
 	free(a->a_url);
 	conf_endpoint_free(a->a_ep);
 	free(a);
@@ -409,7 +486,7 @@ session_set(struct px_session *ss, const char *header)
 
 	if (copy == NULL)
 		return -1;
-	wipe_free(ss->ss_auth);
+	px_wipe_free(ss->ss_auth);
 	ss->ss_auth = copy;
 	ss->ss_bearer = strncasecmp(header, "Bearer ", 7) == 0;
 	return 0;
@@ -437,8 +514,8 @@ px_session_login(struct px_session *ss, struct px_upstream *up,
 	snprintf(ss->ss_scopes, sizeof(ss->ss_scopes), "%s", scopes);
 	ss->ss_cb = cb;
 	ss->ss_arg = arg;
-	ss->ss_job = px_auth_start(ss->ss_ep, up, ss->ss_basic, scopes,
-	    session_on_auth, ss, &cached);
+	ss->ss_job = auth_begin(ss->ss_ep, up, ss->ss_basic, ss->ss_identity,
+	    scopes, session_on_auth, ss, &cached);
 	if (ss->ss_job != NULL)
 		return 1;
 	if (cached == NULL)
@@ -446,9 +523,53 @@ px_session_login(struct px_session *ss, struct px_upstream *up,
 	return session_set(ss, cached);
 }
 
-int
-px_session_stale(const struct px_session *ss)
+/* 1 when both are NULL or equal */
+static int
+same(const char *a, const char *b)
 {
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* 1 when the credentials file is not as it was when last read */
+static int
+credfile_changed(struct px_session *ss)
+{
+	struct stat	sb;
+
+	if (ss->ss_credfile[0] == '\0' || stat(ss->ss_credfile, &sb) == -1)
+		return 0;
+	if (sb.st_mtim.tv_sec == ss->ss_credtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == ss->ss_credtime.tv_nsec &&
+	    sb.st_size == ss->ss_credsize)
+		return 0;
+	ss->ss_credtime = sb.st_mtim;
+	ss->ss_credsize = sb.st_size;
+	return 1;
+}
+
+int
+px_session_stale(struct px_session *ss)
+{
+	char	*basic, *identity, path[sizeof(ss->ss_credfile)];
+
+	if (credfile_changed(ss)) {
+		basic = px_docker_auth_file(ss->ss_registry, path,
+		    sizeof(path), &identity);
+		if (basic != NULL && (ss->ss_basic == NULL ||
+		    strcmp(basic, ss->ss_basic) != 0 || !same(identity,
+		    ss->ss_identity)) && session_set(ss, basic) == 0) {
+			px_info("the credentials for %s in %s changed: used "
+			    "from now on", ss->ss_registry, ss->ss_credfile);
+			px_wipe_free(ss->ss_basic);
+			ss->ss_basic = basic;
+			px_wipe_free(ss->ss_identity);
+			ss->ss_identity = identity;
+			px_auth_flush();	/* tokens of the old ones */
+			return 1;
+		}
+		px_wipe_free(basic);
+		px_wipe_free(identity);
+	}
 	return ss->ss_bearer && !px_auth_fresh(ss->ss_ep->url, ss->ss_scopes);
 }
 
@@ -456,8 +577,9 @@ void
 px_session_clear(struct px_session *ss)
 {
 	px_auth_free(ss->ss_job);
-	wipe_free(ss->ss_auth);
-	wipe_free(ss->ss_basic);
+	px_wipe_free(ss->ss_auth);
+	px_wipe_free(ss->ss_basic);
+	px_wipe_free(ss->ss_identity);
 	conf_endpoint_free(ss->ss_ep);
 	memset(ss, 0, sizeof(*ss));
 }
@@ -474,8 +596,11 @@ px_session_open(struct px_session *ss, const char *registry, int allow_http,
 	ss->ss_ep = conf_endpoint_new(url, NULL, err, errlen);
 	if (ss->ss_ep == NULL)
 		return -1;
+	snprintf(ss->ss_registry, sizeof(ss->ss_registry), "%s", registry);
 	ss->ss_basic = user != NULL && pass != NULL ? px_basic_auth(user,
-	    pass) : px_docker_auth(registry);
+	    pass) : px_docker_auth_file(registry, ss->ss_credfile,
+	    sizeof(ss->ss_credfile), &ss->ss_identity);
+	(void)credfile_changed(ss);	/* its time and size, for later */
 	ss->ss_auth = ss->ss_basic != NULL ? strdup(ss->ss_basic) : NULL;
 	if (ss->ss_basic != NULL && ss->ss_auth == NULL) {
 		px_session_clear(ss);

@@ -116,6 +116,8 @@ struct px_auth *px_auth_start(const struct conf_endpoint *,
 	    struct px_upstream *, const char *basic, const char *scopes,
 	    px_auth_fn cb, void *arg, const char **cached);
 void	px_auth_free(struct px_auth *);
+/* Wipe a secret string (a header, a password) and free it; NULL is fine. */
+void	px_wipe_free(char *);
 /* Forget every cached token (tests, reload). */
 void	px_auth_flush(void);
 /* 1 while the cached Authorization for these scopes is still good */
@@ -131,9 +133,18 @@ typedef void (*px_session_fn)(void *arg, const char *err);
 struct px_session {
 	struct conf_endpoint	*ss_ep;
 	char			*ss_basic;	/* "Basic ...", or NULL */
+	char			*ss_identity;	/* docker's identitytoken (an
+						 * OAuth2 refresh token, ACR),
+						 * or NULL; wins over ss_basic
+						 * for a token */
 	char			*ss_auth;	/* what is sent, or NULL */
 	int			 ss_bearer;	/* ss_auth is a token */
 	char			 ss_scopes[3 * CORE_NAME_MAX + 96];
+	char			 ss_registry[300];	/* host[:port] */
+	char			 ss_credfile[1024];	/* where ss_basic was
+							 * read, or "" */
+	struct timespec		 ss_credtime;	/* its mtime then */
+	off_t			 ss_credsize;
 	struct px_auth		*ss_job;
 	px_session_fn		 ss_cb;
 	void			*ss_arg;
@@ -149,8 +160,14 @@ int	px_session_open(struct px_session *, const char *registry,
  * the cache, or no auth needed), -1 when it cannot start. */
 int	px_session_login(struct px_session *, struct px_upstream *,
 	    const char *scopes, px_session_fn cb, void *arg);
-/* 1 when ss_auth is a token that has expired: log in again. */
-int	px_session_stale(const struct px_session *);
+/*
+ * 1 when the session must log in again: ss_auth is a token that has
+ * expired, or the credentials file it was read from changed and holds
+ * other credentials (ECR's passwords last 12 h and are renewed by
+ * rewriting docker's config.json): they replace the old ones, and cached
+ * tokens are forgotten.
+ */
+int	px_session_stale(struct px_session *);
 void	px_session_clear(struct px_session *);
 
 /* pipe.c: a blob piped from one registry into another's upload session */
@@ -161,9 +178,17 @@ struct px_pipe_req {
 	const char		*src_url;	/* GET: the blob's URL */
 	const char		*src_auth;	/* or NULL */
 	const struct conf_endpoint *dst;
-	const char		*dst_url;	/* PUT: the session, ?digest= */
+	const char		*dst_url;	/* the upload session (an
+						 * absolute URL) */
+	const char		*digest;	/* the blob's, for the PUT */
 	const char		*dst_auth;
 	int64_t			 size;
+	int64_t			 chunk;		/* 0: one PUT; else PATCHes of
+						 * this many bytes, each with
+						 * its Content-Length and
+						 * Content-Range, and the rest
+						 * in the final PUT (never an
+						 * empty one) */
 };
 /* Once, from the loop: ok, the bytes handed to the PUT, or why not. */
 typedef void (*px_pipe_fn)(void *arg, int ok, uint64_t bytes,
@@ -179,8 +204,16 @@ void	px_pipe_free(struct px_pipe *);
 /* "Basic ..." for registry from docker's config.json or podman's auth.json,
  * or NULL; malloc'ed. */
 char	*px_docker_auth(const char *registry);
+/* The same, and the file it came from in path (plen bytes), "" if none,
+ * and its identitytoken (`az acr login` writes one: an OAuth2 refresh
+ * token) in *identity, malloc'ed, or NULL. */
+char	*px_docker_auth_file(const char *registry, char *path, size_t plen,
+	    char **identity);
 /* The same from the bytes of one such file (at most 1 MiB is read). */
 char	*px_auth_file_parse(const char *buf, size_t len, const char *registry);
+/* The first line of a password file (at most 4 KiB), malloc'ed: the
+ * caller wipes it (px_wipe_free); NULL when it cannot be read. */
+char	*px_password_file(const char *path);
 /* "Basic base64(user:pass)", malloc'ed, or NULL. */
 char	*px_basic_auth(const char *user, const char *pass);
 
@@ -430,6 +463,10 @@ struct px_signer_result {
 	struct px_fetch	*answer;		/* the upstream's answer to relay,
 						 * or NULL */
 	int		 signing_failed;	/* refused because signing did */
+	const char	*digest;		/* ok, no answer, 201: the
+						 * manifest is in place under
+						 * its tag already (an
+						 * immutable tag naming it) */
 };
 /* Runs once; everything in the result lives until it returns.  It must
  * not free the signer (abandon it later, from the loop). */

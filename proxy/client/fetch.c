@@ -541,7 +541,7 @@ printable(char *dst, size_t dlen, const char *s, size_t n)
 const char *
 px_fetch_reason(struct px_fetch *f)
 {
-	const char	*body, *code, *msg, *nl;
+	const char	*body, *code, *msg, *detail, *nl;
 	char		 text[240], extra[200], ra[64], rem[64];
 	size_t		 len, n;
 	json_t		*o, *e;
@@ -559,9 +559,15 @@ px_fetch_reason(struct px_fetch *f)
 	e = json_array_get(json_object_get(o, "errors"), 0);
 	code = json_string_value(json_object_get(e, "code"));
 	msg = json_string_value(json_object_get(e, "message"));
+	/* a detail in words says more than a generic message (Nexus:
+	 * "blob upload invalid", "Repository does not allow updating ...") */
+	detail = json_string_value(json_object_get(e, "detail"));
 	if (code != NULL || msg != NULL) {
-		snprintf(extra, sizeof(extra), "%s%s%s", code ? code : "",
-		    code && msg ? ": " : "", msg ? msg : "");
+		snprintf(extra, sizeof(extra), "%s%s%s%s%s%s", code ? code : "",
+		    code && msg ? ": " : "", msg ? msg : "",
+		    detail != NULL && *detail != '\0' ? " (" : "",
+		    detail != NULL ? detail : "",
+		    detail != NULL && *detail != '\0' ? ")" : "");
 		printable(text, sizeof(text), extra, strlen(extra));
 	} else if (body != NULL && len > 0 && o == NULL) {
 		/* not JSON (an ACR front door's 429, a proxy's page); the body

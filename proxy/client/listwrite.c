@@ -592,8 +592,11 @@ done_put_list(struct px_listwrite *w, struct px_fetch *f)
 		snprintf(w->lw_err, sizeof(w->lw_err), "this registry's tags "
 		    "are immutable: the signature list %s:%s exists and cannot "
 		    "be appended (%s); a second signature needs the OCI "
-		    "referrer format (cosign v3) or a signature_repository "
-		    "whose tags are mutable", w->lw_repo, w->lw_tag,
+		    "referrer format (the rule's \"signature_format\": "
+		    "\"bundle\", as cosign v3 writes, which appends nothing "
+		    "where the registry has the referrers API) or a "
+		    "signature_repository whose tags are mutable", w->lw_repo,
+		    w->lw_tag,
 		    px_fetch_reason(f));
 		finish(w, PX_LW_FAILED, 403);
 		return;

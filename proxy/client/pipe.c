@@ -4,6 +4,14 @@
  * bounded buffer the PUT reads from.  A full buffer pauses the GET, an
  * empty one the PUT, so memory stays at PIPE_HIGH whatever the blob size.
  * Both halves fail when no byte moves for the endpoint's response timeout.
+ *
+ * The upload is one PUT, or, with a chunk size, PATCHes of that many bytes
+ * and a final PUT with the rest: registries bound a request's body
+ * differently (ACR refuses a PUT over about 20 MB; GHCR a PATCH over 4
+ * MiB; ECR a PATCH under 5 MiB unless it is the last), so the shape is
+ * the caller's to choose.  Every part carries its Content-Length (ACR
+ * refuses a chunked PATCH) and a PATCH its Content-Range; the next part
+ * goes to the Location the last answer gave.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +32,13 @@ struct px_pipe {
 						 * blob and goes nowhere */
 	int			 p_pending;	/* halves still running */
 	uint64_t		 p_bytes;	/* handed to the PUT */
+	int64_t			 p_size, p_chunk;
+	int64_t			 p_part_left;	/* bytes of this part unsent */
+	int			 p_final;	/* this part is the PUT */
+	char			*p_session;	/* where the next part goes */
+	char			*p_digest;
+	char			*p_auth;	/* the target's, wiped */
+	char			*p_origin;	/* the target's scheme://host */
 	char			 p_err[300];
 	px_pipe_fn		 p_cb;
 	void			*p_arg;
@@ -74,14 +89,19 @@ pipe_read(char *buf, size_t size, size_t n, void *arg)
 	struct px_pipe	*p = arg;
 	int		 got;
 
+	if (p->p_part_left <= 0)
+		return 0;	/* this part is sent; the rest is the next's */
 	if (evbuffer_get_length(p->p_buf) == 0) {
 		if (p->p_get_done)
 			return 0;
 		p->p_put_paused = 1;
 		return CURL_READFUNC_PAUSE;
 	}
+	if ((int64_t)(size * n) > p->p_part_left)
+		n = (size_t)p->p_part_left, size = 1;
 	got = evbuffer_remove(p->p_buf, buf, size * n);
 	p->p_bytes += (uint64_t)(got > 0 ? got : 0);
+	p->p_part_left -= got > 0 ? got : 0;
 	if (p->p_get_paused && evbuffer_get_length(p->p_buf) < PIPE_HIGH / 2) {
 		p->p_get_paused = 0;
 		curl_easy_pause(p->p_get.easy, CURLPAUSE_CONT);
@@ -120,6 +140,28 @@ get_done(CURLcode rc, void *arg)
 		finish(p, NULL);
 }
 
+static int	start_part(struct px_pipe *);
+
+/* A PATCH answered: the next part goes where it says. */
+static int
+next_part(struct px_pipe *p, long st, char *msg, size_t msglen)
+{
+	if (st < 200 || st > 299 || p->p_session == NULL) {
+		snprintf(msg, msglen, "writing the blob: a PATCH of %lld bytes "
+		    "at offset %lld: HTTP %ld%s", (long long)p->p_chunk,
+		    (long long)(p->p_bytes - (uint64_t)p->p_chunk), st,
+		    st == 416 || st == 413 || st == 400 ? " (the registry "
+		    "refuses this chunk size: see copy's --chunk-size)" : "");
+		return -1;
+	}
+	if (start_part(p) == -1) {
+		snprintf(msg, msglen, "writing the blob: cannot start the next "
+		    "part");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 put_done(CURLcode rc, void *arg)
 {
@@ -127,6 +169,10 @@ put_done(CURLcode rc, void *arg)
 	long		 st = 0;
 	char		 msg[300];
 
+	curl_easy_getinfo(p->p_put.easy, CURLINFO_RESPONSE_CODE, &st);
+	if (rc == CURLE_OK && !p->p_final &&
+	    next_part(p, st, msg, sizeof(msg)) == 0)
+		return;
 	p->p_pending--;
 	if (!p->p_get_done) {
 		/* the target gave up before the source finished */
@@ -134,13 +180,18 @@ put_done(CURLcode rc, void *arg)
 		px_upstream_cancel(p->p_up, &p->p_get);
 		p->p_pending--;
 	}
-	curl_easy_getinfo(p->p_put.easy, CURLINFO_RESPONSE_CODE, &st);
+	if (rc == CURLE_OK && !p->p_final) {
+		finish(p, msg);		/* a PATCH refused */
+		return;
+	}
 	if (rc != CURLE_OK || st != 201) {
 		snprintf(msg, sizeof(msg), "writing the blob: %s",
 		    rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
 		if (rc == CURLE_OK)
-			snprintf(msg, sizeof(msg), "writing the blob: HTTP %ld",
-			    st);
+			snprintf(msg, sizeof(msg), "writing the blob: HTTP "
+			    "%ld%s", st, st == 413 && p->p_chunk == 0 ? " (the "
+			    "registry refuses a request body this large: copy "
+			    "with --chunk-size, e.g. 8388608 for ACR)" : "");
 		finish(p, msg);
 		return;
 	}
@@ -160,6 +211,80 @@ auth_header(struct curl_slist *l, const char *auth)
 	mbedtls_platform_zeroize(h, strlen(h));
 	free(h);
 	return l;
+}
+
+/* The target's answer headers: where the session goes on (Location). */
+static size_t
+put_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct px_pipe	*p = arg;
+	size_t		 len = size * n, k;
+	char		*v;
+
+	if (len < 10 || strncasecmp(buf, "location:", 9) != 0)
+		return len;
+	for (k = 9; k < len && (buf[k] == ' ' || buf[k] == '\t'); k++)
+		;
+	while (len > k && (buf[len - 1] == '\r' || buf[len - 1] == '\n' ||
+	    buf[len - 1] == ' '))
+		len--;
+	/* a path is on the target's origin; a URL stays as given */
+	if (asprintf(&v, "%s%.*s", buf[k] == '/' ? p->p_origin : "",
+	    (int)(len - k), buf + k) == -1)
+		return 0;
+	free(p->p_session);
+	p->p_session = v;
+	return size * n;
+}
+
+/*
+ * Start the next part of the upload at p_session: a PATCH of p_chunk
+ * bytes, or the final PUT of what is left.
+ */
+static int
+start_part(struct px_pipe *p)
+{
+	CURL		*u = p->p_put.easy;
+	int64_t		 off = (int64_t)p->p_bytes, left = p->p_size - off;
+	char		*url, range[80];
+
+	p->p_final = p->p_chunk == 0 || left <= p->p_chunk;
+	p->p_part_left = p->p_final ? left : p->p_chunk;
+	if (asprintf(&url, "%s%s%s", p->p_session, !p->p_final ? "" :
+	    strchr(p->p_session, '?') ? "&digest=" : "?digest=",
+	    p->p_final ? p->p_digest : "") == -1)
+		return -1;
+	curl_slist_free_all(p->p_put_hdrs);
+	p->p_put_hdrs = curl_slist_append(NULL, "Content-Type: "
+	    "application/octet-stream");
+	p->p_put_hdrs = curl_slist_append(p->p_put_hdrs, "Expect:");
+	if (!p->p_final) {
+		snprintf(range, sizeof(range), "Content-Range: %lld-%lld",
+		    (long long)off, (long long)(off + p->p_chunk - 1));
+		p->p_put_hdrs = curl_slist_append(p->p_put_hdrs, range);
+	}
+	p->p_put_hdrs = auth_header(p->p_put_hdrs, p->p_auth);
+	curl_easy_setopt(u, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(u, CURLOPT_HTTPHEADER, p->p_put_hdrs);
+	curl_easy_setopt(u, CURLOPT_CUSTOMREQUEST, p->p_final ? NULL :
+	    "PATCH");
+	curl_easy_setopt(u, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)p->p_part_left);
+	p->p_put_paused = 0;
+	return px_upstream_start(p->p_up, &p->p_put);
+}
+
+/* scheme://host[:port] of url, malloc'ed */
+static char *
+origin_of(const char *url)
+{
+	const char	*h = strstr(url, "://"), *e;
+
+	if (h == NULL)
+		return NULL;
+	e = strchr(h + 3, '/');
+	return strndup(url, e != NULL ? (size_t)(e - url) : strlen(url));
 }
 
 struct px_pipe *
@@ -193,16 +318,22 @@ px_pipe_start(struct px_upstream *up, const struct px_pipe_req *rq,
 	curl_easy_setopt(g, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(g, CURLOPT_WRITEFUNCTION, pipe_write);
 	curl_easy_setopt(g, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(u, CURLOPT_URL, rq->dst_url);
-	p->p_put_hdrs = curl_slist_append(NULL, "Content-Type: "
-	    "application/octet-stream");
-	p->p_put_hdrs = curl_slist_append(p->p_put_hdrs, "Expect:");
-	p->p_put_hdrs = auth_header(p->p_put_hdrs, rq->dst_auth);
-	curl_easy_setopt(u, CURLOPT_HTTPHEADER, p->p_put_hdrs);
+	p->p_size = rq->size;
+	p->p_chunk = rq->chunk > 0 ? rq->chunk : 0;
+	p->p_session = strdup(rq->dst_url);
+	p->p_digest = strdup(rq->digest);
+	p->p_origin = origin_of(rq->dst_url);
+	p->p_auth = rq->dst_auth != NULL ? strdup(rq->dst_auth) : NULL;
+	if (p->p_session == NULL || p->p_digest == NULL ||
+	    p->p_origin == NULL || (rq->dst_auth != NULL && p->p_auth == NULL)) {
+		px_pipe_free(p);
+		return NULL;
+	}
 	curl_easy_setopt(u, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(u, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->size);
 	curl_easy_setopt(u, CURLOPT_READFUNCTION, pipe_read);
 	curl_easy_setopt(u, CURLOPT_READDATA, p);
+	curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, put_header);
+	curl_easy_setopt(u, CURLOPT_HEADERDATA, p);
 	p->p_get.done = get_done;
 	p->p_get.arg = p;
 	p->p_put.done = put_done;
@@ -211,7 +342,7 @@ px_pipe_start(struct px_upstream *up, const struct px_pipe_req *rq,
 		px_pipe_free(p);
 		return NULL;
 	}
-	if (px_upstream_start(up, &p->p_put) == -1) {
+	if (start_part(p) == -1) {
 		px_pipe_free(p);
 		return NULL;
 	}
@@ -236,5 +367,9 @@ px_pipe_free(struct px_pipe *p)
 	curl_slist_free_all(p->p_put_hdrs);
 	if (p->p_buf != NULL)
 		evbuffer_free(p->p_buf);
+	px_wipe_free(p->p_auth);
+	free(p->p_session);
+	free(p->p_digest);
+	free(p->p_origin);
 	free(p);
 }

@@ -31,6 +31,8 @@ struct px_sigcheck {
 	char			 k_rekor[256];
 	int			 k_requests;	/* sent so far */
 	int			 k_retries;	/* of this request, after a 5xx */
+	int			 k_lag_tries;	/* of this request, after a 404 */
+	long			 k_lag_ms;	/* waited for lagging reads */
 	struct event		*k_timer;
 	px_sigcheck_fn		 k_cb;
 	void			*k_arg;
@@ -46,6 +48,19 @@ static int	issue(struct px_sigcheck *);
  */
 #define SIGCHECK_RETRIES	2
 
+/*
+ * A 404 for what the signature list or a referrers index just read names
+ * (a payload, a referrer or a bundle, by digest) contradicts that read: a
+ * registry whose replicas lag (GAR multi-region) answers so for a moment
+ * after a push.  Such a read is asked again after 250 ms, doubling, 2 s
+ * apart at most, while the check has waited less than SIGCHECK_LAG_MS in
+ * all; what is still missing then is missing.  A 404 for the list or the
+ * referrers themselves (an unsigned image) is an answer: no wait.
+ */
+#define SIGCHECK_LAG_MS		6000
+#define SIGCHECK_LAG_FIRST_MS	250
+#define SIGCHECK_LAG_STEP_MS	2000
+
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -57,15 +72,47 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		k->k_cb(k->k_arg, k->k_run);
 }
 
+/* issue the need again in ms milliseconds */
 static int
-retry_later(struct px_sigcheck *k)
+retry_later(struct px_sigcheck *k, long ms)
 {
-	struct timeval	tv = { 0, 50000 + (suseconds_t)arc4random_uniform(200000) };
+	struct timeval	tv = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
 
 	if (k->k_timer == NULL)
 		k->k_timer = evtimer_new(px_upstream_base(k->k_up), on_retry, k);
 	return k->k_timer == NULL || evtimer_add(k->k_timer, &tv) == -1 ? -1 :
 	    0;
+}
+
+/*
+ * 1 when a 404 for need is to be asked again later (SIGCHECK_LAG_MS): a
+ * read by digest of what was just listed, within the check's budget.
+ */
+static int
+lagging(struct px_sigcheck *k, const struct core_vneed *need)
+{
+	long	ms;
+
+	if (need->kind != CORE_VN_PAYLOAD && (need->kind != CORE_VN_MANIFEST ||
+	    strncmp(need->ref, "sha256:", 7) != 0))
+		return 0;
+	ms = SIGCHECK_LAG_FIRST_MS << (k->k_lag_tries < 4 ? k->k_lag_tries :
+	    4);
+	if (ms > SIGCHECK_LAG_STEP_MS)
+		ms = SIGCHECK_LAG_STEP_MS;
+	if (k->k_lag_ms + ms > SIGCHECK_LAG_MS)
+		ms = SIGCHECK_LAG_MS - k->k_lag_ms;
+	if (ms <= 0 || retry_later(k, ms) == -1)
+		return 0;
+	px_info("sigcheck %s: %s %s is 404 though just listed: asked again in "
+	    "%ld ms (a registry whose replicas lag; %ld of %d ms waited)",
+	    k->k_sigrepo, core_verifier_state(k->k_run), need->ref, ms,
+	    k->k_lag_ms, SIGCHECK_LAG_MS);
+	k->k_lag_ms += ms;
+	k->k_lag_tries++;
+	px_fetch_free(k->k_f);
+	k->k_f = NULL;
+	return 1;
 }
 
 static void
@@ -87,13 +134,17 @@ on_answer(struct px_fetch *f, void *arg)
 	    core_verifier_state(k->k_run), need.ref, st, len);
 	if ((st == 500 || st == 502 || st == 503) &&
 	    need.kind != CORE_VN_LOG_ENTRY && need.kind != CORE_VN_LOG_PROOF &&
-	    k->k_retries < SIGCHECK_RETRIES && retry_later(k) == 0) {
+	    k->k_retries < SIGCHECK_RETRIES &&
+	    retry_later(k, 50 + (long)arc4random_uniform(200)) == 0) {
 		k->k_retries++;
 		px_fetch_free(k->k_f);
 		k->k_f = NULL;
 		return;
 	}
+	if (st == 404 && lagging(k, &need))
+		return;
 	k->k_retries = 0;
+	k->k_lag_tries = 0;
 	/* an answer over need.max_len was cut off by the fetch: status 0 */
 	/* the referrers API may name a next page */
 	core_verifier_feed_link(k->k_run, px_fetch_link(f));

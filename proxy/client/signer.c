@@ -416,7 +416,11 @@ fail_http(struct px_sign *s, struct px_fetch *f, const char *what)
 		    px_fetch_error(f));
 	else
 		snprintf(s->s_fail, sizeof(s->s_fail), "%s: upstream answered "
-		    "%s", what, px_fetch_reason(f));
+		    "%s%s", what, px_fetch_reason(f), st == 401 &&
+		    s->s_own_auth && s->s_conf->reg_password_file == NULL ?
+		    " (registry_auth's credentials were refused; a password "
+		    "that expires, as ECR's, is given as "
+		    "registry_auth.password_file, read at each use)" : "");
 	/*
 	 * A transient upstream fault is a 503 (clients retry those); any
 	 * other refusal a 403 DENIED, whose message clients print.
@@ -479,6 +483,19 @@ make_signature(struct px_sign *s)
 	return 0;
 }
 
+/*
+ * upstream.manifest_put "tag-only", for a push by tag: no PUT by digest
+ * first (Nexus' "Disable redeploy" would refuse the tag of a manifest it
+ * holds); the signature is written, then the manifest under its tag.  The
+ * registry's checks of the manifest then come after the signing: a
+ * manifest it refuses leaves a signature that names nothing.
+ */
+static int
+tag_only(const struct px_sign *s)
+{
+	return s->s_by_tag && s->s_conf->up_manifest_put == CONF_MP_TAG_ONLY;
+}
+
 /* Steps: each sends its requests; sign_step runs when they all answered. */
 
 static void
@@ -489,8 +506,9 @@ put_digest(struct px_sign *s)
 	set_state(s, SG_PUT_DIGEST);
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", s->s_repo,
 	    s->s_digest);
-	if (send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL, s->s_manifest,
-	    s->s_mlen) == -1)
+	/* tag-only: the manifest is written once, by its tag, last */
+	if (!tag_only(s) && send_req(s, 0, 0, "PUT", target, s->s_ctype, NULL,
+	    s->s_manifest, s->s_mlen) == -1)
 		goto fail;
 	snprintf(target, sizeof(target), "/v2/%s/blobs/uploads/", s->s_sigrepo);
 	/* the push handler may have opened the first session already */
@@ -1698,7 +1716,7 @@ done_put_digest(struct px_sign *s)
 	struct px_fetch	*f0 = s->s_f[0], *f1 = s->s_f[1], *f2 = s->s_f[2];
 	int		 st = f0 != NULL ? px_fetch_status(f0) : 0;
 
-	if (st < 200 || st > 299) {
+	if (!tag_only(s) && (st < 200 || st > 299)) {
 		/* the upstream's verdict on the manifest: no signing */
 		set_state(s, SG_DONE);
 		answer_fetch(s, f0);
@@ -1845,11 +1863,14 @@ done_put_tag(struct px_sign *s)
 static void
 done_tag_check(struct px_sign *s)
 {
-	struct px_fetch	*f0 = s->s_f[0], *refusal = s->s_refusal;
-	int		 same;
+	struct px_fetch		*f0 = s->s_f[0], *refusal = s->s_refusal;
+	struct px_signer_result	 r;
+	char			 msg[900];
+	int			 same, absent;
 
 	same = f0 != NULL && px_fetch_status(f0) == 200 &&
 	    strcmp(px_fetch_digest(f0), s->s_digest) == 0;
+	absent = f0 != NULL && px_fetch_status(f0) == 404;
 	s->s_refusal = NULL;
 	drop_fetches(s);
 	set_state(s, SG_DONE);
@@ -1858,7 +1879,30 @@ done_tag_check(struct px_sign *s)
 	if (same) {
 		px_info("%s:%s is immutable and already names %s: the push "
 		    "is done", s->s_repo, s->s_ref, s->s_digest);
-		answer_fetch(s, s->s_answer);	/* the PUT by digest's 201 */
+		if (s->s_answer != NULL)
+			answer_fetch(s, s->s_answer);	/* the PUT by digest */
+		else {
+			/* tag-only: nothing was written; as the PUT would */
+			memset(&r, 0, sizeof(r));
+			r.ok = 1;
+			r.status = 201;
+			r.digest = s->s_digest;
+			deliver(s, &r);
+		}
+	} else if (absent && s->s_answer != NULL) {
+		/*
+		 * A new tag refused for a manifest the registry took by
+		 * digest a moment ago: it allows one name per manifest.  The
+		 * manifest can never be tagged now; say which setting works.
+		 */
+		snprintf(msg, sizeof(msg), "the registry refused the new tag "
+		    "%s:%s for %s, which it holds by digest (%s): it refuses a "
+		    "second name for a manifest (Nexus' \"Disable redeploy\"); "
+		    "set upstream.manifest_put to \"tag-only\" so that signet "
+		    "writes the manifest once, by its tag", s->s_repo,
+		    s->s_ref, s->s_digest, px_fetch_reason(refusal));
+		px_warn("%s", msg);
+		answer_error(s, px_fetch_status(refusal), "TAG_INVALID", msg);
 	} else
 		answer_fetch(s, refusal);
 	px_fetch_free(refusal);

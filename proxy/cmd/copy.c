@@ -28,6 +28,11 @@
 #define COPY_ITEMS_MAX	4096
 #define COPY_LANES	4		/* blobs copied at once */
 #define COPY_APPEND_ATTEMPTS 5		/* writes of one signature list */
+/* --chunk-size: 0 (one PUT a blob, the default) or PATCHes of this many
+ * bytes (ACR refuses a PUT over ~20 MB, GHCR a PATCH over 4 MiB, ECR a
+ * PATCH under 5 MiB that is not the last) */
+#define COPY_CHUNK_MIN	65536
+#define COPY_CHUNK_MAX	(1LL << 30)
 
 struct cp_ref {
 	char		 registry[256];
@@ -104,6 +109,8 @@ struct copy {
 	struct px_sigcheck	*check;
 	char			 want_ref[CORE_NAME_MAX + 300];
 	int			 all, verify, same_registry;
+	int64_t			 chunk;		/* --chunk-size, 0: one PUT */
+	char			 refusal[300];	/* of an immutable tag */
 	char			 platform[64];
 
 	struct cp_manifest	 man[COPY_ITEMS_MAX];	/* write order */
@@ -150,13 +157,14 @@ fail(struct copy *c, const char *msg)
 static int
 write_failed(struct copy *c, struct px_fetch *f, const char *what)
 {
-	char	msg[300];
+	char	msg[600];
 	int	st = px_fetch_status(f);
 
 	if (st >= 200 && st <= 299)
 		return 0;
-	snprintf(msg, sizeof(msg), "writing %s at the target: HTTP %d", what,
-	    st);
+	/* the registry's words (Nexus: "Repository does not allow ...") */
+	snprintf(msg, sizeof(msg), "writing %s at the target: %s", what,
+	    st == 0 ? px_fetch_error(f) : px_fetch_reason(f));
 	fail(c, msg);
 	return 1;
 }
@@ -1075,17 +1083,19 @@ pipe_start(struct cp_lane *ln, const char *location)
 
 	snprintf(src, sizeof(src), "%s/v2/%s/blobs/%s", c->src.ss.ss_ep->url,
 	    c->src.repo, b->digest);
-	snprintf(dst, sizeof(dst), "%s%s%cdigest=%s",
-	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ss.ss_ep->url, location,
-	    strchr(location, '?') ? '&' : '?', b->digest);
+	snprintf(dst, sizeof(dst), "%s%s",
+	    strncmp(location, "http", 4) == 0 ? "" : c->dst.ss.ss_ep->url,
+	    location);
 	memset(&rq, 0, sizeof(rq));
 	rq.src = c->src.ss.ss_ep;
 	rq.src_url = src;
 	rq.src_auth = c->src.ss.ss_auth;
 	rq.dst = c->dst.ss.ss_ep;
 	rq.dst_url = dst;
+	rq.digest = b->digest;
 	rq.dst_auth = c->dst.ss.ss_auth;
 	rq.size = b->size;
+	rq.chunk = c->chunk;
 	px_pipe_free(ln->pipe);
 	ln->pipe = px_pipe_start(c->up, &rq, on_piped, ln);
 	return ln->pipe != NULL ? 0 : -1;
@@ -1222,12 +1232,44 @@ on_list_done(void *arg, const struct px_lw_result *r)
 
 /* PH_MANIFESTS, PH_TAG */
 
+/* The immutable tag asked about: it names the image already, or the
+ * refusal stands. */
+static void
+on_tag_check(struct px_fetch *f, void *arg)
+{
+	struct copy	*c = arg;
+	char		 msg[700];
+
+	if (px_fetch_status(f) == 200 &&
+	    strcmp(px_fetch_digest(f), c->top.digest) == 0) {
+		fprintf(stderr, "%s:%s is immutable and names %s already\n",
+		    c->dst.repo, c->dst.ref, c->top.digest);
+		c->i++;
+		next(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "writing the tag %s at the target: %s",
+	    c->dst.ref, c->refusal);
+	fail(c, msg);
+}
+
 static void
 on_manifest_put(struct px_fetch *f, void *arg)
 {
 	struct copy	*c = arg;
+	char		 target[800];
 
-	if (write_failed(c, f, "a manifest"))
+	if (c->phase == PH_TAG && px_fetch_immutable(f)) {
+		/* a copy run again to immutable tags: done if it is ours */
+		snprintf(c->refusal, sizeof(c->refusal), "%s",
+		    px_fetch_reason(f));
+		snprintf(target, sizeof(target), "/v2/%s/manifests/%s",
+		    c->dst.repo, c->dst.ref);
+		send_fetch(c, &c->dst, "HEAD", target, NULL, NULL, 0,
+		    on_tag_check);
+		return;
+	}
+	if (write_failed(c, f, c->phase == PH_TAG ? "the tag" : "a manifest"))
 		return;
 	c->i++;
 	next(c);
@@ -1454,6 +1496,16 @@ ph_manifests(struct copy *c)
 		enter(c, PH_REFINDEX);
 		return 0;
 	}
+	/*
+	 * The image itself goes once, by its tag, in PH_TAG: a registry
+	 * that allows one name per manifest (Nexus' "Disable redeploy")
+	 * refuses the tag of a manifest it holds by digest.
+	 */
+	if (c->i == c->nman && !core_digest_valid(c->dst.ref,
+	    strlen(c->dst.ref))) {
+		c->i++;
+		return 0;
+	}
 	m = c->i < c->nman ? &c->man[c->i] : &c->top;
 	snprintf(target, sizeof(target), "/v2/%s/manifests/%s", c->dst.repo,
 	    m->digest);
@@ -1559,7 +1611,17 @@ px_cmd_copy(int argc, char **argv)
 				return 2;
 			}
 		}
-		else if (strcmp(argv[i], "--verify") == 0)
+		else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc) {
+			c->chunk = strtoll(argv[++i], &end, 10);
+			if (*end != '\0' || c->chunk < COPY_CHUNK_MIN ||
+			    c->chunk > COPY_CHUNK_MAX) {
+				fprintf(stderr, "signet: copy: --chunk-size is "
+				    "%d to %lld bytes\n", COPY_CHUNK_MIN,
+				    (long long)COPY_CHUNK_MAX);
+				free(c);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--verify") == 0)
 			c->verify = 1;
 		else if (strcmp(argv[i], "--signature-repository") == 0 &&
 		    i + 1 < argc)
@@ -1585,7 +1647,7 @@ px_cmd_copy(int argc, char **argv)
 		    "--certificate-identity ID --certificate-oidc-issuer ISSUER "
 		    "| --policy FILE) [--rekor-key PUB] [--threshold N]] "
 		    "[--signature-repository REPO] [--timeout SECONDS] "
-		    "[--allow-http] SRC DST\n");
+		    "[--chunk-size BYTES] [--allow-http] SRC DST\n");
 		free(c);
 		return 2;
 	}

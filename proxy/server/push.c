@@ -103,6 +103,31 @@ forget_upload(struct px_conn *c)
 	c->c_upload = NULL;
 }
 
+/*
+ * 201 for a manifest the registry holds under its tag already (an
+ * immutable tag pushed again, with nothing written): what the PUT would
+ * have answered.
+ */
+static void
+reply_created(struct px_conn *c, const char *digest)
+{
+	struct evbuffer	*hdrs = evbuffer_new();
+
+	if (hdrs == NULL) {
+		px_conn_close(c, "out of memory");
+		return;
+	}
+	c->c_up_status = 201;
+	/* a path: the route's name and a digest, both checked */
+	evbuffer_add_printf(hdrs, "Location: /v2/%s/manifests/%s\r\n"
+	    "Docker-Content-Digest: %s\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n",
+	    c->c_route.name, digest, digest);
+	px_conn_resp_head(c, 201, hdrs, 0);
+	evbuffer_free(hdrs);
+	px_conn_resp_end(c);
+}
+
 /* The signer's result is the push's answer. */
 static void
 on_signed(void *arg, const struct px_signer_result *r)
@@ -111,6 +136,10 @@ on_signed(void *arg, const struct px_signer_result *r)
 
 	if (r->answer != NULL) {
 		px_conn_reply_fetch(c, r->answer, NULL);
+		return;
+	}
+	if (r->ok && r->digest != NULL) {
+		reply_created(c, r->digest);
 		return;
 	}
 	if (!r->ok && r->signing_failed)

@@ -31,7 +31,23 @@
       port that refuses requests carrying an Authorization; ct-lie labels
       OCI manifests as Docker on GET; immutable (ECR) and immutable-harbor
       refuse a PUT to a tag that exists (400 TAG_INVALID, 412); no-digest
-      leaves Docker-Content-Digest off manifest GETs.  Several quirks are
+      leaves Docker-Content-Digest off manifest GETs; nexus-redeploy
+      (Nexus "Disable redeploy") refuses a manifest PUT to a reference
+      that exists or of a manifest held under any name (400
+      BLOB_UPLOAD_INVALID); region-lag answers 404 to reads by digest
+      of a manifest or blob for 2 s after it was written (reads by tag
+      are served); upload policies: patch-min-5m (ECR) refuses more
+      data after a PATCH under 5 MiB, patch-max-4m (GHCR) a PATCH over 4
+      MiB (416), acr-upload a blob PUT over 20 MB (413) and a PATCH
+      without Content-Length (400 CONTENT_LENGTH_INVALID); request bodies
+      may be chunked; ecr-basic (ECR's auth) answers 401 with a Basic
+      challenge to anything but Basic AWS:<a password issued>, the lines
+      "PASSWORD EPOCH" of $ECR_PW_FILE, each refused $ECR_TTL seconds
+      after its EPOCH; gitlab-digest-tag answers a GET or HEAD of tag
+      sha256-<hex>, where no such tag exists, with the manifest
+      sha256:<hex> (GitLab, T7); referrer-index-405 refuses a manifest
+      PUT whose subject is an index with 405 (ECR, X5).
+      Several quirks are
       given with commas (a registry's profile: t_registries.sh).  GET /_counts: what the
       front counted, as JSON.
   helpers.py fault-upstream PORT MODE
@@ -53,6 +69,9 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ACCEPT_ALL = ", ".join([OCI_MANIFEST, OCI_INDEX,
+                        "application/vnd.docker.distribution.manifest.v2+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json"])
 
 
 def free_port():
@@ -196,6 +215,9 @@ def quirk_front(port, upstream, quirk):
     counts = {}
     tries = {}
     lagged = {}
+    written = {}
+    parts_seen = {}
+    ecr_used = set()
 
     class Front(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -212,9 +234,105 @@ def quirk_front(port, upstream, quirk):
             if self.command != "HEAD":
                 self.wfile.write(msg)
 
-        def forward(self):
+        def read_chunked(self):
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+
+        def upload_quirk(self, body, chunked):
+            """Upload policies (REGISTRIES.md U3, U5, U6, U7): the refusal
+            sent, or None."""
+            m = re.search(r"/blobs/uploads/([^/?]+)", self.path)
+            if not m or self.command not in ("PATCH", "PUT"):
+                return None
+            n = len(body or b"")
+            js = {"Content-Type": "application/json"}
+            if "acr-upload" in quirks and self.command == "PATCH" and chunked:
+                return (400, b'{"errors":[{"code":"CONTENT_LENGTH_INVALID","message":'
+                        b'"content length invalid"}]}', js)
+            if "acr-upload" in quirks and self.command == "PUT" and n > 20000000:
+                return (413, b"<html><head><title>413 Request Entity Too Large</title></head>"
+                        b"<body>Request Entity Too Large - AzureContainerRegistry</body></html>",
+                        {"Content-Type": "text/html"})
+            if "patch-max-4m" in quirks and self.command == "PATCH" and n > 4 << 20:
+                return (416, b'{"errors":[{"code":"REQUESTED_RANGE_NOT_SATISFIABLE","message":'
+                        b'"the request body is too large and exceeds the maximum permissible '
+                        b'limit of 4.00MiB"}]}', js)
+            if "patch-min-5m" in quirks and (self.command == "PATCH" or n > 0):
+                # a part under 5 MiB was not the last (S3 multipart)
+                prev = parts_seen.get(m.group(1))
+                if prev is not None and prev < 5 << 20:
+                    return (400, b'{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":'
+                            b'"EntityTooSmall: Your proposed upload is smaller than the '
+                            b'minimum allowed size"}]}', js)
+                if self.command == "PATCH":
+                    parts_seen[m.group(1)] = n
+            return None
+
+        def ecr_refused(self):
+            """ECR's Basic-only auth (REGISTRIES.md A1): the passwords
+            issued are the lines "PASSWORD EPOCH" of $ECR_PW_FILE, each
+            good for $ECR_TTL seconds from EPOCH; True when refused (401)."""
+            import base64
+            import time
+            if self.path == "/_counts":
+                return False
+            born = {}
+            with open(os.environ["ECR_PW_FILE"]) as fp:
+                for line in fp:
+                    if line.strip():
+                        pw, t = line.split()
+                        born.setdefault(pw, float(t))
+            got = self.headers.get("Authorization") or ""
+            try:
+                user, _, pw = base64.b64decode(got[6:]).decode().partition(":")
+            except ValueError:
+                user = pw = ""
+            # every password issued stays good for its TTL, as ECR's do
+            if got.startswith("Basic ") and user == "AWS" and pw in born and \
+                    time.time() < born[pw] + float(os.environ.get("ECR_TTL", "43200")):
+                counts["ecr_ok"] = counts.get("ecr_ok", 0) + 1
+                ecr_used.add(pw)
+                counts["ecr_passwords_used"] = len(ecr_used)
+                return False
+            if got.startswith("Basic "):
+                counts["ecr_refused"] = counts.get("ecr_refused", 0) + 1
             n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n) if n else None
+            if n:
+                self.rfile.read(n)
+            elif "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self.read_chunked()
+            self.reply(401, b"Not Authorized", {
+                "Content-Type": "text/plain; charset=utf-8",
+                "Www-Authenticate": 'Basic realm="https://127.0.0.1:%d/",service="ecr.amazonaws.com"'
+                % port})
+            return True
+
+        def forward(self):
+            if "ecr-basic" in quirks and self.ecr_refused():
+                return
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            if chunked:
+                body = self.read_chunked()
+            else:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+            if self.command in ("PATCH", "PUT") and "/blobs/uploads/" in self.path:
+                k = "chunked_patches" if chunked else "sized_uploads"
+                counts[k] = counts.get(k, 0) + 1
+            refusal = self.upload_quirk(body, chunked)
+            if refusal:
+                counts["upload_refused"] = counts.get("upload_refused", 0) + 1
+                self.reply(*refusal)
+                return
+            if self.command in ("PATCH", "PUT") and "/blobs/uploads/" in self.path:
+                counts["largest_part"] = max(counts.get("largest_part", 0), len(body or b""))
             ct = self.headers.get("Content-Type", "")
             if ("no-oci-sig" in quirks and self.command == "PUT"
                     and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", self.path)
@@ -334,6 +452,79 @@ def quirk_front(port, upstream, quirk):
                         msg = "Failed to process request due to '" + tag + "' configured as immutable."
                         self.reply(412, json.dumps({"errors": [{"code": "PRECONDITION",
                                                                 "message": msg}]}).encode(), js)
+                    return
+            if "nexus-redeploy" in quirks and self.command == "PUT" and \
+                    re.search(r"/manifests/[^/]+$", self.path):
+                # Nexus "Disable redeploy" (REGISTRIES.md T6): a manifest
+                # PUT to a reference that exists, or of a manifest the
+                # repository holds already under any name, is refused,
+                # with a blob upload's error code
+                name, ref = re.match(r"^/v2/(.+)/manifests/([^/]+)$", self.path).groups()
+                digest = "sha256:" + hashlib.sha256(body or b"").hexdigest()
+                held = False
+                for r0 in sorted({ref, digest}):
+                    c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                    c0.request("HEAD", "/v2/%s/manifests/%s" % (name, r0),
+                               headers={"Accept": ACCEPT_ALL})
+                    held = held or c0.getresponse().status == 200
+                    c0.close()
+                if held:
+                    counts["redeploy"] = counts.get("redeploy", 0) + 1
+                    self.reply(400, json.dumps({"errors": [{
+                        "code": "BLOB_UPLOAD_INVALID", "message": "blob upload invalid",
+                        "detail": "Repository does not allow updating assets: " + name}]}).encode(),
+                        {"Content-Type": "application/json"})
+                    return
+            m = re.search(r"^/v2/(.+)/manifests/sha256-([0-9a-f]{64})$", self.path)
+            if "gitlab-digest-tag" in quirks and m and self.command in ("GET", "HEAD"):
+                # GitLab (REGISTRIES.md T7): a digest-shaped tag with no
+                # suffix names the manifest of that digest, so the
+                # referrers tag schema's index reads as the subject itself
+                # (a real index under that tag still wins, as there)
+                c0 = http.client.HTTPConnection(*upstream.split(":"), timeout=30)
+                c0.request("GET", self.path, headers={"Accept": ACCEPT_ALL})
+                r0 = c0.getresponse()
+                r0.read()
+                c0.close()
+                if r0.status == 404:
+                    counts["digest_tag"] = counts.get("digest_tag", 0) + 1
+                    self.path = "/v2/%s/manifests/sha256:%s" % m.groups()
+            if "region-lag" in quirks:
+                # replicas that lag (REGISTRIES.md R5, GAR multi-region):
+                # for 2 s after a manifest or blob is written, reads of it
+                # by digest go to a region that does not have it yet (404);
+                # reads by tag are served where it was written
+                import time
+                m = re.search(r"/(manifests|blobs)/(sha256:[0-9a-f]{64})$", self.path.split("?")[0])
+                if m and self.command in ("GET", "HEAD") and \
+                        time.time() < written.get(m.group(2), 0):
+                    counts["region_lagged"] = counts.get("region_lagged", 0) + 1
+                    code = "MANIFEST_UNKNOWN" if m.group(1) == "manifests" else "BLOB_UNKNOWN"
+                    self.reply(404, json.dumps({"errors": [{"code": code, "message":
+                               code.lower().replace("_", " ")}]}).encode(),
+                               {"Content-Type": "application/json"})
+                    return
+                d = None
+                if self.command == "PUT" and "/manifests/" in self.path:
+                    d = "sha256:" + hashlib.sha256(body or b"").hexdigest()
+                elif self.command in ("PUT", "POST") and "/blobs/uploads/" in self.path:
+                    d = (re.search(r"[?&]digest=(sha256(?::|%3A)[0-9a-f]{64})", self.path)
+                         or [None, None])[1]
+                if d:
+                    written[d.replace("%3A", ":")] = time.time() + 2.0
+            if "referrer-index-405" in quirks and self.command == "PUT" and \
+                    "/manifests/" in self.path and body and b'"subject"' in body:
+                # ECR (REGISTRIES.md X5, 2026): a referrer whose subject
+                # is an index is refused
+                try:
+                    subj = json.loads(body).get("subject") or {}
+                except ValueError:
+                    subj = {}
+                if subj.get("mediaType") in (OCI_INDEX,
+                                             "application/vnd.docker.distribution.manifest.list.v2+json"):
+                    counts["referrer_405"] = counts.get("referrer_405", 0) + 1
+                    self.reply(405, b'{"errors":[{"code":"UNSUPPORTED","message":"Invalid JSON '
+                               b'syntax"}]}', {"Content-Type": "application/json"})
                     return
             if self.path == "/_counts":
                 self.reply(200, json.dumps(counts).encode())

@@ -20,7 +20,25 @@
 #     (Alibaba, GAR): asked again;
 #   - immutable tags (ECR, Harbor): pushing the same image again is a
 #     success; a second signature, which would rewrite the .sig tag, is
-#     refused in words that say so and what to do.
+#     refused in words that say so and what to do;
+#   - Nexus' "Disable redeploy", which refuses a second name for a
+#     manifest: upstream.manifest_put "tag-only" writes the manifest
+#     once, by its tag, after the signature; by default the refusal
+#     names that setting;
+#   - replicas that lag (GAR multi-region): a 404 by digest for what the
+#     signature list just named is asked again, 6 s at most in all;
+#   - upload policies (ECR's 5 MiB least PATCH, GHCR's 4 MiB most, ACR's
+#     20 MB PUT and Content-Length): a client's shape is kept, signet's
+#     own uploads pass, `signet copy --chunk-size` chunks;
+#   - ECR's Basic-only auth with passwords that expire: passed through for
+#     clients; `signet copy` reads docker's config.json again when it
+#     changes;
+#   - ACR's tokens: user 00000000-0000-0000-0000-000000000000 with a
+#     refresh token as its password, and docker's identitytoken (the
+#     OAuth2 refresh-token grant);
+#   - referrers quirks under signature_format bundle: GitLab's
+#     sha256-<hex> tag read as the image itself, ECR's 405 for a referrer
+#     of an index (a documented refusal).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3 skopeo
 require_pycrypto
@@ -246,4 +264,393 @@ for q in immutable immutable-harbor; do
 	stop_signet
 	: >"$T/signet.log"
 done
+
+# 10. Nexus "Disable redeploy": a manifest is written once, under one name
+"$SIGNET" keygen --output-key-prefix "$T/k3" >/dev/null
+front nexus-redeploy
+img=$(mkimage "$T/img-nx" --layers 1 --size 5000 --seed nexus)
+#     signet's default order (by digest, then the tag) cannot tag there:
+#     refused, naming the setting that works
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+out=$($cpd "oci:$T/img-nx" "docker://$PROXY/nx/first:1" 2>&1)
+expect_match "nexus-redeploy, by default: the push is refused, naming manifest_put" \
+    "$out" 'refuses a second name for a manifest.*manifest_put.*tag-only'
+stop_signet
+: >"$T/signet.log"
+UPSTREAM_EXTRA=', "manifest_put": "tag-only"' start_signet "http://$FRONT" \
+    "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+check "manifest_put tag-only: a push through signet is signed" \
+    $cpd "oci:$T/img-nx" "docker://$PROXY/nx/app:1"
+out=$($CHECK "$REG_up" nx/app 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  and it pulls (200)" "$(http_status GET \
+    "http://$PROXY/v2/nx/app/manifests/1" -H "Accept: $OCI")" 200
+check "  the same image pushed again: a success" \
+    $cpd "oci:$T/img-nx" "docker://$PROXY/nx/app:1"
+h=$(curl -s -D - -o /dev/null -X PUT -H "Content-Type: $OCI" \
+    --data-binary @<(curl -s -H "Accept: $OCI" "http://$REG_up/v2/nx/app/manifests/1") \
+    "http://$PROXY/v2/nx/app/manifests/1" | tr -d '\r')
+expect_match "  answered 201" "$h" '^HTTP/1.1 201'
+expect_match "  with the manifest's digest" "$h" 'Docker-Content-Digest: sha256:[0-9a-f]{64}'
+other=$(mkimage "$T/img-nx-b" --layers 1 --size 5000 --seed nexus-other)
+out=$($cpd "oci:$T/img-nx-b" "docker://$PROXY/nx/app:1" 2>&1)
+expect_match "  another image under that tag: the registry's refusal" "$out" \
+    'blob upload invalid'
+expect_match "  the registry refused redeploys" "$(counts)" '"redeploy": [1-9]'
+stop_signet
+: >"$T/signet.log"
+UPSTREAM_EXTRA=', "manifest_put": "tag-only"' start_signet "http://$FRONT" \
+    "\"signing\": {\"key\": \"$T/k3.key\"}, $POL"
+curl -s -H "Accept: $OCI" "http://$REG_up/v2/nx/app/manifests/1" >"$T/nx.json"
+body=$(curl -s -X PUT -H "Content-Type: $OCI" --data-binary @"$T/nx.json" \
+    "http://$PROXY/v2/nx/app/manifests/2" -w ' %{http_code}')
+expect_match "  a second signer's push is refused, saying why and what to do" "$body" \
+    "this registry's tags are immutable: the signature list nx/app:sha256-[0-9a-f]*.sig exists and cannot be appended .*signature_format.*bundle.* 403$"
+expect_eq "  and the tag was not written" "$(http_status HEAD \
+    "http://$REG_up/v2/nx/app/manifests/2" -H "Accept: $OCI")" 404
+stop_signet
+: >"$T/signet.log"
+#     signet copy to it: the image goes once, by its tag; again: done
+start_registry nxdst
+NXF=127.0.0.1:$(free_port)
+$HELPERS quirk-front "${NXF#*:}" "$REG_nxdst" nexus-redeploy >"$T/front-nxdst.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://$NXF/v2/"
+out=$("$SIGNET" copy --allow-http "$FRONT/nx/app:1" "$NXF/nx/copy:1" 2>&1)
+expect_eq "signet copy to a Nexus that refuses redeploys: done" "$?" 0
+out=$($CHECK "$REG_nxdst" nx/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+out=$("$SIGNET" copy --allow-http "$FRONT/nx/app:1" "$NXF/nx/copy:1" 2>&1)
+expect_eq "  again: done" "$?" 0
+expect_match "  the tag names the image already" "$out" 'nx/copy:1 is immutable and names sha256:'
+other=$(mkimage "$T/img-nx-c" --layers 1 --size 5000 --seed nexus-copy-other)
+$cpd "oci:$T/img-nx-c" "docker://$REG_up/nx/other:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/nx/other:1" >/dev/null 2>&1
+out=$("$SIGNET" copy --allow-http "$REG_up/nx/other:1" "$NXF/nx/copy:1" 2>&1)
+expect_match "  another image to that tag: refused in the registry's words" "$out" \
+    'writing the tag 1 at the target: HTTP 400 BLOB_UPLOAD_INVALID: .*does not allow updating'
+
+# 11. replicas that lag (GAR multi-region): right after a push, what the
+#     signature list names is 404 by digest for 2 s; a pull then waits
+#     for it (bounded), and an unsigned image is still denied at once
+front region-lag
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-rg" --layers 1 --size 5000 --seed region)
+check "region-lag: a push through signet is signed" \
+    $cpd "oci:$T/img-rg" "docker://$PROXY/rg/app:1"
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/app/manifests/1")
+expect_match "  a pull right after it is verified (200 in ${body##* } s), not denied" "$body" \
+    ' 200 [0-9.]+$'
+expect_match "  the registry did lag" "$(counts)" '"region_lagged": [1-9]'
+check "  signet said it waited" grep -q 'asked again in' "$T/signet.log"
+other=$(mkimage "$T/img-rg-u" --layers 1 --size 5000 --seed region-unsigned)
+$cpd "oci:$T/img-rg-u" "docker://$REG_up/rg/app:unsigned" >/dev/null 2>&1
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/app/manifests/unsigned")
+expect_match "  an unsigned image is denied (403)" "$body" 'no signature found.* 403 '
+check "  at once (${body##* } s; under 1 s: no wait for a list that is not there)" \
+    awk -v t="${body##* }" 'BEGIN { exit !(t < 1) }'
+#     a payload really gone: the wait is bounded (6 s), then a denial
+$cpd "oci:$T/img-rg-u" "docker://$REG_up/rg/gone:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/rg/gone:1" >/dev/null 2>&1
+d=$(curl -s -D - -o /dev/null -H "Accept: $OCI" "http://$REG_up/v2/rg/gone/manifests/1" |
+    tr -d '\r' | sed -n 's/^Docker-Content-Digest: //Ip')
+p=$(curl -s -H "Accept: $OCI" "http://$REG_up/v2/rg/gone/manifests/sha256-${d#sha256:}.sig" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+curl -s -o /dev/null -X DELETE "http://$REG_up/v2/rg/gone/blobs/$p"
+body=$(curl -s -w ' %{http_code} %{time_total}' -H "Accept: $OCI" \
+    "http://$PROXY/v2/rg/gone/manifests/1")
+expect_match "  a payload that stays missing: denied (403)" "$body" ' 403 [0-9.]+$'
+check "  after a bounded wait (${body##* } s; 5 to 8 s)" \
+    awk -v t="${body##* }" 'BEGIN { exit !(t >= 5 && t < 8) }'
+stop_signet
+: >"$T/signet.log"
+# 12. upload policies (ECR U3, GHCR U5, ACR U6/U7): a client's upload keeps
+#     its shape through signet (each part's Content-Length, never
+#     re-chunked), signet's own uploads pass all of them, and `signet copy`
+#     chunks when told to
+big=$T/big
+head -c 12582912 /dev/urandom >"$big"	# 12 MiB
+# upload_parts REPO FILE CHUNK: PATCHes of CHUNK bytes with Content-Length
+# and Content-Range through signet, the rest in the final PUT; prints the
+# statuses
+upload_parts() {
+	size=$(stat -c %s "$2")
+	dg=sha256:$(sha256_of "$2")
+	loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/$1/blobs/uploads/" |
+	    sed -n 's/^Location: *//Ip' | tr -d '\r')
+	off=0
+	sts=
+	while [ $((size - off)) -gt "$3" ]; do
+		tail -c +$((off + 1)) "$2" | head -c "$3" >"$T/part"
+		case $loc in /*) loc="http://$PROXY$loc" ;; esac
+		h=$(curl -s -D - -o /dev/null -X PATCH -H 'Content-Type: application/octet-stream' \
+		    -H "Content-Range: $off-$((off + $3 - 1))" --data-binary @"$T/part" "$loc" | tr -d '\r')
+		sts="$sts $(printf '%s\n' "$h" | grep '^HTTP/1.1 ' | tail -1 | cut -d' ' -f2)"
+		loc=$(printf '%s' "$h" | sed -n 's/^Location: *//Ip')
+		off=$((off + $3))
+	done
+	tail -c +$((off + 1)) "$2" >"$T/part"
+	case $loc in /*) loc="http://$PROXY$loc" ;; esac
+	sts="$sts $(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+	    --data-binary @"$T/part" "$loc&digest=$dg")"
+	echo "$sts"
+}
+for q in patch-min-5m:5242880 patch-max-4m:4194304 acr-upload:10000000; do
+	front "${q%:*}"
+	start_signet "http://$FRONT"
+	out=$(upload_parts "up/${q%:*}" "$big" "${q#*:}")
+	expect_match "${q%:*}: 12 MiB in PATCHes of ${q#*:} bytes through signet: stored (201)" \
+	    "$out" '^( 202)+ 201$'
+	curl -s -o "$T/back" "http://$REG_up/v2/up/${q%:*}/blobs/sha256:$(sha256_of "$big")"
+	check "  the exact bytes" cmp -s "$big" "$T/back"
+	expect_match "  every part came with its Content-Length" "$(counts)" '"sized_uploads": [1-9]'
+	check "  none chunked" sh -c "! curl -s http://$FRONT/_counts | grep -q chunked_patches"
+	stop_signet
+	: >"$T/signet.log"
+done
+#     a client that breaks the policy gets the registry's refusal, as is
+front acr-upload
+start_signet "http://$FRONT"
+head -c 25000000 /dev/urandom >"$T/big25"
+out=$(upload_parts up/acr-mono "$T/big25" 30000000)
+expect_eq "acr-upload: a 25 MB monolithic PUT is the registry's 413" "$out" " 413"
+loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/up/acr-te/blobs/uploads/" |
+    sed -n 's/^Location: *//Ip' | tr -d '\r')
+case $loc in /*) loc="http://$PROXY$loc" ;; esac
+expect_match "  a chunked PATCH: passed on chunked, the registry's 400" \
+    "$(curl -s -X PATCH -H 'Transfer-Encoding: chunked' --data-binary @"$big" "$loc" -w ' %{http_code}')" \
+    'CONTENT_LENGTH_INVALID.* 400$'
+stop_signet
+: >"$T/signet.log"
+#     signet's own uploads (payloads, configs) pass every policy at once
+front patch-min-5m,patch-max-4m,acr-upload
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-up" --layers 1 --size 5000 --seed uploads)
+check "all three policies: a push through signet is signed" \
+    $cpd "oci:$T/img-up" "docker://$PROXY/up/signed:1"
+out=$($CHECK "$REG_up" up/signed 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+check "  nothing refused" sh -c "! curl -s http://$FRONT/_counts | grep -q upload_refused"
+stop_signet
+: >"$T/signet.log"
+#     signet copy to ACR: one PUT a blob by default (refused over 20 MB,
+#     in words), PATCHes of --chunk-size bytes when told
+start_registry acrdst
+ACRF=127.0.0.1:$(free_port)
+$HELPERS quirk-front "${ACRF#*:}" "$REG_acrdst" acr-upload >"$T/front-acrdst.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://$ACRF/v2/"
+img=$(mkimage "$T/img-25" --layers 1 --size 25000000 --seed acr-25)
+$cpd "oci:$T/img-25" "docker://$REG_up/up/big:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/up/big:1" >/dev/null 2>&1
+out=$("$SIGNET" copy --allow-http "$REG_up/up/big:1" "$ACRF/up/big:1" 2>&1)
+expect_eq "signet copy of a 25 MB layer to ACR, one PUT: fails (exit 1)" "$?" 1
+expect_match "  saying why and what to do" "$out" 'HTTP 413 .*--chunk-size'
+out=$("$SIGNET" copy --allow-http --chunk-size 8388608 "$REG_up/up/big:1" "$ACRF/up/big:1" 2>&1)
+expect_eq "  with --chunk-size 8388608: copied" "$?" 0
+out=$($CHECK "$REG_acrdst" up/big 1 "$T/k.pub")
+expect_match "  with its signature" "$out" '"valid": 1'
+expect_match "  in parts of at most 8 MiB" "$(curl -s "http://$ACRF/_counts")" '"largest_part": [0-9]{1,7}[,}]'
+out=$("$SIGNET" copy --allow-http --chunk-size 12 "$REG_up/up/big:1" "$ACRF/up/big:2" 2>&1)
+expect_match "  a chunk size out of range is named" "$out" '--chunk-size is 65536 to'
+# 13. ECR's auth: Basic only (no token service; a realm that is no token
+#     endpoint), passwords that expire (12 h there, 6 s and 2 s here),
+#     renewed by writing the new one where its users read it
+# issue PASSWORD: the registry issues it now (the front's history, and the
+# user's password file, $T/ecr-pw)
+issue() {
+	printf '%s %s\n' "$1" "$(date +%s.%N)" >>"$T/ecr-issued"
+	echo "$1" >"$T/ecr-pw.new" && mv "$T/ecr-pw.new" "$T/ecr-pw"
+}
+: >"$T/ecr-issued"
+export ECR_PW_FILE=$T/ecr-issued ECR_TTL=6
+front ecr-basic
+b64() { printf '%s' "$1" | base64 -w0; }
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-ecr" --layers 1 --size 5000 --seed ecr-auth)
+other=$(mkimage "$T/img-ecr-u" --layers 1 --size 5000 --seed ecr-unsigned)
+$cpd "oci:$T/img-ecr-u" "docker://$REG_up/ecr/app:unsigned" >/dev/null 2>&1
+issue pw-one
+check "ecr-basic: a push with the client's Basic credentials is signed" \
+    $cpd --dest-creds AWS:pw-one "oci:$T/img-ecr" "docker://$PROXY/ecr/app:1"
+out=$($CHECK "$REG_up" ecr/app 1 "$T/k.pub")
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  a pull with them is verified (200)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/app/manifests/1" -H "Accept: $OCI" -u AWS:pw-one)" 200
+expect_eq "  an unsigned one is denied (403)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/app/manifests/unsigned" -H "Accept: $OCI" -u AWS:pw-one)" 403
+check "  no realm was asked for a token" sh -c "! grep -qi 'token service' '$T/signet.log'"
+sleep 6
+h=$(curl -s -D - -o /dev/null -H "Accept: $OCI" -u AWS:pw-one \
+    "http://$PROXY/v2/ecr/app/manifests/1" | tr -d '\r')
+expect_match "  an expired password: the registry's 401 and challenge, no verdict" "$h" \
+    '^HTTP/1.1 401.*'
+expect_match "  (the challenge)" "$h" 'Www-Authenticate: Basic realm='
+stop_signet
+: >"$T/signet.log"
+#     signet's own credentials (registry_auth, for a signature repository):
+#     a password_env is read once, so a renewed password never reaches
+#     signet; a password_file is read at each use
+RA="\"signature_repository\": \"sigs/ecr\", \"signing\": {\"key\": \"$T/k.key\"}, $POL"
+# ra_push KEY VALUE PASSWORD IMAGE TAG: signet with registry_auth's KEY,
+# and a push through it
+ra_push() {
+	start_signet "http://$FRONT" "\"registry_auth\": {\"username\": \"AWS\",
+	  \"$1\": \"$2\"}, $RA"
+	check "registry_auth $1: a push is signed into sigs/ecr" \
+	    $cpd --dest-creds "AWS:$3" "oci:$T/$4" "docker://$PROXY/ecr/ra:$5"
+}
+issue pw-three
+export ECR_OLD_PW=pw-three
+ra_push password_env ECR_OLD_PW pw-three img-ecr 1
+sleep 6
+issue pw-four
+out=$($cpd --dest-creds AWS:pw-four "oci:$T/img-ecr-u" "docker://$PROXY/ecr/ra:2" 2>&1)
+expect_match "  once that password expired: pushes are refused, naming registry_auth" \
+    "$out" "HTTP 401 Not Authorized \\(registry_auth's credentials were refused; .*password_file"
+stop_signet
+: >"$T/signet.log"
+ra_push password_file "$T/ecr-pw" pw-four img-ecr-u 2
+sleep 6
+issue pw-five
+img=$(mkimage "$T/img-ecr-5" --layers 1 --size 5000 --seed ecr-five)
+check "  after the password was renewed and the old one expired: signed" \
+    $cpd --dest-creds AWS:pw-five "oci:$T/img-ecr-5" "docker://$PROXY/ecr/ra:3"
+out=$($CHECK "$REG_up" ecr/ra 3 "$T/k.pub" --sigrepo sigs/ecr)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+expect_eq "  and a pull with it is verified (200)" "$(http_status GET \
+    "http://$PROXY/v2/ecr/ra/manifests/3" -H "Accept: $OCI" -u AWS:pw-five)" 200
+stop_signet
+: >"$T/signet.log"
+#     signet copy with docker's config.json, renewed (as a cron job running
+#     `aws ecr get-login-password | docker login` would) every 0.7 s while
+#     each password lasts 2 s and each request takes 0.25 s
+img=$(mkimage "$T/img-ecr-c" --layers 10 --size 300000 --seed ecr-copy)
+$cpd "oci:$T/img-ecr-c" "docker://$REG_up/ecr/copy:1" >/dev/null 2>&1
+"$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/ecr/copy:1" >/dev/null 2>&1
+kill "${PIDS##* }"
+ECR_TTL=2 front ecr-basic,slow
+mkdir -p "$T/dcfg"
+renew() {
+	issue "$1"
+	printf '{"auths": {"%s": {"auth": "%s"}}}' "$FRONT" "$(b64 "AWS:$1")" >"$T/dcfg/c.new"
+	mv "$T/dcfg/c.new" "$T/dcfg/config.json"
+}
+start_registry ecrdst
+renew pw-0
+(for i in $(seq 1 100); do sleep 0.7; renew "pw-$i"; done) &
+renewer=$!
+t0=$(date +%s.%N)
+out=$(DOCKER_CONFIG=$T/dcfg "$SIGNET" copy --allow-http "$FRONT/ecr/copy:1" "$REG_ecrdst/ecr/copy:1" 2>&1)
+expect_eq "signet copy while passwords are renewed and expire: done" "$?" 0
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+kill $renewer 2>/dev/null
+expect_match "  the copy (${took} s) outlived passwords: several were used" "$(counts)" \
+    '"ecr_passwords_used": ([2-9]|[1-9][0-9])'
+check "  longer than one lasts" awk -v t="$took" 'BEGIN { exit !(t > 2) }'
+out=$($CHECK "$REG_ecrdst" ecr/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+unset ECR_PW_FILE ECR_TTL
+
+# 14. ACR's tokens (A8): an AAD token exchanged for a refresh token
+#     (POST /oauth2/exchange), which buys access tokens (POST /oauth2/token,
+#     or Basic 00000000-0000-0000-0000-000000000000:<refresh token>)
+tport=$(free_port)
+"$PYCRYPTO" "$top_srcdir/tests/integ/token_server.py" "$tport" "$T/token-acr.pem" \
+    "$T/tokens-acr.log" 'alice:apw:acr/*' >"$T/token-acr.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$tport"
+start_registry acr "auth:
+  token:
+    realm: http://127.0.0.1:$tport/oauth2/token
+    service: acr-test.azurecr.io
+    issuer: signet-test-issuer
+    rootcertbundle: $T/token-acr.pem"
+rt=$(curl -s -X POST -d 'grant_type=access_token&service=acr-test.azurecr.io&access_token=aad-alice' \
+    "http://127.0.0.1:$tport/oauth2/exchange" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+expect_match "acr: the AAD token was exchanged for a refresh token" "$rt" '^rt-'
+ACRU=00000000-0000-0000-0000-000000000000
+img=$(mkimage "$T/img-acr" --layers 1 --size 5000 --seed acr-tokens)
+$cpd --dest-creds alice:apw "oci:$T/img-acr" "docker://$REG_acr/acr/app:1" >/dev/null 2>&1
+#     docker login's way: the refresh token as the password of user 0000...
+out=$("$SIGNET" sign --key "$T/k.key" --allow-http --registry-username "$ACRU" \
+    --registry-password "$rt" "$REG_acr/acr/app:1" 2>&1)
+expect_eq "  signet sign with user $ACRU and the refresh token: done" "$?" 0
+check "  through Basic to the token service" grep -q 'acr-basic alice' "$T/tokens-acr.log"
+out=$($CHECK "$REG_acr" acr/app 1 "$T/k.pub" --creds alice:apw)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+#     az acr login's way: docker's config.json holds an identitytoken
+mkdir -p "$T/acrcfg"
+printf '{"auths": {"%s": {"auth": "%s", "identitytoken": "%s"}}}' "$REG_acr" \
+    "$(printf '%s:' "$ACRU" | base64 -w0)" "$rt" >"$T/acrcfg/config.json"
+start_registry acrcopy
+out=$(DOCKER_CONFIG=$T/acrcfg "$SIGNET" copy --allow-http "$REG_acr/acr/app:1" \
+    "$REG_acrcopy/acr/copy:1" 2>&1)
+expect_eq "  signet copy with config.json's identitytoken: done" "$?" 0
+check "  through the refresh-token grant (POST /oauth2/token)" \
+    grep -q 'acr-refresh alice' "$T/tokens-acr.log"
+out=$($CHECK "$REG_acrcopy" acr/copy 1 "$T/k.pub")
+expect_match "  with the signature" "$out" '"valid": 1'
+#     a client with user 0000... pushes through signet: signed
+start_signet "http://$REG_acr" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+img=$(mkimage "$T/img-acr2" --layers 1 --size 5000 --seed acr-client)
+check "  a client's push with the refresh token through signet is signed" \
+    $cpd --dest-creds "$ACRU:$rt" "oci:$T/img-acr2" "docker://$PROXY/acr/app:2"
+out=$($CHECK "$REG_acr" acr/app 2 "$T/k.pub" --creds alice:apw)
+expect_match "  the signature is valid" "$out" '"valid": 1'
+check "  no refresh token in signet's log" sh -c "! grep -q '$rt' '$T/signet.log'"
+stop_signet
+: >"$T/signet.log"
+# 15. referrers quirks under cosign v3's format (signature_format bundle):
+#     GitLab's sha256-<hex> tag that reads as the image itself (T7), and
+#     ECR's 405 for a referrer whose subject is an index (X5)
+BPOL="\"policies\": [{\"match\": \"*\", \"sign\": \"required\", \"signature_format\": \"bundle\",
+  \"verify\": \"enforce\", \"keys\": [\"$T/k.pub\"]}]"
+front gitlab-digest-tag
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+img=$(mkimage "$T/img-t7" --layers 1 --size 5000 --seed t7)
+idx=$(mkimage "$T/idx-t7" --layers 1 --size 5000 --arch amd64,arm64 --seed t7-idx)
+check "gitlab-digest-tag, bundle: a push is signed" $cpd "oci:$T/img-t7" "docker://$PROXY/t7/app:1"
+check "  an index too" $cpd --all "oci:$T/idx-t7" "docker://$PROXY/t7/app:multi"
+expect_eq "  the image pulls, verified by its referrer (200)" "$(http_status GET \
+    "http://$PROXY/v2/t7/app/manifests/1" -H "Accept: $OCI")" 200
+uns=$(mkimage "$T/img-t7-u" --layers 1 --size 5000 --seed t7-unsigned)
+$cpd "oci:$T/img-t7-u" "docker://$REG_up/t7/app:unsigned" >/dev/null 2>&1
+body=$(curl -s -w ' %{http_code}' -H "Accept: $OCI" "http://$PROXY/v2/t7/app/manifests/unsigned")
+expect_match "  an unsigned image, whose sha256-<hex> reads as itself: DENIED (403)" \
+    "$body" '"DENIED".* 403$'
+expect_match "  the registry did answer the digest-shaped tag with the image" "$(counts)" \
+    '"digest_tag": [1-9]'
+stop_signet
+: >"$T/signet.log"
+front referrer-index-405
+start_signet "http://$FRONT" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+check "referrer-index-405, bundle: an image's push is signed" \
+    $cpd "oci:$T/img-t7" "docker://$PROXY/x5/app:1"
+out=$($cpd --all "oci:$T/idx-t7" "docker://$PROXY/x5/app:multi" 2>&1)
+expect_match "  an index's is refused, in the registry's words (documented)" "$out" \
+    'writing the referrer: upstream answered HTTP 405 UNSUPPORTED'
+expect_eq "  and its tag was not written" "$(http_status HEAD \
+    "http://$REG_up/v2/x5/app/manifests/multi" -H "Accept: application/vnd.oci.image.index.v1+json")" 404
+stop_signet
+: >"$T/signet.log"
+#     Alibaba's manifest classes (M2; distribution's own setting): the
+#     referrer's empty config is refused, in the registry's words; the
+#     legacy .sig (an image config) passes
+start_registry classes "policy:
+  repository:
+    classes: [image]"
+start_signet "http://$REG_classes" "\"signing\": {\"key\": \"$T/k.key\"}, $BPOL"
+out=$($cpd "oci:$T/img-t7" "docker://$PROXY/m2/app:1" 2>&1)
+expect_match "classes [image], bundle: the push is refused, in the registry's words" "$out" \
+    'writing the referrer: upstream answered HTTP 403 .*unknown manifest class'
+stop_signet
+: >"$T/signet.log"
+start_signet "http://$REG_classes" "\"signing\": {\"key\": \"$T/k.key\"}, $POL"
+check "  legacy: signed" $cpd "oci:$T/img-t7" "docker://$PROXY/m2/app:1"
+stop_signet
+: >"$T/signet.log"
 finish

@@ -72,16 +72,16 @@ profile() {
 
 #       profile       quirks the front emulates            upstream options
 profile distribution  none                                 ''
-profile ecr           immutable,no-digest,blob-redirect    ''
+profile ecr           immutable,no-digest,blob-redirect,referrer-index-405 ''
 profile gar           lag                                  ''
 profile dockerhub     lag,429                              ''
 profile acr           429-acr                              ''
 profile artifactory   forbidden-absent,no-oci-sig          ', "forbidden_means_absent": true, "media_types": "auto"'
-profile gitlab        none                                 ''
+profile gitlab        gitlab-digest-tag                    ''
 profile ghcr          429-ghcr                             ''
 profile harbor        immutable-harbor,blob-redirect       ''
 profile docr          none                                 ''
-profile nexus         ct-lie,immutable                     ''
+profile nexus         ct-lie,nexus-redeploy                ', "manifest_put": "tag-only"'
 profile alibaba       none                                 ''
 profile quay          no-oci-sig                           ', "media_types": "auto"'
 

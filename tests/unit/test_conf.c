@@ -38,12 +38,22 @@ test_good(void)
 	CHECK(c->log_access == 0, "access");
 	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
 	CHECK(c->idle_timeout == 60, "default idle_timeout");
+	CHECK(c->up_manifest_put == CONF_MP_DIGEST_THEN_TAG,
+	    "default manifest_put");
 	conf_unref(c);
 
 	/* comments are whole lines starting with # or // */
 	c = load("# a comment\n{\n  // another\n  \"listen\": [\"127.0.0.1:1\"],"
 	    "\n  \"upstream\": {\"url\": \"https://r.example:443\"}\n}\n", err);
 	CHECK(c != NULL, "commented config rejected: %s", err);
+	conf_unref(c);
+
+	/* registry_auth with a password file (ECR: renewed in place) */
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"registry_auth\": {\"username\": \"AWS\", "
+	    "\"password_file\": \"/etc/hostname\"}}", err);
+	CHECK(c != NULL && c->reg_password_file != NULL &&
+	    c->reg_password_env == NULL, "password_file: %s", err);
 	conf_unref(c);
 }
 
@@ -87,6 +97,20 @@ test_bad(void)
 		    " \"upstream\": {\"url\": \"http://a\"}}", "duplicate object key" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"\"}}",
 		    "upstream.url: must be a non-empty string" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"username\": \"AWS\", \"password_env\": \"HOME\","
+		    " \"password_file\": \"/etc/hostname\"}}",
+		    "registry_auth: password_env or password_file, not both" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"password_file\": \"/etc/hostname\"}}",
+		    "registry_auth: username and password_env (or password_file) go together" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"registry_auth\": {\"username\": \"AWS\","
+		    " \"password_file\": \"/nonexistent/pw\"}}",
+		    "registry_auth.password_file: /nonexistent/pw: No such file" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
+		    " \"manifest_put\": \"tag\"}}",
+		    "upstream.manifest_put: \"tag\" is not one of digest-then-tag|tag-only" },
 	};
 	char		 err[CONF_ERR_MAX];
 	struct conf	*c;
@@ -127,7 +151,8 @@ test_signing(void)
 	setenv("SIGNET_TEST_PW", "test", 1);
 	snprintf(json, sizeof(json),
 	    "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
-	    "\"http://reg.example:5000\", \"media_types\": \"auto\"},"
+	    "\"http://reg.example:5000\", \"media_types\": \"auto\","
+	    " \"manifest_put\": \"tag-only\"},"
 	    " \"signing\": {\"key\": \"%s/tests/vectors/worked-example/cosign.key\","
 	    " \"password_env\": \"SIGNET_TEST_PW\", \"annotations\": {\"b\": \"2\"}},"
 	    " \"policies\": [{\"match\": \"team/*\", \"sign\": \"required\","
@@ -139,6 +164,7 @@ test_signing(void)
 	if (c != NULL) {
 		CHECK(c->sign_key != NULL, "key loaded");
 		CHECK(c->up_media_types == CONF_MT_AUTO, "media_types");
+		CHECK(c->up_manifest_put == CONF_MP_TAG_ONLY, "manifest_put");
 		CHECK(strcmp(c->up.hostport, "reg.example:5000") == 0, "hostport");
 		p = conf_policy_for(c, "team/app");
 		CHECK(p != NULL && p->sign == CONF_SIGN_REQUIRED &&
