@@ -197,9 +197,7 @@ cat >"$T/signet.json" <<EOF
   "workers": $SIG_WORKERS}
 }
 EOF
-"$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
-SIG_PID=$!
-PIDS="$PIDS $SIG_PID"
+start_signet
 
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"

@@ -179,3 +179,11 @@ EOR
 	REG_PID=$!
 	PIDS="$PIDS $REG_PID"
 }
+
+# start_signet: signet serve -c $T/signet.json, log in $T/signet.log;
+# SIG_PID set
+start_signet() {
+	"$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
+	SIG_PID=$!
+	PIDS="$PIDS $SIG_PID"
+}

@@ -38,9 +38,7 @@ cat >"$T/signet.json" <<EOF
  "policies": [{"match": "*", "sign": "required", "verify": "enforce",
   "keys": ["$T/k.pub"]}]${BENCH_WORKERS:+, "workers": $BENCH_WORKERS}}
 EOF
-"$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
-SIG_PID=$!
-PIDS="$PIDS $SIG_PID"
+start_signet
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 

@@ -30,9 +30,7 @@ cat >"$T/signet.json" <<EOF
 {"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
  "log": {"level": "warn", "access": false}${PROFILE_SIGNET_CONF:+, $PROFILE_SIGNET_CONF}}
 EOF
-"$SIGNET" serve -c "$T/signet.json" >"$T/signet.log" 2>&1 &
-SIG_PID=$!
-PIDS="$PIDS $SIG_PID"
+start_signet
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 if [ "$WITH_NGINX" = 1 ]; then
