@@ -61,15 +61,6 @@ struct px_auth {
 static void	send_token_request(struct px_auth *);
 static void	on_fetch(struct px_fetch *, void *);
 
-void
-px_wipe_free(char *s)
-{
-	if (s != NULL) {
-		mbedtls_platform_zeroize(s, strlen(s));
-		free(s);
-	}
-}
-
 static struct auth_entry *
 cache_find(const char *up_url, const char *scope)
 {
@@ -163,7 +154,7 @@ auth_finish(struct px_auth *a, const char *header, const char *err)
 {
 	px_auth_fn	 cb = a->a_cb;
 	void		*arg = a->a_arg;
-	char		 errbuf[CURL_ERROR_SIZE + 64];
+	char		 errbuf[768];	/* a token service's words, cut */
 	char		*copy = NULL;
 
 	a->a_cb = NULL;

@@ -42,6 +42,16 @@ entry_string(const char *buf, size_t len, const char *registry,
 
 #define B64_SET	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
+/* A secret's copy, wiped before it is freed. */
+void
+px_wipe_free(char *s)
+{
+	if (s != NULL) {
+		mbedtls_platform_zeroize(s, strlen(s));
+		free(s);
+	}
+}
+
 char *
 px_auth_file_parse(const char *buf, size_t len, const char *registry)
 {
