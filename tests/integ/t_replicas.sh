@@ -248,8 +248,10 @@ round() {
 	wait "$poller"
 	# replicas alone never show a tag unsigned; the direct writer can, for
 	# the digests it writes: a write of a list read before the first
-	# signature landed drops it until signet's recheck (1 s) puts it
-	# back (no compare-and-swap on tags: README, "Signing on push")
+	# signature landed drops it until signet's recheck puts it back (1 s
+	# after signet's answer, or, dropped again after that one, 4 s later:
+	# 5 s and a margin; no compare-and-swap on tags: README, "Signing on
+	# push")
 	viol=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -257,7 +259,7 @@ writer = set(open(sys.argv[2]).read().split())
 pushed = [v for v in r["violations"] if v["tag"] != "canary"]
 bad = [v for v in pushed if v["digest"] not in writer]
 raced = [v for v in pushed if v["digest"] in writer]
-slow = [v for v in raced if v["window"] is None or v["window"] > 2.5]
+slow = [v for v in raced if v["window"] is None or v["window"] > 6.0]
 canary = [v for v in r["violations"] if v["tag"] == "canary"]
 print(r["rounds"], r["observations"], len(canary), len(bad), len(raced), len(slow),
       max([v["window"] or 0 for v in raced] + [0]))
@@ -268,7 +270,7 @@ for v in bad[:5] + slow[:5]:
 	check "$name: the poller saw the unsigned canary tag" test "$3" -gt 0
 	expect_eq "$name: no tag was ever visible unsigned (digests only replicas write)" "$4" 0
 	echo "# $name: tags of the direct writer's digests seen unsigned: $5 (longest $7 s)"
-	expect_eq "  each signed again within 2.5 s (signet's recheck)" "$6" 0
+	expect_eq "  each signed again within 6 s (signet's rechecks, 1 s and 5 s)" "$6" 0
 	raced_total=$((raced_total + $5))
 	out=$($RP final "$R" "$T/$name/pushes" "$keymap" "$(tr '\n' , <"$T/$name/writers" |
 	    sed 's/,$//')" --rekor-pub "$T/log.pub")
