@@ -120,71 +120,11 @@ start_registry "127.0.0.1:$REG_PORT"
 
 # --- nginx -----------------------------------------------------------------------
 
-ngx_user=""
-if [ "$(id -u)" = 0 ]; then
-	# workers must reach the private temporary directory
-	ngx_user="user $(id -un) $(id -gn);"
-fi
-# nginx_conf DIR PORT BUFFERING: a configuration; BUFFERING "tuned" is the
-# reference (as operators front a registry), "default" nginx's defaults
-nginx_conf() {
-	mkdir -p "$1"
-	if [ "$3" = tuned ]; then
-		bufs="proxy_buffering off;
-			proxy_buffer_size 1m;
-			proxy_buffers 4 1m;"
-	else
-		bufs="proxy_buffering on;"
-	fi
-	cat >"$1/nginx.conf" <<EOF
-$ngx_user
-daemon off;
-master_process on;
-worker_processes $NGX_WORKERS;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events {
-	worker_connections 1024;
-}
-http {
-	access_log off;
-	client_body_temp_path $1/body;
-	proxy_temp_path $1/proxy;
-	fastcgi_temp_path $1/fastcgi;
-	uwsgi_temp_path $1/uwsgi;
-	scgi_temp_path $1/scgi;
-	upstream registry {
-		server 127.0.0.1:$REG_PORT;
-		keepalive 32;
-	}
-	server {
-		listen 127.0.0.1:$2;
-		client_max_body_size 0;
-		location / {
-			proxy_pass http://registry;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$http_host;
-			proxy_request_buffering off;
-			$bufs
-			proxy_read_timeout 600s;
-			proxy_send_timeout 600s;
-		}
-	}
-}
-EOF
-}
-nginx_conf "$T/nginx" "$NGX_PORT" tuned
-nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
-    >"$T/nginx.log" 2>&1 &
-NGX_PID=$!
-PIDS="$PIDS $NGX_PID"
+start_nginx "$T/nginx" "$NGX_PORT" tuned
+NGX_PID=$NGINX_PID
 if [ "$NGX_DEFAULT" = 1 ]; then
-	nginx_conf "$T/nginx-buf" "$NGB_PORT" default
-	nginx -p "$T/nginx-buf" -e "$T/nginx-buf/error.log" \
-	    -c "$T/nginx-buf/nginx.conf" >"$T/nginx-buf.log" 2>&1 &
-	NGB_PID=$!
-	PIDS="$PIDS $NGB_PID"
+	start_nginx "$T/nginx-buf" "$NGB_PORT" default
+	NGB_PID=$NGINX_PID
 fi
 
 # --- signet ------------------------------------------------------------------------

@@ -187,3 +187,63 @@ start_signet() {
 	SIG_PID=$!
 	PIDS="$PIDS $SIG_PID"
 }
+
+# start_nginx DIR PORT BUFFERING: nginx before the registry on $REG_PORT,
+# with ${NGX_WORKERS:-1} worker(s), its files in DIR; BUFFERING "tuned" is
+# the reference (as operators front a registry), "default" nginx's
+# defaults; NGINX_PID is the master's
+start_nginx() {
+	mkdir -p "$1"
+	ngx_user=""
+	if [ "$(id -u)" = 0 ]; then
+		# workers must reach the private temporary directory
+		ngx_user="user $(id -un) $(id -gn);"
+	fi
+	if [ "$3" = tuned ]; then
+		bufs="proxy_buffering off;
+			proxy_buffer_size 1m;
+			proxy_buffers 4 1m;"
+	else
+		bufs="proxy_buffering on;"
+	fi
+	cat >"$1/nginx.conf" <<EOF
+$ngx_user
+daemon off;
+master_process on;
+worker_processes ${NGX_WORKERS:-1};
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events {
+	worker_connections 1024;
+}
+http {
+	access_log off;
+	client_body_temp_path $1/body;
+	proxy_temp_path $1/proxy;
+	fastcgi_temp_path $1/fastcgi;
+	uwsgi_temp_path $1/uwsgi;
+	scgi_temp_path $1/scgi;
+	upstream registry {
+		server 127.0.0.1:$REG_PORT;
+		keepalive 32;
+	}
+	server {
+		listen 127.0.0.1:$2;
+		client_max_body_size 0;
+		location / {
+			proxy_pass http://registry;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$http_host;
+			proxy_request_buffering off;
+			$bufs
+			proxy_read_timeout 600s;
+			proxy_send_timeout 600s;
+		}
+	}
+}
+EOF
+	nginx -p "$1" -e "$1/error.log" -c "$1/nginx.conf" >"$1.log" 2>&1 &
+	NGINX_PID=$!
+	PIDS="$PIDS $NGINX_PID"
+}

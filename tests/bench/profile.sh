@@ -34,39 +34,10 @@ start_signet
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 if [ "$WITH_NGINX" = 1 ]; then
-	mkdir -p "$T/nginx"
-	cat >"$T/nginx/nginx.conf" <<EOF
-daemon off;
-master_process off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	upstream registry { server 127.0.0.1:$REG_PORT; keepalive 32; }
-	server {
-		listen 127.0.0.1:$NGX_PORT;
-		client_max_body_size 0;
-		location / {
-			proxy_pass http://registry;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$http_host;
-			proxy_request_buffering off;
-			proxy_buffering off;
-			proxy_buffer_size 1m;
-			proxy_buffers 4 1m;
-		}
-	}
-}
-EOF
-	nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
-	    >"$T/nginx.log" 2>&1 &
-	NGX_PID=$!
-	PIDS="$PIDS $NGX_PID"
-	wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
+	start_nginx "$T/nginx" "$NGX_PORT" tuned
+	wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
+	# the worker does the work (one: NGX_WORKERS is unset)
+	NGX_PID=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ')
 fi
 
 head -c "$((MIB * 1048576))" /dev/urandom >"$T/blob"

@@ -486,20 +486,6 @@ echo
 
 # --- servers ----------------------------------------------------------------------
 
-mkdir -p "$T/registry"
-cat >"$T/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: $REG
-  secret: signet-verifybench-$$
-EOF
 export COSIGN_PASSWORD=pw
 "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null 2>&1 ||
     die "signet keygen failed"
@@ -519,9 +505,7 @@ EOF
 "$SIGNET" check-config -c "$T/signet-enforce.json" >/dev/null 2>&1 ||
     die "signet check-config -c $T/signet-enforce.json failed"
 
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-REG_PID=$!
-PIDS="$PIDS $REG_PID"
+start_registry "$REG"
 "$SIGNET" serve -c "$T/signet-pass.json" >"$T/signet-pass.log" 2>&1 &
 PASS_PID=$!
 PIDS="$PIDS $PASS_PID"

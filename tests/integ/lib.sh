@@ -166,6 +166,17 @@ wait_http() {
 	return 1
 }
 
+# start_front VAR UPSTREAM QUIRKS: helpers.py quirk-front before UPSTREAM
+# (host:port) on a free port; VAR is set to its host:port; its log is
+# $T/front-VAR.log
+start_front() {
+	_front=127.0.0.1:$(free_port)
+	$HELPERS quirk-front "${_front#*:}" "$2" "$3" >"$T/front-$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	printf -v "$1" %s "$_front"
+	wait_http "http://$_front/v2/"
+}
+
 # wait_port PORT: until something listens on 127.0.0.1:PORT
 wait_port() {
 	i=0

@@ -318,20 +318,14 @@ d=$(image v3/pages)
 for k in b b a; do
 	bundle v3/pages "$d" -- sign-dsse --key "$T/$k.key" --digest "$d" >/dev/null
 done
-fport=$(free_port)
-$HELPERS quirk-front "$fport" "$REG_up" referrers-pages >"$T/front.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$fport/v2/"
+start_front PAGES "$REG_up" referrers-pages
 expect_eq "the front pages the referrers API (a Link on page 1)" "$(curl -s -o /dev/null \
-    -w '%{http_code}' -D - "http://127.0.0.1:$fport/v2/v3/pages/referrers/$d" | grep -ci '^link:')" 1
-start_signet "http://127.0.0.1:$fport" "$(cat "$T/pol.json")"
+    -w '%{http_code}' -D - "http://$PAGES/v2/v3/pages/referrers/$d" | grep -ci '^link:')" 1
+start_signet "http://$PAGES" "$(cat "$T/pol.json")"
 expect_eq "a signature on page 3 of the referrers: the pull goes through" "$(pull v3/pages:1)" ""
 stop_signet
-fport2=$(free_port)
-$HELPERS quirk-front "$fport2" "$REG_up" referrers-pages-away >"$T/front2.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$fport2/v2/"
-start_signet "http://127.0.0.1:$fport2" "$(cat "$T/pol.json")"
+start_front AWAY "$REG_up" referrers-pages-away
+start_signet "http://$AWAY" "$(cat "$T/pol.json")"
 expect_match "a next page in another repository: not followed, indeterminate (502)" \
     "$(pull v3/pages:1)" '502 Bad Gateway'
 check "  the reason is logged" grep -q 'the next page the registry named is not in this repository' \

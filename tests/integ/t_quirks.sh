@@ -52,12 +52,7 @@ POL="\"policies\": [{\"match\": \"*\", \"sign\": \"required\", \"verify\": \"enf
 cpd="skopeo copy -q --dest-tls-verify=false --retry-times 0"
 
 # front QUIRK: a quirk front before the registry; sets FRONT
-front() {
-	FRONT=127.0.0.1:$(free_port)
-	$HELPERS quirk-front "${FRONT#*:}" "$REG_up" "$1" >"$T/front-$1.log" 2>&1 &
-	PIDS="$PIDS $!"
-	wait_http "http://$FRONT/v2/"
-}
+front() { start_front FRONT "$REG_up" "$1"; }
 counts() { curl -s --max-time 5 "http://$FRONT/_counts"; }
 
 # 1. rate limits that lift: each of signet's requests is refused once
@@ -312,10 +307,7 @@ stop_signet
 : >"$T/signet.log"
 #     signet copy to it: the image goes once, by its tag; again: done
 start_registry nxdst
-NXF=127.0.0.1:$(free_port)
-$HELPERS quirk-front "${NXF#*:}" "$REG_nxdst" nexus-redeploy >"$T/front-nxdst.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://$NXF/v2/"
+start_front NXF "$REG_nxdst" nexus-redeploy
 out=$("$SIGNET" copy --allow-http "$FRONT/nx/app:1" "$NXF/nx/copy:1" 2>&1)
 expect_eq "signet copy to a Nexus that refuses redeploys: done" "$?" 0
 out=$($CHECK "$REG_nxdst" nx/copy 1 "$T/k.pub")
@@ -438,10 +430,7 @@ stop_signet
 #     signet copy to ACR: one PUT a blob by default (refused over 20 MB,
 #     in words), PATCHes of --chunk-size bytes when told
 start_registry acrdst
-ACRF=127.0.0.1:$(free_port)
-$HELPERS quirk-front "${ACRF#*:}" "$REG_acrdst" acr-upload >"$T/front-acrdst.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://$ACRF/v2/"
+start_front ACRF "$REG_acrdst" acr-upload
 img=$(mkimage "$T/img-25" --layers 1 --size 25000000 --seed acr-25)
 $cpd "oci:$T/img-25" "docker://$REG_up/up/big:1" >/dev/null 2>&1
 "$SIGNET" sign --key "$T/k.key" --allow-http "$REG_up/up/big:1" >/dev/null 2>&1
