@@ -95,13 +95,22 @@ check "  the push's rechecks are over" sh -c "! ls '$T/state/rechecks/'*.json >/
 # the stale writer: it read the list before signet's layer was in it and
 # writes it back once the late bundle is there, after signet's read-back
 python3 - "$R" r/app "$c" >"$T/stale.out" 2>&1 <<'PY' &
-import json, sys, time, urllib.request
+import json, sys, time, urllib.error, urllib.request
 base, repo, digest = sys.argv[1:4]
 url = "%s/v2/%s/manifests/sha256-%s.sig" % (base, repo, digest[7:])
 oci = "application/vnd.oci.image.manifest.v1+json"
 def get():
-    r = urllib.request.Request(url, headers={"Accept": oci})
-    return json.load(urllib.request.urlopen(r, timeout=5))
+    # distribution answers 500 for a tag signet is rewriting at that
+    # moment: read it again, as signet does
+    for _ in range(50):
+        r = urllib.request.Request(url, headers={"Accept": oci})
+        try:
+            return json.load(urllib.request.urlopen(r, timeout=5))
+        except urllib.error.HTTPError as e:
+            if e.code != 500:
+                raise
+            time.sleep(0.02)
+    raise SystemExit("the list kept answering 500")
 old = get()
 old["layers"] = []
 deadline = time.time() + 30
