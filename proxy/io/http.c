@@ -1,5 +1,6 @@
 /*
- * proxy/io/http.c: strict HTTP/1.1 request-head parser and chunked decoder.
+ * proxy/io/http.c: strict HTTP/1.1 request-head parser and chunked decoder,
+ * and the response heads signet reads from an upstream itself.
  *
  * Strict on purpose: a proxy that is lenient where the upstream is strict (or
  * the reverse) is how request smuggling happens.  So: CRLF line ends only, no
@@ -442,4 +443,117 @@ px_chunked_feed(struct px_chunked *c, const char *in, size_t len,
 		}
 	}
 	return i;
+}
+
+/* Response heads (pull.c): what is not plain is left to curl */
+
+void
+px_http_resp_reset(struct px_http_resp *r)
+{
+	free(r->head);
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+}
+
+/* Strict Content-Length digits; -1 when it is not one. */
+static int64_t
+resp_length(const char *v)
+{
+	int64_t	n = 0;
+
+	if (*v == '\0')
+		return -1;
+	for (; *v != '\0'; v++) {
+		if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*v - '0');
+	}
+	return n;
+}
+
+/* One header line, NUL-terminated: its framing facts into r. */
+static int
+resp_line(char *line, struct px_http_resp *r)
+{
+	char	*colon, *v;
+	size_t	 n;
+	int64_t	 cl;
+
+	colon = strchr(line, ':');
+	if (*line == ' ' || *line == '\t' || colon == NULL || colon == line ||
+	    strpbrk(line, "\r\n") != NULL)
+		return -1;	/* folded, broken, or a bare CR or LF */
+	v = colon + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	*colon = '\0';
+	if (strcasecmp(line, "transfer-encoding") == 0)
+		return -1;
+	if (strcasecmp(line, "content-length") == 0) {
+		char save = v[n];
+
+		v[n] = '\0';
+		cl = resp_length(v);
+		v[n] = save;
+		if (cl < 0 || (r->content_length >= 0 && cl != r->content_length))
+			return -1;
+		r->content_length = cl;
+	} else if (strcasecmp(line, "connection") == 0 &&
+	    px_http_list_has(v, "close"))
+		r->close = 1;
+	*colon = ':';
+	if (r->nlines == PX_HTTP_HEADERS_MAX)
+		return -1;
+	r->line[r->nlines++] = line;
+	return 0;
+}
+
+int
+px_http_parse_resp(const char *buf, size_t len, struct px_http_resp *r)
+{
+	char	*line, *next;
+
+	px_http_resp_reset(r);
+	/* each line ends with a CRLF and the head with a blank line; a NUL
+	 * would cut a line short of its CRLF */
+	if (len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0 ||
+	    memchr(buf, '\0', len) != NULL)
+		return -1;
+	r->head = malloc(len + 1);
+	if (r->head == NULL)
+		return -1;
+	memcpy(r->head, buf, len);
+	r->head[len] = '\0';
+
+	next = strstr(r->head, "\r\n");
+	*next = '\0';
+	line = r->head;
+	if (strncmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' &&
+	    line[7] != '1') || line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) ||
+	    !isdigit((unsigned char)line[11]) ||
+	    (line[12] != ' ' && line[12] != '\0'))
+		return -1;
+	r->minor = line[7] - '0';
+	r->status = atoi(line + 9);
+	if (r->status < 200 || r->status > 599)
+		return -1;	/* 1xx: curl's */
+	for (line = next + 2;; line = next + 2) {
+		next = strstr(line, "\r\n");
+		*next = '\0';
+		if (*line == '\0')
+			break;		/* the blank line */
+		if (resp_line(line, r) == -1)
+			return -1;
+	}
+	if (r->minor == 0)
+		r->close = 1;
+	if (r->status == 204 || r->status == 304)
+		r->content_length = 0;
+	else if (r->content_length < 0)
+		return -1;	/* framed by the close: curl's */
+	return 0;
 }

@@ -31,6 +31,7 @@
 /* Limits on what a client may send, checked as bytes arrive. */
 #define PX_HTTP_HEAD_MAX	(64 * 1024)	/* request line + headers */
 #define PX_UP_IDLE_MAX		256	/* idle upstream connections kept */
+#define PX_UP_IDLE_SECONDS	30	/* ... each for at most this long */
 #define PX_HTTP_HEADERS_MAX	100		/* header fields */
 #define PX_HTTP_METHOD_MAX	16
 #define PX_HTTP_CHUNK_LINE_MAX	256		/* chunk-size line */
@@ -110,6 +111,28 @@ struct px_chunked {
 size_t	 px_chunked_feed(struct px_chunked *c, const char *in, size_t len,
 	    size_t *dataoff, size_t *datalen);
 
+/*
+ * A response head from an upstream, for the reads signet makes itself
+ * (pull.c).  buf[0..len) ends with the blank line.  Returns 0 when it is
+ * plain: HTTP/1.x, a status from 200 to 599, header lines "name: value"
+ * without NUL, folding or Transfer-Encoding, and one Content-Length (or
+ * a status without a body: 204, 304, content_length 0).  Returns -1 for
+ * anything else, which the caller leaves to curl.  r owns a copy of the
+ * head: free with px_http_resp_reset.
+ */
+struct px_http_resp {
+	int		 status;
+	int		 minor;
+	int64_t		 content_length;
+	int		 close;		/* Connection: close, or HTTP/1.0 */
+	char		*head;
+	char		*line[PX_HTTP_HEADERS_MAX];	/* "Name: value" */
+	int		 nlines;
+};
+int	 px_http_parse_resp(const char *buf, size_t len,
+	    struct px_http_resp *r);
+void	 px_http_resp_reset(struct px_http_resp *r);
+
 /* log.c: one JSON object per line on stderr */
 
 void	px_log_set_level(enum conf_log_level);
@@ -134,6 +157,7 @@ struct px_xfer {
 	px_upstream_done_fn	 done;
 	void			*arg;
 	int			 active;	/* added to the multi handle */
+	int			 connect_only;	/* stays added when done */
 };
 
 struct px_upstream *px_upstream_new(struct event_base *);
@@ -159,6 +183,36 @@ void	px_upstream_cancel(struct px_upstream *, struct px_xfer *x);
  */
 enum px_xfer_kind { PX_XFER_BUFFERED, PX_XFER_STREAM, PX_XFER_RELAY };
 void	px_xfer_setup(CURL *, const struct conf_endpoint *, enum px_xfer_kind);
+
+/*
+ * Connections for HTTP that signet speaks itself (pull.c).  curl resolves
+ * and connects, and nothing more (CURLOPT_CONNECT_ONLY, no proxy), with the
+ * endpoint's connect timeout: px_upconn_open calls done(u, CURLE_OK, arg)
+ * from the loop once px_upconn_fd(u) is connected, or done with the error
+ * (close u then too).  px_upconn_close closes it, at the next loop turn.
+ * A connection whose exchange ended cleanly goes back with
+ * px_upstream_keep; px_upstream_take hands one for the same endpoint out
+ * again (NULL: none).  Kept ones are closed after PX_UP_IDLE_SECONDS, or
+ * as soon as the peer closes them.
+ */
+struct px_upconn;
+typedef void (*px_upconn_fn)(struct px_upconn *, CURLcode, void *arg);
+struct px_upconn *px_upconn_open(struct event_base *,
+	    const struct conf_endpoint *, px_upconn_fn done, void *arg);
+evutil_socket_t px_upconn_fd(const struct px_upconn *);
+void	px_upconn_close(struct px_upconn *);
+struct px_upconn *px_upstream_take(struct px_upstream *,
+	    const struct conf_endpoint *);
+void	px_upstream_keep(struct px_upstream *, struct px_upconn *);
+
+/* sock.c */
+
+/*
+ * Read at most max bytes of fd into the end of buf, in one readv: what
+ * evbuffer_read would do but for its 4 KiB cap.  Returns what readv did:
+ * bytes read, 0 at end of stream, -1 with errno (EAGAIN: nothing yet).
+ */
+ssize_t	px_read_into(struct evbuffer *, evutil_socket_t fd, size_t max);
 
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 

@@ -5,6 +5,7 @@
  * collected with curl_multi_info_read.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "io.h"
 
@@ -16,6 +17,8 @@ struct px_upstream {
 	CURLM			*multi;
 	struct event		*timer;
 	int			 running;
+	TAILQ_HEAD(up_idle_head, px_upconn) idle;	/* kept, newest first */
+	int			 nidle;
 };
 
 /* Per-socket state, attached to curl's socket with curl_multi_assign. */
@@ -36,6 +39,11 @@ check_done(struct px_upstream *up)
 			continue;
 		x = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x != NULL && x->connect_only) {
+			/* removing it would close the connection */
+			x->done(m->data.result, x->arg);
+			continue;
+		}
 		curl_multi_remove_handle(up->multi, m->easy_handle);
 		if (x == NULL)
 			continue;
@@ -128,6 +136,173 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 	return 0;
 }
 
+/*
+ * Connections for HTTP that signet speaks itself (pull.c).  curl resolves
+ * and connects (CURLOPT_CONNECT_ONLY) in a multi handle of the
+ * connection's own: in the shared one, curl's sweep of dead connections
+ * would find the socket readable while pull.c reads it and close it, and
+ * removing the handle from a multi closes a connect-only connection.  So
+ * the handle stays in its multi until the connection is closed.
+ */
+struct px_upconn {
+	TAILQ_ENTRY(px_upconn)	 entry;		/* in a pool */
+	struct px_upstream	*own;		/* its own multi */
+	struct px_upstream	*pool;		/* kept in, or NULL */
+	struct px_xfer		 x;
+	evutil_socket_t		 fd;
+	struct event		*ev;	/* kept: the peer closed it, or it
+					 * idled out */
+	char			*url;	/* the endpoint it was made for */
+	px_upconn_fn		 done;
+	void			*arg;
+};
+
+static void
+upconn_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_upconn	*u = arg;
+
+	(void)fd;
+	(void)what;
+	if (u->x.easy != NULL) {
+		px_upstream_cancel(u->own, &u->x);	/* closes the socket */
+		curl_easy_cleanup(u->x.easy);
+	}
+	px_upstream_free(u->own);
+	free(u->url);
+	free(u);
+}
+
+void
+px_upconn_close(struct px_upconn *u)
+{
+	struct timeval	zero = { 0, 0 };
+
+	if (u == NULL)
+		return;
+	u->done = NULL;		/* whatever curl still reports */
+	if (u->ev != NULL) {
+		event_free(u->ev);	/* before curl closes the socket */
+		u->ev = NULL;
+	}
+	/* from the loop: this may run inside the multi's own callbacks */
+	if (event_base_once(u->own->base, -1, EV_TIMEOUT, upconn_free, u,
+	    &zero) == -1)
+		upconn_free(-1, 0, u);
+}
+
+static void
+upconn_connected(CURLcode rc, void *arg)
+{
+	struct px_upconn	*u = arg;
+	curl_socket_t		 fd = CURL_SOCKET_BAD;
+
+	if (rc == CURLE_OK && (curl_easy_getinfo(u->x.easy,
+	    CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD))
+		rc = CURLE_COULDNT_CONNECT;
+	u->fd = (evutil_socket_t)fd;
+	if (u->done != NULL)
+		u->done(u, rc, u->arg);
+}
+
+struct px_upconn *
+px_upconn_open(struct event_base *base, const struct conf_endpoint *ep,
+    px_upconn_fn done, void *arg)
+{
+	struct px_upconn	*u;
+	CURL			*e;
+
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return NULL;
+	u->fd = -1;
+	u->done = done;
+	u->arg = arg;
+	u->own = px_upstream_new(base);
+	u->url = strdup(ep->url);
+	u->x.easy = e = curl_easy_init();
+	u->x.done = upconn_connected;
+	u->x.arg = u;
+	u->x.connect_only = 1;
+	if (u->own == NULL || u->url == NULL || e == NULL) {
+		upconn_free(-1, 0, u);
+		return NULL;
+	}
+	/* buffered: no relay-sized buffers for a handle that moves nothing */
+	px_xfer_setup(e, ep, PX_XFER_BUFFERED);
+	curl_easy_setopt(e, CURLOPT_URL, ep->url);
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	/* a direct connection: the caller speaks HTTP on the socket */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	if (px_upstream_start(u->own, &u->x) == -1) {
+		upconn_free(-1, 0, u);
+		return NULL;
+	}
+	return u;
+}
+
+evutil_socket_t
+px_upconn_fd(const struct px_upconn *u)
+{
+	return u->fd;
+}
+
+/* A kept connection became readable (the peer closed it, or sent what
+ * nothing asked for) or idled out: either way it is done. */
+static void
+on_kept_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_upconn	*u = arg;
+
+	(void)fd;
+	(void)what;
+	TAILQ_REMOVE(&u->pool->idle, u, entry);
+	u->pool->nidle--;
+	u->pool = NULL;
+	px_upconn_close(u);
+}
+
+struct px_upconn *
+px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
+{
+	struct px_upconn	*u;
+
+	TAILQ_FOREACH(u, &up->idle, entry) {
+		if (strcmp(u->url, ep->url) != 0)
+			continue;
+		TAILQ_REMOVE(&up->idle, u, entry);
+		up->nidle--;
+		u->pool = NULL;
+		event_free(u->ev);
+		u->ev = NULL;
+		return u;
+	}
+	return NULL;
+}
+
+void
+px_upstream_keep(struct px_upstream *up, struct px_upconn *u)
+{
+	struct timeval		 tv = { PX_UP_IDLE_SECONDS, 0 };
+	struct px_upconn	*old;
+
+	if (up->nidle >= PX_UP_IDLE_MAX) {
+		old = TAILQ_LAST(&up->idle, up_idle_head);
+		TAILQ_REMOVE(&up->idle, old, entry);
+		up->nidle--;
+		old->pool = NULL;
+		px_upconn_close(old);
+	}
+	u->ev = event_new(up->base, u->fd, EV_READ, on_kept_event, u);
+	if (u->ev == NULL || event_add(u->ev, &tv) == -1) {
+		px_upconn_close(u);
+		return;
+	}
+	u->pool = up;
+	TAILQ_INSERT_HEAD(&up->idle, u, entry);
+	up->nidle++;
+}
+
 struct px_upstream *
 px_upstream_new(struct event_base *base)
 {
@@ -137,6 +312,7 @@ px_upstream_new(struct event_base *base)
 	if (up == NULL)
 		return NULL;
 	up->base = base;
+	TAILQ_INIT(&up->idle);
 	up->multi = curl_multi_init();
 	up->timer = evtimer_new(base, on_timer, up);
 	if (up->multi == NULL || up->timer == NULL) {
@@ -159,8 +335,18 @@ px_upstream_new(struct event_base *base)
 void
 px_upstream_free(struct px_upstream *up)
 {
+	struct px_upconn	*u;
+
 	if (up == NULL)
 		return;
+	while (!TAILQ_EMPTY(&up->idle)) {
+		u = TAILQ_FIRST(&up->idle);
+		TAILQ_REMOVE(&up->idle, u, entry);
+		event_free(u->ev);
+		u->ev = NULL;
+		u->pool = NULL;
+		upconn_free(-1, 0, u);	/* the loop is ending: now */
+	}
 	if (up->multi != NULL)
 		curl_multi_cleanup(up->multi);
 	if (up->timer != NULL)

@@ -6,7 +6,8 @@
  * In order: signet's own endpoints; a blob a strict_blobs rule does not
  * allow; a manifest pull a rule verifies; the referrers API (answered from
  * the tag schema where the upstream has none); a signature object whose
- * subject a rule requires; a manifest push a rule signs; everything else
+ * subject a rule requires; a manifest push a rule signs; a blob pull
+ * from a plain-HTTP upstream, read by signet itself; everything else
  * relayed as it is.
  */
 #include <stdio.h>
@@ -77,6 +78,11 @@ px_dispatch(struct px_conn *c)
 		}
 		px_conn_set_handler(c, &px_push_handler);
 		px_push_start(c);
+		return;
+	}
+	if (px_pull_wanted(c)) {
+		px_conn_set_handler(c, &px_pull_handler);
+		px_pull_start(c);
 		return;
 	}
 	px_conn_set_handler(c, &px_relay_handler);

@@ -4,9 +4,10 @@
  *
  * Bodies are never buffered whole.  Upload: the read callback takes what the
  * client side has put in c_body and pauses (CURL_READFUNC_PAUSE) when it is
- * empty; new client bytes unpause it.  Download: the write callback refuses
- * (CURL_WRITEFUNC_PAUSE) while the client's output is over the high mark;
- * the client's drain unpauses it.  Memory per request is thus O(buffer_bytes).
+ * empty; new client bytes unpause it.  Download: the write callback
+ * takes what curl read and pauses it (curl_easy_pause) once the client's
+ * output is over the high mark; the client's drain unpauses it.  Memory per
+ * request is thus O(buffer_bytes + curl's receive buffer).
  *
  * The client's headers go up unchanged but for hop-by-hop ones; the client's
  * Authorization is forwarded and nothing is added to it, and the upstream's
@@ -154,11 +155,17 @@ on_write(char *buf, size_t size, size_t n, void *arg)
 		return 0;
 	if (r->r_kind == RELAY_PROBE)
 		return size * n;	/* the probe only wants the status */
-	if (px_conn_output_full(c)) {
-		r->r_pause |= CURLPAUSE_RECV;
-		return CURL_WRITEFUNC_PAUSE;
-	}
+	/*
+	 * Take the piece, then pause once over the mark.  Refusing it with
+	 * CURL_WRITEFUNC_PAUSE would make curl copy the rest of its receive
+	 * buffer aside, and again at each later refusal: that copy cost more
+	 * than ours (perf, a 512 MiB pull).  curl hands over what it has
+	 * already read in any case, so the output peaks at the mark plus one
+	 * receive buffer (RELAY_BUFFER).
+	 */
 	px_conn_resp_body(c, buf, size * n);
+	if (px_conn_output_full(c))
+		set_pause(r, r->r_pause | CURLPAUSE_RECV);
 	return size * n;
 }
 

@@ -360,6 +360,38 @@ px_conn_resp_body(struct px_conn *c, const void *data, size_t len)
 }
 
 void
+px_conn_resp_move(struct px_conn *c, struct evbuffer *buf)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	size_t		 len = evbuffer_get_length(buf);
+
+	if (c->c_state == PX_C_CLOSING || len == 0)
+		return;
+	c->c_bytes_out += len;
+	if (c->c_resp_chunked) {
+		evbuffer_add_printf(out, "%zx\r\n", len);
+		evbuffer_add_buffer(out, buf);
+		evbuffer_add(out, "\r\n", 2);
+		return;
+	}
+	/*
+	 * Nothing queued on a plain connection: write at once.  Through
+	 * the bufferevent each piece would cost two epoll_ctl, its write
+	 * event added for the piece and removed once it is out.
+	 */
+	if (!c->c_tls && evbuffer_get_length(out) == 0 &&
+	    evbuffer_write(buf, bufferevent_getfd(c->c_bev)) == -1 &&
+	    errno != EAGAIN && errno != EINTR) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		c->c_error = errno == EPIPE || errno == ECONNRESET ?
+		    "client closed the connection" : "client connection error";
+		conn_close(c, c->c_error, 1);
+		return;
+	}
+	evbuffer_add_buffer(out, buf);	/* the rest: moved, not copied */
+}
+
+void
 px_conn_resp_end(struct px_conn *c)
 {
 	struct evbuffer	*out;
@@ -644,11 +676,8 @@ body_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_conn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
-	struct evbuffer_iovec	 v[2];
-	struct iovec		 iov[2];
-	size_t			 want = BODY_READ, have, left;
+	size_t			 want = BODY_READ, have;
 	ssize_t			 n = 0;
-	int			 nv, i;
 
 	if (what & EV_TIMEOUT) {
 		c->c_error = "client timeout";
@@ -672,20 +701,7 @@ body_read(evutil_socket_t fd, short what, void *arg)
 		/* the bufferevent keeps its input's end frozen but while it
 		 * reads; so here */
 		evbuffer_unfreeze(in, 0);
-		nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
-		for (i = 0; i < nv; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-		}
-		n = nv > 0 ? readv(fd, iov, nv) : -1;
-		if (nv <= 0)
-			errno = ENOMEM;
-		for (i = 0, left = n > 0 ? (size_t)n : 0; i < nv; i++) {
-			v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
-			left -= v[i].iov_len;
-		}
-		if (n > 0)
-			evbuffer_commit_space(in, v, nv);
+		n = px_read_into(in, fd, want);
 		evbuffer_freeze(in, 0);
 		if (n == 0) {
 			c->c_error = "client closed the connection";

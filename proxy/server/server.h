@@ -9,6 +9,7 @@
 #include "proxy/client/client.h"
 
 struct px_relay;
+struct px_pull;
 struct px_verify;
 
 /* server.c: listeners, connections, signals */
@@ -88,6 +89,7 @@ struct px_conn {
 	int			 c_logged;	/* access line written */
 
 	struct px_relay		*c_relay;
+	struct px_pull		*c_pull;	/* a blob GET read by signet */
 	const struct px_handler	*c_handler;	/* the request's, or NULL */
 	struct px_sign		*c_sign;	/* a pushed manifest's signer */
 	struct px_fetch		*c_probe;	/* ... its right to push */
@@ -136,6 +138,9 @@ void	px_conn_resp_head(struct px_conn *, int status, struct evbuffer *hdrs,
 /* 1 when the client's pending output is over the high mark: pause. */
 int	px_conn_output_full(struct px_conn *);
 void	px_conn_resp_body(struct px_conn *, const void *, size_t);
+/* Body bytes moved out of buf (it is left empty), none copied: written at
+ * once when nothing is queued before them on a plain connection. */
+void	px_conn_resp_move(struct px_conn *, struct evbuffer *buf);
 void	px_conn_resp_end(struct px_conn *);
 /*
  * Read none of the request body until px_conn_body_release (the handler
@@ -177,6 +182,15 @@ void	px_relay_free(struct px_conn *);
 extern const struct px_handler px_relay_handler;
 /* Probe the upstream's /v2/ for /readyz. */
 void	px_relay_probe(struct px_conn *);
+
+/* pull.c: a blob GET from a plain-HTTP upstream, read by signet itself */
+
+/* 1 when c's request is one pull.c serves (else the relay does). */
+int	px_pull_wanted(struct px_conn *);
+/* Start it; what it turns out not to handle it hands to the relay before
+ * answering anything. */
+void	px_pull_start(struct px_conn *);
+extern const struct px_handler px_pull_handler;
 
 /* push.c: a manifest PUT that a rule signs */
 

@@ -1,5 +1,6 @@
 /*
- * Fuzz target for the request-head parser and the chunked decoder.
+ * Fuzz target for the request-head parser, the response-head parser and
+ * the chunked decoder.
  * Build with clang -fsanitize=fuzzer,address for libFuzzer (see README);
  * the default build links replay.c, which runs it over the corpus.
  */
@@ -40,6 +41,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 	}
 	px_http_req_reset(&req);
+	/* the same bytes as an upstream's response head */
+	{
+		struct px_http_resp	 r = { 0 };
+		int			 i;
+
+		if (px_http_parse_resp((const char *)data, headlen, &r) == 0) {
+			if (r.content_length < 0)
+				__builtin_trap();
+			for (i = 0; i < r.nlines; i++)
+				if (strpbrk(r.line[i], "\r\n") != NULL ||
+				    strchr(r.line[i], ':') == NULL)
+					__builtin_trap();
+		}
+		px_http_resp_reset(&r);
+	}
 
 	/* the chunked decoder gets what follows the head, or all of it */
 	if (end != NULL)

@@ -53,7 +53,13 @@
   helpers.py fault-upstream PORT MODE
       A deliberately broken upstream for fault tests, on 127.0.0.1:PORT:
       hang (accept, never answer), drop-body (promise 1000000 bytes, send
-      100000, close), drop-chunked (the same with a chunked body).
+      100000, close), drop-chunked (the same with a chunked body),
+      stall-body (promise 1000000, send 100000, then nothing),
+      close-delimited (100000 bytes framed by the close alone),
+      nul-header (a NUL byte inside a header value),
+      stale-keepalive (answer the first request of each connection with
+      300000 bytes and keep it open, close it at the second unanswered;
+      GET /_conns: the connections accepted so far).
 """
 import gzip
 import hashlib
@@ -176,7 +182,38 @@ def fault_upstream(port, mode):
     srv.listen(16)
     held = []
 
+    conns = [0]
+
+    def stale(c):
+        # answer the first request of a connection whole and keep it
+        # open; close it at the second one, unanswered
+        conns[0] += 1
+        buf = b""
+        served = 0
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                if served:
+                    c.close()
+                    return
+                served += 1
+                if head.startswith(b"GET /_conns "):
+                    body = str(conns[0]).encode()
+                else:
+                    body = b"z" * 300000
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                          b"Content-Type: application/octet-stream\r\n\r\n"
+                          % len(body) + body)
+        c.close()
+
     def serve(c):
+        if mode == "stale-keepalive":
+            stale(c)
+            return
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = c.recv(65536)
@@ -192,6 +229,19 @@ def fault_upstream(port, mode):
             return
         if mode == "drop-body":
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n"
+                      b"Content-Type: application/octet-stream\r\n\r\n")
+            c.sendall(b"x" * 100000)
+        elif mode == "stall-body":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n"
+                      b"Content-Type: application/octet-stream\r\n\r\n")
+            c.sendall(b"x" * 100000)
+            held.append(c)
+            return
+        elif mode == "nul-header":
+            c.sendall(b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 5\r\n"
+                      b"\r\nhello")
+        elif mode == "close-delimited":
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
                       b"Content-Type: application/octet-stream\r\n\r\n")
             c.sendall(b"x" * 100000)
         elif mode == "drop-chunked":

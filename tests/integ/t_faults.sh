@@ -7,6 +7,18 @@ require docker-registry curl python3
 
 D=sha256:0000000000000000000000000000000000000000000000000000000000000000
 
+# behind_fault MODE [RESPONSE_TIMEOUT]: a fresh signet.log and signet in
+# front of helpers.py fault-upstream MODE
+behind_fault() {
+	: >"$T/signet.log"
+	_fp=$(free_port)
+	$HELPERS fault-upstream "$_fp" "$1" &
+	PIDS="$PIDS $!"
+	wait_port "$_fp"
+	UPSTREAM_EXTRA=${2:+", \"response_timeout\": $2"} \
+	    start_signet "http://127.0.0.1:$_fp"
+}
+
 # 1. upstream unreachable: 502 with an OCI body; /readyz 503; /healthz 200
 dead=$(free_port)
 start_signet "http://127.0.0.1:$dead" '"limits": {"header_timeout": 1}'
@@ -23,26 +35,21 @@ expect_match "stalled head: 408" "$r" '^HTTP/1.1 408'
 stop_signet
 
 # 3. upstream hangs: 504 after response_timeout
-hang=$(free_port)
-$HELPERS fault-upstream "$hang" hang &
-PIDS="$PIDS $!"
-wait_port "$hang"
-UPSTREAM_EXTRA=', "response_timeout": 1' start_signet "http://127.0.0.1:$hang"
+behind_fault hang 1
 start=$(date +%s)
 b=$(curl -s --max-time 20 -w ' %{http_code}' "http://$PROXY/v2/x/manifests/y" | tr -d '\n')
 took=$(( $(date +%s) - start ))
 expect_match "upstream hangs: 504 UNAVAILABLE" "$b" '"code":"UNAVAILABLE".* 504$'
 check "504 came from the response timeout, not the client's ($took s)" test "$took" -lt 10
+# a blob GET is read by signet itself (pull.c), on its own connection
+b=$(curl -s --max-time 20 -w ' %{http_code}' "http://$PROXY/v2/x/blobs/$D" | tr -d '\n')
+expect_match "upstream hangs on a blob: 504 UNAVAILABLE" "$b" '"code":"UNAVAILABLE".* 504$'
 stop_signet
 
 # 4. upstream drops mid-body: the client sees a truncated transfer, never
 #    a short body passed off as complete
 for mode in drop-body drop-chunked; do
-	fp=$(free_port)
-	$HELPERS fault-upstream "$fp" "$mode" &
-	PIDS="$PIDS $!"
-	wait_http "http://127.0.0.1:$fp/v2/"
-	start_signet "http://127.0.0.1:$fp"
+	behind_fault "$mode"
 	curl -s -o "$T/partial.out" "http://$PROXY/v2/x/blobs/$D"
 	rc=$?
 	expect_eq "$mode: curl reports a partial transfer (exit 18)" "$rc" 18
@@ -54,8 +61,46 @@ for mode in drop-body drop-chunked; do
 	    grep -q 'upstream failed mid-body' "$T/signet.log"
 	expect_eq "$mode: signet still serves" "$(http_status GET "http://$PROXY/healthz")" 200
 	stop_signet
-	: >"$T/signet.log"
 done
+
+# 4b. an upstream that stalls mid-body: the client's transfer is cut after
+#     response_timeout without a byte, not left hanging
+behind_fault stall-body 1
+start=$(date +%s)
+curl -s --max-time 30 -o "$T/partial.out" "http://$PROXY/v2/x/blobs/$D"
+rc=$?
+took=$(( $(date +%s) - start ))
+expect_eq "stall-body: curl reports a partial transfer (exit 18)" "$rc" 18
+check "stall-body: cut by the response timeout ($took s)" test "$took" -lt 10
+check "stall-body: logged" grep -q 'upstream stalled during the body' "$T/signet.log"
+stop_signet
+
+# 4c. a body framed by the close alone: signet's own reader leaves it to
+#     the libcurl relay, and the client gets all of it
+behind_fault close-delimited
+n=$(curl -s "http://$PROXY/v2/x/blobs/$D" | wc -c)
+expect_eq "close-delimited: the whole body" "$n" 100000
+stop_signet
+
+# 4c'. a NUL inside a response header: no crash, a clear answer
+behind_fault nul-header
+st=$(http_status GET "http://$PROXY/v2/x/blobs/$D")
+check "nul-header: an answer ($st), not a hang" test "$st" -gt 0
+expect_eq "nul-header: signet still serves" "$(http_status GET "http://$PROXY/healthz")" 200
+stop_signet
+
+# 4d. a kept upstream connection that the upstream closes when it is used
+#     again: the pull is asked again on a new connection, and succeeds
+behind_fault stale-keepalive
+for i in 1 2 3; do
+	n=$(curl -s -w ' %{http_code}' "http://$PROXY/v2/x/blobs/$D" | wc -c)
+	expect_eq "stale-keepalive: pull $i whole" "$n" 300004
+done
+check "stale-keepalive: asked again on a new connection" \
+    grep -q 'the upstream had closed a kept connection' "$T/signet.log"
+expect_eq "stale-keepalive: one retry per stale connection, no more" \
+    "$(grep -c 'the upstream had closed a kept connection' "$T/signet.log")" 2
+stop_signet
 
 # 5. a client that disconnects mid-upload: the upstream transfer is aborted
 start_registry up

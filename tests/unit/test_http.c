@@ -221,10 +221,89 @@ test_chunked(void)
 	}
 }
 
+/* Response heads signet reads itself; anything not plain goes to curl. */
+static void
+test_resp(void)
+{
+	static const struct {
+		const char *head;
+		int ok;
+		int status;
+		int64_t cl;
+		int close, nlines;
+	} t[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1, 200, 5, 0, 1 },
+		{ "HTTP/1.1 200\r\nContent-Length: 0\r\nX: y\r\n\r\n", 1, 200, 0, 0, 2 },
+		{ "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://s/x\r\n"
+		    "Content-Length: 0\r\n\r\n", 1, 307, 0, 0, 2 },
+		{ "HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n", 1, 304, 0, 0, 1 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length:  7 \r\nContent-Length: 7\r\n\r\n", 1, 200, 7, 0, 2 },
+		{ "HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n"
+		    "Content-Length: 1\r\n\r\n", 1, 200, 1, 1, 2 },
+		{ "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", 1, 200, 1, 1, 1 },
+		/* left to curl */
+		{ "HTTP/1.1 200 OK\r\n\r\n" },			/* framed by close */
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n" },
+		{ "HTTP/1.1 100 Continue\r\n\r\n" },
+		{ "HTTP/1.1 099 X\r\nContent-Length: 1\r\n\r\n" },
+		{ "HTTP/1.1 2000 X\r\nContent-Length: 1\r\n\r\n" },
+		{ "HTTP/2 200\r\nContent-Length: 1\r\n\r\n" },
+		{ "ICY 200 OK\r\nContent-Length: 1\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n folded\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nno colon\r\nContent-Length: 1\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\n: empty name\r\nContent-Length: 1\r\n\r\n" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n" },	/* no blank line */
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: closeW\n"
+		    "Location: x\r\n\r\n" },			/* bare LF */
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: a\rb\r\n\r\n" },
+		{ "" },
+	};
+	struct px_http_resp	 r = { 0 };
+	static const char	 nul[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n"
+	    "Content-Length: 1\r\n\r\n";
+	char			 many[8192];
+	size_t			 i, n;
+	int			 rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		rc = px_http_parse_resp(t[i].head, strlen(t[i].head), &r);
+		if (!t[i].ok) {
+			CHECK(rc == -1, "case %zu: taken", i);
+			continue;
+		}
+		CHECK(rc == 0, "case %zu: refused", i);
+		CHECK(r.status == t[i].status, "case %zu: status %d", i, r.status);
+		CHECK(r.content_length == t[i].cl, "case %zu: cl %lld", i,
+		    (long long)r.content_length);
+		CHECK(r.close == t[i].close, "case %zu: close", i);
+		CHECK(r.nlines == t[i].nlines, "case %zu: %d lines", i, r.nlines);
+	}
+	rc = px_http_parse_resp(t[2].head, strlen(t[2].head), &r);
+	CHECK(rc == 0 && strcmp(r.line[0], "Location: http://s/x") == 0,
+	    "lines are whole: %s", rc == 0 ? r.line[0] : "-");
+	CHECK(px_http_parse_resp(nul, sizeof(nul) - 1, &r) == -1, "NUL");
+	/* more header lines than PX_HTTP_HEADERS_MAX */
+	n = (size_t)snprintf(many, sizeof(many), "HTTP/1.1 200 OK\r\n");
+	for (i = 0; i <= PX_HTTP_HEADERS_MAX; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "X%zu: y\r\n", i);
+	n += (size_t)snprintf(many + n, sizeof(many) - n,
+	    "Content-Length: 1\r\n\r\n");
+	CHECK(n < sizeof(many) && px_http_parse_resp(many, n, &r) == -1,
+	    "too many lines");
+	px_http_resp_reset(&r);
+}
+
 int
 main(void)
 {
 	test_heads();
 	test_chunked();
+	test_resp();
 	return unit_done();
 }
