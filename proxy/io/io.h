@@ -157,7 +157,9 @@ struct px_xfer {
 	px_upstream_done_fn	 done;
 	void			*arg;
 	int			 active;	/* added to the multi handle */
-	int			 connect_only;	/* stays added when done */
+	int			 connect_only;	/* CURLOPT_CONNECT_ONLY: ... */
+	evutil_socket_t		 sock;	/* ... its socket, the owner's, when
+					 * done (-1: none) */
 };
 
 struct px_upstream *px_upstream_new(struct event_base *);
@@ -187,17 +189,17 @@ void	px_xfer_setup(CURL *, const struct conf_endpoint *, enum px_xfer_kind);
 /*
  * Connections for HTTP that signet speaks itself (pull.c).  curl resolves
  * and connects, and nothing more (CURLOPT_CONNECT_ONLY, no proxy), with the
- * endpoint's connect timeout: px_upconn_open calls done(u, CURLE_OK, arg)
- * from the loop once px_upconn_fd(u) is connected, or done with the error
- * (close u then too).  px_upconn_close closes it, at the next loop turn.
- * A connection whose exchange ended cleanly goes back with
- * px_upstream_keep; px_upstream_take hands one for the same endpoint out
- * again (NULL: none).  Kept ones are closed after PX_UP_IDLE_SECONDS, or
- * as soon as the peer closes them.
+ * endpoint's connect timeout; the socket is then the caller's alone.
+ * px_upconn_open calls done(u, CURLE_OK, arg) from the loop once
+ * px_upconn_fd(u) is connected, or done with the error (close u then too).
+ * px_upconn_close closes it, at the next loop turn.  A connection whose
+ * exchange ended cleanly goes back with px_upstream_keep; px_upstream_take
+ * hands one for the same endpoint out again (NULL: none).  Kept ones are
+ * closed after PX_UP_IDLE_SECONDS, or as soon as the peer closes them.
  */
 struct px_upconn;
 typedef void (*px_upconn_fn)(struct px_upconn *, CURLcode, void *arg);
-struct px_upconn *px_upconn_open(struct event_base *,
+struct px_upconn *px_upconn_open(struct px_upstream *,
 	    const struct conf_endpoint *, px_upconn_fn done, void *arg);
 evutil_socket_t px_upconn_fd(const struct px_upconn *);
 void	px_upconn_close(struct px_upconn *);

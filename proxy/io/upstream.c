@@ -4,6 +4,7 @@
  * timer, curl_multi_socket_action from both, then finished transfers are
  * collected with curl_multi_info_read.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,21 @@ struct up_sock {
 	int			 what;
 };
 
+/*
+ * A connect-only transfer's socket, made the caller's: a duplicate, taken
+ * while the handle is still in the multi (removing it closes curl's).
+ */
+static evutil_socket_t
+take_socket(CURL *e, CURLcode rc)
+{
+	curl_socket_t	fd = CURL_SOCKET_BAD;
+
+	if (rc != CURLE_OK || curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET,
+	    &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
+		return -1;
+	return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 static void
 check_done(struct px_upstream *up)
 {
@@ -39,11 +55,8 @@ check_done(struct px_upstream *up)
 			continue;
 		x = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		if (x != NULL && x->connect_only) {
-			/* removing it would close the connection */
-			x->done(m->data.result, x->arg);
-			continue;
-		}
+		if (x != NULL && x->connect_only)
+			x->sock = take_socket(m->easy_handle, m->data.result);
 		curl_multi_remove_handle(up->multi, m->easy_handle);
 		if (x == NULL)
 			continue;
@@ -138,20 +151,21 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 
 /*
  * Connections for HTTP that signet speaks itself (pull.c).  curl resolves
- * and connects (CURLOPT_CONNECT_ONLY) in a multi handle of the
- * connection's own: in the shared one, curl's sweep of dead connections
- * would find the socket readable while pull.c reads it and close it, and
- * removing the handle from a multi closes a connect-only connection.  So
- * the handle stays in its multi until the connection is closed.
+ * and connects (CURLOPT_CONNECT_ONLY) on the shared multi handle, and the
+ * socket is then taken with dup(2) before the handle is removed, which
+ * closes curl's own descriptor: the connection is signet's alone.  Left in
+ * curl's cache, it would be closed by curl's sweep of dead connections,
+ * which takes a readable idle socket for a dead one, while pull.c reads it.
  */
 struct px_upconn {
 	TAILQ_ENTRY(px_upconn)	 entry;		/* in a pool */
-	struct px_upstream	*own;		/* its own multi */
+	struct px_upstream	*up;
 	struct px_upstream	*pool;		/* kept in, or NULL */
-	struct px_xfer		 x;
-	evutil_socket_t		 fd;
+	struct px_xfer		 x;		/* while connecting */
+	evutil_socket_t		 fd;		/* ours, once connected */
 	struct event		*ev;	/* kept: the peer closed it, or it
 					 * idled out */
+	struct event		*ev_close;	/* the deferred free */
 	char			*url;	/* the endpoint it was made for */
 	px_upconn_fn		 done;
 	void			*arg;
@@ -164,11 +178,16 @@ upconn_free(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (u->ev != NULL)
+		event_free(u->ev);
+	if (u->ev_close != NULL)
+		event_free(u->ev_close);
 	if (u->x.easy != NULL) {
-		px_upstream_cancel(u->own, &u->x);	/* closes the socket */
+		px_upstream_cancel(u->up, &u->x);
 		curl_easy_cleanup(u->x.easy);
 	}
-	px_upstream_free(u->own);
+	if (u->fd != -1)
+		evutil_closesocket(u->fd);
 	free(u->url);
 	free(u);
 }
@@ -176,37 +195,34 @@ upconn_free(evutil_socket_t fd, short what, void *arg)
 void
 px_upconn_close(struct px_upconn *u)
 {
-	struct timeval	zero = { 0, 0 };
-
 	if (u == NULL)
 		return;
 	u->done = NULL;		/* whatever curl still reports */
 	if (u->ev != NULL) {
-		event_free(u->ev);	/* before curl closes the socket */
+		event_free(u->ev);
 		u->ev = NULL;
 	}
 	/* from the loop: this may run inside the multi's own callbacks */
-	if (event_base_once(u->own->base, -1, EV_TIMEOUT, upconn_free, u,
-	    &zero) == -1)
-		upconn_free(-1, 0, u);
+	event_active(u->ev_close, EV_TIMEOUT, 0);
 }
 
 static void
 upconn_connected(CURLcode rc, void *arg)
 {
 	struct px_upconn	*u = arg;
-	curl_socket_t		 fd = CURL_SOCKET_BAD;
 
-	if (rc == CURLE_OK && (curl_easy_getinfo(u->x.easy,
-	    CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD))
+	/* check_done took the socket (x.sock) and removed the handle */
+	curl_easy_cleanup(u->x.easy);
+	u->x.easy = NULL;
+	u->fd = u->x.sock;
+	if (rc == CURLE_OK && u->fd == -1)
 		rc = CURLE_COULDNT_CONNECT;
-	u->fd = (evutil_socket_t)fd;
 	if (u->done != NULL)
 		u->done(u, rc, u->arg);
 }
 
 struct px_upconn *
-px_upconn_open(struct event_base *base, const struct conf_endpoint *ep,
+px_upconn_open(struct px_upstream *up, const struct conf_endpoint *ep,
     px_upconn_fn done, void *arg)
 {
 	struct px_upconn	*u;
@@ -215,16 +231,18 @@ px_upconn_open(struct event_base *base, const struct conf_endpoint *ep,
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
 		return NULL;
+	u->up = up;
 	u->fd = -1;
+	u->x.sock = -1;
 	u->done = done;
 	u->arg = arg;
-	u->own = px_upstream_new(base);
 	u->url = strdup(ep->url);
+	u->ev_close = event_new(up->base, -1, 0, upconn_free, u);
 	u->x.easy = e = curl_easy_init();
 	u->x.done = upconn_connected;
 	u->x.arg = u;
 	u->x.connect_only = 1;
-	if (u->own == NULL || u->url == NULL || e == NULL) {
+	if (u->url == NULL || u->ev_close == NULL || e == NULL) {
 		upconn_free(-1, 0, u);
 		return NULL;
 	}
@@ -234,7 +252,7 @@ px_upconn_open(struct event_base *base, const struct conf_endpoint *ep,
 	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
 	/* a direct connection: the caller speaks HTTP on the socket */
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
-	if (px_upstream_start(u->own, &u->x) == -1) {
+	if (px_upstream_start(up, &u->x) == -1) {
 		upconn_free(-1, 0, u);
 		return NULL;
 	}
@@ -342,9 +360,6 @@ px_upstream_free(struct px_upstream *up)
 	while (!TAILQ_EMPTY(&up->idle)) {
 		u = TAILQ_FIRST(&up->idle);
 		TAILQ_REMOVE(&up->idle, u, entry);
-		event_free(u->ev);
-		u->ev = NULL;
-		u->pool = NULL;
 		upconn_free(-1, 0, u);	/* the loop is ending: now */
 	}
 	if (up->multi != NULL)

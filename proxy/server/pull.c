@@ -405,8 +405,8 @@ start_conn(struct px_pull *p)
 		send_request(p);
 		return;
 	}
-	p->p_up = px_upconn_open(bufferevent_get_base(c->c_bev),
-	    &c->c_conf->up, on_connected, p);
+	p->p_up = px_upconn_open(upstream_of(c), &c->c_conf->up, on_connected,
+	    p);
 	if (p->p_up == NULL)
 		fail(p, 500, "cannot start upstream request");
 }
