@@ -113,6 +113,8 @@ size_t	 px_chunked_feed(struct px_chunked *c, const char *in, size_t len,
 /* log.c: one JSON object per line on stderr */
 
 void	px_log_set_level(enum conf_log_level);
+/* Each line names worker i (i >= 0: one of several processes serving). */
+void	px_log_set_worker(int i);
 int	px_log_enabled(enum conf_log_level);
 /* Log a JSON object's fields after "ts" and "level"; takes the reference. */
 void	px_log_fields(enum conf_log_level, json_t *fields);

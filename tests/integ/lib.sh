@@ -220,10 +220,17 @@ EOC
 	esac
 }
 
-# start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID
+# start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID (the
+# master's, with several workers)
 start_signet() {
 	up=$1
 	extra=${2:-}
+	# SIGNET_WORKERS=N: that many worker processes (default: the cores)
+	case "$extra" in
+	*'"workers"'*) ;;
+	*) [ -n "${SIGNET_WORKERS:-}" ] &&
+		extra="\"workers\": $SIGNET_WORKERS${extra:+, $extra}" ;;
+	esac
 	SIGNET_PORT=$(free_port)
 	PROXY=127.0.0.1:$SIGNET_PORT
 	cat >"$T/signet.json" <<EOC
