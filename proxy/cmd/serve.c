@@ -88,9 +88,11 @@ serve_worker(struct conf *c, int i, const char *lockdir, int ready_fd)
 	char			 err[CONF_ERR_MAX];
 	int			 k;
 
+	/* the counters of /metrics: this process's slot (the only one with
+	 * one worker) */
+	px_metrics_attach(i >= 0 ? i : 0);
 	if (i >= 0) {
 		px_log_set_worker(i);
-		px_metrics_attach(i);
 		px_sign_lock_dir(lockdir);
 		/* the fork copied the master's random state */
 		if (c->sign_key != NULL && core_key_reseed(c->sign_key) != 0) {

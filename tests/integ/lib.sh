@@ -220,6 +220,23 @@ EOC
 	esac
 }
 
+# rekor_log: the key of a test transparency log (rekor_server.py) in
+# $T/log.key and $T/log.pub, and its port in rport; start_rekor starts it
+# (again, on the same entries), setting REKOR_PID
+rekor_log() {
+	openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+	    openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
+	openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
+	rport=$(free_port)
+}
+start_rekor() {
+	$PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/log.key" \
+	    "$T/rekor-state.json" >>"$T/rekor.log" 2>&1 &
+	REKOR_PID=$!
+	PIDS="$PIDS $REKOR_PID"
+	wait_http "http://127.0.0.1:$rport/api/v1/log"
+}
+
 # start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID (the
 # master's, with several workers)
 start_signet() {

@@ -14,21 +14,15 @@ out=$($RS canonical "$W/rekor-request.json" | sha256sum | cut -d' ' -f1)
 expect_eq "the test log's canonical body is byte for byte rekor-body.json" "$out" \
     "$(tr -d '\n' <"$W/rekor-body.json" | sha256sum | cut -d' ' -f1)"
 
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
-openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
-rport=$(free_port)
-start_rekor() {
-	$RS "$rport" "$T/log.key" "$T/rekor-state.json" >>"$T/rekor.log" 2>&1 &
-	REKOR_PID=$!
-	PIDS="$PIDS $REKOR_PID"
-	wait_http "http://127.0.0.1:$rport/api/v1/log"
-}
+rekor_log
 mkdir -p "$T/state"
 start_rekor
 start_registry up
 export COSIGN_PASSWORD=pw
 "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
-CFG="\"signing\": {\"key\": \"$T/k.key\"},
+# workers: 1: section 6 checks that a decision cached by one pull answers
+# the next (the verification cache is per worker process)
+CFG="\"workers\": 1, \"signing\": {\"key\": \"$T/k.key\"},
  \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\", \"retry_seconds\": 1},
  \"state_dir\": \"$T/state\",
  \"verify_cache\": {\"failure_ttl\": 0},
