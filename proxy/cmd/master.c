@@ -194,8 +194,9 @@ reload(void)
 
 	nc = conf_load(cur->path, err, sizeof(err));
 	if (nc == NULL) {
-		px_error("reload refused, the workers keep the running "
-		    "configuration: %s", err);
+		/* the words of a worker's own refusal (server.c) */
+		px_error("reload failed, keeping the running configuration "
+		    "(no worker reloads): %s", err);
 		return;
 	}
 	if (nc->workers != nworkers)

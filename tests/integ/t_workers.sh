@@ -126,7 +126,7 @@ cp "$T/signet.json" "$T/good.json"
 echo '{"listen": [' >"$T/signet.json"
 kill -HUP "$SIGNET_PID"
 sleep 1
-check "an invalid config is refused by the master" grep -q '"msg":"reload refused, the workers keep' "$T/signet.log"
+check "an invalid config is refused by the master" grep -q '"msg":"reload failed, keeping the running configuration (no worker reloads)' "$T/signet.log"
 expect_eq "  and no worker reloaded" "$(grep -c '"msg":"configuration reloaded' "$T/signet.log")" 3
 expect_eq "  they all still serve" "$(for i in $(seq 1 12); do http_status GET "http://$PROXY/healthz"; echo; done | sort -u)" 200
 cp "$T/good.json" "$T/signet.json"
