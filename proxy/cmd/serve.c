@@ -159,7 +159,8 @@ px_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (c->workers == 1)
 		rc = serve_worker(c, -1, NULL, -1);
-	else if (px_metrics_share((int)c->workers, err, sizeof(err)) == -1) {
+	else if (px_metrics_share((int)c->workers, err, sizeof(err)) == -1 ||
+	    px_verify_share(err, sizeof(err)) == -1) {
 		fprintf(stderr, "signet: %s\n", err);
 		rc = 1;
 	} else

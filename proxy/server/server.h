@@ -271,6 +271,9 @@ const struct px_verify_stats *px_verify_stats(void);
 /* Count in *at from now on (NULL: a private copy); at outlives the
  * process's use of it. */
 void	px_verify_stats_at(struct px_verify_stats *at);
+/* Several workers: the allowances of strict_blobs and of verified indexes
+ * in a mapping all share (made before the fork); -1 with err. */
+int	px_verify_share(char *err, size_t errlen);
 /* vs's latency histogram, Prometheus text, into buf. */
 void	px_verify_histogram(const struct px_verify_stats *vs, char *buf,
 	    size_t len);

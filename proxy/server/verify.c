@@ -23,6 +23,8 @@
  * allowed by its content only, every layer of a signature type, so an image
  * pushed upstream under a cosign-shaped tag is verified like any image.
  */
+#include <sys/mman.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 #include <strings.h>
 
 #include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
 
 #include "server.h"
 
@@ -290,6 +293,103 @@ vc_add(const char *key, long max)
 }
 
 /* An allow decision for key (a child, or a blob), unless one is pending. */
+/*
+ * Allowances across workers.  A blob allowed by strict_blobs, or a child
+ * of a verified index, is recorded by the worker that verified the
+ * manifest; the GET that follows may land on another worker.  With several
+ * workers every allowance also goes into a table in a mapping shared
+ * before the fork: per key, a 128-bit hash of it and an expiry.  A writer
+ * clears the expiry first and sets it last; a reader takes a slot only
+ * when its expiry is live before and after it compared the hash.  Two
+ * writers racing on one slot can leave a hash that is neither key's, which
+ * matches nothing: an entry can be lost, never granted to another key.
+ */
+#define SHARED_SLOTS	32768	/* 24 bytes each */
+#define SHARED_PROBE	8
+
+struct shared_allow {
+	uint64_t	h[2];
+	int64_t		expires;
+};
+static struct shared_allow *shared;	/* NULL: one process */
+
+int
+px_verify_share(char *err, size_t errlen)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*shared) * SHARED_SLOTS, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "shared allowances: %s", strerror(errno));
+		return -1;
+	}
+	shared = p;	/* zeroed: every slot expired */
+	return 0;
+}
+
+static void
+shared_hash(const char *key, uint64_t h[2])
+{
+	unsigned char	d[32];
+
+	(void)mbedtls_sha256_ret((const unsigned char *)key, strlen(key), d, 0);
+	memcpy(h, d, 2 * sizeof(*h));
+}
+
+static void
+shared_add(const char *key, time_t expires)
+{
+	struct shared_allow	*sl, *pick = NULL;
+	uint64_t		 h[2];
+	int64_t			 now = time(NULL), e, oldest = INT64_MAX;
+	size_t			 i;
+
+	if (shared == NULL)
+		return;
+	shared_hash(key, h);
+	for (i = 0; i < SHARED_PROBE; i++) {
+		sl = &shared[(h[0] + i) % SHARED_SLOTS];
+		e = __atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE);
+		if (e > now && sl->h[0] == h[0] && sl->h[1] == h[1]) {
+			pick = sl;	/* the same key: a new expiry */
+			break;
+		}
+		if (e < oldest) {	/* else the emptiest, the oldest */
+			oldest = e;
+			pick = sl;
+		}
+	}
+	__atomic_store_n(&pick->expires, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&pick->h[0], h[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&pick->h[1], h[1], __ATOMIC_RELAXED);
+	__atomic_store_n(&pick->expires, (int64_t)expires, __ATOMIC_RELEASE);
+}
+
+static int
+shared_has(const char *key)
+{
+	struct shared_allow	*sl;
+	uint64_t		 h[2];
+	int64_t			 now = time(NULL), e;
+	size_t			 i;
+
+	if (shared == NULL)
+		return 0;
+	shared_hash(key, h);
+	for (i = 0; i < SHARED_PROBE; i++) {
+		sl = &shared[(h[0] + i) % SHARED_SLOTS];
+		e = __atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE);
+		if (e <= now ||
+		    __atomic_load_n(&sl->h[0], __ATOMIC_RELAXED) != h[0] ||
+		    __atomic_load_n(&sl->h[1], __ATOMIC_RELAXED) != h[1])
+			continue;
+		if (__atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE) == e)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 allow_key(struct px_verify *v, const char *key, const struct conf *cf,
     const char *reason, const char *signer)
@@ -305,6 +405,7 @@ allow_key(struct px_verify *v, const char *key, const struct conf *cf,
 	    v->v_digest);
 	snprintf(e->e_signer, sizeof(e->e_signer), "%s", signer);
 	e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+	shared_add(key, e->e_expires);
 }
 
 /*
@@ -400,6 +501,8 @@ px_verify_blob_ok(struct px_conn *c, const char **reason)
 	e = vc_find(key);
 	if (e != NULL && !e->e_pending && e->e_decision == D_ALLOW)
 		return 1;
+	if (shared_has(key))
+		return 1;	/* verified by another worker */
 	vstats->blobs_denied++;
 	*reason = "signet: this blob is not referenced by a verified manifest "
 	    "in this repository (strict_blobs): pull the image by its tag or "
@@ -864,6 +967,12 @@ on_manifest(struct px_fetch *f, void *arg)
 		snprintf(childkey, sizeof(childkey), "child:%s", v->v_digest);
 		vc_key(ckey, sizeof(ckey), v->v_repo, childkey, v->v_policy);
 		e = vc_find(ckey);
+		if (e == NULL && shared_has(ckey)) {
+			/* the index was verified by another worker */
+			allow_key(v, ckey, c->c_conf, "listed in a verified "
+			    "index (another worker)", "");
+			e = vc_find(ckey);
+		}
 	}
 	if (e == NULL)
 		e = vc_find(key);
