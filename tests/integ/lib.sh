@@ -262,6 +262,14 @@ EOC
 	wait_http "${PROXY_SCHEME:-http}://$PROXY/healthz" -k
 }
 
+# signet_workers: how many worker processes the signet started last serves
+# with (its master says so; one process has no master)
+signet_workers() {
+	n=$(sed -n 's/.*"msg":"master (pid [0-9]*): \([0-9]*\) workers serving".*/\1/p' \
+	    "$T/signet.log" | tail -1)
+	echo "${n:-1}"
+}
+
 # run_signet: start $SIGNET on $T/signet.json, logging to $T/signet.log
 run_signet() {
 	if [ -n "${SIGNET_VALGRIND:-}" ]; then
