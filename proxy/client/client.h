@@ -424,6 +424,8 @@ struct px_sign_stats {
 	uint64_t	repaired;	/* re-appended after a concurrent writer */
 	uint64_t	lost;		/* could not be repaired */
 	uint64_t	rekor_failed;	/* best-effort uploads that failed */
+	uint64_t	queue_failed;	/* retries of queued uploads that
+					 * failed (no signature counted) */
 	uint64_t	rekor_forks;	/* answers from a log whose history
 					 * forked */
 };

@@ -2103,7 +2103,9 @@ finish_signing(struct px_sign *s, int ok)
 	s->s_prun = NULL;
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->s_start, &d);
-	if (!ok)
+	if (!ok && s->s_queue_path != NULL)
+		stats->queue_failed++;	/* its signature was counted once */
+	else if (!ok)
 		stats->failed++;
 	else if (s->s_outcome == SO_PRESENT)
 		stats->present++;

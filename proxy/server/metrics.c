@@ -111,6 +111,7 @@ metrics_sum(struct metrics_slot *t)
 		t->sign.repaired += s->sign.repaired;
 		t->sign.lost += s->sign.lost;
 		t->sign.rekor_failed += s->sign.rekor_failed;
+		t->sign.queue_failed += s->sign.queue_failed;
 		t->sign.rekor_forks += s->sign.rekor_forks;
 		t->verify.allowed += s->verify.allowed;
 		t->verify.denied += s->verify.denied;
@@ -178,6 +179,12 @@ px_metrics_reply(struct px_conn *c)
 	    "removed for good.\n"
 	    "# TYPE signet_signature_losses_total counter\n"
 	    "signet_signature_losses_total %llu\n"
+	    "# HELP signet_rekor_upload_failures_total Rekor uploads that "
+	    "failed: best-effort ones (signed without a bundle, queued) and "
+	    "retries of the queued ones.\n"
+	    "# TYPE signet_rekor_upload_failures_total counter\n"
+	    "signet_rekor_upload_failures_total{upload=\"best_effort\"} %llu\n"
+	    "signet_rekor_upload_failures_total{upload=\"queued_retry\"} %llu\n"
 	    "# HELP signet_connections Client connections open.\n"
 	    "# TYPE signet_connections gauge\n"
 	    "signet_connections %ld\n"
@@ -187,7 +194,9 @@ px_metrics_reply(struct px_conn *c)
 	    "signet_connections_refused_total{reason=\"per_address\"} %llu\n",
 	    (unsigned long long)st->signed_, (unsigned long long)st->present,
 	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
-	    (unsigned long long)st->lost, t.conns,
+	    (unsigned long long)st->lost,
+	    (unsigned long long)st->rekor_failed,
+	    (unsigned long long)st->queue_failed, t.conns,
 	    (unsigned long long)t.refused_per_addr);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n,

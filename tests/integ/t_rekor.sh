@@ -120,6 +120,17 @@ out=$($CHECK "$REG_up" be/down 1 "$T/k.pub")
 expect_match "best-effort: signed, without a bundle" "$out" '"valid": 1'
 check "best-effort: the failure is logged" grep -q 'Rekor upload failed, signing without a bundle (best-effort, queued' "$T/signet.log"
 check "the upload is queued on disk" sh -c "ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+# the queue retries every second (retry_seconds), failing while the log is
+# down: counted as upload failures of their own, not as failed signatures
+# (the one failed signature is rk/down's, refused above)
+sleep 2.5
+m=$(curl -s "http://$PROXY/metrics")
+expect_match "/metrics: the best-effort upload that failed" "$m" \
+    'signet_rekor_upload_failures_total\{upload="best_effort"\} 1'
+expect_match "/metrics: the queued upload's retries that failed" "$m" \
+    'signet_rekor_upload_failures_total\{upload="queued_retry"\} [1-9]'
+expect_match "/metrics: they are no failed signatures" "$m" \
+    'signet_signatures_total\{outcome="failed"\} 1'
 
 # the queue survives a restart of signet, and lands once the log is back
 stop_signet
