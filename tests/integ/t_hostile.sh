@@ -12,7 +12,11 @@
 #  4. one address cannot hold more than max_connections_per_address.
 # Timing and RSS bounds are asserted on the release build only (the
 # sanitizers' shadow memory and slowness are not signet's).
+# One worker process throughout: each part measures one process (its peak
+# RSS, its verification slots and queue, its connections per address), and
+# limits are per worker (t_conns.sh checks that with 2 workers).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+SIGNET_WORKERS=1
 require docker-registry curl python3 htpasswd
 require_pycrypto
 
