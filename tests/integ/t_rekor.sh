@@ -20,9 +20,7 @@ start_rekor
 start_registry up
 export COSIGN_PASSWORD=pw
 "$SIGNET" keygen --output-key-prefix "$T/k" >/dev/null
-# workers: 1: section 6 checks that a decision cached by one pull answers
-# the next (the verification cache is per worker process)
-CFG="\"workers\": 1, \"signing\": {\"key\": \"$T/k.key\"},
+CFG="\"signing\": {\"key\": \"$T/k.key\"},
  \"rekor\": {\"url\": \"http://127.0.0.1:$rport\", \"public_key\": \"$T/log.pub\", \"retry_seconds\": 1},
  \"state_dir\": \"$T/state\",
  \"verify_cache\": {\"failure_ttl\": 0},
@@ -189,6 +187,16 @@ expect_eq "  the larger checkpoint stays kept" "$kept" "$(treesize)"
 check "push to an online repository" $cpd "oci:$T/img1" "docker://$PROXY/on/app:1"
 expect_eq "online pull passes (entry in the log)" "$(pull on/app:1)" ""
 check "the checkpoint is kept on disk" sh -c "ls '$T/state/'checkpoint-* >/dev/null"
+# the verification cache is per worker process: pulls until every worker
+# has decided on/app (below, its cached decision stands after a rollback)
+W=$(signet_workers)
+deciders() { grep '"msg":"decision"' "$T/signet.log" | grep '"repository":"on/app"' |
+    grep -o '"worker":[0-9]*' | sort -u | wc -l; }
+for i in $(seq 1 60); do
+	[ "$W" -eq 1 ] || [ "$(deciders)" -ge "$W" ] && break
+	curl -s -o /dev/null -H "Accept: $OCI" "http://$PROXY/v2/on/app/manifests/$top"
+done
+[ "$W" -eq 1 ] || expect_eq "  each of the $W workers has decided on/app once" "$(deciders)" "$W"
 cp "$T/rekor-state.json" "$T/rekor-state.small"
 d2=$(mkimage "$T/img2" --layers 1 --size 20000 --seed rk2)
 check "another push grows the log" $cpd "oci:$T/img2" "docker://$PROXY/on/two:1"
