@@ -166,44 +166,6 @@ expect_eq "  once they are gone it accepts again" \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$LOW_PORT/v2/")" 200
 kill "$LOW_PID"
 
-# Limits are per worker (like nginx's worker_connections): with 2 workers
-# and max_connections 3, 20 kept connections made one after the other are
-# spread by the kernel; each worker holds at most 3 and closes the ones
-# beyond at once (logged, with its number), so up to 6 are served in all
-: >"$T/signet.log"
-start_signet "http://$REG_up" "\"workers\": 2, \"limits\": {\"max_connections\": 3}"
-sleep 1		# the start's own /healthz connection is gone by now
-n0=$(wc -l <"$T/signet.log")
-python3 - "$SIGNET_PORT" >"$T/per.out" 2>&1 <<'PY'
-import socket, sys, time
-port = int(sys.argv[1])
-held, served = [], 0
-for _ in range(20):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(5)
-    try:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = s.recv(200)
-    except OSError:
-        data = b""
-    if data.startswith(b"HTTP/1.1 200"):
-        served += 1
-    held.append(s)	# kept open, served or not
-print("served %d of 20" % served, flush=True)
-time.sleep(0.5)
-PY
-served=$(sed -n 's/^served \([0-9]*\) of 20$/\1/p' "$T/per.out")
-workers_log() { tail -n +"$((n0 + 1))" "$T/signet.log" | grep "\"worker\":$1,"; }
-bad=0
-for w in 0 1; do
-	kept=$(workers_log "$w" | grep '"path":"/healthz"' | grep -c '"peer":"127.0.0.1:')
-	refused=$(workers_log "$w" | grep -c 'max_connections reached')
-	echo "# worker $w: served $kept, refused $refused"
-	[ "$kept" -le 3 ] || bad=$((bad + 1))
-	[ "$refused" -eq 0 ] || [ "$kept" -ge 3 ] || bad=$((bad + 1))
-done
-expect_eq "each worker holds at most max_connections (3) and refuses only beyond it" "$bad" 0
-check "the limit is per worker: more than 3 of 20 served in all ($served)" test "${served:-0}" -gt 3
-check "  and at most 2 x 3 ($served)" test "${served:-99}" -le 6
-stop_signet
+# Limits are per worker (like nginx's worker_connections)
+per_worker_limit max_connections 'max_connections reached'
 finish
