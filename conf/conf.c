@@ -585,6 +585,7 @@ static const struct conf_key top_keys[] = {
 	{ "rekor", CT_REKOR, 0, NULL, 0, 0, NULL, NULL },
 	{ "verify_cache", CT_OBJECT, 0, vcache_keys, 0, 0, NULL, NULL },
 	{ "state_dir", CT_STRING, F(state_dir), NULL, 0, 0, check_dir, NULL },
+	{ "workers", CT_INT, F(workers), NULL, 1, CONF_WORKERS_MAX, NULL, NULL },
 	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -795,6 +796,11 @@ set_defaults(struct conf *c)
 	c->vcache_fail_ttl = 10;
 	c->vcache_max = 100000;
 	c->rekor_retry = 30;
+	c->workers = sysconf(_SC_NPROCESSORS_ONLN);
+	if (c->workers < 1)
+		c->workers = 1;
+	if (c->workers > CONF_WORKERS_MAX)
+		c->workers = CONF_WORKERS_MAX;
 }
 
 /* Blank whole-line '#' and '//' comments, keeping the newlines. */

@@ -12,6 +12,7 @@
 #include "core/core.h"
 
 #define CONF_LISTEN_MAX		16
+#define CONF_WORKERS_MAX	64	/* worker processes (workers) */
 #define CONF_FILE_MAX		(1024 * 1024)	/* a config file bigger is an error */
 #define CONF_ERR_MAX		4096		/* all messages of one load */
 
@@ -132,6 +133,7 @@ struct conf {
 	long			 idle_timeout;		/* seconds */
 	long			 header_timeout;	/* seconds */
 	long			 drain_timeout;		/* seconds */
+	long			 workers;	/* processes serving; 1: no master */
 	long			 buffer_bytes;		/* backpressure HIGH */
 	long			 max_conns_per_addr;	/* from one client address */
 	long			 verify_slots;		/* verified pulls at once */

@@ -93,6 +93,17 @@ char		*core_b64_encode(const void *buf, size_t len);
 /* Lower-case hex sha256 of buf into out (65 bytes with the NUL). */
 void	core_sha256_hex(const void *buf, size_t len, char out[65]);
 
+/*
+ * flock.c: lock files shared by processes (flock(2), dropped by the kernel
+ * when the holder dies).  core_lock_try: 1 with *fd held, 0 when another
+ * holds it, -1 with errno.  core_lock_wait blocks: the descriptor, or -1.
+ * core_lock_drop releases fd, removing path first unless path is NULL
+ * (a lock file kept, e.g. one per log).
+ */
+int	core_lock_try(const char *path, int *fd);
+int	core_lock_wait(const char *path);
+void	core_lock_drop(const char *path, int fd);
+
 /* route.c: which /v2/ endpoint a request path names */
 
 enum core_route_kind {
@@ -162,6 +173,9 @@ struct core_key	*core_key_load_public(const char *path, char *err,
 struct core_key	*core_key_load_public_pem(const char *pem, size_t len,
 		    const char *name, char *err, size_t errlen);
 void		 core_key_free(struct core_key *);
+/* Fresh entropy into k's random generator: a forked process must not
+ * share its parent's stream (ECDSA blinding).  0, or -1. */
+int		 core_key_reseed(struct core_key *);
 /* sha256 hex of the public key's DER; lives as long as the key */
 const char	*core_key_fingerprint(const struct core_key *);
 int		 core_key_can_sign(const struct core_key *);

@@ -93,6 +93,12 @@ core_key_free(struct core_key *k)
 	free(k);
 }
 
+int
+core_key_reseed(struct core_key *k)
+{
+	return mbedtls_ctr_drbg_reseed(&k->drbg, NULL, 0) == 0 ? 0 : -1;
+}
+
 /* sha256 of the SubjectPublicKeyInfo DER, in hex */
 static int
 key_finish(struct core_key *k)

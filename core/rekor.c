@@ -235,8 +235,32 @@ core_checkpoint_backwards(const struct core_checkpoint *cp,
 	    (unsigned long long)kept_cp->size, status);
 }
 
+static int	checkpoint_keep_locked(const char *,
+		    const struct core_checkpoint *, const char *, char *, size_t);
+
 int
 core_checkpoint_keep(const char *dir, const struct core_checkpoint *cp,
+    const char *logid, char *reason, size_t rlen)
+{
+	char	lock[1300];
+	int	fd, rc;
+
+	/* several workers share dir: the compare and the write are one step
+	 * (a checkpoint never goes back); the lock file stays, one per log,
+	 * hidden from a glob of checkpoint-* */
+	snprintf(lock, sizeof(lock), "%s/.checkpoint-%.64s.lock", dir, logid);
+	fd = core_lock_wait(lock);
+	if (fd == -1) {
+		snprintf(reason, rlen, "cannot lock %s", lock);
+		return -1;
+	}
+	rc = checkpoint_keep_locked(dir, cp, logid, reason, rlen);
+	core_lock_drop(NULL, fd);
+	return rc;
+}
+
+static int
+checkpoint_keep_locked(const char *dir, const struct core_checkpoint *cp,
     const char *logid, char *reason, size_t rlen)
 {
 	struct core_checkpoint	 now;

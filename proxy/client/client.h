@@ -424,6 +424,8 @@ struct px_sign_stats {
 	uint64_t	repaired;	/* re-appended after a concurrent writer */
 	uint64_t	lost;		/* could not be repaired */
 	uint64_t	rekor_failed;	/* best-effort uploads that failed */
+	uint64_t	queue_failed;	/* retries of queued uploads that
+					 * failed (no signature counted) */
 	uint64_t	rekor_forks;	/* answers from a log whose history
 					 * forked */
 };
@@ -489,6 +491,9 @@ const char *px_sign_sigtag(const struct px_sign *);
 void	px_sign_queue_run(struct conf *, struct px_upstream *,
 	    struct event_base *, void (*more)(void *), void *arg);
 const struct px_sign_stats *px_sign_stats(void);
+/* Count in *at from now on (a worker's slot of shared memory; NULL: a
+ * private copy); at lives as long as the process. */
+void	px_sign_stats_at(struct px_sign_stats *at);
 /*
  * Pending rechecks are kept in state_dir/rechecks: resume them (at start),
  * and at a drain run those waiting now, once; px_sign_drain returns how
@@ -497,5 +502,11 @@ const struct px_sign_stats *px_sign_stats(void);
 void	px_sign_rechecks_resume(struct conf *, struct px_upstream *,
 	    struct event_base *);
 int	px_sign_drain(void);
+/*
+ * Several workers: per-digest signing, queued uploads and pending rechecks
+ * are serialized across them with lock files in dir (flock, released by
+ * the kernel if a worker dies); NULL (the default): one process.
+ */
+void	px_sign_lock_dir(const char *dir);
 
 #endif /* SIGNET_CLIENT_H */

@@ -22,6 +22,7 @@
  */
 #include <sys/stat.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,16 @@ enum sign_failure { SF_NONE, SF_OTHER, SF_LOST };
 
 struct sign_lock;
 
+/*
+ * A lock file the workers share (px_sign_lock_dir), held by one job: the
+ * per-digest lock across processes, a queued upload, a pending recheck.
+ * Held when path is set.
+ */
+struct file_lock {
+	char	*path;
+	int	 fd;
+};
+
 struct px_sign {
 	TAILQ_ENTRY(px_sign)	 s_wait;	/* in a lock's queue */
 	TAILQ_ENTRY(px_sign)	 s_bg;		/* in sign_background */
@@ -118,6 +129,9 @@ struct px_sign {
 	enum sign_state		 s_state;
 	struct sign_lock	*s_lock;
 	int			 s_locked;	/* holds s_lock */
+	struct file_lock	 s_dlock;	/* and, with workers, this */
+	struct file_lock	 s_qlock;	/* the queue entry it runs */
+	struct file_lock	 s_rlock;	/* the recheck kept in state_dir */
 	const struct conf_policy *s_policy;	/* in c_conf */
 
 	char			 s_repo[CORE_NAME_MAX + 1];
@@ -213,8 +227,11 @@ static TAILQ_HEAD(, sign_lock) sign_locks = TAILQ_HEAD_INITIALIZER(sign_locks);
 /* jobs whose client has gone on, still rechecking their signature */
 static TAILQ_HEAD(, px_sign) sign_background =
     TAILQ_HEAD_INITIALIZER(sign_background);
-static struct px_sign_stats stats;
+/* the counters: here, or in this worker's shared slot (px_sign_stats_at) */
+static struct px_sign_stats stats_own, *stats = &stats_own;
 static struct px_sign *queue_job;	/* a queued Rekor upload, retried */
+/* the workers' lock files; NULL: one process, the in-memory locks do */
+static char *lock_dir;
 static void (*queue_more)(void *);	/* it landed: the next one now */
 static void *queue_more_arg;
 
@@ -225,14 +242,21 @@ static void	sign_destroy(struct px_sign *);
 static void	mirror_next_registry(struct px_sign *);
 static void	mirror_step(struct px_sign *, struct px_fetch *);
 static void	take_lock(struct px_sign *);
+static void	take_file_lock(struct px_sign *);
 static int	merge_mirrored(struct px_sign *, struct core_sigman *);
 static void	on_fetch(struct px_fetch *, void *);
 static void	begin(struct px_sign *);
 
+void
+px_sign_stats_at(struct px_sign_stats *at)
+{
+	stats = at != NULL ? at : &stats_own;
+}
+
 const struct px_sign_stats *
 px_sign_stats(void)
 {
-	return &stats;
+	return stats;
 }
 
 /* Every transition goes through here, logged at debug. */
@@ -295,6 +319,63 @@ answer_fetch(struct px_sign *s, struct px_fetch *f)
 
 /* Locks */
 
+void
+px_sign_lock_dir(const char *dir)
+{
+	free(lock_dir);
+	lock_dir = dir != NULL ? strdup(dir) : NULL;
+}
+
+/*
+ * Take the lock file lock_dir/name for one job: 1 held (or no lock_dir),
+ * 0 another process holds it, -1 it could not be made (warned).
+ */
+static int
+flock_take(struct file_lock *fl, const char *name)
+{
+	char	path[2048];
+	int	fd, rc;
+
+	if (lock_dir == NULL || fl->path != NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/%s", lock_dir, name);
+	rc = core_lock_try(path, &fd);
+	if (rc == -1)
+		px_warn("lock %s: %s", path, strerror(errno));
+	if (rc != 1)
+		return rc;
+	fl->path = strdup(path);
+	if (fl->path == NULL) {
+		core_lock_drop(path, fd);
+		return -1;
+	}
+	fl->fd = fd;
+	return 1;
+}
+
+static void
+flock_drop(struct file_lock *fl)
+{
+	if (fl->path == NULL)
+		return;
+	core_lock_drop(fl->path, fl->fd);
+	free(fl->path);
+	fl->path = NULL;
+}
+
+/* The lock file of a state_dir entry (a queued upload, a recheck), named
+ * after the entry's file name: kind-NAME.lock. */
+static int
+flock_entry(struct file_lock *fl, const char *kind, const char *path)
+{
+	const char	*base = strrchr(path, '/');
+	char		 name[1400];
+
+	snprintf(name, sizeof(name), "%s-%s.lock", kind,
+	    base != NULL ? base + 1 : path);
+	return flock_take(fl, name);
+}
+
 static int
 lock_acquire(struct px_sign *s)
 {
@@ -328,6 +409,7 @@ lock_release(struct px_sign *s)
 	struct sign_lock	*l = s->s_lock;
 	struct px_sign		*next;
 
+	flock_drop(&s->s_dlock);
 	if (l == NULL)
 		return;
 	s->s_lock = NULL;
@@ -550,10 +632,17 @@ save_json(const char *path, json_t *o)
 	return ok ? 0 : -1;
 }
 
-/* The next *.json of dir, parsed (NULL when it is not JSON), with its
- * path; 0 at the end. */
+static int	flock_entry(struct file_lock *, const char *, const char *);
+static void	flock_drop(struct file_lock *);
+
+/*
+ * The next *.json of dir that no other worker holds, its lock file (kind)
+ * taken in *fl, parsed (NULL when it is not JSON), with its path; 0 at the
+ * end.  Read once locked: an entry done and removed meanwhile is skipped.
+ */
 static int
-next_json(DIR *d, const char *dir, char *path, size_t plen, json_t **o)
+next_json(DIR *d, const char *dir, const char *kind, struct file_lock *fl,
+    char *path, size_t plen, json_t **o)
 {
 	struct dirent	*de;
 	json_error_t	 jerr;
@@ -564,6 +653,12 @@ next_json(DIR *d, const char *dir, char *path, size_t plen, json_t **o)
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		snprintf(path, plen, "%s/%s", dir, de->d_name);
+		if (flock_entry(fl, kind, path) == 0)
+			continue;	/* another worker's */
+		if (access(path, F_OK) != 0) {
+			flock_drop(fl);
+			continue;
+		}
 		*o = json_load_file(path, 0, &jerr);
 		return 1;
 	}
@@ -644,7 +739,7 @@ send_rekor(struct px_sign *s)
 static void
 rekor_forked(struct px_sign *s, const char *reason)
 {
-	stats.rekor_forks++;
+	stats->rekor_forks++;
 	px_log_fields(CONF_LOG_ERROR, json_pack("{s:s, s:s, s:s, s:s}",
 	    "msg", "transparency log forked", "repository", s->s_repo,
 	    "digest", s->s_digest, "reason", reason));
@@ -822,7 +917,7 @@ rekor_answer(struct px_sign *s, struct px_fetch *f)
 		s->s_fail_status = st == 0 || st >= 500 || st == 429 ? 503 : 403;
 		return -1;
 	}
-	stats.rekor_failed++;
+	stats->rekor_failed++;
 	if (s->s_rekor_dsse)
 		/* a bundle without its entry; the queued upload writes
 		 * another referrer, with it */
@@ -1198,7 +1293,7 @@ on_referrer_done(void *arg, const struct px_rw_result *r)
 		finish_signing(s, 1);
 		return;
 	case PX_RW_LOST:
-		stats.lost++;
+		stats->lost++;
 		s->s_failure = SF_LOST;
 		break;
 	case PX_RW_FAILED:
@@ -1241,7 +1336,7 @@ on_list_done(void *arg, const struct px_lw_result *r)
 	struct px_sign	*s = arg;
 
 	s->s_attempt = r->attempts - 1;
-	stats.repaired += (uint64_t)r->repairs;
+	stats->repaired += (uint64_t)r->repairs;
 	switch (r->outcome) {
 	case PX_LW_PRESENT:
 		/* an identical signature under our key is already there */
@@ -1264,7 +1359,7 @@ on_list_done(void *arg, const struct px_lw_result *r)
 		finish_signing(s, 1);
 		return;
 	case PX_LW_LOST:
-		stats.lost++;
+		stats->lost++;
 		s->s_failure = SF_LOST;	/* counted here */
 		break;
 	case PX_LW_FAILED:
@@ -1319,7 +1414,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->s_state) {
 	case SG_WAIT_LOCK:	/* the lock was handed over to us */
-		start_round(s);
+		take_file_lock(s);
 		return;
 	case SG_RECHECK_WAIT:
 		s->s_background = 1;
@@ -1372,6 +1467,10 @@ recheck_save(struct px_sign *s, long delay_ms)
 	(void)mkdir(dir, 0700);
 	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, s->s_digest + 7,
 	    s->s_pdigest + 7);
+	/* the entry is this job's before it exists: a worker starting now
+	 * resumes only rechecks nobody runs */
+	if (flock_entry(&s->s_rlock, "recheck", path) == 0)
+		return;		/* another worker runs this very recheck */
 	n = 4 * ((s->s_plen + 2) / 3) + 1;
 	p64 = malloc(n);
 	if (p64 == NULL || mbedtls_base64_encode((unsigned char *)p64, n, &n,
@@ -1407,6 +1506,7 @@ recheck_forget(struct px_sign *s)
 	unlink(s->s_recheck_path);
 	free(s->s_recheck_path);
 	s->s_recheck_path = NULL;
+	flock_drop(&s->s_rlock);
 }
 
 /* Answered the client after writing a signature: look again later. */
@@ -1430,13 +1530,39 @@ schedule_recheck(struct px_sign *s)
 	evtimer_add(s->s_timer, &tv);
 }
 
+/*
+ * With several workers, the digest's lock file too, once this process's
+ * lock is ours: tried again every LOCK_RETRY_MS (the loop never blocks)
+ * until the worker holding it is done, or dies.  A lock file that cannot
+ * be made does not stop signing: the read-back and repair of the list
+ * still hold, as between replicas.
+ */
+#define LOCK_RETRY_MS	20
+
+static void
+take_file_lock(struct px_sign *s)
+{
+	struct timeval	 tv = { 0, LOCK_RETRY_MS * 1000 };
+	char		 key[CORE_NAME_MAX + CORE_DIGEST_MAX + 2], hex[65];
+	char		 name[80];
+
+	snprintf(key, sizeof(key), "%s@%s", s->s_sigrepo, s->s_digest);
+	core_sha256_hex(key, strlen(key), hex);
+	snprintf(name, sizeof(name), "sign-%s.lock", hex);
+	if (flock_take(&s->s_dlock, name) == 0) {
+		evtimer_add(s->s_timer, &tv);	/* on_retry: again */
+		return;
+	}
+	start_round(s);
+}
+
 static void
 take_lock(struct px_sign *s)
 {
 	set_state(s, SG_WAIT_LOCK);
 	switch (lock_acquire(s)) {
 	case 1:
-		start_round(s);
+		take_file_lock(s);
 		break;
 	case 0:
 		break;	/* on_retry runs when it is our turn */
@@ -1977,14 +2103,16 @@ finish_signing(struct px_sign *s, int ok)
 	s->s_prun = NULL;
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->s_start, &d);
-	if (!ok)
-		stats.failed++;
+	if (!ok && s->s_queue_path != NULL)
+		stats->queue_failed++;	/* its signature was counted once */
+	else if (!ok)
+		stats->failed++;
 	else if (s->s_outcome == SO_PRESENT)
-		stats.present++;
+		stats->present++;
 	else if (s->s_outcome == SO_SIGNED)
-		stats.signed_++;
+		stats->signed_++;
 	else if (s->s_outcome == SO_REPAIRED)
-		stats.repaired++;
+		stats->repaired++;
 	/* a late bundle rewrote the list too: a concurrent writer may drop
 	 * the layer then as well */
 	if (ok && (s->s_outcome == SO_SIGNED || s->s_outcome == SO_REPAIRED ||
@@ -2012,7 +2140,7 @@ finish_signing(struct px_sign *s, int ok)
 		s->s_background = 0;
 		if (!ok) {
 			if (s->s_failure != SF_LOST)
-				stats.lost++;	/* counted there already */
+				stats->lost++;	/* counted there already */
 			recheck_forget(s);	/* logged above */
 			set_state(s, SG_DONE);
 			if (s->s_detached)
@@ -2071,7 +2199,7 @@ on_auth(void *arg, const char *header, const char *err)
 		/* nothing written yet: answer as a refused push */
 		if (s->s_policy->sign == CONF_SIGN_REQUIRED ||
 		    s->s_command) {
-			stats.failed++;
+			stats->failed++;
 			answer_error(s, 403, "DENIED", s->s_fail);
 			return;
 		}
@@ -2146,6 +2274,8 @@ sign_destroy(struct px_sign *s)
 	free(s->s_bundle);
 	free(s->s_queue_path);
 	free(s->s_recheck_path);	/* the file stays: resumed at start */
+	flock_drop(&s->s_rlock);
+	flock_drop(&s->s_qlock);
 	px_fetch_free(s->s_listget);
 	px_fetch_free(s->s_refusal);
 	free(s->s_upload[0]);
@@ -2261,6 +2391,7 @@ queue_done(void *arg, const struct px_signer_result *r)
 		px_info("queued Rekor upload done for %s@%s (%s)", s->s_repo,
 		    s->s_digest, r->message);
 		unlink(s->s_queue_path);
+		flock_drop(&s->s_qlock);
 		/* the log answers: the rest of the backlog need not wait */
 		if (queue_more != NULL)
 			queue_more(queue_more_arg);
@@ -2293,6 +2424,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 	unsigned char	*man;
 	size_t		 n;
 	DIR		*d;
+	struct file_lock fl = { NULL, -1 };
 
 	if (queue_job != NULL) {
 		if (queue_job->s_state != SG_DONE)
@@ -2309,7 +2441,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 	d = opendir(dir);
 	if (d == NULL)
 		return;
-	while (next_json(d, dir, path, sizeof(path), &o)) {
+	while (next_json(d, dir, "queue", &fl, path, sizeof(path), &o)) {
 		repo = json_string_value(json_object_get(o, "repository"));
 		ct = json_string_value(json_object_get(o, "content_type"));
 		m64 = json_string_value(json_object_get(o, "manifest"));
@@ -2326,6 +2458,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 			    "a Rekor bundle", path, key,
 			    core_key_fingerprint(cf->sign_key));
 			unlink(path);
+			flock_drop(&fl);
 			json_decref(o);
 			continue;
 		}
@@ -2334,6 +2467,7 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 		    conf_policy_for(cf, repo) == NULL) {
 			px_warn("%s: unusable queue entry, removed", path);
 			unlink(path);
+			flock_drop(&fl);
 			free(man);
 			json_decref(o);
 			continue;
@@ -2353,7 +2487,9 @@ px_sign_queue_run(struct conf *cf, struct px_upstream *up,
 		if (queue_job != NULL) {
 			queue_job->s_queue_path = strdup(path);
 			queue_job->s_rekor_mode = CONF_SIGN_REQUIRED;
-		}
+			queue_job->s_qlock = fl;	/* held while it runs */
+		} else
+			flock_drop(&fl);
 		break;
 	}
 	closedir(d);
@@ -2417,7 +2553,7 @@ on_resumed_auth(void *arg, const char *header, const char *err)
 /* One kept recheck, as a background job waiting for its time. */
 static void
 resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
-    const char *path, json_t *o)
+    const char *path, json_t *o, struct file_lock *fl)
 {
 	struct px_sign	*s;
 	const char	*repo, *sigrepo, *digest, *p64, *sig, *bundle, *cached;
@@ -2448,10 +2584,12 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 	    conf_policy_for(cf, repo) == NULL) {
 		px_warn("%s: unusable pending recheck, removed", path);
 		unlink(path);
+		flock_drop(fl);
 		free(payload);
 		free(s);
 		return;
 	}
+	s->s_rlock = *fl;	/* this worker's to run */
 	s->s_conf = conf_ref(cf);
 	s->s_up = up;
 	s->s_base = base;
@@ -2520,6 +2658,7 @@ px_sign_rechecks_resume(struct conf *cf, struct px_upstream *up,
 	char		 dir[1024], path[1400];
 	json_t		*o;
 	DIR		*d;
+	struct file_lock fl = { NULL, -1 };
 
 	if (cf->state_dir == NULL || cf->sign_key == NULL)
 		return;
@@ -2527,8 +2666,11 @@ px_sign_rechecks_resume(struct conf *cf, struct px_upstream *up,
 	d = opendir(dir);
 	if (d == NULL)
 		return;
-	while (next_json(d, dir, path, sizeof(path), &o)) {
-		resume_one(cf, up, base, path, o);
+	/* with workers, each resumes those no other runs (one that died
+	 * left its own to the next start of a worker) */
+	while (next_json(d, dir, "recheck", &fl, path, sizeof(path), &o)) {
+		resume_one(cf, up, base, path, o, &fl);
+		fl.path = NULL;
 		json_decref(o);
 	}
 	closedir(d);

@@ -18,6 +18,21 @@ int	px_cmd_copy(int argc, char **argv);
 int	px_cmd_gc(int argc, char **argv);
 
 /*
+ * master.c: with `workers` above 1, `signet serve` is a master that forks
+ * the workers.  A worker runs fn(conf, i, lockdir, ready_fd): i its number,
+ * lockdir the directory of the lock files the workers share (removed at
+ * the master's exit), ready_fd for px_master_ready (-1 for a worker
+ * started again); fn's return is its exit status.  The signals the master
+ * handles stay blocked in a worker until px_master_ready.  The master's
+ * exit status: 0 when every worker exited after a drain.
+ */
+typedef int	(*px_worker_fn)(struct conf *, int i, const char *lockdir,
+		    int ready_fd);
+int	px_master_run(struct conf *, px_worker_fn fn);
+/* The worker serves: tell the master, and let signals in. */
+void	px_master_ready(int ready_fd);
+
+/*
  * trust.c: the trust a command verifies against, from its flags (--key,
  * --rekor-key, --rekor-url, --rekor-online, --ca-roots,
  * --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp],

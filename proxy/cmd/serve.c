@@ -72,54 +72,65 @@ px_cmd_check_config(int argc, char **argv)
 /* The server's handlers: the dispatcher and the request counters. */
 static const struct px_server_hooks hooks = {
 	.dispatch = px_dispatch, .finished = px_metrics_count,
+	.conns = px_metrics_conns, .refused = px_metrics_refused,
 };
 
-int
-px_cmd_serve(int argc, char **argv)
+/*
+ * The server on its own event loop: the whole of `signet serve` with one
+ * worker, one worker's part with several (i >= 0, forked by the master:
+ * its counters go to slot i, its lock files to lockdir).
+ */
+static int
+serve_worker(struct conf *c, int i, const char *lockdir, int ready_fd)
 {
-	const char		*path = config_arg(argc, argv);
 	struct event_base	*base;
 	struct px_server	*srv;
-	struct conf		*c;
 	char			 err[CONF_ERR_MAX];
-	int			 i;
+	int			 k;
 
-	if (path == NULL)
-		return 2;
-	c = load(path);
-	if (c == NULL)
-		return 1;
-	px_log_set_level(c->log_level);
-	signal(SIGPIPE, SIG_IGN);
+	/* the counters of /metrics: this process's slot (the only one with
+	 * one worker) */
+	px_metrics_attach(i >= 0 ? i : 0);
+	if (i >= 0) {
+		px_log_set_worker(i);
+		px_sign_lock_dir(lockdir);
+		/* the fork copied the master's random state */
+		if (c->sign_key != NULL && core_key_reseed(c->sign_key) != 0) {
+			fprintf(stderr, "signet: cannot reseed the signing "
+			    "key's random generator\n");
+			return 1;
+		}
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "signet: cannot initialise libcurl\n");
-		conf_unref(c);
 		return 1;
 	}
 	base = event_base_new();
 	if (base == NULL) {
 		fprintf(stderr, "signet: cannot create the event loop\n");
-		conf_unref(c);
 		return 1;
 	}
 	srv = px_server_new(base, c, &hooks, err, sizeof(err));
 	if (srv == NULL) {
 		fprintf(stderr, "signet: %s\n", err);
 		event_base_free(base);
-		conf_unref(c);
 		return 1;
 	}
-	for (i = 0; i < c->npolicies; i++)
-		if (c->policies[i].verify != CONF_VERIFY_OFF &&
-		    !c->policies[i].identity_repository)
-			px_warn("policies[%d] (%s): identity \"any\": a "
-			    "signature made for another repository is accepted "
-			    "here", i, c->policies[i].match);
-	for (i = 0; i < c->nlisten; i++)
-		px_info("listening on %s:%s%s, upstream %s",
-		    c->listen[i].host, c->listen[i].port,
-		    c->tls_cert != NULL ? " (TLS)" : "", c->up.url);
-	conf_unref(c);
+	if (i >= 0)
+		px_master_ready(ready_fd);
+	if (i <= 0) {
+		for (k = 0; k < c->npolicies; k++)
+			if (c->policies[k].verify != CONF_VERIFY_OFF &&
+			    !c->policies[k].identity_repository)
+				px_warn("policies[%d] (%s): identity \"any\": a "
+				    "signature made for another repository is "
+				    "accepted here", k, c->policies[k].match);
+		for (k = 0; k < c->nlisten; k++)
+			px_info("listening on %s:%s%s, upstream %s",
+			    c->listen[k].host, c->listen[k].port,
+			    c->tls_cert != NULL ? " (TLS)" : "", c->up.url);
+	} else
+		px_info("worker %d serving (pid %ld)", i, (long)getpid());
 	event_base_dispatch(base);
 	px_server_free(srv);
 	/* libevent 2.1 finishes freeing a bufferevent from the loop (its
@@ -129,6 +140,33 @@ px_cmd_serve(int argc, char **argv)
 	event_base_free(base);
 	curl_global_cleanup();
 	return 0;
+}
+
+int
+px_cmd_serve(int argc, char **argv)
+{
+	const char	*path = config_arg(argc, argv);
+	struct conf	*c;
+	char		 err[CONF_ERR_MAX];
+	int		 rc;
+
+	if (path == NULL)
+		return 2;
+	c = load(path);
+	if (c == NULL)
+		return 1;
+	px_log_set_level(c->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (c->workers == 1)
+		rc = serve_worker(c, -1, NULL, -1);
+	else if (px_metrics_share((int)c->workers, err, sizeof(err)) == -1 ||
+	    px_verify_share(err, sizeof(err)) == -1) {
+		fprintf(stderr, "signet: %s\n", err);
+		rc = 1;
+	} else
+		rc = px_master_run(c, serve_worker);
+	conf_unref(c);
+	return rc;
 }
 
 /* The password for a new key: COSIGN_PASSWORD, or asked twice on a tty. */

@@ -136,6 +136,8 @@ void	 px_http_resp_reset(struct px_http_resp *r);
 /* log.c: one JSON object per line on stderr */
 
 void	px_log_set_level(enum conf_log_level);
+/* Each line names worker i (i >= 0: one of several processes serving). */
+void	px_log_set_worker(int i);
 int	px_log_enabled(enum conf_log_level);
 /* Log a JSON object's fields after "ts" and "level"; takes the reference. */
 void	px_log_fields(enum conf_log_level, json_t *fields);

@@ -14,11 +14,18 @@
 #include "io.h"
 
 static enum conf_log_level log_level = CONF_LOG_INFO;
+static int log_worker = -1;	/* this process's number, or -1: none */
 
 void
 px_log_set_level(enum conf_log_level l)
 {
 	log_level = l;
+}
+
+void
+px_log_set_worker(int i)
+{
+	log_worker = i;
 }
 
 int
@@ -52,6 +59,8 @@ px_log_fields(enum conf_log_level l, json_t *fields)
 		json_decref(fields);
 		return;
 	}
+	if (log_worker >= 0)
+		json_object_set_new(o, "worker", json_integer(log_worker));
 	json_object_update(o, fields);
 	json_decref(fields);
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |

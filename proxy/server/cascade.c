@@ -26,12 +26,18 @@ struct cascade {
 	uint64_t		 k_id;
 };
 
-static struct px_cascade_stats	kstats;
+static struct px_cascade_stats	kstats_own, *kstats = &kstats_own;
+
+void
+px_cascade_stats_at(struct px_cascade_stats *at)
+{
+	kstats = at != NULL ? at : &kstats_own;
+}
 
 const struct px_cascade_stats *
 px_cascade_stats(void)
 {
-	return &kstats;
+	return kstats;
 }
 
 static const char *const action_names[] = {
@@ -47,16 +53,16 @@ on_object(void *arg, const char *sigrepo, const char *tag, const char *digest,
 
 	switch (a) {
 	case PX_SD_DELETED:
-		kstats.deleted++;
+		kstats->deleted++;
 		break;
 	case PX_SD_TRIMMED:
-		kstats.trimmed++;
+		kstats->trimmed++;
 		break;
 	case PX_SD_KEPT:
-		kstats.kept++;
+		kstats->kept++;
 		break;
 	case PX_SD_FAILED:
-		kstats.failed++;
+		kstats->failed++;
 		break;
 	}
 	px_log_fields(a == PX_SD_DELETED || a == PX_SD_TRIMMED ?

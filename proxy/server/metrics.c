@@ -2,7 +2,15 @@
  * proxy/server/metrics.c: /metrics, the counters in the Prometheus text
  * format: requests by method and status class, upstream errors, signatures
  * and verification decisions, connections.
+ *
+ * Each process counts in its slot; with several workers the slots are one
+ * shared mapping made before the fork, each written only by its worker,
+ * and /metrics adds them up, so any worker answers for all.  A counter is
+ * an aligned 64-bit word its owner alone writes: a reader sees it before
+ * or after an increment, never torn (x86-64, aarch64).
  */
+#include <sys/mman.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,8 +20,50 @@
 static const char *const metric_methods[] = { "GET", "HEAD", "PUT", "POST",
     "PATCH", "DELETE", "other" };
 #define NMETHODS	(sizeof(metric_methods) / sizeof(*metric_methods))
-static uint64_t request_counts[NMETHODS][6];	/* 1xx..5xx, other */
-static uint64_t upstream_errors;
+
+struct metrics_slot {
+	struct px_sign_stats	sign;
+	struct px_verify_stats	verify;
+	struct px_cascade_stats	cascade;
+	uint64_t		requests[NMETHODS][6];	/* 1xx..5xx, other */
+	uint64_t		upstream_errors;
+	uint64_t		refused_per_addr;
+	long			conns;			/* a gauge */
+};
+
+static struct metrics_slot own_slot;
+static struct metrics_slot *slots = &own_slot;	/* all of them */
+static int nslots = 1;
+static struct metrics_slot *me = &own_slot;	/* this process's */
+
+int
+px_metrics_share(int nworkers, char *err, size_t errlen)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*slots) * (size_t)nworkers, PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "shared counters: %s", strerror(errno));
+		return -1;
+	}
+	slots = p;	/* zeroed by the kernel; lives until the exit */
+	nslots = nworkers;
+	return 0;
+}
+
+void
+px_metrics_attach(int i)
+{
+	if (i < 0 || i >= nslots)
+		return;
+	me = &slots[i];
+	me->conns = 0;
+	me->verify.active = me->verify.waiting = 0;
+	px_sign_stats_at(&me->sign);
+	px_verify_stats_at(&me->verify);
+	px_cascade_stats_at(&me->cascade);
+}
 
 void
 px_metrics_count(struct px_conn *c)
@@ -24,23 +74,96 @@ px_metrics_count(struct px_conn *c)
 	for (m = 0; m < NMETHODS - 1; m++)
 		if (strcmp(c->c_req.method, metric_methods[m]) == 0)
 			break;
-	request_counts[m][cls >= 1 && cls <= 5 ? cls - 1 : 5]++;
+	me->requests[m][cls >= 1 && cls <= 5 ? cls - 1 : 5]++;
 	if (c->c_error != NULL && strncmp(c->c_error, "upstream", 8) == 0)
-		upstream_errors++;
+		me->upstream_errors++;
+}
+
+void
+px_metrics_conns(int nconns)
+{
+	me->conns = nconns;
+}
+
+void
+px_metrics_refused(void)
+{
+	me->refused_per_addr++;
+}
+
+/* Every worker's slot added up into t (gauges summed, the one maximum
+ * kept). */
+static void
+metrics_sum(struct metrics_slot *t)
+{
+	const struct metrics_slot *s;
+	const uint64_t	*a;
+	uint64_t	*b;
+	size_t		 m, k;
+	int		 i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < nslots; i++) {
+		s = &slots[i];
+		t->sign.signed_ += s->sign.signed_;
+		t->sign.present += s->sign.present;
+		t->sign.failed += s->sign.failed;
+		t->sign.repaired += s->sign.repaired;
+		t->sign.lost += s->sign.lost;
+		t->sign.rekor_failed += s->sign.rekor_failed;
+		t->sign.queue_failed += s->sign.queue_failed;
+		t->sign.rekor_forks += s->sign.rekor_forks;
+		t->verify.allowed += s->verify.allowed;
+		t->verify.denied += s->verify.denied;
+		t->verify.warned += s->verify.warned;
+		t->verify.indeterminate += s->verify.indeterminate;
+		t->verify.cache_hits += s->verify.cache_hits;
+		t->verify.cache_misses += s->verify.cache_misses;
+		t->verify.blobs_denied += s->verify.blobs_denied;
+		t->verify.index_walks += s->verify.index_walks;
+		t->verify.sig_objects += s->verify.sig_objects;
+		t->verify.log_forks += s->verify.log_forks;
+		t->verify.upstream_requests += s->verify.upstream_requests;
+		if (s->verify.upstream_requests_max >
+		    t->verify.upstream_requests_max)
+			t->verify.upstream_requests_max =
+			    s->verify.upstream_requests_max;
+		t->verify.queued += s->verify.queued;
+		t->verify.busy += s->verify.busy;
+		t->verify.active += s->verify.active;
+		t->verify.waiting += s->verify.waiting;
+		for (k = 0; k <= PX_VERIFY_BUCKETS; k++)
+			t->verify.hist[k] += s->verify.hist[k];
+		t->verify.hist_sum += s->verify.hist_sum;
+		t->cascade.deleted += s->cascade.deleted;
+		t->cascade.trimmed += s->cascade.trimmed;
+		t->cascade.kept += s->cascade.kept;
+		t->cascade.failed += s->cascade.failed;
+		a = &s->requests[0][0];
+		b = &t->requests[0][0];
+		for (m = 0; m < NMETHODS * 6; m++)
+			b[m] += a[m];
+		t->upstream_errors += s->upstream_errors;
+		t->refused_per_addr += s->refused_per_addr;
+		t->conns += s->conns;
+	}
 }
 
 /* Counters in the Prometheus text format. */
 void
 px_metrics_reply(struct px_conn *c)
 {
-	const struct px_sign_stats *st = px_sign_stats();
 	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
 	    "5xx", "other" };
-	const struct px_verify_stats *vs = px_verify_stats();
-	const struct px_cascade_stats *ks = px_cascade_stats();
+	struct metrics_slot	 t;
+	const struct px_sign_stats *st = &t.sign;
+	const struct px_verify_stats *vs = &t.verify;
+	const struct px_cascade_stats *ks = &t.cascade;
 	char	buf[16384];
 	size_t	m, k;
 	int	n;
+
+	metrics_sum(&t);
 
 	n = snprintf(buf, sizeof(buf),
 	    "# HELP signet_signatures_total Signatures handled on push, by outcome.\n"
@@ -56,17 +179,25 @@ px_metrics_reply(struct px_conn *c)
 	    "removed for good.\n"
 	    "# TYPE signet_signature_losses_total counter\n"
 	    "signet_signature_losses_total %llu\n"
+	    "# HELP signet_rekor_upload_failures_total Rekor uploads that "
+	    "failed: best-effort ones (signed without a bundle, queued) and "
+	    "retries of the queued ones.\n"
+	    "# TYPE signet_rekor_upload_failures_total counter\n"
+	    "signet_rekor_upload_failures_total{upload=\"best_effort\"} %llu\n"
+	    "signet_rekor_upload_failures_total{upload=\"queued_retry\"} %llu\n"
 	    "# HELP signet_connections Client connections open.\n"
 	    "# TYPE signet_connections gauge\n"
-	    "signet_connections %d\n"
+	    "signet_connections %ld\n"
 	    "# HELP signet_connections_refused_total Connections refused "
 	    "because their address had max_connections_per_address.\n"
 	    "# TYPE signet_connections_refused_total counter\n"
 	    "signet_connections_refused_total{reason=\"per_address\"} %llu\n",
 	    (unsigned long long)st->signed_, (unsigned long long)st->present,
 	    (unsigned long long)st->failed, (unsigned long long)st->repaired,
-	    (unsigned long long)st->lost, px_server_nconns(c->c_srv),
-	    (unsigned long long)px_server_refused_per_addr(c->c_srv));
+	    (unsigned long long)st->lost,
+	    (unsigned long long)st->rekor_failed,
+	    (unsigned long long)st->queue_failed, t.conns,
+	    (unsigned long long)t.refused_per_addr);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "# HELP signet_decisions_total Pull verification decisions.\n"
@@ -132,12 +263,12 @@ px_metrics_reply(struct px_conn *c)
 		    "status class.\n# TYPE signet_requests_total counter\n");
 	for (m = 0; m < NMETHODS; m++)
 		for (k = 0; k < 6; k++) {
-			if (request_counts[m][k] == 0 || (size_t)n >= sizeof(buf))
+			if (t.requests[m][k] == 0 || (size_t)n >= sizeof(buf))
 				continue;
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			    "signet_requests_total{method=\"%s\",status=\"%s\"}"
 			    " %llu\n", metric_methods[m], classes[k],
-			    (unsigned long long)request_counts[m][k]);
+			    (unsigned long long)t.requests[m][k]);
 		}
 	if ((size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
@@ -158,8 +289,8 @@ px_metrics_reply(struct px_conn *c)
 		    "because the upstream did.\n"
 		    "# TYPE signet_upstream_errors_total counter\n"
 		    "signet_upstream_errors_total %llu\n",
-		    (unsigned long long)upstream_errors);
+		    (unsigned long long)t.upstream_errors);
 	if ((size_t)n < sizeof(buf))
-		px_verify_histogram(buf + n, sizeof(buf) - (size_t)n);
+		px_verify_histogram(vs, buf + n, sizeof(buf) - (size_t)n);
 	px_conn_reply_text(c, 200, buf);
 }

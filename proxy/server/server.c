@@ -111,6 +111,14 @@ status_text(int st)
 
 /* Connection lifecycle */
 
+/* The gauge of /metrics follows the count (shared between workers). */
+static void
+conns_changed(struct px_server *srv)
+{
+	if (srv->hooks->conns != NULL)
+		srv->hooks->conns(srv->nconns);
+}
+
 static void
 conn_free(evutil_socket_t fd, short what, void *arg)
 {
@@ -138,6 +146,7 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	conf_unref(c->c_conf);
 	TAILQ_REMOVE(&srv->conns, c, c_entry);
 	srv->nconns--;
+	conns_changed(srv);
 	free(c);
 	server_maybe_exit(srv);
 }
@@ -1016,6 +1025,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	/* one address may not hold every connection */
 	if (conns_from(srv, host) >= srv->conf->max_conns_per_addr) {
 		srv->refused_per_addr++;
+		if (srv->hooks->refused != NULL)
+			srv->hooks->refused();
 		px_warn("refusing connection from %s: "
 		    "max_connections_per_address reached", host);
 		evutil_closesocket(fd);
@@ -1038,6 +1049,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	    ntohs(((struct sockaddr_in6 *)sa)->sin6_port));
 	TAILQ_INSERT_TAIL(&srv->conns, c, c_entry);
 	srv->nconns++;
+	conns_changed(srv);
 
 	c->c_ev_close = event_new(srv->base, -1, 0, conn_free, c);
 	c->c_ev_timer = evtimer_new(srv->base, conn_timer, c);
@@ -1077,6 +1089,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			conf_unref(c->c_conf);
 			TAILQ_REMOVE(&srv->conns, c, c_entry);
 			srv->nconns--;
+			conns_changed(srv);
 			free(c);
 			return;
 		}
@@ -1349,9 +1362,12 @@ server_listen(struct px_server *srv, const struct conf_listen *l, char *err,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		/* workers: each binds its own socket to the address and
+		 * the kernel spreads connections over them */
 		lst = evconnlistener_new_bind(srv->base, on_accept, srv,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 511, ai->ai_addr,
+		    LEV_OPT_CLOSE_ON_EXEC | (srv->conf->workers > 1 ?
+		    LEV_OPT_REUSEABLE_PORT : 0), 511, ai->ai_addr,
 		    (int)ai->ai_addrlen);
 		if (lst == NULL) {
 			snprintf(err, errlen, "listen %s:%s: %s", l->host,

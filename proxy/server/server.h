@@ -107,6 +107,8 @@ struct px_conn {
 struct px_server_hooks {
 	void	(*dispatch)(struct px_conn *);
 	void	(*finished)(struct px_conn *);
+	void	(*conns)(int nconns);	/* the number open changed */
+	void	(*refused)(void);	/* max_connections_per_address */
 };
 /* The server takes a reference to conf; hooks are borrowed for its life;
  * NULL with err on failure. */
@@ -217,8 +219,21 @@ extern const struct px_handler px_referrers_handler;
 
 /* metrics.c: /metrics */
 
+/*
+ * With several workers every counter lives in shared memory, one slot per
+ * worker written only by its owner, and /metrics sums the slots: any worker
+ * answers for all.  px_metrics_share maps the slots (the master, before
+ * forking; -1 with err); px_metrics_attach points this process's counters
+ * at slot i and zeroes its gauges (a restarted worker's predecessor is
+ * gone; its counts stay).  Without them a process counts for itself.
+ */
+int	px_metrics_share(int nworkers, char *err, size_t errlen);
+void	px_metrics_attach(int i);
 /* Count a finished request (method, status class, upstream error). */
 void	px_metrics_count(struct px_conn *);
+/* The connection gauge and the per-address refusals, from server.c. */
+void	px_metrics_conns(int nconns);
+void	px_metrics_refused(void);
 void	px_metrics_reply(struct px_conn *);
 
 /* dispatch.c: route -> handler, the only file that knows them all */
@@ -233,8 +248,11 @@ struct px_cascade_stats {
 	uint64_t	deleted, trimmed, kept, failed;
 };
 const struct px_cascade_stats *px_cascade_stats(void);
+void	px_cascade_stats_at(struct px_cascade_stats *at);	/* as above */
 
 /* verify.c: verification of pulled manifests */
+
+#define PX_VERIFY_BUCKETS	11	/* the latency histogram's */
 
 struct px_verify_stats {
 	uint64_t	allowed, denied, warned, indeterminate;
@@ -248,6 +266,9 @@ struct px_verify_stats {
 	uint64_t	queued;		/* waited for a verification slot */
 	uint64_t	busy;		/* refused: the queue was full (503) */
 	long		active, waiting;	/* now */
+	/* latency of cold verifications, ms: bucket counts, sum */
+	uint64_t	hist[PX_VERIFY_BUCKETS + 1];
+	double		hist_sum;
 };
 
 /* 1 when c's request is a manifest GET/HEAD a policy wants verified. */
@@ -261,7 +282,14 @@ extern const struct px_handler px_verify_handler;
 /* Forget every cached decision (tests, reload). */
 void	px_verify_flush(void);
 const struct px_verify_stats *px_verify_stats(void);
-/* The verification latency histogram, Prometheus text, into buf. */
-void	px_verify_histogram(char *buf, size_t len);
+/* Count in *at from now on (NULL: a private copy); at outlives the
+ * process's use of it. */
+void	px_verify_stats_at(struct px_verify_stats *at);
+/* Several workers: the allowances of strict_blobs and of verified indexes
+ * in a mapping all share (made before the fork); -1 with err. */
+int	px_verify_share(char *err, size_t errlen);
+/* vs's latency histogram, Prometheus text, into buf. */
+void	px_verify_histogram(const struct px_verify_stats *vs, char *buf,
+	    size_t len);
 
 #endif /* SIGNET_SERVER_H */

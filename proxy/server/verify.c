@@ -23,6 +23,8 @@
  * allowed by its content only, every layer of a signature type, so an image
  * pushed upstream under a cosign-shaped tag is verified like any image.
  */
+#include <sys/mman.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 #include <strings.h>
 
 #include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
 
 #include "server.h"
 
@@ -70,17 +73,23 @@ static long vcache_count;
 #define VC_BUCKETS	16384
 static TAILQ_HEAD(vc_bucket, vc_entry) vc_buckets[VC_BUCKETS];
 static int vc_init;
-static struct px_verify_stats vstats;
+/* the counters: here, or in this worker's shared slot (px_verify_stats_at) */
+static struct px_verify_stats vstats_own, *vstats = &vstats_own;
 
 /* Latency of verifications that went to the registry (not cached), ms. */
 static const double hist_le[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
     2500 };
 #define NBUCKETS	(sizeof(hist_le) / sizeof(*hist_le))
-static uint64_t hist_counts[NBUCKETS + 1];
-static double hist_sum;
+_Static_assert(NBUCKETS == PX_VERIFY_BUCKETS, "PX_VERIFY_BUCKETS");
 
 void
-px_verify_histogram(char *buf, size_t len)
+px_verify_stats_at(struct px_verify_stats *at)
+{
+	vstats = at != NULL ? at : &vstats_own;
+}
+
+void
+px_verify_histogram(const struct px_verify_stats *vs, char *buf, size_t len)
 {
 	uint64_t	cum = 0;
 	size_t		i;
@@ -90,7 +99,7 @@ px_verify_histogram(char *buf, size_t len)
 	    "verify a manifest (cache misses).\n"
 	    "# TYPE signet_verification_seconds histogram\n");
 	for (i = 0; i <= NBUCKETS && n > 0 && (size_t)n < len; i++) {
-		cum += hist_counts[i];
+		cum += vs->hist[i];
 		if (i < NBUCKETS)
 			n += snprintf(buf + n, len - (size_t)n,
 			    "signet_verification_seconds_bucket{le=\"%g\"} "
@@ -101,7 +110,7 @@ px_verify_histogram(char *buf, size_t len)
 			    "signet_verification_seconds_bucket{le=\"+Inf\"} "
 			    "%llu\nsignet_verification_seconds_sum %.6f\n"
 			    "signet_verification_seconds_count %llu\n",
-			    (unsigned long long)cum, hist_sum / 1000.0,
+			    (unsigned long long)cum, vs->hist_sum / 1000.0,
 			    (unsigned long long)cum);
 	}
 }
@@ -113,8 +122,8 @@ hist_add(double ms)
 
 	for (i = 0; i < NBUCKETS && ms > hist_le[i]; i++)
 		;
-	hist_counts[i]++;
-	hist_sum += ms;
+	vstats->hist[i]++;
+	vstats->hist_sum += ms;
 }
 
 enum vstate { V_QUEUED, V_MANIFEST, V_WAIT, V_CHECK, V_DONE };
@@ -166,7 +175,7 @@ static void
 slot_take(struct px_verify *v)
 {
 	v->v_slot = 1;
-	vstats.active++;
+	vstats->active++;
 	v->v_state = V_MANIFEST;
 	v->v_manifest = manifest_request(v, v->v_conn->c_req.method);
 }
@@ -179,18 +188,18 @@ slot_release(struct px_verify *v)
 
 	if (v->v_state == V_QUEUED && !v->v_slot) {
 		TAILQ_REMOVE(&vqueue, v, v_queue);
-		vstats.waiting--;
+		vstats->waiting--;
 		v->v_state = V_DONE;
 		return;
 	}
 	if (!v->v_slot)
 		return;
 	v->v_slot = 0;
-	vstats.active--;
+	vstats->active--;
 	next = TAILQ_FIRST(&vqueue);
 	if (next != NULL) {
 		TAILQ_REMOVE(&vqueue, next, v_queue);
-		vstats.waiting--;
+		vstats->waiting--;
 		slot_take(next);
 	}
 }
@@ -198,7 +207,7 @@ slot_release(struct px_verify *v)
 const struct px_verify_stats *
 px_verify_stats(void)
 {
-	return &vstats;
+	return vstats;
 }
 
 /* Cache */
@@ -284,6 +293,103 @@ vc_add(const char *key, long max)
 }
 
 /* An allow decision for key (a child, or a blob), unless one is pending. */
+/*
+ * Allowances across workers.  A blob allowed by strict_blobs, or a child
+ * of a verified index, is recorded by the worker that verified the
+ * manifest; the GET that follows may land on another worker.  With several
+ * workers every allowance also goes into a table in a mapping shared
+ * before the fork: per key, a 128-bit hash of it and an expiry.  A writer
+ * clears the expiry first and sets it last; a reader takes a slot only
+ * when its expiry is live before and after it compared the hash.  Two
+ * writers racing on one slot can leave a hash that is neither key's, which
+ * matches nothing: an entry can be lost, never granted to another key.
+ */
+#define SHARED_SLOTS	32768	/* 24 bytes each */
+#define SHARED_PROBE	8
+
+struct shared_allow {
+	uint64_t	h[2];
+	int64_t		expires;
+};
+static struct shared_allow *shared;	/* NULL: one process */
+
+int
+px_verify_share(char *err, size_t errlen)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(*shared) * SHARED_SLOTS, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "shared allowances: %s", strerror(errno));
+		return -1;
+	}
+	shared = p;	/* zeroed: every slot expired */
+	return 0;
+}
+
+static void
+shared_hash(const char *key, uint64_t h[2])
+{
+	unsigned char	d[32];
+
+	(void)mbedtls_sha256_ret((const unsigned char *)key, strlen(key), d, 0);
+	memcpy(h, d, 2 * sizeof(*h));
+}
+
+static void
+shared_add(const char *key, time_t expires)
+{
+	struct shared_allow	*sl, *pick = NULL;
+	uint64_t		 h[2];
+	int64_t			 now = time(NULL), e, oldest = INT64_MAX;
+	size_t			 i;
+
+	if (shared == NULL)
+		return;
+	shared_hash(key, h);
+	for (i = 0; i < SHARED_PROBE; i++) {
+		sl = &shared[(h[0] + i) % SHARED_SLOTS];
+		e = __atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE);
+		if (e > now && sl->h[0] == h[0] && sl->h[1] == h[1]) {
+			pick = sl;	/* the same key: a new expiry */
+			break;
+		}
+		if (e < oldest) {	/* else the emptiest, the oldest */
+			oldest = e;
+			pick = sl;
+		}
+	}
+	__atomic_store_n(&pick->expires, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&pick->h[0], h[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&pick->h[1], h[1], __ATOMIC_RELAXED);
+	__atomic_store_n(&pick->expires, (int64_t)expires, __ATOMIC_RELEASE);
+}
+
+static int
+shared_has(const char *key)
+{
+	struct shared_allow	*sl;
+	uint64_t		 h[2];
+	int64_t			 now = time(NULL), e;
+	size_t			 i;
+
+	if (shared == NULL)
+		return 0;
+	shared_hash(key, h);
+	for (i = 0; i < SHARED_PROBE; i++) {
+		sl = &shared[(h[0] + i) % SHARED_SLOTS];
+		e = __atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE);
+		if (e <= now ||
+		    __atomic_load_n(&sl->h[0], __ATOMIC_RELAXED) != h[0] ||
+		    __atomic_load_n(&sl->h[1], __ATOMIC_RELAXED) != h[1])
+			continue;
+		if (__atomic_load_n(&sl->expires, __ATOMIC_ACQUIRE) == e)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 allow_key(struct px_verify *v, const char *key, const struct conf *cf,
     const char *reason, const char *signer)
@@ -299,6 +405,7 @@ allow_key(struct px_verify *v, const char *key, const struct conf *cf,
 	    v->v_digest);
 	snprintf(e->e_signer, sizeof(e->e_signer), "%s", signer);
 	e->e_expires = time(NULL) + cf->vcache_ok_ttl;
+	shared_add(key, e->e_expires);
 }
 
 /*
@@ -316,7 +423,7 @@ walk_manifest(struct px_verify *v, const char *body, size_t len,
 	char		 childkey[CORE_DIGEST_MAX + 8];
 	size_t		 i, n;
 
-	vstats.index_walks++;
+	vstats->index_walks++;
 	o = core_json_parse(body, len, &core_json_manifest);
 	json_array_foreach(json_object_get(o, "manifests"), i, m) {
 		d = json_string_value(json_object_get(m, "digest"));
@@ -394,7 +501,9 @@ px_verify_blob_ok(struct px_conn *c, const char **reason)
 	e = vc_find(key);
 	if (e != NULL && !e->e_pending && e->e_decision == D_ALLOW)
 		return 1;
-	vstats.blobs_denied++;
+	if (shared_has(key))
+		return 1;	/* verified by another worker */
+	vstats->blobs_denied++;
 	*reason = "signet: this blob is not referenced by a verified manifest "
 	    "in this repository (strict_blobs): pull the image by its tag or "
 	    "digest first";
@@ -546,12 +655,12 @@ answer_client(struct px_verify *v, enum decision d, const char *reason,
 	audit(v, d, reason, signer);
 	switch (d) {
 	case D_ALLOW:
-		vstats.allowed++;
+		vstats->allowed++;
 		fix_content_type(v);
 		px_conn_reply_fetch(c, v->v_manifest, NULL);
 		return;
 	case D_INDETERMINATE:
-		vstats.indeterminate++;
+		vstats->indeterminate++;
 		snprintf(msg, sizeof(msg), "signature check could not be done: "
 		    "%s", reason);
 		c->c_error = "verification indeterminate";
@@ -559,13 +668,13 @@ answer_client(struct px_verify *v, enum decision d, const char *reason,
 		return;
 	case D_DENY:
 		if (v->v_policy->verify == CONF_VERIFY_WARN) {
-			vstats.warned++;
+			vstats->warned++;
 			snprintf(msg, sizeof(msg), WARN_HEADER ": failed; %s",
 			    reason);
 			px_conn_reply_fetch(c, v->v_manifest, msg);
 			return;
 		}
-		vstats.denied++;
+		vstats->denied++;
 		snprintf(msg, sizeof(msg), "signet: %s is not verified: %s",
 		    v->v_digest, reason);
 		c->c_error = "verification denied";
@@ -657,7 +766,7 @@ on_content(struct px_fetch *f, void *arg)
 		    strcmp(v->v_digest + 7, hex) == 0 &&
 		    is_sig_object(body, len)) {
 			px_fetch_free(f);
-			vstats.sig_objects++;
+			vstats->sig_objects++;
 			v->v_sigobj = 1;
 			decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
 			return;
@@ -704,12 +813,12 @@ on_verdict(void *arg, struct core_verifier *run)
 	enum core_verdict	 d = core_verifier_verdict(run, &reason);
 	int			 n = px_sigcheck_requests(v->v_check);
 
-	vstats.upstream_requests += (uint64_t)n;
-	if (n > vstats.upstream_requests_max)
-		vstats.upstream_requests_max = n;
+	vstats->upstream_requests += (uint64_t)n;
+	if (n > vstats->upstream_requests_max)
+		vstats->upstream_requests_max = n;
 	if (core_verifier_forked(run) != NULL) {
 		/* never quiet: a log that forked has shown two histories */
-		vstats.log_forks++;
+		vstats->log_forks++;
 		px_log_fields(CONF_LOG_ERROR, json_pack("{s:s, s:s, s:s, s:s}",
 		    "msg", "transparency log forked", "repository", v->v_repo,
 		    "digest", v->v_digest, "reason",
@@ -858,12 +967,18 @@ on_manifest(struct px_fetch *f, void *arg)
 		snprintf(childkey, sizeof(childkey), "child:%s", v->v_digest);
 		vc_key(ckey, sizeof(ckey), v->v_repo, childkey, v->v_policy);
 		e = vc_find(ckey);
+		if (e == NULL && shared_has(ckey)) {
+			/* the index was verified by another worker */
+			allow_key(v, ckey, c->c_conf, "listed in a verified "
+			    "index (another worker)", "");
+			e = vc_find(ckey);
+		}
 	}
 	if (e == NULL)
 		e = vc_find(key);
 	if (e != NULL && e->e_pending) {
 		/* someone is verifying this already: wait for the verdict */
-		vstats.cache_hits++;
+		vstats->cache_hits++;
 		v->v_entry = e;
 		v->v_state = V_WAIT;
 		TAILQ_INSERT_TAIL(&e->e_waiters, v, v_wait);
@@ -891,21 +1006,21 @@ on_manifest(struct px_fetch *f, void *arg)
 			e->e_walked_until = time(NULL) +
 			    c->c_conf->vcache_ok_ttl / 2;
 		e = NULL;
-		vstats.cache_hits++;
+		vstats->cache_hits++;
 		v->v_cached = 1;
 		if (d == D_ALLOW && len > 0 && walk)
 			walk_manifest(v, body, len, c->c_conf, signer);
 		answer(v, d, reason, signer[0] ? signer : NULL);
 		return;
 	}
-	vstats.cache_misses++;
+	vstats->cache_misses++;
 	v->v_entry = vc_add(key, c->c_conf->vcache_max);
 	if (v->v_entry != NULL) {
 		v->v_entry->e_pending = 1;
 		v->v_owner = 1;
 	}
 	if (v->v_is_get && is_sig_object(body, len)) {
-		vstats.sig_objects++;
+		vstats->sig_objects++;
 		v->v_sigobj = 1;
 		decide(v, D_ALLOW, SIG_OBJECT_REASON, 1);
 		return;
@@ -974,20 +1089,20 @@ px_verify_start(struct px_conn *c)
 	    sizeof(v->v_accept)) == -1)
 		v->v_accept[0] = '\0';
 	v->v_is_get = strcmp(c->c_req.method, "GET") == 0;
-	if (vstats.active < c->c_conf->verify_slots) {
+	if (vstats->active < c->c_conf->verify_slots) {
 		slot_take(v);
 		return;
 	}
-	if (vstats.waiting >= c->c_conf->verify_queue) {
-		vstats.busy++;
+	if (vstats->waiting >= c->c_conf->verify_queue) {
+		vstats->busy++;
 		v->v_state = V_DONE;
 		c->c_error = "verification queue full";
 		px_conn_error_extra(c, 503, "TOOMANYREQUESTS", "signet: too "
 		    "many pulls are being verified; retry", "Retry-After: 1");
 		return;
 	}
-	vstats.queued++;
-	vstats.waiting++;
+	vstats->queued++;
+	vstats->waiting++;
 	v->v_state = V_QUEUED;
 	TAILQ_INSERT_TAIL(&vqueue, v, v_queue);
 }

@@ -220,10 +220,34 @@ EOC
 	esac
 }
 
-# start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID
+# rekor_log: the key of a test transparency log (rekor_server.py) in
+# $T/log.key and $T/log.pub, and its port in rport; start_rekor starts it
+# (again, on the same entries), setting REKOR_PID
+rekor_log() {
+	openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
+	    openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
+	openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
+	rport=$(free_port)
+}
+start_rekor() {
+	$PYCRYPTO "$top_srcdir/tests/integ/rekor_server.py" "$rport" "$T/log.key" \
+	    "$T/rekor-state.json" >>"$T/rekor.log" 2>&1 &
+	REKOR_PID=$!
+	PIDS="$PIDS $REKOR_PID"
+	wait_http "http://127.0.0.1:$rport/api/v1/log"
+}
+
+# start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID (the
+# master's, with several workers)
 start_signet() {
 	up=$1
 	extra=${2:-}
+	# SIGNET_WORKERS=N: that many worker processes (default: the cores)
+	case "$extra" in
+	*'"workers"'*) ;;
+	*) [ -n "${SIGNET_WORKERS:-}" ] &&
+		extra="\"workers\": $SIGNET_WORKERS${extra:+, $extra}" ;;
+	esac
 	SIGNET_PORT=$(free_port)
 	PROXY=127.0.0.1:$SIGNET_PORT
 	cat >"$T/signet.json" <<EOC
@@ -236,6 +260,58 @@ start_signet() {
 EOC
 	run_signet
 	wait_http "${PROXY_SCHEME:-http}://$PROXY/healthz" -k
+}
+
+# signet_workers: how many worker processes the signet started last serves
+# with (its master says so; one process has no master)
+signet_workers() {
+	n=$(sed -n 's/.*"msg":"master (pid [0-9]*): \([0-9]*\) workers serving".*/\1/p' \
+	    "$T/signet.log" | tail -1)
+	echo "${n:-1}"
+}
+
+# per_worker_limit KEY REASON: limits.KEY is per worker.  A signet on
+# $REG_up with 2 workers and limits.KEY 3; 20 kept connections made one
+# after the other are spread by the kernel; each worker holds at most 3 and
+# closes the ones beyond at once (logging REASON with its number), so more
+# than 3 and at most 6 are served in all.  Stops that signet.
+per_worker_limit() {
+	: >"$T/signet.log"
+	start_signet "http://$REG_up" "\"workers\": 2, \"limits\": {\"$1\": 3}"
+	sleep 1		# the start's own /healthz connection is gone by now
+	n0=$(wc -l <"$T/signet.log")
+	python3 - "$SIGNET_PORT" >"$T/per.out" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held, served = [], 0
+for _ in range(20):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = s.recv(200)
+    except OSError:
+        data = b""
+    if data.startswith(b"HTTP/1.1 200"):
+        served += 1
+    held.append(s)	# kept open, served or not
+print("served %d of 20" % served, flush=True)
+time.sleep(0.5)
+PY
+	served=$(sed -n 's/^served \([0-9]*\) of 20$/\1/p' "$T/per.out")
+	bad=0
+	for w in 0 1; do
+		tail -n +"$((n0 + 1))" "$T/signet.log" | grep "\"worker\":$w," >"$T/per.$w"
+		kept=$(grep '"path":"/healthz"' "$T/per.$w" | grep -c '"peer":"127.0.0.1:')
+		refused=$(grep -c "$2" "$T/per.$w")
+		echo "# $1 3, worker $w: served $kept, refused $refused"
+		[ "$kept" -le 3 ] || bad=$((bad + 1))
+		[ "$refused" -eq 0 ] || [ "$kept" -ge 3 ] || bad=$((bad + 1))
+	done
+	expect_eq "$1 3 per worker: each holds at most 3 and refuses only beyond" "$bad" 0
+	check "  more than 3 of 20 served in all ($served)" test "${served:-0}" -gt 3
+	check "  and at most 2 x 3 ($served)" test "${served:-99}" -le 6
+	stop_signet
 }
 
 # run_signet: start $SIGNET on $T/signet.json, logging to $T/signet.log

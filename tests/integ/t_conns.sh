@@ -20,7 +20,9 @@ fi
 ulimit -n "$need" || { echo "SKIP: cannot raise the descriptor limit to $need"; exit 77; }
 
 start_registry up
-SIGNET_LOG_LEVEL=warn start_signet "http://$REG_up" "\"limits\": {\"max_connections\": $((N + 200)),
+# workers: 1 in the two parts that measure one process (its descriptors, its
+# memory, its CPU): limits are per worker (the last part checks that)
+SIGNET_LOG_LEVEL=warn start_signet "http://$REG_up" "\"workers\": 1, \"limits\": {\"max_connections\": $((N + 200)),
  \"max_connections_per_address\": $((N + 200)), \"idle_timeout\": 600}"
 rss_kib() { awk "/^$1:/ { print \$2 }" "/proc/$SIGNET_PID/status"; }
 base=$(rss_kib VmRSS)
@@ -120,7 +122,7 @@ stop_signet
 (
 	ulimit -n 200
 	SIGNET_LOG_LEVEL=warn start_signet "http://$REG_up" \
-	    "\"limits\": {\"max_connections\": 1000, \"max_connections_per_address\": 1000}"
+	    "\"workers\": 1, \"limits\": {\"max_connections\": 1000, \"max_connections_per_address\": 1000}"
 	echo "$SIGNET_PID $SIGNET_PORT" >"$T/low.pid"
 	wait "$SIGNET_PID"
 ) &
@@ -163,4 +165,7 @@ sleep 0.5
 expect_eq "  once they are gone it accepts again" \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$LOW_PORT/v2/")" 200
 kill "$LOW_PID"
+
+# Limits are per worker (like nginx's worker_connections)
+per_worker_limit max_connections 'max_connections reached'
 finish

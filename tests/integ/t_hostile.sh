@@ -9,10 +9,15 @@
 #     read; the same bounds hold;
 #  3. verified pulls beyond limits.verifications wait, and beyond
 #     limits.verification_queue get 503 with Retry-After;
-#  4. one address cannot hold more than max_connections_per_address.
+#  4. one address cannot hold more than max_connections_per_address;
+#  5. with 2 workers, in each worker.
 # Timing and RSS bounds are asserted on the release build only (the
 # sanitizers' shadow memory and slowness are not signet's).
+# One worker process in parts 1 to 4: each measures one process (its peak
+# RSS, its verification slots and queue, its connections per address), and
+# limits are per worker (part 5 checks that with 2 workers).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
+SIGNET_WORKERS=1	# part 5 names its own
 require docker-registry curl python3 htpasswd
 require_pycrypto
 
@@ -140,4 +145,7 @@ expect_match "  and served once the others are gone" "$out" 'after: HTTP/1.1 200
 expect_match "  counted" "$(curl -s "http://$PROXY/metrics")" \
     'signet_connections_refused_total\{reason="per_address"\} 1'
 stop_signet
+
+# 5. with 2 workers the limit holds in each worker
+per_worker_limit max_connections_per_address 'max_connections_per_address reached'
 finish

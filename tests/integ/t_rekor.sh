@@ -14,15 +14,7 @@ out=$($RS canonical "$W/rekor-request.json" | sha256sum | cut -d' ' -f1)
 expect_eq "the test log's canonical body is byte for byte rekor-body.json" "$out" \
     "$(tr -d '\n' <"$W/rekor-body.json" | sha256sum | cut -d' ' -f1)"
 
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/log.key"
-openssl pkey -in "$T/log.key" -pubout -out "$T/log.pub" 2>/dev/null
-rport=$(free_port)
-start_rekor() {
-	$RS "$rport" "$T/log.key" "$T/rekor-state.json" >>"$T/rekor.log" 2>&1 &
-	REKOR_PID=$!
-	PIDS="$PIDS $REKOR_PID"
-	wait_http "http://127.0.0.1:$rport/api/v1/log"
-}
+rekor_log
 mkdir -p "$T/state"
 start_rekor
 start_registry up
@@ -126,6 +118,17 @@ out=$($CHECK "$REG_up" be/down 1 "$T/k.pub")
 expect_match "best-effort: signed, without a bundle" "$out" '"valid": 1'
 check "best-effort: the failure is logged" grep -q 'Rekor upload failed, signing without a bundle (best-effort, queued' "$T/signet.log"
 check "the upload is queued on disk" sh -c "ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+# the queue retries every second (retry_seconds), failing while the log is
+# down: counted as upload failures of their own, not as failed signatures
+# (the one failed signature is rk/down's, refused above)
+sleep 2.5
+m=$(curl -s "http://$PROXY/metrics")
+expect_match "/metrics: the best-effort upload that failed" "$m" \
+    'signet_rekor_upload_failures_total\{upload="best_effort"\} 1'
+expect_match "/metrics: the queued upload's retries that failed" "$m" \
+    'signet_rekor_upload_failures_total\{upload="queued_retry"\} [1-9]'
+expect_match "/metrics: they are no failed signatures" "$m" \
+    'signet_signatures_total\{outcome="failed"\} 1'
 
 # the queue survives a restart of signet, and lands once the log is back
 stop_signet
@@ -184,6 +187,16 @@ expect_eq "  the larger checkpoint stays kept" "$kept" "$(treesize)"
 check "push to an online repository" $cpd "oci:$T/img1" "docker://$PROXY/on/app:1"
 expect_eq "online pull passes (entry in the log)" "$(pull on/app:1)" ""
 check "the checkpoint is kept on disk" sh -c "ls '$T/state/'checkpoint-* >/dev/null"
+# the verification cache is per worker process: pulls until every worker
+# has decided on/app (below, its cached decision stands after a rollback)
+W=$(signet_workers)
+deciders() { grep '"msg":"decision"' "$T/signet.log" | grep '"repository":"on/app"' |
+    grep -o '"worker":[0-9]*' | sort -u | wc -l; }
+for i in $(seq 1 60); do
+	[ "$W" -eq 1 ] || [ "$(deciders)" -ge "$W" ] && break
+	curl -s -o /dev/null -H "Accept: $OCI" "http://$PROXY/v2/on/app/manifests/$top"
+done
+[ "$W" -eq 1 ] || expect_eq "  each of the $W workers has decided on/app once" "$(deciders)" "$W"
 cp "$T/rekor-state.json" "$T/rekor-state.small"
 d2=$(mkimage "$T/img2" --layers 1 --size 20000 --seed rk2)
 check "another push grows the log" $cpd "oci:$T/img2" "docker://$PROXY/on/two:1"

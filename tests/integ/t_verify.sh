@@ -42,12 +42,19 @@ line=$(grep '"msg":"decision"' "$T/signet.log" | grep '"decision":"allow"' | hea
 expect_match "audit line for the decision" "$line" \
     "\"repository\":\"team/app\",\"digest\":\"$top\",\"decision\":\"allow\",\"rule\":\"team/\\*\",\"signer\":\"[0-9a-f]{64}\""
 check "later pulls come from the cache" sh -c "grep '\"msg\":\"decision\"' '$T/signet.log' | grep -q '\"cached\":true'"
+# The verification cache is per worker process: a warm cache means no
+# verification again in that worker, so once one worker has verified the
+# image, any number of pulls parse it at most once in each other worker
+# (/metrics sums the workers' counters)
+W=$(signet_workers)
 walks() { curl -s "$P/metrics" | sed -n 's/^signet_index_walks_total //p'; }
 w0=$(walks)
-for i in 1 2 3; do
+for i in $(seq 1 12); do
 	curl -s -o /dev/null -H "Accept: $OCI" "$P/v2/team/app/manifests/$top"
 done
-expect_eq "cached pulls do not parse the manifest again (index walks)" "$(walks)" "$w0"
+w1=$(walks)
+check "12 cached pulls parse the manifest at most once in each of the other $((W - 1)) worker(s) (index walks: $w0 -> $w1)" \
+    test "$((w1 - w0))" -le "$((W - 1))"
 
 curl -s -o /dev/null -u bob:pw -H "Accept: $OCI" "$P/v2/team/app/manifests/$top"
 line=$(grep '"msg":"decision"' "$T/signet.log" | tail -1)
@@ -68,7 +75,10 @@ seq 1 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H "Accept:
     "$P/v2/team/conc/manifests/$conc" >"$T/conc.codes"
 miss1=$(curl -s "$P/metrics" | sed -n 's/^signet_verify_cache_total{result="miss"} //p')
 expect_eq "20 concurrent pulls all allowed" "$(grep -c '^200$' "$T/conc.codes")" 20
-expect_eq "and verified once (one cache miss)" "$((miss1 - miss0))" 1
+# concurrent pulls in one worker wait for its one verification: at most one
+# cache miss per worker, and at least one
+check "and verified at most once per worker ($((miss1 - miss0)) cache misses, $W worker(s))" \
+    test "$((miss1 - miss0))" -ge 1 -a "$((miss1 - miss0))" -le "$W"
 
 # 2. unsigned: refused, and the client says why
 unsigned=$(mkimage "$T/img2" --layers 1 --size 30000 --seed v2)

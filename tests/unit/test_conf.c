@@ -1,6 +1,7 @@
 /* Unit tests: configuration validation names every bad key. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 #include "core/core.h"
@@ -40,6 +41,21 @@ test_good(void)
 	CHECK(c->idle_timeout == 60, "default idle_timeout");
 	CHECK(c->up_manifest_put == CONF_MP_DIGEST_THEN_TAG,
 	    "default manifest_put");
+	/* workers: the online cores by default, 1..64 */
+	CHECK(c->workers >= 1 && c->workers <= CONF_WORKERS_MAX &&
+	    (sysconf(_SC_NPROCESSORS_ONLN) < 1 ||
+	    c->workers == (sysconf(_SC_NPROCESSORS_ONLN) > CONF_WORKERS_MAX ?
+	    CONF_WORKERS_MAX : sysconf(_SC_NPROCESSORS_ONLN))),
+	    "default workers %ld", c->workers);
+	conf_unref(c);
+
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"workers\": 64}", err);
+	CHECK(c != NULL && c->workers == 64, "workers 64: %s", err);
+	conf_unref(c);
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"workers\": 1}", err);
+	CHECK(c != NULL && c->workers == 1, "workers 1: %s", err);
 	conf_unref(c);
 
 	/* comments are whole lines starting with # or // */
@@ -111,6 +127,12 @@ test_bad(void)
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\","
 		    " \"manifest_put\": \"tag\"}}",
 		    "upstream.manifest_put: \"tag\" is not one of digest-then-tag|tag-only" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"workers\": 0}", "workers: 0 is out of range" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"workers\": 65}", "workers: 65 is out of range" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"workers\": \"2\"}", "workers: must be an integer" },
 	};
 	char		 err[CONF_ERR_MAX];
 	struct conf	*c;
