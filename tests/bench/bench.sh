@@ -34,7 +34,8 @@
 #   BENCH_NGINX_DEFAULT=0     1: a fourth target, nginx_buf, with nginx's
 #                             default proxy_buffering on and buffer sizes
 #   BENCH_NGINX_WORKERS=1     nginx worker_processes
-#   BENCH_SIGNET_WORKERS=     signet's workers (default: signet's default)
+#   BENCH_SIGNET_WORKERS=     signet's workers (default: as many as nginx's,
+#                             so that both run the same number of processes)
 #   BENCH_KEEP=1              keep the temporary directory and logs
 #   SIGNET=PATH               the signet binary (default: the build tree's
 #                             signet next to the sources, or signet on PATH)
@@ -50,7 +51,7 @@ CONC=${BENCH_CONCURRENCY:-16}
 ROUNDS=${BENCH_ROUNDS:-5}
 NGX_DEFAULT=${BENCH_NGINX_DEFAULT:-0}
 NGX_WORKERS=${BENCH_NGINX_WORKERS:-1}
-SIG_WORKERS=${BENCH_SIGNET_WORKERS:-}
+SIG_WORKERS=${BENCH_SIGNET_WORKERS:-$NGX_WORKERS}
 
 BENCH=bench
 BENCH_TOOLS="docker-registry nginx curl python3 sha256sum awk ps timeout"
@@ -129,12 +130,13 @@ fi
 
 # --- signet ------------------------------------------------------------------------
 
+# (quotes inside ${...:+...} of a here-document are removed: a variable)
+workers_json=${SIG_WORKERS:+", \"workers\": $SIG_WORKERS"}
 cat >"$T/signet.json" <<EOF
 {
   "listen": ["127.0.0.1:$SIG_PORT"],
   "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
-  "log": {"level": "warn", "access": false}${SIG_WORKERS:+,
-  "workers": $SIG_WORKERS}
+  "log": {"level": "warn", "access": false}$workers_json
 }
 EOF
 start_signet
@@ -143,6 +145,8 @@ wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
 wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 NGX_WORKER_PIDS=$(ps -o pid= --ppid "$NGX_PID" | tr -d ' ' | tr '\n' ' ')
+# signet's workers, if it runs several (workers: N): none with one
+SIG_WORKER_PIDS=$(ps -o pid= --ppid "$SIG_PID" | tr -d ' ' | tr '\n' ' ')
 [ -n "$NGX_WORKER_PIDS" ] || die "no nginx worker processes"
 if [ "$NGX_DEFAULT" = 1 ]; then
 	wait_ready nginx_buf "$NGB_PID" "http://127.0.0.1:$NGB_PORT/v2/"
@@ -299,7 +303,7 @@ pids_of() {
 	case $1 in
 	direct) echo "$REG_PID" ;;
 	nginx) echo "$NGX_PID $NGX_WORKER_PIDS" ;;
-	signet) echo "$SIG_PID" ;;
+	signet) echo "$SIG_PID $SIG_WORKER_PIDS" ;;
 	nginx_buf) echo "$NGB_PID $NGB_WORKER_PIDS" ;;
 	esac
 }
@@ -482,7 +486,13 @@ for t in $PROXIES; do
 	eval "GPUSH_$t=\$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
 	eval "GPULL_$t=\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
 done
-RSS_signet=$(calc "$(proc_hwm_kib "$SIG_PID") / 1024" 1)
+# one process's peak, as for nginx's worker: the largest of signet's
+# workers, or signet itself when it runs alone
+RSS_signet=0
+for p in ${SIG_WORKER_PIDS:-$SIG_PID}; do
+	r=$(calc "$(proc_hwm_kib "$p") / 1024" 1)
+	RSS_signet=$(awk -v a="$RSS_signet" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+done
 # shellcheck disable=SC2086
 RSS_nginx=$(calc "$(proc_hwm_kib $NGX_WORKER_PIDS) / 1024" 1)
 RSS_nginx_master=$(calc "$(proc_hwm_kib "$NGX_PID") / 1024" 1)
@@ -518,13 +528,13 @@ echo "per round (MiB/s push | MiB/s pull | HEAD p50 ms | HEAD p99 ms):"
 for t in $TARGETS; do
 	eval "echo \"  $t:\$PUSH_$t |\$PULL_$t |\$P50_$t |\$P99_$t\""
 done
-echo "CPU: utime+stime over all rounds (nginx: master and worker(s))"
+echo "CPU: utime+stime over all rounds (nginx, and signet with workers: master and workers)"
 for t in $PROXIES; do
 	eval "echo \"  $t: \$CPU_${t}_total s in all; \$GPUSH_$t s per GiB pushed," \
 	    "\$GPULL_$t s per GiB pulled," \
 	    "\$(calc \"\$CPU_${t}_head * 1000000 / ($ROUNDS * ($HEADS + $CONC * 4))\" 0) us per HEAD\""
 done
-echo "peak RSS: VmHWM; nginx: its worker(s) (master: ${RSS_nginx_master} MiB)"
+echo "peak RSS: VmHWM of one process: nginx's worker (master: ${RSS_nginx_master} MiB), signet's largest worker when it runs several"
 
 # verdict VALUE OP LIMIT: PASS/MISS
 verdict() {
