@@ -296,8 +296,8 @@ px_master_run(struct conf *c, px_worker_fn fn)
 			px_error("%d workers still running past the drain "
 			    "timeout: killed", alive());
 			forward(SIGKILL);
-			while (alive() > 0 && wait(NULL) > 0)
-				reap(1);
+			while (wait(NULL) > 0)
+				;	/* every child is a worker */
 			rc = 1;
 			break;
 		}

@@ -92,6 +92,18 @@ px_http_hop_by_hop(const char *name, size_t len)
 }
 
 int
+px_http_end_to_end(const struct px_http_req *req, int i)
+{
+	const char	*conn = px_http_req_header(req, "connection");
+	const char	*name = req->hdr[i].name;
+
+	if (px_http_hop_by_hop(name, strlen(name)))
+		return 0;
+	/* declared hop-by-hop by the client */
+	return conn == NULL || !px_http_list_has(conn, name);
+}
+
+int
 px_http_list_has(const char *list, const char *tok)
 {
 	size_t	n = strlen(tok), len;

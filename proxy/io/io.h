@@ -75,6 +75,9 @@ const char *px_http_req_header(const struct px_http_req *req, const char *name);
  */
 int	 px_http_req_header_join(const struct px_http_req *req,
 	    const char *name, char *out, size_t len);
+/* 1 when header i of req goes on to the upstream: not hop-by-hop, nor
+ * named by the client's Connection header. */
+int	 px_http_end_to_end(const struct px_http_req *req, int i);
 /* 1 when the comma-separated list holds token tok, case-insensitive. */
 int	 px_http_list_has(const char *list, const char *tok);
 /* 1 when the header must not be forwarded by a proxy (RFC 9110 7.6.1). */

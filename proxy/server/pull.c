@@ -6,7 +6,7 @@
  * manifests most of its requests.  Through libcurl each body byte is copied
  * twice in user space: curl hands its receive buffer over in 16 KiB pieces,
  * and sets aside what a paused transfer has read (perf on a 512 MiB pull:
- * those copies were 15% of signet's time, and the gap to nginx); and each
+ * those copies were 14% of signet's time, and the gap to nginx); and each
  * request sets up a transfer.  Here the body is read from the upstream
  * socket BODY_READ at a time into a buffer that is written to the client at
  * once (px_conn_resp_move): the kernel's two copies, none of ours.
@@ -40,7 +40,6 @@ enum pull_state { P_CONNECT, P_SEND, P_HEAD, P_BODY };
 struct px_pull {
 	struct px_conn	*p_conn;
 	struct px_upconn *p_up;		/* the connection, or NULL */
-	evutil_socket_t	 p_fd;
 	struct event	*p_ev;
 	enum pull_state	 p_state;
 	int		 p_reused;	/* came from the pool */
@@ -109,7 +108,6 @@ release_conn(struct px_pull *p)
 	else
 		px_upconn_close(p->p_up);
 	p->p_up = NULL;
-	p->p_fd = -1;
 }
 
 /* Not ours to handle: the libcurl relay takes the request over.  p is
@@ -146,19 +144,19 @@ watch(struct px_pull *p, short what)
 {
 	struct timeval	 tv = { p->p_conn->c_conf->up.response_timeout, 0 };
 	struct event_base *base = bufferevent_get_base(p->p_conn->c_bev);
+	evutil_socket_t	 fd = px_upconn_fd(p->p_up);
 
 	if (p->p_ev != NULL && p->p_what == what &&
 	    event_pending(p->p_ev, EV_READ | EV_WRITE, NULL))
 		return 0;
 	if (p->p_ev == NULL) {
-		p->p_ev = event_new(base, p->p_fd, what | EV_PERSIST, on_event,
-		    p);
+		p->p_ev = event_new(base, fd, what | EV_PERSIST, on_event, p);
 		if (p->p_ev == NULL)
 			return -1;
 	} else {
 		event_del(p->p_ev);
-		event_assign(p->p_ev, base, p->p_fd, what | EV_PERSIST,
-		    on_event, p);
+		event_assign(p->p_ev, base, fd, what | EV_PERSIST, on_event,
+		    p);
 	}
 	p->p_what = what;
 	return event_add(p->p_ev, &tv);
@@ -192,7 +190,7 @@ send_request(struct px_pull *p)
 	int	n;
 
 	p->p_state = P_SEND;
-	n = evbuffer_write(p->p_req, p->p_fd);
+	n = evbuffer_write(p->p_req, px_upconn_fd(p->p_up));
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		if (!retry_stale(p))
 			fail(p, 502, "upstream unreachable: cannot send the "
@@ -276,8 +274,8 @@ body_step(struct px_pull *p)
 		p->p_left -= (int64_t)have;
 	}
 	if (p->p_left > 0 && !px_conn_output_full(c)) {
-		n = px_read_into(p->p_buf, p->p_fd, p->p_left < BODY_READ ?
-		    (size_t)p->p_left : BODY_READ);
+		n = px_read_into(p->p_buf, px_upconn_fd(p->p_up),
+		    p->p_left < BODY_READ ? (size_t)p->p_left : BODY_READ);
 		if (n > 0)
 			p->p_left -= n;
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -315,7 +313,7 @@ read_head(struct px_pull *p)
 	struct evbuffer_ptr	 end;
 	ssize_t			 n;
 
-	n = px_read_into(p->p_in, p->p_fd, HEAD_READ);
+	n = px_read_into(p->p_in, px_upconn_fd(p->p_up), HEAD_READ);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		if (evbuffer_get_length(p->p_in) == 0 && retry_stale(p))
 			return;
@@ -380,13 +378,13 @@ on_connected(struct px_upconn *u, CURLcode rc, void *arg)
 	struct px_pull	*p = arg;
 	char		 msg[CURL_ERROR_SIZE + 64];
 
+	(void)u;	/* p->p_up */
 	if (rc != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "upstream unreachable: %s",
 		    curl_easy_strerror(rc));
 		fail(p, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502, msg);
 		return;
 	}
-	p->p_fd = px_upconn_fd(u);
 	send_request(p);
 }
 
@@ -400,7 +398,6 @@ start_conn(struct px_pull *p)
 	if (!p->p_retried)
 		p->p_up = px_upstream_take(upstream_of(c), &c->c_conf->up);
 	if (p->p_up != NULL) {
-		p->p_fd = px_upconn_fd(p->p_up);
 		p->p_reused = 1;
 		send_request(p);
 		return;
@@ -416,17 +413,14 @@ static int
 build_request(struct px_pull *p, struct px_conn *c)
 {
 	const struct px_http_req *q = &c->c_req;
-	const char	*conn = px_http_req_header(q, "connection");
 	int		 i;
 
 	if (evbuffer_add_printf(p->p_req, "%s %s HTTP/1.1\r\nHost: %s\r\n",
 	    q->method, q->target, c->c_conf->up.url + 7) < 0)
 		return -1;
 	for (i = 0; i < q->nhdr; i++) {
-		if (px_http_hop_by_hop(q->hdr[i].name, strlen(q->hdr[i].name)))
+		if (!px_http_end_to_end(q, i))
 			continue;
-		if (conn != NULL && px_http_list_has(conn, q->hdr[i].name))
-			continue;	/* declared hop-by-hop by the client */
 		if (evbuffer_add_printf(p->p_req, "%s: %s\r\n", q->hdr[i].name,
 		    q->hdr[i].value) < 0)
 			return -1;
@@ -446,7 +440,6 @@ px_pull_start(struct px_conn *c)
 	}
 	c->c_pull = p;
 	p->p_conn = c;
-	p->p_fd = -1;
 	p->p_req = evbuffer_new();
 	p->p_in = evbuffer_new();
 	p->p_buf = evbuffer_new();

@@ -292,18 +292,13 @@ static int
 build_headers(struct px_relay *r, struct px_conn *c)
 {
 	const struct px_http_req *q = &c->c_req;
-	const char	*conn = px_http_req_header(q, "connection");
 	struct curl_slist *l = NULL, *t;
 	char		 buf[PX_HTTP_HEAD_MAX];
 	int		 i, have_accept = 0;
-	size_t		 nlen;
 
 	for (i = 0; i < q->nhdr; i++) {
-		nlen = strlen(q->hdr[i].name);
-		if (px_http_hop_by_hop(q->hdr[i].name, nlen))
+		if (!px_http_end_to_end(q, i))
 			continue;
-		if (conn != NULL && px_http_list_has(conn, q->hdr[i].name))
-			continue;	/* declared hop-by-hop by the client */
 		if (strcasecmp(q->hdr[i].name, "accept") == 0)
 			have_accept = 1;
 		if (q->hdr[i].value[0] == '\0')

@@ -237,6 +237,16 @@ start_rekor() {
 	wait_http "http://127.0.0.1:$rport/api/v1/log"
 }
 
+# queue_landed MSG: the Rekor queue in $T/state empties within 10 s, as a
+# check named MSG
+queue_landed() {
+	for _i in $(seq 1 50); do
+		ls "$T/state/rekor-queue/"*.json >/dev/null 2>&1 || break
+		sleep 0.2
+	done
+	check "$1" sh -c "! ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+}
+
 # start_signet UPSTREAM_URL [EXTRA JSON MEMBERS]: sets PROXY, SIGNET_PID (the
 # master's, with several workers)
 start_signet() {

@@ -86,6 +86,7 @@ stop_signet
 behind_fault nul-header
 st=$(http_status GET "http://$PROXY/v2/x/blobs/$D")
 check "nul-header: an answer ($st), not a hang" test "$st" -gt 0
+expect_eq "nul-header: refused as the relay refuses it (curl: a NUL in a header)" "$st" 502
 expect_eq "nul-header: signet still serves" "$(http_status GET "http://$PROXY/healthz")" 200
 stop_signet
 

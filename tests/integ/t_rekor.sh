@@ -138,11 +138,7 @@ start_signet "http://$REG_up" "$CFG"
 
 # 5. the log keeps its entries across a restart
 start_rekor
-for i in $(seq 1 50); do
-	ls "$T/state/rekor-queue/"*.json >/dev/null 2>&1 || break
-	sleep 0.2
-done
-check "the queued upload landed (queue empty)" sh -c "! ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+queue_landed "the queued upload landed (queue empty)"
 out=$($CHECK "$REG_up" be/down 1 "$T/k.pub" --rekor-pub "$T/log.pub")
 expect_match "the signature now carries its bundle, verified independently" "$out" '"layers": 1, "valid": 1'
 check "logged as a late bundle" grep -q '"outcome":"logged"' "$T/signet.log"

@@ -96,11 +96,7 @@ mkimage "$T/down" --layers 1 --size 2000 --seed wrkd >/dev/null
 check "log down, best-effort: the push succeeds" $cpd "oci:$T/down" "docker://$PROXY/be/down:1"
 check "the upload is queued on disk" sh -c "ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
 start_rekor
-for i in $(seq 1 50); do
-	ls "$T/state/rekor-queue/"*.json >/dev/null 2>&1 || break
-	sleep 0.2
-done
-check "the queued upload landed (queue empty)" sh -c "! ls '$T/state/rekor-queue/'*.json >/dev/null 2>&1"
+queue_landed "the queued upload landed (queue empty)"
 sleep 3		# three workers, each retrying every second: none may again
 n1=$(entries)
 expect_eq "the log holds one entry more, not several" "$n1" "$((n0 + 1))"
