@@ -183,6 +183,9 @@ struct px_sign {
 						 * in state_dir */
 	int			 s_drained;	/* ran early, at a drain */
 	time_t			 s_resume_due;	/* a resumed recheck's time */
+	struct core_key		*s_oldkey;	/* a resumed recheck's signer,
+						 * when no longer the configured
+						 * key (job_key) */
 	char			*s_bundle;	/* dev.sigstore.cosign/bundle */
 	int			 s_rekor_done;	/* tried; s_bundle if it worked */
 	int			 s_rekor_proof;	/* s_f[3] is a consistency proof */
@@ -229,7 +232,15 @@ static TAILQ_HEAD(, px_sign) sign_background =
     TAILQ_HEAD_INITIALIZER(sign_background);
 /* the counters: here, or in this worker's shared slot (px_sign_stats_at) */
 static struct px_sign_stats stats_own, *stats = &stats_own;
-static struct px_sign *queue_job;	/* a queued Rekor upload, retried */
+static struct px_sign *queue_job;
+
+/* The key our signature is by: the configured one, or the one a resumed
+ * recheck's layer was made with before a change of key. */
+static struct core_key *
+job_key(const struct px_sign *s)
+{
+	return s->s_oldkey != NULL ? s->s_oldkey : s->s_conf->sign_key;
+}	/* a queued Rekor upload, retried */
 /* the workers' lock files; NULL: one process, the in-memory locks do */
 static char *lock_dir;
 static void (*queue_more)(void *);	/* it landed: the next one now */
@@ -1025,7 +1036,7 @@ sign_need(void *arg, struct core_sigman *list, int absent, char *err,
 
 	(void)absent;
 	found = core_sigman_find(list, s->s_pdigest, s->s_payload, s->s_plen,
-	    s->s_conf->sign_key);
+	    job_key(s));
 	if (found >= 0 && s->s_bundle != NULL &&
 	    core_sigman_layer(list, (size_t)found, &layer) == 0 &&
 	    layer.bundle == NULL) {
@@ -1079,7 +1090,7 @@ bundle_round(struct px_sign *s)
 
 	set_state(s, SG_BUNDLE_CHECK);
 	memset(&s->s_ptrust, 0, sizeof(s->s_ptrust));
-	s->s_pkey[0] = s->s_conf->sign_key;
+	s->s_pkey[0] = job_key(s);
 	s->s_ptrust.keys = s->s_pkey;
 	s->s_ptrust.nkeys = 1;
 	if (s->s_rekor_mode == CONF_SIGN_REQUIRED) {
@@ -1450,18 +1461,20 @@ on_retry(evutil_socket_t fd, short what, void *arg)
  * or SIGKILL) does not drop it: the layer signet wrote (payload, signature,
  * bundle), the referrer and its Sigstore bundle (signature_format bundle or
  * both: written again byte for byte), whether only one with its log entry
- * counts (a queued upload's), where, and when to look next.  No credentials: a resumed
- * recheck reads and writes with registry_auth, or anonymously.
+ * counts (a queued upload's), where, when to look next, and the public key
+ * it is by (signet may start again with another).  No credentials: a
+ * resumed recheck reads and writes with registry_auth, or anonymously.
  */
 static void
 recheck_save(struct px_sign *s, long delay_ms)
 {
-	char	 dir[1024], path[1300], *p64;
+	char	 dir[1024], path[1300], *p64, pem[4096];
 	size_t	 n;
 	json_t	*o;
 	int	 rc;
 
-	if (s->s_conf->state_dir == NULL)
+	if (s->s_conf->state_dir == NULL ||
+	    core_key_public_pem(job_key(s), pem, sizeof(pem)) == -1)
 		return;
 	snprintf(dir, sizeof(dir), "%s/rechecks", s->s_conf->state_dir);
 	(void)mkdir(dir, 0700);
@@ -1479,13 +1492,14 @@ recheck_save(struct px_sign *s, long delay_ms)
 		return;
 	}
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:I, s:i, s:s?, s:s?, "
-	    "s:b}",
+	    "s:b, s:s}",
 	    "repository", s->s_repo, "signature_repository", s->s_sigrepo,
 	    "digest", s->s_digest, "payload", p64, "signature", s->s_sig64,
 	    "bundle", s->s_bundle, "due", (json_int_t)(time(NULL) +
 	    (delay_ms + 999) / 1000), "done", s->s_recheck,
 	    "referrer", s->s_referrer, "sigstore_bundle", s->s_sgbundle,
-	    "rekor_required", s->s_rekor_mode == CONF_SIGN_REQUIRED);
+	    "rekor_required", s->s_rekor_mode == CONF_SIGN_REQUIRED,
+	    "public_key", pem);
 	free(p64);
 	rc = save_json(path, o);
 	json_decref(o);
@@ -2124,7 +2138,7 @@ finish_signing(struct px_sign *s, int ok)
 		    "msg", "signature", "conn", (json_int_t)s->s_id,
 		    "repository", s->s_repo, "digest", s->s_digest,
 		    "signature_repository", s->s_sigrepo,
-		    "key", core_key_fingerprint(s->s_conf->sign_key),
+		    "key", core_key_fingerprint(job_key(s)),
 		    "mode", conf_sign_name(mode),
 		    "outcome", ok ? outcome_names[s->s_outcome] : "failed",
 		    "attempts", s->s_attempt + 1,
@@ -2274,6 +2288,7 @@ sign_destroy(struct px_sign *s)
 	free(s->s_bundle);
 	free(s->s_queue_path);
 	free(s->s_recheck_path);	/* the file stays: resumed at start */
+	core_key_free(s->s_oldkey);
 	flock_drop(&s->s_rlock);
 	flock_drop(&s->s_qlock);
 	px_fetch_free(s->s_listget);
@@ -2557,11 +2572,12 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 {
 	struct px_sign	*s;
 	const char	*repo, *sigrepo, *digest, *p64, *sig, *bundle, *cached;
-	const char	*ref, *sgb;
+	const char	*ref, *sgb, *pem;
 	unsigned char	*payload = NULL;
 	size_t		 plen = 0;
-	char		 hex[65];
+	char		 hex[65], err[256];
 	json_int_t	 due;
+	struct core_key	*key = NULL;
 
 	repo = json_string_value(json_object_get(o, "repository"));
 	sigrepo = json_string_value(json_object_get(o, "signature_repository"));
@@ -2572,11 +2588,17 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 	ref = json_string_value(json_object_get(o, "referrer"));
 	sgb = json_string_value(json_object_get(o, "sigstore_bundle"));
 	due = json_integer_value(json_object_get(o, "due"));
+	pem = json_string_value(json_object_get(o, "public_key"));
 	if (p64 != NULL)
 		payload = core_b64_decode(p64, &plen);
+	/* older files have no key: today's is theirs */
+	if (pem != NULL)
+		key = core_key_load_public_pem(pem, strlen(pem), "public_key",
+		    err, sizeof(err));
 	s = calloc(1, sizeof(*s));
-	if (repo == NULL || sigrepo == NULL || digest == NULL || sig == NULL ||
-	    payload == NULL || s == NULL || strlen(sig) >= sizeof(s->s_sig64) ||
+	if ((pem != NULL && key == NULL) || repo == NULL || sigrepo == NULL ||
+	    digest == NULL || sig == NULL || payload == NULL || s == NULL ||
+	    strlen(sig) >= sizeof(s->s_sig64) ||
 	    !core_name_valid(repo, strlen(repo)) ||
 	    !core_name_valid(sigrepo, strlen(sigrepo)) ||
 	    strncmp(digest, "sha256:", 7) != 0 ||
@@ -2585,10 +2607,21 @@ resume_one(struct conf *cf, struct px_upstream *up, struct event_base *base,
 		px_warn("%s: unusable pending recheck, removed", path);
 		unlink(path);
 		flock_drop(fl);
+		core_key_free(key);
 		free(payload);
 		free(s);
 		return;
 	}
+	if (key != NULL && strcmp(core_key_fingerprint(key),
+	    core_key_fingerprint(cf->sign_key)) != 0) {
+		/* the layer is restored as it was, by the key it was made
+		 * with, which is the one it is looked for by */
+		px_info("%s: made with key %s, the signing key is now %s: "
+		    "rechecked as made", path, core_key_fingerprint(key),
+		    core_key_fingerprint(cf->sign_key));
+		s->s_oldkey = key;
+	} else
+		core_key_free(key);
 	s->s_rlock = *fl;	/* this worker's to run */
 	s->s_conf = conf_ref(cf);
 	s->s_up = up;

@@ -30,6 +30,28 @@ drop_layers() {
 	curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: $OCI" \
 	    --data-binary @"$T/empty.json" "$R/v2/r/app/manifests/$tag"
 }
+# signed_dropped_killed NAME: pushed, its signature dropped by a stale
+# writer, signet killed before its recheck; the image's digest in $sd_d
+signed_dropped_killed() {
+	sd_d=$(mkimage "$T/$1" --layers 1 --size 5000 --seed "recheck-$1")
+	check "a push is signed ($1)" $cpd "oci:$T/$1" "docker://$PROXY/r/app:$1"
+	expect_eq "  a stale writer drops it" "$(drop_layers "$sd_d")" 201
+	kill -KILL "$SIGNET_PID"
+	wait "$SIGNET_PID" 2>/dev/null
+	check "  the recheck is kept in state_dir" grep -lq "${sd_d#sha256:}" "$T/state/rechecks/"*.json
+}
+# back_then_none_kept DIGEST: the resumed recheck puts its signature back
+# (by the first key), and once its last round is over nothing is kept
+back_then_none_kept() {
+	for i in $(seq 1 60); do
+		[ "$(layers "$1")" = 1 ] && break
+		sleep 0.1
+	done
+	expect_eq "  the signature is back" "$(layers "$1")" 1
+	sleep 5		# the last rounds (4 s)
+	n=$(ls "$T/state/rechecks/" | grep -c '\.json$')
+	expect_eq "  nothing is kept once the rechecks are done" "$n" 0
+}
 layers() { $CHECK "$REG_up" r/app "$1" "$T/k.pub" | sed -n 's/.*"valid": \([0-9]*\).*/\1/p'; }
 
 # 1. SIGTERM right after a stale writer dropped the signature
@@ -49,25 +71,32 @@ echo "# kept after the drain: $(ls "$T/state/rechecks/" | tr '\n' ' ')"
 
 # 2. SIGKILL: the kept recheck is resumed by the next start
 SIGNET_LOG_LEVEL=debug start_signet "$R" "$CONF"
-b=$(mkimage "$T/b" --layers 1 --size 5000 --seed recheck-b)
-check "another push is signed" $cpd "oci:$T/b" "docker://$PROXY/r/app:b"
-expect_eq "a stale writer drops it" "$(drop_layers "$b")" 201
-kill -KILL "$SIGNET_PID"
-wait "$SIGNET_PID" 2>/dev/null
+signed_dropped_killed b
+b=$sd_d
 echo "# valid signatures after the kill: $(layers "$b") (0 expected)"
-check "  the recheck is kept in state_dir" grep -lq "${b#sha256:}" "$T/state/rechecks/"*.json
 SIGNET_LOG_LEVEL=debug start_signet "$R" "$CONF"
 check "the next start resumes the kept recheck" grep -q "resumed the pending recheck of r/app@$b" "$T/signet.log"
-for i in $(seq 1 60); do
-	[ "$(layers "$b")" = 1 ] && break
-	sleep 0.1
-done
-expect_eq "  and the signature is back" "$(layers "$b")" 1
-sleep 5		# the last rounds (4 s)
-n=$(ls "$T/state/rechecks/" | grep -c '\.json$')
-expect_eq "  nothing is kept once the rechecks are done" "$n" 0
+back_then_none_kept "$b"
 out=$($CHECK "$REG_up" r/app "$a" "$T/k.pub")
 expect_match "  one signature each, no duplicate" "$out" '"layers": 1, "valid": 1'
+stop_signet
+
+# 2b. the kept recheck of a signature by a key signet no longer has (a
+#     rotation between the kill and the start): the layer is put back as
+#     it was made, looked for by the key it was made with
+SIGNET_LOG_LEVEL=debug start_signet "$R" "$CONF"
+signed_dropped_killed e
+e=$sd_d
+"$SIGNET" keygen --output-key-prefix "$T/k2" >/dev/null
+SIGNET_LOG_LEVEL=debug start_signet "$R" "${CONF/k.key/k2.key}"
+check "restarted with another key: the recheck is resumed as made" \
+    grep -q "${e#sha256:}.*made with key .*, the signing key is now .*: rechecked as made" "$T/signet.log"
+back_then_none_kept "$e"
+check "  the rechecks found it in place after" sh -c "! grep -q 'still lacked layers' '$T/signet.log'"
+expect_match "  one layer, by the old key" \
+    "$($CHECK "$REG_up" r/app "$e" "$T/k.pub")" '"layers": 1, "valid": 1'
+expect_match "  none by the new one" \
+    "$($CHECK "$REG_up" r/app "$e" "$T/k2.pub")" '"valid": 0'
 stop_signet
 
 # 3. a queued Rekor upload (best-effort, the log was down) adds its bundle

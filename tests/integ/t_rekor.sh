@@ -258,7 +258,8 @@ done
 check "restarted with another key: the entry is removed" \
     sh -c "! grep -lq be/rot '$T/state/rekor-queue/'*.json 2>/dev/null"
 check "  and said" grep -q 'queued for key .*, the signing key is now .*: removed' "$T/signet.log"
+stop_signet
 expect_match "  the image keeps its one signature, by the old key" \
     "$($CHECK "$REG_up" be/rot 1 "$T/k.pub")" '"layers": 1, "valid": 1'
-stop_signet
+check "  its resumed recheck found it in place" sh -c "! grep -q 'still lacked layers' '$T/signet.log'"
 finish
