@@ -8,6 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(HAVE_MALLOC_H) && defined(HAVE_MALLOPT)
+#include <malloc.h>
+#endif
+
 #include <mbedtls/base64.h>
 
 #include "cmd.h"
@@ -139,7 +143,35 @@ serve_worker(struct conf *c, int i, const char *lockdir, int ready_fd)
 	(void)event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 	curl_global_cleanup();
+	px_read_blocks_free();
 	return 0;
+}
+
+/*
+ * A pulled blob passes through in 1 MiB reads, each into an evbuffer chain
+ * of 2 MiB that is freed once the client has the bytes.  With glibc's
+ * dynamic thresholds the heap's freed top went back to the kernel (trim)
+ * and the next read faulted its pages in again: 3,000 to 7,000 minor faults
+ * per 512 MiB pull after a push, where nginx has none, and up to a fifth of
+ * the pull's CPU.  Fixed thresholds: blocks under MALLOC_MMAP_AT come from
+ * the heap, and up to MALLOC_KEEP freed at its top stay for the next read.
+ * The peak (what is in use at once) does not change; what stays after a
+ * burst is at most MALLOC_KEEP.
+ */
+#define MALLOC_MMAP_AT	(4 * 1024 * 1024)
+#define MALLOC_KEEP	(16 * 1024 * 1024)
+
+static void
+tune_malloc(void)
+{
+#if defined(HAVE_MALLOC_H) && defined(HAVE_MALLOPT) && \
+    defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+	/* the environment's MALLOC_*_ settings, if any, are the operator's */
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+		(void)mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_AT);
+	if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
+		(void)mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP);
+#endif
 }
 
 int
@@ -157,6 +189,7 @@ px_cmd_serve(int argc, char **argv)
 		return 1;
 	px_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	tune_malloc();
 	if (c->workers == 1)
 		rc = serve_worker(c, -1, NULL, -1);
 	else if (px_metrics_share((int)c->workers, err, sizeof(err)) == -1 ||

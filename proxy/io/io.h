@@ -221,6 +221,15 @@ void	px_upstream_keep(struct px_upstream *, struct px_upconn *);
  */
 ssize_t	px_read_into(struct evbuffer *, evutil_socket_t fd, size_t max);
 
+/*
+ * The same for a body's bytes, at most PX_BLOCK, read into a pooled block
+ * that buf holds by reference until they are written out (a short read is
+ * copied and the block kept).  px_read_blocks_free frees the pool at exit.
+ */
+#define PX_BLOCK	(1024 * 1024)
+ssize_t	px_read_block(struct evbuffer *, evutil_socket_t fd, size_t max);
+void	px_read_blocks_free(void);
+
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 
 struct px_tls;

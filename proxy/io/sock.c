@@ -5,9 +5,23 @@
  * read at most 4 KiB at a time (EVBUFFER_MAX_READ).  On a blob's bytes that
  * is a wakeup, an ioctl(FIONREAD) and a readv per 4 KiB; this reads up to
  * what the caller asks in one readv into the buffer's own space.
+ *
+ * px_read_block reads a body's bytes into a block of a small pool instead,
+ * handed to the evbuffer by reference and back to the pool when the bytes
+ * are written out.  The newest block is taken first, so a transfer cycles
+ * through the one or two blocks it has in flight, as nginx's one proxy
+ * buffer per request does.  Through evbuffer_reserve_space each 1 MiB read
+ * took a fresh 2 MiB chain (libevent rounds the size up to a power of two)
+ * and glibc handed freed chains out oldest first: a 512 MiB pull touched
+ * 10 MiB of heap in rotation, and on a machine that pages out idle memory
+ * (this one's DAMON) each pull faulted 1,000 to 7,000 of those pages in
+ * again.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -43,4 +57,72 @@ px_read_into(struct evbuffer *buf, evutil_socket_t fd, size_t max)
 		return -1;
 	}
 	return n;
+}
+
+#define POOL_MAX	4	/* blocks kept per process */
+
+static void	*pool[POOL_MAX];
+static int	 npool;
+
+static void *
+block_take(void)
+{
+	return npool > 0 ? pool[--npool] : malloc(PX_BLOCK);
+}
+
+/* evbuffer's cleanup of a reference: the block goes back, newest on top */
+static void
+block_back(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	if (npool < POOL_MAX)
+		pool[npool++] = (void *)(uintptr_t)data;
+	else
+		free((void *)(uintptr_t)data);
+}
+
+ssize_t
+px_read_block(struct evbuffer *buf, evutil_socket_t fd, size_t max)
+{
+	void	*b;
+	ssize_t	 n;
+
+	if (max > PX_BLOCK)
+		max = PX_BLOCK;
+	b = block_take();
+	if (b == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	n = read(fd, b, max);
+	if (n <= 0) {
+		block_back(b, 0, NULL);
+		return n;
+	}
+	/* a short read is copied, so a block in flight holds at least a
+	 * quarter of its size: memory stays within 4 x the bytes queued */
+	if ((size_t)n < PX_BLOCK / 4) {
+		if (evbuffer_add(buf, b, (size_t)n) == -1) {
+			block_back(b, 0, NULL);
+			errno = ENOMEM;
+			return -1;
+		}
+		block_back(b, 0, NULL);
+		return n;
+	}
+	if (evbuffer_add_reference(buf, b, (size_t)n, block_back, NULL) ==
+	    -1) {
+		block_back(b, 0, NULL);
+		errno = ENOMEM;
+		return -1;
+	}
+	return n;
+}
+
+void
+px_read_blocks_free(void)
+{
+	while (npool > 0)
+		free(pool[--npool]);
 }

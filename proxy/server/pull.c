@@ -31,8 +31,8 @@
 
 #include "server.h"
 
-#define BODY_READ	(1024 * 1024)	/* bytes per read of the body, as
-					 * nginx's proxy_buffer_size 1m */
+#define BODY_READ	PX_BLOCK	/* bytes per read of the body (1 MiB,
+					 * as nginx's proxy_buffer_size 1m) */
 #define HEAD_READ	(16 * 1024)	/* bytes per read of the head */
 
 enum pull_state { P_CONNECT, P_SEND, P_HEAD, P_BODY };
@@ -274,7 +274,7 @@ body_step(struct px_pull *p)
 		p->p_left -= (int64_t)have;
 	}
 	if (p->p_left > 0 && !px_conn_output_full(c)) {
-		n = px_read_into(p->p_buf, px_upconn_fd(p->p_up),
+		n = px_read_block(p->p_buf, px_upconn_fd(p->p_up),
 		    p->p_left < BODY_READ ? (size_t)p->p_left : BODY_READ);
 		if (n > 0)
 			p->p_left -= n;

@@ -18,7 +18,8 @@
 #   HEAD        BENCH_HEADS manifest HEADs from BENCH_CONCURRENCY keep-alive
 #               clients (python3 threads), per-request latency p50/p99
 #
-# and, for the proxies, CPU seconds (utime+stime from /proc/PID/stat, delta
+# and, for the proxies, CPU seconds (the scheduler's run time per thread,
+# in ns, or utime+stime in ticks where the kernel keeps no run time; delta
 # over that target's work) and peak RSS (VmHWM).  Then it prints the
 # signet/nginx ratios (against the tuned nginx) and the goals of
 # tests/bench/README.
@@ -79,14 +80,28 @@ read -r REG_PORT NGX_PORT SIG_PORT NGB_PORT <<EOF
 $(free_ports 4)
 EOF
 
-# proc_cpu PID...: utime+stime of the processes, in seconds
-proc_cpu() {
-	hz=$(getconf CLK_TCK)
-	for p in "$@"; do
-		# fields after "(comm)": state is 3rd overall; utime 14, stime 15
-		sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
-	done | awk -v hz="$hz" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
-}
+# proc_cpu PID...: CPU time of the processes, in seconds.  The run time
+# the scheduler keeps per thread in nanoseconds (/proc/PID/task/*/schedstat,
+# user and system), when the kernel keeps it; else utime+stime from
+# /proc/PID/stat, in clock ticks (10 ms: a 512 MiB pull is some 15 ticks,
+# so a tick more or less is 7%).
+if [ -r /proc/$$/schedstat ] && [ "$(cut -d' ' -f1 /proc/$$/schedstat)" != 0 ]; then
+	CPU_CLOCK="scheduler run time (/proc/PID/task/*/schedstat, ns)"
+	proc_cpu() {
+		for p in "$@"; do
+			cat "/proc/$p/task/"*/schedstat 2>/dev/null || true
+		done | awk '{ t += $1 } END { printf "%.4f", t / 1e9 }'
+	}
+else
+	CPU_CLOCK="utime+stime (/proc/PID/stat, clock ticks)"
+	proc_cpu() {
+		hz=$(getconf CLK_TCK)
+		for p in "$@"; do
+			# fields after "(comm)": utime 14th overall, stime 15th
+			sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
+		done | awk -v hz="$hz" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
+	}
+fi
 
 # proc_hwm_kib PID...: sum of VmHWM
 proc_hwm_kib() {
@@ -103,6 +118,7 @@ calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 echo "signet benchmark: blob ${BLOB_MIB} MiB x ${ROUNDS} round(s)," \
     "${HEADS} manifest HEADs x ${CONC} clients, per target"
 print_versions nginx
+echo "CPU time: $CPU_CLOCK"
 echo "nginx setup (the reference, as a registry front): proxy_buffering off," \
     "proxy_request_buffering off, proxy_buffer_size 1m, proxy_buffers 4 1m," \
     "client_max_body_size 0, proxy_http_version 1.1, upstream keepalive 32," \
@@ -321,7 +337,9 @@ cpu_add() {
 	# cpu_add TARGET PHASE BEFORE: adds (now - BEFORE)
 	[ "$1" = direct ] && return 0
 	now=$(cpu_now "$1")
-	eval "CPU_$1_$2=\$(calc \"\$CPU_$1_$2 + $now - $3\" 3)"
+	eval "CPU_$1_$2=\$(calc \"\$CPU_$1_$2 + $now - $3\" 4)"
+	# and each round's, for the medians
+	eval "CPUR_$1_$2=\"\${CPUR_$1_$2:-} \$(calc \"$now - $3\" 4)\""
 }
 alive() {
 	for p in "docker-registry $REG_PID" "nginx $NGX_PID" "signet $SIG_PID"; do
@@ -483,8 +501,13 @@ echo "# measurements took ${SECONDS} s"
 
 for t in $PROXIES; do
 	eval "CPU_${t}_total=\$(calc \"\$CPU_${t}_push + \$CPU_${t}_pull + \$CPU_${t}_head\" 2)"
-	eval "GPUSH_$t=\$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
-	eval "GPULL_$t=\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
+	# per GiB: the median of the rounds, as for throughput (one round
+	# that the machine slowed weighs no more than in the medians), and
+	# the sum over the rounds, printed beside it
+	eval "GPUSH_$t=\$(calc \"\$(median 4 \$CPUR_${t}_push) / ($BLOB_MIB / 1024)\" 3)"
+	eval "GPULL_$t=\$(calc \"\$(median 4 \$CPUR_${t}_pull) / ($BLOB_MIB / 1024)\" 3)"
+	eval "SPUSH_$t=\$(calc \"\$CPU_${t}_push / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
+	eval "SPULL_$t=\$(calc \"\$CPU_${t}_pull / ($ROUNDS * $BLOB_MIB / 1024)\" 3)"
 done
 # one process's peak, as for nginx's worker: the largest of signet's
 # workers, or signet itself when it runs alone
@@ -528,11 +551,13 @@ echo "per round (MiB/s push | MiB/s pull | HEAD p50 ms | HEAD p99 ms):"
 for t in $TARGETS; do
 	eval "echo \"  $t:\$PUSH_$t |\$PULL_$t |\$P50_$t |\$P99_$t\""
 done
-echo "CPU: utime+stime over all rounds (nginx, and signet with workers: master and workers)"
+echo "CPU: $CPU_CLOCK, over all rounds (nginx, and signet with workers: master and workers)"
 for t in $PROXIES; do
-	eval "echo \"  $t: \$CPU_${t}_total s in all; \$GPUSH_$t s per GiB pushed," \
-	    "\$GPULL_$t s per GiB pulled," \
+	eval "echo \"  $t: \$CPU_${t}_total s in all; per GiB pushed" \
+	    "\$GPUSH_$t s (median of the rounds; over all: \$SPUSH_$t), pulled" \
+	    "\$GPULL_$t s (over all: \$SPULL_$t);" \
 	    "\$(calc \"\$CPU_${t}_head * 1000000 / ($ROUNDS * ($HEADS + $CONC * 4))\" 0) us per HEAD\""
+	eval "echo \"    each round's s, push:\$CPUR_${t}_push; pull:\$CPUR_${t}_pull\""
 done
 echo "peak RSS: VmHWM of one process: nginx's worker (master: ${RSS_nginx_master} MiB), signet's largest worker when it runs several"
 
@@ -567,12 +592,12 @@ printf '  %-30s %6s   goal >= 1.00   %s   (signet %s, nginx %s MiB/s)\n' \
 printf '  %-30s %6s   goal >= 1.00   %s   (signet %s, nginx %s MiB/s)\n' \
     "pull throughput" "$rpull" "$(verdict "$rpull" '>=' 1.0)" \
     "$MPULL_signet" "$MPULL_nginx"
-printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s)\n' \
+printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s; over all rounds: %s)\n' \
     "CPU seconds per GiB pushed" "$rcpush" "$(verdict "$rcpush" '<=' 1.0)" \
-    "$GPUSH_signet" "$GPUSH_nginx"
-printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s)\n' \
+    "$GPUSH_signet" "$GPUSH_nginx" "$(ratio "$SPUSH_signet" "$SPUSH_nginx")"
+printf '  %-30s %6s   goal <= 1.00   %s   (signet %s, nginx %s s; over all rounds: %s)\n' \
     "CPU seconds per GiB pulled" "$rcpull" "$(verdict "$rcpull" '<=' 1.0)" \
-    "$GPULL_signet" "$GPULL_nginx"
+    "$GPULL_signet" "$GPULL_nginx" "$(ratio "$SPULL_signet" "$SPULL_nginx")"
 printf '  %-30s %6s   goal <= 1.05   %s   (p50 added over direct: signet %s ms, nginx %s ms)\n' \
     "manifest HEAD p50, $CONC clients" "$rp50" "$(verdict "$rp50" '<=' 1.05)" \
     "$add_s" "$add_n"

@@ -247,3 +247,15 @@ EOF
 	NGINX_PID=$!
 	PIDS="$PIDS $NGINX_PID"
 }
+
+# push_blob BASE REPO FILE DIGEST: a monolithic upload (POST, then PUT with
+# the whole body); dies unless the answer is 201
+push_blob() {
+	pb_loc=$(curl -sS -X POST -D - -o /dev/null "$1/v2/$2/blobs/uploads/" |
+	    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+	case $pb_loc in /*) pb_loc=$1$pb_loc ;; esac
+	case $pb_loc in *\?*) pb_loc="$pb_loc&digest=$4" ;; *) pb_loc="$pb_loc?digest=$4" ;; esac
+	pb_st=$(curl -sS -o /dev/null -w '%{http_code}' -T "$3" -H 'Expect:' \
+	    -H 'Content-Type: application/octet-stream' "$pb_loc")
+	[ "$pb_st" = 201 ] || die "push to $1/$2: HTTP $pb_st"
+}

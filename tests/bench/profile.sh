@@ -48,13 +48,7 @@ n=0
 push_pull() {
 	n=$((n + 1))
 	base=http://127.0.0.1:$1
-	loc=$(curl -sS -X POST -D - -o /dev/null "$base/v2/p/r$n/blobs/uploads/" |
-	    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-	case $loc in /*) loc=$base$loc ;; esac
-	case $loc in *\?*) loc="$loc&digest=$DIG" ;; *) loc="$loc?digest=$DIG" ;; esac
-	st=$(curl -sS -o /dev/null -w '%{http_code}' -T "$T/blob" -H 'Expect:' \
-	    -H 'Content-Type: application/octet-stream' "$loc")
-	[ "$st" = 201 ] || die "push through port $1: HTTP $st"
+	push_blob "$base" "p/r$n" "$T/blob" "$DIG"
 	st=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' \
 	    "$base/v2/p/r$n/blobs/$DIG")
 	[ "$st" = "200 $((MIB * 1048576))" ] || die "pull through port $1: $st"

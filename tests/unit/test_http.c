@@ -1,5 +1,8 @@
-/* Unit tests: the HTTP/1.1 request-head parser and the chunked decoder. */
+/* Unit tests: the HTTP/1.1 request-head parser and the chunked decoder,
+ * the response-head parser, and the pooled body reads. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "proxy/io/io.h"
 #include "unit.h"
@@ -299,11 +302,93 @@ test_resp(void)
 	px_http_resp_reset(&r);
 }
 
+/* write len bytes of a pattern starting at seed into fd */
+static void
+put_pattern(int fd, size_t len, unsigned seed)
+{
+	unsigned char	b[4096];
+	size_t		i, n;
+
+	while (len > 0) {
+		n = len < sizeof(b) ? len : sizeof(b);
+		for (i = 0; i < n; i++)
+			b[i] = (unsigned char)(seed++ * 31u);
+		if (write(fd, b, n) != (ssize_t)n)
+			exit(99);
+		len -= n;
+	}
+}
+
+/* whether buf holds exactly len bytes of the pattern from seed */
+static int
+is_pattern(struct evbuffer *buf, size_t len, unsigned seed)
+{
+	unsigned char	*p;
+	size_t		 i;
+
+	if (evbuffer_get_length(buf) != len)
+		return 0;
+	p = evbuffer_pullup(buf, -1);
+	for (i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(seed++ * 31u))
+			return 0;
+	return 1;
+}
+
+static void
+test_read_block(void)
+{
+	struct evbuffer		*buf = evbuffer_new();
+	struct evbuffer_iovec	 v;
+	void			*first;
+	int			 fd[2];
+	ssize_t			 n;
+
+	if (buf == NULL || pipe(fd) == -1 ||
+	    fcntl(fd[0], F_SETPIPE_SZ, PX_BLOCK) < PX_BLOCK) {
+		printf("# no 1 MiB pipe here: px_read_block not tested\n");
+		return;
+	}
+	/* a long read: the block itself, by reference */
+	put_pattern(fd[1], 512 * 1024, 1);
+	n = px_read_block(buf, fd[0], PX_BLOCK);
+	CHECK(n == 512 * 1024, "read %zd", n);
+	CHECK(evbuffer_peek(buf, -1, NULL, &v, 1) == 1, "one chain");
+	first = v.iov_base;
+	CHECK(is_pattern(buf, 512 * 1024, 1), "the bytes as written");
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	/* the block went back: the next long read takes it again */
+	put_pattern(fd[1], 300 * 1024, 7);
+	n = px_read_block(buf, fd[0], PX_BLOCK);
+	CHECK(n == 300 * 1024, "read %zd", n);
+	CHECK(evbuffer_peek(buf, -1, NULL, &v, 1) == 1 && v.iov_base == first,
+	    "the newest block is taken first");
+	CHECK(is_pattern(buf, 300 * 1024, 7), "the bytes as written");
+	/* max is honoured, and a short read is copied: the block stays
+	 * free for the next */
+	put_pattern(fd[1], 5000, 9);
+	n = px_read_block(buf, fd[0], 1000);
+	CHECK(n == 1000, "read %zd of 1000", n);
+	n = px_read_block(buf, fd[0], PX_BLOCK);
+	CHECK(n == 4000, "read %zd of 4000", n);
+	evbuffer_drain(buf, 300 * 1024);
+	CHECK(is_pattern(buf, 5000, 9), "short reads as written");
+	CHECK(evbuffer_peek(buf, -1, NULL, &v, 1) >= 1 && v.iov_base != first,
+	    "short reads are copied out of the block");
+	/* end of stream */
+	close(fd[1]);
+	CHECK(px_read_block(buf, fd[0], PX_BLOCK) == 0, "end of stream");
+	close(fd[0]);
+	evbuffer_free(buf);
+	px_read_blocks_free();	/* LeakSanitizer checks the pool is gone */
+}
+
 int
 main(void)
 {
 	test_heads();
 	test_chunked();
 	test_resp();
+	test_read_block();
 	return unit_done();
 }

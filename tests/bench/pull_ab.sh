@@ -1,0 +1,115 @@
+#!/bin/bash
+# tests/bench/pull_ab.sh: blob pulls through nginx (tuned, as bench.sh runs
+# it) and signet, alternated, each pull measured alone.
+#
+# bench.sh sums a phase's CPU over its rounds; this looks at one pull at a
+# time and at what the kernel did for it, to explain a difference:
+#
+#   cpu    the proxy's CPU per GiB pulled (the scheduler's run time of every
+#          thread, /proc/PID/task/*/schedstat, ns)
+#   flt    minor page faults of the proxy during the pull (/proc/PID/stat)
+#   csw    its context switches, voluntary and not (/proc/PID/task/*/status)
+#
+# With PULL_AB_PUSH_FIRST=1 each pull follows a push of the same blob to a
+# new repository through the same proxy, as in a round of bench.sh.  One
+# registry, one blob; signet runs one worker, as nginx does.
+#
+# With PULL_AB_PERF=DIR, perf records each pull of each proxy (with call
+# graphs) into DIR/PROXY.ROUND.data, for perf report.
+#
+# Environment: PULL_AB_MIB=512, PULL_AB_ROUNDS=6, PULL_AB_PUSH_FIRST=0,
+# PULL_AB_PERF, SIGNET, BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps
+# schedstat.
+set -eu
+MIB=${PULL_AB_MIB:-512}
+ROUNDS=${PULL_AB_ROUNDS:-6}
+PUSH_FIRST=${PULL_AB_PUSH_FIRST:-0}
+BENCH=pull_ab
+BENCH_TOOLS="docker-registry curl nginx sha256sum"
+BENCH_DEBS="docker-registry curl nginx coreutils"
+KEEP=${BENCH_KEEP:-}
+. "$(dirname "$0")/common.sh"
+
+[ "$(cut -d' ' -f1 /proc/$$/schedstat 2>/dev/null)" != 0 ] ||
+    die "this kernel keeps no schedstat run time"
+read -r REG_PORT SIG_PORT NGX_PORT <<EOF
+$(free_ports 3)
+EOF
+start_registry "127.0.0.1:$REG_PORT"
+cat >"$T/signet.json" <<EOF
+{"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
+ "log": {"level": "warn", "access": false}, "workers": 1}
+EOF
+start_signet
+wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
+wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
+start_nginx "$T/nginx" "$NGX_PORT" tuned
+wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
+NGX_W=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ')
+
+# sums over the processes given (mawk's %d stops at 2^31: %.0f)
+run_ns() {
+	for p in "$@"; do cat "/proc/$p/task/"*/schedstat; done |
+	    awk '{ t += $1 } END { printf "%.0f", t }'
+}
+faults() {
+	for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done |
+	    awk '{ t += $8 } END { printf "%.0f", t }'
+}
+switches() {
+	for p in "$@"; do cat "/proc/$p/task/"*/status; done |
+	    awk '/^(non)?voluntary_ctxt_switches/ { t += $2 } END { printf "%.0f", t }'
+}
+
+head -c "$((MIB * 1048576))" /dev/urandom >"$T/blob"
+DIG=sha256:$(sha256sum "$T/blob" | cut -d' ' -f1)
+push_blob "http://127.0.0.1:$REG_PORT" ab/direct "$T/blob" "$DIG"
+curl -sS -o /dev/null "http://127.0.0.1:$REG_PORT/v2/ab/direct/blobs/$DIG"
+
+echo "pull_ab: ${ROUNDS} pulls of ${MIB} MiB through each, alternated;" \
+    "push first: $([ "$PUSH_FIRST" = 1 ] && echo yes || echo no)"
+echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-7s %5s %9s %7s %7s %9s\n' proxy round "CPU s/GiB" faults switches "MiB/s"
+for r in $(seq 1 "$ROUNDS"); do
+	for t in nginx signet; do
+		if [ "$t" = nginx ]; then
+			port=$NGX_PORT pids=$NGX_W
+		else
+			port=$SIG_PORT pids=$SIG_PID
+		fi
+		repo=ab/direct
+		if [ "$PUSH_FIRST" = 1 ]; then
+			repo=ab/$t$r
+			push_blob "http://127.0.0.1:$port" "$repo" "$T/blob" "$DIG"
+		fi
+		if [ -n "${PULL_AB_PERF:-}" ]; then
+			mkdir -p "$PULL_AB_PERF"
+			perf record -q -g -o "$PULL_AB_PERF/$t.$r.data" \
+			    -p "$(echo $pids | tr ' ' ,)" >/dev/null 2>&1 &
+			pf=$!
+			sleep 0.5
+		fi
+		# shellcheck disable=SC2086
+		c0=$(run_ns $pids) f0=$(faults $pids) s0=$(switches $pids)
+		out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' \
+		    "http://127.0.0.1:$port/v2/$repo/blobs/$DIG")
+		# shellcheck disable=SC2086
+		c1=$(run_ns $pids) f1=$(faults $pids) s1=$(switches $pids)
+		if [ -n "${PULL_AB_PERF:-}" ]; then
+			kill -INT "$pf"
+			wait "$pf" 2>/dev/null || true
+		fi
+		set -- $out
+		[ "$1 $2" = "200 $((MIB * 1048576))" ] || die "$t pull: $out"
+		printf '%-7s %5d %9s %7d %7d %9s\n' "$t" "$r" \
+		    "$(awk -v c=$((c1 - c0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')" \
+		    $((f1 - f0)) $((s1 - s0)) "$(awk -v s="$3" 'BEGIN { printf "%.0f", s / 1048576 }')"
+	done
+done | tee "$T/rows"
+awk '{ c[$1] += $3; f[$1] += $4; n[$1]++ }
+END {
+	printf "means: nginx %.3f s/GiB, %.0f faults; signet %.3f s/GiB, %.0f faults\n",
+	    c["nginx"] / n["nginx"], f["nginx"] / n["nginx"],
+	    c["signet"] / n["signet"], f["signet"] / n["signet"]
+	printf "signet / nginx, CPU per GiB pulled: %.2f\n", c["signet"] / c["nginx"]
+}' "$T/rows"
