@@ -259,3 +259,29 @@ push_blob() {
 	    -H 'Content-Type: application/octet-stream' "$pb_loc")
 	[ "$pb_st" = 201 ] || die "push to $1/$2: HTTP $pb_st"
 }
+
+# need_schedstat: dies unless the kernel keeps each thread's run time
+need_schedstat() {
+	[ "$(cut -d' ' -f1 /proc/$$/schedstat 2>/dev/null)" != 0 ] ||
+	    die "this kernel keeps no schedstat run time"
+}
+
+# run_ns PID...: the scheduler's run time of every thread of the processes,
+# summed, in ns (mawk's %d stops at 2^31: %.0f)
+run_ns() {
+	for p in "$@"; do cat "/proc/$p/task/"*/schedstat; done |
+	    awk '{ t += $1 } END { printf "%.0f", t }'
+}
+
+# start_registry_signet: a docker-registry on $REG_PORT and before it signet
+# on $SIG_PORT, pass-through, one worker, access log off ($T/signet.json)
+start_registry_signet() {
+	start_registry "127.0.0.1:$REG_PORT"
+	cat >"$T/signet.json" <<EOF
+{"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
+ "log": {"level": "warn", "access": false}, "workers": 1}
+EOF
+	start_signet
+	wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
+	wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
+}

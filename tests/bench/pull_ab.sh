@@ -30,28 +30,15 @@ BENCH_DEBS="docker-registry curl nginx coreutils"
 KEEP=${BENCH_KEEP:-}
 . "$(dirname "$0")/common.sh"
 
-[ "$(cut -d' ' -f1 /proc/$$/schedstat 2>/dev/null)" != 0 ] ||
-    die "this kernel keeps no schedstat run time"
+need_schedstat
 read -r REG_PORT SIG_PORT NGX_PORT <<EOF
 $(free_ports 3)
 EOF
-start_registry "127.0.0.1:$REG_PORT"
-cat >"$T/signet.json" <<EOF
-{"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
- "log": {"level": "warn", "access": false}, "workers": 1}
-EOF
-start_signet
-wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
-wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
+start_registry_signet
 start_nginx "$T/nginx" "$NGX_PORT" tuned
 wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
 NGX_W=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ')
 
-# sums over the processes given (mawk's %d stops at 2^31: %.0f)
-run_ns() {
-	for p in "$@"; do cat "/proc/$p/task/"*/schedstat; done |
-	    awk '{ t += $1 } END { printf "%.0f", t }'
-}
 faults() {
 	for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done |
 	    awk '{ t += $8 } END { printf "%.0f", t }'
