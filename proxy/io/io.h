@@ -201,6 +201,13 @@ void	px_xfer_setup(CURL *, const struct conf_endpoint *, enum px_xfer_kind);
  * exchange ended cleanly goes back with px_upstream_keep; px_upstream_take
  * hands one for the same endpoint out again (NULL: none).  Kept ones are
  * closed after PX_UP_IDLE_SECONDS, or as soon as the peer closes them.
+ *
+ * The pool's watcher of a taken connection stays registered until the new
+ * owner has added its own event on the socket and calls px_upconn_settle
+ * (it does nothing while the connection is taken); and px_upstream_keep is
+ * called before the owner frees its event.  One event on the socket at each
+ * moment between, libevent changes nothing in epoll: handing a connection
+ * over and back costs no epoll_ctl (four a request before).
  */
 struct px_upconn;
 typedef void (*px_upconn_fn)(struct px_upconn *, CURLcode, void *arg);
@@ -211,6 +218,7 @@ void	px_upconn_close(struct px_upconn *);
 struct px_upconn *px_upstream_take(struct px_upstream *,
 	    const struct conf_endpoint *);
 void	px_upstream_keep(struct px_upstream *, struct px_upconn *);
+void	px_upconn_settle(struct px_upconn *);
 
 /* sock.c */
 

@@ -282,6 +282,8 @@ on_kept_event(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (u->pool == NULL)
+		return;		/* taken, its new owner reads it now */
 	TAILQ_REMOVE(&u->pool->idle, u, entry);
 	u->pool->nidle--;
 	u->pool = NULL;
@@ -299,8 +301,7 @@ px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 		TAILQ_REMOVE(&up->idle, u, entry);
 		up->nidle--;
 		u->pool = NULL;
-		event_free(u->ev);
-		u->ev = NULL;
+		/* its watcher stays until px_upconn_settle: see io.h */
 		return u;
 	}
 	return NULL;
@@ -327,6 +328,15 @@ px_upstream_keep(struct px_upstream *up, struct px_upconn *u)
 	u->pool = up;
 	TAILQ_INSERT_HEAD(&up->idle, u, entry);
 	up->nidle++;
+}
+
+void
+px_upconn_settle(struct px_upconn *u)
+{
+	if (u->ev != NULL) {
+		event_free(u->ev);
+		u->ev = NULL;
+	}
 }
 
 struct px_upstream *

@@ -96,16 +96,18 @@ px_pull_wanted(struct px_conn *c)
 static void
 release_conn(struct px_pull *p)
 {
+	/* kept before our event goes: no epoll_ctl (io.h); closed after it
+	 * goes, which is before the socket closes (at the next loop turn) */
+	if (p->p_up != NULL && p->p_keep && p->p_state == P_BODY &&
+	    p->p_left == 0 && evbuffer_get_length(p->p_in) == 0) {
+		px_upstream_keep(upstream_of(p->p_conn), p->p_up);
+		p->p_up = NULL;
+	}
 	if (p->p_ev != NULL) {
-		event_free(p->p_ev);	/* before the socket closes */
+		event_free(p->p_ev);
 		p->p_ev = NULL;
 	}
-	if (p->p_up == NULL)
-		return;
-	if (p->p_keep && p->p_state == P_BODY && p->p_left == 0 &&
-	    evbuffer_get_length(p->p_in) == 0)
-		px_upstream_keep(upstream_of(p->p_conn), p->p_up);
-	else
+	if (p->p_up != NULL)
 		px_upconn_close(p->p_up);
 	p->p_up = NULL;
 }
@@ -159,7 +161,10 @@ watch(struct px_pull *p, short what)
 		    p);
 	}
 	p->p_what = what;
-	return event_add(p->p_ev, &tv);
+	if (event_add(p->p_ev, &tv) == -1)
+		return -1;
+	px_upconn_settle(p->p_up);	/* the pool's watcher goes after */
+	return 0;
 }
 
 /* A reused connection the upstream had closed: once more on a new one. */

@@ -142,6 +142,8 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	event_free(c->c_ev_close);
 	if (c->c_body != NULL)
 		evbuffer_free(c->c_body);
+	if (c->c_head != NULL)
+		evbuffer_free(c->c_head);
 	px_http_req_reset(&c->c_req);
 	conf_unref(c->c_conf);
 	TAILQ_REMOVE(&srv->conns, c, c_entry);
@@ -170,6 +172,8 @@ conn_linger_event(struct bufferevent *under, short what, void *arg)
 	event_active(c->c_ev_close, EV_TIMEOUT, 0);
 }
 
+static void	head_queue(struct px_conn *);
+
 /*
  * Close c.  What is still queued for the client (the end of a response, the
  * part of a body that arrived before the upstream failed) is sent first, for
@@ -195,6 +199,7 @@ conn_close(struct px_conn *c, const char *reason, int abort)
 		event_active(c->c_ev_close, EV_TIMEOUT, 0);
 		return;
 	}
+	head_queue(c);	/* a response's start goes out as before */
 	/* TLS: encrypt what the filter still holds, then work on the socket */
 	sock = bufferevent_get_underlying(c->c_bev);
 	if (sock != NULL)
@@ -306,6 +311,45 @@ px_conn_origin(struct px_conn *c, char *buf, size_t len)
 		snprintf(buf, len, "%s://%s", c->c_tls ? "https" : "http", host);
 }
 
+/*
+ * The start of a response on a plain connection with nothing queued waits
+ * in c_head, and goes out with the first body bytes or at the end, written
+ * at once (write_now): queued on the bufferevent it would cost two epoll_ctl
+ * (its write event added, then removed once out) and a pass of the loop.
+ * Anything else queued for the client goes after it (head_queue first).
+ */
+#define HEAD_HOLD_MAX	(64 * 1024)	/* more than this is queued */
+
+static void
+head_queue(struct px_conn *c)
+{
+	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0)
+		evbuffer_add_buffer(bufferevent_get_output(c->c_bev), c->c_head);
+}
+
+/*
+ * buf to the client: on a plain connection with nothing queued, written at
+ * once (through the bufferevent each piece would cost two epoll_ctl, its
+ * write event added for the piece and removed once it is out); what the
+ * socket does not take, or all of it otherwise, moved to the output.
+ */
+static void
+write_now(struct px_conn *c, struct evbuffer *buf)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+
+	if (!c->c_tls && evbuffer_get_length(out) == 0 &&
+	    evbuffer_write(buf, bufferevent_getfd(c->c_bev)) == -1 &&
+	    errno != EAGAIN && errno != EINTR) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		c->c_error = errno == EPIPE || errno == ECONNRESET ?
+		    "client closed the connection" : "client connection error";
+		conn_close(c, c->c_error, 1);
+		return;
+	}
+	evbuffer_add_buffer(out, buf);	/* the rest: moved, not copied */
+}
+
 void
 px_conn_resp_head(struct px_conn *c, int status, struct evbuffer *hdrs,
     int64_t content_length)
@@ -320,6 +364,18 @@ px_conn_resp_head(struct px_conn *c, int status, struct evbuffer *hdrs,
 	/* An unread request body leaves the connection unusable. */
 	if (!c->c_body_done || c->c_srv->draining)
 		c->c_keepalive = 0;
+	/*
+	 * Not when the connection closes after: written at once, the answer
+	 * would be followed by the close within the same pass, and a client
+	 * whose request is still partly unread here gets a reset that can
+	 * discard the answer before it is read.
+	 */
+	if (!c->c_tls && c->c_keepalive && evbuffer_get_length(out) == 0) {
+		if (c->c_head == NULL)
+			c->c_head = evbuffer_new();
+		if (c->c_head != NULL)
+			out = c->c_head;	/* out of memory: queued */
+	}
 	nobody = strcmp(c->c_req.method, "HEAD") == 0 || status == 204 ||
 	    status == 304 || (status >= 100 && status < 200);
 
@@ -360,6 +416,13 @@ px_conn_resp_body(struct px_conn *c, const void *data, size_t len)
 
 	if (c->c_state == PX_C_CLOSING || len == 0)
 		return;
+	/* a small body joins the head that waits (one write at the end) */
+	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0) {
+		if (evbuffer_get_length(c->c_head) + len <= HEAD_HOLD_MAX)
+			out = c->c_head;
+		else
+			head_queue(c);
+	}
 	if (c->c_resp_chunked)
 		evbuffer_add_printf(out, "%zx\r\n", len);
 	evbuffer_add(out, data, len);
@@ -378,26 +441,16 @@ px_conn_resp_move(struct px_conn *c, struct evbuffer *buf)
 		return;
 	c->c_bytes_out += len;
 	if (c->c_resp_chunked) {
+		head_queue(c);
 		evbuffer_add_printf(out, "%zx\r\n", len);
 		evbuffer_add_buffer(out, buf);
 		evbuffer_add(out, "\r\n", 2);
 		return;
 	}
-	/*
-	 * Nothing queued on a plain connection: write at once.  Through
-	 * the bufferevent each piece would cost two epoll_ctl, its write
-	 * event added for the piece and removed once it is out.
-	 */
-	if (!c->c_tls && evbuffer_get_length(out) == 0 &&
-	    evbuffer_write(buf, bufferevent_getfd(c->c_bev)) == -1 &&
-	    errno != EAGAIN && errno != EINTR) {
-		evbuffer_drain(buf, evbuffer_get_length(buf));
-		c->c_error = errno == EPIPE || errno == ECONNRESET ?
-		    "client closed the connection" : "client connection error";
-		conn_close(c, c->c_error, 1);
-		return;
-	}
-	evbuffer_add_buffer(out, buf);	/* the rest: moved, not copied */
+	/* the head that waits goes in the same write */
+	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0)
+		evbuffer_prepend_buffer(buf, c->c_head);
+	write_now(c, buf);
 }
 
 void
@@ -408,13 +461,22 @@ px_conn_resp_end(struct px_conn *c)
 	if (c->c_state == PX_C_CLOSING || c->c_resp_done)
 		return;
 	out = bufferevent_get_output(c->c_bev);
-	if (c->c_resp_chunked)
+	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0) {
+		/* the whole response waits there: one write */
+		if (c->c_resp_chunked)
+			evbuffer_add(c->c_head, "0\r\n\r\n", 5);
+		write_now(c, c->c_head);
+		if (c->c_state == PX_C_CLOSING)
+			return;
+	} else if (c->c_resp_chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
 	c->c_resp_done = 1;
 	c->c_state = PX_C_FLUSH;
-	/* Fire the write callback only once everything is out. */
+	/* Fire the write callback only once everything is out; with nothing
+	 * queued, enabling it would arm the write event for nothing */
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->c_bev, EV_WRITE);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->c_bev, EV_WRITE);
 	/*
 	 * Already out (always so over TLS, whose filter takes the bytes at
 	 * once): the write callback will not fire.  Finish from the loop,
@@ -797,9 +859,11 @@ start_request(struct px_conn *c, struct evbuffer *in, size_t headlen)
 	if (c->c_state != PX_C_ACTIVE || c->c_handler == NULL ||
 	    !c->c_handler->wants_body)
 		return;		/* answered, or no body wanted */
-	if (c->c_req.expect_continue && !c->c_body_done && !c->c_body_hold)
+	if (c->c_req.expect_continue && !c->c_body_done && !c->c_body_hold) {
+		head_queue(c);
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	if (!c->c_body_done && !c->c_tls) {
 		/* the body, read by body_read (see body_read_on) */
 		c->c_direct = 1;
@@ -824,9 +888,11 @@ px_conn_body_release(struct px_conn *c)
 	if (!c->c_body_hold || c->c_state != PX_C_ACTIVE)
 		return;
 	c->c_body_hold = 0;
-	if (c->c_req.expect_continue && !c->c_body_done)
+	if (c->c_req.expect_continue && !c->c_body_done) {
+		head_queue(c);
 		evbuffer_add_printf(bufferevent_get_output(c->c_bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	px_conn_body_resume(c);
 }
 
@@ -934,6 +1000,8 @@ conn_next_request(struct px_conn *c)
 	memset(&c->c_route, 0, sizeof(c->c_route));
 	memset(&c->c_ck, 0, sizeof(c->c_ck));
 	evbuffer_drain(c->c_body, evbuffer_get_length(c->c_body));
+	if (c->c_head != NULL)	/* written at the end; empty */
+		evbuffer_drain(c->c_head, evbuffer_get_length(c->c_head));
 	c->c_state = PX_C_HEAD;
 	c->c_body_done = 0;
 	c->c_body_left = 0;
@@ -947,7 +1015,12 @@ conn_next_request(struct px_conn *c)
 	c->c_error = NULL;
 	c->c_logged = 0;
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, OUT_LOW(c), 0);
-	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	/*
+	 * Writing stays enabled (px_conn_resp_end); enabling it again would
+	 * arm the write event with nothing to write: two epoll_ctl and a
+	 * wakeup a request.
+	 */
+	bufferevent_enable(c->c_bev, EV_READ);
 	if (c->c_srv->draining) {
 		px_conn_close(c, "shutting down");
 		return;

@@ -78,6 +78,8 @@ struct px_conn {
 	uint64_t		 c_bytes_in;	/* request body bytes */
 
 	/* the response */
+	struct evbuffer		*c_head;	/* its start, not yet queued:
+						 * see px_conn_resp_head */
 	int			 c_resp_started;
 	int			 c_resp_done;
 	int			 c_resp_chunked;
