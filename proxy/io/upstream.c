@@ -10,16 +10,11 @@
 
 #include "io.h"
 
-#define RELAY_BUFFER	(512L * 1024)	/* curl's receive buffer: its
-					 * maximum, per relayed transfer */
-/*
- * Its upload buffer, per relayed transfer.  A registry takes a blob's bytes
- * at the pace of one core (distribution: 1.6 to 1.9 s of CPU for a 512 MiB
- * push of 1.7 to 2 s here), and it took them faster in 64 KiB sends than
- * in 512 KiB ones: 272 against 262 MiB/s and 271 against 266, the means of
- * 8 alternated pushes each; 16 KiB was no faster again.
- */
-#define RELAY_UPLOAD	(64L * 1024)
+#define RELAY_BUFFER	(512L * 1024)	/* curl's receive and upload buffers:
+					 * its maximum, per relayed transfer
+					 * (a 64 KiB upload buffer pushed no
+					 * faster for 27% more CPU:
+					 * tests/bench/push_ab.sh) */
 
 struct px_upstream {
 	struct event_base	*base;
@@ -444,7 +439,7 @@ px_xfer_setup(CURL *e, const struct conf_endpoint *ep, enum px_xfer_kind kind)
 		 * the client's pace.  Large reads and sends: each costs a
 		 * system call and a pass of the event loop */
 		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RELAY_BUFFER);
-		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_UPLOAD);
+		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, RELAY_BUFFER);
 		break;
 	}
 }

@@ -26,9 +26,10 @@ read -r REG_PORT SIG_PORT NGX_PORT <<EOF
 $(free_ports 3)
 EOF
 start_registry "127.0.0.1:$REG_PORT"
+# one worker, the process traced (with several, SIG_PID is the master's)
 cat >"$T/signet.json" <<EOF
 {"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
- "log": {"level": "warn", "access": false}${PROFILE_SIGNET_CONF:+, $PROFILE_SIGNET_CONF}}
+ "log": {"level": "warn", "access": false}, "workers": 1${PROFILE_SIGNET_CONF:+, $PROFILE_SIGNET_CONF}}
 EOF
 start_signet
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
