@@ -36,6 +36,8 @@
 #define BODY_READ	(256 * 1024)
 /* How long a closing TLS connection may take to send its last records. */
 #define LINGER_SECONDS	5
+/* What a closing connection reads of a request it refused, at most. */
+#define DISCARD_MAX	(4 * 1024 * 1024)
 
 struct px_server {
 	struct event_base	*base;
@@ -153,13 +155,62 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	server_maybe_exit(srv);
 }
 
+static void	conn_discard(struct px_conn *);
+static void	conn_linger_event(struct bufferevent *, short, void *);
+
 static void
 conn_linger_write(struct bufferevent *under, void *arg)
 {
 	struct px_conn	*c = arg;
 
-	if (evbuffer_get_length(bufferevent_get_output(under)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(under)) > 0)
+		return;
+	if (c->c_discard)
+		conn_discard(c);
+	else
 		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+}
+
+static void
+conn_discard_read(struct bufferevent *bev, void *arg)
+{
+	struct px_conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	c->c_discarded += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->c_discarded > DISCARD_MAX)
+		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+}
+
+/*
+ * The answer is out, and the client may still be sending the request it
+ * answers (a body refused, a head too large).  Closing now would make the
+ * kernel answer its next bytes with a reset, and a reset can discard the
+ * answer before the client has read it.  So, as nginx's lingering close:
+ * no more writing (the client sees the end), and what comes is read and
+ * dropped until the client closes, LINGER_SECONDS pass without a byte, or
+ * DISCARD_MAX has come.  Plain connections only: over TLS the filter
+ * would have to decrypt what is dropped.
+ */
+static void
+conn_discard(struct px_conn *c)
+{
+	static const struct timeval idle = { LINGER_SECONDS, 0 };
+	struct bufferevent *bev = c->c_bev;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
+		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+		return;
+	}
+	c->c_discarded = evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_setcb(bev, conn_discard_read, NULL, conn_linger_event, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_set_timeouts(bev, &idle, NULL);
+	bufferevent_disable(bev, EV_WRITE);
+	bufferevent_enable(bev, EV_READ);
 }
 
 static void
@@ -189,6 +240,11 @@ conn_close(struct px_conn *c, const char *reason, int abort)
 		return;
 	px_debug("conn %llu: close in state %s: %s",
 	    (unsigned long long)c->c_id, state_names[c->c_state], reason);
+	/* a request whose rest the client may still be sending */
+	c->c_discard = !c->c_tls && c->c_bev != NULL &&
+	    (((c->c_state == PX_C_ACTIVE || c->c_state == PX_C_FLUSH) &&
+	    !c->c_body_done) ||
+	    evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0);
 	c->c_state = PX_C_CLOSING;
 	c->c_close_reason = reason;
 	if (c->c_ev_body != NULL)
@@ -209,7 +265,10 @@ conn_close(struct px_conn *c, const char *reason, int abort)
 	bufferevent_disable(c->c_bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(sock)) == 0) {
 		bufferevent_disable(c->c_bev, EV_WRITE);
-		event_active(c->c_ev_close, EV_TIMEOUT, 0);
+		if (c->c_discard)
+			conn_discard(c);
+		else
+			event_active(c->c_ev_close, EV_TIMEOUT, 0);
 		return;
 	}
 	/* nothing but the socket is needed now: take over its callbacks */

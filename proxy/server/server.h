@@ -80,6 +80,9 @@ struct px_conn {
 	/* the response */
 	struct evbuffer		*c_head;	/* its start, not yet queued:
 						 * see px_conn_resp_head */
+	int			 c_discard;	/* closing: read the client's
+						 * rest first (conn_discard) */
+	size_t			 c_discarded;
 	int			 c_resp_started;
 	int			 c_resp_done;
 	int			 c_resp_chunked;

@@ -104,6 +104,12 @@ expect_match "malformed head: OCI body" "$r" '^\{"errors":\[\{"code":"UNSUPPORTE
 r=$($HELPERS raw 127.0.0.1 "$SIGNET_PORT" "$T/req2")
 expect_match "oversized head: 431" "$r" '^HTTP/1.1 431 '
 expect_match "oversized head: OCI body" "$r" '"code":"SIZE_INVALID"'
+# a head far over the limit: signet answers after 64 KiB, while the client
+# is still sending; it must read the rest away before it closes, or the
+# kernel resets the connection and the answer can be lost unread
+{ printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: '; head -c 1000000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } >"$T/req3"
+r=$($HELPERS raw 127.0.0.1 "$SIGNET_PORT" "$T/req3" 2>/dev/null)
+expect_match "a 1 MB head: the 431 arrives whole, no reset" "$r" '^HTTP/1.1 431 '
 printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n' >"$T/req3"
 r=$($HELPERS raw 127.0.0.1 "$SIGNET_PORT" "$T/req3")
 expect_match "Content-Length with chunked: 400" "$r" '^HTTP/1.1 400'
