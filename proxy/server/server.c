@@ -198,14 +198,13 @@ conn_discard(struct px_conn *c)
 {
 	static const struct timeval idle = { LINGER_SECONDS, 0 };
 	struct bufferevent *bev = c->c_bev;
-	struct evbuffer	*in = bufferevent_get_input(bev);
 
 	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1) {
 		event_active(c->c_ev_close, EV_TIMEOUT, 0);
 		return;
 	}
-	c->c_discarded = evbuffer_get_length(in);
-	evbuffer_drain(in, evbuffer_get_length(in));
+	c->c_discarded = 0;
+	conn_discard_read(bev, c);	/* what was read already */
 	bufferevent_setcb(bev, conn_discard_read, NULL, conn_linger_event, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 	bufferevent_set_timeouts(bev, &idle, NULL);
