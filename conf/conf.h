@@ -135,6 +135,7 @@ struct conf {
 	long			 drain_timeout;		/* seconds */
 	long			 workers;	/* processes serving; 1: no master */
 	long			 buffer_bytes;		/* backpressure HIGH */
+	int			 splice;	/* blob pulls through a pipe */
 	long			 max_conns_per_addr;	/* from one client address */
 	long			 verify_slots;		/* verified pulls at once */
 	long			 verify_queue;		/* waiting for a slot */

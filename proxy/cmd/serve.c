@@ -144,6 +144,7 @@ serve_worker(struct conf *c, int i, const char *lockdir, int ready_fd)
 	event_base_free(base);
 	curl_global_cleanup();
 	px_read_blocks_free();
+	px_pipes_free();
 	return 0;
 }
 

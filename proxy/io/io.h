@@ -238,6 +238,30 @@ ssize_t	px_read_into(struct evbuffer *, evutil_socket_t fd, size_t max);
 ssize_t	px_read_block(struct evbuffer *, evutil_socket_t fd, size_t max);
 void	px_read_blocks_free(void);
 
+/*
+ * splice.c: a body moved from one socket to another through a pipe by
+ * splice(2), never through user space (Linux).  px_pipe_take gives an
+ * empty pipe of PX_PIPE_SIZE, or NULL when none can be had (no splice,
+ * no descriptor, the user's pipe pages used up): the caller then copies.
+ * px_pipe_fill moves up to max bytes from socket fd into the pipe (what
+ * it holds bounds max); px_pipe_drain moves what the pipe holds to socket
+ * fd until it is empty or the socket takes no more, and returns the bytes
+ * moved (-1 with EAGAIN when none: wait for fd writable).  Both return -1
+ * with errno on an error, and px_pipe_fill 0 at the end of the stream.
+ * px_pipe_back keeps an empty pipe for the next transfer and closes one
+ * with bytes left; px_pipes_free closes the kept ones at exit.  splice(2)
+ * to a socket the peer closed raises SIGPIPE: the caller ignores it (as
+ * signet serve does) and gets EPIPE.
+ */
+#define PX_PIPE_SIZE	(1024 * 1024)
+struct px_pipe;
+struct px_pipe *px_pipe_take(void);
+void	px_pipe_back(struct px_pipe *);
+size_t	px_pipe_held(const struct px_pipe *);
+ssize_t	px_pipe_fill(struct px_pipe *, int fd, size_t max);
+ssize_t	px_pipe_drain(struct px_pipe *, int fd);
+void	px_pipes_free(void);
+
 /* tls.c: server-side TLS as a bufferevent filter over mbedTLS */
 
 struct px_tls;

@@ -28,6 +28,7 @@ struct metrics_slot {
 	uint64_t		requests[NMETHODS][6];	/* 1xx..5xx, other */
 	uint64_t		upstream_errors;
 	uint64_t		refused_per_addr;
+	uint64_t		pulled[2];	/* body bytes: copied, spliced */
 	long			conns;			/* a gauge */
 };
 
@@ -91,6 +92,12 @@ px_metrics_refused(void)
 	me->refused_per_addr++;
 }
 
+void
+px_metrics_pulled(int spliced, uint64_t n)
+{
+	me->pulled[spliced != 0] += n;
+}
+
 /* Every worker's slot added up into t (gauges summed, the one maximum
  * kept). */
 static void
@@ -145,6 +152,8 @@ metrics_sum(struct metrics_slot *t)
 			b[m] += a[m];
 		t->upstream_errors += s->upstream_errors;
 		t->refused_per_addr += s->refused_per_addr;
+		t->pulled[0] += s->pulled[0];
+		t->pulled[1] += s->pulled[1];
 		t->conns += s->conns;
 	}
 }
@@ -288,8 +297,17 @@ px_metrics_reply(struct px_conn *c)
 		    "# HELP signet_upstream_errors_total Requests that failed "
 		    "because the upstream did.\n"
 		    "# TYPE signet_upstream_errors_total counter\n"
-		    "signet_upstream_errors_total %llu\n",
-		    (unsigned long long)t.upstream_errors);
+		    "signet_upstream_errors_total %llu\n"
+		    "# HELP signet_pulled_bytes_total Body bytes of pulls read "
+		    "from the upstream by signet itself, by how they reached the "
+		    "client: copied through signet's memory, or spliced through "
+		    "a kernel pipe.\n"
+		    "# TYPE signet_pulled_bytes_total counter\n"
+		    "signet_pulled_bytes_total{path=\"copied\"} %llu\n"
+		    "signet_pulled_bytes_total{path=\"spliced\"} %llu\n",
+		    (unsigned long long)t.upstream_errors,
+		    (unsigned long long)t.pulled[0],
+		    (unsigned long long)t.pulled[1]);
 	if ((size_t)n < sizeof(buf))
 		px_verify_histogram(vs, buf + n, sizeof(buf) - (size_t)n);
 	px_conn_reply_text(c, 200, buf);

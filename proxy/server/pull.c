@@ -34,6 +34,8 @@
 #define BODY_READ	PX_BLOCK	/* bytes per read of the body (1 MiB,
 					 * as nginx's proxy_buffer_size 1m) */
 #define HEAD_READ	(16 * 1024)	/* bytes per read of the head */
+#define SPLICE_MIN	(256 * 1024)	/* a GET body this long is spliced */
+#define SPLICE_ROUNDS	16		/* pipe loads per wakeup, at most */
 
 enum pull_state { P_CONNECT, P_SEND, P_HEAD, P_BODY };
 
@@ -51,6 +53,7 @@ struct px_pull {
 	struct evbuffer	*p_req;		/* the request, not yet written */
 	struct evbuffer	*p_in;		/* the response head, as it comes */
 	struct evbuffer	*p_buf;		/* body bytes, read, not yet moved */
+	struct px_pipe	*p_pipe;	/* the body spliced through, or NULL */
 };
 
 static struct px_upstream *
@@ -257,9 +260,98 @@ take_head(struct px_pull *p, size_t headlen)
 	c->c_up_status = r.status;
 	px_conn_resp_head(c, r.status, hdrs, r.status == 204 ||
 	    r.status == 304 ? -1 : r.content_length);
+	/* a blob's bytes: spliced when a pipe can be had (splice.c) */
+	if (c->c_conf->splice && p->p_left >= SPLICE_MIN && !c->c_tls)
+		p->p_pipe = px_pipe_take();
 	evbuffer_free(hdrs);
 	px_http_resp_reset(&r);
 	return 0;
+}
+
+/* The body ended short: close rather than pass a truncated body as whole.
+ * n is what the read returned (0: the upstream closed). */
+static void
+fail_body(struct px_pull *p, ssize_t n)
+{
+	struct px_conn	*c = p->p_conn;
+
+	p->p_keep = 0;
+	release_conn(p);
+	c->c_error = "upstream failed during the response body";
+	px_warn("conn %llu: upstream failed mid-body: %s",
+	    (unsigned long long)c->c_id, n == 0 ?
+	    "it closed the connection" : strerror(errno));
+	px_conn_close(c, "upstream failed during the response body");
+}
+
+static void
+end_body(struct px_pull *p)
+{
+	release_conn(p);	/* to the pool, when clean */
+	px_pipe_back(p->p_pipe);
+	p->p_pipe = NULL;
+	px_conn_resp_end(p->p_conn);
+}
+
+/*
+ * The body through the pipe: what it holds out to the client first, then
+ * a pipe load from the upstream, until either socket has nothing to give
+ * or take.  While the client takes no more, the pipe is topped up with
+ * what the upstream has already sent, and the wait is for the client (the
+ * drained callback); an empty pipe waits for the upstream.  Bounded per
+ * wakeup, as the loop's other connections wait meanwhile.
+ */
+static void
+splice_step(struct px_pull *p)
+{
+	struct px_conn	*c = p->p_conn;
+	ssize_t		 n;
+	int		 rounds, blocked;
+
+	for (rounds = 0;; rounds++) {
+		blocked = 0;
+		if (px_pipe_held(p->p_pipe) > 0) {
+			n = px_conn_splice(c, p->p_pipe);
+			if (n < 0)
+				return;		/* closing */
+			blocked = n > 0;
+		}
+		if (p->p_left == 0 && !blocked) {
+			end_body(p);
+			return;
+		}
+		if (rounds == SPLICE_ROUNDS && !blocked)
+			break;
+		/* blocked, this fills what room the pipe has: EAGAIN is then
+		 * no data or no room, either way the client's turn */
+		while (p->p_left > 0) {
+			n = px_pipe_fill(p->p_pipe, px_upconn_fd(p->p_up),
+			    p->p_left < PX_PIPE_SIZE ? (size_t)p->p_left :
+			    PX_PIPE_SIZE);
+			if (n > 0) {
+				p->p_left -= n;
+				px_metrics_pulled(1, (uint64_t)n);
+				if (blocked)
+					continue;
+				break;
+			}
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				fail_body(p, n);
+				return;
+			}
+			break;
+		}
+		if (blocked) {			/* the client's turn */
+			p->p_stopped = 1;
+			event_del(p->p_ev);
+			return;
+		}
+		if (n < 0)			/* nothing came */
+			break;
+	}
+	p->p_stopped = 0;
+	if (watch(p, EV_READ) == -1)
+		px_conn_close(c, "cannot watch the upstream connection");
 }
 
 /* Move what the head's reads took of the body, then end or read on. */
@@ -277,23 +369,24 @@ body_step(struct px_pull *p)
 		}
 		evbuffer_remove_buffer(p->p_in, p->p_buf, have);
 		p->p_left -= (int64_t)have;
+		px_metrics_pulled(0, have);
 	}
+	/* once bytes are in the pipe, nothing may pass them */
+	if (p->p_pipe != NULL && (px_pipe_held(p->p_pipe) > 0 ||
+	    (evbuffer_get_length(p->p_buf) == 0 && px_conn_splice_ready(c)))) {
+		splice_step(p);
+		return;
+	}
+	if (c->c_state == PX_C_CLOSING)
+		return;
 	if (p->p_left > 0 && !px_conn_output_full(c)) {
 		n = px_read_block(p->p_buf, px_upconn_fd(p->p_up),
 		    p->p_left < BODY_READ ? (size_t)p->p_left : BODY_READ);
-		if (n > 0)
+		if (n > 0) {
 			p->p_left -= n;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			/* mid-body: close rather than pass a truncated body
-			 * as whole */
-			p->p_keep = 0;
-			release_conn(p);
-			c->c_error = "upstream failed during the response body";
-			px_warn("conn %llu: upstream failed mid-body: %s",
-			    (unsigned long long)c->c_id, n == 0 ?
-			    "it closed the connection" : strerror(errno));
-			px_conn_close(c,
-			    "upstream failed during the response body");
+			px_metrics_pulled(0, (uint64_t)n);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			fail_body(p, n);
 			return;
 		}
 	}
@@ -301,8 +394,7 @@ body_step(struct px_pull *p)
 	if (c->c_state == PX_C_CLOSING)
 		return;
 	if (p->p_left == 0) {
-		release_conn(p);	/* to the pool, when clean */
-		px_conn_resp_end(c);
+		end_body(p);
 		return;
 	}
 	p->p_stopped = px_conn_output_full(c);
@@ -483,6 +575,7 @@ pull_free(struct px_conn *c)
 		evbuffer_free(p->p_in);
 	if (p->p_buf != NULL)
 		evbuffer_free(p->p_buf);
+	px_pipe_back(p->p_pipe);	/* closed if it holds bytes */
 	free(p);
 }
 

@@ -135,6 +135,8 @@ conn_free(evutil_socket_t fd, short what, void *arg)
 	px_conn_set_handler(c, NULL);
 	if (c->c_ev_body != NULL)
 		event_free(c->c_ev_body);	/* before its socket is closed */
+	if (c->c_ev_out != NULL)
+		event_free(c->c_ev_out);
 	if (c->c_bev != NULL)
 		bufferevent_free(c->c_bev);
 	if (c->c_ev_timer != NULL)
@@ -248,6 +250,8 @@ conn_close(struct px_conn *c, const char *reason, int abort)
 	c->c_close_reason = reason;
 	if (c->c_ev_body != NULL)
 		event_del(c->c_ev_body);
+	if (c->c_ev_out != NULL)
+		event_del(c->c_ev_out);
 	if (c->c_bev == NULL || abort) {
 		if (c->c_bev != NULL)
 			bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
@@ -509,6 +513,71 @@ px_conn_resp_move(struct px_conn *c, struct evbuffer *buf)
 	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0)
 		evbuffer_prepend_buffer(buf, c->c_head);
 	write_now(c, buf);
+}
+
+int
+px_conn_splice_ready(struct px_conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+
+	if (c->c_tls || c->c_state != PX_C_ACTIVE || !c->c_resp_started ||
+	    c->c_resp_chunked || evbuffer_get_length(out) > 0)
+		return 0;
+	if (c->c_head != NULL && evbuffer_get_length(c->c_head) > 0) {
+		write_now(c, c->c_head);	/* the head first */
+		if (c->c_state == PX_C_CLOSING)
+			return 0;
+	}
+	return evbuffer_get_length(out) == 0;
+}
+
+/* c_ev_out: the socket takes spliced bytes again, or stalled too long */
+static void
+conn_out_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn	*c = arg;
+
+	(void)fd;
+	if (c->c_state != PX_C_ACTIVE)
+		return;
+	if (what & EV_TIMEOUT) {
+		c->c_error = "client timeout";
+		conn_close(c, "client write timeout", 1);
+		return;
+	}
+	if (c->c_handler != NULL && c->c_handler->drained != NULL)
+		c->c_handler->drained(c);
+}
+
+ssize_t
+px_conn_splice(struct px_conn *c, struct px_pipe *pp)
+{
+	struct timeval	 tv = { c->c_srv->conf->idle_timeout, 0 };
+	evutil_socket_t	 fd = bufferevent_getfd(c->c_bev);
+	ssize_t		 n;
+
+	if (c->c_state != PX_C_ACTIVE)
+		return -1;
+	n = px_pipe_drain(pp, fd);
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		c->c_error = errno == EPIPE || errno == ECONNRESET ?
+		    "client closed the connection" : "client connection error";
+		conn_close(c, c->c_error, 1);
+		return -1;
+	}
+	if (n > 0)
+		c->c_bytes_out += (uint64_t)n;
+	if (px_pipe_held(pp) == 0)
+		return 0;
+	if (c->c_ev_out == NULL)
+		c->c_ev_out = event_new(c->c_srv->base, fd, EV_WRITE,
+		    conn_out_ready, c);
+	if (c->c_ev_out == NULL || event_add(c->c_ev_out, &tv) == -1) {
+		c->c_error = "out of memory";
+		conn_close(c, "cannot watch the client connection", 1);
+		return -1;
+	}
+	return (ssize_t)px_pipe_held(pp);
 }
 
 void
@@ -1093,8 +1162,20 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct px_conn	*c = arg;
 
-	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT) {
+		/*
+		 * Nothing read for idle_timeout while the answer to a whole
+		 * request is still coming or going out: the client has nothing
+		 * to send, it waits or reads.  Not a stall: a pull longer than
+		 * idle_timeout was cut here.  Writing has its own timeout
+		 * (and a spliced body, c_ev_out), the upstream its own.
+		 * libevent disabled reading; it was enabled, so again.
+		 */
+		if ((what & BEV_EVENT_READING) && c->c_body_done &&
+		    (c->c_state == PX_C_ACTIVE || c->c_state == PX_C_FLUSH)) {
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
 		c->c_error = "client timeout";
 		conn_close(c, "client read or write timeout", 1);
 	} else if (what & BEV_EVENT_ERROR) {

@@ -59,6 +59,8 @@ struct px_conn {
 	struct event		*c_ev_end;	/* deferred end of a response */
 	struct event		*c_ev_body;	/* a plain connection's request
 						 * body, read here (server.c) */
+	struct event		*c_ev_out;	/* spliced output waits for the
+						 * socket (made when needed) */
 	int			 c_direct;	/* the body is read by c_ev_body,
 						 * not by the bufferevent */
 	int			 c_head_timer_idle;	/* timer is the idle one */
@@ -150,6 +152,19 @@ void	px_conn_resp_body(struct px_conn *, const void *, size_t);
 void	px_conn_resp_move(struct px_conn *, struct evbuffer *buf);
 void	px_conn_resp_end(struct px_conn *);
 /*
+ * Body bytes spliced from a pipe straight to the client's socket
+ * (splice.c).  Only when px_conn_splice_ready: a plain connection, a
+ * response framed by its length, nothing queued before the bytes (ready
+ * writes the head that waits first, and says 0 while any of it is still
+ * queued).  px_conn_splice returns what the pipe still holds: 0 when all
+ * is out; more when the socket took no more, and the handler's drained
+ * callback runs once it is writable (or the connection closes after
+ * idle_timeout without progress); -1 when the connection failed and is
+ * closing.
+ */
+int	px_conn_splice_ready(struct px_conn *);
+ssize_t	px_conn_splice(struct px_conn *, struct px_pipe *);
+/*
  * Read none of the request body until px_conn_body_release (the handler
  * checks something first, and a client it turns away costs nothing more);
  * release reads what has come and calls the handler's body callback.
@@ -239,6 +254,8 @@ void	px_metrics_count(struct px_conn *);
 /* The connection gauge and the per-address refusals, from server.c. */
 void	px_metrics_conns(int nconns);
 void	px_metrics_refused(void);
+/* Body bytes a pull read from the upstream, spliced or copied (pull.c). */
+void	px_metrics_pulled(int spliced, uint64_t n);
 void	px_metrics_reply(struct px_conn *);
 
 /* dispatch.c: route -> handler, the only file that knows them all */

@@ -285,3 +285,16 @@ EOF
 	wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 	wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 }
+
+# start_signet_b: with SIGNET_B set, that second build of signet beside the
+# first on $SGB_PORT, with its configuration (SGB_PID); TARGETS gains
+# signet_b
+start_signet_b() {
+	[ -n "${SIGNET_B:-}" ] || return 0
+	sed "s/:$SIG_PORT\"/:$SGB_PORT\"/" "$T/signet.json" >"$T/signet_b.json"
+	"$SIGNET_B" serve -c "$T/signet_b.json" >"$T/signet_b.log" 2>&1 &
+	SGB_PID=$!
+	PIDS="$PIDS $SGB_PID"
+	wait_ready signet_b "$SGB_PID" "http://127.0.0.1:$SGB_PORT/v2/"
+	TARGETS="$TARGETS signet_b"
+}

@@ -9,6 +9,8 @@
 #          thread, /proc/PID/task/*/schedstat, ns)
 #   flt    minor page faults of the proxy during the pull (/proc/PID/stat)
 #   csw    its context switches, voluntary and not (/proc/PID/task/*/status)
+#   reg    the registry's CPU per GiB pulled: a proxy that holds the
+#          registry's pages longer (splice) can move cost there
 #
 # With PULL_AB_PUSH_FIRST=1 each pull follows a push of the same blob to a
 # new repository through the same proxy, as in a round of bench.sh.  One
@@ -17,8 +19,11 @@
 # With PULL_AB_PERF=DIR, perf records each pull of each proxy (with call
 # graphs) into DIR/PROXY.ROUND.data, for perf report.
 #
+# With SIGNET_B, a second build of signet runs beside the first, and its
+# pulls alternate with theirs: how a change to the pull path is judged.
+#
 # Environment: PULL_AB_MIB=512, PULL_AB_ROUNDS=6, PULL_AB_PUSH_FIRST=0,
-# PULL_AB_PERF, SIGNET, BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps
+# PULL_AB_PERF, SIGNET, SIGNET_B, BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps
 # schedstat.
 set -eu
 MIB=${PULL_AB_MIB:-512}
@@ -31,10 +36,12 @@ KEEP=${BENCH_KEEP:-}
 . "$(dirname "$0")/common.sh"
 
 need_schedstat
-read -r REG_PORT SIG_PORT NGX_PORT <<EOF
-$(free_ports 3)
+read -r REG_PORT SIG_PORT SGB_PORT NGX_PORT <<EOF
+$(free_ports 4)
 EOF
 start_registry_signet
+TARGETS="nginx signet"
+start_signet_b
 start_nginx "$T/nginx" "$NGX_PORT" tuned
 wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
 NGX_W=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ')
@@ -55,15 +62,16 @@ curl -sS -o /dev/null "http://127.0.0.1:$REG_PORT/v2/ab/direct/blobs/$DIG"
 
 echo "pull_ab: ${ROUNDS} pulls of ${MIB} MiB through each, alternated;" \
     "push first: $([ "$PUSH_FIRST" = 1 ] && echo yes || echo no)"
+echo "  signet: $SIGNET${SIGNET_B:+; signet_b: $SIGNET_B}"
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-7s %5s %9s %7s %7s %9s\n' proxy round "CPU s/GiB" faults switches "MiB/s"
+printf '%-8s %5s %9s %7s %7s %9s %7s\n' proxy round "CPU s/GiB" faults switches "MiB/s" "reg s/GiB"
 for r in $(seq 1 "$ROUNDS"); do
-	for t in nginx signet; do
-		if [ "$t" = nginx ]; then
-			port=$NGX_PORT pids=$NGX_W
-		else
-			port=$SIG_PORT pids=$SIG_PID
-		fi
+	for t in $TARGETS; do
+		case $t in
+		nginx) port=$NGX_PORT pids=$NGX_W ;;
+		signet) port=$SIG_PORT pids=$SIG_PID ;;
+		signet_b) port=$SGB_PORT pids=$SGB_PID ;;
+		esac
 		repo=ab/direct
 		if [ "$PUSH_FIRST" = 1 ]; then
 			repo=ab/$t$r
@@ -78,25 +86,34 @@ for r in $(seq 1 "$ROUNDS"); do
 		fi
 		# shellcheck disable=SC2086
 		c0=$(run_ns $pids) f0=$(faults $pids) s0=$(switches $pids)
+		g0=$(run_ns "$REG_PID")
 		out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' \
 		    "http://127.0.0.1:$port/v2/$repo/blobs/$DIG")
 		# shellcheck disable=SC2086
 		c1=$(run_ns $pids) f1=$(faults $pids) s1=$(switches $pids)
+		g1=$(run_ns "$REG_PID")
 		if [ -n "${PULL_AB_PERF:-}" ]; then
 			kill -INT "$pf"
 			wait "$pf" 2>/dev/null || true
 		fi
 		set -- $out
 		[ "$1 $2" = "200 $((MIB * 1048576))" ] || die "$t pull: $out"
-		printf '%-7s %5d %9s %7d %7d %9s\n' "$t" "$r" \
+		printf '%-8s %5d %9s %7d %7d %9s %7s\n' "$t" "$r" \
 		    "$(awk -v c=$((c1 - c0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')" \
-		    $((f1 - f0)) $((s1 - s0)) "$(awk -v s="$3" 'BEGIN { printf "%.0f", s / 1048576 }')"
+		    $((f1 - f0)) $((s1 - s0)) "$(awk -v s="$3" 'BEGIN { printf "%.0f", s / 1048576 }')" \
+		    "$(awk -v c=$((g1 - g0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')"
 	done
 done | tee "$T/rows"
-awk '{ c[$1] += $3; f[$1] += $4; n[$1]++ }
+awk '{ c[$1] += $3; f[$1] += $4; m[$1] += $6; g[$1] += $7; n[$1]++ }
 END {
-	printf "means: nginx %.3f s/GiB, %.0f faults; signet %.3f s/GiB, %.0f faults\n",
-	    c["nginx"] / n["nginx"], f["nginx"] / n["nginx"],
-	    c["signet"] / n["signet"], f["signet"] / n["signet"]
-	printf "signet / nginx, CPU per GiB pulled: %.2f\n", c["signet"] / c["nginx"]
+	printf "means:"
+	for (t in c)
+		printf " %s %.3f s/GiB %.0f faults %.0f MiB/s registry %.3f s/GiB;",
+		    t, c[t] / n[t], f[t] / n[t], m[t] / n[t], g[t] / n[t]
+	printf "\nsignet / nginx: CPU per GiB pulled %.2f, MiB/s %.2f\n",
+	    c["signet"] / c["nginx"], m["signet"] / m["nginx"]
+	if ("signet_b" in c)
+		printf "signet_b / nginx: CPU %.2f, MiB/s %.2f; signet_b / signet: CPU %.2f, MiB/s %.2f\n",
+		    c["signet_b"] / c["nginx"], m["signet_b"] / m["nginx"],
+		    c["signet_b"] / c["signet"], m["signet_b"] / m["signet"]
 }' "$T/rows"

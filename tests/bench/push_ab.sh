@@ -29,14 +29,7 @@ $(free_ports 4)
 EOF
 start_registry_signet
 TARGETS="direct nginx signet"
-if [ -n "${SIGNET_B:-}" ]; then
-	sed "s/:$SIG_PORT\"/:$SGB_PORT\"/" "$T/signet.json" >"$T/signet_b.json"
-	"$SIGNET_B" serve -c "$T/signet_b.json" >"$T/signet_b.log" 2>&1 &
-	SGB_PID=$!
-	PIDS="$PIDS $SGB_PID"
-	wait_ready signet_b "$SGB_PID" "http://127.0.0.1:$SGB_PORT/v2/"
-	TARGETS="$TARGETS signet_b"
-fi
+start_signet_b
 start_nginx "$T/nginx" "$NGX_PORT" tuned
 wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
 NGX_W=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ')

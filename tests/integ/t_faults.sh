@@ -131,12 +131,7 @@ expect_eq "signet serves after the abort" "$(http_status GET "http://$PROXY/v2/"
 
 # many aborted downloads in a row leave nothing behind (checked at exit)
 head -c 20000000 /dev/urandom >"$T/big"
-dig=sha256:$(sha256_of "$T/big")
-loc=$(curl -s -D - -o /dev/null -X POST "http://$PROXY/v2/fault/big/blobs/uploads/" |
-    sed -n 's/^Location: *//Ip' | tr -d '\r')
-case $loc in /*) loc="http://$PROXY$loc" ;; esac
-curl -s -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
-    --data-binary @"$T/big" "$loc&digest=$dig"
+dig=$(put_blob "$PROXY" fault/big "$T/big")
 for i in 1 2 3 4 5; do
 	curl -s --max-time 0.3 --limit-rate 1M -o /dev/null "http://$PROXY/v2/fault/big/blobs/$dig"
 done

@@ -38,6 +38,7 @@ test_good(void)
 	CHECK(c->log_level == CONF_LOG_DEBUG, "level");
 	CHECK(c->log_access == 0, "access");
 	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
+	CHECK(c->splice == 1, "default splice");
 	CHECK(c->idle_timeout == 60, "default idle_timeout");
 	CHECK(c->up_manifest_put == CONF_MP_DIGEST_THEN_TAG,
 	    "default manifest_put");
@@ -56,6 +57,12 @@ test_good(void)
 	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
 	    "\"http://a\"}, \"workers\": 1}", err);
 	CHECK(c != NULL && c->workers == 1, "workers 1: %s", err);
+	conf_unref(c);
+
+	/* splice: on by default (above), off when asked */
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"splice\": false}", err);
+	CHECK(c != NULL && c->splice == 0, "splice false: %s", err);
 	conf_unref(c);
 
 	/* comments are whole lines starting with # or // */
@@ -131,6 +138,8 @@ test_bad(void)
 		    " \"workers\": 0}", "workers: 0 is out of range" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
 		    " \"workers\": 65}", "workers: 65 is out of range" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"splice\": 1}", "splice: must be true or false" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
 		    " \"workers\": \"2\"}", "workers: must be an integer" },
 	};

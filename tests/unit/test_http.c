@@ -1,8 +1,15 @@
 /* Unit tests: the HTTP/1.1 request-head parser and the chunked decoder,
- * the response-head parser, and the pooled body reads. */
+ * the response-head parser, the pooled body reads, and the spliced body
+ * (over real loopback TCP connections). */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "proxy/io/io.h"
 #include "unit.h"
@@ -383,6 +390,187 @@ test_read_block(void)
 	px_read_blocks_free();	/* LeakSanitizer checks the pool is gone */
 }
 
+/* a connected loopback TCP pair, fd[0] to fd[1], both ends non-blocking,
+ * with buffers of about buf bytes when buf > 0; 0 or -1 */
+static int
+tcp_pair(int fd[2], int buf)
+{
+	struct sockaddr_in	 a = { .sin_family = AF_INET };
+	socklen_t		 alen = sizeof(a);
+	int			 l;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	fd[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (l == -1 || fd[0] == -1 ||
+	    (buf > 0 && setsockopt(l, SOL_SOCKET, SO_RCVBUF, &buf,
+	    sizeof(buf)) == -1) ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+	    listen(l, 1) == -1 ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) == -1 ||
+	    (buf > 0 && setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &buf,
+	    sizeof(buf)) == -1) ||
+	    connect(fd[0], (struct sockaddr *)&a, sizeof(a)) == -1)
+		return -1;
+	fd[1] = accept(l, NULL, NULL);
+	close(l);
+	if (fd[1] == -1)
+		return -1;
+	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	fcntl(fd[1], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static int
+open_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	int		 n = 0;
+
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* whether fd gives exactly len bytes of the pattern from seed, then no more */
+static int
+read_pattern(int fd, size_t len, unsigned seed)
+{
+	unsigned char	 b[65536];
+	ssize_t		 n, i;
+
+	while (len > 0) {
+		n = read(fd, b, len < sizeof(b) ? len : sizeof(b));
+		if (n <= 0)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (b[i] != (unsigned char)(seed++ * 31u))
+				return 0;
+		len -= (size_t)n;
+	}
+	return read(fd, b, 1) == -1 && errno == EAGAIN;
+}
+
+static void
+test_splice(void)
+{
+	struct px_pipe	*pp, *again;
+	int		 up[2], down[2], slow[2], fds0;
+	size_t		 total;
+	ssize_t		 n;
+
+	signal(SIGPIPE, SIG_IGN);	/* as signet serve: splice(2) to a
+					 * closed socket raises it */
+	fds0 = open_fds();
+	pp = px_pipe_take();
+	if (pp == NULL) {
+		printf("# no splice or no 1 MiB pipe here: px_pipe not tested\n");
+		return;
+	}
+	if (tcp_pair(up, 0) == -1 || tcp_pair(down, 0) == -1 ||
+	    tcp_pair(slow, 4096) == -1) {
+		CHECK(0, "loopback TCP pairs: %s", strerror(errno));
+		return;
+	}
+	CHECK(px_pipe_held(pp) == 0, "a new pipe is empty");
+	/* nothing sent yet: EAGAIN, not end of stream */
+	n = px_pipe_fill(pp, up[1], PX_PIPE_SIZE);
+	CHECK(n == -1 && errno == EAGAIN, "fill with nothing sent: %zd", n);
+
+	/* 600 KiB from the upstream end into the pipe, 60 KiB per send */
+	for (total = 0; total < 600 * 1024;) {
+		put_pattern(up[0], 60 * 1024, (unsigned)total);
+		while ((n = px_pipe_fill(pp, up[1], PX_PIPE_SIZE)) > 0)
+			total += (size_t)n;
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			break;
+	}
+	CHECK(total == 600 * 1024 && px_pipe_held(pp) == total,
+	    "filled %zu, held %zu", total, px_pipe_held(pp));
+	/* out to the client's end, whole and in order */
+	n = px_pipe_drain(pp, down[0]);
+	CHECK(n == 600 * 1024 && px_pipe_held(pp) == 0, "drained %zd", n);
+	CHECK(read_pattern(down[1], 600 * 1024, 0), "the bytes as sent");
+	n = px_pipe_drain(pp, down[0]);
+	CHECK(n == 0, "an empty pipe drains nothing: %zd", n);
+
+	/* max is honoured */
+	put_pattern(up[0], 5000, 3);
+	n = px_pipe_fill(pp, up[1], 1000);
+	CHECK(n == 1000 && px_pipe_held(pp) == 1000, "fill of max 1000: %zd",
+	    n);
+	CHECK(px_pipe_drain(pp, down[0]) == 1000 &&
+	    read_pattern(down[1], 1000, 3), "the first 1000 bytes");
+	/* a fill may stop at a segment's end: what it moved is held */
+	for (total = 0; (n = px_pipe_fill(pp, up[1], PX_PIPE_SIZE)) > 0;)
+		total += (size_t)n;
+	CHECK(total == 4000 && px_pipe_held(pp) == 4000,
+	    "the other 4000 filled: %zu", total);
+	n = px_pipe_drain(pp, down[0]);
+	CHECK(n == 4000 && read_pattern(down[1], 4000, 1003),
+	    "the other 4000: %zd", n);
+
+	/* an empty pipe goes back to the pool and is taken first */
+	px_pipe_back(pp);
+	again = px_pipe_take();
+	CHECK(again == pp, "the kept pipe is taken again");
+
+	/* a client that reads nothing: drain moves what the socket takes,
+	 * and says EAGAIN once it takes nothing */
+	for (total = 0; total < 900 * 1024;) {
+		put_pattern(up[0], 60 * 1024, 0);
+		while ((n = px_pipe_fill(pp, up[1], PX_PIPE_SIZE)) > 0)
+			total += (size_t)n;
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			break;
+	}
+	n = 0;
+	while (px_pipe_held(pp) > 0 && (n = px_pipe_drain(pp, slow[0])) > 0)
+		;
+	CHECK(n == -1 && errno == EAGAIN && px_pipe_held(pp) > 0,
+	    "a full client socket: EAGAIN with %zu bytes held",
+	    px_pipe_held(pp));
+	/* a pipe with bytes left is closed, not kept */
+	px_pipe_back(pp);
+	CHECK(open_fds() == fds0 + 6, "a pipe with bytes left is closed "
+	    "(%d descriptors, %d before the pairs)", open_fds(), fds0);
+	close(slow[0]);
+	close(slow[1]);
+
+	pp = px_pipe_take();
+	CHECK(pp != NULL && pp != again, "a new pipe");
+	if (pp == NULL)
+		return;
+	/* the client gone: an error (EPIPE or ECONNRESET), not a hang; the
+	 * first write may still be taken, the reset comes back after */
+	close(down[1]);
+	for (total = 0; total < 10; total++) {
+		put_pattern(up[0], 1000, 0);
+		while (px_pipe_fill(pp, up[1], PX_PIPE_SIZE) > 0)
+			;
+		n = px_pipe_drain(pp, down[0]);
+		if (n == -1 && errno != EAGAIN)
+			break;
+		usleep(10000);
+	}
+	CHECK(n == -1 && (errno == EPIPE || errno == ECONNRESET),
+	    "the client gone: %zd (%s)", n, strerror(errno));
+	/* the end of the upstream's stream */
+	close(up[0]);
+	while (px_pipe_fill(pp, up[1], PX_PIPE_SIZE) > 0)
+		;
+	CHECK(px_pipe_fill(pp, up[1], PX_PIPE_SIZE) == 0, "end of stream");
+	close(up[1]);
+	px_pipe_back(pp);
+	px_pipes_free();
+	close(down[0]);
+	CHECK(open_fds() == fds0, "every descriptor closed: %d, %d before",
+	    open_fds(), fds0);
+}
+
 int
 main(void)
 {
@@ -390,5 +578,6 @@ main(void)
 	test_chunked();
 	test_resp();
 	test_read_block();
+	test_splice();
 	return unit_done();
 }
