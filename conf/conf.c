@@ -586,7 +586,7 @@ static const struct conf_key top_keys[] = {
 	{ "verify_cache", CT_OBJECT, 0, vcache_keys, 0, 0, NULL, NULL },
 	{ "state_dir", CT_STRING, F(state_dir), NULL, 0, 0, check_dir, NULL },
 	{ "workers", CT_INT, F(workers), NULL, 1, CONF_WORKERS_MAX, NULL, NULL },
-	{ "splice", CT_BOOL, F(splice), NULL, 0, 0, NULL, NULL },
+	{ "splice", CT_STRING, F(splice), NULL, 0, 0, NULL, "auto|always|never" },
 	{ "policies", CT_POLICIES, 0, NULL, 0, 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -785,7 +785,7 @@ set_defaults(struct conf *c)
 	c->up.response_timeout = CONF_RESPONSE_TIMEOUT;
 	c->log_level = CONF_LOG_INFO;
 	c->log_access = 1;
-	c->splice = 1;
+	c->splice = CONF_SPLICE_AUTO;
 	c->max_connections = 1024;
 	c->idle_timeout = 60;
 	c->header_timeout = 30;

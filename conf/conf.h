@@ -25,6 +25,8 @@ enum conf_media_types { CONF_MT_OCI, CONF_MT_DOCKER, CONF_MT_AUTO };
  * signed), or once, by the tag, after the signature (Nexus' "Disable
  * redeploy" refuses a second name for a manifest). */
 enum conf_manifest_put { CONF_MP_DIGEST_THEN_TAG, CONF_MP_TAG_ONLY };
+/* "splice": when a pulled blob moves through a kernel pipe (pull.c) */
+enum conf_splice { CONF_SPLICE_AUTO, CONF_SPLICE_ALWAYS, CONF_SPLICE_NEVER };
 enum conf_sign { CONF_SIGN_OFF, CONF_SIGN_BEST_EFFORT, CONF_SIGN_REQUIRED };
 enum conf_verify { CONF_VERIFY_OFF, CONF_VERIFY_WARN, CONF_VERIFY_ENFORCE };
 
@@ -135,7 +137,7 @@ struct conf {
 	long			 drain_timeout;		/* seconds */
 	long			 workers;	/* processes serving; 1: no master */
 	long			 buffer_bytes;		/* backpressure HIGH */
-	int			 splice;	/* blob pulls through a pipe */
+	enum conf_splice	 splice;	/* blob pulls through a pipe */
 	long			 max_conns_per_addr;	/* from one client address */
 	long			 verify_slots;		/* verified pulls at once */
 	long			 verify_queue;		/* waiting for a slot */

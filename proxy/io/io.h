@@ -239,6 +239,14 @@ ssize_t	px_read_block(struct evbuffer *, evutil_socket_t fd, size_t max);
 void	px_read_blocks_free(void);
 
 /*
+ * Whether the peer of the connected socket fd, at sa, is on this machine: a
+ * loopback address, or the address fd was reached at.  Otherwise, or when
+ * that cannot be told, 0.
+ */
+struct sockaddr;
+int	px_peer_is_local(evutil_socket_t fd, const struct sockaddr *sa);
+
+/*
  * splice.c: a body moved from one socket to another through a pipe by
  * splice(2), never through user space (Linux).  px_pipe_take gives an
  * empty pipe of PX_PIPE_SIZE, or NULL when none can be had (no splice,

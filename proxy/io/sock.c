@@ -16,11 +16,16 @@
  * 10 MiB of heap in rotation, and on a machine that pages out idle memory
  * (this one's DAMON) each pull faulted 1,000 to 7,000 of those pages in
  * again.
+ *
+ * px_peer_is_local tells a client on this machine, for the choice of
+ * splicing a pull (pull.c).
  */
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -125,4 +130,40 @@ px_read_blocks_free(void)
 {
 	while (npool > 0)
 		free(pool[--npool]);
+}
+
+/*
+ * Whether the peer of fd, at sa, is on this machine: a loopback address, or
+ * the address it reached us at (a client of this host's own address).  A
+ * client that cannot be told apart counts as remote.
+ */
+int
+px_peer_is_local(evutil_socket_t fd, const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 me;
+	socklen_t		 len = sizeof(me);
+	const struct in6_addr	*a6;
+	const uint8_t		*b;
+
+	if (sa->sa_family == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		if (b[0] == 127)
+			return 1;
+	} else if (sa->sa_family == AF_INET6) {
+		a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127))
+			return 1;
+	} else
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&me, &len) == -1 ||
+	    me.ss_family != sa->sa_family)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return memcmp(&((struct sockaddr_in *)&me)->sin_addr,
+		    &((const struct sockaddr_in *)sa)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	return memcmp(&((struct sockaddr_in6 *)&me)->sin6_addr,
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0;
 }

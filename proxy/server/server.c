@@ -1255,6 +1255,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_conf = conf_ref(srv->conf);
 	c->c_req.content_length = -1;
 	snprintf(c->c_addr, sizeof(c->c_addr), "%s", host);
+	c->c_local = px_peer_is_local(fd, sa);
 	snprintf(c->c_peer, sizeof(c->c_peer), "%s:%u", host,
 	    sa->sa_family == AF_INET ?
 	    ntohs(((struct sockaddr_in *)sa)->sin_port) :

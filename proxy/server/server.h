@@ -53,6 +53,8 @@ struct px_conn {
 	char			 c_peer[64];	/* address:port */
 	char			 c_addr[64];	/* address */
 	int			 c_tls;
+	int			 c_local;	/* the client is on this machine
+						 * (loopback, or our own address) */
 	enum px_conn_state	 c_state;
 	struct event		*c_ev_close;	/* deferred free */
 	struct event		*c_ev_timer;	/* head / idle timeout */

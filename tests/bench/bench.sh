@@ -34,6 +34,11 @@
 #                             medians over the rounds are reported
 #   BENCH_NGINX_DEFAULT=0     1: a fourth target, nginx_buf, with nginx's
 #                             default proxy_buffering on and buffer sizes
+#   BENCH_SIGNET_SPLICE=0     1: a target signet_splice, signet with
+#                             "splice": "always".  Every client here is on
+#                             this machine, so signet's default ("auto")
+#                             copies; this shows what splicing does to
+#                             signet's CPU and to the pull (README)
 #   BENCH_NGINX_WORKERS=1     nginx worker_processes
 #   BENCH_SIGNET_WORKERS=     signet's workers (default: as many as nginx's,
 #                             so that both run the same number of processes)
@@ -51,6 +56,7 @@ HEADS=${BENCH_HEADS:-2000}
 CONC=${BENCH_CONCURRENCY:-16}
 ROUNDS=${BENCH_ROUNDS:-5}
 NGX_DEFAULT=${BENCH_NGINX_DEFAULT:-0}
+SIG_SPLICE=${BENCH_SIGNET_SPLICE:-0}
 NGX_WORKERS=${BENCH_NGINX_WORKERS:-1}
 SIG_WORKERS=${BENCH_SIGNET_WORKERS:-$NGX_WORKERS}
 
@@ -75,9 +81,9 @@ case $SIG_WORKERS in
 *[!0-9]*) die "BENCH_SIGNET_WORKERS must be a positive integer" ;;
 esac
 
-# four distinct free loopback ports
-read -r REG_PORT NGX_PORT SIG_PORT NGB_PORT <<EOF
-$(free_ports 4)
+# five distinct free loopback ports
+read -r REG_PORT NGX_PORT SIG_PORT NGB_PORT SGS_PORT <<EOF
+$(free_ports 5)
 EOF
 
 # proc_cpu PID...: CPU time of the processes, in seconds.  The run time
@@ -129,6 +135,9 @@ if [ "$NGX_DEFAULT" = 1 ]; then
 fi
 echo "signet setup: defaults, workers ${SIG_WORKERS:-default}, log level warn," \
     "access log off"
+if [ "$SIG_SPLICE" = 1 ]; then
+	echo "signet_splice setup: the same with \"splice\": \"always\""
+fi
 echo
 
 # --- the registry ----------------------------------------------------------------
@@ -156,6 +165,13 @@ cat >"$T/signet.json" <<EOF
 }
 EOF
 start_signet
+if [ "$SIG_SPLICE" = 1 ]; then
+	sed -e "s/:$SIG_PORT\"/:$SGS_PORT\"/" -e 's/"access": false}/&, "splice": "always"/' \
+	    "$T/signet.json" >"$T/signet_splice.json"
+	"$SIGNET" serve -c "$T/signet_splice.json" >"$T/signet_splice.log" 2>&1 &
+	SGS_PID=$!
+	PIDS="$PIDS $SGS_PID"
+fi
 
 wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 wait_ready nginx "$NGX_PID" "http://127.0.0.1:$NGX_PORT/v2/"
@@ -167,6 +183,12 @@ SIG_WORKER_PIDS=$(ps -o pid= --ppid "$SIG_PID" | tr -d ' ' | tr '\n' ' ')
 if [ "$NGX_DEFAULT" = 1 ]; then
 	wait_ready nginx_buf "$NGB_PID" "http://127.0.0.1:$NGB_PORT/v2/"
 	NGB_WORKER_PIDS=$(ps -o pid= --ppid "$NGB_PID" | tr -d ' ' | tr '\n' ' ')
+fi
+if [ "$SIG_SPLICE" = 1 ]; then
+	wait_ready signet_splice "$SGS_PID" "http://127.0.0.1:$SGS_PORT/v2/"
+	grep -q '"splice": "always"' "$T/signet_splice.json" ||
+	    die "signet_splice: no splice key in its configuration"
+	SGS_WORKER_PIDS=$(ps -o pid= --ppid "$SGS_PID" | tr -d ' ' | tr '\n' ' ')
 fi
 
 # --- test data ------------------------------------------------------------------------
@@ -307,12 +329,17 @@ if [ "$NGX_DEFAULT" = 1 ]; then
 	TARGETS="$TARGETS nginx_buf"
 	PROXIES="$PROXIES nginx_buf"
 fi
+if [ "$SIG_SPLICE" = 1 ]; then
+	TARGETS="$TARGETS signet_splice"
+	PROXIES="$PROXIES signet_splice"
+fi
 port_of() {
 	case $1 in
 	direct) echo "$REG_PORT" ;;
 	nginx) echo "$NGX_PORT" ;;
 	signet) echo "$SIG_PORT" ;;
 	nginx_buf) echo "$NGB_PORT" ;;
+	signet_splice) echo "$SGS_PORT" ;;
 	esac
 }
 pids_of() {
@@ -321,6 +348,7 @@ pids_of() {
 	nginx) echo "$NGX_PID $NGX_WORKER_PIDS" ;;
 	signet) echo "$SIG_PID $SIG_WORKER_PIDS" ;;
 	nginx_buf) echo "$NGB_PID $NGB_WORKER_PIDS" ;;
+	signet_splice) echo "$SGS_PID $SGS_WORKER_PIDS" ;;
 	esac
 }
 # the proxies' CPU, accumulated per target and phase: CPU_<target>_<phase>
@@ -479,6 +507,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	0) order="signet direct nginx" ;;
 	esac
 	[ "$NGX_DEFAULT" = 1 ] && order="$order nginx_buf"
+	[ "$SIG_SPLICE" = 1 ] && order="$order signet_splice"
 	for t in $order; do
 		push "$t" "$r"
 		alive
@@ -524,12 +553,20 @@ if [ "$NGX_DEFAULT" = 1 ]; then
 	# shellcheck disable=SC2086
 	RSS_nginx_buf=$(calc "$(proc_hwm_kib $NGB_WORKER_PIDS) / 1024" 1)
 fi
+if [ "$SIG_SPLICE" = 1 ]; then
+	RSS_signet_splice=0
+	for p in ${SGS_WORKER_PIDS:-$SGS_PID}; do
+		r=$(calc "$(proc_hwm_kib "$p") / 1024" 1)
+		RSS_signet_splice=$(awk -v a="$RSS_signet_splice" -v b="$r" \
+		    'BEGIN { print (b > a ? b : a) }')
+	done
+fi
 
 echo
 echo "results: medians of $ROUNDS round(s); a round is one ${BLOB_MIB} MiB push," \
     "one ${BLOB_MIB} MiB pull and $HEADS manifest HEADs from $CONC" \
     "keep-alive clients"
-printf '%-9s %10s %10s %10s %10s %8s  %-22s %s\n' target "push MiB/s" \
+printf '%-13s %10s %10s %10s %10s %8s  %-22s %s\n' target "push MiB/s" \
     "pull MiB/s" "HEAD p50" "HEAD p99" "HEAD/s" "CPU s push/pull/HEAD" \
     "peak RSS"
 for t in $TARGETS; do
@@ -544,7 +581,7 @@ for t in $TARGETS; do
 		eval "cpu=\"\$CPU_${t}_push/\$CPU_${t}_pull/\$CPU_${t}_head\""
 		eval "rss=\"\$RSS_$t MiB\""
 	fi
-	printf '%-9s %10s %10s %7s ms %7s ms %8s  %-22s %s\n' "$t" "$pu" "$pl" \
+	printf '%-13s %10s %10s %7s ms %7s ms %8s  %-22s %s\n' "$t" "$pu" "$pl" \
 	    "$p50" "$p99" "$rps" "$cpu" "$rss"
 done
 echo "per round (MiB/s push | MiB/s pull | HEAD p50 ms | HEAD p99 ms):"
@@ -611,8 +648,15 @@ if [ "$NGX_DEFAULT" = 1 ]; then
 	    "CPU per GiB pushed $(ratio "$GPUSH_signet" "$GPUSH_nginx_buf")," \
 	    "pulled $(ratio "$GPULL_signet" "$GPULL_nginx_buf")"
 fi
+if [ "$SIG_SPLICE" = 1 ]; then
+	echo "signet_splice / nginx (splice always; a client on this machine" \
+	    "pays for it, README): push $(ratio "$MPUSH_signet_splice" "$MPUSH_nginx")," \
+	    "pull $(ratio "$MPULL_signet_splice" "$MPULL_nginx")," \
+	    "CPU per GiB pushed $(ratio "$GPUSH_signet_splice" "$GPUSH_nginx")," \
+	    "pulled $(ratio "$GPULL_signet_splice" "$GPULL_nginx")"
+fi
 # what the servers complained about (warn and above), for a look
-for f in signet.log nginx/error.log nginx-buf/error.log registry.log; do
+for f in signet.log signet_splice.log nginx/error.log nginx-buf/error.log registry.log; do
 	[ -s "$T/$f" ] || continue
 	echo
 	echo "$f: $(wc -l <"$T/$f") line(s), the first ones:"

@@ -9,8 +9,9 @@
 #          thread, /proc/PID/task/*/schedstat, ns)
 #   flt    minor page faults of the proxy during the pull (/proc/PID/stat)
 #   csw    its context switches, voluntary and not (/proc/PID/task/*/status)
-#   reg    the registry's CPU per GiB pulled: a proxy that holds the
-#          registry's pages longer (splice) can move cost there
+#   reg    the registry's CPU per GiB pulled
+#   cli    the client's (curl's) CPU per GiB pulled: reading a spliced body
+#          costs a client on the same machine more (see README, Benchmark)
 #
 # With PULL_AB_PUSH_FIRST=1 each pull follows a push of the same blob to a
 # new repository through the same proxy, as in a round of bench.sh.  One
@@ -64,7 +65,8 @@ echo "pull_ab: ${ROUNDS} pulls of ${MIB} MiB through each, alternated;" \
     "push first: $([ "$PUSH_FIRST" = 1 ] && echo yes || echo no)"
 echo "  signet: $SIGNET${SIGNET_B:+; signet_b: $SIGNET_B}"
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %5s %9s %7s %7s %9s %7s\n' proxy round "CPU s/GiB" faults switches "MiB/s" "reg s/GiB"
+printf '%-8s %5s %9s %7s %7s %9s %9s %9s\n' proxy round "CPU s/GiB" faults switches "MiB/s" \
+    "reg s/GiB" "cli s/GiB"
 for r in $(seq 1 "$ROUNDS"); do
 	for t in $TARGETS; do
 		case $t in
@@ -87,8 +89,11 @@ for r in $(seq 1 "$ROUNDS"); do
 		# shellcheck disable=SC2086
 		c0=$(run_ns $pids) f0=$(faults $pids) s0=$(switches $pids)
 		g0=$(run_ns "$REG_PID")
-		out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{speed_download}' \
-		    "http://127.0.0.1:$port/v2/$repo/blobs/$DIG")
+		# the client's CPU: its user and system time, from the shell
+		# that ran it (times, in ticks of 10 ms)
+		out=$(bash -c 'curl -sS -o /dev/null -w "%{http_code} %{size_download} %{speed_download}\n" "$1"
+		    times' _ "http://127.0.0.1:$port/v2/$repo/blobs/$DIG" | sed -n '1p;3p' |
+		    tr '\n' ' ' | sed 's/\([0-9]*\)m\([0-9.]*\)s/\1 \2/g')
 		# shellcheck disable=SC2086
 		c1=$(run_ns $pids) f1=$(faults $pids) s1=$(switches $pids)
 		g1=$(run_ns "$REG_PID")
@@ -98,19 +103,22 @@ for r in $(seq 1 "$ROUNDS"); do
 		fi
 		set -- $out
 		[ "$1 $2" = "200 $((MIB * 1048576))" ] || die "$t pull: $out"
-		printf '%-8s %5d %9s %7d %7d %9s %7s\n' "$t" "$r" \
+		cli=$(awk -v a="$4" -v b="$5" -v c="$6" -v d="$7" -v m="$MIB" \
+		    'BEGIN { printf "%.3f", (a * 60 + b + c * 60 + d) / (m / 1024) }')
+		printf '%-8s %5d %9s %7d %7d %9s %9s %9s\n' "$t" "$r" \
 		    "$(awk -v c=$((c1 - c0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')" \
 		    $((f1 - f0)) $((s1 - s0)) "$(awk -v s="$3" 'BEGIN { printf "%.0f", s / 1048576 }')" \
-		    "$(awk -v c=$((g1 - g0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')"
+		    "$(awk -v c=$((g1 - g0)) -v m="$MIB" 'BEGIN { printf "%.3f", c / 1e9 / (m / 1024) }')" \
+		    "$cli"
 	done
 done | tee "$T/rows"
-awk '{ c[$1] += $3; f[$1] += $4; m[$1] += $6; g[$1] += $7; n[$1]++ }
+awk '{ c[$1] += $3; f[$1] += $4; m[$1] += $6; g[$1] += $7; k[$1] += $8; n[$1]++ }
 END {
-	printf "means:"
+	printf "means:\n"
 	for (t in c)
-		printf " %s %.3f s/GiB %.0f faults %.0f MiB/s registry %.3f s/GiB;",
-		    t, c[t] / n[t], f[t] / n[t], m[t] / n[t], g[t] / n[t]
-	printf "\nsignet / nginx: CPU per GiB pulled %.2f, MiB/s %.2f\n",
+		printf "  %-8s %.3f s/GiB, %.0f faults, %.0f MiB/s; registry %.3f s/GiB, client %.3f s/GiB\n",
+		    t, c[t] / n[t], f[t] / n[t], m[t] / n[t], g[t] / n[t], k[t] / n[t]
+	printf "signet / nginx: CPU per GiB pulled %.2f, MiB/s %.2f\n",
 	    c["signet"] / c["nginx"], m["signet"] / m["nginx"]
 	if ("signet_b" in c)
 		printf "signet_b / nginx: CPU %.2f, MiB/s %.2f; signet_b / signet: CPU %.2f, MiB/s %.2f\n",

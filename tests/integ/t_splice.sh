@@ -1,16 +1,19 @@
 #!/bin/bash
 # Spliced pulls: a blob's body read from a plain-HTTP upstream moves to a
 # plain-HTTP client through a kernel pipe (splice(2), proxy/io/splice.c).
-# Against the real registry: whole and in order (full speed, a slow reader,
-# a range, two pulls on one kept connection), counted by /metrics; a client
-# that goes away or stops reading leaves no descriptor behind; with
-# "splice": false the same pulls are copied.
+# With "splice": "always", against the real registry: whole and in order
+# (full speed, a slow reader, a range, two pulls on one kept connection),
+# counted by /metrics; a client that goes away or stops reading leaves no
+# pipe behind.  With "never" the same pulls are copied; with "auto" (the
+# default) a client on this machine, as every client here, gets them
+# copied too.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integ/lib.sh"
 require docker-registry curl python3
 
 start_registry up
 # one worker: the descriptors counted below are one process's
-start_signet "http://$REG_up" '"workers": 1, "limits": {"idle_timeout": 2}'
+start_signet "http://$REG_up" \
+    '"workers": 1, "splice": "always", "limits": {"idle_timeout": 2}'
 P="http://$PROXY"
 
 if [ "$(uname -s)" != Linux ]; then
@@ -133,17 +136,26 @@ expect_eq "a pull after the stuck client: whole" \
 expect_eq "no pipe left by the stuck client" "$(pipes)" "$n0"
 stop_signet
 
-# 7. "splice": false: the same pulls, copied
+# 7. "splice": "never": the same pulls, copied
 start_signet "http://$REG_up" \
-    '"workers": 1, "splice": false, "limits": {"idle_timeout": 2}'
+    '"workers": 1, "splice": "never", "limits": {"idle_timeout": 2}'
 P="http://$PROXY"
 B="$P/v2/sp/big/blobs/$dig"
-expect_eq "splice false: 40 MiB pulled whole" \
+expect_eq "splice never: 40 MiB pulled whole" \
     "$(curl -s "$B" | sha256sum | cut -d' ' -f1)" "${dig#sha256:}"
-expect_eq "splice false: nothing spliced" "$(pulled spliced)" 0
-expect_eq "splice false: all of it copied" "$(pulled copied)" $((40 * 1048576))
+expect_eq "splice never: nothing spliced" "$(pulled spliced)" 0
+expect_eq "splice never: all of it copied" "$(pulled copied)" $((40 * 1048576))
 curl -s --limit-rate 10M -o "$T/steady" "$B"
-expect_eq "splice false: a 4 s pull with idle_timeout 2: whole" \
+expect_eq "splice never: a 4 s pull with idle_timeout 2: whole" \
     "$(sha256_of "$T/steady")" "${dig#sha256:}"
+stop_signet
+
+# 8. "auto" (the default): a client on this machine gets the body copied
+start_signet "http://$REG_up" '"workers": 1'
+P="http://$PROXY"
+expect_eq "splice auto, a local client: 40 MiB pulled whole" \
+    "$(curl -s "$P/v2/sp/big/blobs/$dig" | sha256sum | cut -d' ' -f1)" \
+    "${dig#sha256:}"
+expect_eq "splice auto, a local client: nothing spliced" "$(pulled spliced)" 0
 stop_signet
 finish

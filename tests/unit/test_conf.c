@@ -38,7 +38,7 @@ test_good(void)
 	CHECK(c->log_level == CONF_LOG_DEBUG, "level");
 	CHECK(c->log_access == 0, "access");
 	CHECK(c->buffer_bytes == 65536, "buffer_bytes");
-	CHECK(c->splice == 1, "default splice");
+	CHECK(c->splice == CONF_SPLICE_AUTO, "default splice");
 	CHECK(c->idle_timeout == 60, "default idle_timeout");
 	CHECK(c->up_manifest_put == CONF_MP_DIGEST_THEN_TAG,
 	    "default manifest_put");
@@ -59,10 +59,16 @@ test_good(void)
 	CHECK(c != NULL && c->workers == 1, "workers 1: %s", err);
 	conf_unref(c);
 
-	/* splice: on by default (above), off when asked */
+	/* splice: auto by default (above), or always, or never */
 	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
-	    "\"http://a\"}, \"splice\": false}", err);
-	CHECK(c != NULL && c->splice == 0, "splice false: %s", err);
+	    "\"http://a\"}, \"splice\": \"never\"}", err);
+	CHECK(c != NULL && c->splice == CONF_SPLICE_NEVER, "splice never: %s",
+	    err);
+	conf_unref(c);
+	c = load("{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": "
+	    "\"http://a\"}, \"splice\": \"always\"}", err);
+	CHECK(c != NULL && c->splice == CONF_SPLICE_ALWAYS, "splice always: %s",
+	    err);
 	conf_unref(c);
 
 	/* comments are whole lines starting with # or // */
@@ -139,7 +145,9 @@ test_bad(void)
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
 		    " \"workers\": 65}", "workers: 65 is out of range" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
-		    " \"splice\": 1}", "splice: must be true or false" },
+		    " \"splice\": true}", "splice: must be a string" },
+		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
+		    " \"splice\": \"on\"}", "splice: \"on\" is not one of auto|always|never" },
 		{ "{\"listen\": [\"127.0.0.1:1\"], \"upstream\": {\"url\": \"http://a\"},"
 		    " \"workers\": \"2\"}", "workers: must be an integer" },
 	};

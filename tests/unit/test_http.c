@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -571,6 +573,80 @@ test_splice(void)
 	    open_fds(), fds0);
 }
 
+/* px_peer_is_local: loopback peers, this host's own address, and others */
+static void
+test_peer_local(void)
+{
+	struct sockaddr_in	 a4 = { .sin_family = AF_INET }, me;
+	struct sockaddr_in6	 a6 = { .sin6_family = AF_INET6 };
+	struct ifaddrs		*ifs, *i;
+	socklen_t		 len;
+	int			 pair[2], l, fd;
+
+	if (tcp_pair(pair, 0) == -1) {
+		CHECK(0, "loopback TCP pair: %s", strerror(errno));
+		return;
+	}
+	inet_pton(AF_INET, "127.0.0.5", &a4.sin_addr);
+	CHECK(px_peer_is_local(pair[1], (struct sockaddr *)&a4),
+	    "127.0.0.5 is local");
+	inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+	CHECK(px_peer_is_local(pair[1], (struct sockaddr *)&a6), "::1 is local");
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr);
+	CHECK(px_peer_is_local(pair[1], (struct sockaddr *)&a6),
+	    "::ffff:127.0.0.1 is local");
+	/* fd was reached at 127.0.0.1: another address is a remote peer */
+	inet_pton(AF_INET, "10.1.2.3", &a4.sin_addr);
+	CHECK(!px_peer_is_local(pair[1], (struct sockaddr *)&a4),
+	    "10.1.2.3 is not");
+	inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
+	CHECK(!px_peer_is_local(pair[1], (struct sockaddr *)&a6),
+	    "2001:db8::1 is not");
+	CHECK(!px_peer_is_local(-1, (struct sockaddr *)&a4),
+	    "unknown (no socket): not local");
+	close(pair[0]);
+	close(pair[1]);
+
+	/* this host's own non-loopback address, reached from itself */
+	if (getifaddrs(&ifs) == -1)
+		return;
+	for (i = ifs; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr !=
+		    htonl(INADDR_LOOPBACK) &&
+		    ((const uint8_t *)&((struct sockaddr_in *)
+		    i->ifa_addr)->sin_addr)[0] != 127)
+			break;
+	if (i == NULL) {
+		printf("# no non-loopback IPv4 address: own-address case "
+		    "not tested\n");
+		freeifaddrs(ifs);
+		return;
+	}
+	memcpy(&me, i->ifa_addr, sizeof(me));
+	freeifaddrs(ifs);
+	me.sin_port = 0;
+	len = sizeof(me);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (l == -1 || fd == -1 ||
+	    bind(l, (struct sockaddr *)&me, sizeof(me)) == -1 ||
+	    listen(l, 1) == -1 ||
+	    getsockname(l, (struct sockaddr *)&me, &len) == -1 ||
+	    connect(fd, (struct sockaddr *)&me, sizeof(me)) == -1) {
+		CHECK(0, "own address: %s", strerror(errno));
+		return;
+	}
+	len = sizeof(a4);
+	pair[1] = accept(l, (struct sockaddr *)&a4, &len);
+	CHECK(pair[1] != -1 && px_peer_is_local(pair[1],
+	    (struct sockaddr *)&a4), "a peer at this host's own address %s "
+	    "is local", inet_ntoa(a4.sin_addr));
+	close(pair[1]);
+	close(fd);
+	close(l);
+}
+
 int
 main(void)
 {
@@ -579,5 +655,6 @@ main(void)
 	test_resp();
 	test_read_block();
 	test_splice();
+	test_peer_local();
 	return unit_done();
 }
