@@ -11,7 +11,9 @@
  * socket BODY_READ at a time into a buffer that is written to the client at
  * once (px_conn_resp_move): the kernel's two copies, none of ours.
  * Backpressure stops the reads while the client's output is over the high
- * mark.
+ * mark.  A blob's body to a client on another machine is spliced instead
+ * (conf "splice", splice_wanted): through a kernel pipe from socket to
+ * socket, no copy at all in signet, the pipe its only buffer.
  *
  * curl still resolves and connects (px_upconn_open), and the connection
  * goes back to a pool when the exchange ended cleanly.  What this file does

@@ -641,20 +641,18 @@ printf '  %-30s %6s   goal <= 1.05   %s   (p50 added over direct: signet %s ms, 
 printf '  %-30s %6s   goal < 16 MiB  %s   (nginx worker %s MiB; the goal is for a 2 GiB blob, this run: %s MiB)\n' \
     "signet peak RSS (MiB)" "$RSS_signet" "$(verdict "$RSS_signet" '<' 16)" \
     "$RSS_nginx" "$BLOB_MIB"
-if [ "$NGX_DEFAULT" = 1 ]; then
-	echo "signet / nginx_buf (nginx's default buffering, for comparison):" \
-	    "push $(ratio "$MPUSH_signet" "$MPUSH_nginx_buf")," \
-	    "pull $(ratio "$MPULL_signet" "$MPULL_nginx_buf")," \
-	    "CPU per GiB pushed $(ratio "$GPUSH_signet" "$GPUSH_nginx_buf")," \
-	    "pulled $(ratio "$GPULL_signet" "$GPULL_nginx_buf")"
-fi
-if [ "$SIG_SPLICE" = 1 ]; then
-	echo "signet_splice / nginx (splice always; a client on this machine" \
-	    "pays for it, README): push $(ratio "$MPUSH_signet_splice" "$MPUSH_nginx")," \
-	    "pull $(ratio "$MPULL_signet_splice" "$MPULL_nginx")," \
-	    "CPU per GiB pushed $(ratio "$GPUSH_signet_splice" "$GPUSH_nginx")," \
-	    "pulled $(ratio "$GPULL_signet_splice" "$GPULL_nginx")"
-fi
+# ratios_line A B WHAT: A's push, pull and CPU per GiB against B's, on one
+# line that begins with WHAT
+ratios_line() {
+	eval "echo \"\$3: push \$(ratio \"\$MPUSH_$1\" \"\$MPUSH_$2\")," \
+	    "pull \$(ratio \"\$MPULL_$1\" \"\$MPULL_$2\")," \
+	    "CPU per GiB pushed \$(ratio \"\$GPUSH_$1\" \"\$GPUSH_$2\")," \
+	    "pulled \$(ratio \"\$GPULL_$1\" \"\$GPULL_$2\")\""
+}
+[ "$NGX_DEFAULT" = 1 ] && ratios_line signet nginx_buf \
+    "signet / nginx_buf (nginx's default buffering, for comparison)"
+[ "$SIG_SPLICE" = 1 ] && ratios_line signet_splice nginx \
+    "signet_splice / nginx (splice always; a client on this machine pays for it, README)"
 # what the servers complained about (warn and above), for a look
 for f in signet.log signet_splice.log nginx/error.log nginx-buf/error.log registry.log; do
 	[ -s "$T/$f" ] || continue

@@ -374,15 +374,18 @@ mkimage() { $HELPERS mkimage "$@"; }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# put_blob HOST:PORT REPO FILE: FILE pushed as a blob of REPO in one PUT
-# (POST, then PUT ?digest=); prints its digest
+# put_blob BASE REPO FILE [CURL_ARGS...]: FILE pushed as a blob of REPO at
+# BASE (http[s]://host:port) in one PUT (POST, then PUT ?digest=); prints
+# its digest
 put_blob() {
-	_dig=sha256:$(sha256_of "$3")
-	_loc=$(curl -s -D - -o /dev/null -X POST "http://$1/v2/$2/blobs/uploads/" |
+	_base=$1 _repo=$2 _file=$3
+	shift 3
+	_dig=sha256:$(sha256_of "$_file")
+	_loc=$(curl -s "$@" -D - -o /dev/null -X POST "$_base/v2/$_repo/blobs/uploads/" |
 	    sed -n 's/^Location: *//Ip' | tr -d '\r')
-	case $_loc in /*) _loc="http://$1$_loc" ;; esac
-	curl -s -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
-	    --data-binary @"$3" "$_loc&digest=$_dig"
+	case $_loc in /*) _loc="$_base$_loc" ;; esac
+	curl -s "$@" -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+	    --data-binary @"$_file" "$_loc&digest=$_dig"
 	echo "$_dig"
 }
 

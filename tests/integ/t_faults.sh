@@ -131,7 +131,7 @@ expect_eq "signet serves after the abort" "$(http_status GET "http://$PROXY/v2/"
 
 # many aborted downloads in a row leave nothing behind (checked at exit)
 head -c 20000000 /dev/urandom >"$T/big"
-dig=$(put_blob "$PROXY" fault/big "$T/big")
+dig=$(put_blob "http://$PROXY" fault/big "$T/big")
 for i in 1 2 3 4 5; do
 	curl -s --max-time 0.3 --limit-rate 1M -o /dev/null "http://$PROXY/v2/fault/big/blobs/$dig"
 done

@@ -32,7 +32,7 @@ pipes() { ls -l "/proc/$SIGNET_PID/fd" | grep -c 'pipe:'; }
 
 # a 40 MiB blob straight into the registry
 head -c $((40 * 1048576)) /dev/urandom >"$T/big"
-dig=$(put_blob "$REG_up" sp/big "$T/big")
+dig=$(put_blob "http://$REG_up" sp/big "$T/big")
 B="$P/v2/sp/big/blobs/$dig"
 
 # 1. full speed: whole, and (nearly) all of it spliced

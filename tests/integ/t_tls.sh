@@ -78,4 +78,17 @@ stop_signet
 UPSTREAM_EXTRA=', "insecure": true' start_signet "https://$REG_tlsup"
 expect_eq "upstream.insecure skips verification" "$(http_status GET "http://$PROXY/v2/")" 200
 stop_signet
+
+# 3. a pull longer than idle_timeout (2 s), client reading steadily: whole,
+#    over TLS to the client, and through the libcurl relay (an HTTPS
+#    upstream).  Reading timed out meanwhile, and cut such pulls.
+head -c $((24 * 1048576)) /dev/urandom >"$T/big"
+dig=$(put_blob "https://$REG_tlsup" tls/big "$T/big" --cacert "$T/ca.pem")
+UPSTREAM_EXTRA=", \"ca\": \"$T/ca.pem\"" PROXY_SCHEME=https start_signet "https://$REG_tlsup" \
+    "\"tls\": {\"certificate\": \"$T/cert.pem\", \"key\": \"$T/key.pem\"}, \"limits\": {\"idle_timeout\": 2}"
+curl -s --cacert "$T/ca.pem" --limit-rate 6M -o "$T/big.back" \
+    "https://$PROXY/v2/tls/big/blobs/$dig"
+expect_eq "a 4 s pull over TLS, idle_timeout 2: whole" "$(sha256_of "$T/big.back")" \
+    "${dig#sha256:}"
+stop_signet
 finish
