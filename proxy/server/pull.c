@@ -397,6 +397,13 @@ body_step(struct px_pull *p)
 		p->p_left -= (int64_t)have;
 		px_metrics_pulled(0, have);
 	}
+	/* to splice: first out, the head and what its read took of the body */
+	if (p->p_pipe != NULL && px_pipe_held(p->p_pipe) == 0 &&
+	    evbuffer_get_length(p->p_buf) > 0 && !px_conn_output_full(c)) {
+		px_conn_resp_move(c, p->p_buf);
+		if (c->c_state == PX_C_CLOSING)
+			return;
+	}
 	/* once bytes are in the pipe, nothing may pass them */
 	if (p->p_pipe != NULL && (px_pipe_held(p->p_pipe) > 0 ||
 	    (evbuffer_get_length(p->p_buf) == 0 && px_conn_splice_ready(c)))) {
