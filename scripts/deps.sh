@@ -6,7 +6,7 @@ BUILD="build-essential autoconf automake pkg-config libevent-dev
 libcurl4-openssl-dev libmbedtls-dev libjansson-dev libsodium-dev"
 RUN="docker-registry curl ca-certificates skopeo"
 TEST="podman uidmap python3 python3-cryptography openssl nginx valgrind apache2-utils
-haproxy python3-yaml"
+haproxy python3-yaml iproute2"
 # the Docker engine test (tests/docker/t_engine.sh): its own dockerd, and
 # a base image made from the apt archive
 DOCKER="docker.io mmdebstrap"

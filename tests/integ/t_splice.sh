@@ -158,4 +158,54 @@ expect_eq "splice auto, a local client: 40 MiB pulled whole" \
     "${dig#sha256:}"
 expect_eq "splice auto, a local client: nothing spliced" "$(pulled spliced)" 0
 stop_signet
+
+# 9. "auto", a client at another address: spliced.  In a network namespace
+#    of its own (unshare, iproute2), whose loopback also carries 10.77.0.1
+#    (the client's) and 10.77.0.2 (signet's): the client is neither on a
+#    loopback address nor at the address it reaches, as a remote one.
+if ! command -v ip >/dev/null || ! unshare -rn true 2>/dev/null; then
+	ok "# SKIP no network namespace here (unshare -rn, iproute2)"
+	finish
+fi
+cat >"$T/ns.sh" <<'NS'
+set -e
+ip link set lo up
+ip addr add 10.77.0.1/32 dev lo
+ip addr add 10.77.0.2/32 dev lo
+mkdir -p "$T/ns"
+cat >"$T/ns/reg.yml" <<EOF
+version: 0.1
+storage: {filesystem: {rootdirectory: $T/ns/reg}}
+http: {addr: 127.0.0.1:5001}
+log: {level: error}
+EOF
+cat >"$T/ns/signet.json" <<EOF
+{"listen": ["10.77.0.2:5000"], "upstream": {"url": "http://127.0.0.1:5001"},
+ "log": {"level": "warn"}, "workers": 1}
+EOF
+docker-registry serve "$T/ns/reg.yml" >"$T/ns/reg.log" 2>&1 &
+"$SIGNET" serve -c "$T/ns/signet.json" >"$T/ns/signet.log" 2>&1 &
+for i in $(seq 50); do
+	curl -sf -o /dev/null http://127.0.0.1:5001/v2/ &&
+	    curl -sf -o /dev/null http://10.77.0.2:5000/healthz && break
+	sleep 0.2
+done
+dig=$(put_blob http://127.0.0.1:5001 ns/big "$T/big")
+got=$(curl -s --interface 10.77.0.1 "http://10.77.0.2:5000/v2/ns/big/blobs/$dig" |
+    sha256sum | cut -d' ' -f1)
+echo "pulled ${got} want ${dig#sha256:}"
+curl -s --interface 10.77.0.1 http://10.77.0.2:5000/metrics |
+    sed -n 's/^signet_pulled_bytes_total{path="spliced"} /spliced /p'
+kill $(jobs -p)
+wait
+NS
+# the sanitizers' reports still go to $T (ASAN_OPTIONS, exported by lib.sh)
+export T SIGNET
+export -f put_blob sha256_of
+unshare -rn bash "$T/ns.sh" >"$T/ns.out" 2>&1 || true
+expect_match "splice auto, a client at another address: pulled whole" \
+    "$(grep '^pulled' "$T/ns.out")" "^pulled ${dig#sha256:} want"
+s=$(sed -n 's/^spliced //p' "$T/ns.out")
+check "splice auto, a client at another address: spliced (${s:-none})" \
+    test "${s:-0}" -ge $((40 * 1048576 - 16384))
 finish
