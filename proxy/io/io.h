@@ -250,7 +250,8 @@ int	px_peer_is_local(evutil_socket_t fd, const struct sockaddr *sa);
  * splice.c: a body moved from one socket to another through a pipe by
  * splice(2), never through user space (Linux).  px_pipe_take gives an
  * empty pipe of PX_PIPE_SIZE, or NULL when none can be had (no splice,
- * no descriptor, the user's pipe pages used up): the caller then copies.
+ * PX_PIPES_MAX out already, no descriptor, the user's pipe pages used
+ * up): the caller then copies.
  * px_pipe_fill moves up to max bytes from socket fd into the pipe (what
  * it holds bounds max); px_pipe_drain moves what the pipe holds to socket
  * fd until it is empty or the socket takes no more, and returns the bytes
@@ -262,6 +263,7 @@ int	px_peer_is_local(evutil_socket_t fd, const struct sockaddr *sa);
  * signet serve does) and gets EPIPE.
  */
 #define PX_PIPE_SIZE	(1024 * 1024)
+#define PX_PIPES_MAX	64	/* out at once, per process */
 struct px_pipe;
 struct px_pipe *px_pipe_take(void);
 void	px_pipe_back(struct px_pipe *);

@@ -13,7 +13,10 @@
  * process).  One goes back to the pool only empty: bytes left in it belong
  * to a transfer that ended badly.  A pipe that cannot be made (descriptors
  * out, the user's pipe-user-pages-soft reached) is no error: NULL, and the
- * caller copies.
+ * caller copies.  At most PX_PIPES_MAX are out at once, so pipes never
+ * hold more than 2 x PX_PIPES_MAX of the descriptors that connections
+ * need (the kernel's own bound, 64 MiB of pipes per user, does not hold
+ * for root).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +36,7 @@ struct px_pipe {
 
 static struct px_pipe	*pool[POOL_MAX];
 static int		 npool;
+static int		 nout;		/* taken, not back */
 
 static void
 pipe_close(struct px_pipe *pp)
@@ -48,8 +52,12 @@ px_pipe_take(void)
 	struct px_pipe	*pp;
 	int		 fd[2];
 
-	if (npool > 0)
+	if (nout >= PX_PIPES_MAX)
+		return NULL;
+	if (npool > 0) {
+		nout++;
 		return pool[--npool];
+	}
 	if (pipe2(fd, O_NONBLOCK | O_CLOEXEC) == -1)
 		return NULL;
 	/* smaller, a pipe would move a blob in 64 KiB pieces: copy instead */
@@ -62,6 +70,7 @@ px_pipe_take(void)
 	}
 	pp->pp_rd = fd[0];
 	pp->pp_wr = fd[1];
+	nout++;
 	return pp;
 }
 
@@ -70,6 +79,7 @@ px_pipe_back(struct px_pipe *pp)
 {
 	if (pp == NULL)
 		return;
+	nout--;
 	if (pp->pp_held == 0 && npool < POOL_MAX)
 		pool[npool++] = pp;
 	else

@@ -546,6 +546,24 @@ test_splice(void)
 	CHECK(pp != NULL && pp != again, "a new pipe");
 	if (pp == NULL)
 		return;
+	/* at most PX_PIPES_MAX out at once; one back, one can be taken */
+	{
+		struct px_pipe	*many[PX_PIPES_MAX];
+		int		 k, nmany;
+
+		for (nmany = 1; nmany < PX_PIPES_MAX; nmany++) {
+			many[nmany] = px_pipe_take();
+			if (many[nmany] == NULL)
+				break;
+		}
+		CHECK(nmany == PX_PIPES_MAX, "%d pipes out", nmany);
+		CHECK(px_pipe_take() == NULL, "no more than PX_PIPES_MAX");
+		px_pipe_back(many[1]);
+		many[1] = px_pipe_take();
+		CHECK(many[1] != NULL, "one back, one taken");
+		for (k = 1; k < nmany; k++)
+			px_pipe_back(many[k]);
+	}
 	/* the client gone: an error (EPIPE or ECONNRESET), not a hang; the
 	 * first write may still be taken, the reset comes back after */
 	close(down[1]);
