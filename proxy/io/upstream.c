@@ -4,6 +4,8 @@
  * timer, curl_multi_socket_action from both, then finished transfers are
  * collected with curl_multi_info_read.
  */
+#include <sys/socket.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,12 +292,29 @@ px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 {
 	struct px_upconn	*u;
 
-	TAILQ_FOREACH(u, &up->idle, entry) {
+	struct px_upconn	*next;
+	char			 b;
+	ssize_t			 n;
+
+	for (u = TAILQ_FIRST(&up->idle); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, entry);
 		if (strcmp(u->url, ep->url) != 0)
 			continue;
 		TAILQ_REMOVE(&up->idle, u, entry);
 		up->nidle--;
 		u->pool = NULL;
+		/*
+		 * Nothing may wait to be read on a kept connection: bytes an
+		 * upstream sent beyond its last answer's length would be read
+		 * as the next answer (to another client's request), and an
+		 * end of stream means it closed.  Its watcher may not have
+		 * run yet: the connection was kept within this loop turn.
+		 */
+		n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			px_upconn_close(u);
+			continue;
+		}
 		/* its watcher stays until px_upconn_settle: see io.h */
 		return u;
 	}

@@ -59,7 +59,10 @@
       nul-header (a NUL byte inside a header value),
       stale-keepalive (answer the first request of each connection with
       300000 bytes and keep it open, close it at the second unanswered;
-      GET /_conns: the connections accepted so far).
+      GET /_conns: the connections accepted so far),
+      overlong (answer every request with 300000 bytes of "z", followed on
+      the same connection by a whole second answer nobody asked for,
+      "EVIL!", and keep it open).
 """
 import gzip
 import hashlib
@@ -210,9 +213,30 @@ def fault_upstream(port, mode):
                           % len(body) + body)
         c.close()
 
+    def overlong(c):
+        buf = b""
+        while True:
+            try:
+                chunk = c.recv(65536)
+            except OSError:	# reset: closed with the extra answer unread
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n"
+                          b"Content-Type: application/octet-stream\r\n\r\n"
+                          + b"z" * 300000 +
+                          b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+        c.close()
+
     def serve(c):
         if mode == "stale-keepalive":
             stale(c)
+            return
+        if mode == "overlong":
+            overlong(c)
             return
         buf = b""
         while b"\r\n\r\n" not in buf:

@@ -7,8 +7,9 @@ require docker-registry curl python3
 
 D=sha256:0000000000000000000000000000000000000000000000000000000000000000
 
-# behind_fault MODE [RESPONSE_TIMEOUT]: a fresh signet.log and signet in
-# front of helpers.py fault-upstream MODE
+# behind_fault MODE [RESPONSE_TIMEOUT [EXTRA]]: a fresh signet.log and
+# signet in front of helpers.py fault-upstream MODE, with EXTRA in its
+# configuration
 behind_fault() {
 	: >"$T/signet.log"
 	_fp=$(free_port)
@@ -16,7 +17,7 @@ behind_fault() {
 	PIDS="$PIDS $!"
 	wait_port "$_fp"
 	UPSTREAM_EXTRA=${2:+", \"response_timeout\": $2"} \
-	    start_signet "http://127.0.0.1:$_fp"
+	    start_signet "http://127.0.0.1:$_fp" "${3:-}"
 }
 
 # 1. upstream unreachable: 502 with an OCI body; /readyz 503; /healthz 200
@@ -104,6 +105,43 @@ check "stale-keepalive: asked again on a new connection" \
 expect_eq "stale-keepalive: one retry per stale connection, no more" \
     "$(grep -c 'the upstream had closed a kept connection' "$T/signet.log")" 2
 stop_signet
+
+# 4e. an upstream that sends more than its answer's length: what follows is
+#     never taken for the answer to the next request on that connection (a
+#     kept connection with bytes to read is closed, not reused); copied and
+#     spliced.  One worker: one pool of kept connections
+for sp in never always; do
+	SIGNET_WORKERS=1 behind_fault overlong "" "\"splice\": \"$sp\""
+	for i in 1 2 3; do
+		b=$(curl -s "http://$PROXY/v2/x/blobs/$D")
+		expect_eq "overlong, splice $sp: pull $i is its own answer" \
+		    "${#b} $(printf %s "$b" | tr -d z | wc -c)" "300000 0"
+	done
+	# two requests sent at once: the second is taken up in the same turn
+	# of signet's loop as the first ends, before the pool's watcher could
+	# see the extra bytes
+	python3 - "$PROXY" "/v2/x/blobs/$D" >"$T/pipelined.out" <<'PY'
+import socket, sys
+host, port = sys.argv[1].split(":")
+s = socket.create_connection((host, int(port)))
+req = "GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2]
+s.sendall((req + req).encode())
+f = s.makefile("rb")
+for n in (1, 2):
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = f.read(length)
+    print(n, len(body), len(body.replace(b"z", b"")))
+PY
+	expect_eq "overlong, splice $sp: two pipelined pulls, each its own answer" \
+	    "$(cat "$T/pipelined.out" | tr '\n' ' ')" "1 300000 0 2 300000 0 "
+	stop_signet
+done
 
 # 5. a client that disconnects mid-upload: the upstream transfer is aborted
 start_registry up
