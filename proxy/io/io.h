@@ -208,6 +208,14 @@ void	px_xfer_setup(CURL *, const struct conf_endpoint *, enum px_xfer_kind);
  * called before the owner frees its event.  One event on the socket at each
  * moment between, libevent changes nothing in epoll: handing a connection
  * over and back costs no epoll_ctl (four a request before).
+ *
+ * Nothing may wait to be read on a connection handed out again: bytes an
+ * upstream sent beyond its answer's length would be read as the next
+ * answer.  px_upstream_keep's drained says the owner's last read returned
+ * less than it asked for, so the socket was empty after the answer's end
+ * (the usual end of a HEAD or a small answer); otherwise px_upstream_take
+ * looks (recv MSG_PEEK, one system call), as the pool's watcher may not have
+ * run yet.
  */
 struct px_upconn;
 typedef void (*px_upconn_fn)(struct px_upconn *, CURLcode, void *arg);
@@ -217,7 +225,8 @@ evutil_socket_t px_upconn_fd(const struct px_upconn *);
 void	px_upconn_close(struct px_upconn *);
 struct px_upconn *px_upstream_take(struct px_upstream *,
 	    const struct conf_endpoint *);
-void	px_upstream_keep(struct px_upstream *, struct px_upconn *);
+void	px_upstream_keep(struct px_upstream *, struct px_upconn *,
+	    int drained);
 void	px_upconn_settle(struct px_upconn *);
 
 /* sock.c */

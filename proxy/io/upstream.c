@@ -172,6 +172,7 @@ struct px_upconn {
 					 * idled out */
 	struct event		*ev_close;	/* the deferred free */
 	char			*url;	/* the endpoint it was made for */
+	int			 drained;	/* kept with nothing to read */
 	px_upconn_fn		 done;
 	void			*arg;
 };
@@ -304,14 +305,15 @@ px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 		up->nidle--;
 		u->pool = NULL;
 		/*
-		 * Nothing may wait to be read on a kept connection: bytes an
-		 * upstream sent beyond its last answer's length would be read
-		 * as the next answer (to another client's request), and an
-		 * end of stream means it closed.  Its watcher may not have
-		 * run yet: the connection was kept within this loop turn.
+		 * Nothing may wait to be read (io.h): bytes beyond the last
+		 * answer would be read as the next answer, to another
+		 * client's request; an end of stream means it closed.  The
+		 * watcher may not have run yet (kept within this loop turn).
 		 */
-		n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		n = u->drained ? -1 : recv(u->fd, &b, 1, MSG_PEEK |
+		    MSG_DONTWAIT);
+		if (!u->drained && (n >= 0 || (errno != EAGAIN &&
+		    errno != EWOULDBLOCK))) {
 			px_upconn_close(u);
 			continue;
 		}
@@ -322,7 +324,7 @@ px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 }
 
 void
-px_upstream_keep(struct px_upstream *up, struct px_upconn *u)
+px_upstream_keep(struct px_upstream *up, struct px_upconn *u, int drained)
 {
 	struct timeval		 tv = { PX_UP_IDLE_SECONDS, 0 };
 	struct px_upconn	*old;
@@ -340,6 +342,7 @@ px_upstream_keep(struct px_upstream *up, struct px_upconn *u)
 		return;
 	}
 	u->pool = up;
+	u->drained = drained;
 	TAILQ_INSERT_HEAD(&up->idle, u, entry);
 	up->nidle++;
 }

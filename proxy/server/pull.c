@@ -50,6 +50,8 @@ struct px_pull {
 	int		 p_retried;	/* a stale one was replaced once */
 	int		 p_keep;	/* the connection can serve again */
 	int		 p_stopped;	/* reads stopped by backpressure */
+	int		 p_short;	/* the last read took less than asked:
+					 * the socket was empty after it */
 	short		 p_what;	/* what p_ev waits for */
 	int64_t		 p_left;	/* body bytes still to come */
 	struct evbuffer	*p_req;		/* the request, not yet written */
@@ -64,14 +66,31 @@ upstream_of(struct px_conn *c)
 	return px_server_upstream(c->c_srv);
 }
 
-int
-px_pull_wanted(struct px_conn *c)
+/* Whether curl would go through a proxy from the environment, which does
+ * not change while signet runs: looked up once. */
+static int
+env_proxy(void)
 {
 	static const char *const proxies[] = { "http_proxy", "all_proxy",
 	    "ALL_PROXY" };
+	static int	 proxied = -1;
 	const char	*v;
 	size_t		 i;
 
+	if (proxied != -1)
+		return proxied;
+	proxied = 0;
+	for (i = 0; i < sizeof(proxies) / sizeof(*proxies); i++) {
+		v = getenv(proxies[i]);
+		if (v != NULL && *v != '\0')
+			proxied = 1;
+	}
+	return proxied;
+}
+
+int
+px_pull_wanted(struct px_conn *c)
+{
 	switch (c->c_route.kind) {
 	case CORE_R_BASE:
 	case CORE_R_CATALOG:
@@ -88,13 +107,8 @@ px_pull_wanted(struct px_conn *c)
 	    c->c_req.content_length > 0 ||
 	    strncmp(c->c_conf->up.url, "http://", 7) != 0)
 		return 0;
-	/* curl would go through these; leave those setups to curl */
-	for (i = 0; i < sizeof(proxies) / sizeof(*proxies); i++) {
-		v = getenv(proxies[i]);
-		if (v != NULL && *v != '\0')
-			return 0;
-	}
-	return 1;
+	/* curl would go through a proxy; leave those setups to curl */
+	return !env_proxy();
 }
 
 /* The connection goes: closed, or back to the pool when it is clean. */
@@ -105,7 +119,8 @@ release_conn(struct px_pull *p)
 	 * goes, which is before the socket closes (at the next loop turn) */
 	if (p->p_up != NULL && p->p_keep && p->p_state == P_BODY &&
 	    p->p_left == 0 && evbuffer_get_length(p->p_in) == 0) {
-		px_upstream_keep(upstream_of(p->p_conn), p->p_up);
+		px_upstream_keep(upstream_of(p->p_conn), p->p_up,
+		    p->p_short);
 		p->p_up = NULL;
 	}
 	if (p->p_ev != NULL) {
@@ -331,6 +346,7 @@ static void
 splice_step(struct px_pull *p)
 {
 	struct px_conn	*c = p->p_conn;
+	size_t		 want;
 	ssize_t		 n;
 	int		 rounds, blocked;
 
@@ -351,9 +367,11 @@ splice_step(struct px_pull *p)
 		/* blocked, this fills what room the pipe has: EAGAIN is then
 		 * no data or no room, either way the client's turn */
 		while (p->p_left > 0) {
+			want = p->p_left < PX_PIPE_SIZE ? (size_t)p->p_left :
+			    PX_PIPE_SIZE;
 			n = px_pipe_fill(p->p_pipe, px_upconn_fd(p->p_up),
-			    p->p_left < PX_PIPE_SIZE ? (size_t)p->p_left :
-			    PX_PIPE_SIZE);
+			    want);
+			p->p_short = n >= 0 && (size_t)n < want;
 			if (n > 0) {
 				p->p_left -= n;
 				px_metrics_pulled(1, (uint64_t)n);
@@ -385,7 +403,7 @@ static void
 body_step(struct px_pull *p)
 {
 	struct px_conn	*c = p->p_conn;
-	size_t		 have = evbuffer_get_length(p->p_in);
+	size_t		 have = evbuffer_get_length(p->p_in), want;
 	ssize_t		 n;
 
 	if (have > 0) {
@@ -413,8 +431,9 @@ body_step(struct px_pull *p)
 	if (c->c_state == PX_C_CLOSING)
 		return;
 	if (p->p_left > 0 && !px_conn_output_full(c)) {
-		n = px_read_block(p->p_buf, px_upconn_fd(p->p_up),
-		    p->p_left < BODY_READ ? (size_t)p->p_left : BODY_READ);
+		want = p->p_left < BODY_READ ? (size_t)p->p_left : BODY_READ;
+		n = px_read_block(p->p_buf, px_upconn_fd(p->p_up), want);
+		p->p_short = n >= 0 && (size_t)n < want;
 		if (n > 0) {
 			p->p_left -= n;
 			px_metrics_pulled(0, (uint64_t)n);
@@ -444,6 +463,7 @@ read_head(struct px_pull *p)
 	ssize_t			 n;
 
 	n = px_read_into(p->p_in, px_upconn_fd(p->p_up), HEAD_READ);
+	p->p_short = n >= 0 && n < HEAD_READ;
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		if (evbuffer_get_length(p->p_in) == 0 && retry_stale(p))
 			return;

@@ -273,25 +273,34 @@ run_ns() {
 	    awk '{ t += $1 } END { printf "%.0f", t }'
 }
 
+# signet_json PORT MEMBERS: a pass-through configuration for signet on PORT
+# before the registry on $REG_PORT, one worker, access log off, and MEMBERS
+# (JSON, as '"splice": "always"') if not empty
+signet_json() {
+	cat <<EOF
+{"listen": ["127.0.0.1:$1"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
+ "log": {"level": "warn", "access": false}, "workers": 1${2:+, $2}}
+EOF
+}
+
 # start_registry_signet: a docker-registry on $REG_PORT and before it signet
-# on $SIG_PORT, pass-through, one worker, access log off ($T/signet.json)
+# on $SIG_PORT ($T/signet.json), with BENCH_SIGNET_CONF's members
 start_registry_signet() {
 	start_registry "127.0.0.1:$REG_PORT"
-	cat >"$T/signet.json" <<EOF
-{"listen": ["127.0.0.1:$SIG_PORT"], "upstream": {"url": "http://127.0.0.1:$REG_PORT"},
- "log": {"level": "warn", "access": false}, "workers": 1}
-EOF
+	signet_json "$SIG_PORT" "${BENCH_SIGNET_CONF:-}" >"$T/signet.json"
 	start_signet
 	wait_ready docker-registry "$REG_PID" "http://127.0.0.1:$REG_PORT/v2/"
 	wait_ready signet "$SIG_PID" "http://127.0.0.1:$SIG_PORT/v2/"
 }
 
-# start_signet_b: with SIGNET_B set, that second build of signet beside the
-# first on $SGB_PORT, with its configuration (SGB_PID); TARGETS gains
+# start_signet_b: with SIGNET_B set, that build of signet (the same one, or
+# another) beside the first on $SGB_PORT (SGB_PID), with the members of
+# BENCH_SIGNET_B_CONF if set, else BENCH_SIGNET_CONF's; TARGETS gains
 # signet_b
 start_signet_b() {
 	[ -n "${SIGNET_B:-}" ] || return 0
-	sed "s/:$SIG_PORT\"/:$SGB_PORT\"/" "$T/signet.json" >"$T/signet_b.json"
+	signet_json "$SGB_PORT" "${BENCH_SIGNET_B_CONF-${BENCH_SIGNET_CONF:-}}" \
+	    >"$T/signet_b.json"
 	"$SIGNET_B" serve -c "$T/signet_b.json" >"$T/signet_b.log" 2>&1 &
 	SGB_PID=$!
 	PIDS="$PIDS $SGB_PID"

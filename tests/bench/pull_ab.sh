@@ -24,7 +24,9 @@
 # pulls alternate with theirs: how a change to the pull path is judged.
 #
 # Environment: PULL_AB_MIB=512, PULL_AB_ROUNDS=6, PULL_AB_PUSH_FIRST=0,
-# PULL_AB_PERF, SIGNET, SIGNET_B, BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps
+# PULL_AB_PERF, SIGNET, SIGNET_B, BENCH_SIGNET_CONF, BENCH_SIGNET_B_CONF
+# (JSON members for signet's and signet_b's configurations: common.sh),
+# BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps
 # schedstat.
 set -eu
 MIB=${PULL_AB_MIB:-512}

@@ -13,7 +13,8 @@
 # so every push writes it again.
 #
 # Environment: PUSH_AB_MIB=512, PUSH_AB_ROUNDS=8, SIGNET, SIGNET_B,
-# BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps schedstat.
+# BENCH_SIGNET_CONF, BENCH_SIGNET_B_CONF (JSON members for signet's and
+# signet_b's configurations: common.sh), BENCH_KEEP=1.  Installs nothing; needs a kernel that keeps schedstat.
 set -eu
 MIB=${PUSH_AB_MIB:-512}
 ROUNDS=${PUSH_AB_ROUNDS:-8}
