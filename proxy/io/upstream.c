@@ -288,14 +288,20 @@ on_kept_event(evutil_socket_t fd, short what, void *arg)
 	px_upconn_close(u);
 }
 
+/* Whether fd has bytes to read, its end, or an error: anything but EAGAIN */
+static int
+readable(evutil_socket_t fd)
+{
+	char	b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 struct px_upconn *
 px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 {
-	struct px_upconn	*u;
-
-	struct px_upconn	*next;
-	char			 b;
-	ssize_t			 n;
+	struct px_upconn	*u, *next;
 
 	for (u = TAILQ_FIRST(&up->idle); u != NULL; u = next) {
 		next = TAILQ_NEXT(u, entry);
@@ -310,10 +316,7 @@ px_upstream_take(struct px_upstream *up, const struct conf_endpoint *ep)
 		 * client's request; an end of stream means it closed.  The
 		 * watcher may not have run yet (kept within this loop turn).
 		 */
-		n = u->drained ? -1 : recv(u->fd, &b, 1, MSG_PEEK |
-		    MSG_DONTWAIT);
-		if (!u->drained && (n >= 0 || (errno != EAGAIN &&
-		    errno != EWOULDBLOCK))) {
+		if (!u->drained && readable(u->fd)) {
 			px_upconn_close(u);
 			continue;
 		}
