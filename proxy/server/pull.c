@@ -236,10 +236,10 @@ send_request(struct px_pull *p)
  * Whether this pull's body is spliced (conf "splice").  auto: unless the
  * client is on this machine.  A spliced page reaches the client as the
  * upstream's socket left it, never read by signet: a NIC sends it by DMA,
- * but a client on this machine copies it out of memory where signet's own
- * copy would have left it in cache, and that costs the client more than
- * signet saves (pull_ab.sh: the client's CPU per GiB 2.3 times, and
- * throughput down 5 to 15%).
+ * but a client on this machine spends more reading it than signet saves
+ * (pull_ab.sh: curl's CPU per GiB 1.8 to 2.3 times, the pull 5 to 15%
+ * slower), most likely because the page is no longer in cache, where
+ * signet's own copy would have left it there.
  */
 static int
 splice_wanted(const struct px_conn *c)
